@@ -1,0 +1,59 @@
+"""The composition root: builds the whole server from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from agent_ui.app import create_app
+from config.services import Services
+from config.settings import Settings
+from core.clock import Clock, SystemClock
+from core.db import Database
+from core.errors import Unavailable
+from core.events import InProcessBus
+from core.health import HealthRegistry
+from core.migrate import head_revision
+from routing.desk import TicketDesk
+from routing.policy import DefaultPolicy
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    bus = InProcessBus()
+    desk = TicketDesk(DefaultPolicy(settings.routing), bus, clock)
+    return Services(
+        settings=settings,
+        db=Database(settings.database_url),
+        bus=bus,
+        clock=clock,
+        desk=desk,
+        health=HealthRegistry(),
+    )
+
+
+async def check_schema(services: Services) -> None:
+    current = await services.db.schema_revision()
+    expected = head_revision()
+    if current != expected:
+        raise Unavailable(
+            f"database schema is at {current or 'nothing'}, this server needs {expected}: run 'frontdesk migrate'"
+        )
+
+
+def build_app(settings: Settings, services: Services | None = None) -> web.Application:
+    services = services or build_services(settings)
+
+    async def database(_app: web.Application) -> AsyncIterator[None]:
+        await check_schema(services)
+        services.health.set("database", True, "connected")
+        yield
+        await services.db.close()
+
+    app = create_app(services)
+    app.cleanup_ctx.insert(0, database)
+    return app

@@ -1,0 +1,163 @@
+"""The ``frontdesk`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from config.settings import ConfigError, Settings, load_settings
+
+# `frontdesk bench NAME` runs the module's `main(argv)`; each feature owns its benchmark.
+BENCHMARKS: dict[str, str] = {
+    "ami": "cti.bench",
+    "email": "channels.bench",
+    "match": "knowledge.bench",
+    "sla": "alerts.bench",
+    "ws": "agent_ui.bench",
+}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        return load_settings(args.config)
+    except ConfigError as exc:
+        print("configuration is invalid:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        load_settings(args.path or args.config)
+    except ConfigError as exc:
+        print(f"configuration has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    print("configuration is valid")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+
+    settings = _settings(args)
+    _logging(settings)
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from config.app import build_app
+
+    settings = _settings(args)
+    _logging(settings)
+    host = args.host or settings.web.host
+    port = args.port if args.port is not None else settings.web.port
+    web.run_app(build_app(settings), host=host, port=port, print=lambda msg: print(msg, flush=True))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from config.demo import run_demo
+
+    return run_demo(args)
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from config.admin import add_user_command
+
+    settings = _settings(args)
+    return asyncio.run(add_user_command(settings, args))
+
+
+def cmd_ami_sim(args: argparse.Namespace) -> int:
+    module = importlib.import_module("cti.simulator")
+    result: int = module.main(args.rest)
+    return result
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    module = importlib.import_module(BENCHMARKS[args.name])
+    result: int = module.main(args.rest)
+    return result
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    module = importlib.import_module("routing.cli")
+    result: int = module.rules_test(_settings(args), args.rest)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frontdesk", description="Frontdesk contact-center server")
+    parser.add_argument("-c", "--config", help="YAML config file (default: $FRONTDESK_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("serve", cmd_serve, "run the server")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+
+    p = add("demo", cmd_demo, "run the server on SQLite with the AMI simulator and sample data")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--database", default="sqlite+aiosqlite:///var/demo.db")
+
+    p = add("migrate", cmd_migrate, "apply database migrations")
+    p.add_argument("--revision", default="head")
+
+    p = add("check-config", cmd_check_config, "validate a config file and report every problem")
+    p.add_argument("path", nargs="?")
+
+    user = sub.add_parser("user", help="manage users", description="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    p = user_sub.add_parser("add", help="add a user", description="add a user")
+    p.set_defaults(func=cmd_user_add)
+    p.add_argument("login")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--role", action="append", choices=["agent", "supervisor", "ops", "admin"], help="repeatable")
+    p.add_argument("--extension", help="phone extension, e.g. 1001")
+    p.add_argument("--interface", help="PBX interface, e.g. PJSIP/1001 (default from the extension)")
+    p.add_argument("--password", help="password (prompted when omitted)")
+
+    rules = sub.add_parser("rules", help="routing rules", description="routing rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    p = rules_sub.add_parser("test", help="show what the rules decide for sample contacts")
+    p.set_defaults(func=cmd_rules_test)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    p = add("ami-sim", cmd_ami_sim, "run the AMI simulator (replay or generated load)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    p = add("bench", cmd_bench, "run a benchmark; prints one JSON object on its last line")
+    p.add_argument("name", choices=sorted(BENCHMARKS))
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,22 @@
+"""The services every feature is built from, passed in explicitly (no globals)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from config.settings import Settings
+from core.clock import Clock
+from core.db import Database
+from core.events import EventBus
+from core.health import HealthRegistry
+from routing.desk import TicketDesk
+
+
+@dataclasses.dataclass(slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    clock: Clock
+    desk: TicketDesk
+    health: HealthRegistry

@@ -1,0 +1,51 @@
+"""Time as a dependency, so SLA and call timing can be tested without sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return utcnow()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class ManualClock:
+    """A clock that moves only when told; sleepers wake when their time is reached."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        self._changed = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+        self._changed.set()
+
+    async def sleep(self, seconds: float) -> None:
+        wake_at = self._now + timedelta(seconds=seconds)
+        while self._now < wake_at:
+            self._changed.clear()
+            await self._changed.wait()
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; all stored times are UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

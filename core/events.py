@@ -1,0 +1,98 @@
+"""Typed domain events and the bus that carries them.
+
+``EventBus`` is the seam: ``InProcessBus`` delivers inside one process; a
+PostgreSQL LISTEN/NOTIFY or Redis fan-out implements the same two methods and
+serialises events with ``to_wire``/``from_wire`` to reach other instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Protocol, TypeVar
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainEvent:
+    """Base of every event; ``name`` is the stable wire name."""
+
+    name: ClassVar[str] = "event"
+    registry: ClassVar[dict[str, type[DomainEvent]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "name" in cls.__dict__:
+            DomainEvent.registry[cls.name] = cls
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"event": self.name, "data": dataclasses.asdict(self)}
+
+    @staticmethod
+    def from_wire(message: dict[str, Any]) -> DomainEvent:
+        cls = DomainEvent.registry[message["event"]]
+        return cls(**message["data"])
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketCreated(DomainEvent):
+    name: ClassVar[str] = "ticket.created"
+    ticket_id: int
+    queue: str
+    channel: str
+    assignee_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketUpdated(DomainEvent):
+    name: ClassVar[str] = "ticket.updated"
+    ticket_id: int
+    queue: str
+    fields: tuple[str, ...] = ()
+    assignee_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineAppended(DomainEvent):
+    name: ClassVar[str] = "ticket.timeline"
+    ticket_id: int
+    entry_id: int
+    kind: str
+
+
+E = TypeVar("E", bound=DomainEvent)
+Handler = Callable[[Any], Awaitable[None]]
+
+
+class EventBus(Protocol):
+    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None: ...
+
+    async def publish(self, event: DomainEvent) -> None: ...
+
+
+class InProcessBus:
+    """Delivers each event to its subscribers in order; a failing handler is logged, not fatal.
+
+    Handlers must be quick (hand work to a queue): publish awaits them in turn.
+    Subscribing to ``DomainEvent`` receives everything.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[DomainEvent], list[Handler]] = defaultdict(list)
+        self.published = 0
+
+    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
+        self._handlers[event_type].append(handler)
+
+    async def publish(self, event: DomainEvent) -> None:
+        self.published += 1
+        for handler in (*self._handlers.get(type(event), ()), *self._handlers.get(DomainEvent, ())):
+            try:
+                await handler(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event handler %r failed for %s", handler, event.name)

@@ -1,0 +1,41 @@
+"""Health of the long-running parts (PBX links, mailboxes, scanner, outbox), for /readyz."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from core.clock import utcnow
+
+
+@dataclasses.dataclass(slots=True)
+class ComponentHealth:
+    name: str
+    ok: bool
+    detail: str = ""
+    since: str = ""
+    # Required components make /readyz fail when not ok; optional ones are only reported.
+    required: bool = True
+
+
+class HealthRegistry:
+    def __init__(self) -> None:
+        self._components: dict[str, ComponentHealth] = {}
+
+    def set(self, name: str, ok: bool, detail: str = "", required: bool = True) -> None:
+        current = self._components.get(name)
+        if current and current.ok == ok and current.detail == detail:
+            return
+        self._components[name] = ComponentHealth(name, ok, detail, utcnow().isoformat(), required)
+
+    def remove(self, name: str) -> None:
+        self._components.pop(name, None)
+
+    def get(self, name: str) -> ComponentHealth | None:
+        return self._components.get(name)
+
+    def ready(self) -> bool:
+        return all(c.ok for c in self._components.values() if c.required)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return {name: dataclasses.asdict(c) for name, c in sorted(self._components.items())}

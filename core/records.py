@@ -1,0 +1,258 @@
+"""The shared records every package reads: customers, users, tickets, timelines, audit, outbox.
+
+Feature packages keep their own tables in their own ``records`` modules on the same
+``Base``; the columns here are the ones more than one package needs.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from core.clock import utcnow
+
+TICKET_NUMBER_OFFSET = 1000
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+class Role(enum.StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    OPS = "ops"
+    ADMIN = "admin"
+
+
+class Tier(enum.StrEnum):
+    VIP = "vip"
+    STANDARD = "standard"
+    NEW = "new"
+
+
+class TicketStatus(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING_CUSTOMER = "pending-customer"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING_CUSTOMER)
+
+
+class Priority(enum.IntEnum):
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    URGENT = 3
+
+
+class Category(enum.StrEnum):
+    COMPLAINT = "complaint"
+    INQUIRY = "inquiry"
+    SUGGESTION = "suggestion"
+    OTHER = "other"
+
+
+class Channel(enum.StrEnum):
+    VOICE = "voice"
+    EMAIL = "email"
+    SMS = "sms"
+    WEB = "web"
+
+
+class EntryKind(enum.StrEnum):
+    EMAIL_IN = "email_in"
+    EMAIL_OUT = "email_out"
+    CALL = "call"
+    NOTE = "note"
+    STATUS_CHANGE = "status_change"
+    ASSIGNMENT = "assignment"
+    ALERT = "alert"
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    tier: Mapped[str] = mapped_column(String(20), default=Tier.STANDARD.value)
+    language: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    external_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    phones: Mapped[list[CustomerPhone]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", lazy="selectin"
+    )
+    emails: Mapped[list[CustomerEmail]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class CustomerPhone(Base):
+    __tablename__ = "customer_phones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(32), unique=True)
+    label: Mapped[str] = mapped_column(String(40), default="")
+    customer: Mapped[Customer] = relationship(back_populates="phones")
+
+
+class CustomerEmail(Base):
+    __tablename__ = "customer_emails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-case
+    customer: Mapped[Customer] = relationship(back_populates="emails")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    email: Mapped[str | None] = mapped_column(String(320))
+    mobile: Mapped[str | None] = mapped_column(String(32))
+    extension: Mapped[str | None] = mapped_column(String(40), index=True)
+    pbx_interface: Mapped[str | None] = mapped_column(String(80), index=True)
+    skills: Mapped[list[Any]] = mapped_column(default=list)
+    language: Mapped[str | None] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_queue", "status", "queue"),
+        Index("ix_tickets_customer_status", "customer_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.NEW.value)
+    priority: Mapped[int] = mapped_column(Integer, default=Priority.NORMAL.value)
+    category: Mapped[str] = mapped_column(String(20), default=Category.OTHER.value)
+    channel: Mapped[str] = mapped_column(String(20))
+    queue: Mapped[str] = mapped_column(String(80))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    first_response_at: Mapped[datetime | None]
+    solved_at: Mapped[datetime | None]
+    # SLA: the next deadline and what it belongs to; the scanner reads due_at only.
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    sla_policy: Mapped[str | None] = mapped_column(String(80))
+    sla_target: Mapped[str | None] = mapped_column(String(40))
+    sla_level: Mapped[int | None]
+    sla_paused_at: Mapped[datetime | None]
+    sla_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    customer: Mapped[Customer | None] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def number(self) -> int:
+        return self.id + TICKET_NUMBER_OFFSET
+
+    @property
+    def tag(self) -> str:
+        return f"#{self.number}"
+
+
+class TimelineEntry(Base):
+    __tablename__ = "timeline_entries"
+    __table_args__ = (
+        Index("ix_timeline_ticket_time", "ticket_id", "created_at"),
+        UniqueConstraint("ticket_id", "dedup_key", name="uq_timeline_dedup"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Idempotency key from the source (call linkedid, message id), so a retry never doubles.
+    dedup_key: Mapped[str | None] = mapped_column(String(300))
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(80))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(80))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(Base):
+    """A message to deliver (email, SMS), written in the same transaction as its cause."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "channel", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))  # "email" | "sms"
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dedup_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

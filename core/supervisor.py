@@ -1,0 +1,95 @@
+"""Supervised background loops: restart with exponential backoff, report health, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+from core.health import HealthRegistry
+
+log = logging.getLogger(__name__)
+
+
+class Backoff:
+    """Exponential backoff with jitter: ``initial``, doubling, capped at ``maximum``."""
+
+    def __init__(self, initial: float = 0.5, maximum: float = 30.0, jitter: float = 0.1) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.jitter = jitter
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.maximum, self.initial * (2**self.attempt))
+        self.attempt += 1
+        return delay * (1 + random.uniform(-self.jitter, self.jitter))
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class SupervisedTask:
+    """Runs ``body`` for the life of the server.
+
+    ``body`` returns or raises when its work stops (link lost, error); it is then
+    restarted after a backoff delay. The body may call ``healthy()`` once it is
+    working, which resets the backoff.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        body: Callable[[SupervisedTask], Awaitable[None]],
+        health: HealthRegistry,
+        backoff: Backoff | None = None,
+        required: bool = True,
+    ) -> None:
+        self.name = name
+        self.body = body
+        self.health = health
+        self.backoff = backoff or Backoff()
+        self.required = required
+        self.restarts = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def healthy(self, detail: str = "running") -> None:
+        self.backoff.reset()
+        self.health.set(self.name, True, detail, self.required)
+
+    def unhealthy(self, detail: str) -> None:
+        self.health.set(self.name, False, detail, self.required)
+
+    def start(self) -> None:
+        self.health.set(self.name, False, "starting", self.required)
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self.body(self)
+                detail = "stopped"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a supervised loop must outlive its failures
+                detail = f"{type(exc).__name__}: {exc}"
+                log.warning("%s failed: %s", self.name, detail, exc_info=log.isEnabledFor(logging.DEBUG))
+            if self._stopping:
+                break
+            delay = self.backoff.next_delay()
+            self.restarts += 1
+            self.unhealthy(f"{detail}; retrying in {delay:.1f}s")
+            await asyncio.sleep(delay)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+        self.health.remove(self.name)

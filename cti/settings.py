@@ -1,0 +1,23 @@
+"""Settings of the PBX links."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from core.section import Section
+
+
+class PbxSettings(Section):
+    name: str = "pbx"
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str
+    secret: SecretStr
+    md5_auth: bool = False
+    events: str = Field("on", description="the Events: value sent at login")
+    event_filter: list[str] = Field(default_factory=list, description="AMI Filter expressions")
+    ping_interval: float = Field(10.0, gt=0)
+    ping_timeout: float = Field(5.0, gt=0)
+    action_timeout: float = Field(10.0, gt=0)
+    originate_context: str = "agents"
+    region: str = Field("US", description="region for numbers without a country code")

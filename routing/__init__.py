@@ -1,0 +1,29 @@
+"""The one queue: the routing seam and the ticket desk."""
+
+from routing.contact import Contact, Decision
+from routing.desk import (
+    Accepted,
+    TicketChange,
+    TicketDesk,
+    TicketFilter,
+    TicketHook,
+    entry_dict,
+    ticket_dict,
+)
+from routing.policy import DefaultPolicy, RoutingPolicy
+from routing.settings import RoutingSettings
+
+__all__ = [
+    "Accepted",
+    "Contact",
+    "Decision",
+    "DefaultPolicy",
+    "RoutingPolicy",
+    "RoutingSettings",
+    "TicketChange",
+    "TicketDesk",
+    "TicketFilter",
+    "TicketHook",
+    "entry_dict",
+    "ticket_dict",
+]

@@ -1,0 +1,378 @@
+"""The one queue: contacts become or join tickets; agents take, assign, note and resolve them.
+
+Every method that changes a ticket runs inside the caller's session, collects the
+domain events it causes, and lets ``TicketHook``s (SLA clocks, ...) react in the
+same transaction. ``commit_and_publish`` publishes only after the commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import record_change
+from core.auth import Actor
+from core.clock import Clock, SystemClock
+from core.errors import InvalidInput, NotFound
+from core.events import DomainEvent, EventBus, TicketCreated, TicketUpdated, TimelineAppended
+from core.records import (
+    OPEN_STATUSES,
+    Category,
+    Customer,
+    EntryKind,
+    Priority,
+    Role,
+    Ticket,
+    TicketStatus,
+    TimelineEntry,
+    User,
+)
+from routing.contact import Contact, Decision
+from routing.policy import RoutingPolicy
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TicketChange:
+    """What happened to a ticket, for hooks that keep derived state (e.g. SLA ``due_at``)."""
+
+    kind: str  # created | customer_message | agent_reply | status | priority | assignment | note
+    fields: tuple[str, ...] = ()
+    before: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class TicketHook(Protocol):
+    async def ticket_changed(self, session: AsyncSession, ticket: Ticket, change: TicketChange) -> None: ...
+
+
+@dataclasses.dataclass(slots=True)
+class Accepted:
+    ticket: Ticket
+    entry: TimelineEntry | None
+    created: bool
+    decision: Decision
+
+
+@dataclasses.dataclass(slots=True)
+class TicketFilter:
+    queue: str | None = None
+    status: str | None = None  # a status, or "open" for every open status
+    assignee_id: int | None = None
+    unassigned: bool = False
+    channel: str | None = None
+    customer_id: int | None = None
+    limit: int = 200
+
+
+def ticket_dict(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "tag": ticket.tag,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": Priority(ticket.priority).name.lower(),
+        "category": ticket.category,
+        "channel": ticket.channel,
+        "queue": ticket.queue,
+        "assignee_id": ticket.assignee_id,
+        "assignee": ticket.assignee.display_name if ticket.assignee else None,
+        "customer_id": ticket.customer_id,
+        "customer": ticket.customer.name if ticket.customer else None,
+        "customer_tier": ticket.customer.tier if ticket.customer else None,
+        "created_at": ticket.created_at.isoformat(),
+        "updated_at": ticket.updated_at.isoformat(),
+        "first_response_at": ticket.first_response_at.isoformat() if ticket.first_response_at else None,
+        "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
+    }
+
+
+def entry_dict(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "ticket_id": entry.ticket_id,
+        "kind": entry.kind,
+        "author_id": entry.author_id,
+        "created_at": entry.created_at.isoformat(),
+        "payload": entry.payload,
+    }
+
+
+def parse_priority(value: str | int) -> int:
+    if isinstance(value, int) and value in Priority._value2member_map_:
+        return value
+    try:
+        return Priority[str(value).upper()].value
+    except KeyError:
+        raise InvalidInput("priority must be low, normal, high or urgent", {"priority": value}) from None
+
+
+class TicketDesk:
+    def __init__(
+        self,
+        policy: RoutingPolicy,
+        bus: EventBus,
+        clock: Clock | None = None,
+        hooks: Sequence[TicketHook] = (),
+    ) -> None:
+        self.policy = policy
+        self.bus = bus
+        self.clock = clock or SystemClock()
+        self.hooks: list[TicketHook] = list(hooks)
+        self._pending: dict[int, list[DomainEvent]] = {}
+
+    # -- events, published only after the transaction commits ------------------------
+    def _emit(self, session: AsyncSession, event: DomainEvent) -> None:
+        session.info.setdefault("frontdesk_events", []).append(event)
+
+    async def commit_and_publish(self, session: AsyncSession) -> None:
+        await session.commit()
+        await self.publish_pending(session)
+
+    async def publish_pending(self, session: AsyncSession) -> None:
+        events: list[DomainEvent] = session.info.pop("frontdesk_events", [])
+        for event in events:
+            await self.bus.publish(event)
+
+    async def _changed(self, session: AsyncSession, ticket: Ticket, change: TicketChange) -> None:
+        for hook in self.hooks:
+            await hook.ticket_changed(session, ticket, change)
+
+    # -- contacts from channels -------------------------------------------------------
+    async def accept(
+        self,
+        session: AsyncSession,
+        contact: Contact,
+        kind: EntryKind | str,
+        payload: dict[str, Any],
+        dedup_key: str | None = None,
+        author_id: int | None = None,
+    ) -> Accepted:
+        """Route ``contact`` and record it on a new or existing ticket (in the caller's session)."""
+        decision = await self.policy.route(session, contact)
+        now = self.clock.now()
+        ticket = None
+        if decision.join_ticket_id is not None:
+            ticket = await session.get(Ticket, decision.join_ticket_id)
+        created = ticket is None
+        if ticket is None:
+            ticket = Ticket(
+                subject=(contact.subject or "").strip()[:500] or f"{contact.channel} from {contact.address or 'unknown'}",
+                status=TicketStatus.NEW.value,
+                priority=decision.priority,
+                category=decision.category,
+                channel=contact.channel,
+                queue=decision.queue,
+                assignee_id=decision.assignee_id,
+                customer_id=contact.customer_id,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(ticket)
+            await session.flush()
+            await session.refresh(ticket, ["customer", "assignee"])
+            self._emit(session, TicketCreated(ticket.id, ticket.queue, ticket.channel, ticket.assignee_id))
+            await self._changed(session, ticket, TicketChange("created"))
+        else:
+            ticket.updated_at = now
+            if ticket.status == TicketStatus.PENDING_CUSTOMER.value:
+                ticket.status = TicketStatus.OPEN.value
+            self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("timeline",), ticket.assignee_id))
+            await self._changed(session, ticket, TicketChange("customer_message"))
+        entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key)
+        return Accepted(ticket, entry, created, decision)
+
+    async def append(
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        kind: EntryKind | str,
+        payload: dict[str, Any],
+        author_id: int | None = None,
+        dedup_key: str | None = None,
+    ) -> TimelineEntry:
+        entry = TimelineEntry(
+            ticket_id=ticket.id,
+            kind=str(kind),
+            author_id=author_id,
+            payload=payload,
+            dedup_key=dedup_key,
+            created_at=self.clock.now(),
+        )
+        session.add(entry)
+        await session.flush()
+        self._emit(session, TimelineAppended(ticket.id, entry.id, entry.kind))
+        return entry
+
+    # -- what agents do ---------------------------------------------------------------
+    async def get(self, session: AsyncSession, actor: Actor, ticket_id: int) -> Ticket:
+        actor.require(Role.AGENT, Role.OPS)
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFound("no such ticket", {"id": ticket_id})
+        return ticket
+
+    async def timeline(self, session: AsyncSession, actor: Actor, ticket_id: int) -> list[TimelineEntry]:
+        await self.get(session, actor, ticket_id)
+        stmt = (
+            select(TimelineEntry)
+            .where(TimelineEntry.ticket_id == ticket_id)
+            .order_by(TimelineEntry.created_at, TimelineEntry.id)
+        )
+        return list((await session.execute(stmt)).scalars())
+
+    async def list_tickets(self, session: AsyncSession, actor: Actor, flt: TicketFilter) -> list[Ticket]:
+        actor.require(Role.AGENT, Role.OPS)
+        stmt = select(Ticket)
+        if flt.status == "open" or flt.status is None:
+            stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
+        elif flt.status != "all":
+            stmt = stmt.where(Ticket.status == flt.status)
+        if flt.queue:
+            stmt = stmt.where(Ticket.queue == flt.queue)
+        if flt.unassigned:
+            stmt = stmt.where(Ticket.assignee_id.is_(None))
+        elif flt.assignee_id is not None:
+            stmt = stmt.where(Ticket.assignee_id == flt.assignee_id)
+        if flt.channel:
+            stmt = stmt.where(Ticket.channel == flt.channel)
+        if flt.customer_id is not None:
+            stmt = stmt.where(Ticket.customer_id == flt.customer_id)
+        stmt = stmt.order_by(Ticket.priority.desc(), Ticket.created_at).limit(min(max(flt.limit, 1), 1000))
+        return list((await session.execute(stmt)).scalars().unique())
+
+    async def assign(
+        self, session: AsyncSession, actor: Actor, ticket_id: int, user_id: int | None
+    ) -> Ticket:
+        """An agent may take a ticket for themself; giving it to someone else needs a supervisor."""
+        ticket = await self.get(session, actor, ticket_id)
+        if user_id != actor.user_id:
+            actor.require(Role.SUPERVISOR)
+        if user_id is not None:
+            user = await session.get(User, user_id)
+            if user is None or not user.active:
+                raise InvalidInput("no such active user", {"user_id": user_id})
+        before = ticket.assignee_id
+        if before == user_id:
+            return ticket
+        ticket.assignee_id = user_id
+        ticket.updated_at = self.clock.now()
+        if ticket.status == TicketStatus.NEW.value and user_id is not None:
+            ticket.status = TicketStatus.OPEN.value
+        await session.flush()
+        await session.refresh(ticket, ["assignee"])
+        await self.append(session, ticket, EntryKind.ASSIGNMENT, {"from": before, "to": user_id}, actor.user_id)
+        record_change(session, actor, "ticket.assign", "ticket", ticket.id, {"assignee_id": before}, {"assignee_id": user_id})
+        self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("assignee_id",), user_id))
+        await self._changed(session, ticket, TicketChange("assignment", ("assignee_id",), {"assignee_id": before}))
+        return ticket
+
+    async def set_status(self, session: AsyncSession, actor: Actor, ticket_id: int, status: str) -> Ticket:
+        if status not in {s.value for s in TicketStatus}:
+            raise InvalidInput("unknown status", {"status": status})
+        ticket = await self.get(session, actor, ticket_id)
+        before = ticket.status
+        if before == status:
+            return ticket
+        now = self.clock.now()
+        ticket.status = status
+        ticket.updated_at = now
+        ticket.solved_at = now if status in (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value) else None
+        await self.append(session, ticket, EntryKind.STATUS_CHANGE, {"from": before, "to": status}, actor.user_id)
+        record_change(session, actor, "ticket.status", "ticket", ticket.id, {"status": before}, {"status": status})
+        self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("status",), ticket.assignee_id))
+        await self._changed(session, ticket, TicketChange("status", ("status",), {"status": before}))
+        return ticket
+
+    async def update_fields(
+        self, session: AsyncSession, actor: Actor, ticket_id: int, changes: dict[str, Any]
+    ) -> Ticket:
+        """Priority, category, queue and subject; validated before anything is written."""
+        ticket = await self.get(session, actor, ticket_id)
+        clean: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key == "priority":
+                clean[key] = parse_priority(value)
+            elif key == "category":
+                if value not in {c.value for c in Category}:
+                    raise InvalidInput("unknown category", {"category": value})
+                clean[key] = value
+            elif key in ("queue", "subject"):
+                if not isinstance(value, str) or not value.strip():
+                    raise InvalidInput(f"{key} must be a non-empty string")
+                clean[key] = value.strip()[:500]
+            else:
+                raise InvalidInput("field cannot be changed here", {"field": key})
+        before = {k: getattr(ticket, k) for k in clean}
+        for key, value in clean.items():
+            setattr(ticket, key, value)
+        ticket.updated_at = self.clock.now()
+        record_change(session, actor, "ticket.update", "ticket", ticket.id, before, clean)
+        self._emit(session, TicketUpdated(ticket.id, ticket.queue, tuple(clean), ticket.assignee_id))
+        kind = "priority" if "priority" in clean else "fields"
+        await self._changed(session, ticket, TicketChange(kind, tuple(clean), before))
+        return ticket
+
+    async def add_note(self, session: AsyncSession, actor: Actor, ticket_id: int, text: str) -> TimelineEntry:
+        text = (text or "").strip()
+        if not text:
+            raise InvalidInput("a note needs some text")
+        if len(text) > 20000:
+            raise InvalidInput("a note may have at most 20,000 characters")
+        ticket = await self.get(session, actor, ticket_id)
+        ticket.updated_at = self.clock.now()
+        entry = await self.append(session, ticket, EntryKind.NOTE, {"text": text}, actor.user_id)
+        record_change(session, actor, "ticket.note", "ticket", ticket.id, None, {"entry_id": entry.id})
+        self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("timeline",), ticket.assignee_id))
+        return entry
+
+    async def record_reply(self, session: AsyncSession, ticket: Ticket, actor: Actor) -> None:
+        """An agent answered the customer: first response, and the SLA clock reacts."""
+        now = self.clock.now()
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+        ticket.updated_at = now
+        if ticket.status == TicketStatus.NEW.value:
+            ticket.status = TicketStatus.OPEN.value
+        self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("first_response_at",), ticket.assignee_id))
+        await self._changed(session, ticket, TicketChange("agent_reply", ("first_response_at",)))
+
+    async def customer_history(
+        self, session: AsyncSession, customer_id: int, limit: int = 10
+    ) -> list[tuple[TimelineEntry, Ticket]]:
+        """The customer's last interactions across all tickets and channels."""
+        stmt = (
+            select(TimelineEntry, Ticket)
+            .join(Ticket, Ticket.id == TimelineEntry.ticket_id)
+            .where(
+                Ticket.customer_id == customer_id,
+                TimelineEntry.kind.in_([EntryKind.EMAIL_IN, EntryKind.EMAIL_OUT, EntryKind.CALL, EntryKind.NOTE]),
+            )
+            .order_by(TimelineEntry.created_at.desc())
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in (await session.execute(stmt)).unique()]
+
+    async def counts(self, session: AsyncSession) -> dict[str, int]:
+        stmt = select(Ticket.status, func.count()).group_by(Ticket.status)
+        return {status: n for status, n in (await session.execute(stmt)).all()}
+
+
+async def search_customers(session: AsyncSession, text: str, limit: int = 20) -> list[Customer]:
+    from core.records import CustomerEmail, CustomerPhone
+
+    like = f"%{text.strip().lower()}%"
+    stmt = (
+        select(Customer)
+        .outerjoin(CustomerPhone)
+        .outerjoin(CustomerEmail)
+        .where(or_(func.lower(Customer.name).like(like), CustomerPhone.e164.like(like), CustomerEmail.address.like(like)))
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().unique())
+
+
+__all__ = ["Accepted", "TicketChange", "TicketDesk", "TicketFilter", "TicketHook"]
