@@ -16,6 +16,7 @@ from core.errors import Unavailable
 from core.events import InProcessBus
 from core.health import HealthRegistry
 from core.migrate import head_revision
+from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
 from routing.policy import DefaultPolicy
 
@@ -33,6 +34,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         desk=desk,
         health=HealthRegistry(),
+        templates=TemplateLibrary(),
     )
 
 

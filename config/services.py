@@ -9,6 +9,7 @@ from core.clock import Clock
 from core.db import Database
 from core.events import EventBus
 from core.health import HealthRegistry
+from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
 
 
@@ -20,3 +21,4 @@ class Services:
     clock: Clock
     desk: TicketDesk
     health: HealthRegistry
+    templates: TemplateLibrary

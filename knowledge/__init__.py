@@ -1,1 +1,5 @@
-"""knowledge package."""
+"""Reply templates, keyword matching and knowledge-base articles."""
+
+from knowledge.suggestions import RenderedReply, Suggestion, TemplateLibrary
+
+__all__ = ["RenderedReply", "Suggestion", "TemplateLibrary"]

@@ -1,0 +1,173 @@
+"""The outbox: messages written in the same transaction as their cause, delivered by a worker.
+
+One worker per channel ("email", "sms") claims due rows, hands each to a delivery
+function, and records the result. Claiming moves ``next_attempt_at`` forward by a
+lease before delivery, so a crashed instance's rows are retried after the lease and
+several instances never deliver the same row at once (PostgreSQL: ``FOR UPDATE SKIP
+LOCKED``). Temporary failures retry with exponential backoff; after the last try, or on
+a permanent failure, the row is marked failed and ``on_failed`` runs (e.g. SMS → email
+fallback, a failure shown on the ticket) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import Clock, as_utc
+from core.db import Database
+from core.records import OutboxMessage, OutboxStatus
+from core.supervisor import SupervisedTask
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    permanent = False
+
+
+class TemporaryFailure(DeliveryError):
+    """The peer may accept later (4xx SMTP, 5xx/timeout from an SMS gateway)."""
+
+
+class PermanentFailure(DeliveryError):
+    permanent = True
+
+
+Deliver = Callable[[OutboxMessage], Awaitable[None]]
+OnFailed = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
+OnSent = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        channel: str,
+        deliver: Deliver,
+        clock: Clock,
+        *,
+        max_attempts: int = 6,
+        retry_base: float = 5.0,
+        retry_max: float = 600.0,
+        lease: float = 120.0,
+        batch: int = 20,
+        idle_wait: float = 30.0,
+        on_failed: OnFailed | None = None,
+        on_sent: OnSent | None = None,
+    ) -> None:
+        self.db = db
+        self.channel = channel
+        self.deliver = deliver
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.lease = lease
+        self.batch = batch
+        self.idle_wait = idle_wait
+        self.on_failed = on_failed
+        self.on_sent = on_sent
+        self.sent = 0
+        self.failed = 0
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Call after committing new rows, so they go out now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def run(self, task: SupervisedTask) -> None:
+        """Supervised body: deliver until cancelled."""
+        while True:
+            delivered = await self.run_once()
+            task.healthy(f"sent {self.sent}, failed {self.failed}")
+            if delivered:
+                continue
+            await self._sleep_until_due()
+
+    async def run_once(self) -> int:
+        """Claim and deliver one batch; return how many rows were handled."""
+        claimed = await self._claim()
+        for message in claimed:
+            await self._deliver_one(message)
+        return len(claimed)
+
+    async def _claim(self) -> list[OutboxMessage]:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            stmt = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    OutboxMessage.channel == self.channel,
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(self.batch)
+            )
+            if not self.db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = list((await session.execute(stmt)).scalars())
+            for row in rows:
+                row.attempts += 1
+                row.next_attempt_at = now + timedelta(seconds=self.lease)
+        return rows
+
+    async def _deliver_one(self, message: OutboxMessage) -> None:
+        error: DeliveryError | None = None
+        try:
+            await self.deliver(message)
+        except DeliveryError as exc:
+            error = exc
+        except Exception as exc:  # an unexpected error is treated as temporary, and logged
+            log.exception("outbox %s: delivery of %s raised", self.channel, message.id)
+            error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
+        async with self.db.transaction() as session:
+            row = await session.get(OutboxMessage, message.id)
+            if row is None:
+                return
+            now = self.clock.now()
+            if error is None:
+                row.status = OutboxStatus.SENT.value
+                row.sent_at = now
+                row.last_error = None
+                self.sent += 1
+                if self.on_sent:
+                    await self.on_sent(session, row)
+                return
+            row.last_error = str(error)[:2000]
+            if error.permanent or row.attempts >= self.max_attempts:
+                row.status = OutboxStatus.FAILED.value
+                self.failed += 1
+                log.warning("outbox %s: message %s failed for good: %s", self.channel, row.id, error)
+                if self.on_failed:
+                    await self.on_failed(session, row)
+            else:
+                delay = min(self.retry_max, self.retry_base * 2 ** (row.attempts - 1))
+                row.next_attempt_at = now + timedelta(seconds=delay)
+                log.info("outbox %s: message %s retry in %.0fs: %s", self.channel, row.id, delay, error)
+
+    async def next_due(self) -> datetime | None:
+        async with self.db.session() as session:
+            stmt = select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.channel == self.channel,
+            )
+            value = (await session.execute(stmt)).scalar()
+        return as_utc(value) if value else None
+
+    async def _sleep_until_due(self) -> None:
+        due = await self.next_due()
+        wait = self.idle_wait
+        if due is not None:
+            wait = max(0.0, min(wait, (due - self.clock.now()).total_seconds()))
+        self._wakeup.clear()
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
+        except TimeoutError:
+            pass
