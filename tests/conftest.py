@@ -7,7 +7,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +19,10 @@ from config.services import Services
 from config.settings import Settings, load_settings
 from core.clock import Clock
 from core.migrate import upgrade
+from core.passwords import configure_hasher
+
+# Cheap password hashing for tests; production keeps argon2's recommended cost.
+configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 REQUIRE_SERVICES = bool(os.environ.get("FRONTDESK_REQUIRE_SERVICES"))
 # Read once, then removed: each test gets its own fresh database on that server.
@@ -41,33 +45,54 @@ def need_executable(name: str, what: str | None = None) -> str:
     return path
 
 
-def _fresh_database_url(tmp_path: Path) -> tuple[str, Callable[[], None]]:
-    """A fresh, empty database for one test; returns its URL and a cleanup callable."""
-    if not POSTGRES_URL.startswith("postgresql"):
-        return f"sqlite+aiosqlite:///{tmp_path / 'frontdesk.db'}", lambda: None
-    url = make_url(POSTGRES_URL)
-    name = f"fdt_{uuid.uuid4().hex[:12]}"
-    admin_dsn = f"postgresql://{url.username or 'postgres'}@{url.host or '127.0.0.1'}:{url.port or 5432}/postgres"
+_TEMPLATE_DB = f"fdt_template_{os.getpid()}"
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate once per session; each test copies the result (a file, or a PostgreSQL template)."""
+    if not POSTGRES_URL.startswith("postgresql"):
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        upgrade(f"sqlite+aiosqlite:///{path}")
+        yield str(path)
+        return
+    _pg_admin(f'DROP DATABASE IF EXISTS "{_TEMPLATE_DB}" WITH (FORCE)')
+    _pg_admin(f'CREATE DATABASE "{_TEMPLATE_DB}"')
+    upgrade(_pg_url(_TEMPLATE_DB))
+    yield _TEMPLATE_DB
+    _pg_admin(f'DROP DATABASE IF EXISTS "{_TEMPLATE_DB}" WITH (FORCE)')
+
+
+def _pg_url(name: str) -> str:
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_admin(sql: str) -> None:
+    url = make_url(POSTGRES_URL)
+    dsn = f"postgresql://{url.username or 'postgres'}@{url.host or '127.0.0.1'}:{url.port or 5432}/postgres"
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
         try:
             await conn.execute(sql)
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    fresh = url.set(database=name).render_as_string(hide_password=False)
-    return fresh, lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(run())
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database."""
-    url, cleanup = _fresh_database_url(tmp_path)
-    upgrade(url)
-    yield url
-    cleanup()
+def database_url(tmp_path: Path, migrated_template: str) -> Iterator[str]:
+    """A fresh, migrated, empty database for one test."""
+    if not POSTGRES_URL.startswith("postgresql"):
+        path = tmp_path / "frontdesk.db"
+        shutil.copyfile(migrated_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    name = f"fdt_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
+    yield _pg_url(name)
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
