@@ -140,21 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="routing rules", description="routing rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
-    p = rules_sub.add_parser("test", help="show what the rules decide for sample contacts")
-    p.set_defaults(func=cmd_rules_test)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = rules_sub.add_parser(
+        "test", help="show what the rules decide for sample contacts", add_help=False
+    )
+    p.set_defaults(func=cmd_rules_test, delegates=True)
 
-    p = add("ami-sim", cmd_ami_sim, "run the AMI simulator (replay or generated load)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("ami-sim", help="run the AMI simulator (replay or generated load)", add_help=False)
+    p.set_defaults(func=cmd_ami_sim, delegates=True)
 
     p = add("bench", cmd_bench, "run a benchmark; prints one JSON object on its last line")
     p.add_argument("name", choices=sorted(BENCHMARKS))
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(delegates=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Delegating commands (bench, ami-sim, rules test) parse their own options.
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "delegates", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     result: int = args.func(args)
     return result
 
