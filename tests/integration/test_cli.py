@@ -1,0 +1,49 @@
+"""The CLI as an operator uses it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from config.app import build_services, check_schema
+from config.cli import main
+from config.settings import load_settings
+from core.errors import Unavailable
+from core.users import authenticate
+
+
+def test_user_add_creates_an_agent_who_can_log_in(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
+    assert main(["user", "add", "alice", "--name", "Alice", "--role", "agent", "--extension", "1001", "--password", "s3cret-pass"]) == 0
+    assert "user alice added" in capsys.readouterr().out
+    assert main(["user", "add", "alice", "--password", "s3cret-pass"]) == 2
+    assert "exists" in capsys.readouterr().err
+
+    async def check() -> None:
+        services = build_services(load_settings(None))
+        async with services.db.session() as session:
+            user = await authenticate(session, "alice", "s3cret-pass")
+            assert user is not None and user.pbx_interface == "PJSIP/1001"
+        await services.db.close()
+
+    asyncio.run(check())
+
+
+def test_serve_refuses_an_invalid_config_with_the_reasons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("web:\n  port: -1\nsmtp:\n  password: topsecret-value\n  hots: x\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["-c", str(cfg), "serve"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "web.port:" in err and "smtp.hots: unknown key" in err
+    assert "topsecret-value" not in err
+
+
+async def test_server_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    services = build_services(load_settings(None, database_url=f"sqlite+aiosqlite:///{tmp_path}/empty.db"))
+    with pytest.raises(Unavailable, match="frontdesk migrate"):
+        await check_schema(services)
+    await services.db.close()
