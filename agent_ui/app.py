@@ -26,7 +26,6 @@ Extension points for feature packages (each optional; a missing file is fine):
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -71,14 +70,6 @@ def _present(names: list[str]) -> list[str]:
     return [name for name in names if (STATIC_DIR / name).is_file()]
 
 
-def _live_hub(hub: LiveHub) -> object:
-    async def run(_app: web.Application) -> AsyncIterator[None]:
-        yield
-        await hub.close_all()
-
-    return run
-
-
 def create_app(services: Services) -> web.Application:
     web_settings = services.settings.web
     app = web.Application(
@@ -100,7 +91,7 @@ def create_app(services: Services) -> web.Application:
     hub = LiveHub()
     app[LIVE_HUB] = hub
     services.bus.subscribe(DomainEvent, hub.on_event)
-    app.cleanup_ctx.append(_live_hub(hub))  # type: ignore[arg-type]
+    app.on_shutdown.append(lambda _app: hub.close_all())  # before aiohttp waits for handlers
     setup_rendering(app, localizer)
 
     health_views.setup_routes(app)
