@@ -20,9 +20,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
 
 from config.app import build_app
 from config.services import Services

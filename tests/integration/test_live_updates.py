@@ -8,9 +8,9 @@ import json
 from typing import Any, ClassVar
 
 from aiohttp import ClientWebSocketResponse, WSServerHandshakeError
+from web_fixtures import StaffClient, WebSite
 
 from core.events import DomainEvent
-from web_fixtures import StaffClient, WebSite
 
 
 @dataclasses.dataclass(frozen=True)

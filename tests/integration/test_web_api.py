@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from web_fixtures import StaffClient, WebSite
 
 from config.settings import Settings, load_settings
 from core.records import AuditLog, Customer, Ticket
-from web_fixtures import StaffClient, WebSite
 
 MAX_BODY = 4096
 

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from web_fixtures import PASSWORD, WebSite
 from yarl import URL
 
 from config.settings import Settings, load_settings
 from core.clock import ManualClock
 from core.records import Ticket
-from web_fixtures import PASSWORD, WebSite
 
 
 @pytest.fixture
