@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from typing import Any
@@ -68,7 +69,8 @@ async def add_user(
 
 async def authenticate(session: AsyncSession, login: str, password: str) -> User | None:
     user = (await session.execute(select(User).where(User.login == login))).scalar()
-    ok = verify_password(user.password_hash if user else None, password)
+    # argon2 is deliberately slow: verify in a thread so live connections never wait on a login.
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         return None
     return user

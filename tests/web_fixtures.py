@@ -22,11 +22,9 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
-from argon2 import PasswordHasher
 
 from config.app import build_app
 from config.services import Services
-from core import passwords
 from core.records import User
 from core.users import add_user, issue_api_token
 
@@ -119,9 +117,7 @@ class WebSite:
 
 
 @pytest.fixture
-async def site(services: Services, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[WebSite]:
-    # Real argon2, with cheap parameters: five users per test would otherwise cost a second.
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+async def site(services: Services) -> AsyncIterator[WebSite]:
     async with services.db.transaction() as session:
         users = {
             login: await add_user(session, login, PASSWORD, login.capitalize(), roles)
