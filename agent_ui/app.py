@@ -18,6 +18,8 @@ Extension points for feature packages (each optional; a missing file is fine):
   ``<name>.css``) load on every console page when present (``FEATURE_SCRIPTS``); append
   other names to ``app[FEATURE_SCRIPTS]``. ``static/live.js`` gives them
   ``Live.on("call.ringing", (data, event) => ...)`` over the authenticated ``/ws``.
+* Pages are served with a Content-Security-Policy: scripts only from ``/static/`` (no
+  inline ``<script>`` or ``onclick=``), connections only to this site.
 * Live events: publish a ``DomainEvent`` on the bus; one with a ``user_ids`` field
   reaches only those users, others reach every signed-in person (``agent_ui.live``).
 * Background work: a feature's ``plugin(services)`` cleanup-ctx in ``config/app.py``.
@@ -54,6 +56,7 @@ from agent_ui.keys import (
 from agent_ui.live import LiveHub, live_socket
 from agent_ui.login_limiter import LoginLimiter
 from agent_ui.rendering import setup_rendering
+from agent_ui.security_headers import add_security_headers
 from agent_ui.sessions import SessionStore, secret_from_settings
 from agent_ui.web_metrics import metrics_middleware
 from config.services import Services
@@ -91,6 +94,7 @@ def create_app(services: Services) -> web.Application:
     hub = LiveHub()
     app[LIVE_HUB] = hub
     services.bus.subscribe(DomainEvent, hub.on_event)
+    app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(lambda _app: hub.close_all())  # before aiohttp waits for handlers
     setup_rendering(app, localizer)
 

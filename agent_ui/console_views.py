@@ -79,21 +79,21 @@ async def _ticket_context(session: AsyncSession, request: web.Request, actor: Ac
     }
 
 
-async def ticket_page(request: web.Request) -> web.StreamResponse:
+async def _render_ticket(request: web.Request, template: str) -> web.StreamResponse:
     actor = actor_of(request)
     ticket_id = path_int(request, "ticket_id")
     async with request.app[SERVICES].db.session() as session:
         context = await _ticket_context(session, request, actor, ticket_id)
-    return render("ticket.html", request, context)
+    return render(template, request, context)
+
+
+async def ticket_page(request: web.Request) -> web.StreamResponse:
+    return await _render_ticket(request, "ticket.html")
 
 
 async def ticket_timeline(request: web.Request) -> web.StreamResponse:
     """The timeline alone, refreshed live on the ticket page."""
-    actor = actor_of(request)
-    ticket_id = path_int(request, "ticket_id")
-    async with request.app[SERVICES].db.session() as session:
-        context = await _ticket_context(session, request, actor, ticket_id)
-    return render("timeline.html", request, context)
+    return await _render_ticket(request, "timeline.html")
 
 
 async def _form(request: web.Request) -> dict[str, str]:

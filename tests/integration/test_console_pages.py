@@ -51,7 +51,9 @@ async def seed_ticket(site: WebSite) -> int:
 async def test_the_queue_lists_open_tickets_with_filters(site: WebSite) -> None:
     ticket_id = await seed_ticket(site)
     agent = await site.login("agent")
-    page = await agent.api("GET", "/queue")
+    response = await agent.http.get("/queue")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    page = await response.text()
     assert f'data-ticket-id="{ticket_id}"' in page
     assert "&lt;b&gt;Refund&lt;/b&gt; please" in page  # escaped, never markup
     assert "<b>Refund</b>" not in page
@@ -75,6 +77,9 @@ async def test_the_ticket_page_reads_top_to_bottom_with_the_customer_panel(site:
     for text in ("Zhang Min", "vip", "reseller", "min@example.com", "Earlier question"):
         assert text in panel
     assert re.search(r'<meta name="csrf-token" content="[^"]+">', page)
+    for action in ("take", "status", "priority", "category", "note"):
+        assert f'action="/tickets/{ticket_id}/{action}"' in page
+    assert "assign" not in re.findall(r'action="/tickets/\d+/(\w+)"', page)  # agents cannot assign others
 
 
 async def test_an_agent_takes_notes_and_solves_from_the_page(site: WebSite) -> None:
