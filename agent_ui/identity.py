@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -77,6 +78,21 @@ async def _identify(request: web.Request) -> SignedIn | None:
     return SignedIn(user, Actor.of(user), row.csrf_token, False)
 
 
+def same_origin(request: web.Request) -> bool:
+    """True unless the browser says the request comes from another site (``Origin`` header)."""
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin is None
+    netloc = urlsplit(origin).netloc
+    base_url = request.app[SERVICES].settings.web.base_url
+    return netloc == request.host or (bool(base_url) and netloc == urlsplit(base_url).netloc)
+
+
+def _check_origin(request: web.Request) -> None:
+    if request.method not in SAFE_METHODS and not same_origin(request):
+        raise CsrfRejected("this form was sent from another site", {"origin": request.headers.get("Origin")})
+
+
 async def _check_csrf(request: web.Request, who: SignedIn) -> None:
     if who.via_token or request.method in SAFE_METHODS or request.path in CSRF_EXEMPT:
         return
@@ -96,6 +112,8 @@ async def _check_csrf(request: web.Request, who: SignedIn) -> None:
 async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith(ANONYMOUS_PREFIXES):
         who = await _identify(request)
+        if who is None or not who.via_token:
+            _check_origin(request)  # also guards the login form, which has no token yet
         if who is not None:
             request[_SIGNED_IN] = who
             await _check_csrf(request, who)

@@ -17,11 +17,10 @@ import json
 import logging
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from agent_ui.identity import actor_of, signed_in
+from agent_ui.identity import actor_of, same_origin, signed_in
 from agent_ui.keys import LIVE_HUB
 from agent_ui.web_metrics import LIVE_CONNECTIONS, LIVE_DROPPED, LIVE_MESSAGES
 from core.auth import Actor
@@ -150,9 +149,8 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     """``GET /ws``: the console's live feed (session cookie or API token)."""
     actor = actor_of(request)
     who = signed_in(request)
-    origin = request.headers.get("Origin")
-    if who is not None and not who.via_token and origin and urlsplit(origin).netloc != request.host:
-        raise Forbidden("the live feed only serves this site's own pages", {"origin": origin})
+    if who is not None and not who.via_token and not same_origin(request):
+        raise Forbidden("the live feed only serves this site's own pages", {"origin": request.headers.get("Origin")})
     hub = request.app[LIVE_HUB]
     ws = web.WebSocketResponse(heartbeat=30.0)
     await ws.prepare(request)

@@ -156,3 +156,17 @@ async def test_a_login_expires(site: WebSite, clock: ManualClock) -> None:
     await agent.api("GET", "/api/v1/me")
     clock.advance(timedelta(hours=site.services.settings.web.session_hours, seconds=1))
     await agent.api("GET", "/api/v1/me", status=401)
+
+
+async def test_a_form_sent_from_another_site_is_refused(site: WebSite) -> None:
+    anon = await site.anonymous()
+    evil = {"Origin": "https://evil.example"}
+    response = await anon.http.post(
+        "/login", data={"login": "agent", "password": PASSWORD}, headers=evil, allow_redirects=False
+    )
+    assert response.status == 403
+    agent = await site.login("agent")
+    body = await agent.api("POST", "/api/v1/tickets", json={"subject": "x"}, headers=evil, status=403)
+    assert body["error"] == "csrf-token-invalid"
+    same = {"Origin": site.url}
+    await agent.api("POST", "/api/v1/tickets", json={"subject": "x"}, headers=same, status=201)
