@@ -1,16 +1,109 @@
-"""The aiohttp application factory: pages, REST API, WebSockets, health."""
+"""The aiohttp application factory: console pages, REST API, live WebSocket, health.
+
+Extension points for feature packages (each optional; a missing file is fine):
+
+* Views: put thin handlers in ``agent_ui/<feature>_views.py`` with a
+  ``setup_routes(app)`` and add one line to ``create_app`` below. Build the actor with
+  ``agent_ui.identity.actor_of(request)`` and call your service; raise
+  ``core.errors`` exceptions (rendered as JSON under ``/api/`` and as a page elsewhere).
+  State-changing requests need the CSRF token (form field ``csrf_token`` or header
+  ``X-CSRF-Token``; pages have it in ``<meta name="csrf-token">``), except with an API token.
+* Templates: ``agent_ui/templates/<feature>/``. The console layout includes
+  ``cti/panel.html`` (always visible: agent status, screen-pop, live call panel); the
+  ticket page includes ``channels/composer.html`` (reply composer) and
+  ``alerts/ticket_sla.html`` (SLA clock), with ``ticket``, ``customer``, ``timeline``,
+  ``actor`` and ``csrf_token`` in their context. A timeline entry of kind K is drawn by
+  ``timeline/K.html`` (``timeline/_generic.html`` otherwise).
+* Scripts and styles: ``agent_ui/static/cti.js``, ``channels.js``, ``alerts.js`` (and
+  ``<name>.css``) load on every console page when present (``FEATURE_SCRIPTS``); append
+  other names to ``app[FEATURE_SCRIPTS]``. ``static/live.js`` gives them
+  ``Live.on("call.ringing", (data, event) => ...)`` over the authenticated ``/ws``.
+* Pages are served with a Content-Security-Policy: scripts only from ``/static/`` (no
+  inline ``<script>`` or ``onclick=``), connections only to this site.
+* Live events: publish a ``DomainEvent`` on the bus; one with a ``user_ids`` field
+  reaches only those users, others reach every signed-in person (``agent_ui.live``).
+* Background work: a feature's ``plugin(services)`` cleanup-ctx in ``config/app.py``.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+from pathlib import Path
+
 from aiohttp import web
 
-from agent_ui import health_views
-from agent_ui.keys import SERVICES
+from agent_ui import (
+    api_directory,
+    api_tickets,
+    console_views,
+    health_views,
+    login_views,
+    openapi,
+)
+from agent_ui.error_middleware import error_middleware
+from agent_ui.i18n import Localizer
+from agent_ui.identity import identity_middleware
+from agent_ui.keys import (
+    FEATURE_SCRIPTS,
+    FEATURE_STYLES,
+    LIVE_HUB,
+    LOCALIZER,
+    LOGIN_LIMITER,
+    SERVICES,
+    SESSIONS,
+)
+from agent_ui.live import LiveHub, live_socket
+from agent_ui.login_limiter import LoginLimiter
+from agent_ui.rendering import setup_rendering
+from agent_ui.security_headers import add_security_headers
+from agent_ui.sessions import SessionStore, secret_from_settings
+from agent_ui.web_metrics import metrics_middleware
 from config.services import Services
+from core.events import DomainEvent
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+# Feature assets loaded on every console page when the file exists, in this order.
+FEATURES = ("cti", "channels", "alerts")
+
+
+def _present(names: list[str]) -> list[str]:
+    return [name for name in names if (STATIC_DIR / name).is_file()]
 
 
 def create_app(services: Services) -> web.Application:
-    app = web.Application(client_max_size=services.settings.web.max_body_bytes)
+    web_settings = services.settings.web
+    app = web.Application(
+        client_max_size=web_settings.max_body_bytes,
+        middlewares=[metrics_middleware, error_middleware, identity_middleware],
+    )
     app[SERVICES] = services
+    app[SESSIONS] = SessionStore(
+        secret_from_settings(web_settings.secret_key.get_secret_value()),
+        services.clock,
+        timedelta(hours=web_settings.session_hours),
+        web_settings.cookie_secure,
+    )
+    app[LOGIN_LIMITER] = LoginLimiter(web_settings.login_attempts_per_minute, services.clock)
+    localizer = Localizer(default_language=web_settings.default_language)
+    app[LOCALIZER] = localizer
+    app[FEATURE_SCRIPTS] = ["live.js", "console.js", *_present([f"{name}.js" for name in FEATURES])]
+    app[FEATURE_STYLES] = ["console.css", *_present([f"{name}.css" for name in FEATURES])]
+    hub = LiveHub()
+    app[LIVE_HUB] = hub
+    services.bus.subscribe(DomainEvent, hub.on_event)
+    app.on_response_prepare.append(add_security_headers)
+    app.on_shutdown.append(lambda _app: hub.close_all())  # before aiohttp waits for handlers
+    setup_rendering(app, localizer)
+
     health_views.setup_routes(app)
+    login_views.setup_routes(app)
+    console_views.setup_routes(app)
+    api_tickets.setup_routes(app)
+    api_directory.setup_routes(app)
+    openapi.setup_routes(app)
+    app.router.add_get("/ws", live_socket)
+    app.router.add_static("/static/", STATIC_DIR, name="static")
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from core.section import Section
 
@@ -15,8 +15,18 @@ class WebSettings(Section):
         SecretStr(""), description="signs session cookies; at least 32 characters; generated when empty"
     )
     cookie_secure: bool = Field(False, description="set behind TLS")
-    max_body_bytes: int = Field(1_048_576, ge=1024)
-    login_attempts_per_minute: int = Field(10, ge=1)
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="larger request bodies get 413")
+    login_attempts_per_minute: int = Field(
+        10, ge=1, description="failed logins allowed per client address and login each minute"
+    )
+    session_hours: int = Field(12, ge=1, le=24 * 30, description="how long a console login lasts")
     default_language: str = "en"
     wallboard_token: SecretStr | None = None
     crm_url: str | None = Field(None, description="external CRM page; {number} is the caller's number")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (or empty to generate one at start-up)")
+        return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, InvalidInput
+from core.audit import record_change
+from core.auth import Actor
+from core.errors import Conflict, InvalidInput, NotAuthenticated
 from core.passwords import hash_password, verify_password
 from core.records import ApiToken, Role, User
 
@@ -66,7 +69,8 @@ async def add_user(
 
 async def authenticate(session: AsyncSession, login: str, password: str) -> User | None:
     user = (await session.execute(select(User).where(User.login == login))).scalar()
-    ok = verify_password(user.password_hash if user else None, password)
+    # argon2 is deliberately slow: verify in a thread so live connections never wait on a login.
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         return None
     return user
@@ -88,3 +92,41 @@ async def user_for_token(session: AsyncSession, token: str) -> User | None:
     stmt = select(User).join(ApiToken).where(ApiToken.token_hash == _token_digest(token))
     user = (await session.execute(stmt)).scalar()
     return user if user and user.active else None
+
+
+async def list_users(session: AsyncSession, actor: Actor, include_inactive: bool = False) -> list[User]:
+    """Everyone on the team (agents see it to hand over work; supervisors to assign)."""
+    actor.require(Role.AGENT, Role.OPS)
+    stmt = select(User).order_by(User.display_name, User.id)
+    if not include_inactive:
+        stmt = stmt.where(User.active.is_(True))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def create_user(
+    session: AsyncSession,
+    actor: Actor,
+    login: str,
+    password: str,
+    display_name: str,
+    roles: list[str],
+    **extra: Any,
+) -> User:
+    """An admin adds a person; audited without the password."""
+    actor.require(Role.ADMIN)
+    user = await add_user(session, login, password, display_name, roles, **extra)
+    record_change(session, actor, "user.create", "user", user.id, None, user_dict(user))
+    return user
+
+
+async def issue_own_token(session: AsyncSession, actor: Actor, name: str) -> str:
+    """A person creates an API token acting as themself."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("a token needs a name of 1 to 100 characters")
+    user = await session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.active:
+        raise NotAuthenticated("only a signed-in person can create a token")
+    token = await issue_api_token(session, user, name)
+    record_change(session, actor, "token.create", "user", user.id, None, {"token_name": name})
+    return token

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
@@ -22,6 +22,7 @@ from core.events import DomainEvent, EventBus, TicketCreated, TicketUpdated, Tim
 from core.records import (
     OPEN_STATUSES,
     Category,
+    Channel,
     Customer,
     EntryKind,
     Priority,
@@ -184,6 +185,47 @@ class TicketDesk:
             await self._changed(session, ticket, TicketChange("customer_message"))
         entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key)
         return Accepted(ticket, entry, created, decision)
+
+    async def open_ticket(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        subject: str,
+        body: str = "",
+        customer_id: int | None = None,
+        priority: str | int | None = None,
+        category: str | None = None,
+        queue: str | None = None,
+    ) -> Accepted:
+        """A person opens a ticket from the console or the API: routed like any contact ("web")."""
+        actor.require(Role.AGENT, Role.OPS)
+        subject = (subject or "").strip()
+        if not subject:
+            raise InvalidInput("a ticket needs a subject")
+        if category is not None and category not in {c.value for c in Category}:
+            raise InvalidInput("unknown category", {"category": category})
+        wanted_priority = parse_priority(priority) if priority is not None else None
+        customer = None
+        if customer_id is not None:
+            customer = await session.get(Customer, customer_id)
+            if customer is None:
+                raise InvalidInput("no such customer", {"customer_id": customer_id})
+        contact = Contact(
+            channel=Channel.WEB.value,
+            customer_id=customer_id,
+            customer_tier=customer.tier if customer else None,
+            subject=subject,
+            body=body,
+            queue_hint=(queue or "").strip() or None,
+            category=category,
+        )
+        accepted = await self.accept(
+            session, contact, EntryKind.NOTE, {"text": (body or "").strip() or subject}, author_id=actor.user_id
+        )
+        record_change(session, actor, "ticket.open", "ticket", accepted.ticket.id, None, {"created": accepted.created})
+        if accepted.created and wanted_priority is not None and wanted_priority != accepted.ticket.priority:
+            await self.update_fields(session, actor, accepted.ticket.id, {"priority": wanted_priority})
+        return accepted
 
     async def append(
         self,
@@ -359,20 +401,6 @@ class TicketDesk:
     async def counts(self, session: AsyncSession) -> dict[str, int]:
         stmt = select(Ticket.status, func.count()).group_by(Ticket.status)
         return {status: n for status, n in (await session.execute(stmt)).all()}
-
-
-async def search_customers(session: AsyncSession, text: str, limit: int = 20) -> list[Customer]:
-    from core.records import CustomerEmail, CustomerPhone
-
-    like = f"%{text.strip().lower()}%"
-    stmt = (
-        select(Customer)
-        .outerjoin(CustomerPhone)
-        .outerjoin(CustomerEmail)
-        .where(or_(func.lower(Customer.name).like(like), CustomerPhone.e164.like(like), CustomerEmail.address.like(like)))
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars().unique())
 
 
 __all__ = ["Accepted", "TicketChange", "TicketDesk", "TicketFilter", "TicketHook"]

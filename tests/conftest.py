@@ -24,6 +24,9 @@ from core.passwords import configure_hasher
 # Cheap password hashing for tests; production keeps argon2's recommended cost.
 configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
 
+# The web fixtures (a running site, logged-in clients, a browser): see tests/web_fixtures.py.
+pytest_plugins = ["web_fixtures"]
+
 REQUIRE_SERVICES = bool(os.environ.get("FRONTDESK_REQUIRE_SERVICES"))
 # Read once, then removed: each test gets its own fresh database on that server.
 POSTGRES_URL = os.environ.pop("FRONTDESK_DATABASE_URL", "")

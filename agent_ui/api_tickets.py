@@ -1,0 +1,109 @@
+"""REST: ``/api/v1/tickets`` — the one queue for other systems (session+CSRF or API token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from agent_ui.identity import actor_of
+from agent_ui.inputs import as_int, optional_str, path_int, read_json
+from agent_ui.keys import SERVICES
+from agent_ui.queue_filters import read_queue_view
+from core.errors import InvalidInput
+from routing import entry_dict, ticket_dict
+
+PATCHABLE = ("status", "priority", "category", "queue", "subject", "assignee_id")
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    view = read_queue_view(request.query)
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        tickets = await services.desk.list_tickets(session, actor, view.to_filter(actor))
+        return web.json_response({"tickets": [ticket_dict(t) for t in tickets]})
+
+
+async def create_ticket(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    data = await read_json(request)
+    customer_id = data.get("customer_id")
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        accepted = await services.desk.open_ticket(
+            session,
+            actor,
+            subject=optional_str(data, "subject") or "",
+            body=optional_str(data, "body") or "",
+            customer_id=as_int(customer_id, "customer_id") if customer_id is not None else None,
+            priority=data.get("priority"),
+            category=optional_str(data, "category"),
+            queue=optional_str(data, "queue"),
+        )
+        await services.desk.commit_and_publish(session)
+        body = {"ticket": ticket_dict(accepted.ticket), "created": accepted.created}
+    return web.json_response(body, status=201 if accepted.created else 200)
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        ticket = await services.desk.get(session, actor, path_int(request, "ticket_id"))
+        return web.json_response({"ticket": ticket_dict(ticket)})
+
+
+async def patch_ticket(request: web.Request) -> web.Response:
+    """Change status, assignee and fields together: all in one transaction, or nothing."""
+    actor = actor_of(request)
+    ticket_id = path_int(request, "ticket_id")
+    data = await read_json(request)
+    unknown = sorted(set(data) - set(PATCHABLE))
+    if unknown or not data:
+        raise InvalidInput("send one or more of: " + ", ".join(PATCHABLE), {"unknown": unknown})
+    services = request.app[SERVICES]
+    desk = services.desk
+    fields: dict[str, Any] = {k: data[k] for k in ("priority", "category", "queue", "subject") if k in data}
+    async with services.db.session() as session:
+        if "assignee_id" in data:
+            assignee = data["assignee_id"]
+            await desk.assign(session, actor, ticket_id, as_int(assignee, "assignee_id") if assignee is not None else None)
+        if fields:
+            await desk.update_fields(session, actor, ticket_id, fields)
+        if "status" in data:
+            status = data["status"]
+            if not isinstance(status, str):
+                raise InvalidInput("status must be a string")
+            await desk.set_status(session, actor, ticket_id, status)
+        ticket = await desk.get(session, actor, ticket_id)
+        await desk.commit_and_publish(session)
+        return web.json_response({"ticket": ticket_dict(ticket)})
+
+
+async def add_note(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    ticket_id = path_int(request, "ticket_id")
+    data = await read_json(request)
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        entry = await services.desk.add_note(session, actor, ticket_id, optional_str(data, "text") or "")
+        await services.desk.commit_and_publish(session)
+        return web.json_response({"entry": entry_dict(entry)}, status=201)
+
+
+async def timeline(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        entries = await services.desk.timeline(session, actor, path_int(request, "ticket_id"))
+        return web.json_response({"entries": [entry_dict(e) for e in entries]})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/tickets", list_tickets)
+    app.router.add_post("/api/v1/tickets", create_ticket)
+    app.router.add_get("/api/v1/tickets/{ticket_id}", get_ticket)
+    app.router.add_patch("/api/v1/tickets/{ticket_id}", patch_ticket)
+    app.router.add_post("/api/v1/tickets/{ticket_id}/notes", add_note)
+    app.router.add_get("/api/v1/tickets/{ticket_id}/timeline", timeline)

@@ -1,0 +1,84 @@
+"""UI translations: gettext catalogs read from ``agent_ui/locale/<lang>/LC_MESSAGES/*.po``.
+
+The ``.po`` files are compiled in memory with Babel at start-up, so adding a language
+is adding one ``.po`` file (``pybabel extract -F agent_ui/babel.cfg -o
+agent_ui/locale/messages.pot .`` then ``pybabel init -l zh_CN``); no compile step.
+Templates use ``{% trans %}``/``_()``; the language is the user's, else ``web.default_language``.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+
+log = logging.getLogger(__name__)
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+def normalize_language(tag: str | None) -> str:
+    return (tag or "").strip().replace("-", "_")
+
+
+class Localizer:
+    def __init__(self, locale_dir: Path = LOCALE_DIR, default_language: str = "en") -> None:
+        self.default_language = normalize_language(default_language) or "en"
+        self._catalogs: dict[str, gettext.NullTranslations] = {}
+        for po_path in sorted(locale_dir.glob("*/LC_MESSAGES/*.po")):
+            language = po_path.parent.parent.name
+            try:
+                self._catalogs[language] = self._load(po_path, language)
+            except Exception:  # a broken catalog must not stop the server; English still works
+                log.exception("cannot read translation catalog %s", po_path)
+
+    @staticmethod
+    def _load(po_path: Path, language: str) -> gettext.NullTranslations:
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh, locale=language)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        return Translations(fp=buffer)
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({"en", *self._catalogs})
+
+    def pick(self, *preferences: str | None) -> str:
+        """The first preferred language we have (``zh-CN`` → ``zh_CN`` → ``zh``), else the default."""
+        for tag in (*preferences, self.default_language):
+            name = normalize_language(tag)
+            for candidate in (name, name.split("_")[0]):
+                if candidate and (candidate in self._catalogs or candidate == "en"):
+                    return candidate
+        return "en"
+
+    def translations(self, language: str) -> gettext.NullTranslations:
+        return self._catalogs.get(language) or gettext.NullTranslations()
+
+    def install(self, env: Environment) -> None:
+        """Jinja's i18n extension, translating into the ``lang`` of each render's context."""
+        env.add_extension("jinja2.ext.i18n")
+
+        @pass_context
+        def _gettext(context: Context, message: str) -> str:
+            return self.translations(context.get("lang", "en")).gettext(message)
+
+        @pass_context
+        def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+            return self.translations(context.get("lang", "en")).ngettext(singular, plural, n)
+
+        env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+    def gettext(self, language: str, message: str, **variables: Any) -> str:
+        text = self.translations(language).gettext(message)
+        return text % variables if variables else text

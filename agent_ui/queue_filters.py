@@ -1,0 +1,83 @@
+"""The queue's filters, read the same way from the console's query string and the API's."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from core.auth import Actor
+from core.errors import InvalidInput
+from core.records import Channel, TicketStatus
+from routing import TicketFilter
+
+STATUS_CHOICES = ("open", "all", *(s.value for s in TicketStatus))
+CHANNEL_CHOICES = tuple(c.value for c in Channel)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueueView:
+    """What the person asked for (to re-render the form) and the filter it means."""
+
+    queue: str = ""
+    status: str = "open"
+    assignee: str = ""  # a user id, "none" for unassigned, or "" for anyone
+    channel: str = ""
+    mine: bool = False
+    customer_id: int | None = None
+    limit: int = 200
+
+    def to_filter(self, actor: Actor) -> TicketFilter:
+        flt = TicketFilter(
+            queue=self.queue or None,
+            status=self.status,
+            channel=self.channel or None,
+            customer_id=self.customer_id,
+            limit=self.limit,
+        )
+        if self.mine:
+            flt.assignee_id = actor.user_id
+        elif self.assignee == "none":
+            flt.unassigned = True
+        elif self.assignee:
+            flt.assignee_id = int(self.assignee)
+        return flt
+
+    def query(self) -> dict[str, str]:
+        pairs = {
+            "queue": self.queue,
+            "status": self.status,
+            "assignee": self.assignee,
+            "channel": self.channel,
+            "mine": "1" if self.mine else "",
+        }
+        return {k: v for k, v in pairs.items() if v}
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number", {name: value}) from None
+
+
+def read_queue_view(query: Mapping[str, str]) -> QueueView:
+    status = query.get("status", "") or "open"
+    if status not in STATUS_CHOICES:
+        raise InvalidInput("unknown status filter", {"status": status, "allowed": list(STATUS_CHOICES)})
+    channel = query.get("channel", "")
+    if channel and channel not in CHANNEL_CHOICES:
+        raise InvalidInput("unknown channel", {"channel": channel, "allowed": list(CHANNEL_CHOICES)})
+    assignee = query.get("assignee", "")
+    if assignee and assignee != "none":
+        _int(assignee, "assignee")
+    customer = query.get("customer_id", "")
+    limit = _int(query["limit"], "limit") if query.get("limit") else 200
+    return QueueView(
+        queue=query.get("queue", "").strip(),
+        status=status,
+        assignee=assignee,
+        channel=channel,
+        mine=query.get("mine", "") in ("1", "true", "yes", "on"),
+        customer_id=_int(customer, "customer_id") if customer else None,
+        limit=max(1, min(limit, 1000)),
+    )

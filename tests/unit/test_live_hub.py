@@ -1,0 +1,91 @@
+"""LiveHub delivery: a slow client is dropped without stalling the others."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any, ClassVar, cast
+
+from aiohttp import web
+
+from agent_ui.live import LiveHub, encode
+from core.auth import Actor
+from core.events import DomainEvent
+from core.records import Role
+
+
+@dataclasses.dataclass(frozen=True)
+class Tick(DomainEvent):
+    name: ClassVar[str] = "test.tick"
+    n: int
+
+
+class StuckSocket:
+    """A socket whose peer never reads: every send waits forever."""
+
+    def __init__(self) -> None:
+        self.closed_with: int | None = None
+
+    async def send_str(self, _text: str) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self, code: int = 1000, message: bytes = b"") -> bool:
+        self.closed_with = code
+        return True
+
+
+class ReadingSocket:
+    def __init__(self) -> None:
+        self.received: list[str] = []
+
+    async def send_str(self, text: str) -> None:
+        self.received.append(text)
+
+    async def close(self, code: int = 1000, message: bytes = b"") -> bool:
+        return True
+
+
+def actor(user_id: int) -> Actor:
+    return Actor(user_id, f"user{user_id}", frozenset({Role.AGENT}))
+
+
+def ws(sock: Any) -> web.WebSocketResponse:
+    return cast(web.WebSocketResponse, sock)
+
+
+async def test_a_stuck_client_is_dropped_and_the_others_get_everything() -> None:
+    hub = LiveHub(queue_size=4)
+    stuck, fast = StuckSocket(), ReadingSocket()
+    hub.attach(ws(stuck), actor(1))
+    hub.attach(ws(fast), actor(2))
+    for n in range(20):
+        await hub.on_event(Tick(n))
+        await asyncio.sleep(0)  # the fast writer runs between events, as it would in the server
+    await asyncio.sleep(0)
+    assert hub.dropped == 1
+    assert hub.connections == 1
+    assert stuck.closed_with == 1013
+    assert fast.received == [encode(Tick(n)) for n in range(20)]
+    await hub.close_all()
+
+
+async def test_publishing_never_waits_for_a_socket() -> None:
+    hub = LiveHub(queue_size=1000)
+    for user_id in range(50):
+        hub.attach(ws(StuckSocket()), actor(user_id))
+    async with asyncio.timeout(1):
+        for n in range(500):
+            await hub.on_event(Tick(n))
+    assert hub.dropped == 0
+    await hub.close_all()
+
+
+async def test_a_private_event_is_queued_only_for_its_users() -> None:
+    hub = LiveHub()
+    mine, other = ReadingSocket(), ReadingSocket()
+    hub.attach(ws(mine), actor(1))
+    hub.attach(ws(other), actor(2))
+    assert hub.deliver('{"event": "x", "data": {}}', (1,)) == 1
+    await asyncio.sleep(0)
+    assert (len(mine.received), len(other.received)) == (1, 0)
+    await hub.close_all()
