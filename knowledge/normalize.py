@@ -1,0 +1,152 @@
+"""Text normalisation shared by keyword matching and article search.
+
+Keywords and mail text go through the same ``normalize`` so that they meet:
+NFKC (full-width ``ＲＥＦＵＮＤ`` becomes ``refund``), case-folding, accents stripped from
+Latin letters (``devolución`` meets ``devolucion``), and traditional Chinese characters
+mapped to simplified ones (``退貨`` meets ``退货``).
+
+The Chinese mapping is character by character, built from OpenCC's traditional-to-
+simplified dictionary: a phrase-level conversion would depend on the neighbouring
+characters, so a keyword could normalise differently on its own than inside a mail.
+Latin word forms are handled on the keyword side (``word_forms``), so mail text is
+never stemmed word by word: the hot path is a few C-level passes over the string.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+# Latin letters that carry diacritics, and the combining marks themselves.
+_LATIN_MARKED = re.compile("[\u00c0-\u024f\u0300-\u036f\u1e00-\u1eff]+")
+_COMBINING = re.compile("[\u0300-\u036f]+")
+# CJK unified ideographs (base and extension A) and compatibility ideographs.
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+_HAS_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def is_cjk(char: str) -> bool:
+    code = ord(char)
+    return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+
+
+def is_word_char(char: str) -> bool:
+    """A character that continues a Latin word (CJK has no word boundaries)."""
+    return char.isalnum() and not is_cjk(char)
+
+
+@functools.cache
+def _latin_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in list(range(0x00C0, 0x0250)) + list(range(0x1E00, 0x1F00)):
+        char = chr(code)
+        stripped = _COMBINING.sub("", unicodedata.normalize("NFD", char))
+        if stripped != char:
+            table[code] = stripped
+    for code in range(0x0300, 0x0370):
+        table[code] = ""
+    return table
+
+
+@functools.cache
+def _t2s_table() -> dict[int, str]:
+    """Traditional → simplified, one character to one character, from OpenCC."""
+    import opencc  # imported lazily: only needed once, to build the table
+
+    converter = opencc.OpenCC("t2s")
+    table: dict[int, str] = {}
+    for lo, hi in _CJK_RANGES[:2]:
+        chars = "".join(chr(c) for c in range(lo, hi + 1))
+        converted = converter.convert(chars)  # one call; t2s keeps length for single chars
+        if len(converted) != len(chars):  # pragma: no cover - defensive, per character then
+            converted = "".join(converter.convert(c) or c for c in chars)
+        for source, target in zip(chars, converted, strict=True):
+            if source != target and len(target) == 1:
+                table[ord(source)] = target
+    # Follow chains so the mapping is idempotent (a target is never itself mapped).
+    for code, target in list(table.items()):
+        seen = {code}
+        while ord(target) in table and ord(target) not in seen:
+            seen.add(ord(target))
+            target = table[ord(target)]
+        table[code] = target
+    return table
+
+
+def _strip_latin(match: re.Match[str]) -> str:
+    return match.group().translate(_latin_table())
+
+
+def normalize(text: str) -> str:
+    """The form in which keywords and mail text are compared."""
+    if text.isascii():
+        return " ".join(text.lower().split())
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    text = text.casefold()
+    if _LATIN_MARKED.search(text):
+        text = _LATIN_MARKED.sub(_strip_latin, text)
+    if _HAS_CJK.search(text):
+        text = text.translate(_t2s_table())
+    if not unicodedata.is_normalized("NFKC", text):  # rare: case-folding left a compatibility form
+        return normalize(unicodedata.normalize("NFKC", text))
+    return " ".join(text.split())
+
+
+def words(text: str) -> list[str]:
+    """Latin words of normalised text (CJK runs come back whole)."""
+    return _WORD.findall(text)
+
+
+def has_cjk(text: str) -> bool:
+    return _HAS_CJK.search(text) is not None
+
+
+# Suffixes of English and Spanish inflection, longest first.
+_SUFFIXES = ("iones", "ings", "ing", "ies", "ied", "es", "ed", "s")
+
+
+def stem(word: str) -> str:
+    """A crude stem: enough to relate refund/refunds/refunded/refunding, pedido/pedidos."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            if suffix in ("ies", "ied"):
+                return base + "y"
+            if suffix == "iones":
+                return base + "ion"
+            if suffix in ("ing", "ed") and len(base) >= 4 and base[-1] == base[-2]:
+                return base[:-1]  # stopped → stop, shipping → ship
+            return base
+    return word
+
+
+def _forms_of_word(word: str) -> set[str]:
+    if has_cjk(word) or not word.isalpha():
+        return {word}
+    base = stem(word)
+    forms = {word, base, base + "s", base + "es", base + "ed", base + "ing"}
+    if base.endswith("e"):
+        forms |= {base + "d", base[:-1] + "ing"}
+    if base.endswith("y"):
+        forms |= {base[:-1] + "ies", base[:-1] + "ied"}
+    if base.endswith("ion"):
+        forms.add(base + "es")  # devolucion → devoluciones
+    if len(base) >= 3 and base[-1] not in "aeiouwxy" and base[-2] in "aeiou" and base[-3] not in "aeiou":
+        forms |= {base + base[-1] + "ed", base + base[-1] + "ing"}  # ship → shipped, shipping
+    return {f for f in forms if len(f) >= 2}
+
+
+def word_forms(phrase: str) -> set[str]:
+    """Normalised variants of a keyword: inflections of its last Latin word.
+
+    ``"password reset"`` also finds ``"password resets"``; Chinese phrases stay as they are.
+    """
+    norm = " ".join(normalize(phrase).split())
+    if not norm:
+        return set()
+    head, _, last = norm.rpartition(" ")
+    prefix = head + " " if head else ""
+    return {prefix + form for form in _forms_of_word(last)}
