@@ -1,19 +1,21 @@
 """One Aho–Corasick pass over a mail finds the keywords of every template at once.
 
-The automaton holds every normalised form of every keyword and exclusion; each form
-points at the (template, keyword) pairs it stands for. Latin forms only count on word
-boundaries ("refund" is not found inside "prefunding"), Chinese ones anywhere.
+The automaton holds every spelling of every keyword and exclusion — word forms
+(refund, refunds, refunded), traditional and simplified Chinese — over text as ``fold``
+leaves it. Each spelling points at its keyword's canonical form, and each canonical
+form at the templates that use it, with their weights. Latin spellings only count on
+word boundaries ("refund" is not found inside "prefunding"), Chinese ones anywhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import heapq
+import math
 from collections.abc import Iterable
 
 import ahocorasick
 
-from knowledge.normalize import is_word_char, normalize, word_forms
+from knowledge.normalize import chinese_variants, fold, is_word_char, normalize, word_forms
 
 SUBJECT_FACTOR = 2.0  # a keyword in the subject says more about the mail than one in the body
 
@@ -38,96 +40,120 @@ class Suggestion:
     matched: tuple[str, ...]  # the keywords/phrases found, so the agent sees why
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Target:
-    slot: int  # index of the template in the matcher
-    phrase: str  # as ops wrote it, shown to the agent
-    weight: float  # negative: an exclusion
-
-
 def _language_of(tag: str | None) -> str:
     return (tag or "").split("-")[0].split("_")[0].lower()
 
 
+_SCALE = 1000  # weights are summed as integers in thousandths
+
+
 class KeywordMatcher:
-    """Immutable once built; build a new one when templates change."""
+    """Immutable once built; build a new one when templates change.
+
+    Scores are kept as ``thousandths of weight - slot / (templates + 1)``: the fraction
+    is the tie-break (more used, then by name, comes first), so the best template is a
+    plain ``max`` over the scores.
+    """
 
     def __init__(self, templates: Iterable[TemplateKeywords]) -> None:
-        self._templates = list(templates)
-        self._automaton: ahocorasick.Automaton | None = None
-        forms: dict[str, list[_Target]] = {}
+        # Slots in tie-break order: more used first, then by name.
+        self._templates = sorted(templates, key=lambda t: (-t.usage_count, t.name, t.template_id))
+        count = len(self._templates)
+        self._tie = [-slot / (count + 1) for slot in range(count)]
+        self._by_language: dict[str, frozenset[int]] = {}
+        for slot, template in enumerate(self._templates):
+            language = _language_of(template.language)
+            self._by_language[language] = self._by_language.get(language, frozenset()) | {slot}
+        key_of: dict[tuple[str, bool], int] = {}  # (canonical phrase, is exclusion) → key
+        weights: list[dict[int, int]] = []  # key → {slot: weight}; empty for exclusions
+        vetoes: list[set[int]] = []  # key → slots it vetoes
+        phrases: list[dict[int, str]] = []  # key → {slot: phrase as written}
+        spellings: dict[str, set[int]] = {}
         for slot, template in enumerate(self._templates):
             entries = [(p, w) for p, w in template.keywords if w > 0]
-            entries += [(p, -1.0) for p in template.exclusions]
+            entries += [(p, 0.0) for p in template.exclusions]
             for phrase, weight in entries:
-                for form in word_forms(phrase):
-                    forms.setdefault(form, []).append(_Target(slot, phrase, weight))
-        if forms:
+                canonical = normalize(phrase)
+                if not canonical:
+                    continue
+                key = key_of.setdefault((canonical, weight == 0), len(key_of))
+                if key == len(weights):
+                    weights.append({})
+                    vetoes.append(set())
+                    phrases.append({})
+                    for form in word_forms(phrase) | {fold(phrase)}:
+                        for spelling in chinese_variants(form):
+                            spellings.setdefault(spelling, set()).add(key)
+                if weight == 0:
+                    vetoes[key].add(slot)
+                    continue
+                weights[key][slot] = weights[key].get(slot, 0) + max(1, round(weight * _SCALE))
+                phrases[key].setdefault(slot, phrase)
+        self._weights = [tuple(w.items()) for w in weights]
+        self._vetoes = [frozenset(v) for v in vetoes]
+        self._phrases = phrases
+        self._automaton: ahocorasick.Automaton | None = None
+        if spellings:
             automaton = ahocorasick.Automaton()
-            for form, targets in forms.items():
-                # A Latin end of a form must sit on a word boundary; a CJK end need not.
-                value = (len(form), is_word_char(form[0]), is_word_char(form[-1]), tuple(targets))
-                automaton.add_word(form, value)
+            for index, (spelling, keys) in enumerate(spellings.items()):
+                # A Latin end of a spelling must sit on a word boundary; a CJK end need not.
+                automaton.add_word(spelling, (index, len(spelling), is_word_char(spelling[0]),
+                                              is_word_char(spelling[-1]), tuple(keys)))
             automaton.make_automaton()
             self._automaton = automaton
-        self.forms = len(forms)
+        self.forms = len(spellings)
 
     def __len__(self) -> int:
         return len(self._templates)
 
-    def _found(self, text: str) -> dict[tuple[int, str], float]:
-        """(slot, phrase) → weight for every keyword found in normalised ``text``."""
-        found: dict[tuple[int, str], float] = {}
+    def found(self, text: str) -> set[int]:
+        """Keys of the keywords found in folded ``text``."""
+        keys: set[int] = set()
         if self._automaton is None or not text:
-            return found
-        end_of_text = len(text) - 1
-        for end, (length, bound_start, bound_end, targets) in self._automaton.iter(text):
+            return keys
+        seen: set[int] = set()
+        last = len(text) - 1
+        for end, (index, length, bound_start, bound_end, spelled) in self._automaton.iter(text):
+            if index in seen:
+                continue
             start = end - length + 1
             if bound_start and start > 0 and is_word_char(text[start - 1]):
                 continue
-            if bound_end and end < end_of_text and is_word_char(text[end + 1]):
+            if bound_end and end < last and is_word_char(text[end + 1]):
                 continue
-            for target in targets:
-                found[(target.slot, target.phrase)] = target.weight
-        return found
+            seen.add(index)
+            keys.update(spelled)
+        return keys
 
     def match(
         self, subject: str, body: str, language: str | None = None, limit: int = 3
     ) -> list[Suggestion]:
-        """The best ``limit`` templates for a mail, each with the keywords that matched."""
-        in_subject = self._found(normalize(subject))
-        in_body = self._found(normalize(body))
+        """The best ``limit`` templates for a mail, each with the keywords that matched.
+
+        Score: the sum of the weights of the distinct keywords found, doubled for those in
+        the subject; a template whose exclusion is found is out.
+        """
+        in_subject = self.found(fold(subject))
+        found = in_subject | self.found(fold(body))
         scores: dict[int, float] = {}
-        matched: dict[int, list[str]] = {}
         vetoed: set[int] = set()
-        for found, factor in ((in_subject, SUBJECT_FACTOR), (in_body, 1.0)):
-            for (slot, phrase), weight in found.items():
-                if weight < 0:
-                    vetoed.add(slot)
-                    continue
-                if factor == 1.0 and (slot, phrase) in in_subject:
-                    continue  # counted once, at the subject's weight
-                scores[slot] = scores.get(slot, 0.0) + weight * factor
-                matched.setdefault(slot, []).append(phrase)
+        tie = self._tie
+        for key in found:
+            factor = SUBJECT_FACTOR if key in in_subject else 1
+            vetoed.update(self._vetoes[key])
+            for slot, weight in self._weights[key]:
+                scores[slot] = scores.get(slot, tie[slot]) + weight * factor
+        candidates = scores.keys() - vetoed
         wanted = _language_of(language)
-        candidates = [
-            slot
-            for slot in scores
-            if slot not in vetoed
-            and (not wanted or not self._templates[slot].language
-                 or _language_of(self._templates[slot].language) == wanted)
-        ]
-        best = heapq.nsmallest(
-            limit,
-            candidates,
-            key=lambda s: (-scores[s], -self._templates[s].usage_count, self._templates[s].name),
-        )
-        return [
-            Suggestion(
-                self._templates[s].template_id,
-                self._templates[s].name,
-                round(scores[s], 3),
-                tuple(matched[s]),
-            )
-            for s in best
-        ]
+        if wanted:
+            candidates &= self._by_language.get(wanted, frozenset()) | self._by_language.get("", frozenset())
+        best = []
+        for _ in range(min(limit, len(candidates))):
+            slot = max(candidates, key=scores.__getitem__)
+            candidates.discard(slot)
+            phrases = [self._phrases[key].get(slot) for key in found]
+            template = self._templates[slot]
+            score = math.ceil(scores[slot]) / _SCALE
+            best.append(Suggestion(template.template_id, template.name, score,
+                                   tuple(sorted({p for p in phrases if p}))))
+        return best

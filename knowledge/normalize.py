@@ -8,23 +8,23 @@ mapped to simplified ones (``退貨`` meets ``退货``).
 The Chinese mapping is character by character, built from OpenCC's traditional-to-
 simplified dictionary: a phrase-level conversion would depend on the neighbouring
 characters, so a keyword could normalise differently on its own than inside a mail.
-Latin word forms are handled on the keyword side (``word_forms``), so mail text is
-never stemmed word by word: the hot path is a few C-level passes over the string.
+Word forms and traditional spellings are handled on the keyword side (``word_forms``,
+``chinese_variants``), so mail text is never stemmed or converted: the hot path
+(``fold``) is a few C-level passes over the string.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 
-# Latin letters that carry diacritics, and the combining marks themselves.
-_LATIN_MARKED = re.compile("[\u00c0-\u024f\u0300-\u036f\u1e00-\u1eff]+")
-_COMBINING = re.compile("[\u0300-\u036f]+")
 # CJK unified ideographs (base and extension A) and compatibility ideographs.
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 _HAS_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[^\W_]+")
+_COMBINING = re.compile("[\u0300-\u036f]+")
 
 
 def is_cjk(char: str) -> bool:
@@ -39,6 +39,7 @@ def is_word_char(char: str) -> bool:
 
 @functools.cache
 def _latin_table() -> dict[int, str]:
+    """Latin letters with diacritics → the bare letters; combining marks → nothing."""
     table: dict[int, str] = {}
     for code in list(range(0x00C0, 0x0250)) + list(range(0x1E00, 0x1F00)):
         char = chr(code)
@@ -58,10 +59,10 @@ def _t2s_table() -> dict[int, str]:
     converter = opencc.OpenCC("t2s")
     table: dict[int, str] = {}
     for lo, hi in _CJK_RANGES[:2]:
-        chars = "".join(chr(c) for c in range(lo, hi + 1))
-        converted = converter.convert(chars)  # one call; t2s keeps length for single chars
+        chars = [chr(c) for c in range(lo, hi + 1)]
+        converted = converter.convert("\n".join(chars)).split("\n")
         if len(converted) != len(chars):  # pragma: no cover - defensive, per character then
-            converted = "".join(converter.convert(c) or c for c in chars)
+            converted = [converter.convert(c) for c in chars]
         for source, target in zip(chars, converted, strict=True):
             if source != target and len(target) == 1:
                 table[ord(source)] = target
@@ -75,24 +76,66 @@ def _t2s_table() -> dict[int, str]:
     return table
 
 
-def _strip_latin(match: re.Match[str]) -> str:
-    return match.group().translate(_latin_table())
+@functools.cache
+def _s2t_table() -> dict[str, tuple[str, ...]]:
+    """Simplified character → itself and the traditional characters that fold onto it."""
+    variants: dict[str, list[str]] = {}
+    for code, target in _t2s_table().items():
+        variants.setdefault(target, [target]).append(chr(code))
+    return {k: tuple(v) for k, v in variants.items()}
+
+
+# Characters that never need folding beyond lower-casing: ASCII, CJK ideographs (their
+# traditional forms are met on the keyword side, see ``chinese_variants``), the common
+# CJK and full-width punctuation (in every Chinese sentence, never deciding a match).
+_PLAIN = "\x00-\x7f\u3000-\u3003\u300a-\u3011\u4e00-\u9fff\uff01-\uff0f\uff1a-\uff20"
+_MAYBE_SPECIAL = re.compile(f"[^{_PLAIN}]+")
+
+
+@functools.lru_cache(maxsize=16384)  # the same accented words and characters recur in every mail
+def _fold(run: str) -> str:
+    run = unicodedata.normalize("NFKC", run).casefold()
+    return unicodedata.normalize("NFKC", run).translate(_latin_table())
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return _fold(match.group())
+
+
+def fold(text: str) -> str:
+    """Mail text as the matcher reads it: NFKC, case-folded, Latin accents stripped,
+    whitespace collapsed; Chinese characters are left as written.
+
+    Only runs of characters outside ``_PLAIN`` go through Unicode normalisation, so a
+    Chinese or plain-ASCII mail costs a couple of C-level scans. (Runs are folded on
+    their own: a combining mark composes only within its run; Latin marks are dropped.)
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
+    text = _MAYBE_SPECIAL.sub(_fold_run, text.lower())
+    return " ".join(text.split())
 
 
 def normalize(text: str) -> str:
-    """The form in which keywords and mail text are compared."""
-    if text.isascii():
-        return " ".join(text.lower().split())
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    text = text.casefold()
-    if _LATIN_MARKED.search(text):
-        text = _LATIN_MARKED.sub(_strip_latin, text)
+    """The canonical form of keywords and article text: ``fold`` plus traditional
+    Chinese mapped to simplified."""
+    text = fold(text)
     if _HAS_CJK.search(text):
         text = text.translate(_t2s_table())
-    if not unicodedata.is_normalized("NFKC", text):  # rare: case-folding left a compatibility form
-        return normalize(unicodedata.normalize("NFKC", text))
-    return " ".join(text.split())
+    return text
+
+
+MAX_VARIANTS = 256
+
+
+def chinese_variants(text: str) -> set[str]:
+    """The spellings of normalised ``text`` that mix traditional and simplified characters
+    (``退货`` → ``退货``, ``退貨``), so mail text needs no conversion. Capped for long phrases."""
+    if not _HAS_CJK.search(text):
+        return {text}
+    table = _s2t_table()
+    options = [table.get(char, (char,)) for char in text]
+    return {"".join(p) for p in itertools.islice(itertools.product(*options), MAX_VARIANTS)}
 
 
 def words(text: str) -> list[str]:
