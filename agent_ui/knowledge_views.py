@@ -1,0 +1,254 @@
+"""Knowledge over HTTP: the public help pages (published articles, no sign-in), and the
+REST API for templates and articles (staff; ops edit).
+
+Handlers only parse, call ``knowledge`` services and present. The staff routes take
+the actor from the web shell's ``agent_ui.identity`` (sessions with CSRF, API tokens).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from agent_ui.keys import SERVICES
+from core.auth import Actor
+from core.errors import FrontdeskError, InvalidInput
+from knowledge.articles import (
+    article_dict,
+    create_article,
+    delete_article,
+    get_article,
+    parse_article,
+    search_articles,
+    update_article,
+)
+from knowledge.templates import (
+    create_template,
+    delete_template,
+    get_template,
+    list_templates,
+    parse_template,
+    template_dict,
+    update_template,
+)
+from knowledge.transfer import export_yaml, import_yaml
+
+log = logging.getLogger(__name__)
+
+_PAGES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates" / "knowledge"),
+    autoescape=True,
+)
+
+
+_IDENTITY = "agent_ui.identity"  # the web shell's sign-in (sessions, CSRF, API tokens)
+
+
+def _actor(request: web.Request) -> Actor:
+    actor: Actor = importlib.import_module(_IDENTITY).actor_of(request)
+    return actor
+
+
+def _id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise InvalidInput("the id must be a number", {"id": request.match_info["id"]}) from None
+
+
+async def _json(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidInput("the request body must be JSON") from None
+
+
+def _page(name: str, status: int = 200, **context: Any) -> web.Response:
+    html = _PAGES.get_template(name).render(**context)
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+# -- public help pages ------------------------------------------------------------------
+
+async def help_index(request: web.Request) -> web.Response:
+    query = request.query.get("q", "")[:200]
+    async with request.app[SERVICES].db.session() as session:
+        articles = await search_articles(session, None, query, request.query.get("lang") or None)
+    return _page("help.html", query=query, articles=articles)
+
+
+async def help_article(request: web.Request) -> web.Response:
+    async with request.app[SERVICES].db.session() as session:
+        try:
+            article = await get_article(session, None, _id(request))
+        except FrontdeskError as exc:
+            return _page("help_missing.html", status=exc.status)
+        return _page("help_article.html", article=article)
+
+
+async def public_articles(request: web.Request) -> web.Response:
+    query = request.query.get("q", "")[:200]
+    async with request.app[SERVICES].db.session() as session:
+        found = await search_articles(session, None, query, request.query.get("lang") or None)
+        return web.json_response({"articles": [article_dict(a) for a in found]})
+
+
+# -- REST: templates ----------------------------------------------------------------------
+
+async def templates_list(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    async with request.app[SERVICES].db.session() as session:
+        found = await list_templates(session, actor, active_only=request.query.get("active") == "true")
+        return web.json_response({"templates": [template_dict(t) for t in found]})
+
+
+async def template_read(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    async with request.app[SERVICES].db.session() as session:
+        return web.json_response({"template": template_dict(await get_template(session, actor, _id(request)))})
+
+
+async def template_create(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    draft = parse_template(await _json(request))
+    services = request.app[SERVICES]
+    async with services.db.transaction() as session:
+        body = {"template": template_dict(await create_template(session, actor, draft))}
+    services.templates.invalidate()
+    return web.json_response(body, status=201)
+
+
+async def template_update(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    draft = parse_template(await _json(request))
+    services = request.app[SERVICES]
+    async with services.db.transaction() as session:
+        body = {"template": template_dict(await update_template(session, actor, _id(request), draft))}
+    services.templates.invalidate()
+    return web.json_response(body)
+
+
+async def template_delete(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    services = request.app[SERVICES]
+    async with services.db.transaction() as session:
+        await delete_template(session, actor, _id(request))
+    services.templates.invalidate()
+    return web.Response(status=204)
+
+
+async def template_suggestions(request: web.Request) -> web.Response:
+    """Try the matcher on a sample mail: ``{"subject", "body", "language"}``."""
+    _actor(request)
+    data = await _json(request)
+    if not isinstance(data, dict):
+        raise InvalidInput("expected an object with subject and body")
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        found = await services.templates.suggest(
+            session, str(data.get("subject", "")), str(data.get("body", "")), data.get("language") or None
+        )
+    return web.json_response({"suggestions": [
+        {"template_id": s.template_id, "name": s.name, "score": s.score, "matched": list(s.matched)}
+        for s in found
+    ]})
+
+
+async def templates_export(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    async with request.app[SERVICES].db.session() as session:
+        text = await export_yaml(session, actor)
+    return web.Response(text=text, content_type="application/yaml", headers={
+        "Content-Disposition": 'attachment; filename="frontdesk-knowledge.yaml"'})
+
+
+async def templates_import(request: web.Request) -> web.Response:
+    """The YAML file as the request body, or as the ``file`` field of a form upload."""
+    actor = _actor(request)
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        upload = form.get("file")
+        text: str | bytes = upload.file.read() if isinstance(upload, web.FileField) else str(upload or "")
+    else:
+        text = await request.read()
+    services = request.app[SERVICES]
+    async with services.db.transaction() as session:
+        summary = await import_yaml(session, actor, text)
+    services.templates.invalidate()
+    return web.json_response({"imported": {
+        "templates_created": summary.templates_created, "templates_updated": summary.templates_updated,
+        "articles_created": summary.articles_created, "articles_updated": summary.articles_updated}})
+
+
+# -- REST: articles -----------------------------------------------------------------------
+
+async def articles_list(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    async with request.app[SERVICES].db.session() as session:
+        found = await search_articles(session, actor, request.query.get("q", "")[:200],
+                                      request.query.get("lang") or None, limit=200)
+        return web.json_response({"articles": [article_dict(a) for a in found]})
+
+
+async def article_read(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    async with request.app[SERVICES].db.session() as session:
+        return web.json_response({"article": article_dict(await get_article(session, actor, _id(request)))})
+
+
+async def article_create(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    draft = parse_article(await _json(request))
+    async with request.app[SERVICES].db.transaction() as session:
+        body = {"article": article_dict(await create_article(session, actor, draft))}
+    return web.json_response(body, status=201)
+
+
+async def article_update(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    draft = parse_article(await _json(request))
+    async with request.app[SERVICES].db.transaction() as session:
+        body = {"article": article_dict(await update_article(session, actor, _id(request), draft))}
+    return web.json_response(body)
+
+
+async def article_delete(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    async with request.app[SERVICES].db.transaction() as session:
+        await delete_article(session, actor, _id(request))
+    return web.Response(status=204)
+
+
+def setup_public_routes(app: web.Application) -> None:
+    """The help pages: published articles only, no sign-in."""
+    app.router.add_get("/help", help_index)
+    app.router.add_get(r"/help/{id:\d+}", help_article)
+    app.router.add_get("/api/v1/help/articles", public_articles)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Public help pages, and the staff REST API once the web shell's sign-in is there."""
+    setup_public_routes(app)
+    if importlib.util.find_spec(_IDENTITY) is None:
+        log.warning("no %s: the templates and articles API is not served", _IDENTITY)
+        return
+    app.router.add_get("/api/v1/templates", templates_list)
+    app.router.add_post("/api/v1/templates", template_create)
+    app.router.add_get("/api/v1/templates/export", templates_export)
+    app.router.add_post("/api/v1/templates/import", templates_import)
+    app.router.add_post("/api/v1/templates/suggestions", template_suggestions)
+    app.router.add_get(r"/api/v1/templates/{id:\d+}", template_read)
+    app.router.add_put(r"/api/v1/templates/{id:\d+}", template_update)
+    app.router.add_delete(r"/api/v1/templates/{id:\d+}", template_delete)
+    app.router.add_get("/api/v1/articles", articles_list)
+    app.router.add_post("/api/v1/articles", article_create)
+    app.router.add_get(r"/api/v1/articles/{id:\d+}", article_read)
+    app.router.add_put(r"/api/v1/articles/{id:\d+}", article_update)
+    app.router.add_delete(r"/api/v1/articles/{id:\d+}", article_delete)
