@@ -52,7 +52,7 @@ class KeywordMatcher:
 
     Scores are kept as ``thousandths of weight - slot / (templates + 1)``: the fraction
     is the tie-break (more used, then by name, comes first), so the best template is a
-    plain ``max`` over the scores.
+    plain ``max`` over the scores of the templates a keyword touched.
     """
 
     def __init__(self, templates: Iterable[TemplateKeywords]) -> None:
@@ -90,15 +90,19 @@ class KeywordMatcher:
                 weights[key][slot] = weights[key].get(slot, 0) + max(1, round(weight * _SCALE))
                 phrases[key].setdefault(slot, phrase)
         self._weights = [tuple(w.items()) for w in weights]
+        self._slots = [frozenset(w) for w in weights]
         self._vetoes = [frozenset(v) for v in vetoes]
         self._phrases = phrases
+        # Per spelling: length, whether each end must sit on a word boundary (a Latin end
+        # must; a CJK end need not), and the keyword keys it spells.
+        self._spelled: list[tuple[int, bool, bool, tuple[int, ...]]] = []
         self._automaton: ahocorasick.Automaton | None = None
         if spellings:
             automaton = ahocorasick.Automaton()
             for index, (spelling, keys) in enumerate(spellings.items()):
-                # A Latin end of a spelling must sit on a word boundary; a CJK end need not.
-                automaton.add_word(spelling, (index, len(spelling), is_word_char(spelling[0]),
-                                              is_word_char(spelling[-1]), tuple(keys)))
+                automaton.add_word(spelling, index)
+                self._spelled.append((len(spelling), is_word_char(spelling[0]),
+                                      is_word_char(spelling[-1]), tuple(keys)))
             automaton.make_automaton()
             self._automaton = automaton
         self.forms = len(spellings)
@@ -113,16 +117,18 @@ class KeywordMatcher:
             return keys
         seen: set[int] = set()
         last = len(text) - 1
-        for end, (index, length, bound_start, bound_end, spelled) in self._automaton.iter(text):
+        spelled = self._spelled
+        for end, index in self._automaton.iter(text):
             if index in seen:
                 continue
+            length, bound_start, bound_end, spelled_keys = spelled[index]
             start = end - length + 1
             if bound_start and start > 0 and is_word_char(text[start - 1]):
                 continue
             if bound_end and end < last and is_word_char(text[end + 1]):
                 continue
             seen.add(index)
-            keys.update(spelled)
+            keys.update(spelled_keys)
         return keys
 
     def match(
@@ -134,16 +140,19 @@ class KeywordMatcher:
         the subject; a template whose exclusion is found is out.
         """
         in_subject = self.found(fold(subject))
-        found = in_subject | self.found(fold(body))
-        scores: dict[int, float] = {}
+        only_in_body = self.found(fold(body)) - in_subject
+        scores = self._tie.copy()  # one float per template, so the loops below are list arithmetic
+        touched: set[int] = set()
         vetoed: set[int] = set()
-        tie = self._tie
-        for key in found:
-            factor = SUBJECT_FACTOR if key in in_subject else 1
-            vetoed.update(self._vetoes[key])
-            for slot, weight in self._weights[key]:
-                scores[slot] = scores.get(slot, tie[slot]) + weight * factor
-        candidates = scores.keys() - vetoed
+        for keys, factor in ((in_subject, SUBJECT_FACTOR), (only_in_body, 1)):
+            for key in keys:
+                if self._vetoes[key]:
+                    vetoed.update(self._vetoes[key])
+                touched.update(self._slots[key])
+                for slot, weight in self._weights[key]:
+                    scores[slot] += weight * factor
+        found = in_subject | only_in_body
+        candidates = touched - vetoed
         wanted = _language_of(language)
         if wanted:
             candidates &= self._by_language.get(wanted, frozenset()) | self._by_language.get("", frozenset())

@@ -28,13 +28,12 @@ _COMBINING = re.compile("[\u0300-\u036f]+")
 
 
 def is_cjk(char: str) -> bool:
-    code = ord(char)
-    return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
 
 
 def is_word_char(char: str) -> bool:
     """A character that continues a Latin word (CJK has no word boundaries)."""
-    return char.isalnum() and not is_cjk(char)
+    return char.isalnum() and not ("\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff")
 
 
 @functools.cache
