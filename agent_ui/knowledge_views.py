@@ -7,12 +7,14 @@ the actor from the web shell's ``agent_ui.identity`` (sessions with CSRF, API to
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import json
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
@@ -20,6 +22,7 @@ from aiohttp import web
 from agent_ui.keys import SERVICES
 from core.auth import Actor
 from core.errors import FrontdeskError, InvalidInput
+from core.records import Role
 from knowledge.articles import (
     article_dict,
     create_article,
@@ -38,7 +41,7 @@ from knowledge.templates import (
     template_dict,
     update_template,
 )
-from knowledge.transfer import export_yaml, import_yaml
+from knowledge.transfer import ImportSummary, export_yaml, import_yaml
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,14 @@ _IDENTITY = "agent_ui.identity"  # the web shell's sign-in (sessions, CSRF, API 
 def _actor(request: web.Request) -> Actor:
     actor: Actor = importlib.import_module(_IDENTITY).actor_of(request)
     return actor
+
+
+def _console_page(request: web.Request, context: dict[str, Any]) -> web.Response:
+    """A page in the console's layout (the web shell's ``render``)."""
+    page: web.Response = importlib.import_module("agent_ui.rendering").render(
+        "knowledge/ops.html", request, context
+    )
+    return page
 
 
 def _id(request: web.Request) -> int:
@@ -98,6 +109,25 @@ async def public_articles(request: web.Request) -> web.Response:
     async with request.app[SERVICES].db.session() as session:
         found = await search_articles(session, None, query, request.query.get("lang") or None)
         return web.json_response({"articles": [article_dict(a) for a in found]})
+
+
+# -- ops page ----------------------------------------------------------------------------
+
+async def ops_page(request: web.Request) -> web.Response:
+    actor = _actor(request)
+    actor.require(Role.OPS)
+    async with request.app[SERVICES].db.session() as session:
+        templates = [template_dict(t) for t in await list_templates(session, actor)]
+        articles = [article_dict(a) for a in await search_articles(session, actor, limit=1000)]
+    return _console_page(request, {"templates": templates, "articles": articles,
+                                   "imported": request.query.get("imported", "")})
+
+
+async def ops_import(request: web.Request) -> web.StreamResponse:
+    """The upload form: import, then back to the page with what changed."""
+    counts = dataclasses.asdict(await _import_upload(request))
+    summary = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in counts.items())
+    raise web.HTTPSeeOther("/ops/knowledge?" + urlencode({"imported": summary}))
 
 
 # -- REST: templates ----------------------------------------------------------------------
@@ -169,7 +199,7 @@ async def templates_export(request: web.Request) -> web.Response:
         "Content-Disposition": 'attachment; filename="frontdesk-knowledge.yaml"'})
 
 
-async def templates_import(request: web.Request) -> web.Response:
+async def _import_upload(request: web.Request) -> ImportSummary:
     """The YAML file as the request body, or as the ``file`` field of a form upload."""
     actor = _actor(request)
     if request.content_type.startswith("multipart/"):
@@ -182,9 +212,11 @@ async def templates_import(request: web.Request) -> web.Response:
     async with services.db.transaction() as session:
         summary = await import_yaml(session, actor, text)
     services.templates.invalidate()
-    return web.json_response({"imported": {
-        "templates_created": summary.templates_created, "templates_updated": summary.templates_updated,
-        "articles_created": summary.articles_created, "articles_updated": summary.articles_updated}})
+    return summary
+
+
+async def templates_import(request: web.Request) -> web.Response:
+    return web.json_response({"imported": dataclasses.asdict(await _import_upload(request))})
 
 
 # -- REST: articles -----------------------------------------------------------------------
@@ -239,6 +271,8 @@ def setup_routes(app: web.Application) -> None:
     if importlib.util.find_spec(_IDENTITY) is None:
         log.warning("no %s: the templates and articles API is not served", _IDENTITY)
         return
+    app.router.add_get("/ops/knowledge", ops_page)
+    app.router.add_post("/ops/knowledge/import", ops_import)
     app.router.add_get("/api/v1/templates", templates_list)
     app.router.add_post("/api/v1/templates", template_create)
     app.router.add_get("/api/v1/templates/export", templates_export)
