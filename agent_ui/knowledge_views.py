@@ -28,16 +28,15 @@ from knowledge.articles import (
     create_article,
     delete_article,
     get_article,
-    parse_article,
     search_articles,
     update_article,
 )
+from knowledge.drafts import parse_article, parse_template
 from knowledge.templates import (
     create_template,
     delete_template,
     get_template,
     list_templates,
-    parse_template,
     template_dict,
     update_template,
 )

@@ -6,39 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
 from core.auth import Actor
 from core.clock import utcnow
-from core.errors import InvalidInput, NotFound
+from core.errors import NotFound
 from core.records import Role
+from knowledge.drafts import ArticleDraft
 from knowledge.matcher import KeywordMatcher, TemplateKeywords
 from knowledge.normalize import has_cjk, normalize
 from knowledge.records import KnowledgeArticle
 
 TITLE_FACTOR = 3.0
-
-
-class ArticleDraft(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title: str = Field(min_length=1, max_length=300)
-    body: str = Field(default="", max_length=200_000)
-    language: str = Field(default="", max_length=16)
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    published: bool = False
-
-
-def parse_article(data: Any) -> ArticleDraft:
-    try:
-        return ArticleDraft.model_validate(data)
-    except ValidationError as exc:
-        errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]}
-                  for e in exc.errors(include_url=False)]
-        raise InvalidInput("the article is not valid", {"errors": errors}) from None
 
 
 def article_dict(article: KnowledgeArticle) -> dict[str, Any]:

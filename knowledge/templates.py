@@ -5,84 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
 from core.auth import Actor
 from core.clock import utcnow
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, NotFound
 from core.records import Role
+from knowledge.drafts import TemplateDraft
 from knowledge.records import ReplyTemplate
 from knowledge.rendering import check_template
 from knowledge.revision import bump_revision
-
-
-class KeywordSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    phrase: str = Field(min_length=1, max_length=200)
-    weight: float = Field(default=1.0, gt=0, le=100)
-
-    @field_validator("phrase")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        value = " ".join(value.split())
-        if not value:
-            raise ValueError("a keyword needs some text")
-        return value
-
-
-class TemplateDraft(BaseModel):
-    """A template as ops write it (web form, REST, YAML)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    language: str = Field(default="", max_length=16)
-    subject: str = Field(default="", max_length=500)
-    body: str = Field(default="", max_length=100_000)
-    html: bool = False
-    keywords: list[KeywordSpec] = Field(default_factory=list, max_length=200)
-    exclusions: list[str] = Field(default_factory=list, max_length=100)
-    active: bool = True
-
-    @field_validator("keywords", mode="before")
-    @classmethod
-    def _short_forms(cls, value: Any) -> Any:
-        """Also accept ``- refund`` (weight 1) and ``- refund: 3`` in YAML."""
-        if not isinstance(value, list):
-            return value
-        out: list[Any] = []
-        for item in value:
-            if isinstance(item, str):
-                out.append({"phrase": item})
-            elif isinstance(item, dict) and len(item) == 1 and "phrase" not in item:
-                ((phrase, weight),) = item.items()
-                out.append({"phrase": str(phrase), "weight": weight})
-            else:
-                out.append(item)
-        return out
-
-    @field_validator("exclusions")
-    @classmethod
-    def _clean(cls, value: list[str]) -> list[str]:
-        return [" ".join(v.split()) for v in value if v.strip()]
-
-
-def parse_template(data: Any) -> TemplateDraft:
-    try:
-        return TemplateDraft.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInput("the template is not valid", {"errors": _errors(exc)}) from None
-
-
-def _errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
-        for err in exc.errors(include_url=False)
-    ]
 
 
 def template_dict(template: ReplyTemplate) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Actor
 from core.errors import FrontdeskError, InvalidInput
 from core.records import Role
-from knowledge.articles import create_article, parse_article, update_article
+from knowledge.articles import create_article, update_article
+from knowledge.drafts import parse_article, parse_template
 from knowledge.records import KnowledgeArticle
-from knowledge.templates import list_templates, parse_template, save_template
+from knowledge.templates import list_templates, save_template
 
 MAX_YAML_BYTES = 5_000_000
 

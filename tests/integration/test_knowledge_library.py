@@ -11,8 +11,9 @@ from core.errors import Forbidden, InvalidInput
 from core.records import AuditLog, Channel, EntryKind, Role
 from core.users import add_user
 from knowledge import TemplateLibrary, reply_context
+from knowledge.drafts import parse_template
 from knowledge.records import ReplyTemplate, TemplateUse
-from knowledge.templates import create_template, parse_template, update_template
+from knowledge.templates import create_template, update_template
 from routing.contact import Contact
 
 OPS = Actor(None, "ops", frozenset({Role.OPS}))
