@@ -90,6 +90,7 @@ class KeywordMatcher:
                 weights[key][slot] = weights[key].get(slot, 0) + max(1, round(weight * _SCALE))
                 phrases[key].setdefault(slot, phrase)
         self._weights = [tuple(w.items()) for w in weights]
+        self._subject_weights = [tuple((s, w * SUBJECT_FACTOR) for s, w in pairs) for pairs in self._weights]
         self._slots = [frozenset(w) for w in weights]
         self._vetoes = [frozenset(v) for v in vetoes]
         self._phrases = phrases
@@ -144,25 +145,22 @@ class KeywordMatcher:
         scores = self._tie.copy()  # one float per template, so the loops below are list arithmetic
         touched: set[int] = set()
         vetoed: set[int] = set()
-        for keys, factor in ((in_subject, SUBJECT_FACTOR), (only_in_body, 1)):
+        for keys, weights in ((in_subject, self._subject_weights), (only_in_body, self._weights)):
             for key in keys:
                 if self._vetoes[key]:
                     vetoed.update(self._vetoes[key])
                 touched.update(self._slots[key])
-                for slot, weight in self._weights[key]:
-                    scores[slot] += weight * factor
-        found = in_subject | only_in_body
+                for slot, weight in weights[key]:
+                    scores[slot] += weight
         candidates = touched - vetoed
         wanted = _language_of(language)
         if wanted:
             candidates &= self._by_language.get(wanted, frozenset()) | self._by_language.get("", frozenset())
+        found = in_subject | only_in_body
         best = []
-        for _ in range(min(limit, len(candidates))):
-            slot = max(candidates, key=scores.__getitem__)
-            candidates.discard(slot)
-            phrases = [self._phrases[key].get(slot) for key in found]
+        for slot in sorted(candidates, key=scores.__getitem__, reverse=True)[:limit]:
+            phrases = {phrase for key in found if (phrase := self._phrases[key].get(slot))}
             template = self._templates[slot]
             score = math.ceil(scores[slot]) / _SCALE
-            best.append(Suggestion(template.template_id, template.name, score,
-                                   tuple(sorted({p for p in phrases if p}))))
+            best.append(Suggestion(template.template_id, template.name, score, tuple(sorted(phrases))))
         return best
