@@ -5,6 +5,7 @@ the caller's transaction: one bad entry refuses the whole file."""
 from __future__ import annotations
 
 import dataclasses
+from importlib import resources
 from typing import Any
 
 import yaml
@@ -98,3 +99,13 @@ async def _save_article(session: AsyncSession, actor: Actor, entry: Any) -> bool
         return True
     await update_article(session, actor, existing.id, draft)
     return False
+
+
+def sample_yaml() -> str:
+    """The sample templates and articles shipped for the demo (``knowledge/samples.yaml``)."""
+    return resources.files("knowledge").joinpath("samples.yaml").read_text("utf-8")
+
+
+async def import_samples(session: AsyncSession, actor: Actor | None = None) -> ImportSummary:
+    """Load the samples (the demo calls this on a fresh database)."""
+    return await import_yaml(session, actor or Actor.system(), sample_yaml())

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 from aiohttp.test_utils import TestClient, TestServer
 
 from agent_ui.app import create_app
 from config.services import Services
-from core.auth import Actor
-from knowledge.transfer import import_yaml
+from knowledge.transfer import import_samples
 
 
 async def test_anyone_can_search_published_articles_and_never_sees_unpublished(services: Services) -> None:
-    samples = resources.files("knowledge").joinpath("samples.yaml").read_text("utf-8")
     async with services.db.transaction() as session:
-        await import_yaml(session, Actor.system(), samples)
+        await import_samples(session)
     async with TestClient(TestServer(create_app(services))) as client:
         index = await client.get("/help")
         page = await index.text()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import pytest
 
 from config.services import Services
@@ -12,16 +10,16 @@ from core.errors import Forbidden, InvalidInput
 from core.records import Role
 from knowledge.articles import search_articles
 from knowledge.templates import list_templates
-from knowledge.transfer import export_yaml, import_yaml
+from knowledge.transfer import export_yaml, import_samples, import_yaml, sample_yaml
 
 OPS = Actor(None, "ops", frozenset({Role.OPS}))
 AGENT = Actor(None, "agent", frozenset({Role.AGENT}))
-SAMPLES = resources.files("knowledge").joinpath("samples.yaml").read_text("utf-8")
+SAMPLES = sample_yaml()
 
 
 async def _import_samples(services: Services) -> None:
     async with services.db.transaction() as session:
-        summary = await import_yaml(session, OPS, SAMPLES)
+        summary = await import_samples(session)
     assert summary.templates_created == 12 and summary.articles_created == 5
 
 
