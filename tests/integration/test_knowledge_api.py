@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("agent_ui.identity")
 
-from tests.web_fixtures import WebSite
+from web_fixtures import WebSite
 
 REFUND = {"name": "Refund", "language": "en", "subject": "Re: {{ ticket.tag }}",
           "body": "Dear {{ customer.name }}", "keywords": [{"phrase": "refund", "weight": 3}]}
