@@ -1,27 +1,20 @@
 """Knowledge over HTTP: the public help pages (published articles, no sign-in), and the
 REST API for templates and articles (staff; ops edit).
 
-Handlers only parse, call ``knowledge`` services and present. The staff routes take
-the actor from the web shell's ``agent_ui.identity`` (sessions with CSRF, API tokens).
+Handlers only parse, call ``knowledge`` services and present; the services check roles.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
-import json
-import logging
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
-import jinja2
 from aiohttp import web
 
+from agent_ui.identity import actor_of
+from agent_ui.inputs import path_int, read_json
 from agent_ui.keys import SERVICES
-from core.auth import Actor
-from core.errors import FrontdeskError, InvalidInput
+from agent_ui.rendering import render
 from core.records import Role
 from knowledge.articles import (
     article_dict,
@@ -42,65 +35,19 @@ from knowledge.templates import (
 )
 from knowledge.transfer import ImportSummary, export_yaml, import_yaml
 
-log = logging.getLogger(__name__)
-
-_PAGES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates" / "knowledge"),
-    autoescape=True,
-)
-
-
-_IDENTITY = "agent_ui.identity"  # the web shell's sign-in (sessions, CSRF, API tokens)
-
-
-def _actor(request: web.Request) -> Actor:
-    actor: Actor = importlib.import_module(_IDENTITY).actor_of(request)
-    return actor
-
-
-def _console_page(request: web.Request, context: dict[str, Any]) -> web.Response:
-    """A page in the console's layout (the web shell's ``render``)."""
-    page: web.Response = importlib.import_module("agent_ui.rendering").render(
-        "knowledge/ops.html", request, context
-    )
-    return page
-
-
-def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise InvalidInput("the id must be a number", {"id": request.match_info["id"]}) from None
-
-
-async def _json(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidInput("the request body must be JSON") from None
-
-
-def _page(name: str, status: int = 200, **context: Any) -> web.Response:
-    html = _PAGES.get_template(name).render(**context)
-    return web.Response(text=html, content_type="text/html", status=status)
-
-
 # -- public help pages ------------------------------------------------------------------
 
 async def help_index(request: web.Request) -> web.Response:
     query = request.query.get("q", "")[:200]
     async with request.app[SERVICES].db.session() as session:
         articles = await search_articles(session, None, query, request.query.get("lang") or None)
-    return _page("help.html", query=query, articles=articles)
+    return render("knowledge/help.html", request, {"query": query, "articles": articles})
 
 
 async def help_article(request: web.Request) -> web.Response:
     async with request.app[SERVICES].db.session() as session:
-        try:
-            article = await get_article(session, None, _id(request))
-        except FrontdeskError as exc:
-            return _page("help_missing.html", status=exc.status)
-        return _page("help_article.html", article=article)
+        article = await get_article(session, None, path_int(request, "id"))
+        return render("knowledge/help_article.html", request, {"article": article})
 
 
 async def public_articles(request: web.Request) -> web.Response:
@@ -113,12 +60,12 @@ async def public_articles(request: web.Request) -> web.Response:
 # -- ops page ----------------------------------------------------------------------------
 
 async def ops_page(request: web.Request) -> web.Response:
-    actor = _actor(request)
+    actor = actor_of(request)
     actor.require(Role.OPS)
     async with request.app[SERVICES].db.session() as session:
         templates = [template_dict(t) for t in await list_templates(session, actor)]
         articles = [article_dict(a) for a in await search_articles(session, actor, limit=1000)]
-    return _console_page(request, {"templates": templates, "articles": articles,
+    return render("knowledge/ops.html", request, {"templates": templates, "articles": articles,
                                    "imported": request.query.get("imported", "")})
 
 
@@ -132,21 +79,21 @@ async def ops_import(request: web.Request) -> web.StreamResponse:
 # -- REST: templates ----------------------------------------------------------------------
 
 async def templates_list(request: web.Request) -> web.Response:
-    actor = _actor(request)
+    actor = actor_of(request)
     async with request.app[SERVICES].db.session() as session:
         found = await list_templates(session, actor, active_only=request.query.get("active") == "true")
         return web.json_response({"templates": [template_dict(t) for t in found]})
 
 
 async def template_read(request: web.Request) -> web.Response:
-    actor = _actor(request)
+    actor = actor_of(request)
     async with request.app[SERVICES].db.session() as session:
-        return web.json_response({"template": template_dict(await get_template(session, actor, _id(request)))})
+        return web.json_response({"template": template_dict(await get_template(session, actor, path_int(request, "id")))})
 
 
 async def template_create(request: web.Request) -> web.Response:
-    actor = _actor(request)
-    draft = parse_template(await _json(request))
+    actor = actor_of(request)
+    draft = parse_template(await read_json(request))
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
         body = {"template": template_dict(await create_template(session, actor, draft))}
@@ -155,30 +102,28 @@ async def template_create(request: web.Request) -> web.Response:
 
 
 async def template_update(request: web.Request) -> web.Response:
-    actor = _actor(request)
-    draft = parse_template(await _json(request))
+    actor = actor_of(request)
+    draft = parse_template(await read_json(request))
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
-        body = {"template": template_dict(await update_template(session, actor, _id(request), draft))}
+        body = {"template": template_dict(await update_template(session, actor, path_int(request, "id"), draft))}
     services.templates.invalidate()
     return web.json_response(body)
 
 
 async def template_delete(request: web.Request) -> web.Response:
-    actor = _actor(request)
+    actor = actor_of(request)
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
-        await delete_template(session, actor, _id(request))
+        await delete_template(session, actor, path_int(request, "id"))
     services.templates.invalidate()
     return web.Response(status=204)
 
 
 async def template_suggestions(request: web.Request) -> web.Response:
     """Try the matcher on a sample mail: ``{"subject", "body", "language"}``."""
-    _actor(request)
-    data = await _json(request)
-    if not isinstance(data, dict):
-        raise InvalidInput("expected an object with subject and body")
+    actor_of(request)
+    data = await read_json(request)
     services = request.app[SERVICES]
     async with services.db.session() as session:
         found = await services.templates.suggest(
@@ -191,7 +136,7 @@ async def template_suggestions(request: web.Request) -> web.Response:
 
 
 async def templates_export(request: web.Request) -> web.Response:
-    actor = _actor(request)
+    actor = actor_of(request)
     async with request.app[SERVICES].db.session() as session:
         text = await export_yaml(session, actor)
     return web.Response(text=text, content_type="application/yaml", headers={
@@ -200,7 +145,7 @@ async def templates_export(request: web.Request) -> web.Response:
 
 async def _import_upload(request: web.Request) -> ImportSummary:
     """The YAML file as the request body, or as the ``file`` field of a form upload."""
-    actor = _actor(request)
+    actor = actor_of(request)
     if request.content_type.startswith("multipart/"):
         form = await request.post()
         upload = form.get("file")
@@ -221,7 +166,7 @@ async def templates_import(request: web.Request) -> web.Response:
 # -- REST: articles -----------------------------------------------------------------------
 
 async def articles_list(request: web.Request) -> web.Response:
-    actor = _actor(request)
+    actor = actor_of(request)
     async with request.app[SERVICES].db.session() as session:
         found = await search_articles(session, actor, request.query.get("q", "")[:200],
                                       request.query.get("lang") or None, limit=200)
@@ -229,31 +174,31 @@ async def articles_list(request: web.Request) -> web.Response:
 
 
 async def article_read(request: web.Request) -> web.Response:
-    actor = _actor(request)
+    actor = actor_of(request)
     async with request.app[SERVICES].db.session() as session:
-        return web.json_response({"article": article_dict(await get_article(session, actor, _id(request)))})
+        return web.json_response({"article": article_dict(await get_article(session, actor, path_int(request, "id")))})
 
 
 async def article_create(request: web.Request) -> web.Response:
-    actor = _actor(request)
-    draft = parse_article(await _json(request))
+    actor = actor_of(request)
+    draft = parse_article(await read_json(request))
     async with request.app[SERVICES].db.transaction() as session:
         body = {"article": article_dict(await create_article(session, actor, draft))}
     return web.json_response(body, status=201)
 
 
 async def article_update(request: web.Request) -> web.Response:
-    actor = _actor(request)
-    draft = parse_article(await _json(request))
+    actor = actor_of(request)
+    draft = parse_article(await read_json(request))
     async with request.app[SERVICES].db.transaction() as session:
-        body = {"article": article_dict(await update_article(session, actor, _id(request), draft))}
+        body = {"article": article_dict(await update_article(session, actor, path_int(request, "id"), draft))}
     return web.json_response(body)
 
 
 async def article_delete(request: web.Request) -> web.Response:
-    actor = _actor(request)
+    actor = actor_of(request)
     async with request.app[SERVICES].db.transaction() as session:
-        await delete_article(session, actor, _id(request))
+        await delete_article(session, actor, path_int(request, "id"))
     return web.Response(status=204)
 
 
@@ -265,11 +210,8 @@ def setup_public_routes(app: web.Application) -> None:
 
 
 def setup_routes(app: web.Application) -> None:
-    """Public help pages, and the staff REST API once the web shell's sign-in is there."""
+    """Public help pages, the ops page and the staff REST API."""
     setup_public_routes(app)
-    if importlib.util.find_spec(_IDENTITY) is None:
-        log.warning("no %s: the templates and articles API is not served", _IDENTITY)
-        return
     app.router.add_get("/ops/knowledge", ops_page)
     app.router.add_post("/ops/knowledge/import", ops_import)
     app.router.add_get("/api/v1/templates", templates_list)

@@ -6,9 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-pytest.importorskip("agent_ui.identity")
-
 from web_fixtures import WebSite, console_page
 
 pytestmark = pytest.mark.browser

@@ -1,16 +1,10 @@
-"""Templates and articles over the REST API and the ops page, as ops and agents use them.
-
-Needs the web shell's sign-in (``agent_ui.identity`` and the ``site`` fixture)."""
+"""Templates and articles over the REST API and the ops page, as ops and agents use them."""
 
 from __future__ import annotations
 
-from importlib import resources
-
-import pytest
-
-pytest.importorskip("agent_ui.identity")
-
 from web_fixtures import WebSite
+
+from knowledge.transfer import sample_yaml
 
 REFUND = {"name": "Refund", "language": "en", "subject": "Re: {{ ticket.tag }}",
           "body": "Dear {{ customer.name }}", "keywords": [{"phrase": "refund", "weight": 3}]}
@@ -45,7 +39,7 @@ async def test_bad_templates_come_back_as_error_json(site: WebSite) -> None:
 
 
 async def test_yaml_round_trip_through_upload_and_download(site: WebSite) -> None:
-    samples = resources.files("knowledge").joinpath("samples.yaml").read_bytes()
+    samples = sample_yaml().encode()
     ops = await site.login("ops")
     imported = await ops.api("POST", "/api/v1/templates/import", data=samples,
                              headers={"Content-Type": "application/yaml"})
