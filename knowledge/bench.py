@@ -34,6 +34,16 @@ ES = ("reembolso pedido entrega paquete envío contraseña cuenta factura pago c
 ZH = ("退款 订单 快递 包裹 发货 密码 账户 登录 发票 付款 扣费 银行卡 订阅 取消 升级 损坏 "
       "丢失 延迟 物流 地址 退货 换货 保修 维修 投诉 价格 折扣 优惠券 收据 邮箱 电话 错误 "
       "重置 锁定 验证码 电池 屏幕 尺寸 颜色 會員 積分 賬單 退貨 發票").split()
+# Support vocabularies are wide: hundreds of two-character words, which give the
+# automaton's root thousands of distinct first characters to tell apart.
+_COMMON = ("产品服务问题时间信息系统公司客户商品质量售后安装配送门店会员积分活动优惠退换申请处理结果联系方式"
+           "手机号码身份证明材料审核状态更新通知短信邮件网站页面应用程序版本功能设置权限支付宝微信余额提现充值"
+           "账单明细记录查询修改删除添加绑定解绑认证失败成功异常超时等待取消确认收货评价投诉建议反馈咨询预约上门"
+           "维修保养检测报告合同协议条款规则说明指南帮助中心热线人工智能机器回复答复解决方案办法流程步骤标准要求"
+           "条件范围期限有效过期续费套餐流量话费宽带网络信号故障恢复升级降级迁移备份数据安全隐私保护泄露风险警告"
+           "冻结解冻")
+_WORDS = random.Random(2026)
+ZH = ZH + sorted({_WORDS.choice(_COMMON) + _WORDS.choice(_COMMON) for _ in range(600)})
 FILLER = {
     "en": "the a to my and is it for of on please hello thanks I you we have not was with this "
           "that but can when will be yesterday today week help soon still".split(),

@@ -47,8 +47,38 @@ def _language_of(tag: str | None) -> str:
 _SCALE = 1000  # weights are summed as integers in thousandths
 
 
+def _bytes_as_text(text: str) -> str:
+    """UTF-8 bytes, one character each: the automaton then sees a small alphabet.
+
+    pyahocorasick finds a node's child by a linear scan, so a trie whose root has a few
+    thousand CJK characters under it costs microseconds per character of mail; over
+    UTF-8 bytes a node has at most a few dozen children. UTF-8 is self-synchronising,
+    so a keyword's bytes only ever match on character boundaries.
+    """
+    return text if text.isascii() else text.encode("utf-8").decode("latin-1")
+
+
+def _continues_word(data: str, at: int, backwards: bool) -> bool:
+    """Whether the character whose byte is at ``at`` (in ``_bytes_as_text`` form) is a
+    word character, i.e. a Latin keyword next to it is not a whole word."""
+    byte = data[at]
+    if byte < "\x80":
+        return byte.isalnum()
+    if backwards:  # step back over continuation bytes to the character's first byte
+        first = at
+        while first > 0 and "\x80" <= data[first] < "\xc0":
+            first -= 1
+        raw = data[first : at + 1]
+    else:
+        raw = data[at : at + 4]
+    char = raw.encode("latin-1").decode("utf-8", "ignore")[:1]
+    return bool(char) and is_word_char(char)
+
+
 class KeywordMatcher:
     """Immutable once built; build a new one when templates change.
+
+    The automaton runs over UTF-8 bytes (see ``_bytes_as_text``).
 
     Scores are kept as ``thousandths of weight - slot / (templates + 1)``: the fraction
     is the tie-break (more used, then by name, comes first), so the best template is a
@@ -68,6 +98,7 @@ class KeywordMatcher:
         weights: list[dict[int, int]] = []  # key → {slot: weight}; empty for exclusions
         vetoes: list[set[int]] = []  # key → slots it vetoes
         phrases: list[dict[int, str]] = []  # key → {slot: phrase as written}
+        keys_of: list[set[int]] = [set() for _ in range(count)]  # slot → its keywords' keys
         spellings: dict[str, set[int]] = {}
         for slot, template in enumerate(self._templates):
             entries = [(p, w) for p, w in template.keywords if w > 0]
@@ -89,11 +120,13 @@ class KeywordMatcher:
                     continue
                 weights[key][slot] = weights[key].get(slot, 0) + max(1, round(weight * _SCALE))
                 phrases[key].setdefault(slot, phrase)
+                keys_of[slot].add(key)
         self._weights = [tuple(w.items()) for w in weights]
         self._subject_weights = [tuple((s, w * SUBJECT_FACTOR) for s, w in pairs) for pairs in self._weights]
         self._slots = [frozenset(w) for w in weights]
         self._vetoes = [frozenset(v) for v in vetoes]
         self._phrases = phrases
+        self._keys_of = [frozenset(keys) for keys in keys_of]
         # Per spelling: length, whether each end must sit on a word boundary (a Latin end
         # must; a CJK end need not), and the keyword keys it spells.
         self._spelled: list[tuple[int, bool, bool, tuple[int, ...]]] = []
@@ -101,8 +134,9 @@ class KeywordMatcher:
         if spellings:
             automaton = ahocorasick.Automaton()
             for index, (spelling, keys) in enumerate(spellings.items()):
-                automaton.add_word(spelling, index)
-                self._spelled.append((len(spelling), is_word_char(spelling[0]),
+                encoded = _bytes_as_text(spelling)
+                automaton.add_word(encoded, index)
+                self._spelled.append((len(encoded), is_word_char(spelling[0]),
                                       is_word_char(spelling[-1]), tuple(keys)))
             automaton.make_automaton()
             self._automaton = automaton
@@ -116,17 +150,18 @@ class KeywordMatcher:
         keys: set[int] = set()
         if self._automaton is None or not text:
             return keys
+        data = _bytes_as_text(text)
         seen: set[int] = set()
-        last = len(text) - 1
+        last = len(data) - 1
         spelled = self._spelled
-        for end, index in self._automaton.iter(text):
+        for end, index in self._automaton.iter(data):
             if index in seen:
                 continue
             length, bound_start, bound_end, spelled_keys = spelled[index]
             start = end - length + 1
-            if bound_start and start > 0 and is_word_char(text[start - 1]):
+            if bound_start and start > 0 and _continues_word(data, start - 1, backwards=True):
                 continue
-            if bound_end and end < last and is_word_char(text[end + 1]):
+            if bound_end and end < last and _continues_word(data, end + 1, backwards=False):
                 continue
             seen.add(index)
             keys.update(spelled_keys)
@@ -142,25 +177,21 @@ class KeywordMatcher:
         """
         in_subject = self.found(fold(subject))
         only_in_body = self.found(fold(body)) - in_subject
+        found = in_subject | only_in_body
         scores = self._tie.copy()  # one float per template, so the loops below are list arithmetic
-        touched: set[int] = set()
-        vetoed: set[int] = set()
         for keys, weights in ((in_subject, self._subject_weights), (only_in_body, self._weights)):
             for key in keys:
-                if self._vetoes[key]:
-                    vetoed.update(self._vetoes[key])
-                touched.update(self._slots[key])
                 for slot, weight in weights[key]:
                     scores[slot] += weight
-        candidates = touched - vetoed
+        candidates = set().union(*map(self._slots.__getitem__, found))
+        candidates -= set().union(*map(self._vetoes.__getitem__, found))
         wanted = _language_of(language)
         if wanted:
             candidates &= self._by_language.get(wanted, frozenset()) | self._by_language.get("", frozenset())
-        found = in_subject | only_in_body
         best = []
         for slot in sorted(candidates, key=scores.__getitem__, reverse=True)[:limit]:
-            phrases = {phrase for key in found if (phrase := self._phrases[key].get(slot))}
+            phrases = sorted(self._phrases[key][slot] for key in found & self._keys_of[slot])
             template = self._templates[slot]
             score = math.ceil(scores[slot]) / _SCALE
-            best.append(Suggestion(template.template_id, template.name, score, tuple(sorted(phrases))))
+            best.append(Suggestion(template.template_id, template.name, score, tuple(dict.fromkeys(phrases))))
         return best

@@ -55,3 +55,10 @@ def test_language_keeps_its_own_and_language_neutral_templates() -> None:
 def test_no_templates_or_empty_text_suggest_nothing() -> None:
     assert KeywordMatcher([]).match("refund", "refund") == []
     assert KeywordMatcher([_t(1, {"refund": 1})]).match("", "") == []
+
+
+def test_word_boundaries_hold_next_to_any_script() -> None:
+    matcher = KeywordMatcher([_t(1, {"refund": 1}), _t(2, {"退款": 1})])
+    assert {s.template_id for s in matcher.match("", "我要退款refund了")} == {1, 2}
+    assert matcher.match("", "ørefund") == [] and matcher.match("", "refundø") == []
+    assert matcher.match("", "жrefund") == [] and [s.template_id for s in matcher.match("", "«refund»")] == [1]
