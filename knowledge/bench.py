@@ -109,10 +109,11 @@ async def run(templates: int, emails: int, seed: int) -> dict[str, object]:
                 matcher = await library.matcher(session)
                 build_s = time.perf_counter() - started
                 suggested = 0
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 for subject, body in mails:
                     suggested += bool(await library.suggest(session, subject, body))
                 suggest_s = time.perf_counter() - started
+                suggest_cpu_s = time.process_time() - cpu_started
             started = time.perf_counter()
             for subject, body in mails:
                 matcher.match(subject, body)
@@ -127,6 +128,8 @@ async def run(templates: int, emails: int, seed: int) -> dict[str, object]:
         "emails_with_suggestion": suggested,
         "matcher_build_ms": round(build_s * 1000, 1),
         "emails_per_s": round(emails / suggest_s),
+        # the same run by CPU time: what one core does when other work shares the machine
+        "cpu_emails_per_s": round(emails / suggest_cpu_s),
         "matcher_emails_per_s": round(emails / matcher_s),
     }
 
