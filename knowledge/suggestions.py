@@ -82,7 +82,9 @@ class TemplateLibrary:
                 rows = await session.scalars(
                     select(ReplyTemplate).where(ReplyTemplate.active.is_(True)).order_by(ReplyTemplate.id)
                 )
-                self._matcher = KeywordMatcher(template_keywords(t) for t in rows)
+                specs = [template_keywords(t) for t in rows]
+                # Compiling a thousand templates takes a few hundred milliseconds: off the loop.
+                self._matcher = await asyncio.to_thread(KeywordMatcher, specs)
                 self._revision = revision
             self._checked_at = checked
             return self._matcher

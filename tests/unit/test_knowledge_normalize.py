@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from knowledge.matcher import KeywordMatcher, TemplateKeywords
-from knowledge.normalize import normalize, stem, word_forms
+from knowledge.normalize import _s2t_table, fold, normalize, stem, word_forms
 
 
 def test_full_width_case_and_accents_fold_away() -> None:
@@ -60,3 +62,21 @@ def test_a_latin_keyword_is_found_as_a_word_in_any_text(word: str, before: str, 
     found = _matcher(word).match(before + " " + word.upper() + " " + after, "")
     assert [s.template_id for s in found] == [1]
     assert found[0].matched == (word,)
+
+
+@given(st.text(max_size=60))
+def test_fold_is_idempotent_and_normalize_builds_on_it(text: str) -> None:
+    folded = fold(text)
+    assert fold(folded) == folded
+    assert normalize(folded) == normalize(text)
+
+
+@given(_cjk_phrase, _filler, _filler, st.randoms(use_true_random=False))
+def test_a_keyword_is_found_whichever_script_the_mail_writes_it_in(
+    phrase: str, before: str, after: str, rng: random.Random
+) -> None:
+    variants = _s2t_table()
+    simplified = normalize(phrase)
+    written = "".join(rng.choice(variants.get(char, (char,))) for char in simplified)
+    found = _matcher(simplified).match("", before + written + after)
+    assert [s.template_id for s in found] == [1]
