@@ -35,7 +35,8 @@ SAMPLE_CONTEXT: dict[str, dict[str, Any]] = {
                "channel": "email", "queue": "general", "customer": "Ana García",
                "assignee": "Li Wei", "created_at": "2026-01-05T09:00:00+00:00",
                "due_at": None},
-    "agent": {"id": 2, "login": "liwei", "display_name": "Li Wei", "language": "zh"},
+    "agent": {"id": 2, "login": "liwei", "name": "Li Wei", "display_name": "Li Wei", "language": "zh",
+              "extension": "1002", "email": "liwei@example.com"},
 }
 
 
@@ -120,4 +121,5 @@ def reply_context(
 
 def _agent_dict(agent: User) -> dict[str, Any]:
     keep = ("id", "login", "display_name", "language", "extension")
-    return {k: v for k, v in user_dict(agent).items() if k in keep} | {"email": agent.email}
+    return {k: v for k, v in user_dict(agent).items() if k in keep} | {
+        "name": agent.display_name, "email": agent.email}

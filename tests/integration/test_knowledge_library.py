@@ -23,7 +23,7 @@ REFUND = {
     "name": "Refund",
     "language": "en",
     "subject": "Re: your refund {{ ticket.tag }}",
-    "body": "Dear {{ customer.name }},\nyour refund is on its way.\n{{ agent.display_name }}",
+    "body": "Dear {{ customer.name }},\nyour refund is on its way.\n{{ agent.name }}",
     "keywords": [{"phrase": "refund", "weight": 3}, {"phrase": "money back", "weight": 2}],
     "exclusions": ["invoice"],
 }

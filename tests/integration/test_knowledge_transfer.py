@@ -82,3 +82,12 @@ async def test_search_finds_articles_across_spellings_and_hides_unpublished_from
     assert zh == ["退款需要多长时间？"]
     assert es == ["¿Cuánto tarda un reembolso?"]
     assert all(a.published for a in listed) and len(listed) == 4
+
+
+async def test_every_sample_renders_with_the_names_and_ticket_tag(services: Services) -> None:
+    await _import_samples(services)
+    context = {"customer": {"name": "Ana"}, "ticket": {"tag": "#1042"}, "agent": {"name": "Li Wei"}}
+    async with services.db.session() as session:
+        for template in await list_templates(session, AGENT):
+            reply = await services.templates.render(session, template.id, context)
+            assert "#1042" in reply.subject and "Ana" in reply.body and "Li Wei" in reply.body, template.name
