@@ -20,20 +20,23 @@ import itertools
 import re
 import unicodedata
 
-# CJK unified ideographs (base and extension A) and compatibility ideographs.
-_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
-_HAS_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# CJK unified ideographs (base, extension A, the supplementary planes' extensions) and
+# compatibility ideographs; these are written without spaces between words.
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+_HAS_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _WORD = re.compile(r"[^\W_]+")
 _COMBINING = re.compile("[\u0300-\u036f]+")
 
 
 def is_cjk(char: str) -> bool:
-    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+    return ("\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+            or "\U00020000" <= char <= "\U0003134f")
 
 
 def is_word_char(char: str) -> bool:
-    """A character that continues a Latin word (CJK has no word boundaries)."""
-    return char.isalnum() and not ("\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff")
+    """A character that continues a Latin word (Chinese and Japanese have no word
+    boundaries, so a Latin keyword right next to them still stands alone)."""
+    return char.isalnum() and not (is_cjk(char) or "\u3040" <= char <= "\u30ff")
 
 
 @functools.cache
