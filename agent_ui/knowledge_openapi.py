@@ -23,6 +23,11 @@ _IMPORTED = {"type": "object", "properties": {"imported": {"type": "object", "pr
 }}}}
 _SEARCH = [_query("q", "words to look for (any language, any script)"), _query("lang", "only this language")]
 
+def _deleted(summary: str) -> dict[str, Any]:
+    errors = {str(c): {"description": "error", **_json(_ref("Error"))} for c in (401, 403, 404)}
+    return {"summary": summary, "responses": {"204": {"description": "deleted"}, **errors}}
+
+
 SCHEMAS: dict[str, Any] = {
     "TemplateDraft": {"type": "object", "required": ["name"], "properties": _TEMPLATE_FIELDS},
     "Template": {"type": "object", "properties": {
@@ -48,9 +53,7 @@ PATHS: dict[str, Any] = {
         "get": _op("One template", _obj("template", _ref("Template")), errors=(401, 403, 404)),
         "put": _op("Replace a template (ops)", _obj("template", _ref("Template")), body=_ref("TemplateDraft"),
                    errors=(401, 403, 404, 409)),
-        "delete": {"summary": "Delete a template (ops)", "responses": {
-            "204": {"description": "deleted"},
-            **{str(c): {"description": "error", **_json(_ref("Error"))} for c in (401, 403, 404)}}},
+        "delete": _deleted("Delete a template (ops)"),
     },
     "/api/v1/templates/suggestions": {
         "post": _op("Rank templates for a sample mail", _list("suggestions", "Suggestion"),
@@ -79,9 +82,7 @@ PATHS: dict[str, Any] = {
         "get": _op("One article", _obj("article", _ref("Article")), errors=(401, 403, 404)),
         "put": _op("Replace an article (ops)", _obj("article", _ref("Article")), body=_ref("ArticleDraft"),
                    errors=(401, 403, 404)),
-        "delete": {"summary": "Delete an article (ops)", "responses": {
-            "204": {"description": "deleted"},
-            **{str(c): {"description": "error", **_json(_ref("Error"))} for c in (401, 403, 404)}}},
+        "delete": _deleted("Delete an article (ops)"),
     },
     "/api/v1/help/articles": {
         "get": {**_op("Search published articles (public, no sign-in)", _list("articles", "Article"),
