@@ -59,11 +59,8 @@ def _bytes_as_text(text: str) -> str:
 
 
 def _continues_word(data: str, at: int, backwards: bool) -> bool:
-    """Whether the character whose byte is at ``at`` (in ``_bytes_as_text`` form) is a
-    word character, i.e. a Latin keyword next to it is not a whole word."""
-    byte = data[at]
-    if byte < "\x80":
-        return byte.isalnum()
+    """Whether the non-ASCII character whose byte is at ``at`` (in ``_bytes_as_text``
+    form) is a word character, i.e. a Latin keyword next to it is not a whole word."""
     if backwards:  # step back over continuation bytes to the character's first byte
         first = at
         while first > 0 and "\x80" <= data[first] < "\xc0":
@@ -159,10 +156,14 @@ class KeywordMatcher:
                 continue
             length, bound_start, bound_end, spelled_keys = spelled[index]
             start = end - length + 1
-            if bound_start and start > 0 and _continues_word(data, start - 1, backwards=True):
-                continue
-            if bound_end and end < last and _continues_word(data, end + 1, backwards=False):
-                continue
+            if bound_start and start > 0:
+                byte = data[start - 1]  # ASCII inline; other characters are decoded
+                if byte.isalnum() if byte < "\x80" else _continues_word(data, start - 1, backwards=True):
+                    continue
+            if bound_end and end < last:
+                byte = data[end + 1]
+                if byte.isalnum() if byte < "\x80" else _continues_word(data, end + 1, backwards=False):
+                    continue
             seen.add(index)
             keys.update(spelled_keys)
         return keys
