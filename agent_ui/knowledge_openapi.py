@@ -59,6 +59,13 @@ PATHS: dict[str, Any] = {
         "post": _op("Rank templates for a sample mail", _list("suggestions", "Suggestion"),
                     body={"type": "object", "properties": {"subject": _STR, "body": _STR, "language": _STR}}),
     },
+    "/api/v1/templates/usage": {
+        "get": _op("Replies sent from each template, most used first (supervisor, ops)",
+                   {"type": "object", "properties": {"usage": {"type": "array", "items": {
+                       "type": "object", "properties": {"template_id": {"type": "integer"}, "name": _STR,
+                                                        "language": _STR, "uses": {"type": "integer"}}}}}},
+                   params=[_query("since", "count uses from this ISO date-time on")]),
+    },
     "/api/v1/templates/export": {
         "get": {"summary": "All templates and articles as YAML (ops)", "responses": {
             "200": {"description": "YAML", "content": {"application/yaml": {"schema": _STR}}},

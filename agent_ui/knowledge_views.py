@@ -7,6 +7,7 @@ Handlers only parse, call ``knowledge`` services and present; the services check
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -15,6 +16,8 @@ from agent_ui.identity import actor_of
 from agent_ui.inputs import path_int, read_json
 from agent_ui.keys import SERVICES
 from agent_ui.rendering import render
+from core.clock import as_utc
+from core.errors import InvalidInput
 from core.records import Role
 from knowledge.articles import (
     article_dict,
@@ -31,6 +34,7 @@ from knowledge.templates import (
     get_template,
     list_templates,
     template_dict,
+    template_usage,
     update_template,
 )
 from knowledge.transfer import ImportSummary, export_yaml, import_yaml
@@ -135,6 +139,17 @@ async def template_suggestions(request: web.Request) -> web.Response:
     ]})
 
 
+async def templates_usage(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    since = request.query.get("since")
+    try:
+        when = as_utc(datetime.fromisoformat(since)) if since else None
+    except ValueError:
+        raise InvalidInput("since must be an ISO date or date-time", {"since": since}) from None
+    async with request.app[SERVICES].db.session() as session:
+        return web.json_response({"usage": await template_usage(session, actor, when)})
+
+
 async def templates_export(request: web.Request) -> web.Response:
     actor = actor_of(request)
     async with request.app[SERVICES].db.session() as session:
@@ -217,6 +232,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/templates", templates_list)
     app.router.add_post("/api/v1/templates", template_create)
     app.router.add_get("/api/v1/templates/export", templates_export)
+    app.router.add_get("/api/v1/templates/usage", templates_usage)
     app.router.add_post("/api/v1/templates/import", templates_import)
     app.router.add_post("/api/v1/templates/suggestions", template_suggestions)
     app.router.add_get(r"/api/v1/templates/{id:\d+}", template_read)

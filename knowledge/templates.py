@@ -3,9 +3,10 @@ and moves the template revision so every server's matcher reloads."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
@@ -14,7 +15,7 @@ from core.clock import utcnow
 from core.errors import Conflict, NotFound
 from core.records import Role
 from knowledge.drafts import TemplateDraft
-from knowledge.records import ReplyTemplate
+from knowledge.records import ReplyTemplate, TemplateUse
 from knowledge.rendering import check_template
 from knowledge.revision import bump_revision
 
@@ -121,3 +122,25 @@ async def save_template(session: AsyncSession, actor: Actor, draft: TemplateDraf
     if existing is None:
         return await create_template(session, actor, draft), True
     return await update_template(session, actor, existing.id, draft), False
+
+
+async def template_usage(
+    session: AsyncSession, actor: Actor, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Replies sent from each template (since ``since``), most used first: for supervisors'
+    reports and for ops pruning templates nobody picks."""
+    actor.require(Role.SUPERVISOR, Role.OPS)
+    uses = func.count(TemplateUse.id)
+    joined = TemplateUse.template_id == ReplyTemplate.id
+    if since is not None:
+        joined = and_(joined, TemplateUse.used_at >= since)
+    stmt = (
+        select(ReplyTemplate.id, ReplyTemplate.name, ReplyTemplate.language, uses)
+        .outerjoin(TemplateUse, joined)
+        .group_by(ReplyTemplate.id, ReplyTemplate.name, ReplyTemplate.language)
+        .order_by(uses.desc(), ReplyTemplate.name)
+    )
+    return [
+        {"template_id": tid, "name": name, "language": language, "uses": count}
+        for tid, name, language, count in (await session.execute(stmt)).all()
+    ]

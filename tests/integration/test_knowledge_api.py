@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from web_fixtures import WebSite
 
+from config.services import Services
 from knowledge.transfer import sample_yaml
 
 REFUND = {"name": "Refund", "language": "en", "subject": "Re: {{ ticket.tag }}",
@@ -69,3 +70,22 @@ async def test_articles_crud_and_what_the_public_sees(site: WebSite) -> None:
     await ops.api("DELETE", f"/api/v1/articles/{article['id']}", status=204)
     await anon.close()
     await ops.close()
+
+
+async def test_supervisors_see_which_templates_replies_were_sent_from(site: WebSite, services: Services) -> None:
+    ops = await site.login("ops")
+    used = (await ops.api("POST", "/api/v1/templates", json=REFUND, status=201))["template"]
+    await ops.api("POST", "/api/v1/templates", json={**REFUND, "name": "Unused"}, status=201)
+    async with services.db.transaction() as session:
+        await services.templates.record_use(session, used["id"], None, None)
+        await services.templates.record_use(session, used["id"], None, None)
+    supervisor = await site.login("supervisor")
+    usage = (await supervisor.api("GET", "/api/v1/templates/usage"))["usage"]
+    assert [(u["name"], u["uses"]) for u in usage] == [("Refund", 2), ("Unused", 0)]
+    later = await supervisor.api("GET", "/api/v1/templates/usage", params={"since": "2999-01-01"})
+    assert [u["uses"] for u in later["usage"]] == [0, 0]
+    await supervisor.api("GET", "/api/v1/templates/usage", params={"since": "soon"}, status=400)
+    agent = await site.login("agent")
+    await agent.api("GET", "/api/v1/templates/usage", status=403)
+    for client in (agent, supervisor, ops):
+        await client.close()
