@@ -78,8 +78,8 @@ class KeywordMatcher:
     The automaton runs over UTF-8 bytes (see ``_bytes_as_text``).
 
     Scores are kept as ``thousandths of weight - slot / (templates + 1)``: the fraction
-    is the tie-break (more used, then by name, comes first), so the best template is a
-    plain ``max`` over the scores of the templates a keyword touched.
+    is the tie-break (more used, then by name, comes first), so ranking is a plain sort
+    of the templates a keyword touched by their score.
     """
 
     def __init__(self, templates: Iterable[TemplateKeywords]) -> None:
@@ -87,10 +87,10 @@ class KeywordMatcher:
         self._templates = sorted(templates, key=lambda t: (-t.usage_count, t.name, t.template_id))
         count = len(self._templates)
         self._tie = [-slot / (count + 1) for slot in range(count)]
-        self._by_language: dict[str, frozenset[int]] = {}
+        by_language: dict[str, set[int]] = {}
         for slot, template in enumerate(self._templates):
-            language = _language_of(template.language)
-            self._by_language[language] = self._by_language.get(language, frozenset()) | {slot}
+            by_language.setdefault(_language_of(template.language), set()).add(slot)
+        self._by_language = {language: frozenset(slots) for language, slots in by_language.items()}
         key_of: dict[tuple[str, bool], int] = {}  # (canonical phrase, is exclusion) → key
         weights: list[dict[int, int]] = []  # key → {slot: weight}; empty for exclusions
         vetoes: list[set[int]] = []  # key → slots it vetoes

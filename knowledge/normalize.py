@@ -1,9 +1,9 @@
 """Text normalisation shared by keyword matching and article search.
 
-Keywords and mail text go through the same ``normalize`` so that they meet:
-NFKC (full-width ``ＲＥＦＵＮＤ`` becomes ``refund``), case-folding, accents stripped from
-Latin letters (``devolución`` meets ``devolucion``), and traditional Chinese characters
-mapped to simplified ones (``退貨`` meets ``退货``).
+Mail text is ``fold``-ed: NFKC (full-width ``ＲＥＦＵＮＤ`` becomes ``refund``), case-folding,
+accents stripped from Latin letters (``devolución`` meets ``devolucion``), whitespace
+collapsed. Keywords are ``normalize``-d (the same, plus traditional Chinese characters
+mapped to simplified ones) and then spelled out in every form a mail may use.
 
 The Chinese mapping is character by character, built from OpenCC's traditional-to-
 simplified dictionary: a phrase-level conversion would depend on the neighbouring
@@ -21,10 +21,10 @@ import re
 import unicodedata
 
 # CJK unified ideographs (base, extension A, the supplementary planes' extensions) and
-# compatibility ideographs; these are written without spaces between words.
+# compatibility ideographs; these are written without spaces between words. (The
+# traditional-to-simplified table is built over the first two ranges.)
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
 _HAS_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
-_WORD = re.compile(r"[^\W_]+")
 _COMBINING = re.compile("[\u0300-\u036f]+")
 
 
@@ -138,11 +138,6 @@ def chinese_variants(text: str) -> set[str]:
     table = _s2t_table()
     options = [table.get(char, (char,)) for char in text]
     return {"".join(p) for p in itertools.islice(itertools.product(*options), MAX_VARIANTS)}
-
-
-def words(text: str) -> list[str]:
-    """Latin words of normalised text (CJK runs come back whole)."""
-    return _WORD.findall(text)
 
 
 def has_cjk(text: str) -> bool:
