@@ -86,13 +86,14 @@ async def delete_article(session: AsyncSession, actor: Actor, article_id: int) -
 
 
 def _query_terms(query: str) -> tuple[tuple[str, float], ...]:
-    """Words of the query; a Chinese run also counts by its two-character pieces."""
+    """Words of the query; a Chinese run (no spaces between its words) also counts by its
+    two-character pieces, so "退款时间" finds an article about "退款" and "时间"."""
     terms: dict[str, float] = {}
     for word in normalize(query).split():
         terms[word] = 1.0
         if has_cjk(word) and len(word) > 2:
             for i in range(len(word) - 1):
-                terms.setdefault(word[i : i + 2], 0.5)
+                terms[word[i : i + 2]] = 1.0
     return tuple(terms.items())
 
 
@@ -103,10 +104,8 @@ async def search_articles(
     language: str | None = None,
     limit: int = 20,
 ) -> list[KnowledgeArticle]:
-    """Best matches first (title words count more); no query lists by title.
-
-    The public (``actor`` None) and ``published`` search see published articles only.
-    """
+    """Best matches first (a query term found in the title counts three times); no query
+    lists by title. The public (``actor`` None) sees published articles only."""
     if actor is not None:
         actor.require(Role.AGENT, Role.OPS)
     stmt = select(KnowledgeArticle).order_by(KnowledgeArticle.title)
