@@ -13,7 +13,8 @@ pytestmark = pytest.mark.browser
 
 async def test_ops_write_a_template_and_try_a_mail_against_it(site: WebSite, browser: Any) -> None:
     page = await console_page(site, browser, "ops")
-    await page.goto(site.url + "/ops/knowledge")
+    await page.click("nav >> text=Templates")
+    await page.wait_for_url("**/ops/knowledge")
     form = page.locator("#template-form")
     await form.locator("input[name=name]").fill("退款 refund")
     await form.locator("input[name=subject]").fill("Re: {{ ticket.tag }}")
