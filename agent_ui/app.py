@@ -38,6 +38,7 @@ from agent_ui import (
     api_tickets,
     console_views,
     health_views,
+    knowledge_views,
     login_views,
     openapi,
 )
@@ -104,6 +105,7 @@ def create_app(services: Services) -> web.Application:
     api_tickets.setup_routes(app)
     api_directory.setup_routes(app)
     openapi.setup_routes(app)
+    knowledge_views.setup_routes(app)
     app.router.add_get("/ws", live_socket)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     return app

@@ -189,6 +189,11 @@ PATHS: dict[str, Any] = {
                                      "responses": {"200": {"description": "OpenAPI 3 document"}}}},
 }
 
+from agent_ui import knowledge_openapi  # noqa: E402 (it builds on the helpers above)
+
+PATHS.update(knowledge_openapi.PATHS)
+SCHEMAS.update(knowledge_openapi.SCHEMAS)
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "Frontdesk API", "version": "1",

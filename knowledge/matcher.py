@@ -1,0 +1,198 @@
+"""One Aho–Corasick pass over a mail finds the keywords of every template at once.
+
+The automaton holds every spelling of every keyword and exclusion — word forms
+(refund, refunds, refunded), traditional and simplified Chinese — over text as ``fold``
+leaves it. Each spelling points at its keyword's canonical form, and each canonical
+form at the templates that use it, with their weights. Latin spellings only count on
+word boundaries ("refund" is not found inside "prefunding"), Chinese ones anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+
+import ahocorasick
+
+from knowledge.normalize import chinese_variants, fold, is_word_char, normalize, word_forms
+
+SUBJECT_FACTOR = 2.0  # a keyword in the subject says more about the mail than one in the body
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TemplateKeywords:
+    """What the matcher needs of one template."""
+
+    template_id: int
+    name: str
+    language: str
+    keywords: tuple[tuple[str, float], ...]  # (phrase as ops wrote it, weight)
+    exclusions: tuple[str, ...] = ()
+    usage_count: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Suggestion:
+    template_id: int
+    name: str
+    score: float
+    matched: tuple[str, ...]  # the keywords/phrases found, so the agent sees why
+
+
+def _language_of(tag: str | None) -> str:
+    return (tag or "").split("-")[0].split("_")[0].lower()
+
+
+_SCALE = 1000  # weights are summed as integers in thousandths
+
+
+def _bytes_as_text(text: str) -> str:
+    """UTF-8 bytes, one character each: the automaton then sees a small alphabet.
+
+    pyahocorasick finds a node's child by a linear scan, so a trie whose root has a few
+    thousand CJK characters under it costs microseconds per character of mail; over
+    UTF-8 bytes a node has at most a few dozen children. UTF-8 is self-synchronising,
+    so a keyword's bytes only ever match on character boundaries.
+    """
+    return text if text.isascii() else text.encode("utf-8").decode("latin-1")
+
+
+def _continues_word(data: str, at: int, backwards: bool) -> bool:
+    """Whether the non-ASCII character whose byte is at ``at`` (in ``_bytes_as_text``
+    form) is a word character, i.e. a Latin keyword next to it is not a whole word."""
+    if backwards:  # step back over continuation bytes to the character's first byte
+        first = at
+        while first > 0 and "\x80" <= data[first] < "\xc0":
+            first -= 1
+        raw = data[first : at + 1]
+    else:
+        raw = data[at : at + 4]
+    char = raw.encode("latin-1").decode("utf-8", "ignore")[:1]
+    return bool(char) and is_word_char(char)
+
+
+class KeywordMatcher:
+    """Immutable once built; build a new one when templates change.
+
+    The automaton runs over UTF-8 bytes (see ``_bytes_as_text``).
+
+    Scores are kept as ``thousandths of weight - slot / (templates + 1)``: the fraction
+    is the tie-break (more used, then by name, comes first), so ranking is a plain sort
+    of the templates a keyword touched by their score.
+    """
+
+    def __init__(self, templates: Iterable[TemplateKeywords]) -> None:
+        # Slots in tie-break order: more used first, then by name.
+        self._templates = sorted(templates, key=lambda t: (-t.usage_count, t.name, t.template_id))
+        count = len(self._templates)
+        self._tie = [-slot / (count + 1) for slot in range(count)]
+        by_language: dict[str, set[int]] = {}
+        for slot, template in enumerate(self._templates):
+            by_language.setdefault(_language_of(template.language), set()).add(slot)
+        self._by_language = {language: frozenset(slots) for language, slots in by_language.items()}
+        key_of: dict[tuple[str, bool], int] = {}  # (canonical phrase, is exclusion) → key
+        weights: list[dict[int, int]] = []  # key → {slot: weight}; empty for exclusions
+        vetoes: list[set[int]] = []  # key → slots it vetoes
+        phrases: list[dict[int, str]] = []  # key → {slot: phrase as written}
+        keys_of: list[set[int]] = [set() for _ in range(count)]  # slot → its keywords' keys
+        spellings: dict[str, set[int]] = {}
+        for slot, template in enumerate(self._templates):
+            entries = [(p, w) for p, w in template.keywords if w > 0]
+            entries += [(p, 0.0) for p in template.exclusions]
+            for phrase, weight in entries:
+                canonical = normalize(phrase)
+                if not canonical:
+                    continue
+                key = key_of.setdefault((canonical, weight == 0), len(key_of))
+                if key == len(weights):
+                    weights.append({})
+                    vetoes.append(set())
+                    phrases.append({})
+                    for form in word_forms(phrase) | {fold(phrase)}:
+                        for spelling in chinese_variants(form):
+                            spellings.setdefault(spelling, set()).add(key)
+                if weight == 0:
+                    vetoes[key].add(slot)
+                    continue
+                weights[key][slot] = weights[key].get(slot, 0) + max(1, round(weight * _SCALE))
+                phrases[key].setdefault(slot, phrase)
+                keys_of[slot].add(key)
+        self._weights = [tuple(w.items()) for w in weights]
+        self._subject_weights = [tuple((s, w * SUBJECT_FACTOR) for s, w in pairs) for pairs in self._weights]
+        self._slots = [frozenset(w) for w in weights]
+        self._vetoes = [frozenset(v) for v in vetoes]
+        self._phrases = phrases
+        self._keys_of = [frozenset(keys) for keys in keys_of]
+        # Per spelling: length, whether each end must sit on a word boundary (a Latin end
+        # must; a CJK end need not), and the keyword keys it spells.
+        self._spelled: list[tuple[int, bool, bool, tuple[int, ...]]] = []
+        self._automaton: ahocorasick.Automaton | None = None
+        if spellings:
+            automaton = ahocorasick.Automaton()
+            for index, (spelling, keys) in enumerate(spellings.items()):
+                encoded = _bytes_as_text(spelling)
+                automaton.add_word(encoded, index)
+                self._spelled.append((len(encoded), is_word_char(spelling[0]),
+                                      is_word_char(spelling[-1]), tuple(keys)))
+            automaton.make_automaton()
+            self._automaton = automaton
+        self.forms = len(spellings)
+
+    def __len__(self) -> int:
+        return len(self._templates)
+
+    def found(self, text: str) -> set[int]:
+        """Keys of the keywords found in folded ``text``."""
+        keys: set[int] = set()
+        if self._automaton is None or not text:
+            return keys
+        data = _bytes_as_text(text)
+        seen: set[int] = set()
+        last = len(data) - 1
+        spelled = self._spelled
+        for end, index in self._automaton.iter(data):
+            if index in seen:
+                continue
+            length, bound_start, bound_end, spelled_keys = spelled[index]
+            start = end - length + 1
+            if bound_start and start > 0:
+                byte = data[start - 1]  # ASCII inline; other characters are decoded
+                if byte.isalnum() if byte < "\x80" else _continues_word(data, start - 1, backwards=True):
+                    continue
+            if bound_end and end < last:
+                byte = data[end + 1]
+                if byte.isalnum() if byte < "\x80" else _continues_word(data, end + 1, backwards=False):
+                    continue
+            seen.add(index)
+            keys.update(spelled_keys)
+        return keys
+
+    def match(
+        self, subject: str, body: str, language: str | None = None, limit: int = 3
+    ) -> list[Suggestion]:
+        """The best ``limit`` templates for a mail, each with the keywords that matched.
+
+        Score: the sum of the weights of the distinct keywords found, doubled for those in
+        the subject; a template whose exclusion is found is out.
+        """
+        in_subject = self.found(fold(subject))
+        only_in_body = self.found(fold(body)) - in_subject
+        found = in_subject | only_in_body
+        scores = self._tie.copy()  # one float per template, so the loops below are list arithmetic
+        for keys, weights in ((in_subject, self._subject_weights), (only_in_body, self._weights)):
+            for key in keys:
+                for slot, weight in weights[key]:
+                    scores[slot] += weight
+        candidates = set().union(*map(self._slots.__getitem__, found))
+        candidates -= set().union(*map(self._vetoes.__getitem__, found))
+        wanted = _language_of(language)
+        if wanted:
+            candidates &= self._by_language.get(wanted, frozenset()) | self._by_language.get("", frozenset())
+        best = []
+        for slot in sorted(candidates, key=scores.__getitem__, reverse=True)[:limit]:
+            phrases = sorted(self._phrases[key][slot] for key in found & self._keys_of[slot])
+            template = self._templates[slot]
+            score = math.ceil(scores[slot]) / _SCALE
+            best.append(Suggestion(template.template_id, template.name, score, tuple(dict.fromkeys(phrases))))
+        return best
