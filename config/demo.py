@@ -23,6 +23,7 @@ from core.customers import CustomerDraft, create_customer, find_by_email
 from core.migrate import upgrade
 from core.records import EntryKind, User
 from core.users import add_user
+from knowledge import import_samples
 from routing.contact import Contact
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ async def seed(services: Services) -> bool:
             await add_user(session, password=DEMO_PASSWORD, **spec)
         for draft in DEMO_CUSTOMERS:
             await create_customer(session, system, draft)
+        await import_samples(session, system)
     for address, channel, subject, body in DEMO_TICKETS:
         async with services.db.session() as session:
             customer = await find_by_email(session, address)

@@ -13,3 +13,5 @@ async def test_demo_data_lets_a_newcomer_log_in_and_see_tickets(services: Servic
         alice = await authenticate(session, "alice", DEMO_PASSWORD)
         assert alice is not None and alice.extension == "1001"
         assert (await session.execute(select(func.count()).select_from(Ticket))).scalar() == 3
+        suggestions = await services.templates.suggest(session, "Refund for a damaged item", "I'd like a refund")
+        assert suggestions and "refund" in suggestions[0].matched
