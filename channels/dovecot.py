@@ -61,8 +61,10 @@ class ThrowawayDovecot:
         run.mkdir(exist_ok=True)
         if os.geteuid() == 0:
             os.chown(mail, uid, gid)
-        passwd = self.root / "passwd"
-        passwd.write_text("".join(f"{name}:{{PLAIN}}{secret}::::::\n" for name, secret in self.users.items()))
+        passwd = self.root / "passwd.d"
+        passwd.mkdir(exist_ok=True)
+        for name, secret in self.users.items():
+            self.add_user(name, secret)
         self.port = _free_port()
         config = self.root / "dovecot.conf"
         config.write_text(
@@ -82,7 +84,7 @@ default_internal_user = {internal}
 default_login_user = {login}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%n {passwd}
+  args = scheme=PLAIN username_format=%n {passwd}/%n
 }}
 userdb {{
   driver = static
@@ -118,6 +120,13 @@ service stats {{
 """
         )
         return config
+
+    def add_user(self, name: str, secret: str) -> None:
+        """One passwd-file per user, so users added while Dovecot runs are seen at once."""
+        if not name.isalnum():
+            raise ValueError("user names are letters and digits")
+        self.users[name] = secret
+        (self.root / "passwd.d" / name).write_text(f"{name}:{{PLAIN}}{secret}::::::\n")
 
     def start(self, timeout: float = 10.0) -> ThrowawayDovecot:
         binary = dovecot_path()

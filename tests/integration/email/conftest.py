@@ -18,6 +18,7 @@ from channels.sink import MailSink
 from config.app import build_services
 from config.services import Services
 from config.settings import Settings, load_settings
+from core.clock import Clock
 
 
 def need_dovecot() -> None:
@@ -38,9 +39,7 @@ def dovecot() -> Iterator[ThrowawayDovecot]:
 
 
 def add_user(server: ThrowawayDovecot, name: str) -> None:
-    server.users[name] = "secret"
-    with open(server.root / "passwd", "a") as fh:
-        fh.write(f"{name}:{{PLAIN}}secret::::::\n")
+    server.add_user(name, "secret")
 
 
 @pytest.fixture
@@ -76,8 +75,8 @@ def mail_settings(database_url: str, support: MailboxSettings, sink: MailSink) -
 
 
 @pytest.fixture
-async def mail_services(mail_settings: Settings) -> AsyncIterator[Services]:
-    svc = build_services(mail_settings)
+async def mail_services(mail_settings: Settings, clock: Clock | None) -> AsyncIterator[Services]:
+    svc = build_services(mail_settings, clock)
     yield svc
     await svc.db.close()
 
@@ -124,3 +123,12 @@ async def eventually(check, timeout: float = 10.0):  # type: ignore[no-untyped-d
 
 
 __all__ = ["aioimaplib", "append", "eventually", "fetch_all"]
+
+
+async def make_agent(services: Services, login: str = "alice", roles: tuple[str, ...] = ("agent",)):  # type: ignore[no-untyped-def]
+    from core.auth import Actor
+    from core.users import add_user
+
+    async with services.db.transaction() as session:
+        user = await add_user(session, login, "correct horse battery", login.title(), list(roles))
+    return Actor.of(user)
