@@ -77,6 +77,7 @@ instance_name = frontdesk-{self.port}
 log_path = /dev/stderr
 info_log_path = /dev/null
 ssl = no
+mail_fsync = never
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -24,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.mime import ParsedMail, UnparseableMail, content_hash, parse_message
-from channels.outgoing import domain_of, queue_email, ticket_number_in
+from channels.outgoing import compose_outgoing, domain_of, ticket_number_in
 from channels.records import (
     MailAttachment,
     MailboxCheckpoint,
@@ -34,11 +36,20 @@ from channels.records import (
     QuarantineStatus,
 )
 from channels.settings import MailboxSettings, SmtpSettings
+from core.audit import record_change
 from core.auth import Actor
 from core.clock import Clock
-from core.customers import CustomerDraft, create_customer, find_by_email
+from core.customers import customer_dict
 from core.db import Database
-from core.records import TICKET_NUMBER_OFFSET, Customer, EntryKind, OutboxMessage, Ticket, Tier
+from core.records import (
+    TICKET_NUMBER_OFFSET,
+    Customer,
+    CustomerEmail,
+    EntryKind,
+    OutboxMessage,
+    Ticket,
+    Tier,
+)
 from knowledge.suggestions import TemplateLibrary
 from routing.contact import Contact
 from routing.desk import TicketDesk
@@ -143,7 +154,10 @@ class MailImporter:
         last_uid = max((m.uid for m in mails if m.uid is not None), default=None)
         try:
             async with self.db.session() as session:
-                results = [await self._import_one(session, uidvalidity, m, p) for m, p in zip(mails, parsed, strict=True)]
+                batch = BatchContext(self)
+                await batch.load(session, [p for p in parsed if isinstance(p, ParsedMail)])
+                results = [await self._import_one(session, uidvalidity, m, p, batch) for m, p in zip(mails, parsed, strict=True)]
+                await batch.finish(session)
                 await self._advance(session, uidvalidity, last_uid)
                 await self.desk.commit_and_publish(session)
         except Exception:
@@ -161,7 +175,11 @@ class MailImporter:
     async def _ingest_alone(self, uidvalidity: int | None, mail: FetchedMail, parsed: Parsed) -> list[IngestResult]:
         try:
             async with self.db.session() as session:
-                result = await self._import_one(session, uidvalidity, mail, parsed)
+                batch = BatchContext(self)
+                if isinstance(parsed, ParsedMail):
+                    await batch.load(session, [parsed])
+                result = await self._import_one(session, uidvalidity, mail, parsed, batch)
+                await batch.finish(session)
                 await self._advance(session, uidvalidity, mail.uid)
                 await self.desk.commit_and_publish(session)
             return [result]
@@ -170,8 +188,6 @@ class MailImporter:
             return [await self._quarantine_alone(uidvalidity, mail)]
 
     async def _quarantine_alone(self, uidvalidity: int | None, mail: FetchedMail, error: str | None = None) -> IngestResult:
-        import traceback
-
         reason = error or traceback.format_exc(limit=3)
         async with self.db.transaction() as session:
             row = self._quarantine(session, uidvalidity, mail, f"import failed: {reason}")
@@ -203,7 +219,7 @@ class MailImporter:
         return row
 
     # -- one message -------------------------------------------------------------------
-    async def _import_one(self, session: AsyncSession, uidvalidity: int | None, mail: FetchedMail, parsed: Parsed) -> IngestResult:
+    async def _import_one(self, session: AsyncSession, uidvalidity: int | None, mail: FetchedMail, parsed: Parsed, batch: BatchContext) -> IngestResult:
         if isinstance(parsed, UnparseableMail):
             digest = content_hash(mail.raw)
             held = await session.scalar(
@@ -215,37 +231,16 @@ class MailImporter:
             await session.flush()
             log.info("mailbox %s: uid %s quarantined: %s", self.mailbox.name, mail.uid, parsed)
             return IngestResult(mail.uid, "quarantined", quarantine_id=row.id)
-        return await self.import_parsed(session, uidvalidity, mail, parsed)
+        return await self.import_parsed(session, uidvalidity, mail, parsed, batch)
 
-    async def import_parsed(self, session: AsyncSession, uidvalidity: int | None, mail: FetchedMail, p: ParsedMail) -> IngestResult:
-        existing = await self._existing(session, p)
-        if existing is not None:
-            return IngestResult(mail.uid, "duplicate", existing.ticket_id, existing.entry_id, existing.id)
-        thread_ticket, how = await self._thread(session, p)
-        customer = await self._customer(session, p)
-        record = MailMessage(
-            direction="in",
-            mailbox=self.mailbox.name,
-            uidvalidity=uidvalidity if mail.uid is not None else None,
-            uid=mail.uid,
-            message_id=p.message_id,
-            content_hash=p.content_hash,
-            sender=p.sender,
-            subject=p.subject,
-            size=p.size,
-            raw=mail.raw,
-            created_at=self.clock.now(),
-        )
-        session.add(record)
-        await session.flush()
-        attachments = [
-            MailAttachment(message_row_id=record.id, filename=a.filename, content_type=a.content_type[:200], size=a.size, content_id=a.content_id, data=a.data)
-            for a in p.attachments
-        ]
-        session.add_all(attachments)
-        session.add_all(MailReference(message_row_id=record.id, ref=ref[:500]) for ref in p.thread_refs)
-        if attachments:
-            await session.flush()
+    async def import_parsed(
+        self, session: AsyncSession, uidvalidity: int | None, mail: FetchedMail, p: ParsedMail, batch: BatchContext
+    ) -> IngestResult:
+        """One parsed mail onto a ticket; its own rows are written at the batch's end (``batch.finish``)."""
+        if batch.is_duplicate(p):
+            return IngestResult(mail.uid, "duplicate")
+        thread_ticket, how = await batch.thread(session, p)
+        customer = batch.customers[p.sender]
         loop_reasons = list(p.auto_signals)
         own = {self.mailbox.address.lower(), self.smtp.from_address.lower()}
         if own & set(p.x_loop):
@@ -254,7 +249,6 @@ class MailImporter:
             loop_reasons.append("sent from our own address")
         suggestions = await self.templates.suggest(session, p.subject, p.text)
         payload: dict[str, Any] = {
-            "mail_id": record.id,
             "mailbox": self.mailbox.name,
             "message_id": p.message_id,
             "subject": p.subject,
@@ -266,7 +260,8 @@ class MailImporter:
             "text": p.text,
             "html": p.html,
             "attachments": [
-                {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size} for a in attachments
+                {"index": n, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+                for n, a in enumerate(p.attachments)
             ],
             "automatic": loop_reasons,
             "threaded_by": how,
@@ -286,69 +281,35 @@ class MailImporter:
         )
         dedup_key = f"mail:{p.message_id or p.content_hash}"[:300]
         accepted = await self.desk.accept(session, contact, EntryKind.EMAIL_IN, payload, dedup_key=dedup_key)
-        record.ticket_id = accepted.ticket.id
-        record.entry_id = accepted.entry.id if accepted.entry else None
-        acknowledged = False
-        if accepted.created and not loop_reasons and self.mailbox.acknowledge:
-            acknowledged = await self._acknowledge(session, accepted.ticket, customer, p, record)
-        return IngestResult(mail.uid, "imported", accepted.ticket.id, record.entry_id, record.id, acknowledged=acknowledged)
-
-    async def _existing(self, session: AsyncSession, p: ParsedMail) -> MailMessage | None:
-        cond = MailMessage.content_hash == p.content_hash
-        if p.message_id:
-            cond = cond | (MailMessage.message_id == p.message_id)
-        return (await session.execute(select(MailMessage).where(cond).limit(1))).scalars().first()
-
-    async def _thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
-        """The ticket this mail belongs to, and how we know: references, a reply that came first, the tag."""
-        refs = p.thread_refs
-        if refs:
-            rows = (
-                await session.execute(
-                    select(MailMessage.message_id, MailMessage.ticket_id).where(
-                        MailMessage.message_id.in_(refs), MailMessage.ticket_id.is_not(None)
-                    )
-                )
-            ).all()
-            known = {mid: tid for mid, tid in rows}
-            for ref in refs:  # nearest first: In-Reply-To, then References from the end
-                if ref in known:
-                    return known[ref], "references"
-        if p.message_id:
-            stmt = (
-                select(MailMessage.ticket_id)
-                .join(MailReference, MailReference.message_row_id == MailMessage.id)
-                .where(MailReference.ref == p.message_id, MailMessage.ticket_id.is_not(None))
-                .order_by(MailMessage.id)
-                .limit(1)
-            )
-            ticket_id = await session.scalar(stmt)
-            if ticket_id is not None:
-                return ticket_id, "reply-arrived-first"
-        for number in ticket_number_in(p.subject):
-            ticket_id = number - TICKET_NUMBER_OFFSET
-            if ticket_id > 0 and await session.get(Ticket, ticket_id) is not None:
-                return ticket_id, "subject-tag"
-        return None, None
-
-    async def _customer(self, session: AsyncSession, p: ParsedMail) -> Customer:
-        customer = await find_by_email(session, p.sender)
-        if customer is not None:
-            return customer
-        draft = CustomerDraft(name=p.sender_name or p.sender.split("@", 1)[0], emails=[p.sender], tier=Tier.NEW.value)
-        return await create_customer(session, Actor.system(), draft)
-
-    async def _acknowledge(self, session: AsyncSession, ticket: Ticket, customer: Customer, p: ParsedMail, record: MailMessage) -> bool:
-        limit = self.mailbox.auto_replies_per_day
-        since = self.clock.now() - timedelta(hours=24)
-        sent = await session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.recipient == p.sender, OutboxMessage.dedup_key.like("ack:%"), OutboxMessage.created_at >= since)
+        ticket = accepted.ticket
+        record = MailMessage(
+            direction="in",
+            mailbox=self.mailbox.name,
+            uidvalidity=uidvalidity if mail.uid is not None else None,
+            uid=mail.uid,
+            message_id=p.message_id,
+            content_hash=p.content_hash,
+            ticket_id=ticket.id,
+            entry_id=accepted.entry.id if accepted.entry else None,
+            sender=p.sender,
+            subject=p.subject,
+            size=p.size,
+            raw=mail.raw,
+            created_at=self.clock.now(),
+            attachments=[
+                MailAttachment(filename=a.filename, content_type=a.content_type[:200], size=a.size, content_id=a.content_id, data=a.data)
+                for a in p.attachments
+            ],
+            references=[MailReference(ref=ref[:500]) for ref in p.thread_refs],
         )
-        if (sent or 0) >= limit:
-            log.info("mailbox %s: no acknowledgement to %s (%d in 24 h)", self.mailbox.name, p.sender, sent)
-            return False
+        batch.imported(record, p)
+        acknowledged = False
+        if accepted.created and not loop_reasons and self.mailbox.acknowledge and batch.may_auto_reply(p.sender):
+            await self._acknowledge(session, ticket, customer, p, batch)
+            acknowledged = True
+        return IngestResult(mail.uid, "imported", ticket.id, record.entry_id, acknowledged=acknowledged)
+
+    async def _acknowledge(self, session: AsyncSession, ticket: Ticket, customer: Customer, p: ParsedMail, batch: BatchContext) -> None:
         context = {
             "ticket": {"tag": ticket.tag, "number": ticket.number, "subject": ticket.subject},
             "customer": {"name": customer.name},
@@ -357,35 +318,138 @@ class MailImporter:
         }
         subject = " ".join(_sandbox.from_string(self.mailbox.acknowledgement_subject).render(context).split())
         body = _sandbox.from_string(self.mailbox.acknowledgement_body).render(context)
-        queued = await queue_email(
-            session,
+        outgoing = compose_outgoing(
             self.clock,
             ticket=ticket,
             recipient=p.sender,
             subject=subject,
             body=body,
             domain=self.domain,
-            dedup_key=f"ack:{record.id}",
+            dedup_key=f"ack:{p.message_id or p.content_hash}",
             in_reply_to=p.message_id,
             references=p.references,
             extra_headers={"Auto-Submitted": "auto-replied", "X-Loop": self.mailbox.address},
             payload={"kind": "acknowledgement", "mailbox": self.mailbox.name},
         )
-        await self.desk.append(
-            session,
-            ticket,
-            EntryKind.EMAIL_OUT,
-            {
-                "subject": queued.outbox.subject,
-                "to": p.sender,
-                "text": body,
-                "message_id": queued.message_id,
-                "outbox_id": queued.outbox.id,
-                "automatic": True,
-            },
-            dedup_key=f"ack:{record.id}",
+        batch.pending.extend([outgoing.outbox, outgoing.record])
+
+
+class BatchContext:
+    """What a batch needs to know, read in a few queries up front instead of several per mail.
+
+    It also remembers the batch's own mail, so a reply and its original in one batch
+    (in either order) meet on one ticket, and a mail twice in a batch counts once.
+    """
+
+    def __init__(self, importer: MailImporter) -> None:
+        self.importer = importer
+        self.known_ids: set[str] = set()
+        self.known_hashes: set[str] = set()
+        self.ticket_of: dict[str, int] = {}  # Message-ID -> ticket, for mail we hold
+        self.replied_by: dict[str, int] = {}  # a Message-ID we have not seen -> ticket of a reply to it
+        self.customers: dict[str, Customer] = {}
+        self.auto_replies: Counter[str] = Counter()
+        self.pending: list[Any] = []
+
+    async def load(self, session: AsyncSession, mails: Sequence[ParsedMail]) -> None:
+        ids = {p.message_id for p in mails if p.message_id}
+        hashes = {p.content_hash for p in mails}
+        refs = {r for p in mails for r in p.thread_refs}
+        if ids or hashes:
+            stmt = select(MailMessage.message_id, MailMessage.content_hash).where(
+                MailMessage.message_id.in_(ids) | MailMessage.content_hash.in_(hashes)
+            )
+            for mid, digest in (await session.execute(stmt)).all():
+                if mid:
+                    self.known_ids.add(mid)
+                if digest:
+                    self.known_hashes.add(digest)
+        if refs:
+            stmt = select(MailMessage.message_id, MailMessage.ticket_id).where(
+                MailMessage.message_id.in_(refs), MailMessage.ticket_id.is_not(None)
+            )
+            self.ticket_of.update({mid: tid for mid, tid in (await session.execute(stmt)).all() if mid})
+        if ids:
+            stmt = (
+                select(MailReference.ref, MailMessage.ticket_id)
+                .join(MailMessage, MailReference.message_row_id == MailMessage.id)
+                .where(MailReference.ref.in_(ids), MailMessage.ticket_id.is_not(None))
+                .order_by(MailMessage.id.desc())
+            )
+            self.replied_by.update({ref: tid for ref, tid in (await session.execute(stmt)).all()})
+        await self._load_customers(session, {p.sender: p.sender_name for p in mails})
+        if self.importer.mailbox.acknowledge:
+            since = self.importer.clock.now() - timedelta(hours=24)
+            stmt = (
+                select(OutboxMessage.recipient, func.count())
+                .where(
+                    OutboxMessage.recipient.in_(list(self.customers)),
+                    OutboxMessage.dedup_key.like("ack:%"),
+                    OutboxMessage.created_at >= since,
+                )
+                .group_by(OutboxMessage.recipient)
+            )
+            self.auto_replies.update({r: n for r, n in (await session.execute(stmt)).all()})
+
+    async def _load_customers(self, session: AsyncSession, senders: dict[str, str]) -> None:
+        """Known customers by address; the others created together (one flush), tier "new"."""
+        stmt = select(CustomerEmail.address, Customer).join(Customer, Customer.id == CustomerEmail.customer_id).where(
+            CustomerEmail.address.in_(list(senders))
         )
+        self.customers.update({address: customer for address, customer in (await session.execute(stmt)).all()})
+        new = [
+            Customer(name=(name or address.split("@", 1)[0])[:200], tier=Tier.NEW.value, phones=[], emails=[CustomerEmail(address=address)])
+            for address, name in senders.items()
+            if address not in self.customers
+        ]
+        if not new:
+            return
+        session.add_all(new)
+        await session.flush()
+        system = Actor.system()
+        for customer in new:
+            self.customers[customer.emails[0].address] = customer
+            record_change(session, system, "customer.create", "customer", customer.id, None, customer_dict(customer))
+
+    def is_duplicate(self, p: ParsedMail) -> bool:
+        return (p.message_id is not None and p.message_id in self.known_ids) or p.content_hash in self.known_hashes
+
+    async def thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
+        """The ticket this mail belongs to, and how we know: references, a reply that came first, the tag."""
+        for ref in p.thread_refs:  # nearest first: In-Reply-To, then References from the end
+            if ref in self.ticket_of:
+                return self.ticket_of[ref], "references"
+        if p.message_id and p.message_id in self.replied_by:
+            return self.replied_by[p.message_id], "reply-arrived-first"
+        for number in ticket_number_in(p.subject):
+            ticket_id = number - TICKET_NUMBER_OFFSET
+            if ticket_id > 0 and await session.get(Ticket, ticket_id) is not None:
+                return ticket_id, "subject-tag"
+        return None, None
+
+    def imported(self, record: MailMessage, p: ParsedMail) -> None:
+        self.pending.append(record)
+        self.known_hashes.add(p.content_hash)
+        if p.message_id:
+            self.known_ids.add(p.message_id)
+            if record.ticket_id is not None:
+                self.ticket_of[p.message_id] = record.ticket_id
+        for ref in p.thread_refs:
+            if record.ticket_id is not None and ref not in self.ticket_of:
+                self.replied_by.setdefault(ref, record.ticket_id)
+
+    def may_auto_reply(self, sender: str) -> bool:
+        if self.auto_replies[sender] >= self.importer.mailbox.auto_replies_per_day:
+            log.info("mailbox %s: no acknowledgement to %s (cap reached)", self.importer.mailbox.name, sender)
+            return False
+        self.auto_replies[sender] += 1
         return True
+
+    async def finish(self, session: AsyncSession) -> None:
+        """Write the batch's own rows (messages, attachments, references, acknowledgements) together."""
+        session.add_all(self.pending)
+        self.pending = []
+        await session.flush()
 
 
 async def retry_quarantined(importer: MailImporter, session: AsyncSession, row: QuarantinedMail) -> IngestResult:
@@ -396,10 +460,14 @@ async def retry_quarantined(importer: MailImporter, session: AsyncSession, row: 
         row.attempts += 1
         row.error = str(exc)[:4000]
         return IngestResult(row.uid, "quarantined", quarantine_id=row.id)
-    result = await importer.import_parsed(session, row.uidvalidity, FetchedMail(row.uid, row.raw), parsed)
+    batch = BatchContext(importer)
+    await batch.load(session, [parsed])
+    result = await importer.import_parsed(session, row.uidvalidity, FetchedMail(row.uid, row.raw), parsed, batch)
+    records = [r for r in batch.pending if isinstance(r, MailMessage) and r.direction == "in"]
+    await batch.finish(session)
     row.attempts += 1
     row.status = QuarantineStatus.RELEASED
     row.resolved_at = importer.clock.now()
-    row.message_row_id = result.message_row_id
+    row.message_row_id = records[0].id if records else None
     result.quarantine_id = row.id
     return result

@@ -50,8 +50,7 @@ class QueuedMail:
     message_id: str
 
 
-async def queue_email(
-    session: AsyncSession,
+def compose_outgoing(
     clock: Clock,
     *,
     ticket: Ticket | None,
@@ -65,7 +64,7 @@ async def queue_email(
     extra_headers: dict[str, str] | None = None,
     payload: dict[str, Any] | None = None,
 ) -> QueuedMail:
-    """Add the outbox row and the outgoing message record; raises InvalidInput on CR/LF."""
+    """The outbox row and our record of the outgoing message (not yet added); InvalidInput on CR/LF."""
     headers: dict[str, str] = dict(extra_headers or {})
     if ticket is not None:
         subject = tag_subject(subject, ticket)
@@ -100,6 +99,12 @@ async def queue_email(
         subject=subject[:500],
         created_at=now,
     )
-    session.add_all([outbox, record])
-    await session.flush()
     return QueuedMail(outbox, record, message_id)
+
+
+async def queue_email(session: AsyncSession, clock: Clock, **fields: Any) -> QueuedMail:
+    """``compose_outgoing``, added to the caller's transaction and flushed (ids known)."""
+    queued = compose_outgoing(clock, **fields)
+    session.add_all([queued.outbox, queued.record])
+    await session.flush()
+    return queued

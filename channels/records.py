@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
 from core.records import Base
@@ -53,12 +53,19 @@ class MailMessage(Base):
     message_id: Mapped[str | None] = mapped_column(String(500), unique=True)
     content_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
-    entry_id: Mapped[int | None] = mapped_column(ForeignKey("timeline_entries.id", ondelete="SET NULL"))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("timeline_entries.id", ondelete="SET NULL"), index=True)
     sender: Mapped[str] = mapped_column(String(320), default="")
     subject: Mapped[str] = mapped_column(String(500), default="")
     size: Mapped[int] = mapped_column(Integer, default=0)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    attachments: Mapped[list[MailAttachment]] = relationship(
+        cascade="all, delete-orphan", order_by="MailAttachment.id", lazy="raise"
+    )
+    references: Mapped[list[MailReference]] = relationship(
+        cascade="all, delete-orphan", order_by="MailReference.id", lazy="raise"
+    )
 
 
 class MailReference(Base):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import uuid
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 
 def encoded_word(text: str, charset: str, codec: str | None = None) -> str:

@@ -102,5 +102,5 @@ class SmtpDelivery:
                 await client.append(msg.as_bytes(), mailbox=mailbox.sent_folder, flags="(\\Seen)", date=time.time())
             finally:
                 await client.logout()
-        except Exception as exc:  # noqa: BLE001 (a missing copy must not resend the mail)
+        except Exception as exc:
             log.warning("outbox email %s: sent, but no copy in %s/%s: %s", row.id, mailbox.name, mailbox.sent_folder, exc)

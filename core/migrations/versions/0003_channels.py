@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('message_id')
     )
     with op.batch_alter_table('mail_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mail_messages_entry_id'), ['entry_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_mail_messages_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('mail_attachments',
@@ -67,6 +68,7 @@ def upgrade() -> None:
     sa.Column('uidvalidity', sa.BigInteger(), nullable=True),
     sa.Column('uid', sa.BigInteger(), nullable=True),
     sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('error', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -78,6 +80,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('mail_quarantine', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mail_quarantine_content_hash'), ['content_hash'], unique=False)
         batch_op.create_index('ix_mail_quarantine_status', ['status', 'created_at'], unique=False)
 
     op.create_table('mail_references',
@@ -103,6 +106,7 @@ def downgrade() -> None:
     op.drop_table('mail_references')
     with op.batch_alter_table('mail_quarantine', schema=None) as batch_op:
         batch_op.drop_index('ix_mail_quarantine_status')
+        batch_op.drop_index(batch_op.f('ix_mail_quarantine_content_hash'))
 
     op.drop_table('mail_quarantine')
     with op.batch_alter_table('mail_attachments', schema=None) as batch_op:
@@ -111,6 +115,7 @@ def downgrade() -> None:
     op.drop_table('mail_attachments')
     with op.batch_alter_table('mail_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mail_messages_ticket_id'))
+        batch_op.drop_index(batch_op.f('ix_mail_messages_entry_id'))
 
     op.drop_table('mail_messages')
     op.drop_table('mail_checkpoints')
