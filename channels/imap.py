@@ -14,6 +14,7 @@ import logging
 import re
 import ssl
 from collections.abc import Sequence
+from typing import Any
 
 import aioimaplib
 
@@ -39,6 +40,27 @@ def _check(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
         detail = b" ".join(bytes(x) for x in response.lines[-1:]).decode("utf-8", "replace")
         raise ImapError(f"{what} failed: {response.result} {detail}")
     return response
+
+
+class ArrivalWatch:
+    """Notices every untagged EXISTS, including those aioimaplib drops.
+
+    A mail that arrives while a SEARCH runs is announced in that command's response
+    (which aioimaplib ignores) and not again when IDLE starts; without this, the
+    ingest would sleep until the next mail.
+    """
+
+    def __init__(self, client: aioimaplib.IMAP4) -> None:
+        self.arrived = False
+        protocol = client.protocol
+        original = protocol._untagged_response
+
+        def untagged(line: bytes) -> Any:
+            if line.rstrip().endswith(b"EXISTS"):
+                self.arrived = True
+            return original(line)
+
+        protocol._untagged_response = untagged  # type: ignore[method-assign]
 
 
 async def connect(mailbox: MailboxSettings) -> aioimaplib.IMAP4:
@@ -109,9 +131,11 @@ class ImapIngest:
         self.mailbox = mailbox
         self.uidvalidity: int | None = None
         self.mode = "starting"
+        self.watch: ArrivalWatch | None = None
 
     async def run(self, task: SupervisedTask) -> None:
         client = await connect(self.mailbox)
+        self.watch = ArrivalWatch(client)
         try:
             await self._select(client)
             idle = self.mailbox.idle and client.has_capability("IDLE")
@@ -119,9 +143,10 @@ class ImapIngest:
             if self.mailbox.processed_folder:
                 await self._move_committed(client)
             while True:
+                self.watch.arrived = False
                 found = await self.catch_up(client)
                 task.healthy(self.describe())
-                if found:
+                if found or self.watch.arrived:
                     continue
                 if idle:
                     await self._idle(client)

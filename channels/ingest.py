@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,6 +104,7 @@ class MailImporter:
         self.imported = 0
         self.duplicates = 0
         self.quarantined = 0
+        self._ack_cache: tuple[tuple[str, str], tuple[Template, Template]] | None = None
 
     # -- checkpoint ------------------------------------------------------------------
     async def checkpoint(self) -> MailboxCheckpoint | None:
@@ -309,6 +311,13 @@ class MailImporter:
             acknowledged = True
         return IngestResult(mail.uid, "imported", ticket.id, record.entry_id, acknowledged=acknowledged)
 
+    def _ack_templates(self) -> tuple[Template, Template]:
+        """Compiled once per mailbox settings (compiling is the slow part of Jinja2)."""
+        key = (self.mailbox.acknowledgement_subject, self.mailbox.acknowledgement_body)
+        if self._ack_cache is None or self._ack_cache[0] != key:
+            self._ack_cache = (key, (_sandbox.from_string(key[0]), _sandbox.from_string(key[1])))
+        return self._ack_cache[1]
+
     async def _acknowledge(self, session: AsyncSession, ticket: Ticket, customer: Customer, p: ParsedMail, batch: BatchContext) -> None:
         context = {
             "ticket": {"tag": ticket.tag, "number": ticket.number, "subject": ticket.subject},
@@ -316,8 +325,9 @@ class MailImporter:
             "subject": p.subject,
             "mailbox": {"name": self.mailbox.name, "address": self.mailbox.address},
         }
-        subject = " ".join(_sandbox.from_string(self.mailbox.acknowledgement_subject).render(context).split())
-        body = _sandbox.from_string(self.mailbox.acknowledgement_body).render(context)
+        subject_template, body_template = self._ack_templates()
+        subject = " ".join(subject_template.render(context).split())
+        body = body_template.render(context)
         outgoing = compose_outgoing(
             self.clock,
             ticket=ticket,
