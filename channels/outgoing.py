@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.records import MailMessage
 from core.clock import Clock
 from core.errors import InvalidInput
-from core.records import OutboxMessage, Ticket
+from core.records import OutboxMessage, OutboxStatus, Ticket
 
 _TAG = re.compile(r"\[#(\d+)\]")
 
@@ -88,6 +88,8 @@ def compose_outgoing(
         payload=payload or {},
         ticket_id=ticket.id if ticket else None,
         dedup_key=dedup_key[:300],
+        status=OutboxStatus.PENDING.value,
+        attempts=0,
         created_at=now,
         next_attempt_at=now,
     )
@@ -97,6 +99,7 @@ def compose_outgoing(
         ticket_id=ticket.id if ticket else None,
         sender="",
         subject=subject[:500],
+        size=len(body.encode("utf-8")),
         created_at=now,
     )
     return QueuedMail(outbox, record, message_id)
