@@ -85,7 +85,7 @@ def generate(n: int, seed: int = 7, prefix: str = "bench") -> tuple[list[bytes],
 
 def _mailbox_from_url(url: str) -> MailboxSettings:
     parts = urlsplit(url)
-    return MailboxSettings(
+    return MailboxSettings.model_validate(dict(
         name="bench",
         address=f"{unquote(parts.username or 'support')}@example.com",
         host=parts.hostname or "127.0.0.1",
@@ -94,7 +94,7 @@ def _mailbox_from_url(url: str) -> MailboxSettings:
         username=unquote(parts.username or ""),
         password=SecretStr(unquote(parts.password or "")),
         folder=parts.path.strip("/") or "INBOX",
-    )
+    ))
 
 
 async def _append_all(box: MailboxSettings, mails: list[bytes]) -> None:

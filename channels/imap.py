@@ -60,7 +60,7 @@ class ArrivalWatch:
                 self.arrived = True
             return original(line)
 
-        protocol._untagged_response = untagged  # type: ignore[method-assign]
+        protocol._untagged_response = untagged
 
 
 async def connect(mailbox: MailboxSettings) -> aioimaplib.IMAP4:

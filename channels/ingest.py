@@ -38,10 +38,7 @@ from channels.records import (
     QuarantineStatus,
 )
 from channels.settings import MailboxSettings, SmtpSettings
-from core.audit import record_change
-from core.auth import Actor
 from core.clock import Clock
-from core.customers import customer_dict
 from core.db import Database
 from core.records import (
     TICKET_NUMBER_OFFSET,
@@ -368,31 +365,31 @@ class BatchContext:
         hashes = {p.content_hash for p in mails}
         refs = {r for p in mails for r in p.thread_refs}
         if ids or hashes:
-            stmt = select(MailMessage.message_id, MailMessage.content_hash).where(
+            known = select(MailMessage.message_id, MailMessage.content_hash).where(
                 MailMessage.message_id.in_(ids) | MailMessage.content_hash.in_(hashes)
             )
-            for mid, digest in (await session.execute(stmt)).all():
+            for mid, digest in (await session.execute(known)).all():
                 if mid:
                     self.known_ids.add(mid)
                 if digest:
                     self.known_hashes.add(digest)
         if refs:
-            stmt = select(MailMessage.message_id, MailMessage.ticket_id).where(
+            threads = select(MailMessage.message_id, MailMessage.ticket_id).where(
                 MailMessage.message_id.in_(refs), MailMessage.ticket_id.is_not(None)
             )
-            self.ticket_of.update({mid: tid for mid, tid in (await session.execute(stmt)).all() if mid})
+            self.ticket_of.update({mid: tid for mid, tid in (await session.execute(threads)).all() if mid and tid})
         if ids:
-            stmt = (
+            replies = (
                 select(MailReference.ref, MailMessage.ticket_id)
                 .join(MailMessage, MailReference.message_row_id == MailMessage.id)
                 .where(MailReference.ref.in_(ids), MailMessage.ticket_id.is_not(None))
                 .order_by(MailMessage.id.desc())
             )
-            self.replied_by.update({ref: tid for ref, tid in (await session.execute(stmt)).all()})
+            self.replied_by.update({ref: tid for ref, tid in (await session.execute(replies)).all() if tid})
         await self._load_customers(session, {p.sender: p.sender_name for p in mails})
         if self.importer.mailbox.acknowledge:
             since = self.importer.clock.now() - timedelta(hours=24)
-            stmt = (
+            counts = (
                 select(OutboxMessage.recipient, func.count())
                 .where(
                     OutboxMessage.recipient.in_(list(self.customers)),
@@ -401,14 +398,14 @@ class BatchContext:
                 )
                 .group_by(OutboxMessage.recipient)
             )
-            self.auto_replies.update({r: n for r, n in (await session.execute(stmt)).all()})
+            self.auto_replies.update({r: n for r, n in (await session.execute(counts)).all()})
 
     async def _load_customers(self, session: AsyncSession, senders: dict[str, str]) -> None:
         """Known customers by address; the others created together, tier "new", audited as the system."""
-        stmt = select(CustomerEmail.address, Customer).join(Customer, Customer.id == CustomerEmail.customer_id).where(
+        known = select(CustomerEmail.address, Customer).join(Customer, Customer.id == CustomerEmail.customer_id).where(
             CustomerEmail.address.in_(list(senders))
         )
-        self.customers.update({address: customer for address, customer in (await session.execute(stmt)).all()})
+        self.customers.update({address: customer for address, customer in (await session.execute(known)).all()})
         new = {
             address: Customer(name=(name or address.split("@", 1)[0])[:200], tier=Tier.NEW.value, tags=[], notes="")
             for address, name in senders.items()
@@ -423,9 +420,9 @@ class BatchContext:
         await session.flush()
         self.customers.update(new)
         now = self.importer.clock.now()
-        await session.execute(insert(CustomerEmail.__table__), [{"customer_id": c.id, "address": a} for a, c in new.items()])
+        await session.execute(insert(CustomerEmail), [{"customer_id": c.id, "address": a} for a, c in new.items()])
         await session.execute(
-            insert(AuditLog.__table__),
+            insert(AuditLog),
             [
                 {
                     "actor_id": None,

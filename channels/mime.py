@@ -182,12 +182,12 @@ class _Walk:
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
             inner = part.get_payload()
-            data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+            data = inner[0].as_bytes() if isinstance(inner, list) and inner and isinstance(inner[0], Message) else b""
             name = _filename(part) or "message.eml"
             self.attachments.append(ParsedAttachment(name, ctype, data))
             return
         if part.is_multipart():
-            for sub in part.get_payload():  # type: ignore[union-attr]
+            for sub in part.get_payload():
                 if isinstance(sub, Message):
                     self.visit(sub)
             return
@@ -202,9 +202,8 @@ class _Walk:
         if is_body and ctype == "text/html" and self.html is None:
             self.html = _payload_text(part)
             return
-        data = part.get_payload(decode=True)
-        if not isinstance(data, bytes):
-            data = b""
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         if not filename and ctype.startswith("text/") and disposition != "attachment":
             return  # a second text alternative (e.g. text/enriched): the first one is kept
         content_id = normalize_message_id(raw_header(part, "Content-ID") or "") if raw_header(part, "Content-ID") else None
@@ -258,7 +257,7 @@ def parse_message(raw: bytes, max_bytes: int | None = None) -> ParsedMail:
     if not raw.strip():
         raise UnparseableMail("empty message")
     try:
-        msg: EmailMessage = _PARSER.parsebytes(raw)  # type: ignore[assignment]
+        msg: EmailMessage = _PARSER.parsebytes(raw)
         from_raw = raw_header(msg, "From") or raw_header(msg, "Sender") or ""
         name_raw, address = parseaddr(decode_header_value(from_raw) if from_raw else "")
         address = address.strip().lower()

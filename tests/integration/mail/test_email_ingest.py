@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import func, select
 
 from channels.plugin import EmailChannel
@@ -12,7 +10,7 @@ from channels.samples import Attachment, compose
 from channels.settings import MailboxSettings
 from config.services import Services
 from core.records import Customer, EntryKind, Ticket, TimelineEntry
-from conftest import append, eventually
+from mail.helpers import append, eventually
 
 
 async def email_entries(services: Services) -> list[TimelineEntry]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import aioimaplib
 import pytest
 
 from channels.dovecot import ThrowawayDovecot, dovecot_path
-from channels.imap import connect
 from channels.plugin import EmailChannel
 from channels.settings import MailboxSettings
 from channels.sink import MailSink
@@ -86,49 +83,3 @@ async def channel(mail_services: Services) -> AsyncIterator[EmailChannel]:
     ch = EmailChannel(mail_services)
     yield ch
     await ch.stop()
-
-
-async def append(box: MailboxSettings, *messages: bytes, folder: str | None = None, flags: str | None = None) -> None:
-    client = await connect(box)
-    try:
-        for raw in messages:
-            response = await client.append(raw, mailbox=folder or box.folder, flags=flags)
-            assert response.result == "OK", response
-    finally:
-        await client.logout()
-
-
-async def fetch_all(box: MailboxSettings, folder: str | None = None) -> list[bytes]:
-    from channels.imap import parse_fetch
-
-    client = await connect(box)
-    try:
-        await client.select(folder or box.folder)
-        response = await client.uid("fetch", "1:*", "(UID BODY.PEEK[])")
-        return [m.raw for m in parse_fetch(response.lines)]
-    finally:
-        await client.logout()
-
-
-async def eventually(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
-    """Wait for a real server to do something (never used to pass simulated time)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-__all__ = ["aioimaplib", "append", "eventually", "fetch_all"]
-
-
-async def make_agent(services: Services, login: str = "alice", roles: tuple[str, ...] = ("agent",)):  # type: ignore[no-untyped-def]
-    from core.auth import Actor
-    from core.users import add_user
-
-    async with services.db.transaction() as session:
-        user = await add_user(session, login, "correct horse battery", login.title(), list(roles))
-    return Actor.of(user)

@@ -11,7 +11,7 @@ from channels.samples import compose
 from channels.settings import MailboxSettings
 from config.services import Services
 from core.records import EntryKind, TimelineEntry
-from conftest import aioimaplib, append, eventually, make_agent
+from mail.helpers import append, eventually, make_agent
 
 
 async def entries_by_sender(services: Services) -> dict[str, list[int]]:
@@ -114,5 +114,3 @@ async def test_a_new_uidvalidity_neither_loses_nor_reimports_mail(
     assert all(len(tickets) == 1 for tickets in found.values())
     assert channel.importers["support"].duplicates == 2
 
-
-__all__ = ["aioimaplib"]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from web_fixtures import WebSite
 
 from channels.plugin import EMAIL_CHANNEL
 from channels.samples import Attachment, compose
@@ -17,7 +18,6 @@ from config.settings import Settings, load_settings
 from core.clock import Clock
 from core.records import OutboxMessage, Ticket
 from knowledge.suggestions import RenderedReply, Suggestion, TemplateLibrary
-from web_fixtures import WebSite
 
 
 class RefundTemplates(TemplateLibrary):

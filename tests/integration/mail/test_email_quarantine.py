@@ -12,7 +12,7 @@ from channels.settings import MailboxSettings
 from config.services import Services
 from core.errors import Conflict, Forbidden
 from core.records import EntryKind, TimelineEntry
-from conftest import append, eventually, make_agent
+from mail.helpers import append, eventually, make_agent
 
 
 async def held(services: Services) -> list[QuarantinedMail]:

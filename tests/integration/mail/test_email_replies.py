@@ -17,7 +17,7 @@ from config.services import Services
 from core.auth import Actor
 from core.errors import Forbidden, InvalidInput
 from core.records import EntryKind, OutboxMessage, Ticket, TimelineEntry
-from conftest import append, eventually, fetch_all, make_agent
+from mail.helpers import append, eventually, fetch_all, make_agent
 
 
 async def first_ticket(services: Services) -> Ticket:

@@ -19,7 +19,7 @@ from channels.samples import compose
 from channels.settings import MailboxSettings
 from config.services import Services
 from core.records import EntryKind, TimelineEntry
-from conftest import eventually
+from mail.helpers import eventually
 
 COUNT = 300
 SCRIPT = Path(__file__).with_name("ingest_process.py")
@@ -66,7 +66,7 @@ async def test_killing_the_ingest_loses_and_doubles_nothing(
         kills += 1
     process = await start_ingest(config)
     try:
-        await eventually(lambda: _done(progress), timeout=60)
+        await eventually(lambda: _done(progress), within=60)
     finally:
         if process.returncode is None:
             os.kill(process.pid, signal.SIGTERM)
