@@ -109,4 +109,5 @@ def decode_header_value(raw: str) -> str:
             out.append(decode_bytes(chunk, charset) if charset else chunk.decode("raw-unicode-escape", errors="replace"))
         else:
             out.append(chunk)
-    return "".join(out).strip()
+    decoded = "".join(out).strip()
+    return decoded or text  # an encoded word that decodes to nothing is shown as written

@@ -53,6 +53,8 @@ class EmailChannel:
         health = self.services.health
         if ingest:
             for name, imap in self.ingests.items():
+                if not imap.mailbox.fetch:
+                    continue
                 self.tasks.append(SupervisedTask(f"mailbox:{name}", imap.run, health, Backoff(1.0, 60.0)))
         if outbox:
             self.tasks.append(SupervisedTask("outbox:email", self.outbox.run, health, Backoff(1.0, 60.0)))

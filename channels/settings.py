@@ -30,6 +30,7 @@ class MailboxSettings(Section):
     sent_folder: str | None = "Sent"
     poll_interval: float = Field(30.0, gt=0, description="seconds between polls when IDLE is not offered")
     idle: bool = Field(True, description="use IMAP IDLE when the server offers it")
+    fetch: bool = Field(True, description="read this mailbox over IMAP; false for a send-only (or demo) mailbox")
     fetch_batch: int = Field(200, ge=1, le=5000, description="messages fetched and committed together")
     max_message_bytes: int = Field(25_000_000, ge=1024, description="larger mail is quarantined")
     acknowledge: bool = True

@@ -104,3 +104,10 @@ async def test_ops_see_and_retry_the_quarantine(site: WebSite) -> None:
     assert "Retry import" in detail and "no sender here" in detail
     retried = await ops.api("POST", f"/api/v1/mail/quarantine/{result.quarantine_id}/retry")
     assert retried["result"]["outcome"] == "quarantined"
+
+
+async def test_readyz_shows_each_mailbox_link(site: WebSite) -> None:
+    anon = await site.anonymous()
+    ready = await anon.api("GET", "/readyz", status=503)  # this mailbox's IMAP server is absent
+    assert ready["components"]["mailbox:support"]["ok"] is False
+    assert "outbox:email" in ready["components"]
