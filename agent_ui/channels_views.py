@@ -103,13 +103,18 @@ async def download_attachment(request: web.Request) -> web.StreamResponse:
 
 
 # -- quarantine ----------------------------------------------------------------------------
-async def quarantine_list(request: web.Request) -> web.Response:
+async def _quarantined(request: web.Request) -> tuple[str, list[dict[str, Any]]]:
+    """``?status=held`` (default), ``released`` or ``all``, and what is in it."""
     actor = actor_of(request)
-    services = request.app[SERVICES]
     status = request.query.get("status", "held")
-    async with services.db.session() as session:
+    async with request.app[SERVICES].db.session() as session:
         rows = await _channel(request).quarantine.list(session, actor, None if status == "all" else status)
-        return web.json_response({"quarantine": [quarantine_dict(r) for r in rows]})
+        return status, [quarantine_dict(r) for r in rows]
+
+
+async def quarantine_list(request: web.Request) -> web.Response:
+    _status, items = await _quarantined(request)
+    return web.json_response({"quarantine": items})
 
 
 async def quarantine_get(request: web.Request) -> web.Response:
@@ -127,12 +132,7 @@ async def quarantine_retry(request: web.Request) -> web.Response:
 
 
 async def quarantine_page(request: web.Request) -> web.StreamResponse:
-    actor = actor_of(request)
-    services = request.app[SERVICES]
-    status = request.query.get("status", "held")
-    async with services.db.session() as session:
-        rows = await _channel(request).quarantine.list(session, actor, None if status == "all" else status)
-        items = [quarantine_dict(r) for r in rows]
+    status, items = await _quarantined(request)
     return render("channels/quarantine.html", request, {"items": items, "status": status})
 
 

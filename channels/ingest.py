@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from channels.mime import ParsedMail, UnparseableMail, content_hash, parse_message
-from channels.outgoing import compose_outgoing, domain_of, ticket_number_in
+from channels.outgoing import MailServices, compose_outgoing, ticket_number_in
 from channels.records import (
     MailAttachment,
     MailboxCheckpoint,
@@ -37,9 +37,7 @@ from channels.records import (
     QuarantinedMail,
     QuarantineStatus,
 )
-from channels.settings import MailboxSettings, SmtpSettings
-from core.clock import Clock
-from core.db import Database
+from channels.settings import MailboxSettings
 from core.records import (
     TICKET_NUMBER_OFFSET,
     AuditLog,
@@ -50,9 +48,7 @@ from core.records import (
     Ticket,
     Tier,
 )
-from knowledge.suggestions import TemplateLibrary
 from routing.contact import Contact
-from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
 
@@ -82,24 +78,15 @@ Parsed = ParsedMail | UnparseableMail
 class MailImporter:
     """Imports fetched mail of one mailbox into tickets; owns its checkpoint row."""
 
-    def __init__(
-        self,
-        db: Database,
-        desk: TicketDesk,
-        templates: TemplateLibrary,
-        clock: Clock,
-        mailbox: MailboxSettings,
-        smtp: SmtpSettings,
-        on_outbox: Callable[[], None] | None = None,
-    ) -> None:
-        self.db = db
-        self.desk = desk
-        self.templates = templates
-        self.clock = clock
+    def __init__(self, deps: MailServices, mailbox: MailboxSettings) -> None:
+        self.db = deps.db
+        self.desk = deps.desk
+        self.templates = deps.templates
+        self.clock = deps.clock
         self.mailbox = mailbox
-        self.smtp = smtp
-        self.on_outbox = on_outbox
-        self.domain = smtp.message_id_domain or domain_of(smtp.from_address)
+        self.smtp = deps.smtp
+        self.on_outbox = deps.on_outbox
+        self.domain = deps.domain
         self.imported = 0
         self.duplicates = 0
         self.quarantined = 0

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from email.utils import make_msgid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.records import MailMessage
+from channels.settings import SmtpSettings
 from core.clock import Clock
+from core.db import Database
 from core.errors import InvalidInput
 from core.records import OutboxMessage, OutboxStatus, Ticket
+from knowledge.suggestions import TemplateLibrary
+from routing.desk import TicketDesk
 
 _TAG = re.compile(r"\[#(\d+)\]")
 
@@ -41,6 +46,23 @@ def ticket_number_in(subject: str) -> list[int]:
 
 def domain_of(address: str) -> str:
     return address.rsplit("@", 1)[-1].strip().strip(">") or "localhost"
+
+
+@dataclasses.dataclass(slots=True)
+class MailServices:
+    """What the email channel's services are built from (one set, shared by ingest and replies)."""
+
+    db: Database
+    desk: TicketDesk
+    templates: TemplateLibrary
+    clock: Clock
+    smtp: SmtpSettings
+    on_outbox: Callable[[], None] | None = None
+
+    @property
+    def domain(self) -> str:
+        """The domain of our Message-IDs."""
+        return self.smtp.message_id_domain or domain_of(self.smtp.from_address)
 
 
 @dataclasses.dataclass(slots=True)

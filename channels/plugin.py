@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.imap import ImapIngest
 from channels.ingest import FetchedMail, IngestResult, MailImporter
 from channels.outbox import OutboxWorker
+from channels.outgoing import MailServices
 from channels.quarantine import QuarantineDesk
 from channels.replies import ReplyDesk
 from channels.smtp import SmtpDelivery
@@ -36,16 +37,12 @@ class EmailChannel:
         self.outbox = OutboxWorker(
             services.db, "email", self.delivery, services.clock, on_failed=self._delivery_failed
         )
-        self.importers = {
-            m.name: MailImporter(
-                services.db, services.desk, services.templates, services.clock, m, settings.smtp, self.outbox.wake
-            )
-            for m in settings.mailboxes
-        }
-        self.ingests = {name: ImapIngest(imp, imp.mailbox) for name, imp in self.importers.items()}
-        self.replies = ReplyDesk(
+        deps = MailServices(
             services.db, services.desk, services.templates, services.clock, settings.smtp, self.outbox.wake
         )
+        self.importers = {m.name: MailImporter(deps, m) for m in settings.mailboxes}
+        self.ingests = {name: ImapIngest(imp, imp.mailbox) for name, imp in self.importers.items()}
+        self.replies = ReplyDesk(deps)
         self.quarantine = QuarantineDesk(services.db, services.desk, self.importers)
         self.tasks: list[SupervisedTask] = []
 

@@ -8,22 +8,17 @@ which suggestion was used; the outbox worker delivers after the commit.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.outgoing import domain_of, queue_email, refuse_line_breaks, tag_subject
+from channels.outgoing import MailServices, queue_email, refuse_line_breaks, tag_subject
 from channels.records import MailMessage, MailReference
-from channels.settings import SmtpSettings
 from core.auth import Actor
-from core.clock import Clock
-from core.db import Database
 from core.errors import InvalidInput
 from core.records import Customer, EntryKind, Role, Ticket, TimelineEntry, User
-from knowledge.suggestions import RenderedReply, TemplateLibrary
-from routing.desk import TicketDesk
+from knowledge.suggestions import RenderedReply
 
 MAX_BODY_CHARS = 100_000
 
@@ -44,22 +39,13 @@ class SentReply:
 
 
 class ReplyDesk:
-    def __init__(
-        self,
-        db: Database,
-        desk: TicketDesk,
-        templates: TemplateLibrary,
-        clock: Clock,
-        smtp: SmtpSettings,
-        on_outbox: Callable[[], None] | None = None,
-    ) -> None:
-        self.db = db
-        self.desk = desk
-        self.templates = templates
-        self.clock = clock
-        self.smtp = smtp
-        self.on_outbox = on_outbox
-        self.domain = smtp.message_id_domain or domain_of(smtp.from_address)
+    def __init__(self, deps: MailServices) -> None:
+        self.db = deps.db
+        self.desk = deps.desk
+        self.templates = deps.templates
+        self.clock = deps.clock
+        self.on_outbox = deps.on_outbox
+        self.domain = deps.domain
 
     async def suggestions(self, session: AsyncSession, actor: Actor, ticket_id: int) -> list[dict[str, Any]]:
         """The suggestions stored with the ticket's latest incoming mail."""
