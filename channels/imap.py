@@ -19,6 +19,7 @@ from typing import Any
 import aioimaplib
 
 from channels.ingest import FetchedMail, MailImporter
+from channels.parsing import Parsed
 from channels.settings import MailboxSettings
 from core.supervisor import SupervisedTask
 
@@ -206,26 +207,29 @@ class ImapIngest:
         batch = self.mailbox.fetch_batch
         chunks = [uids[i : i + batch] for i in range(0, len(uids), batch)]
         # Fetch the next chunk while the current one is being committed.
-        next_fetch: asyncio.Task[list[FetchedMail]] | None = asyncio.create_task(self._fetch(client, chunks[0]))
+        # Fetch and parse the next chunk while the current one is being committed.
+        next_fetch: asyncio.Task[tuple[list[FetchedMail], list[Parsed]]] | None = asyncio.create_task(
+            self._fetch(client, chunks[0])
+        )
         done = 0
         for index in range(len(chunks)):
             assert next_fetch is not None
-            mails = await next_fetch
-            # aioimaplib runs one command at a time; the next fetch waits for nothing else.
+            mails, parsed = await next_fetch
             next_fetch = asyncio.create_task(self._fetch(client, chunks[index + 1])) if index + 1 < len(chunks) else None
-            results = await self.importer.ingest(self.uidvalidity, mails)
+            results = await self.importer.ingest(self.uidvalidity, mails, parsed)
             done += len(results)
             if next_fetch is not None:
                 await asyncio.wait({next_fetch})
             await self._after_commit(client, [m.uid for m in mails if m.uid is not None])
         return done
 
-    async def _fetch(self, client: aioimaplib.IMAP4, uids: list[int]) -> list[FetchedMail]:
+    async def _fetch(self, client: aioimaplib.IMAP4, uids: list[int]) -> tuple[list[FetchedMail], list[Parsed]]:
         response = _check(await client.uid("fetch", uid_set(uids), "(UID BODY.PEEK[])"), "UID FETCH")
         wanted = set(uids)
         mails = [m for m in parse_fetch(response.lines) if m.uid in wanted]
         mails.sort(key=lambda m: m.uid or 0)
-        return mails
+        parsed = await self.importer.parser.parse([m.raw for m in mails], self.mailbox.max_message_bytes)
+        return mails, parsed
 
     async def _after_commit(self, client: aioimaplib.IMAP4, uids: list[int]) -> None:
         if not uids:

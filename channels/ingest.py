@@ -12,7 +12,6 @@ quarantined with its error: it never blocks the mail behind it.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import traceback
@@ -29,6 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from channels.mime import ParsedMail, UnparseableMail, content_hash, parse_message
 from channels.outgoing import MailServices, compose_outgoing, ticket_number_in
+from channels.parsing import MailParser, Parsed
 from channels.records import (
     MailAttachment,
     MailboxCheckpoint,
@@ -72,13 +72,12 @@ class IngestResult:
     acknowledged: bool = False
 
 
-Parsed = ParsedMail | UnparseableMail
 
 
 class MailImporter:
     """Imports fetched mail of one mailbox into tickets; owns its checkpoint row."""
 
-    def __init__(self, deps: MailServices, mailbox: MailboxSettings) -> None:
+    def __init__(self, deps: MailServices, mailbox: MailboxSettings, parser: MailParser | None = None) -> None:
         self.db = deps.db
         self.desk = deps.desk
         self.templates = deps.templates
@@ -87,6 +86,7 @@ class MailImporter:
         self.smtp = deps.smtp
         self.on_outbox = deps.on_outbox
         self.domain = deps.domain
+        self.parser = parser or MailParser(processes=0)
         self.imported = 0
         self.duplicates = 0
         self.quarantined = 0
@@ -121,16 +121,9 @@ class MailImporter:
                 cp.uidvalidity, cp.last_uid, cp.updated_at = uidvalidity, last_uid, self.clock.now()
 
     # -- the batch -----------------------------------------------------------------------
-    def parse_all(self, mails: Sequence[FetchedMail]) -> list[Parsed]:
-        out: list[Parsed] = []
-        for mail in mails:
-            try:
-                out.append(parse_message(mail.raw, self.mailbox.max_message_bytes))
-            except UnparseableMail as exc:
-                out.append(exc)
-        return out
-
-    async def ingest(self, uidvalidity: int | None, mails: Sequence[FetchedMail]) -> list[IngestResult]:
+    async def ingest(
+        self, uidvalidity: int | None, mails: Sequence[FetchedMail], parsed: Sequence[Parsed] | None = None
+    ) -> list[IngestResult]:
         """Import ``mails`` (in UID order) and advance the checkpoint past them, atomically.
 
         ``uidvalidity`` None: mail that did not come from the IMAP folder (the demo,
@@ -138,7 +131,8 @@ class MailImporter:
         """
         if not mails:
             return []
-        parsed = await asyncio.to_thread(self.parse_all, mails) if len(mails) > 8 else self.parse_all(mails)
+        if parsed is None:
+            parsed = await self.parser.parse([m.raw for m in mails], self.mailbox.max_message_bytes)
         last_uid = max((m.uid for m in mails if m.uid is not None), default=None)
         try:
             async with self.db.session() as session:

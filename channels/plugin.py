@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -16,6 +17,7 @@ from channels.imap import ImapIngest
 from channels.ingest import FetchedMail, IngestResult, MailImporter
 from channels.outbox import OutboxWorker
 from channels.outgoing import MailServices
+from channels.parsing import MailParser
 from channels.quarantine import QuarantineDesk
 from channels.replies import ReplyDesk
 from channels.smtp import SmtpDelivery
@@ -40,7 +42,8 @@ class EmailChannel:
         deps = MailServices(
             services.db, services.desk, services.templates, services.clock, settings.smtp, self.outbox.wake
         )
-        self.importers = {m.name: MailImporter(deps, m) for m in settings.mailboxes}
+        self.parser = MailParser(processes=1)
+        self.importers = {m.name: MailImporter(deps, m, self.parser) for m in settings.mailboxes}
         self.ingests = {name: ImapIngest(imp, imp.mailbox) for name, imp in self.importers.items()}
         self.replies = ReplyDesk(deps)
         self.quarantine = QuarantineDesk(services.db, services.desk, self.importers)
@@ -49,6 +52,8 @@ class EmailChannel:
     def start(self, ingest: bool = True, outbox: bool = True) -> None:
         health = self.services.health
         if ingest:
+            if any(m.fetch for m in self.services.settings.mailboxes):
+                self.parser.start()
             for name, imap in self.ingests.items():
                 if not imap.mailbox.fetch:
                     continue
@@ -62,6 +67,7 @@ class EmailChannel:
         for task in self.tasks:
             await task.stop()
         self.tasks.clear()
+        await asyncio.to_thread(self.parser.close)
 
     async def ingest_raw(self, mailbox_name: str, raw: bytes) -> IngestResult:
         """Run the ingest pipeline on a raw message that did not come over IMAP (demo, tools)."""
