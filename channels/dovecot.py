@@ -65,7 +65,7 @@ class ThrowawayDovecot:
         passwd.mkdir(exist_ok=True)
         for name, secret in self.users.items():
             self.add_user(name, secret)
-        self.port = _free_port()
+        self.port = self.port or _free_port()
         config = self.root / "dovecot.conf"
         config.write_text(
             f"""
@@ -158,6 +158,23 @@ service stats {{
                 self.process.kill()
                 self.process.wait()
             self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, with the same mail (a server restart)."""
+        self.stop()
+        self.kick_clients()
+        self.start()
+
+    def kick_clients(self) -> None:
+        """End this server's IMAP sessions (they can outlive the master process)."""
+        import psutil
+
+        for conn in psutil.net_connections("tcp"):
+            if conn.pid and conn.laddr and conn.laddr.port == self.port and conn.pid != os.getpid():
+                try:
+                    psutil.Process(conn.pid).terminate()
+                except psutil.Error:
+                    pass
 
     def cleanup(self) -> None:
         self.stop()

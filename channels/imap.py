@@ -44,16 +44,19 @@ def _check(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
 
 
 class ArrivalWatch:
-    """Notices every untagged EXISTS, including those aioimaplib drops.
+    """Notices every untagged EXISTS, including those aioimaplib drops, and a lost link.
 
     A mail that arrives while a SEARCH runs is announced in that command's response
     (which aioimaplib ignores) and not again when IDLE starts; without this, the
-    ingest would sleep until the next mail.
+    ingest would sleep until the next mail. A link lost during IDLE would likewise
+    go unnoticed until the IDLE renewal.
     """
 
     def __init__(self, client: aioimaplib.IMAP4) -> None:
         self.arrived = False
+        self.lost = asyncio.Event()
         protocol = client.protocol
+        protocol.conn_lost_cb = lambda _exc: self.lost.set()
         original = protocol._untagged_response
 
         def untagged(line: bytes) -> Any:
@@ -72,11 +75,21 @@ async def connect(mailbox: MailboxSettings) -> aioimaplib.IMAP4:
         )
     else:
         client = aioimaplib.IMAP4(host=mailbox.host, port=mailbox.port, timeout=mailbox.timeout)
-    await client.wait_hello_from_server()
-    if mailbox.security == "starttls":
-        await _starttls(client, mailbox)
-    _check(await client.login(mailbox.username, mailbox.password.get_secret_value()), "LOGIN")
+    try:
+        await client.wait_hello_from_server()
+        if mailbox.security == "starttls":
+            await _starttls(client, mailbox)
+        _check(await client.login(mailbox.username, mailbox.password.get_secret_value()), "LOGIN")
+    except BaseException:
+        close_transport(client)
+        raise
     return client
+
+
+def close_transport(client: aioimaplib.IMAP4) -> None:
+    transport = getattr(client.protocol, "transport", None)
+    if transport is not None:
+        transport.close()
 
 
 async def _starttls(client: aioimaplib.IMAP4, mailbox: MailboxSettings) -> None:
@@ -142,6 +155,7 @@ class ImapIngest:
             idle = self.mailbox.idle and client.has_capability("IDLE")
             self.mode = "idle" if idle else "polling"
             if self.mailbox.processed_folder:
+                await client.create(self.mailbox.processed_folder)  # "already exists" is fine
                 await self._move_committed(client)
             while True:
                 self.watch.arrived = False
@@ -154,10 +168,12 @@ class ImapIngest:
                 else:
                     await self.importer.clock.sleep(self.mailbox.poll_interval)
         finally:
-            try:
-                await asyncio.wait_for(client.logout(), 5)
-            except Exception:  # the link may already be gone
-                pass
+            if not self.watch.lost.is_set():
+                try:
+                    await asyncio.wait_for(client.logout(), 5)
+                except Exception:  # the link may be gone without our noticing yet
+                    pass
+            close_transport(client)
 
     def describe(self) -> str:
         imp = self.importer
@@ -256,14 +272,23 @@ class ImapIngest:
         _check(await client.expunge(), "EXPUNGE")
 
     async def _idle(self, client: aioimaplib.IMAP4) -> None:
+        assert self.watch is not None
         idle = await client.idle_start(timeout=IDLE_RENEW_SECONDS)
+        lost = asyncio.create_task(self.watch.lost.wait())
         try:
             while True:
-                push = await client.wait_server_push(timeout=IDLE_RENEW_SECONDS + 60)
-                if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                push = asyncio.create_task(client.wait_server_push(timeout=IDLE_RENEW_SECONDS + 60))
+                await asyncio.wait({push, lost}, return_when=asyncio.FIRST_COMPLETED)
+                if lost.done():
+                    push.cancel()
+                    idle.cancel()
+                    raise ImapError("connection lost while idle")
+                lines = push.result()
+                if lines == aioimaplib.STOP_WAIT_SERVER_PUSH or any(b"EXISTS" in bytes(line) for line in lines):
                     break
-                if any(b"EXISTS" in bytes(line) for line in push):
-                    break
-        finally:
             client.idle_done()
             await asyncio.wait_for(idle, self.mailbox.timeout)
+        finally:
+            lost.cancel()
+            if client.has_pending_idle() and not self.watch.lost.is_set():
+                client.idle_done()  # stopping: end IDLE so LOGOUT is answered at once
