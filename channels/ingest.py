@@ -229,7 +229,7 @@ class MailImporter:
             loop_reasons.append("X-Loop: our own")
         if p.sender in own:
             loop_reasons.append("sent from our own address")
-        suggestions = await self.templates.suggest(session, p.subject, p.text)
+        suggestions = await self.templates.suggest(session, p.subject, p.text, language=customer.language)
         payload: dict[str, Any] = {
             "mailbox": self.mailbox.name,
             "message_id": p.message_id,

@@ -8,17 +8,22 @@ which suggestion was used; the outbox worker delivers after the commit.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.mime import html_to_text
 from channels.outgoing import MailServices, queue_email, refuse_line_breaks, tag_subject
 from channels.records import MailMessage, MailReference
 from core.auth import Actor
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.records import Customer, EntryKind, Role, Ticket, TimelineEntry, User
+from knowledge.rendering import reply_context
 from knowledge.suggestions import RenderedReply
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 100_000
 
@@ -61,16 +66,13 @@ class ReplyDesk:
         ticket = await self.desk.get(session, actor, ticket_id)
         context = await self._context(session, actor, ticket)
         rendered = await self.templates.render(session, template_id, context)
-        return RenderedReply(rendered.template_id, tag_subject(rendered.subject or ticket.subject, ticket), rendered.body)
+        body = html_to_text(rendered.body) if getattr(rendered, "is_html", False) else rendered.body
+        return RenderedReply(rendered.template_id, tag_subject(rendered.subject or ticket.subject, ticket), body)
 
     async def _context(self, session: AsyncSession, actor: Actor, ticket: Ticket) -> dict[str, Any]:
         customer = await session.get(Customer, ticket.customer_id) if ticket.customer_id else None
         agent = await session.get(User, actor.user_id) if actor.user_id else None
-        return {
-            "ticket": {"id": ticket.id, "number": ticket.number, "tag": ticket.tag, "subject": ticket.subject},
-            "customer": {"name": customer.name if customer else "", "tier": customer.tier if customer else None},
-            "agent": {"name": agent.display_name if agent else actor.login, "login": actor.login},
-        }
+        return reply_context(customer, ticket, agent)
 
     async def compose(self, session: AsyncSession, actor: Actor, ticket_id: int, draft: ReplyDraft) -> SentReply:
         """Queue the reply in the caller's transaction (the caller commits)."""
@@ -122,7 +124,10 @@ class ReplyDesk:
         if draft.template_id is not None:
             record_use = getattr(self.templates, "record_use", None)
             if record_use is not None:
-                await record_use(session, draft.template_id, ticket.id, actor.user_id)
+                try:
+                    await record_use(session, draft.template_id, ticket.id, actor.user_id)
+                except NotFound:  # the template was deleted since the agent picked it: the reply still goes
+                    log.info("reply on ticket %s: template %s no longer exists", ticket.id, draft.template_id)
         return SentReply(entry, queued.outbox.id, queued.message_id)
 
     async def send(self, actor: Actor, ticket_id: int, draft: ReplyDraft) -> SentReply:
