@@ -122,7 +122,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         server = ThrowawayDovecot({"bench": "bench"}).start()
         box = server.mailbox("bench", name="bench")
-    box = box.model_copy(update={"fetch_batch": args.batch})
+    box = box.model_copy(update={"fetch_batch": args.batch, "acknowledge": not args.no_acknowledge})
     url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     await asyncio.to_thread(upgrade, url)
     settings = load_settings(None, database_url=url, mailboxes=[box.model_dump()], log_level="WARNING")
@@ -194,6 +194,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "threaded_correctly": threaded,
             "replies": len(parent_of),
             "batch": args.batch,
+            "acknowledgements": not args.no_acknowledge,
             "imap": "dovecot (throw-away)" if server else "--imap-url",
             "database": "sqlite",
         }
@@ -216,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--emails", type=int, default=1000)
     parser.add_argument("--latency-samples", type=int, default=50)
     parser.add_argument("--batch", type=int, default=200, help="messages fetched and committed together")
+    parser.add_argument("--no-acknowledge", action="store_true", help="do not queue acknowledgements (on by default)")
     parser.add_argument("--imap-url", help="imap://user:password@host:port/folder instead of a throw-away Dovecot")
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
