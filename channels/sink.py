@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from email import message_from_bytes, policy
 from typing import Any
 
 from channels.imap import connect
@@ -40,6 +41,11 @@ class _Handler:
         data = envelope.original_content or envelope.content
         mail = SunkMail(envelope.mail_from, list(envelope.rcpt_tos), bytes(data))
         self.sink.messages.append(mail)
+        head = message_from_bytes(mail.data, policy=policy.default)
+        log.info(
+            "mail sink: to %s, subject %r, Message-ID %s, In-Reply-To %s",
+            ", ".join(mail.recipients), str(head.get("Subject", "")), head.get("Message-ID"), head.get("In-Reply-To"),
+        )
         for rcpt in mail.recipients:
             mailbox = self.sink.imap_users.get(rcpt.lower())
             if mailbox is not None:
