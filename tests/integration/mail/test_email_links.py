@@ -73,3 +73,33 @@ async def test_the_ingest_reconnects_after_the_imap_server_restarts(
         assert channel.tasks[0].restarts >= 1
     finally:
         await channel.stop()
+
+
+async def test_two_instances_share_a_mailbox_one_reads_the_other_stands_by(
+    mail_services: Services, support: MailboxSettings
+) -> None:
+    if mail_services.db.is_sqlite:
+        pytest.skip("one process per SQLite database: the reader lock is PostgreSQL's")
+    box = support.model_copy(update={"poll_interval": 0.2})
+    mail_services.settings.mailboxes[:] = [box]
+    first, second = EmailChannel(mail_services), EmailChannel(mail_services)
+    first.start(outbox=False)
+    await eventually(lambda: _mode(first, "idle"))
+    second.start(outbox=False)
+    try:
+        await eventually(lambda: _mode(second, "standby"))
+        await append(box, *(compose(sender=f"s{n}@example.com", subject=f"m{n}") for n in range(20)))
+        await eventually(lambda: _has(mail_services, 20))
+        await first.stop()  # the reader goes away: the standby takes over
+        await append(box, compose(sender="late@example.com", subject="after the fail-over"))
+        await eventually(lambda: _has(mail_services, 21))
+        assert second.ingests["support"].mode == "idle"
+        assert second.importers["support"].quarantined == first.importers["support"].quarantined == 0
+        assert len(set(await senders(mail_services))) == 21
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def _mode(channel: EmailChannel, mode: str) -> bool:
+    return channel.ingests["support"].mode == mode
