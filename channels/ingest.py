@@ -143,6 +143,7 @@ class MailImporter:
                 await self._advance(session, uidvalidity, last_uid)
                 await self.desk.commit_and_publish(session)
         except Exception:
+            await self._database_is_up()
             if len(mails) == 1:
                 return [await self._quarantine_alone(uidvalidity, mails[0])]
             log.warning("mailbox %s: batch of %d failed, importing one by one", self.mailbox.name, len(mails), exc_info=True)
@@ -166,8 +167,17 @@ class MailImporter:
                 await self.desk.commit_and_publish(session)
             return [result]
         except Exception:
+            await self._database_is_up()
             log.exception("mailbox %s: message uid %s failed; quarantined", self.mailbox.name, mail.uid)
             return [await self._quarantine_alone(uidvalidity, mail)]
+
+    async def _database_is_up(self) -> None:
+        """A failure of the database is not the mail's fault: re-raise it, quarantine nothing.
+
+        The checkpoint has not moved, so the supervisor's retry fetches the same mail again.
+        """
+        if not await self.db.ping():
+            raise
 
     async def _quarantine_alone(self, uidvalidity: int | None, mail: FetchedMail, error: str | None = None) -> IngestResult:
         reason = error or traceback.format_exc(limit=3)
