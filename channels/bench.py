@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -203,6 +204,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await services.db.close()
         if server is not None:
             server.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _percentile(values: list[float], pct: float) -> float:

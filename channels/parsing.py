@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -29,6 +32,18 @@ def parse_batch(raws: Sequence[bytes], max_bytes: int | None) -> list[Parsed]:
     return out
 
 
+def _watch_parent(parent: int) -> None:
+    """In the worker: exit when the server process ``parent`` is gone (even if it died while we started)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class MailParser:
     def __init__(self, processes: int = 1) -> None:
         self.processes = processes
@@ -37,7 +52,10 @@ class MailParser:
     def start(self) -> None:
         if self._pool is None and self.processes > 0:
             # "spawn": a clean interpreter, never a fork of a process with running threads.
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_watch_parent,
+                initargs=(os.getpid(),),
+            )
             self._pool.submit(parse_batch, [], None)  # warm up: the first import is slow
 
     async def parse(self, raws: Sequence[bytes], max_bytes: int | None) -> list[Parsed]:
