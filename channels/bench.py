@@ -163,6 +163,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     latencies.append(await asyncio.wait_for(published.get(), 10) - start)
                 except TimeoutError:
                     latencies.append(10.0)
+                await asyncio.sleep(args.latency_gap)  # let the ingest go back to IDLE: "appended while idle"
         finally:
             await client.logout()
         await channel.stop()
@@ -218,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print only the JSON result line")
     parser.add_argument("-n", "--emails", type=int, default=1000)
     parser.add_argument("--latency-samples", type=int, default=50)
+    parser.add_argument("--latency-gap", type=float, default=0.3, help="seconds between the one-by-one mails")
     parser.add_argument("--batch", type=int, default=200, help="messages fetched and committed together")
     parser.add_argument("--no-acknowledge", action="store_true", help="do not queue acknowledgements (on by default)")
     parser.add_argument("--imap-url", help="imap://user:password@host:port/folder instead of a throw-away Dovecot")
