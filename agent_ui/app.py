@@ -36,6 +36,7 @@ from aiohttp import web
 from agent_ui import (
     api_directory,
     api_tickets,
+    channels_views,
     console_views,
     health_views,
     knowledge_views,
@@ -101,6 +102,7 @@ def create_app(services: Services) -> web.Application:
 
     health_views.setup_routes(app)
     login_views.setup_routes(app)
+    channels_views.setup_routes(app)  # before the console's /tickets/{id}/{action}
     console_views.setup_routes(app)
     api_tickets.setup_routes(app)
     api_directory.setup_routes(app)

@@ -113,6 +113,32 @@ SCHEMAS: dict[str, Any] = {
                        "tier": {"type": "string", "enum": [t.value for t in Tier]}, "language": _NSTR,
                        "tags": _STRS, "external_id": _NSTR, "notes": _STR},
     },
+    "Suggestion": {
+        "type": "object",
+        "properties": {"template_id": {"type": "integer"}, "name": _STR, "score": {"type": "number"}, "matched": _STRS},
+    },
+    "RenderedReply": {
+        "type": "object", "properties": {"template_id": {"type": "integer"}, "subject": _STR, "body": _STR},
+    },
+    "ReplyDraft": {
+        "type": "object", "required": ["body"],
+        "description": "line breaks in subject or to are refused",
+        "properties": {"subject": _STR, "body": _STR, "template_id": {"type": "integer", "nullable": True},
+                       "to": {**_NSTR, "description": "default: the sender of the ticket's last email"}},
+    },
+    "QuarantinedMail": {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "mailbox": _STR, "uidvalidity": {"type": "integer", "nullable": True},
+                       "uid": {"type": "integer", "nullable": True}, "size": {"type": "integer"}, "error": _STR,
+                       "status": {"type": "string", "enum": ["held", "released"]}, "attempts": {"type": "integer"},
+                       "created_at": _TIME, "resolved_at": _NTIME, "raw_preview": _STR},
+    },
+    "IngestResult": {
+        "type": "object",
+        "properties": {"outcome": {"type": "string", "enum": ["imported", "duplicate", "quarantined"]},
+                       "ticket_id": {"type": "integer", "nullable": True}, "entry_id": {"type": "integer", "nullable": True},
+                       "quarantine_id": {"type": "integer", "nullable": True}},
+    },
     "User": {
         "type": "object",
         "properties": {"id": {"type": "integer"}, "login": _STR, "display_name": _STR,
@@ -184,6 +210,44 @@ PATHS: dict[str, Any] = {
         "get": _op("The team", _list("users", "User"), params=[_query("all", "1 to include inactive users")]),
         "post": _op("Add a user (admin)", _obj("user", _ref("User")), status="201", body=_ref("UserDraft"),
                     errors=(401, 403, 409)),
+    },
+    "/api/v1/tickets/{ticket_id}/suggestions": {
+        "parameters": [_path_id("ticket_id")],
+        "get": _op("Reply templates suggested for the ticket's latest email, with the words that matched",
+                   _list("suggestions", "Suggestion"), errors=(401, 403, 404)),
+    },
+    "/api/v1/tickets/{ticket_id}/reply-preview": {
+        "parameters": [_path_id("ticket_id")],
+        "post": _op("Render a template for this ticket, to edit before sending", _ref("RenderedReply"),
+                    body={"type": "object", "required": ["template_id"], "properties": {"template_id": {"type": "integer"}}},
+                    errors=(401, 403, 404)),
+    },
+    "/api/v1/tickets/{ticket_id}/replies": {
+        "parameters": [_path_id("ticket_id")],
+        "post": _op("Reply to the customer by email (threaded; first response recorded; sent by the outbox)",
+                    {"type": "object", "properties": {"entry": _ref("TimelineEntry"), "outbox_id": {"type": "integer"},
+                                                      "message_id": _STR}},
+                    status="201", body=_ref("ReplyDraft"), errors=(401, 403, 404)),
+    },
+    "/api/v1/entries/{entry_id}/attachments/{index}": {
+        "parameters": [_path_id("entry_id"), _path_id("index")],
+        "get": {"summary": "Download an attachment of a received email (Content-Disposition: attachment)",
+                "responses": {"200": {"description": "the file"},
+                              **{str(c): {"description": "error", **_json(_ERROR)} for c in (401, 403, 404)}}},
+    },
+    "/api/v1/mail/quarantine": {
+        "get": _op("Mail that could not be imported (ops)", _list("quarantine", "QuarantinedMail"),
+                   params=[_query("status", "held (default), released or all")]),
+    },
+    "/api/v1/mail/quarantine/{quarantine_id}": {
+        "parameters": [_path_id("quarantine_id")],
+        "get": _op("One quarantined mail with its error and source (ops)", _obj("message", _ref("QuarantinedMail")),
+                   errors=(401, 403, 404)),
+    },
+    "/api/v1/mail/quarantine/{quarantine_id}/retry": {
+        "parameters": [_path_id("quarantine_id")],
+        "post": _op("Import a quarantined mail again (ops); it stays held with the new error if it still fails",
+                    {"type": "object", "properties": {"result": _ref("IngestResult")}}, errors=(401, 403, 404, 409)),
     },
     "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
                                      "responses": {"200": {"description": "OpenAPI 3 document"}}}},

@@ -1,3 +1,120 @@
-"""Tables owned by this package (on the shared ``core.records.Base``)."""
+"""Tables owned by the email channel (on the shared ``core.records.Base``).
+
+The raw message and its attachments are stored in the database, not in files: they
+are written in the same transaction as the ticket entry and the mailbox checkpoint,
+so a crash can never leave a ticket without its message or a file without its ticket,
+and a backup of the database is a backup of the mail.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.clock import utcnow
+from core.records import Base
+
+
+class MailboxCheckpoint(Base):
+    """How far a mailbox folder has been imported: every UID <= ``last_uid`` is committed."""
+
+    __tablename__ = "mail_checkpoints"
+
+    mailbox: Mapped[str] = mapped_column(String(80), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailMessage(Base):
+    """One email, received or sent, with what threading needs (its Message-ID, its ticket)."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (
+        UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_mail_messages_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    mailbox: Mapped[str | None] = mapped_column(String(80))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[str | None] = mapped_column(String(500), unique=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("timeline_entries.id", ondelete="SET NULL"), index=True)
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    attachments: Mapped[list[MailAttachment]] = relationship(
+        cascade="all, delete-orphan", order_by="MailAttachment.id", lazy="raise"
+    )
+    references: Mapped[list[MailReference]] = relationship(
+        cascade="all, delete-orphan", order_by="MailReference.id", lazy="raise"
+    )
+
+
+class MailReference(Base):
+    """A Message-ID that a message names in In-Reply-To/References.
+
+    Kept even when the referenced message is unknown, so an original fetched after
+    its reply finds the reply's ticket (the reverse lookup).
+    """
+
+    __tablename__ = "mail_references"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_row_id: Mapped[int] = mapped_column(ForeignKey("mail_messages.id", ondelete="CASCADE"), index=True)
+    ref: Mapped[str] = mapped_column(String(500), index=True)
+
+
+class MailAttachment(Base):
+    __tablename__ = "mail_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_row_id: Mapped[int] = mapped_column(ForeignKey("mail_messages.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    content_id: Mapped[str | None] = mapped_column(String(300))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class QuarantineStatus:
+    HELD = "held"
+    RELEASED = "released"
+
+
+class QuarantinedMail(Base):
+    """A message that could not be imported, with its error; ops can look at it and retry."""
+
+    __tablename__ = "mail_quarantine"
+    __table_args__ = (Index("ix_mail_quarantine_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(80))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    error: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=QuarantineStatus.HELD)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    message_row_id: Mapped[int | None] = mapped_column(ForeignKey("mail_messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]

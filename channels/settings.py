@@ -8,6 +8,14 @@ from pydantic import Field, SecretStr
 
 from core.section import Section
 
+DEFAULT_ACK_SUBJECT = "[{{ ticket.tag }}] We received your message: {{ subject }}"
+DEFAULT_ACK_BODY = (
+    "Hello {{ customer.name or '' }},\n\n"
+    "thank you for writing to us. Your message is now ticket {{ ticket.tag }}; "
+    "please keep this number in the subject when you write about it again.\n\n"
+    "{{ mailbox.name }} team\n"
+)
+
 
 class MailboxSettings(Section):
     name: str
@@ -18,10 +26,18 @@ class MailboxSettings(Section):
     username: str
     password: SecretStr
     folder: str = "INBOX"
-    processed_folder: str | None = None
+    processed_folder: str | None = Field(None, description="move imported mail here (after commit)")
     sent_folder: str | None = "Sent"
-    poll_interval: float = Field(30.0, gt=0)
+    poll_interval: float = Field(30.0, gt=0, description="seconds between polls when IDLE is not offered")
+    idle: bool = Field(True, description="use IMAP IDLE when the server offers it")
+    fetch: bool = Field(True, description="read this mailbox over IMAP; false for a send-only (or demo) mailbox")
+    fetch_batch: int = Field(200, ge=1, le=5000, description="messages fetched and committed together")
+    max_message_bytes: int = Field(25_000_000, ge=1024, description="larger mail is quarantined")
     acknowledge: bool = True
+    acknowledgement_subject: str = Field(DEFAULT_ACK_SUBJECT, description="Jinja2 (sandboxed)")
+    acknowledgement_body: str = Field(DEFAULT_ACK_BODY, description="Jinja2 (sandboxed)")
+    auto_replies_per_day: int = Field(3, ge=0, description="cap of automatic replies per sender per 24 h")
+    timeout: float = Field(30.0, gt=0, description="seconds an IMAP command may take")
 
 
 class SmtpSettings(Section):
@@ -32,3 +48,5 @@ class SmtpSettings(Section):
     password: SecretStr | None = None
     from_address: str = "support@example.com"
     from_name: str = "Support"
+    message_id_domain: str | None = Field(None, description="domain of our Message-IDs (default: from_address's)")
+    timeout: float = Field(30.0, gt=0)

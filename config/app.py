@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from agent_ui.app import create_app
+from channels.plugin import plugin as email_plugin
 from config.services import Services
 from config.settings import Settings
 from core.clock import Clock, SystemClock
@@ -58,4 +59,5 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
 
     app = create_app(services)
     app.cleanup_ctx.insert(0, database)
+    app.cleanup_ctx.append(email_plugin(services))
     return app

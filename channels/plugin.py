@@ -1,0 +1,120 @@
+"""Wiring of the email channel: one ingest per mailbox, the email outbox worker, the desks.
+
+``plugin(services)`` is the aiohttp cleanup-ctx registered in ``config.app``;
+``EmailChannel`` is usable without the web app (the demo, the benchmark, tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.imap import ImapIngest
+from channels.ingest import FetchedMail, IngestResult, MailImporter
+from channels.outbox import OutboxWorker
+from channels.outgoing import MailServices
+from channels.parsing import MailParser
+from channels.quarantine import QuarantineDesk
+from channels.replies import ReplyDesk
+from channels.smtp import SmtpDelivery
+from config.services import Services
+from core.errors import NotFound
+from core.records import EntryKind, OutboxMessage, Ticket
+from core.supervisor import Backoff, SupervisedTask
+
+log = logging.getLogger(__name__)
+
+
+class EmailChannel:
+    """Everything the email channel runs, built from the services."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        settings = services.settings
+        self.delivery = SmtpDelivery(settings.smtp, settings.mailboxes, services.clock)
+        self.outbox = OutboxWorker(
+            services.db, "email", self.delivery, services.clock, on_failed=self._delivery_failed
+        )
+        deps = MailServices(
+            services.db, services.desk, services.templates, services.clock, settings.smtp, self.outbox.wake
+        )
+        self.parser = MailParser(processes=1)
+        self.importers = {m.name: MailImporter(deps, m, self.parser) for m in settings.mailboxes}
+        self.ingests = {name: ImapIngest(imp, imp.mailbox) for name, imp in self.importers.items()}
+        self.replies = ReplyDesk(deps)
+        self.quarantine = QuarantineDesk(services.db, services.desk, self.importers)
+        self.tasks: list[SupervisedTask] = []
+
+    def start(self, ingest: bool = True, outbox: bool = True) -> None:
+        health = self.services.health
+        if ingest:
+            if any(m.fetch for m in self.services.settings.mailboxes):
+                self.parser.start()
+            for name, imap in self.ingests.items():
+                if not imap.mailbox.fetch:
+                    continue
+                self.tasks.append(SupervisedTask(f"mailbox:{name}", imap.run, health, Backoff(1.0, 60.0)))
+        if outbox:
+            self.tasks.append(SupervisedTask("outbox:email", self.outbox.run, health, Backoff(1.0, 60.0)))
+        for task in self.tasks:
+            task.start()
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            await task.stop()
+        self.tasks.clear()
+        await asyncio.to_thread(self.parser.close)
+
+    async def ingest_raw(self, mailbox_name: str, raw: bytes) -> IngestResult:
+        """Run the ingest pipeline on a raw message that did not come over IMAP (demo, tools)."""
+        importer = self.importers.get(mailbox_name)
+        if importer is None:
+            raise NotFound("no such mailbox", {"mailbox": mailbox_name})
+        [result] = await importer.ingest(None, [FetchedMail(None, raw)])
+        return result
+
+    async def _delivery_failed(self, session: AsyncSession, row: OutboxMessage) -> None:
+        """A permanent failure shows on the ticket, where the agent who sent it looks."""
+        if row.ticket_id is None:
+            return
+        ticket = await session.get(Ticket, row.ticket_id)
+        if ticket is None:
+            return
+        await self.services.desk.append(
+            session,
+            ticket,
+            EntryKind.ALERT,
+            {
+                "event": "email-delivery-failed",
+                "outbox_id": row.id,
+                "recipient": row.recipient,
+                "subject": row.subject,
+                "error": row.last_error,
+            },
+            dedup_key=f"delivery-failed:{row.id}",
+        )
+
+
+EMAIL_CHANNEL: web.AppKey[EmailChannel] = web.AppKey("email_channel", EmailChannel)
+
+
+async def ingest_raw(services: Services, mailbox_name: str, raw: bytes) -> IngestResult:
+    """For the demo: put one sample mail through the same pipeline as fetched mail."""
+    return await EmailChannel(services).ingest_raw(mailbox_name, raw)
+
+
+def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def email_channel(app: web.Application) -> AsyncIterator[None]:
+        channel = EmailChannel(services)
+        app[EMAIL_CHANNEL] = channel
+        channel.start()
+        try:
+            yield
+        finally:
+            await channel.stop()
+
+    return email_channel

@@ -1,0 +1,106 @@
+"""Delivering email outbox rows over SMTP, and keeping a copy in the Sent folder.
+
+Every email row is delivered here: replies and acknowledgements (with threading
+headers in ``row.headers``) and the SLA helper's alert emails (with none). SMTP 4xx
+answers and lost connections are temporary (the outbox retries with backoff); 5xx
+answers and header-injection attempts are permanent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+import aiosmtplib
+from aiosmtplib.errors import SMTPRecipientsRefused, SMTPResponseException
+
+from channels.imap import connect
+from channels.outbox import PermanentFailure, TemporaryFailure
+from channels.outgoing import domain_of
+from channels.settings import MailboxSettings, SmtpSettings
+from core.clock import Clock
+from core.records import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# Headers a row may carry; anything else in ``headers`` is ignored rather than sent.
+_ALLOWED_HEADERS = ("Message-ID", "In-Reply-To", "References", "Auto-Submitted", "X-Loop", "Reply-To", "X-Auto-Response-Suppress")
+
+
+def build_message(row: OutboxMessage, smtp: SmtpSettings, clock: Clock) -> EmailMessage:
+    """The MIME message for an outbox row; PermanentFailure when a header carries CR/LF."""
+    values = {"To": row.recipient, "Subject": row.subject}
+    for name in _ALLOWED_HEADERS:
+        value = (row.headers or {}).get(name)
+        if value:
+            values[name] = str(value)
+    for name, value in values.items():
+        if "\r" in value or "\n" in value:
+            raise PermanentFailure(f"line break in the {name} header refused")
+    msg = EmailMessage()
+    msg["From"] = formataddr((smtp.from_name, smtp.from_address))
+    msg["Date"] = format_datetime(clock.now())
+    if "Message-ID" not in values:
+        values["Message-ID"] = make_msgid(domain=smtp.message_id_domain or domain_of(smtp.from_address))
+    values.setdefault("X-Loop", smtp.from_address)
+    for name, value in values.items():
+        msg[name] = value
+    msg.set_content(row.body or "", charset="utf-8")
+    return msg
+
+
+def classify(exc: Exception) -> Exception:
+    """SMTP 5xx → permanent, everything else (4xx, timeouts, refused connections) → temporary."""
+    if isinstance(exc, SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        return PermanentFailure(text) if codes and all(500 <= c < 600 for c in codes) else TemporaryFailure(text)
+    if isinstance(exc, SMTPResponseException):
+        text = f"{exc.code} {exc.message}"
+        return PermanentFailure(text) if 500 <= exc.code < 600 else TemporaryFailure(text)
+    return TemporaryFailure(f"{type(exc).__name__}: {exc}")
+
+
+class SmtpDelivery:
+    """The outbox's ``deliver`` for the email channel."""
+
+    def __init__(self, smtp: SmtpSettings, mailboxes: list[MailboxSettings], clock: Clock) -> None:
+        self.smtp = smtp
+        self.mailboxes = {m.name: m for m in mailboxes}
+        self.default_mailbox = mailboxes[0] if mailboxes else None
+        self.clock = clock
+
+    async def __call__(self, row: OutboxMessage) -> None:
+        msg = build_message(row, self.smtp, self.clock)
+        s = self.smtp
+        try:
+            await aiosmtplib.send(
+                msg,
+                hostname=s.host,
+                port=s.port,
+                username=s.username,
+                password=s.password.get_secret_value() if s.password else None,
+                use_tls=s.security == "tls",
+                start_tls=True if s.security == "starttls" else False,
+                timeout=s.timeout,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise classify(exc) from exc
+        await self.keep_sent_copy(row, msg)
+
+    async def keep_sent_copy(self, row: OutboxMessage, msg: EmailMessage) -> None:
+        """Append to the mailbox's Sent folder; the mail is already sent, so failures only log."""
+        name = (row.payload or {}).get("mailbox")
+        mailbox = self.mailboxes.get(name) if name else self.default_mailbox
+        if mailbox is None or not mailbox.sent_folder:
+            return
+        try:
+            client = await connect(mailbox)
+            try:
+                await client.append(msg.as_bytes(), mailbox=mailbox.sent_folder, flags="(\\Seen)", date=time.time())
+            finally:
+                await client.logout()
+        except Exception as exc:
+            log.warning("outbox email %s: sent, but no copy in %s/%s: %s", row.id, mailbox.name, mailbox.sent_folder, exc)

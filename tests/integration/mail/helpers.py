@@ -1,0 +1,53 @@
+"""Helpers of the email integration tests: put mail into a real mailbox, read it back, wait for a server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.imap import connect
+from channels.settings import MailboxSettings
+from config.services import Services
+
+
+async def append(box: MailboxSettings, *messages: bytes, folder: str | None = None, flags: str | None = None) -> None:
+    client = await connect(box)
+    try:
+        for raw in messages:
+            response = await client.append(raw, mailbox=folder or box.folder, flags=flags)
+            assert response.result == "OK", response
+    finally:
+        await client.logout()
+
+
+async def fetch_all(box: MailboxSettings, folder: str | None = None) -> list[bytes]:
+    from channels.imap import parse_fetch
+
+    client = await connect(box)
+    try:
+        await client.select(folder or box.folder)
+        response = await client.uid("fetch", "1:*", "(UID BODY.PEEK[])")
+        return [m.raw for m in parse_fetch(response.lines)]
+    finally:
+        await client.logout()
+
+
+async def eventually(check, within: float = 10.0):  # type: ignore[no-untyped-def]
+    """Wait for a real server to do something (never used to pass simulated time)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+
+async def make_agent(services: Services, login: str = "alice", roles: tuple[str, ...] = ("agent",)):  # type: ignore[no-untyped-def]
+    from core.auth import Actor
+    from core.users import add_user
+
+    async with services.db.transaction() as session:
+        user = await add_user(session, login, "correct horse battery", login.title(), list(roles))
+    return Actor.of(user)

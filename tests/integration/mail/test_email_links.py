@@ -1,0 +1,105 @@
+"""The mailbox link: polling when IDLE is not used, moving imported mail, and coming back after a server restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from channels.dovecot import ThrowawayDovecot
+from channels.plugin import EmailChannel
+from channels.samples import compose
+from channels.settings import MailboxSettings
+from config.services import Services
+from core.records import EntryKind, TimelineEntry
+from mail.conftest import need_dovecot
+from mail.helpers import append, eventually, fetch_all
+
+
+async def senders(services: Services) -> list[str]:
+    async with services.db.session() as session:
+        stmt = select(TimelineEntry).where(TimelineEntry.kind == EntryKind.EMAIL_IN).order_by(TimelineEntry.id)
+        return [e.payload["from"] for e in (await session.execute(stmt)).scalars()]
+
+
+async def test_polling_imports_and_moves_mail_to_the_processed_folder(
+    channel: EmailChannel, mail_services: Services, support: MailboxSettings
+) -> None:
+    polling = support.model_copy(update={"idle": False, "poll_interval": 0.2, "processed_folder": "Done"})
+    channel.importers["support"].mailbox = polling
+    channel.ingests["support"].mailbox = polling
+    await append(support, compose(sender="first@example.com", subject="one"))
+    channel.start(outbox=False)
+    await eventually(lambda: _has(mail_services, 1))
+    await append(support, compose(sender="second@example.com", subject="two"))
+    await eventually(lambda: _has(mail_services, 2))
+    assert channel.ingests["support"].mode == "polling"
+
+    async def moved() -> bool:
+        return len(await fetch_all(support)) == 0 and len(await fetch_all(support, folder="Done")) == 2
+
+    await eventually(moved)
+
+
+async def _has(services: Services, count: int) -> bool:
+    return len(await senders(services)) >= count
+
+
+@pytest.fixture
+def own_dovecot() -> Iterator[ThrowawayDovecot]:
+    need_dovecot()
+    server = ThrowawayDovecot({"support": "secret"}).start()
+    yield server
+    server.cleanup()
+
+
+async def test_the_ingest_reconnects_after_the_imap_server_restarts(
+    own_dovecot: ThrowawayDovecot, mail_services: Services
+) -> None:
+    box = own_dovecot.mailbox("support")
+    mail_services.settings.mailboxes[:] = [box]
+    channel = EmailChannel(mail_services)
+    channel.start(outbox=False)
+    try:
+        await append(box, compose(sender="before@example.com", subject="before the restart"))
+        await eventually(lambda: _has(mail_services, 1))
+        own_dovecot.restart()
+        await append(box, compose(sender="after@example.com", subject="after the restart"))
+        await eventually(lambda: _has(mail_services, 2), within=20)
+        assert await senders(mail_services) == ["before@example.com", "after@example.com"]
+        health = mail_services.health.get("mailbox:support")
+        assert health is not None and health.ok
+        assert channel.tasks[0].restarts >= 1
+    finally:
+        await channel.stop()
+
+
+async def test_two_instances_share_a_mailbox_one_reads_the_other_stands_by(
+    mail_services: Services, support: MailboxSettings
+) -> None:
+    if mail_services.db.is_sqlite:
+        pytest.skip("one process per SQLite database: the reader lock is PostgreSQL's")
+    box = support.model_copy(update={"poll_interval": 0.2})
+    mail_services.settings.mailboxes[:] = [box]
+    first, second = EmailChannel(mail_services), EmailChannel(mail_services)
+    first.start(outbox=False)
+    await eventually(lambda: _mode(first, "idle"))
+    second.start(outbox=False)
+    try:
+        await eventually(lambda: _mode(second, "standby"))
+        await append(box, *(compose(sender=f"s{n}@example.com", subject=f"m{n}") for n in range(20)))
+        await eventually(lambda: _has(mail_services, 20))
+        await first.stop()  # the reader goes away: the standby takes over
+        await append(box, compose(sender="late@example.com", subject="after the fail-over"))
+        await eventually(lambda: _has(mail_services, 21))
+        assert second.ingests["support"].mode == "idle"
+        assert second.importers["support"].quarantined == first.importers["support"].quarantined == 0
+        assert len(set(await senders(mail_services))) == 21
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def _mode(channel: EmailChannel, mode: str) -> bool:
+    return channel.ingests["support"].mode == mode
