@@ -32,6 +32,16 @@ REQUIRE_SERVICES = bool(os.environ.get("FRONTDESK_REQUIRE_SERVICES"))
 POSTGRES_URL = os.environ.pop("FRONTDESK_DATABASE_URL", "")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL-only tests (several instances sharing work) run in the PostgreSQL pass."""
+    if POSTGRES_URL.startswith("postgresql"):
+        return
+    kept = [item for item in items if item.get_closest_marker("postgres_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
 def need_service(available: bool, what: str) -> None:
     """Skip when a system service is absent, unless CI demands every service."""
     if available:

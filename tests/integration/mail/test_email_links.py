@@ -75,11 +75,10 @@ async def test_the_ingest_reconnects_after_the_imap_server_restarts(
         await channel.stop()
 
 
+@pytest.mark.postgres_only  # one process per SQLite database: the reader lock is PostgreSQL's
 async def test_two_instances_share_a_mailbox_one_reads_the_other_stands_by(
     mail_services: Services, support: MailboxSettings
 ) -> None:
-    if mail_services.db.is_sqlite:
-        pytest.skip("one process per SQLite database: the reader lock is PostgreSQL's")
     box = support.model_copy(update={"poll_interval": 0.2})
     mail_services.settings.mailboxes[:] = [box]
     first, second = EmailChannel(mail_services), EmailChannel(mail_services)
