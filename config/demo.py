@@ -15,39 +15,63 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select
 
+from channels.demo import ingest_samples, start_demo_mail
 from config.app import build_app, build_services
 from config.services import Services
 from config.settings import ConfigError, Settings, load_settings
 from core.auth import Actor
-from core.customers import CustomerDraft, create_customer, find_by_email
+from core.customers import CustomerDraft, create_customer
 from core.migrate import upgrade
-from core.records import EntryKind, User
+from core.records import User
 from core.users import add_user
 from knowledge import import_samples
-from routing.contact import Contact
 
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "frontdesk-demo"
 DEMO_USERS: list[dict[str, Any]] = [
-    {"login": "alice", "display_name": "Alice Chen", "roles": ["agent"], "extension": "1001", "language": "en"},
-    {"login": "bob", "display_name": "Bob Li", "roles": ["agent"], "extension": "1002", "language": "zh_CN"},
-    {"login": "carol", "display_name": "Carol Díaz", "roles": ["agent"], "extension": "1003", "language": "en"},
-    {"login": "sue", "display_name": "Sue Wang", "roles": ["supervisor"], "extension": "1004", "language": "en"},
+    {
+        "login": "alice",
+        "display_name": "Alice Chen",
+        "roles": ["agent"],
+        "extension": "1001",
+        "language": "en",
+    },
+    {
+        "login": "bob",
+        "display_name": "Bob Li",
+        "roles": ["agent"],
+        "extension": "1002",
+        "language": "zh_CN",
+    },
+    {
+        "login": "carol",
+        "display_name": "Carol Díaz",
+        "roles": ["agent"],
+        "extension": "1003",
+        "language": "en",
+    },
+    {
+        "login": "sue",
+        "display_name": "Sue Wang",
+        "roles": ["supervisor"],
+        "extension": "1004",
+        "language": "en",
+    },
     {"login": "otto", "display_name": "Otto Ops", "roles": ["ops", "admin"], "language": "en"},
 ]
 DEMO_CUSTOMERS: list[CustomerDraft] = [
-    CustomerDraft("张伟 Zhang Wei", ["+8613800138000"], ["zhang.wei@example.cn"], "vip", "zh", ["wholesale"]),
+    CustomerDraft(
+        "张伟 Zhang Wei", ["+8613800138000"], ["zhang.wei@example.cn"], "vip", "zh", ["wholesale"]
+    ),
     CustomerDraft("李娜 Li Na", ["+8613912345678"], ["li.na@example.cn"], "standard", "zh"),
-    CustomerDraft("John Smith", ["+14155550123"], ["john.smith@example.com"], "standard", "en", ["reseller"]),
+    CustomerDraft(
+        "John Smith", ["+14155550123"], ["john.smith@example.com"], "standard", "en", ["reseller"]
+    ),
     CustomerDraft("Jane Doe", ["+447700900123"], ["jane.doe@example.co.uk"], "new", "en"),
     CustomerDraft("María García", ["+34600123456"], ["maria.garcia@example.es"], "vip", "es"),
 ]
-DEMO_TICKETS = [
-    ("zhang.wei@example.cn", "email", "订单 #A-2291 还没有发货", "我上周下的订单还没有发货，请帮我查一下。"),
-    ("john.smith@example.com", "email", "Refund for a damaged item", "The blender arrived broken. I'd like a refund."),
-    ("maria.garcia@example.es", "email", "Cambio de dirección de envío", "¿Puedo cambiar la dirección de mi pedido?"),
-]
+
 
 async def seed(services: Services) -> bool:
     """Load sample data into an empty database; return False when it already has users."""
@@ -61,23 +85,23 @@ async def seed(services: Services) -> bool:
         for draft in DEMO_CUSTOMERS:
             await create_customer(session, system, draft)
         await import_samples(session, system)
-    for address, channel, subject, body in DEMO_TICKETS:
-        async with services.db.session() as session:
-            customer = await find_by_email(session, address)
-            contact = Contact(channel, customer.id if customer else None, customer.tier if customer else None, subject, body, address)
-            await services.desk.accept(session, contact, EntryKind.EMAIL_IN, {"from": address, "subject": subject, "text": body})
-            await services.desk.commit_and_publish(session)
+    # Sample customer mails (Chinese, English, Spanish) through the real ingest pipeline.
+    await ingest_samples(services)
     return True
+
 
 async def demo_extras(settings: Settings, stack: AsyncExitStack) -> Settings:
     """Start the features' demo companions and return settings pointing at them."""
+    settings, _sink = await start_demo_mail(settings, stack)
     return settings
+
 
 def demo_settings(args: argparse.Namespace) -> Settings:
     try:
         return load_settings(args.config, database_url=args.database)
     except ConfigError as exc:
         raise SystemExit("configuration is invalid:\n  " + "\n  ".join(exc.problems)) from None
+
 
 async def _serve(args: argparse.Namespace) -> None:
     settings = demo_settings(args)
@@ -92,15 +116,21 @@ async def _serve(args: argparse.Namespace) -> None:
         site = web.TCPSite(runner, "127.0.0.1", args.port)
         await site.start()
         print(f"\nFrontdesk demo is running at http://127.0.0.1:{args.port}/", flush=True)
-        print(f"Log in as alice (agent), sue (supervisor) or otto (ops), password: {DEMO_PASSWORD}", flush=True)
+        print(
+            f"Log in as alice (agent), sue (supervisor) or otto (ops), password: {DEMO_PASSWORD}",
+            flush=True,
+        )
         print("Press Ctrl+C to stop.\n", flush=True)
         try:
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
 
+
 def run_demo(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = demo_settings(args)
     upgrade(settings.database_url)
     try:
