@@ -160,6 +160,10 @@ class TicketDesk:
             ticket = await session.get(Ticket, decision.join_ticket_id)
         created = ticket is None
         if ticket is None:
+            # Relationships come from the identity map (the channel already loaded the
+            # customer), so the new ticket needs no refresh round trip.
+            customer = await session.get(Customer, contact.customer_id) if contact.customer_id else None
+            assignee = await session.get(User, decision.assignee_id) if decision.assignee_id else None
             ticket = Ticket(
                 subject=(contact.subject or "").strip()[:500] or f"{contact.channel} from {contact.address or 'unknown'}",
                 status=TicketStatus.NEW.value,
@@ -167,14 +171,13 @@ class TicketDesk:
                 category=decision.category,
                 channel=contact.channel,
                 queue=decision.queue,
-                assignee_id=decision.assignee_id,
-                customer_id=contact.customer_id,
+                assignee=assignee,
+                customer=customer,
                 created_at=now,
                 updated_at=now,
             )
             session.add(ticket)
             await session.flush()
-            await session.refresh(ticket, ["customer", "assignee"])
             self._emit(session, TicketCreated(ticket.id, ticket.queue, ticket.channel, ticket.assignee_id))
             await self._changed(session, ticket, TicketChange("created"))
         else:

@@ -11,7 +11,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.records import OPEN_STATUSES, Category, Ticket, Tier
+from core.records import OPEN_STATUSES, TICKET_NUMBER_OFFSET, Category, Ticket, Tier, User
 from routing.contact import Contact, Decision
 from routing.settings import RoutingSettings
 
@@ -44,32 +44,36 @@ class DefaultPolicy:
             return decision
         if contact.customer_id is None:
             return decision
-        open_ticket = await self._open_ticket(session, contact.customer_id)
+        open_ticket, last_agent = await self._history(session, contact.customer_id)
         if open_ticket is not None:
-            decision.join_ticket_id = open_ticket.id
-            decision.queue = open_ticket.queue
-            decision.reasons.append(f"customer's open ticket {open_ticket.tag}")
+            ticket_id, ticket_queue = open_ticket
+            decision.join_ticket_id = ticket_id
+            decision.queue = ticket_queue
+            decision.reasons.append(f"customer's open ticket #{ticket_id + TICKET_NUMBER_OFFSET}")
             return decision
-        if s.prefer_last_agent:
-            decision.assignee_id = await self._last_agent(session, contact.customer_id)
-            if decision.assignee_id:
-                decision.reasons.append("customer's last agent")
+        if s.prefer_last_agent and last_agent is not None:
+            decision.assignee_id = last_agent
+            decision.reasons.append("customer's last agent")
         return decision
 
-    async def _open_ticket(self, session: AsyncSession, customer_id: int) -> Ticket | None:
+    async def _history(
+        self, session: AsyncSession, customer_id: int, depth: int = 50
+    ) -> tuple[tuple[int, str] | None, int | None]:
+        """The customer's latest open ticket and last active agent, from one indexed read."""
         stmt = (
-            select(Ticket)
-            .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
-            .order_by(Ticket.updated_at.desc())
-            .limit(1)
+            select(Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active)
+            .outerjoin(User, User.id == Ticket.assignee_id)
+            .where(Ticket.customer_id == customer_id)
+            .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+            .limit(depth)
         )
-        return (await session.execute(stmt)).scalars().first()
-
-    async def _last_agent(self, session: AsyncSession, customer_id: int) -> int | None:
-        stmt = (
-            select(Ticket.assignee_id)
-            .where(Ticket.customer_id == customer_id, Ticket.assignee_id.is_not(None))
-            .order_by(Ticket.updated_at.desc())
-            .limit(1)
-        )
-        return (await session.execute(stmt)).scalar()
+        open_ticket: tuple[int, str] | None = None
+        last_agent: int | None = None
+        for ticket_id, queue, status, assignee_id, active in await session.execute(stmt):
+            if open_ticket is None and status in OPEN_STATUSES:
+                open_ticket = (ticket_id, queue)
+            if last_agent is None and assignee_id is not None and active:
+                last_agent = assignee_id
+            if open_ticket is not None and last_agent is not None:
+                break
+        return open_ticket, last_agent
