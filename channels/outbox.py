@@ -42,6 +42,7 @@ class PermanentFailure(DeliveryError):
 Deliver = Callable[[OutboxMessage], Awaitable[None]]
 OnFailed = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
 OnSent = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
+AfterCommit = Callable[[AsyncSession], Awaitable[None]]
 
 
 class OutboxWorker:
@@ -60,6 +61,8 @@ class OutboxWorker:
         idle_wait: float = 30.0,
         on_failed: OnFailed | None = None,
         on_sent: OnSent | None = None,
+        after_commit: AfterCommit | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.db = db
         self.channel = channel
@@ -73,6 +76,10 @@ class OutboxWorker:
         self.idle_wait = idle_wait
         self.on_failed = on_failed
         self.on_sent = on_sent
+        # Runs after each result is committed, e.g. to publish events the callbacks collected.
+        self.after_commit = after_commit
+        # Deliveries of one claimed batch that may be in flight at once.
+        self.concurrency = max(1, concurrency)
         self.sent = 0
         self.failed = 0
         self._wakeup = asyncio.Event()
@@ -93,8 +100,17 @@ class OutboxWorker:
     async def run_once(self) -> int:
         """Claim and deliver one batch; return how many rows were handled."""
         claimed = await self._claim()
-        for message in claimed:
-            await self._deliver_one(message)
+        if self.concurrency == 1 or len(claimed) < 2:
+            for message in claimed:
+                await self._deliver_one(message)
+        else:
+            limit = asyncio.Semaphore(self.concurrency)
+
+            async def one(message: OutboxMessage) -> None:
+                async with limit:
+                    await self._deliver_one(message)
+
+            await asyncio.gather(*(one(m) for m in claimed))
         return len(claimed)
 
     async def _claim(self) -> list[OutboxMessage]:
@@ -127,30 +143,36 @@ class OutboxWorker:
         except Exception as exc:  # an unexpected error is treated as temporary, and logged
             log.exception("outbox %s: delivery of %s raised", self.channel, message.id)
             error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
-        async with self.db.transaction() as session:
-            row = await session.get(OutboxMessage, message.id)
-            if row is None:
-                return
-            now = self.clock.now()
-            if error is None:
-                row.status = OutboxStatus.SENT.value
-                row.sent_at = now
-                row.last_error = None
-                self.sent += 1
-                if self.on_sent:
-                    await self.on_sent(session, row)
-                return
-            row.last_error = str(error)[:2000]
-            if error.permanent or row.attempts >= self.max_attempts:
-                row.status = OutboxStatus.FAILED.value
-                self.failed += 1
-                log.warning("outbox %s: message %s failed for good: %s", self.channel, row.id, error)
-                if self.on_failed:
-                    await self.on_failed(session, row)
-            else:
-                delay = min(self.retry_max, self.retry_base * 2 ** (row.attempts - 1))
-                row.next_attempt_at = now + timedelta(seconds=delay)
-                log.info("outbox %s: message %s retry in %.0fs: %s", self.channel, row.id, delay, error)
+        async with self.db.session() as session:
+            async with session.begin():
+                await self._record(session, message, error)
+            if self.after_commit:
+                await self.after_commit(session)
+
+    async def _record(self, session: AsyncSession, message: OutboxMessage, error: DeliveryError | None) -> None:
+        row = await session.get(OutboxMessage, message.id)
+        if row is None:
+            return
+        now = self.clock.now()
+        if error is None:
+            row.status = OutboxStatus.SENT.value
+            row.sent_at = now
+            row.last_error = None
+            self.sent += 1
+            if self.on_sent:
+                await self.on_sent(session, row)
+            return
+        row.last_error = str(error)[:2000]
+        if error.permanent or row.attempts >= self.max_attempts:
+            row.status = OutboxStatus.FAILED.value
+            self.failed += 1
+            log.warning("outbox %s: message %s failed for good: %s", self.channel, row.id, error)
+            if self.on_failed:
+                await self.on_failed(session, row)
+        else:
+            delay = min(self.retry_max, self.retry_base * 2 ** (row.attempts - 1))
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            log.info("outbox %s: message %s retry in %.0fs: %s", self.channel, row.id, delay, error)
 
     async def next_due(self) -> datetime | None:
         async with self.db.session() as session:

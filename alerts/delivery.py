@@ -1,0 +1,67 @@
+"""SMS delivery from the outbox, and what happens after: timeline entries, email fallback.
+
+The shared ``OutboxWorker`` claims "sms" rows and calls ``SmsDelivery.deliver``; its
+``on_sent``/``on_failed`` run in the transaction that records the result, so the
+ticket's timeline entry and the fallback email are written exactly once with it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.events import AlertDeliveryFailed
+from alerts.sms.gateways import SmsGateway
+from core.clock import Clock
+from core.records import EntryKind, OutboxMessage, Ticket
+from routing.desk import TicketDesk
+
+log = logging.getLogger(__name__)
+
+
+class SmsDelivery:
+    def __init__(self, gateway: SmsGateway, desk: TicketDesk, clock: Clock) -> None:
+        self.gateway = gateway
+        self.desk = desk
+        self.clock = clock
+
+    async def deliver(self, message: OutboxMessage) -> None:
+        await self.gateway.send(message.recipient, message.body, message.dedup_key or f"outbox:{message.id}")
+
+    async def _timeline(self, session: AsyncSession, row: OutboxMessage, payload: dict[str, object]) -> None:
+        if row.ticket_id is None:
+            return
+        ticket = await session.get(Ticket, row.ticket_id)
+        if ticket is not None:
+            await self.desk.append(session, ticket, EntryKind.ALERT, payload, dedup_key=f"outbox:{row.id}")
+
+    async def on_sent(self, session: AsyncSession, row: OutboxMessage) -> None:
+        await self._timeline(session, row, {
+            "event": "delivered", "channel": "sms", "to": row.recipient, "attempts": row.attempts,
+        })
+
+    async def on_failed(self, session: AsyncSession, row: OutboxMessage) -> None:
+        """Show the failure on the ticket; send the same alert by email when we know where."""
+        fallback = row.payload.get("fallback_email")
+        if fallback:
+            session.add(OutboxMessage(
+                channel="email",
+                recipient=str(fallback),
+                subject=row.subject or "SMS alert could not be delivered",
+                body=row.body,
+                payload={**row.payload, "fallback_of": row.id},
+                ticket_id=row.ticket_id,
+                next_attempt_at=self.clock.now(),
+                dedup_key=f"{row.dedup_key}:fallback",
+            ))
+        await self._timeline(session, row, {
+            "event": "delivery_failed", "channel": "sms", "to": row.recipient, "attempts": row.attempts,
+            "error": row.last_error, "fallback": fallback,
+        })
+        if row.ticket_id is not None:
+            self.desk._emit(session, AlertDeliveryFailed(row.ticket_id, "sms", row.recipient, row.last_error or ""))
+
+    async def publish(self, session: AsyncSession) -> None:
+        """The worker's ``after_commit``: timeline events reach the browsers after the commit."""
+        await self.desk.publish_pending(session)

@@ -1,0 +1,58 @@
+"""The SLA feature's wiring into the server: scanner and SMS worker as supervised tasks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from alerts.demo import DEMO_POLICY, SmsSink
+from alerts.keys import SLA
+from alerts.sms.gateways import HttpGateway, SmsGateway
+from alerts.wiring import build_sla
+from config.services import Services
+from core.auth import Actor
+from core.supervisor import Backoff, SupervisedTask
+
+log = logging.getLogger(__name__)
+
+
+def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+    settings = services.settings.sla
+    sink = SmsSink() if settings.demo and settings.sms.gateway == "log" else None
+    gateway: SmsGateway | None = None
+    if sink is not None:
+        gateway = HttpGateway(settings.sms.http.model_copy(update={"url": "http://127.0.0.1:1/sms"}), "Frontdesk")
+    parts = build_sla(services, gateway)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        app[SLA] = parts
+        if sink is not None:
+            http = await sink.start()
+            parts.gateway = HttpGateway(http, settings.sms.sender)
+            parts.sms_delivery.gateway = parts.gateway
+            log.warning("SLA demo: SMS go to the sink at http://127.0.0.1:%d/", sink.port)
+        async with services.db.transaction() as session:
+            await parts.store.seed(session)
+            if settings.demo:
+                names = {p.name for p in await parts.store.list_policies(session, Actor.system())}
+                if DEMO_POLICY.name not in names:
+                    await parts.store.save_policy(session, Actor.system(), DEMO_POLICY.model_dump())
+        tasks = []
+        if settings.enabled:
+            tasks.append(SupervisedTask("sla-scanner", parts.scanner.run, services.health, Backoff(1.0, 30.0)))
+        tasks.append(SupervisedTask("sms-outbox", parts.sms_worker.run, services.health, Backoff(1.0, 60.0)))
+        for task in tasks:
+            task.start()
+        try:
+            yield
+        finally:
+            for task in tasks:
+                await task.stop()
+            await parts.gateway.close()
+            if sink is not None:
+                await sink.stop()
+
+    return lifecycle
+

@@ -1,0 +1,123 @@
+"""The SLA scanner: fires ladder steps whose time has come, and sleeps until the next one.
+
+It reads only tickets with ``due_at <= now`` (an index range read; on PostgreSQL with
+``FOR UPDATE SKIP LOCKED`` so several instances share the work), fires their levels
+in one transaction per batch, and then sleeps until the earliest ``due_at`` — waking
+early when a ticket event says a deadline may have moved closer. After a restart the
+first scan picks up everything that came due while the server was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from alerts.ladder import EscalationLadder
+from alerts.recipients import Directory
+from alerts.records import Escalation
+from core.clock import Clock, as_utc
+from core.db import Database
+from core.events import EventBus, TicketCreated, TicketUpdated
+from core.records import Ticket
+from core.supervisor import SupervisedTask
+from routing.desk import TicketDesk
+
+log = logging.getLogger(__name__)
+
+OnCommitted = Callable[[Sequence[Escalation]], None]
+
+
+class SlaScanner:
+    def __init__(
+        self,
+        db: Database,
+        ladder: EscalationLadder,
+        desk: TicketDesk,
+        clock: Clock,
+        region: str = "US",
+        batch: int = 200,
+        max_sleep: float = 60.0,
+        on_committed: Sequence[OnCommitted] = (),
+    ) -> None:
+        self.db = db
+        self.ladder = ladder
+        self.desk = desk
+        self.clock = clock
+        self.region = region
+        self.batch = batch
+        self.max_sleep = max_sleep
+        self.on_committed = list(on_committed)
+        self.fired = 0
+        self.scans = 0
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """A deadline may have moved closer: re-read the earliest ``due_at`` now."""
+        self._wakeup.set()
+
+    def subscribe(self, bus: EventBus) -> None:
+        async def on_ticket(_event: TicketCreated | TicketUpdated) -> None:
+            self.wake()
+
+        bus.subscribe(TicketCreated, on_ticket)
+        bus.subscribe(TicketUpdated, on_ticket)
+
+    def due_query(self, now: datetime):
+        """The one read of the hot path: due tickets, oldest first, from the ``due_at`` index."""
+        stmt = select(Ticket.id).where(Ticket.due_at <= now).order_by(Ticket.due_at).limit(self.batch)
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return stmt
+
+    async def scan_once(self) -> int:
+        """Fire one batch of due tickets in one transaction; return how many tickets it handled."""
+        now = self.clock.now()
+        fired: list[Escalation] = []
+        async with self.db.session() as session:
+            async with session.begin():
+                ids = list((await session.execute(self.due_query(now))).scalars())
+                if not ids:
+                    return 0
+                tickets = (await session.execute(select(Ticket).where(Ticket.id.in_(ids)))).scalars().unique()
+                directory = await Directory.load(session, self.region)
+                for ticket in tickets:
+                    fired += await self.ladder.fire_due(session, ticket, now, directory)
+            await self.desk.publish_pending(session)
+        self.scans += 1
+        self.fired += len(fired)
+        for callback in self.on_committed:
+            callback(fired)
+        return len(ids)
+
+    async def next_due(self) -> datetime | None:
+        async with self.db.session() as session:
+            value = (await session.execute(select(func.min(Ticket.due_at)))).scalar()
+        return as_utc(value) if value else None
+
+    async def run(self, task: SupervisedTask) -> None:
+        """Supervised body: scan while work is due, then sleep until the next deadline."""
+        while True:
+            self._wakeup.clear()
+            while await self.scan_once() >= self.batch:
+                pass
+            task.healthy(f"fired {self.fired} escalations")
+            due = await self.next_due()
+            wait = self.max_sleep
+            if due is not None:
+                wait = max(0.0, min(wait, (due - self.clock.now()).total_seconds()))
+            if wait > 0:
+                await self._sleep(wait)
+
+    async def _sleep(self, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waker = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in (sleeper, waker):
+                fut.cancel()
+            await asyncio.gather(sleeper, waker, return_exceptions=True)
