@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.events import AlertDeliveryFailed
 from alerts.sms.gateways import SmsGateway
 from core.clock import Clock
-from core.records import EntryKind, OutboxMessage, Ticket
+from core.records import EntryKind, OutboxMessage, TimelineEntry
 from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,12 @@ class SmsDelivery:
         await self.gateway.send(message.recipient, message.body, message.dedup_key or f"outbox:{message.id}")
 
     async def _timeline(self, session: AsyncSession, row: OutboxMessage, payload: dict[str, object]) -> None:
-        if row.ticket_id is None:
-            return
-        ticket = await session.get(Ticket, row.ticket_id)
-        if ticket is not None:
-            await self.desk.append(session, ticket, EntryKind.ALERT, payload, dedup_key=f"outbox:{row.id}")
+        """Added without a flush: the worker records a whole batch of results in one go."""
+        if row.ticket_id is not None:
+            session.add(TimelineEntry(
+                ticket_id=row.ticket_id, kind=EntryKind.ALERT.value, payload=payload,
+                dedup_key=f"outbox:{row.id}", created_at=self.clock.now(),
+            ))
 
     async def on_sent(self, session: AsyncSession, row: OutboxMessage) -> None:
         await self._timeline(session, row, {

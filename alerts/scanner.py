@@ -16,10 +16,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from alerts.ladder import EscalationLadder
+from alerts.ladder import EscalationLadder, FiredBatch
 from alerts.recipients import Directory
-from alerts.records import Escalation
-from core.clock import Clock, as_utc
+from core.clock import Clock, as_utc, sleep_or_wake
 from core.db import Database
 from core.events import EventBus, TicketCreated, TicketUpdated
 from core.records import Ticket
@@ -28,7 +27,7 @@ from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
 
-OnCommitted = Callable[[Sequence[Escalation]], None]
+OnCommitted = Callable[[FiredBatch], None]
 
 
 class SlaScanner:
@@ -76,7 +75,7 @@ class SlaScanner:
     async def scan_once(self) -> int:
         """Fire one batch of due tickets in one transaction; return how many tickets it handled."""
         now = self.clock.now()
-        fired: list[Escalation] = []
+        batch = FiredBatch()
         async with self.db.session() as session:
             async with session.begin():
                 ids = list((await session.execute(self.due_query(now))).scalars())
@@ -85,12 +84,13 @@ class SlaScanner:
                 tickets = (await session.execute(select(Ticket).where(Ticket.id.in_(ids)))).scalars().unique()
                 directory = await Directory.load(session, self.region)
                 for ticket in tickets:
-                    fired += await self.ladder.fire_due(session, ticket, now, directory)
+                    await self.ladder.fire_due(session, ticket, now, directory, batch)
+                await batch.write(session)
             await self.desk.publish_pending(session)
         self.scans += 1
-        self.fired += len(fired)
+        self.fired += len(batch)
         for callback in self.on_committed:
-            callback(fired)
+            callback(batch)
         return len(ids)
 
     async def next_due(self) -> datetime | None:
@@ -110,14 +110,4 @@ class SlaScanner:
             if due is not None:
                 wait = max(0.0, min(wait, (due - self.clock.now()).total_seconds()))
             if wait > 0:
-                await self._sleep(wait)
-
-    async def _sleep(self, seconds: float) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wakeup.wait())
-        try:
-            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for fut in (sleeper, waker):
-                fut.cancel()
-            await asyncio.gather(sleeper, waker, return_exceptions=True)
+                await sleep_or_wake(self.clock, self._wakeup, wait)

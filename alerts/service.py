@@ -7,10 +7,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.events import AlertAcknowledged
+from alerts.ladder import escalation_key
 from alerts.policies import TARGET_LABELS, PolicyStore
 from alerts.records import Escalation
 from alerts.sla_clock import SlaClock, SlaState, _dt
@@ -178,19 +179,20 @@ class SlaService:
             stmt = stmt.where(Escalation.acknowledged_at.is_(None))
         rows = (await session.execute(stmt)).unique().all()
         out = [escalation_dict(esc, ticket) for esc, ticket in rows]
-        keys = {f"sla:{e['id']}:" for e in out}
         if out:
+            keys = {escalation_key(esc.ticket_id, esc.target, esc.cycle, esc.level): d for (esc, _), d in zip(rows, out, strict=True)}
+            for d in out:
+                d["deliveries"] = []
             deliveries = (await session.execute(
-                select(OutboxMessage).where(or_(*(OutboxMessage.dedup_key.like(k + "%") for k in keys)))
+                select(OutboxMessage).where(OutboxMessage.ticket_id.in_({esc.ticket_id for esc, _ in rows}))
             )).scalars()
-            by_esc: dict[int, list[dict[str, Any]]] = {}
             for m in deliveries:
-                by_esc.setdefault(int(m.payload.get("escalation_id", 0)), []).append({
-                    "channel": m.channel, "to": m.recipient, "status": m.status, "attempts": m.attempts,
-                    "error": m.last_error, "fallback": bool(m.payload.get("fallback_of")),
-                })
-            for e in out:
-                e["deliveries"] = by_esc.get(e["id"], [])
+                owner = keys.get(str(m.payload.get("escalation", "")))
+                if owner is not None:
+                    owner["deliveries"].append({
+                        "channel": m.channel, "to": m.recipient, "status": m.status, "attempts": m.attempts,
+                        "error": m.last_error, "fallback": bool(m.payload.get("fallback_of")),
+                    })
         return out
 
     async def failures(self, session: AsyncSession, actor: Actor, limit: int = 50) -> list[TimelineEntry]:

@@ -233,7 +233,7 @@ async def test_a_refused_sms_falls_back_to_email_and_shows_on_the_ticket(
         log = await parts.service.alerts_log(session, supervisor)
         failures = await parts.service.failures(session, supervisor)
     assert any(d["status"] == "failed" for e in log for d in e["deliveries"])
-    assert failures and failures[0].payload["fallback"] == "li@example.com"
+    assert "li@example.com" in {f.payload["fallback"] for f in failures}
 
 
 async def _has(services: Services, model: Any, *where: Any) -> bool:
