@@ -39,7 +39,7 @@ class SmsDelivery:
 
     async def on_sent(self, session: AsyncSession, row: OutboxMessage) -> None:
         await self._timeline(session, row, {
-            "event": "delivered", "channel": "sms", "to": row.recipient, "attempts": row.attempts,
+            "event": "delivered", "message": f"SMS alert delivered to {row.recipient}", "channel": "sms", "to": row.recipient, "attempts": row.attempts,
         })
 
     async def on_failed(self, session: AsyncSession, row: OutboxMessage) -> None:
@@ -57,7 +57,10 @@ class SmsDelivery:
                 dedup_key=f"{row.dedup_key}:fallback",
             ))
         await self._timeline(session, row, {
-            "event": "delivery_failed", "channel": "sms", "to": row.recipient, "attempts": row.attempts,
+            "event": "delivery_failed",
+            "message": f"SMS alert to {row.recipient} failed after {row.attempts} attempts: {row.last_error}"
+            + (f"; sent by email to {fallback}" if fallback else ""),
+            "channel": "sms", "to": row.recipient, "attempts": row.attempts,
             "error": row.last_error, "fallback": fallback,
         })
         if row.ticket_id is not None:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.events import AlertFired
 from alerts.messages import AlertMessages
-from alerts.policies import PolicyStore
+from alerts.policies import TARGET_LABELS, PolicyStore
 from alerts.recipients import Directory
 from alerts.records import Escalation
 from alerts.sla_clock import SlaState, _dt
@@ -115,6 +115,12 @@ class EscalationLadder:
                 "created_at": now,
                 "payload": {
                     "event": "escalated",
+                    "message": "{} {} — level {}: {}".format(
+                        TARGET_LABELS.get(target, target).capitalize(),
+                        "breached" if breached else "at risk",
+                        index + 1,
+                        ", ".join(f"{r.channel} to {r.name or r.address}" for r in recipients) or "nobody to notify",
+                    ),
                     "target": target,
                     "level": index + 1,
                     "breached": breached,

@@ -133,7 +133,7 @@ class SlaService:
         state.recompute(book.get(ticket.sla_policy))
         await self.desk.append(
             session, ticket, EntryKind.ALERT,
-            {"event": "acknowledged", "by": actor.login, "via": via, "targets": [t for t, _ in stopped]},
+            {"event": "acknowledged", "message": f"SLA alert acknowledged by {actor.login} ({via})", "by": actor.login, "via": via, "targets": [t for t, _ in stopped]},
             author_id=actor.user_id,
         )
         record_change(session, actor, "sla.acknowledge", "ticket", ticket.id, None, {"via": via})
