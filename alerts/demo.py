@@ -1,6 +1,7 @@
 """For ``make demo``: a policy that breaches within minutes, and a local SMS sink.
 
-Enable with ``sla: {demo: true}`` (or ``FRONTDESK_SLA__DEMO=true``). The plugin then
+Enable with ``sla: {demo: true}`` (``FRONTDESK_SLA__DEMO=true``, or ``with_sla_demo(settings)``
+in ``config.demo.demo_extras``). The plugin then
 seeds the ``demo`` policy ahead of the others and, when no gateway is configured,
 starts ``SmsSink`` on a free loopback port and sends SMS there; the sink logs each
 message and lists them at its own ``/`` page.
@@ -12,11 +13,15 @@ import dataclasses
 import json
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from alerts.settings import LevelDefinition, PolicyDefinition, SmsHttpSettings
 from core.clock import utcnow
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +81,8 @@ class SmsSink:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def with_sla_demo(settings: Settings) -> Settings:
+    """The demo's settings: the short policy seeded, SMS to the in-process sink."""
+    return settings.model_copy(update={"sla": settings.sla.model_copy(update={"demo": True})})

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from alerts.demo import DEMO_POLICY, SmsSink
 from alerts.keys import SLA
-from alerts.sms.gateways import HttpGateway, SmsGateway
+from alerts.sms.gateways import HttpGateway
 from alerts.wiring import build_sla
 from config.services import Services
 from core.auth import Actor
@@ -21,17 +21,15 @@ log = logging.getLogger(__name__)
 def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
     settings = services.settings.sla
     sink = SmsSink() if settings.demo and settings.sms.gateway == "log" else None
-    gateway: SmsGateway | None = None
-    if sink is not None:
-        gateway = HttpGateway(settings.sms.http.model_copy(update={"url": "http://127.0.0.1:1/sms"}), "Frontdesk")
-    parts = build_sla(services, gateway)
+    parts = build_sla(services)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[SLA] = parts
         if sink is not None:
-            http = await sink.start()
-            parts.gateway = HttpGateway(http, settings.sms.sender)
+            await parts.gateway.close()
+            parts.gateway = HttpGateway(await sink.start(), settings.sms.sender)
             parts.sms_delivery.gateway = parts.gateway
+            parts.sms_sink = sink
             log.warning("SLA demo: SMS go to the sink at http://127.0.0.1:%d/", sink.port)
         async with services.db.transaction() as session:
             await parts.store.seed(session)
@@ -39,6 +37,7 @@ def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None
                 names = {p.name for p in await parts.store.list_policies(session, Actor.system())}
                 if DEMO_POLICY.name not in names:
                     await parts.store.save_policy(session, Actor.system(), DEMO_POLICY.model_dump())
+        adopting = parts.service.adopt_unclocked()
         tasks = []
         if settings.enabled:
             tasks.append(SupervisedTask("sla-scanner", parts.scanner.run, services.health, Backoff(1.0, 30.0)))
@@ -48,6 +47,7 @@ def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None
         try:
             yield
         finally:
+            adopting.cancel()
             for task in tasks:
                 await task.stop()
             await parts.gateway.close()

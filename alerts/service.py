@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.events import AlertAcknowledged
@@ -207,19 +208,27 @@ class SlaService:
         """Recompute every open ticket's deadlines in batches, in the background."""
         if self._recompute is not None and not self._recompute.done():
             self._recompute.cancel()
-        self._recompute = asyncio.create_task(self._recompute_all(), name="sla-recompute")
+        self._recompute = asyncio.create_task(
+            self._sweep(Ticket.status.in_(OPEN_STATUSES), self.sla_clock.recompute), name="sla-recompute"
+        )
         return self._recompute
 
-    async def _recompute_all(self) -> int:
+    def adopt_unclocked(self) -> asyncio.Task[int]:
+        """Start clocks on open tickets that have none (created while SLA was off or before start-up)."""
+        return asyncio.create_task(
+            self._sweep(and_(Ticket.status.in_(OPEN_STATUSES), Ticket.sla_policy.is_(None)), self.sla_clock.adopt),
+            name="sla-adopt",
+        )
+
+    async def _sweep(self, where: ColumnElement[bool], fix: Callable[[AsyncSession, Ticket], Awaitable[None]]) -> int:
         last_id, total = 0, 0
         while True:
             async with self.db.transaction() as session:
                 tickets = list((await session.execute(
-                    select(Ticket).where(Ticket.id > last_id, Ticket.status.in_(OPEN_STATUSES))
-                    .order_by(Ticket.id).limit(self.recompute_batch)
+                    select(Ticket).where(Ticket.id > last_id, where).order_by(Ticket.id).limit(self.recompute_batch)
                 )).scalars().unique())
                 for ticket in tickets:
-                    await self.sla_clock.recompute(session, ticket)
+                    await fix(session, ticket)
             if not tickets:
                 break
             last_id = tickets[-1].id
@@ -227,7 +236,7 @@ class SlaService:
             for callback in self.on_deadlines_moved:
                 callback()
             await asyncio.sleep(0)  # let requests in between batches
-        log.info("SLA deadlines recomputed for %d open tickets", total)
+        log.info("SLA clocks updated on %d open tickets", total)
         return total
 
     async def wait_recomputed(self) -> None:

@@ -179,6 +179,19 @@ class SlaClock:
                 state.resume(now, policy)
         state.recompute(policy)
 
+    async def adopt(self, session: AsyncSession, ticket: Ticket) -> None:
+        """Start the clocks of an open ticket that has none (made before SLA ran), from its creation."""
+        state = SlaState(ticket)
+        if state.targets or ticket.status in CLOSED:
+            return
+        created = as_utc(ticket.created_at)
+        if ticket.first_response_at is None:
+            state.start("first_response", created)
+        state.start("resolution", created)
+        if ticket.status == PAUSED:
+            state.pause(self.clock.now())
+        state.recompute(await self.policy_for(session, ticket))
+
     async def recompute(self, session: AsyncSession, ticket: Ticket) -> None:
         """After a policy or calendar edit: same starts, new policy, new deadlines."""
         state = SlaState(ticket)

@@ -6,6 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from alerts.delivery import SmsDelivery
+from alerts.demo import SmsSink
 from alerts.ladder import EscalationLadder
 from alerts.messages import AlertMessages
 from alerts.policies import PolicyStore
@@ -39,6 +40,7 @@ class SlaParts:
     gateway: SmsGateway
     sms_delivery: SmsDelivery
     sms_worker: OutboxWorker
+    sms_sink: SmsSink | None = None  # the demo's stand-in gateway, when it runs
 
 
 def build_sla(services: Services, gateway: SmsGateway | None = None) -> SlaParts:
