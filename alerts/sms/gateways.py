@@ -12,6 +12,7 @@ to the two failures. It is not built because no SMPP peer can run in the test su
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -116,9 +117,11 @@ class TwilioGateway(_HttpClient):
     async def send(self, to: str, text: str, reference: str) -> str:
         s = self.settings
         url = f"{s.api_base.rstrip('/')}/2010-04-01/Accounts/{s.account_sid}/Messages.json"
-        auth = aiohttp.BasicAuth(s.account_sid, s.auth_token.get_secret_value())
+        credentials = f"{s.account_sid}:{s.auth_token.get_secret_value()}".encode()
+        headers = {"Authorization": "Basic " + base64.b64encode(credentials).decode("ascii")}
+        form = {"To": to, "From": s.from_number, "Body": text}
         try:
-            async with self.client().post(url, data={"To": to, "From": s.from_number, "Body": text}, auth=auth) as resp:
+            async with self.client().post(url, data=form, headers=headers) as resp:
                 body = await resp.text(errors="replace")
                 if resp.status not in (200, 201):
                     raise classify(resp.status, body)
