@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from agent_ui import openapi
 from agent_ui.identity import actor_of
 from agent_ui.inputs import path_int, read_json
 from agent_ui.keys import SERVICES
@@ -162,7 +163,63 @@ async def sms_inbound(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SLA].service.acknowledge_by_sms(sms))
 
 
+_OBJ: dict[str, Any] = {"type": "object"}
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+SCHEMAS: dict[str, Any] = {
+    "SlaClock": {"type": "object", "properties": {
+        "policy": {"type": "string", "nullable": True}, "business_time": {"type": "boolean"},
+        "paused": {"type": "boolean"}, "next_step_at": {"type": "string", "nullable": True},
+        "targets": {"type": "array", "items": _OBJ}, "escalations": {"type": "array", "items": _OBJ},
+        "can_acknowledge": {"type": "boolean"}}},
+    "SlaPolicy": {"type": "object", "description": "a PolicyDefinition: name, position, match, calendar, "
+                  "first_response_minutes, next_response_minutes, resolution_minutes, levels"},
+    "SlaCalendar": {"type": "object", "description": "name, timezone, hours {mon: ['09:00-18:00']}, holidays"},
+}
+PATHS: dict[str, Any] = {
+    "/api/v1/tickets/{ticket_id}/sla": {
+        "parameters": [openapi._path_id("ticket_id")],
+        "get": openapi._op("The ticket's SLA clock: business time left per target, ladder level",
+                           openapi._ref("SlaClock"), errors=(401, 403, 404)),
+    },
+    "/api/v1/tickets/{ticket_id}/sla/ack": {
+        "parameters": [openapi._path_id("ticket_id")],
+        "post": openapi._op("Acknowledge the SLA alert: the escalation ladder stops",
+                            {"type": "object", "properties": {"acknowledged": {"type": "integer"}}},
+                            errors=(401, 403, 404)),
+    },
+    "/api/v1/alerts": {"get": openapi._op(
+        "The SLA alerts log with delivery results (supervisors)", {"type": "object", "properties": {
+            "alerts": {"type": "array", "items": _OBJ}}},
+        params=[openapi._query("unacknowledged", "1 for open alerts only"),
+                openapi._query("limit", "at most this many", {"type": "integer"})])},
+    "/api/v1/sla/policies": {"get": openapi._op(
+        "SLA policies and business calendars (supervisors, ops)", {"type": "object", "properties": {
+            "policies": {"type": "array", "items": openapi._ref("SlaPolicy")},
+            "calendars": {"type": "array", "items": openapi._ref("SlaCalendar")}}})},
+    "/api/v1/sla/policies/{name}": {
+        "parameters": [_NAME],
+        "put": openapi._op("Create or replace a policy (ops); open tickets are recomputed in the background",
+                           openapi._ref("SlaPolicy"), body=openapi._ref("SlaPolicy")),
+        "delete": openapi._op("Delete a policy (ops)", _OBJ, errors=(401, 403, 404)),
+    },
+    "/api/v1/sla/calendars/{name}": {
+        "parameters": [_NAME],
+        "put": openapi._op("Create or replace a business calendar (ops)", openapi._ref("SlaCalendar"),
+                           body=openapi._ref("SlaCalendar")),
+    },
+    "/api/v1/sms/inbound": {"post": {
+        "summary": "SMS gateway webhook (signed: X-Frontdesk-Signature or X-Twilio-Signature); ACK stops the ladder",
+        "security": [],
+        "requestBody": {"content": {"application/json": {"schema": _OBJ},
+                                    "application/x-www-form-urlencoded": {"schema": _OBJ}}},
+        "responses": {"200": {"description": "OK"}, "401": {"description": "not signed"},
+                      "403": {"description": "not a staff phone"}}}},
+}
+
+
 def setup_routes(app: web.Application) -> None:
+    openapi.PATHS.update(PATHS)
+    openapi.SCHEMAS.update(SCHEMAS)
     app.router.add_get("/api/v1/tickets/{ticket_id:\\d+}/sla", ticket_sla)
     app.router.add_post("/api/v1/tickets/{ticket_id:\\d+}/sla/ack", acknowledge_api)
     app.router.add_post("/tickets/{ticket_id:\\d+}/sla/ack", acknowledge_form)

@@ -38,10 +38,12 @@ def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None
                 if DEMO_POLICY.name not in names:
                     await parts.store.save_policy(session, Actor.system(), DEMO_POLICY.model_dump())
         adopting = parts.service.adopt_unclocked()
+        # Reported on /readyz but not required: serving HTTP does not depend on them, and a
+        # load balancer should not drop an instance because its SMS gateway is down.
         tasks = []
         if settings.enabled:
-            tasks.append(SupervisedTask("sla-scanner", parts.scanner.run, services.health, Backoff(1.0, 30.0)))
-        tasks.append(SupervisedTask("sms-outbox", parts.sms_worker.run, services.health, Backoff(1.0, 60.0)))
+            tasks.append(SupervisedTask("sla-scanner", parts.scanner.run, services.health, Backoff(1.0, 30.0), False))
+        tasks.append(SupervisedTask("sms-outbox", parts.sms_worker.run, services.health, Backoff(1.0, 60.0), False))
         for task in tasks:
             task.start()
         try:

@@ -53,6 +53,7 @@ class SlaScanner:
         self.fired = 0
         self.scans = 0
         self._wakeup = asyncio.Event()
+        self._scanning = asyncio.Lock()  # one scan at a time per process; instances share via the database
 
     def wake(self) -> None:
         """A deadline may have moved closer: re-read the earliest ``due_at`` now."""
@@ -74,7 +75,10 @@ class SlaScanner:
 
     async def scan_once(self) -> int:
         """Fire one batch of due tickets in one transaction; return how many tickets it handled."""
-        now = self.clock.now()
+        async with self._scanning:
+            return await self._scan(self.clock.now())
+
+    async def _scan(self, now: datetime) -> int:
         batch = FiredBatch()
         async with self.db.session() as session:
             async with session.begin():
