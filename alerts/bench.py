@@ -95,7 +95,9 @@ async def _due_query_ms(services: Any, parts: Any, repeat: int = 20) -> float:
     return statistics.median(timings)
 
 
-async def run(tickets: int, due: int, lag_tickets: int, database_url: str | None) -> dict[str, Any]:
+async def run(
+    tickets: int, due: int, lag_tickets: int, database_url: str | None, lag_spread: float = 4.0
+) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="frontdesk-bench-sla-")
     url = database_url or f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.db'}"
     await asyncio.to_thread(upgrade, url)
@@ -140,7 +142,7 @@ async def run(tickets: int, due: int, lag_tickets: int, database_url: str | None
         task = SupervisedTask("sla-scanner", parts.scanner.run, services.health)
         task.start()
         soon = datetime.now(UTC) + timedelta(seconds=1)
-        created = [soon - timedelta(minutes=60) + timedelta(seconds=rng.uniform(0, 4)) for _ in range(lag_tickets)]
+        created = [soon - timedelta(minutes=60) + timedelta(seconds=rng.uniform(0, lag_spread)) for _ in range(lag_tickets)]
         await _fill(services, policy, created)
         parts.scanner.wake()  # what the SLA clock's ticket events do after a commit
         try:
@@ -175,11 +177,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tickets", type=int, default=1_000_000, help="open tickets (default 1,000,000)")
     parser.add_argument("--due", type=int, default=2_000, help="how many of them are due (default 2,000)")
     parser.add_argument("--lag-tickets", type=int, default=300, help="deadlines for the detection-lag run")
+    parser.add_argument("--lag-spread", type=float, default=4.0, help="seconds over which those deadlines fall")
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file in a temp dir)")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
     due = min(args.due, args.tickets)
-    result = asyncio.run(run(args.tickets, due, args.lag_tickets, args.database))
+    result = asyncio.run(run(args.tickets, due, args.lag_tickets, args.database, args.lag_spread))
     if not args.json:
         for key, value in result.items():
             print(f"{key:>24}: {value}")

@@ -11,7 +11,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from alerts.policies import TARGET_LABELS
 from alerts.sms.text import fit
-from core.records import Priority, Ticket
+from core.records import Ticket
+from routing.desk import ticket_dict
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +66,7 @@ class AlertMessages:
     ) -> dict[str, Any]:
         left = (deadline - now).total_seconds()
         return {
-            "ticket": {
-                "id": ticket.id,
-                "number": ticket.number,
-                "tag": ticket.tag,
-                "subject": ticket.subject,
-                "status": ticket.status,
-                "priority": Priority(ticket.priority).name.lower(),
-                "queue": ticket.queue,
-                "channel": ticket.channel,
-                "category": ticket.category,
-            },
+            "ticket": ticket_dict(ticket),
             "customer": customer,
             "target": TARGET_LABELS.get(target, target),
             "elapsed": human((now - start).total_seconds()),

@@ -248,19 +248,35 @@ class PolicyStore:
         pol: PolicyDefinition = _definition(PolicyDefinition, data)
         cals = [CalendarDefinition.model_validate(r.definition) for r in (await session.execute(select(SlaCalendar))).scalars()]
         compile_book([pol], cals, self.server_tz)
-        row = (await session.execute(select(SlaPolicy).where(SlaPolicy.name == pol.name))).scalar()
+        columns = {"position": pol.position, "enabled": pol.enabled}
+        row: SlaPolicy = await self._upsert(session, actor, SlaPolicy, "sla_policy", pol.name, pol.model_dump(), columns)
+        return row
+
+    async def save_calendar(self, session: AsyncSession, actor: Actor, data: dict[str, Any]) -> SlaCalendar:
+        actor.require(Role.OPS)
+        cal: CalendarDefinition = _definition(CalendarDefinition, data)
+        BusinessCalendar(cal.name, cal.timezone or self.server_tz, cal.hours, cal.holidays)
+        row: SlaCalendar = await self._upsert(session, actor, SlaCalendar, "sla_calendar", cal.name, cal.model_dump(), {})
+        return row
+
+    async def _upsert(
+        self, session: AsyncSession, actor: Actor, model: Any, entity: str, name: str,
+        definition: dict[str, Any], columns: dict[str, Any],
+    ) -> Any:
+        """Insert or replace by name, bump the version, audit the before and after."""
+        row = (await session.execute(select(model).where(model.name == name))).scalar()
         before = dict(row.definition) if row else None
         if row is None:
-            row = self._policy_row(pol)
+            row = model(name=name, definition=definition, updated_at=self.clock.now(), **columns)
             session.add(row)
         else:
-            row.definition = pol.model_dump()
-            row.position = pol.position
-            row.enabled = pol.enabled
+            row.definition = definition
+            for key, value in columns.items():
+                setattr(row, key, value)
             row.version += 1
             row.updated_at = self.clock.now()
         await session.flush()
-        record_change(session, actor, "sla.policy.save", "sla_policy", pol.name, before, pol.model_dump())
+        record_change(session, actor, f"{entity.replace('_', '.')}.save", entity, name, before, definition)
         self.invalidate()
         return row
 
@@ -273,21 +289,3 @@ class PolicyStore:
         await session.delete(row)
         await session.flush()
         self.invalidate()
-
-    async def save_calendar(self, session: AsyncSession, actor: Actor, data: dict[str, Any]) -> SlaCalendar:
-        actor.require(Role.OPS)
-        cal: CalendarDefinition = _definition(CalendarDefinition, data)
-        BusinessCalendar(cal.name, cal.timezone or self.server_tz, cal.hours, cal.holidays)
-        row = (await session.execute(select(SlaCalendar).where(SlaCalendar.name == cal.name))).scalar()
-        before = dict(row.definition) if row else None
-        if row is None:
-            row = SlaCalendar(name=cal.name, definition=cal.model_dump(), updated_at=self.clock.now())
-            session.add(row)
-        else:
-            row.definition = cal.model_dump()
-            row.version += 1
-            row.updated_at = self.clock.now()
-        await session.flush()
-        record_change(session, actor, "sla.calendar.save", "sla_calendar", cal.name, before, cal.model_dump())
-        self.invalidate()
-        return row

@@ -244,3 +244,23 @@ async def _true(value: bool) -> bool:
     return value
 
 
+
+
+async def test_solving_stops_the_clock_and_reopening_starts_it_again(
+    desk: tuple[Services, SlaParts, ManualClock], gateway: tuple[Gateway, str]
+) -> None:
+    services, parts, clock = desk
+    ticket_id = await new_email_ticket(services)
+    async with services.db.session() as session:
+        await services.desk.set_status(session, Actor.system(), ticket_id, "solved")
+        await services.desk.commit_and_publish(session)
+        ticket = await services.desk.get(session, Actor.system(), ticket_id)
+        assert ticket.due_at is None and ticket.sla_state["targets"] == {}
+    clock.advance(timedelta(days=5))
+    await settle(services, parts)
+    assert await count(services, Escalation) == 0
+    async with services.db.session() as session:
+        ticket = await services.desk.set_status(session, Actor.system(), ticket_id, "open")
+        assert set(ticket.sla_state["targets"]) == {"next_response", "resolution"}
+        assert ticket.due_at is not None
+        await services.desk.commit_and_publish(session)
