@@ -29,6 +29,9 @@ from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
 
+# Alerts are machine mail: auto-replies (out of office) must not come back as tickets.
+ALERT_EMAIL_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+
 
 def escalation_key(ticket_id: int, target: str, cycle: int, level: int) -> str:
     """Names one rung on one ticket; prefixes the dedup keys of its outbox rows."""
@@ -99,7 +102,7 @@ class EscalationLadder:
                     "recipient": r.address,
                     "subject": subject,
                     "body": sms_text if r.channel == "sms" else body,
-                    "headers": {},
+                    "headers": ALERT_EMAIL_HEADERS if r.channel == "email" else {},
                     "payload": {"kind": "sla", "escalation": key, "fallback_email": r.fallback_email, "name": r.name},
                     "ticket_id": ticket.id,
                     "status": "pending",
