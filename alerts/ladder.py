@@ -45,6 +45,9 @@ class FiredBatch:
     escalations: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     outbox: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     timeline: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # (ticket, target, cycle, level) already fired: a ticket whose state was overwritten by a
+    # concurrent change skips them instead of failing on the unique constraint forever.
+    already: set[tuple[int, str, int, int]] = dataclasses.field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self.escalations)
@@ -78,6 +81,9 @@ class EscalationLadder:
             cycle = int(clock["cycle"])
             level = policy.levels[index].definition
             deadline = _dt(clock["deadline"])
+            clock["level"] = index + 1
+            if (ticket.id, target, cycle, index) in batch.already:
+                continue
             recipients = directory.resolve(level.recipients, level.channels, ticket)
             batch.escalations.append({
                 "ticket_id": ticket.id,
@@ -133,7 +139,6 @@ class EscalationLadder:
                 "dedup_key": key,
             })
             self.desk._emit(session, AlertFired(ticket.id, ticket.queue, target, index + 1, breached))
-            clock["level"] = index + 1
             fired += 1
             if not recipients:
                 log.warning("ticket %s: SLA level %s of %s reached nobody", ticket.id, index + 1, policy.name)

@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from alerts.ladder import EscalationLadder, FiredBatch
 from alerts.recipients import Directory
+from alerts.records import Escalation
 from core.clock import Clock, as_utc, sleep_or_wake
 from core.db import Database
 from core.events import EventBus, TicketCreated, TicketUpdated
@@ -85,7 +86,17 @@ class SlaScanner:
                 ids = list((await session.execute(self.due_query(now))).scalars())
                 if not ids:
                     return 0
+                if self.db.is_sqlite:
+                    # Take SQLite's write lock before reading the tickets, so no request commits a
+                    # change to them between our read and our write (PostgreSQL: FOR UPDATE above).
+                    await session.execute(text("UPDATE tickets SET due_at = due_at WHERE id = -1"))
+                    ids = list((await session.execute(self.due_query(now))).scalars())
                 tickets = (await session.execute(select(Ticket).where(Ticket.id.in_(ids)))).scalars().unique()
+                fired_before = await session.execute(
+                    select(Escalation.ticket_id, Escalation.target, Escalation.cycle, Escalation.level)
+                    .where(Escalation.ticket_id.in_(ids))
+                )
+                batch.already = {(t, target, c, lv) for t, target, c, lv in fired_before}
                 directory = await Directory.load(session, self.region)
                 for ticket in tickets:
                     await self.ladder.fire_due(session, ticket, now, directory, batch)

@@ -117,3 +117,27 @@ async def test_two_scanners_on_one_database_fire_each_level_once(services: Servi
         )).all()
     # Thirty days overdue: all four rungs of the default ladder, on every ticket, once each.
     assert len(rows) == 400 * 4 and all(n == 1 for *_, n in rows)
+
+
+async def test_a_stale_overwrite_of_the_clock_never_fires_a_level_twice(services: Services) -> None:
+    """A concurrent change may write back the clock as it was before a scan fired a level;
+    the next scan sees the escalation row and moves on instead of failing or repeating it."""
+    parts = build_sla(services)
+    async with services.db.transaction() as session:
+        await parts.store.seed(session)
+    ticket = await _ticket(services)
+    stale = dict(ticket.sla_state)
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    assert await parts.scanner.scan_once() == 1
+    async with services.db.transaction() as session:
+        row = await session.get(Ticket, ticket.id)
+        assert row is not None
+        row.sla_state = stale
+        await parts.sla_clock.recompute(session, row)
+    assert await parts.scanner.scan_once() == 1
+    assert await parts.scanner.scan_once() == 0
+    async with services.db.session() as session:
+        rows = (await session.execute(
+            select(Escalation.level, func.count()).where(Escalation.ticket_id == ticket.id).group_by(Escalation.level)
+        )).all()
+    assert sorted(rows) == [(0, 1), (1, 1), (2, 1), (3, 1)]
