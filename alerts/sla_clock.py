@@ -161,7 +161,8 @@ class SlaClock:
             state.start("resolution", now)
         elif kind == "customer_message":
             state.resume(now, policy)
-            if ticket.first_response_at is not None and "next_response" not in state.targets:
+            waiting = ticket.status not in CLOSED  # a message threaded onto a solved ticket starts none
+            if waiting and ticket.first_response_at is not None and "next_response" not in state.targets:
                 state.start("next_response", now)
         elif kind == "agent_reply":
             state.stop("first_response", "next_response")
