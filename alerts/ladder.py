@@ -23,7 +23,7 @@ from alerts.messages import AlertMessages
 from alerts.policies import TARGET_LABELS, PolicyStore
 from alerts.recipients import Directory
 from alerts.records import Escalation
-from alerts.sla_clock import SlaState, _dt
+from alerts.sla_clock import SlaState, parse_time
 from core.records import EntryKind, OutboxMessage, Ticket, TimelineEntry
 from routing.desk import TicketDesk
 
@@ -80,7 +80,7 @@ class EscalationLadder:
             clock = state.targets[target]
             cycle = int(clock["cycle"])
             level = policy.levels[index].definition
-            deadline = _dt(clock["deadline"])
+            deadline = parse_time(clock["deadline"])
             clock["level"] = index + 1
             if (ticket.id, target, cycle, index) in batch.already:
                 continue
@@ -98,7 +98,7 @@ class EscalationLadder:
                 "recipients": [r.as_dict() for r in recipients],
             })
             customer = {"name": ticket.customer.name, "tier": ticket.customer.tier} if ticket.customer else {}
-            context = self.messages.context(ticket, customer, target, _dt(clock["start"]), deadline, now, index)
+            context = self.messages.context(ticket, customer, target, parse_time(clock["start"]), deadline, now, index)
             sms_text = self.messages.sms(level.template, context)
             subject, body = self.messages.email(level.template, level.subject, context)
             key = escalation_key(ticket.id, target, cycle, index)

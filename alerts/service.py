@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select, update
@@ -15,7 +14,7 @@ from alerts.events import AlertAcknowledged
 from alerts.ladder import escalation_key
 from alerts.policies import TARGET_LABELS, PolicyStore
 from alerts.records import Escalation
-from alerts.sla_clock import SlaClock, SlaState, _dt
+from alerts.sla_clock import SlaClock, SlaState, parse_time
 from alerts.sms.inbound import InboundSms
 from core.audit import record_change
 from core.auth import Actor
@@ -84,7 +83,7 @@ class SlaService:
         for name, clock in sorted(state.targets.items(), key=lambda kv: kv[1].get("deadline", "")):
             if "deadline" not in clock:
                 continue
-            deadline = _dt(clock["deadline"])
+            deadline = parse_time(clock["deadline"])
             reference = paused_at or now
             left = policy.working.between(reference, deadline) if policy else (deadline - reference).total_seconds()
             targets.append({
@@ -238,11 +237,3 @@ class SlaService:
             await asyncio.sleep(0)  # let requests in between batches
         log.info("SLA clocks updated on %d open tickets", total)
         return total
-
-    async def wait_recomputed(self) -> None:
-        if self._recompute is not None:
-            await self._recompute
-
-    @staticmethod
-    def deadline_of(ticket: Ticket) -> datetime | None:
-        return as_utc(ticket.due_at) if ticket.due_at else None

@@ -35,7 +35,7 @@ def _iso(t: datetime) -> str:
     return as_utc(t).isoformat()
 
 
-def _dt(s: str) -> datetime:
+def parse_time(s: str) -> datetime:
     return as_utc(datetime.fromisoformat(s))
 
 
@@ -65,7 +65,7 @@ class SlaState:
     @property
     def paused_at(self) -> datetime | None:
         value = self.data.get("paused_at")
-        return _dt(value) if value else None
+        return parse_time(value) if value else None
 
     def start(self, target: str, now: datetime) -> None:
         cycle = int(self.data["cycles"].get(target, -1)) + 1
@@ -109,7 +109,7 @@ class SlaState:
             level = int(clock.get("level", 0))
             if seconds is None or clock.get("acked") or level >= len(policy.levels):
                 continue
-            at = policy.fire_time(policy.levels[level], _dt(clock["deadline"]), seconds)
+            at = policy.fire_time(policy.levels[level], parse_time(clock["deadline"]), seconds)
             if best is None or at < best[0]:
                 best = (at, name, level)
         return best
@@ -126,7 +126,7 @@ class SlaState:
                     continue
                 clock = self.targets[name]
                 total = seconds + float(clock.get("paused_s", 0.0))
-                clock["deadline"] = _iso(policy.working.add(_dt(clock["start"]), total))
+                clock["deadline"] = _iso(policy.working.add(parse_time(clock["start"]), total))
         step = self.next_step(policy)
         t.sla_policy = policy.name if policy else None
         t.sla_paused_at = self.paused_at
