@@ -92,7 +92,7 @@ async def desk(database_url: str, gateway: tuple[Gateway, str]) -> AsyncIterator
     await services.db.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 10.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
     """Wait (real time, for the loops to run) until ``check`` holds."""
     deadline = asyncio.get_running_loop().time() + within
     while not await check():
