@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.events import AlertDeliveryFailed
 from alerts.sms.gateways import SmsGateway
+from alerts.sms.text import split
 from core.clock import Clock
 from core.records import EntryKind, OutboxMessage, TimelineEntry
 from routing.desk import TicketDesk
@@ -21,13 +22,21 @@ log = logging.getLogger(__name__)
 
 
 class SmsDelivery:
-    def __init__(self, gateway: SmsGateway, desk: TicketDesk, clock: Clock) -> None:
+    def __init__(self, gateway: SmsGateway, desk: TicketDesk, clock: Clock, concatenate: bool = True) -> None:
         self.gateway = gateway
         self.desk = desk
         self.clock = clock
+        self.concatenate = concatenate
 
     async def deliver(self, message: OutboxMessage) -> None:
-        await self.gateway.send(message.recipient, message.body, message.dedup_key or f"outbox:{message.id}")
+        reference = message.dedup_key or f"outbox:{message.id}"
+        if self.concatenate:
+            await self.gateway.send(message.recipient, message.body, reference)
+            return
+        # One SMS per part, each with its own reference, so a retry repeats none the gateway took.
+        parts = split(message.body)
+        for number, part in enumerate(parts, 1):
+            await self.gateway.send(message.recipient, part, f"{reference}#{number}/{len(parts)}")
 
     async def _timeline(self, session: AsyncSession, row: OutboxMessage, payload: dict[str, object]) -> None:
         """Added without a flush: the worker records a whole batch of results in one go."""

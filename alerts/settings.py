@@ -117,6 +117,9 @@ class SmsSettings(Section):
     )
     sender: str = "Frontdesk"
     max_segments: int = Field(default=3, ge=1, le=10, description="longer texts are cut and end with the link")
+    concatenate: bool = Field(
+        default=True, description="false: send each part as its own SMS (gateways without concatenation)"
+    )
     http: SmsHttpSettings = Field(default_factory=SmsHttpSettings)
     twilio: SmsTwilioSettings = Field(default_factory=SmsTwilioSettings)
     inbound_secret: SecretStr | None = Field(default=None, description="shared secret: inbound SMS webhooks must carry its HMAC-SHA256 signature"

@@ -53,7 +53,7 @@ def build_sla(services: Services, gateway: SmsGateway | None = None) -> SlaParts
     messages = AlertMessages(base_url(services), settings.sms.max_segments)
     ladder = EscalationLadder(store, messages, services.desk)
     gateway = gateway or build_gateway(settings.sms)
-    delivery = SmsDelivery(gateway, services.desk, services.clock)
+    delivery = SmsDelivery(gateway, services.desk, services.clock, settings.sms.concatenate)
     worker = OutboxWorker(
         services.db,
         "sms",

@@ -68,3 +68,16 @@ def test_twilio_signed_form_posts_are_accepted() -> None:
     sms = parse_inbound(body, "application/x-www-form-urlencoded", headers, url, None, "tok")
     assert sms == InboundSms("+8613800138000", "ack") and sms.ack_number() == (True, None)
     assert InboundSms("+1", "acknowledged?").ack_number() == (False, None)
+
+
+async def test_without_concatenation_each_part_goes_as_its_own_sms() -> None:
+    from alerts.delivery import SmsDelivery
+    from alerts.sms.gateways import LogGateway
+    from core.records import OutboxMessage
+
+    gateway = LogGateway()
+    delivery = SmsDelivery(gateway, None, None, concatenate=False)  # type: ignore[arg-type]
+    text = "您的工单已超时，请尽快处理。" * 10  # 140 UCS-2 characters: three parts of 67
+    await delivery.deliver(OutboxMessage(id=1, recipient="+8613800138000", body=text, dedup_key="sla:1"))
+    assert [len(t) for _, t in gateway.sent] == [67, 67, 6]
+    assert "".join(t for _, t in gateway.sent) == text
