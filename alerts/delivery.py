@@ -8,6 +8,7 @@ ticket's timeline entry and the fallback email are written exactly once with it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,8 @@ class SmsDelivery:
         self.desk = desk
         self.clock = clock
         self.concatenate = concatenate
+        # Called after a result commits that wrote fallback emails (wakes the email worker).
+        self.on_fallback: list[Callable[[], None]] = []
 
     async def deliver(self, message: OutboxMessage) -> None:
         reference = message.dedup_key or f"outbox:{message.id}"
@@ -58,13 +61,14 @@ class SmsDelivery:
             session.add(OutboxMessage(
                 channel="email",
                 recipient=str(fallback),
-                subject=row.subject or "SMS alert could not be delivered",
+                subject=f"(SMS to {row.recipient} failed) {row.subject}"[:500],
                 body=row.body,
                 payload={**row.payload, "fallback_of": row.id},
                 ticket_id=row.ticket_id,
                 next_attempt_at=self.clock.now(),
                 dedup_key=f"{row.dedup_key}:fallback",
             ))
+            session.info["sla_fallback"] = True
         await self._timeline(session, row, {
             "event": "delivery_failed",
             "message": f"SMS alert to {row.recipient} failed after {row.attempts} attempts: {row.last_error}"
@@ -76,5 +80,9 @@ class SmsDelivery:
             self.desk._emit(session, AlertDeliveryFailed(row.ticket_id, "sms", row.recipient, row.last_error or ""))
 
     async def publish(self, session: AsyncSession) -> None:
-        """The worker's ``after_commit``: timeline events reach the browsers after the commit."""
+        """The worker's ``after_commit``: events reach the browsers, fallback emails go out now."""
+        fell_back = session.info.pop("sla_fallback", False)
         await self.desk.publish_pending(session)
+        if fell_back:
+            for wake in self.on_fallback:
+                wake()

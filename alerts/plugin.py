@@ -11,6 +11,7 @@ from alerts.demo import DEMO_POLICY, SmsSink
 from alerts.keys import SLA
 from alerts.sms.gateways import HttpGateway
 from alerts.wiring import build_sla
+from channels.plugin import EMAIL_CHANNEL
 from config.services import Services
 from core.auth import Actor
 from core.supervisor import Backoff, SupervisedTask
@@ -31,6 +32,10 @@ def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None
             parts.sms_delivery.gateway = parts.gateway
             parts.sms_sink = sink
             log.warning("SLA demo: SMS go to the sink at http://127.0.0.1:%d/", sink.port)
+        email = app.get(EMAIL_CHANNEL)  # its worker sends the alert emails; wake it when we write some
+        if email is not None:
+            parts.scanner.on_committed.append(lambda batch: email.outbox.wake() if batch.outbox else None)
+            parts.sms_delivery.on_fallback.append(email.outbox.wake)
         async with services.db.transaction() as session:
             await parts.store.seed(session)
             if settings.demo:
