@@ -34,6 +34,7 @@ from pathlib import Path
 from aiohttp import web
 
 from agent_ui import (
+    alerts_views,
     api_directory,
     api_tickets,
     channels_views,
@@ -108,6 +109,7 @@ def create_app(services: Services) -> web.Application:
     api_directory.setup_routes(app)
     openapi.setup_routes(app)
     knowledge_views.setup_routes(app)
+    alerts_views.setup_routes(app)
     app.router.add_get("/ws", live_socket)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     return app

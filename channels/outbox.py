@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.clock import Clock, as_utc
+from core.clock import Clock, as_utc, sleep_or_wake
 from core.db import Database
 from core.records import OutboxMessage, OutboxStatus
 from core.supervisor import SupervisedTask
@@ -42,6 +42,7 @@ class PermanentFailure(DeliveryError):
 Deliver = Callable[[OutboxMessage], Awaitable[None]]
 OnFailed = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
 OnSent = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
+AfterCommit = Callable[[AsyncSession], Awaitable[None]]
 
 
 class OutboxWorker:
@@ -60,6 +61,8 @@ class OutboxWorker:
         idle_wait: float = 30.0,
         on_failed: OnFailed | None = None,
         on_sent: OnSent | None = None,
+        after_commit: AfterCommit | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.db = db
         self.channel = channel
@@ -73,6 +76,11 @@ class OutboxWorker:
         self.idle_wait = idle_wait
         self.on_failed = on_failed
         self.on_sent = on_sent
+        # Runs after each result is committed, e.g. to publish events the callbacks collected.
+        self.after_commit = after_commit
+        # Deliveries of one claimed batch that may be in flight at once; their results are
+        # recorded together, so a crash mid-batch re-sends at most one batch (at least once).
+        self.concurrency = max(1, concurrency)
         self.sent = 0
         self.failed = 0
         self._wakeup = asyncio.Event()
@@ -91,10 +99,25 @@ class OutboxWorker:
             await self._sleep_until_due()
 
     async def run_once(self) -> int:
-        """Claim and deliver one batch; return how many rows were handled."""
+        """Claim and deliver one batch, then record every result in one transaction."""
         claimed = await self._claim()
-        for message in claimed:
-            await self._deliver_one(message)
+        if not claimed:
+            return 0
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def attempt(message: OutboxMessage) -> DeliveryError | None:
+            async with limit:
+                return await self._attempt(message)
+
+        errors = await asyncio.gather(*(attempt(m) for m in claimed))
+        outcome = {m.id: e for m, e in zip(claimed, errors, strict=True)}
+        async with self.db.session() as session:
+            async with session.begin():
+                rows = (await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(outcome)))).scalars()
+                for row in rows:
+                    await self._record(session, row, outcome[row.id])
+            if self.after_commit:
+                await self.after_commit(session)
         return len(claimed)
 
     async def _claim(self) -> list[OutboxMessage]:
@@ -118,39 +141,37 @@ class OutboxWorker:
                 row.next_attempt_at = now + timedelta(seconds=self.lease)
         return rows
 
-    async def _deliver_one(self, message: OutboxMessage) -> None:
-        error: DeliveryError | None = None
+    async def _attempt(self, message: OutboxMessage) -> DeliveryError | None:
         try:
             await self.deliver(message)
         except DeliveryError as exc:
-            error = exc
+            return exc
         except Exception as exc:  # an unexpected error is treated as temporary, and logged
             log.exception("outbox %s: delivery of %s raised", self.channel, message.id)
-            error = TemporaryFailure(f"{type(exc).__name__}: {exc}")
-        async with self.db.transaction() as session:
-            row = await session.get(OutboxMessage, message.id)
-            if row is None:
-                return
-            now = self.clock.now()
-            if error is None:
-                row.status = OutboxStatus.SENT.value
-                row.sent_at = now
-                row.last_error = None
-                self.sent += 1
-                if self.on_sent:
-                    await self.on_sent(session, row)
-                return
-            row.last_error = str(error)[:2000]
-            if error.permanent or row.attempts >= self.max_attempts:
-                row.status = OutboxStatus.FAILED.value
-                self.failed += 1
-                log.warning("outbox %s: message %s failed for good: %s", self.channel, row.id, error)
-                if self.on_failed:
-                    await self.on_failed(session, row)
-            else:
-                delay = min(self.retry_max, self.retry_base * 2 ** (row.attempts - 1))
-                row.next_attempt_at = now + timedelta(seconds=delay)
-                log.info("outbox %s: message %s retry in %.0fs: %s", self.channel, row.id, delay, error)
+            return TemporaryFailure(f"{type(exc).__name__}: {exc}")
+        return None
+
+    async def _record(self, session: AsyncSession, row: OutboxMessage, error: DeliveryError | None) -> None:
+        now = self.clock.now()
+        if error is None:
+            row.status = OutboxStatus.SENT.value
+            row.sent_at = now
+            row.last_error = None
+            self.sent += 1
+            if self.on_sent:
+                await self.on_sent(session, row)
+            return
+        row.last_error = str(error)[:2000]
+        if error.permanent or row.attempts >= self.max_attempts:
+            row.status = OutboxStatus.FAILED.value
+            self.failed += 1
+            log.warning("outbox %s: message %s failed for good: %s", self.channel, row.id, error)
+            if self.on_failed:
+                await self.on_failed(session, row)
+        else:
+            delay = min(self.retry_max, self.retry_base * 2 ** (row.attempts - 1))
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            log.info("outbox %s: message %s retry in %.0fs: %s", self.channel, row.id, delay, error)
 
     async def next_due(self) -> datetime | None:
         async with self.db.session() as session:
@@ -162,12 +183,10 @@ class OutboxWorker:
         return as_utc(value) if value else None
 
     async def _sleep_until_due(self) -> None:
+        self._wakeup.clear()  # before reading, so a wake() during the read is not lost
         due = await self.next_due()
         wait = self.idle_wait
         if due is not None:
             wait = max(0.0, min(wait, (due - self.clock.now()).total_seconds()))
-        self._wakeup.clear()
-        try:
-            await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
-        except TimeoutError:
-            pass
+        if wait > 0:
+            await sleep_or_wake(self.clock, self._wakeup, wait)

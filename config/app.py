@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from agent_ui.app import create_app
+from alerts.plugin import plugin as sla_plugin
 from channels.plugin import plugin as email_plugin
 from config.services import Services
 from config.settings import Settings
@@ -60,4 +61,5 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     app = create_app(services)
     app.cleanup_ctx.insert(0, database)
     app.cleanup_ctx.append(email_plugin(services))
+    app.cleanup_ctx.append(sla_plugin(services))
     return app

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select
 
+from alerts.demo import with_sla_demo
 from channels.demo import ingest_samples, start_demo_mail
 from config.app import build_app, build_services
 from config.services import Services
@@ -93,6 +94,7 @@ async def seed(services: Services) -> bool:
 async def demo_extras(settings: Settings, stack: AsyncExitStack) -> Settings:
     """Start the features' demo companions and return settings pointing at them."""
     settings, _sink = await start_demo_mail(settings, stack)
+    settings = with_sla_demo(settings)  # a 3-minute policy; SMS to an in-process sink
     return settings
 
 

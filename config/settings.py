@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     pbx: list[PbxSettings] = Field(default_factory=list)
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
-    sla: SlaSettings = Field(default_factory=SlaSettings)  # type: ignore[arg-type]
+    sla: SlaSettings = Field(default_factory=SlaSettings)
 
     @classmethod
     def settings_customise_sources(

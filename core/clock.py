@@ -49,3 +49,15 @@ class ManualClock:
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes; all stored times are UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def sleep_or_wake(clock: Clock, wakeup: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds`` by ``clock``, or less when ``wakeup`` is set (e.g. new work arrived)."""
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    waker = asyncio.ensure_future(wakeup.wait())
+    try:
+        await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for fut in (sleeper, waker):
+            fut.cancel()
+        await asyncio.gather(sleeper, waker, return_exceptions=True)

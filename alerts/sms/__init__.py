@@ -1,0 +1,19 @@
+"""SMS: gateway adapters, message length, inbound webhooks."""
+
+from alerts.sms.gateways import HttpGateway, LogGateway, SmsGateway, TwilioGateway, build_gateway
+from alerts.sms.inbound import InboundSms, parse_inbound, sign
+from alerts.sms.text import fit, measure, split
+
+__all__ = [
+    "HttpGateway",
+    "InboundSms",
+    "LogGateway",
+    "SmsGateway",
+    "TwilioGateway",
+    "build_gateway",
+    "fit",
+    "measure",
+    "parse_inbound",
+    "sign",
+    "split",
+]

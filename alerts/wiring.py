@@ -1,0 +1,83 @@
+"""Builds the SLA parts from the services, explicitly; the plugin and tests use it."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from alerts.delivery import SmsDelivery
+from alerts.demo import SmsSink
+from alerts.ladder import EscalationLadder
+from alerts.messages import AlertMessages
+from alerts.policies import PolicyStore
+from alerts.scanner import SlaScanner
+from alerts.service import SlaService
+from alerts.settings import SlaSettings
+from alerts.sla_clock import SlaClock
+from alerts.sms.gateways import SmsGateway, build_gateway
+from channels.outbox import OutboxWorker
+
+if TYPE_CHECKING:
+    from config.services import Services
+
+
+def base_url(services: Services) -> str:
+    web = services.settings.web
+    if web.base_url:
+        return web.base_url.rstrip("/")
+    host = "localhost" if web.host in ("0.0.0.0", "::", "") else web.host
+    return f"http://{host}:{web.port}"
+
+
+@dataclasses.dataclass(slots=True)
+class SlaParts:
+    settings: SlaSettings
+    store: PolicyStore
+    sla_clock: SlaClock
+    ladder: EscalationLadder
+    scanner: SlaScanner
+    service: SlaService
+    gateway: SmsGateway
+    sms_delivery: SmsDelivery
+    sms_worker: OutboxWorker
+    sms_sink: SmsSink | None = None  # the demo's stand-in gateway, when it runs
+
+
+def build_sla(services: Services, gateway: SmsGateway | None = None) -> SlaParts:
+    """Everything the SLA feature needs; registers the SLA clock as a ticket hook."""
+    settings = services.settings.sla
+    region = services.settings.phone_region
+    store = PolicyStore(settings, services.settings.timezone, services.clock)
+    sla_clock = SlaClock(store, services.clock)
+    services.desk.hooks.append(sla_clock)
+    messages = AlertMessages(base_url(services), settings.sms.max_segments)
+    ladder = EscalationLadder(store, messages, services.desk)
+    gateway = gateway or build_gateway(settings.sms)
+    delivery = SmsDelivery(gateway, services.desk, services.clock, settings.sms.concatenate)
+    worker = OutboxWorker(
+        services.db,
+        "sms",
+        delivery.deliver,
+        services.clock,
+        max_attempts=settings.sms.max_attempts,
+        retry_base=settings.sms.retry_base_seconds,
+        on_sent=delivery.on_sent,
+        on_failed=delivery.on_failed,
+        after_commit=delivery.publish,
+        concurrency=8,
+        batch=50,
+    )
+    scanner = SlaScanner(
+        services.db,
+        ladder,
+        services.desk,
+        services.clock,
+        region=region,
+        batch=settings.scan_batch,
+        max_sleep=settings.max_sleep_seconds,
+        on_committed=[lambda fired: worker.wake() if fired else None],
+    )
+    scanner.subscribe(services.bus)
+    service = SlaService(services.db, services.desk, store, sla_clock, services.clock, region)
+    service.on_deadlines_moved.append(scanner.wake)
+    return SlaParts(settings, store, sla_clock, ladder, scanner, service, gateway, delivery, worker)
