@@ -31,10 +31,20 @@ async def mailbox_reader_lock(db: Database, mailbox: str) -> AsyncIterator[bool]
     if db.is_sqlite:
         yield True
         return
+    key = lock_key(mailbox)
     conn: AsyncConnection = await db.engine.connect()
+    got = False
     try:
-        got = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(mailbox)}))
+        got = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
         await conn.commit()
         yield got
     finally:
-        await conn.close()  # ends the session, which releases the lock
+        # Closing only returns the connection to the pool, where a session-level lock
+        # would outlive this reader: unlock explicitly, or drop the connection for good.
+        try:
+            if got:
+                await conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                await conn.commit()
+            await conn.close()
+        except Exception:
+            await conn.invalidate()
