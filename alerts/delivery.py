@@ -77,7 +77,7 @@ class SmsDelivery:
             "error": row.last_error, "fallback": fallback,
         })
         if row.ticket_id is not None:
-            self.desk._emit(session, AlertDeliveryFailed(row.ticket_id, "sms", row.recipient, row.last_error or ""))
+            self.desk.emit(session, AlertDeliveryFailed(row.ticket_id, "sms", row.recipient, row.last_error or ""))
 
     async def publish(self, session: AsyncSession) -> None:
         """The worker's ``after_commit``: events reach the browsers, fallback emails go out now."""

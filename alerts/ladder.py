@@ -138,7 +138,7 @@ class EscalationLadder:
                 },
                 "dedup_key": key,
             })
-            self.desk._emit(session, AlertFired(ticket.id, ticket.queue, target, index + 1, breached))
+            self.desk.emit(session, AlertFired(ticket.id, ticket.queue, target, index + 1, breached))
             fired += 1
             if not recipients:
                 log.warning("ticket %s: SLA level %s of %s reached nobody", ticket.id, index + 1, policy.name)

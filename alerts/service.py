@@ -137,7 +137,7 @@ class SlaService:
             author_id=actor.user_id,
         )
         record_change(session, actor, "sla.acknowledge", "ticket", ticket.id, None, {"via": via})
-        self.desk._emit(session, AlertAcknowledged(ticket.id, ticket.queue, actor.login))
+        self.desk.emit(session, AlertAcknowledged(ticket.id, ticket.queue, actor.login))
         return closed
 
     async def acknowledge_by_sms(self, sms: InboundSms) -> dict[str, Any]:

@@ -63,6 +63,10 @@ def classify(exc: Exception) -> Exception:
     return TemporaryFailure(f"{type(exc).__name__}: {exc}")
 
 
+# Outbox email kinds that belong to a customer conversation.
+CORRESPONDENCE_KINDS = frozenset({"reply", "acknowledgement"})
+
+
 class SmtpDelivery:
     """The outbox's ``deliver`` for the email channel."""
 
@@ -91,7 +95,13 @@ class SmtpDelivery:
         await self.keep_sent_copy(row, msg)
 
     async def keep_sent_copy(self, row: OutboxMessage, msg: EmailMessage) -> None:
-        """Append to the mailbox's Sent folder; the mail is already sent, so failures only log."""
+        """Append customer correspondence to the mailbox's Sent folder.
+
+        Staff notifications (SLA alerts) are not correspondence and stay out of it. The
+        mail is already sent, so failures here only log.
+        """
+        if (row.payload or {}).get("kind") not in CORRESPONDENCE_KINDS:
+            return
         name = (row.payload or {}).get("mailbox")
         mailbox = self.mailboxes.get(name) if name else self.default_mailbox
         if mailbox is None or not mailbox.sent_folder:

@@ -126,7 +126,8 @@ class TicketDesk:
         self._pending: dict[int, list[DomainEvent]] = {}
 
     # -- events, published only after the transaction commits ------------------------
-    def _emit(self, session: AsyncSession, event: DomainEvent) -> None:
+    def emit(self, session: AsyncSession, event: DomainEvent) -> None:
+        """Queue an event to publish after the session commits (see ``commit_and_publish``)."""
         session.info.setdefault("frontdesk_events", []).append(event)
 
     async def commit_and_publish(self, session: AsyncSession) -> None:
@@ -178,13 +179,13 @@ class TicketDesk:
             )
             session.add(ticket)
             await session.flush()
-            self._emit(session, TicketCreated(ticket.id, ticket.queue, ticket.channel, ticket.assignee_id))
+            self.emit(session, TicketCreated(ticket.id, ticket.queue, ticket.channel, ticket.assignee_id))
             await self._changed(session, ticket, TicketChange("created"))
         else:
             ticket.updated_at = now
             if ticket.status == TicketStatus.PENDING_CUSTOMER.value:
                 ticket.status = TicketStatus.OPEN.value
-            self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("timeline",), ticket.assignee_id))
+            self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("timeline",), ticket.assignee_id))
             await self._changed(session, ticket, TicketChange("customer_message"))
         entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key)
         return Accepted(ticket, entry, created, decision)
@@ -249,7 +250,7 @@ class TicketDesk:
         )
         session.add(entry)
         await session.flush()
-        self._emit(session, TimelineAppended(ticket.id, entry.id, entry.kind))
+        self.emit(session, TimelineAppended(ticket.id, entry.id, entry.kind))
         return entry
 
     # -- what agents do ---------------------------------------------------------------
@@ -311,7 +312,7 @@ class TicketDesk:
         await session.refresh(ticket, ["assignee"])
         await self.append(session, ticket, EntryKind.ASSIGNMENT, {"from": before, "to": user_id}, actor.user_id)
         record_change(session, actor, "ticket.assign", "ticket", ticket.id, {"assignee_id": before}, {"assignee_id": user_id})
-        self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("assignee_id",), user_id))
+        self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("assignee_id",), user_id))
         await self._changed(session, ticket, TicketChange("assignment", ("assignee_id",), {"assignee_id": before}))
         return ticket
 
@@ -328,7 +329,7 @@ class TicketDesk:
         ticket.solved_at = now if status in (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value) else None
         await self.append(session, ticket, EntryKind.STATUS_CHANGE, {"from": before, "to": status}, actor.user_id)
         record_change(session, actor, "ticket.status", "ticket", ticket.id, {"status": before}, {"status": status})
-        self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("status",), ticket.assignee_id))
+        self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("status",), ticket.assignee_id))
         await self._changed(session, ticket, TicketChange("status", ("status",), {"status": before}))
         return ticket
 
@@ -356,7 +357,7 @@ class TicketDesk:
             setattr(ticket, key, value)
         ticket.updated_at = self.clock.now()
         record_change(session, actor, "ticket.update", "ticket", ticket.id, before, clean)
-        self._emit(session, TicketUpdated(ticket.id, ticket.queue, tuple(clean), ticket.assignee_id))
+        self.emit(session, TicketUpdated(ticket.id, ticket.queue, tuple(clean), ticket.assignee_id))
         kind = "priority" if "priority" in clean else "fields"
         await self._changed(session, ticket, TicketChange(kind, tuple(clean), before))
         return ticket
@@ -371,7 +372,7 @@ class TicketDesk:
         ticket.updated_at = self.clock.now()
         entry = await self.append(session, ticket, EntryKind.NOTE, {"text": text}, actor.user_id)
         record_change(session, actor, "ticket.note", "ticket", ticket.id, None, {"entry_id": entry.id})
-        self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("timeline",), ticket.assignee_id))
+        self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("timeline",), ticket.assignee_id))
         return entry
 
     async def record_reply(self, session: AsyncSession, ticket: Ticket, actor: Actor) -> None:
@@ -382,7 +383,7 @@ class TicketDesk:
         ticket.updated_at = now
         if ticket.status == TicketStatus.NEW.value:
             ticket.status = TicketStatus.OPEN.value
-        self._emit(session, TicketUpdated(ticket.id, ticket.queue, ("first_response_at",), ticket.assignee_id))
+        self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("first_response_at",), ticket.assignee_id))
         await self._changed(session, ticket, TicketChange("agent_reply", ("first_response_at",)))
 
     async def customer_history(
