@@ -38,7 +38,10 @@ from routing.policy import RoutingPolicy
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TicketChange:
-    """What happened to a ticket, for hooks that keep derived state (e.g. SLA ``due_at``)."""
+    """What happened to a ticket, for hooks that keep derived state (e.g. SLA ``due_at``).
+
+    For ``created`` the ticket is not flushed yet: it has no id.
+    """
 
     kind: str  # created | customer_message | agent_reply | status | priority | assignment | note
     fields: tuple[str, ...] = ()
@@ -178,9 +181,11 @@ class TicketDesk:
                 updated_at=now,
             )
             session.add(ticket)
+            # Hooks see a "created" ticket before its INSERT (it has no id yet), so the
+            # row is written once with its derived columns (the SLA deadline).
+            await self._changed(session, ticket, TicketChange("created"))
             await session.flush()
             self.emit(session, TicketCreated(ticket.id, ticket.queue, ticket.channel, ticket.assignee_id))
-            await self._changed(session, ticket, TicketChange("created"))
         else:
             ticket.updated_at = now
             if ticket.status == TicketStatus.PENDING_CUSTOMER.value:
