@@ -59,7 +59,10 @@ class EmailChannel:
                     continue
                 self.tasks.append(SupervisedTask(f"mailbox:{name}", imap.run, health, Backoff(1.0, 60.0)))
         if outbox:
-            self.tasks.append(SupervisedTask("outbox:email", self.outbox.run, health, Backoff(1.0, 60.0)))
+            # Reported on /readyz, but not required: readiness is the database and the links.
+            self.tasks.append(
+                SupervisedTask("outbox:email", self.outbox.run, health, Backoff(1.0, 60.0), required=False)
+            )
         for task in self.tasks:
             task.start()
 
