@@ -159,11 +159,11 @@ class AmiSession:
         self._frames_metric = FRAMES.labels(pbx)
         self._bad_metric = BAD_FRAMES.labels(pbx)
 
-    async def open(self, host: str, port: int, timeout: float) -> None:
+    async def open(self, host: str, port: int, deadline: float) -> None:
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(deadline):
             transport, _ = await loop.create_connection(lambda: _Protocol(self), host, port)
-            self.transport = transport  # type: ignore[assignment]
+            self.transport = transport
             await self.banner
 
     # -- reading ----------------------------------------------------------------------
@@ -207,7 +207,7 @@ class AmiSession:
             p.response = frame
             if frame.get("Response") == "Error":
                 self._finish(p, PbxRefused(frame.get("Message") or f"{p.action} refused", {"action": p.action}))
-            elif p.collect_list and frame.get("EventList", "").lower() == "start" or (
+            elif (p.collect_list and frame.get("EventList", "").lower() == "start") or (
                 p.collect_list and "follow" in frame.get("Message", "")
             ):
                 pass  # list items follow
@@ -260,7 +260,7 @@ class AmiSession:
         name: str,
         headers: dict[str, Any] | None = None,
         *,
-        timeout: float = 10.0,
+        deadline: float = 10.0,
         collect_list: bool = False,
         final_event: str | None = None,
         snapshot: bool = False,
@@ -275,22 +275,22 @@ class AmiSession:
         self.pending[action_id] = _Pending(name, future, collect_list or snapshot, final_event, snapshot)
         self.transport.write(data)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(deadline):
                 return await future
         except TimeoutError:
             self.pending.pop(action_id, None)
-            raise PbxTimeout(f"{name}: no answer from {self.pbx} within {timeout:g}s", {"action": name}) from None
+            raise PbxTimeout(f"{name}: no answer from {self.pbx} within {deadline:g}s", {"action": name}) from None
 
-    async def login(self, username: str, secret: str, md5: bool, events: str, timeout: float) -> None:
+    async def login(self, username: str, secret: str, md5: bool, events: str, deadline: float) -> None:
         headers: dict[str, Any] = {"Username": username, "Events": events}
         if md5:
-            challenge = await self.action("Challenge", {"AuthType": "MD5"}, timeout=timeout)
+            challenge = await self.action("Challenge", {"AuthType": "MD5"}, deadline=deadline)
             key = hashlib.md5((challenge.response.get("Challenge", "") + secret).encode()).hexdigest()
             headers.update({"AuthType": "MD5", "Key": key})
         else:
             headers["Secret"] = secret
         try:
-            await self.action("Login", headers, timeout=timeout)
+            await self.action("Login", headers, deadline=deadline)
         except PbxRefused as exc:
             raise PbxLoginFailed(f"AMI login to {self.pbx} refused: {exc.message}") from None
 
@@ -332,7 +332,7 @@ class AmiLink:
         session = self.session
         if session is None:
             raise PbxLinkDown(f"AMI link to {self.name} is down", {"action": name})
-        kwargs.setdefault("timeout", self.settings.action_timeout)
+        kwargs.setdefault("deadline", self.settings.action_timeout)
         return await session.action(name, headers, **kwargs)
 
     # -- the consumer: drains the queue into the tracker, in order ---------------------
@@ -357,7 +357,7 @@ class AmiLink:
             await session.open(s.host, s.port, s.action_timeout)
             await session.login(s.username, s.secret.get_secret_value(), s.md5_auth, s.events, s.action_timeout)
             for expression in s.event_filter:
-                await session.action("Filter", {"Operation": "Add", "Filter": expression}, timeout=s.action_timeout)
+                await session.action("Filter", {"Operation": "Add", "Filter": expression}, deadline=s.action_timeout)
             self.session = session
             self.connects += 1
             RECONNECTS.labels(s.name).inc()
@@ -377,7 +377,7 @@ class AmiLink:
             if done:
                 break
             try:
-                await session.action("Ping", timeout=s.ping_timeout)
+                await session.action("Ping", deadline=s.ping_timeout)
             except PbxTimeout:
                 raise PbxLinkDown(f"no Pong from {self.name} within {s.ping_timeout:g}s: link considered dead") from None
             if self.queue.overflow:
@@ -405,8 +405,8 @@ class AmiLink:
         if session is None:
             return
         try:
-            await session.action("QueueStatus", snapshot=True, timeout=self.settings.action_timeout)
-            await session.action("CoreShowChannels", snapshot=True, timeout=self.settings.action_timeout)
+            await session.action("QueueStatus", snapshot=True, deadline=self.settings.action_timeout)
+            await session.action("CoreShowChannels", snapshot=True, deadline=self.settings.action_timeout)
         except (PbxLinkDown, PbxTimeout, PbxRefused) as exc:
             log.warning("AMI %s: resync failed: %s", self.name, exc)
             return

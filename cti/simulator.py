@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from cti.parser import Frame, FrameReader
-from cti.scenarios import QueueCall, Step, encode_event, read_transcript, renumber, transcript_events
+from cti.scenarios import (
+    QueueCall,
+    Step,
+    encode_event,
+    read_transcript,
+    renumber,
+    transcript_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +138,7 @@ class AmiSimulator:
     ) -> None:
         self.username = username
         self.secret = secret
-        self._queues = queues if queues is not None else {"support": [f"PJSIP/100{n}" for n in range(1, 6)], "sales": []}
+        self._queues: dict[str, Sequence[str]] = queues if queues is not None else {"support": [f"PJSIP/100{n}" for n in range(1, 6)], "sales": []}
         self._endpoints = list(endpoints)
         self.pbx = SimPbx(self._queues, self._endpoints)
         self.answer_delay_s = answer_delay_s

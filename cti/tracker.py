@@ -72,7 +72,7 @@ WRAP_UP_REASON = "wrap-up"
 
 def interface_of(channel: str) -> str:
     """``PJSIP/1001-0000001c`` → ``PJSIP/1001``."""
-    base, dash, suffix = channel.rpartition("-")
+    base, dash, _suffix = channel.rpartition("-")
     return base if dash and base else channel
 
 
@@ -92,6 +92,7 @@ class Call:
     ended_at: datetime | None = None
     agent: str | None = None  # interface of the agent on the call
     agent_user_id: int | None = None
+    agent_channel: str | None = None
     ringing: dict[str, str] = dataclasses.field(default_factory=dict)  # interface -> channel
     channels: set[str] = dataclasses.field(default_factory=set)
     queue_status: str | None = None
@@ -163,6 +164,12 @@ class CallTracker:
         return [c for c in self.calls.values() if c.agent_user_id == user_id or c.requested_by == user_id
                 or any(self.user_for(i) == user_id for i in c.ringing)]
 
+    def other_party(self, call: Call) -> str | None:
+        """The customer's channel: the inbound caller, or the far end of an outbound call."""
+        if call.customer_channel in call.channels:
+            return call.customer_channel
+        return next((c for c in sorted(call.channels) if c != call.agent_channel and not self.is_agent(interface_of(c))), None)
+
     def is_agent(self, interface: str) -> bool:
         return interface in self.lines or self.user_for(interface) is not None
 
@@ -213,7 +220,7 @@ class CallTracker:
         call.customer_channel = frame.get("Channel", call.customer_channel)
 
     def _ring(self, call: Call, interface: str, channel: str, out: list[DomainEvent]) -> None:
-        if interface in call.ringing or call.answered_at is not None and call.agent == interface:
+        if interface in call.ringing or (call.answered_at is not None and call.agent == interface):
             return
         call.ringing[interface] = channel
         call.ringing_at = call.ringing_at or self.clock.now()
@@ -262,7 +269,7 @@ class CallTracker:
         status = frame.get("DialStatus", "")
         interface = interface_of(frame.get("DestChannel", ""))
         if status == "ANSWER":
-            if interface in call.ringing or call.direction == "inbound" and self.is_agent(interface):
+            if interface in call.ringing or (call.direction == "inbound" and self.is_agent(interface)):
                 self._answer(call, interface, out)
             elif call.direction == "outbound":
                 self._answer(call, call.agent or interface, out)
@@ -276,7 +283,8 @@ class CallTracker:
         previous = call.agent if call.answered_at is not None else None
         if previous == interface:
             return
-        call.ringing.pop(interface, None)
+        call.agent_channel = call.ringing.pop(interface, None) or next(
+            (c for c in sorted(call.channels) if interface_of(c) == interface), None)
         if previous is not None:
             user = self.user_for(previous)
             out.append(CallAgentLeft(self.pbx, call.linkedid, previous, "transferred", (user,) if user is not None else ()))
@@ -463,8 +471,10 @@ class CallTracker:
         for linkedid, channels in by_call.items():
             if not linkedid:
                 continue
-            call = self.calls.get(linkedid)
-            if call is None:
+            found = self.calls.get(linkedid)
+            if found is not None:
+                call = found
+            else:
                 first = next((c for c in channels if c.get("Uniqueid") == linkedid), channels[0])
                 call = self._new_call(first)
             present = {c.get("Channel", "") for c in channels}
