@@ -19,7 +19,7 @@ What real Asterisk sends that the framing must survive:
 - events that carry both ``Event:`` and ``Response:`` (``OriginateResponse``): the
   frame keeps both keys, ``cti.link`` decides by ``Event`` first.
 
-A frame with no ``Key: Value`` line or neither ``Event`` nor ``Response`` is counted
+A frame with no ``Key: Value`` line or none of ``Event``, ``Response``, ``Action`` is counted
 bad and skipped; the frames after it are still parsed. A partial frame longer than
 ``max_frame`` is discarded (counted) so a peer cannot grow our buffer without bound.
 """
@@ -67,7 +67,7 @@ def _frame(text: str, result: ParseResult) -> None:
         key, sep, value = line.partition(":")
         if sep and key:
             frame[key.strip()] = value[1:] if value.startswith(" ") else value
-    if "Event" in frame or "Response" in frame:
+    if "Event" in frame or "Response" in frame or "Action" in frame:
         result.frames.append(frame)
         return
     result.bad += 1

@@ -1,0 +1,141 @@
+"""The real AMI client over TCP against the simulator: login, lists, drops, stalls."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from core.health import HealthRegistry
+from core.supervisor import Backoff, SupervisedTask
+from cti.errors import PbxLinkDown, PbxRefused
+from cti.link import AmiLink, QueueItem
+from cti.settings import PbxSettings
+from cti.simulator import AmiSimulator
+
+
+async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[AmiSimulator]:
+    async with AmiSimulator("cti", "s3cret") as simulator:
+        yield simulator
+
+
+def pbx_settings(sim: AmiSimulator, **extra: object) -> PbxSettings:
+    return PbxSettings(name="sim", host="127.0.0.1", port=sim.port, username="cti", secret="s3cret",  # type: ignore[arg-type]
+                       md5_auth=True, ping_interval=0.5, ping_timeout=1.0, action_timeout=2.0, **extra)
+
+
+async def run_link(link: AmiLink) -> tuple[SupervisedTask, asyncio.Task[None]]:
+    task = SupervisedTask("pbx:sim", link.run, HealthRegistry(), Backoff(0.05, 0.2))
+    task.start()
+    consumer = asyncio.create_task(link.consume())
+    await until(lambda: link.up)
+    return task, consumer
+
+
+async def stop(task: SupervisedTask, consumer: asyncio.Task[None]) -> None:
+    await task.stop()
+    consumer.cancel()
+
+
+async def test_md5_login_lists_and_pbx_refusals(sim: AmiSimulator) -> None:
+    received: list[QueueItem] = []
+
+    async def sink(batch: list[QueueItem]) -> None:
+        received.extend(batch)
+
+    link = AmiLink(pbx_settings(sim), sink)
+    task, consumer = await run_link(link)
+    try:
+        assert sim.actions["Challenge"] == 1 and sim.actions["Login"] == 1
+        status = await link.action("QueueStatus", {"Queue": "support"}, collect_list=True)
+        assert sorted(f["Location"] for f in status.events if f["Event"] == "QueueMember") == [f"PJSIP/100{n}" for n in range(1, 6)]
+        with pytest.raises(PbxRefused, match="Member not dynamic"):
+            await link.action("QueueRemove", {"Queue": "support", "Interface": "PJSIP/1001"})
+        added = await link.action("QueueAdd", {"Queue": "sales", "Interface": "PJSIP/1005"})
+        assert added.message == "Added interface to queue"
+        await until(lambda: any(isinstance(f, dict) and f.get("Event") == "QueueMemberAdded" for f in received))
+    finally:
+        await stop(task, consumer)
+
+
+async def test_wrong_secret_is_reported_and_retried_with_backoff(sim: AmiSimulator) -> None:
+    async def sink(batch: list[QueueItem]) -> None:
+        pass
+
+    settings = PbxSettings(name="sim", host="127.0.0.1", port=sim.port, username="cti", secret="wrong", action_timeout=1.0)  # type: ignore[arg-type]
+    health = HealthRegistry()
+    task = SupervisedTask("pbx:sim", AmiLink(settings, sink).run, health, Backoff(0.05, 0.1))
+    task.start()
+    try:
+        await until(lambda: sim.actions["Login"] >= 2)
+        component = health.get("pbx:sim")
+        assert component is not None and not component.ok and "refused" in component.detail
+        assert "wrong" not in component.detail
+    finally:
+        await task.stop()
+
+
+async def test_pending_originate_is_failed_at_a_drop_and_never_sent_twice(sim: AmiSimulator) -> None:
+    async def sink(batch: list[QueueItem]) -> None:
+        pass
+
+    link = AmiLink(pbx_settings(sim), sink)
+    task, consumer = await run_link(link)
+    try:
+        sim.hold_replies("Originate")
+        pending = asyncio.create_task(link.action("Originate", {"Channel": "PJSIP/1001", "Exten": "100", "Context": "agents",
+                                                                "Priority": "1", "Async": "true"}, final_event="OriginateResponse"))
+        await until(lambda: sim.actions["Originate"] == 1)
+        sim.drop_links()
+        with pytest.raises(PbxLinkDown, match="not re-sent"):
+            await pending
+        await until(lambda: link.connects == 2 and link.up)
+        await link.action("Ping")
+        assert sim.actions["Originate"] == 1
+    finally:
+        await stop(task, consumer)
+
+
+async def test_a_consumer_stalled_for_5s_neither_stalls_the_reader_nor_loses_a_frame(sim: AmiSimulator) -> None:
+    received: list[QueueItem] = []
+    stalled = asyncio.Event()
+
+    async def sink(batch: list[QueueItem]) -> None:
+        if not stalled.is_set():
+            stalled.set()
+            await asyncio.sleep(5)  # the stall under test
+        received.extend(batch)
+
+    link = AmiLink(pbx_settings(sim), sink)
+    task, consumer = await run_link(link)
+    try:
+        await until(stalled.is_set)
+        before = len(received)
+        sent = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 4.0:
+            for _ in range(100):
+                sim.emit({"Event": "QueueMemberStatus", "Queue": "support", "Interface": "PJSIP/1001", "Seq": str(sent)})
+                sent += 1
+            await sim.drain()
+            pong = await link.action("Ping", deadline=0.5)  # answered while the consumer sleeps
+            assert pong.response["Ping"] == "Pong"
+            await asyncio.sleep(0.01)
+        await until(lambda: sum(1 for f in received if isinstance(f, dict) and "Seq" in f) == sent, within=20)
+        seqs = [int(f["Seq"]) for f in received[before:] if isinstance(f, dict) and "Seq" in f]
+        assert seqs == list(range(sent))
+        assert link.queue.overflow == 0
+        assert link.connects == 1
+    finally:
+        await stop(task, consumer)
