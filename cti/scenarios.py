@@ -145,14 +145,14 @@ class QueueCall:
             ext = self.answered_by.rsplit("/", 1)[-1]
             cust = {**cust, "ConnectedLineNum": ext, "ConnectedLineName": f"Agent {ext}"}
             add(t, "Newstate", **agent)
-            for interface, leg in legs.items():
-                if interface != self.answered_by:
-                    add(t, "DialEnd", **cust, **_dest(leg), DialStatus="CANCEL")
-                    add(t, "Hangup", **leg, Cause="26", **{"Cause-txt": "Answered elsewhere"})
             add(t, "DialEnd", **cust, **_dest(agent), DialStatus="ANSWER")
             hold = str(round(t))
             add(t, "AgentConnect", **cust, **_dest(agent), Queue=self.queue, Interface=self.answered_by,
                 MemberName=f"Agent {ext}", HoldTime=hold, RingTime=hold)
+            for interface, leg in legs.items():
+                if interface != self.answered_by:
+                    add(t, "DialEnd", **cust, **_dest(leg), DialStatus="CANCEL")
+                    add(t, "Hangup", **leg, Cause="26", **{"Cause-txt": "Answered elsewhere"})
             add(t, "QueueCallerLeave", **cust, Queue=self.queue, Position="1", Count="0")
             bridge = {"BridgeUniqueid": f"bridge-{linkedid}", "BridgeType": "basic", "BridgeTechnology": "simple_bridge"}
             add(t, "BridgeEnter", **bridge, **agent)

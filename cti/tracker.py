@@ -275,7 +275,7 @@ class CallTracker:
                 self._answer(call, call.agent or interface, out)
             return
         call.dial_status = status or call.dial_status
-        reason = "answered-elsewhere" if status == "CANCEL" and call.answered_at else "no-answer"
+        reason = ("answered-elsewhere" if call.answered_at else "cancelled") if status == "CANCEL" else "no-answer"
         self._stop_ring(call, interface, reason, out)
 
     def _answer(self, call: Call, interface: str, out: list[DomainEvent]) -> None:
