@@ -234,7 +234,8 @@ class AmiSimulator:
     async def play_transcript(self, path: str | Path, speed: float = 1.0, substitute: dict[str, str] | None = None) -> None:
         await self.play(transcript_events(read_transcript(path), substitute), speed)
 
-    async def play_load(self, events_per_s: float, duration_s: float, path: str | Path | None = None) -> int:
+    async def play_load(self, events_per_s: float, duration_s: float, path: str | Path | None = None,
+                        max_events: int | None = None) -> int:
         """Background load: the recorded 10 calls/s mix (mostly VarSet), renumbered each pass."""
         template = load_template(path)
         sent = 0
@@ -252,6 +253,11 @@ class AmiSimulator:
                 if due <= 0:
                     await asyncio.sleep(tick)
                     continue
+                if max_events is not None:
+                    due = min(due, max_events - sent)
+                    if due <= 0:
+                        await self.drain()
+                        return sent
                 part = chunk_frames[i : i + due]
                 i += len(part)
                 sent += len(part)
