@@ -17,7 +17,7 @@ import multiprocessing as mp
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ def _simulator_process(conn: Connection, agents: int) -> None:
                 sent: dict[str, float] = {}
                 load = asyncio.create_task(sim.play_load(args["load"], args["pops"] / args["rate"] + 2))
 
-                async def one(n: int) -> None:
+                async def one(n: int, sent: dict[str, float] = sent) -> None:
                     call = QueueCall(f"+1415555{n:04d}", ring=[_agent(n % agents)], answered_by=None, abandon_s=0.5,
                                      linkedid=f"1900000000.{n}")
                     steps = call.steps()
@@ -94,6 +94,13 @@ def _clients_process(conn: Connection, url: str, user_ids: list[int]) -> None:
     asyncio.run(run())
 
 
+async def _until(condition: Callable[[], bool], step: float = 0.01) -> None:
+    while True:
+        if condition():
+            return
+        await asyncio.sleep(step)
+
+
 # -- process 2 (this one): the server pipeline ------------------------------------------------
 async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     from config.app import build_services
@@ -119,10 +126,11 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     async with services.db.transaction() as session:
         user_ids = [(await add_user(session, f"agent{n}", "bench-password", f"Agent {n}", ["agent"], pbx_interface=_agent(n))).id
                     for n in range(args.agents)]
-    pbx = PbxSettings(name="bench", host="127.0.0.1", port=port, username="bench", secret="bench")  # type: ignore[arg-type]
+    pbx = PbxSettings.model_validate({"name": "bench", "port": port, "username": "bench", "secret": "bench"})
     cti = CtiService([pbx], services.db, services.bus, services.desk, services.health, services.clock, record_calls=False)
 
     sockets: dict[int, web.WebSocketResponse] = {}
+    sending: set[asyncio.Task[None]] = set()
 
     async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -137,7 +145,9 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
         for uid in event.user_ids:
             ws = sockets.get(uid)
             if ws is not None and not ws.closed:
-                asyncio.ensure_future(ws.send_str(text))
+                task = asyncio.create_task(ws.send_str(text))
+                sending.add(task)
+                task.add_done_callback(sending.discard)
 
     services.bus.subscribe(ScreenPopShown, deliver)
     app = web.Application()
@@ -149,19 +159,16 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     web_port = runner.addresses[0][1]
     await cti.start()
     link = cti.lines["bench"].link
-    while not (link.up and link.resyncs):
-        await asyncio.sleep(0.01)
+    await _until(lambda: link.up and bool(link.resyncs))
 
     # End to end: socket -> parsed -> tracker applied -> events published.
-    session = link.session
-    assert session is not None
-    base_frames = session.reader.frames
+    ami = link.session
+    assert ami is not None
+    base_frames = ami.reader.frames
     sim_conn.send(("load", {"events": args.events}))
-    while session.reader.frames == base_frames:
-        await asyncio.sleep(0.001)
+    await _until(lambda: ami.reader.frames != base_frames, 0.001)
     t0 = time.perf_counter()
-    while session.reader.frames - base_frames < args.events or link.queue.items:
-        await asyncio.sleep(0.001)
+    await _until(lambda: ami.reader.frames - base_frames >= args.events and not link.queue.items, 0.001)
     events_per_s = args.events / (time.perf_counter() - t0)
     await asyncio.to_thread(sim_conn.recv)
 
@@ -170,8 +177,7 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     cl_proc = ctx.Process(target=_clients_process, args=(cl_child, f"http://127.0.0.1:{web_port}/ws", user_ids), daemon=True)
     cl_proc.start()
     connected = await asyncio.to_thread(cl_conn.recv)
-    while len(sockets) < connected:
-        await asyncio.sleep(0.01)
+    await _until(lambda: len(sockets) >= connected)
     sim_conn.send(("pops", {"pops": args.pops, "rate": args.pop_rate, "load": args.load}))
     sent: dict[str, float] = await asyncio.to_thread(sim_conn.recv)
     await asyncio.sleep(1.0)
