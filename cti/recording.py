@@ -52,6 +52,8 @@ class CallRecorder:
             await self._callback(event)
             return
         assert isinstance(event, CallRinging | CallAnswered | CallEnded)
+        if event.direction == "outbound" and not event.number:
+            return  # a PBX application call (e.g. Originate to Wait), no customer on it
         async with self.db.session() as session:
             record = await self._record(session, event)
             if isinstance(event, CallAnswered):

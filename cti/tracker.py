@@ -257,10 +257,13 @@ class CallTracker:
         call.channels.add(dest)
         self.channel_call[dest] = call.linkedid
         interface = interface_of(dest)
-        if call.direction == "inbound" and self.is_agent(interface):
-            self._ring(call, interface, dest, out)
-        elif call.direction == "outbound" and not call.number:
-            call.number = frame.get("DialString", "").partition("/")[2].partition("@")[0] or _number(frame.get("DestCallerIDNum"))
+        if self.is_agent(interface):
+            if call.direction == "inbound" or interface != call.agent:
+                self._ring(call, interface, dest, out)  # a direct call, or a transfer to this agent
+        elif call.direction == "outbound":
+            call.customer_channel = dest
+            if not call.number:
+                call.number = frame.get("DialString", "").partition("/")[2].partition("@")[0] or _number(frame.get("DestCallerIDNum"))
 
     def _on_DialEnd(self, frame: Frame, out: list[DomainEvent]) -> None:
         call = self._call_for(frame, create=False)
@@ -269,10 +272,10 @@ class CallTracker:
         status = frame.get("DialStatus", "")
         interface = interface_of(frame.get("DestChannel", ""))
         if status == "ANSWER":
-            if interface in call.ringing or (call.direction == "inbound" and self.is_agent(interface)):
+            if interface in call.ringing or self.is_agent(interface):
                 self._answer(call, interface, out)
             elif call.direction == "outbound":
-                self._answer(call, call.agent or interface, out)
+                self._answer(call, call.agent or interface, out)  # the customer picked up
             return
         call.dial_status = status or call.dial_status
         reason = ("answered-elsewhere" if call.answered_at else "cancelled") if status == "CANCEL" else "no-answer"
