@@ -4,15 +4,15 @@ Three processes over loopback: the simulator (writes AMI), the server pipeline (
 tracker → bus → screen-pop → WebSocket hub), and the agents' WebSocket clients. Pop
 latency runs from the simulator writing ``AgentCalled`` to the agent's client receiving
 the pop (CLOCK_MONOTONIC is system-wide, so the processes' stamps compare). The hub
-here is a minimal one delivering by ``user_ids``; when the console's hub is on main,
-the bench should use it instead.
+is the console's own (``agent_ui.live``) in the app ``frontdesk serve`` builds, with the
+CTI plugin, call recorder and SQLite database as configured there.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import statistics
@@ -27,7 +27,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from agent_ui.sessions import COOKIE_NAME
 from cti.parser import parse_frames
+from cti.scenarios import Step
 from cti.simulator import AmiSimulator, QueueCall, load_template
 
 
@@ -37,6 +39,11 @@ def _progress(message: str) -> None:
 
 def _agent(n: int) -> str:
     return f"PJSIP/{2000 + n}"
+
+
+async def _later(delay: float, coro: Any) -> None:
+    await asyncio.sleep(delay)
+    await coro
 
 
 # -- process 1: the PBX ----------------------------------------------------------------------
@@ -54,14 +61,18 @@ def _simulator_process(conn: Connection, agents: int) -> None:
                 load = asyncio.create_task(sim.play_load(args["load"], (args["pops"] + args["warmup"]) / args["rate"] + 2))
 
                 async def one(n: int, sent: dict[str, float] = sent) -> None:
-                    call = QueueCall(f"+1415555{n % 10000:04d}", ring=[_agent(n % agents)], answered_by=None, abandon_s=0.5,
+                    agent = _agent(n % agents)
+                    call = QueueCall(f"+1415555{n % 10000:04d}", ring=[agent], answered_by=agent, ring_s=0.5, talk_s=1.0,
                                      linkedid=f"1900000000.{n}")
                     steps = call.steps()
-                    for step in steps:
+                    ringing = [s for s in steps if s.at < call.ring_s]
+                    for step in ringing:
                         if step.frame["Event"] == "AgentCalled":
                             sent[call.linkedid] = time.monotonic()
                         sim.emit(step.frame)
                     await sim.drain()
+                    rest = [Step(s.at - call.ring_s, s.frame) for s in steps if s.at >= call.ring_s]
+                    sim.spawn(_later(call.ring_s, sim.play(rest)))
 
                 for n in range(-args["warmup"], args["pops"]):
                     await one(n)
@@ -78,11 +89,11 @@ def _simulator_process(conn: Connection, agents: int) -> None:
 
 
 # -- process 3: the agents' browsers ------------------------------------------------------
-def _clients_process(conn: Connection, url: str, user_ids: list[int]) -> None:
+def _clients_process(conn: Connection, url: str, cookies: list[str]) -> None:
     async def run() -> None:
         received: dict[str, float] = {}
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-            sockets = [await http.ws_connect(f"{url}?user={uid}") for uid in user_ids]
+            sockets = [await http.ws_connect(url, headers={"Cookie": f"{COOKIE_NAME}={cookie}"}) for cookie in cookies]
 
             async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
                 async for msg in ws:
@@ -109,14 +120,13 @@ async def _until(condition: Callable[[], bool], step: float = 0.01) -> None:
         await asyncio.sleep(step)
 
 
-# -- process 2 (this one): the server pipeline ------------------------------------------------
+# -- process 2 (this one): the server, as ``frontdesk serve`` builds it ----------------------
 async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
-    from config.app import build_services
+    from agent_ui.keys import LIVE_HUB, SESSIONS
+    from config.app import build_app, build_services
     from config.settings import load_settings
     from core.records import User
-    from cti.events import ScreenPopShown
-    from cti.service import CtiService
-    from cti.settings import PbxSettings
+    from cti.plugin import CTI
 
     template = load_template()
     started = time.perf_counter()
@@ -129,49 +139,27 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     sim_proc.start()
     port = await asyncio.to_thread(sim_conn.recv)
 
-    settings = load_settings(None, database_url=url)
+    settings = load_settings(None, database_url=url, log_level="WARNING",
+                             pbx=[{"name": "bench", "port": port, "username": "bench", "secret": "bench",
+                                   "queues": ["support"]}])
     services = build_services(settings)
-    async with services.db.transaction() as session:
-        # Agents never log in here: a placeholder hash spares 500 argon2 rounds.
-        users = [User(login=f"agent{n}", password_hash="!", display_name=f"Agent {n}", roles=["agent"], pbx_interface=_agent(n))
-                 for n in range(args.agents)]
-        session.add_all(users)
-        await session.flush()
-        user_ids = [u.id for u in users]
-    pbx = PbxSettings.model_validate({"name": "bench", "port": port, "username": "bench", "secret": "bench"})
-    cti = CtiService([pbx], services.db, services.bus, services.desk, services.health, services.clock, record_calls=False)
-
-    sockets: dict[int, web.WebSocketResponse] = {}
-    sending: set[asyncio.Task[None]] = set()
-
-    async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        sockets[int(request.query["user"])] = ws
-        async for _ in ws:
-            pass
-        return ws
-
-    async def deliver(event: ScreenPopShown) -> None:
-        text = json.dumps(event.to_wire())
-        for uid in event.user_ids:
-            ws = sockets.get(uid)
-            if ws is not None and not ws.closed:
-                task = asyncio.create_task(ws.send_str(text))
-                sending.add(task)
-                task.add_done_callback(sending.discard)
-
-    services.bus.subscribe(ScreenPopShown, deliver)
-    app = web.Application()
-    app.router.add_get("/ws", ws_handler)
+    app = build_app(settings, services)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     web_port = runner.addresses[0][1]
-    _progress(f"{args.agents} agents created; starting the pipeline")
-    await cti.start()
+    async with services.db.transaction() as session:
+        # Agents never log in with a password here: a placeholder hash spares 500 argon2 rounds.
+        users = [User(login=f"agent{n}", password_hash="!", display_name=f"Agent {n}", roles=["agent"], pbx_interface=_agent(n))
+                 for n in range(args.agents)]
+        session.add_all(users)
+        await session.flush()
+        cookies = [await app[SESSIONS].open(session, user) for user in users]
+    cti = app[CTI]
+    await cti.directory.reload()
     link = cti.lines["bench"].link
+    _progress(f"{args.agents} agents created; server on port {web_port}")
     await _until(lambda: link.up and bool(link.resyncs))
 
     # End to end: socket -> parsed -> tracker applied -> events published.
@@ -183,20 +171,23 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     await _until(lambda: ami.reader.frames - base_frames >= args.events and not link.queue.items, 0.001)
     events_per_s = args.events / (time.perf_counter() - t0)
-    _progress(f"end to end: {events_per_s:.0f} events/s; connecting {args.agents} WebSocket clients")
     await asyncio.to_thread(sim_conn.recv)
+    _progress(f"end to end: {events_per_s:.0f} events/s; letting the call recorder catch up")
+    await cti.idle()
 
-    # Pop latency under background load, to real WebSocket clients.
+    # Pop latency under background load, to real WebSocket clients of the console's hub.
     cl_conn, cl_child = ctx.Pipe()
-    cl_proc = ctx.Process(target=_clients_process, args=(cl_child, f"http://127.0.0.1:{web_port}/ws", user_ids), daemon=True)
+    cl_proc = ctx.Process(target=_clients_process, args=(cl_child, f"http://127.0.0.1:{web_port}/ws", cookies), daemon=True)
     cl_proc.start()
     connected = await asyncio.to_thread(cl_conn.recv)
-    await _until(lambda: len(sockets) >= connected)
+    await _until(lambda: app[LIVE_HUB].connections >= connected)
     _progress(f"{connected} clients connected; measuring {args.pops} pops under {args.load} events/s")
     gc.collect()
     gc.freeze()  # what a long-running server does after start-up: no full scans of its long-lived objects
     sim_conn.send(("pops", {"pops": args.pops, "rate": args.pop_rate, "load": args.load, "warmup": 5}))
     sent: dict[str, float] = await asyncio.to_thread(sim_conn.recv)
+    recorder = cti.recorder.worker.queue.qsize() if cti.recorder else 0
+    _progress(f"backlog after the pops: AMI queue {len(link.queue.items)}, screen-pop {cti.pop.worker.queue.qsize()}, recorder {recorder}")
     await asyncio.sleep(1.0)
     cl_conn.send("stop")
     received: dict[str, float] = await asyncio.to_thread(cl_conn.recv)
@@ -206,9 +197,7 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
         _progress(f"pop latencies in order (ms): {ordered}")
 
     sim_conn.send(("stop", {}))
-    await cti.stop()
     await runner.cleanup()
-    await services.db.close()
     sim_proc.join(5)
     cl_proc.join(5)
     return {
@@ -229,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line (always the last line)")
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--load", type=int, default=3000, help="background AMI events/s during the pop measurement")
-    parser.add_argument("--pops", type=int, default=300)
-    parser.add_argument("--pop-rate", type=float, default=20.0, help="pops per second")
+    parser.add_argument("--pops", type=int, default=200)
+    parser.add_argument("--pop-rate", type=float, default=5.0, help="calls popped per second (each rings one agent, answered, 1 s talk)")
     parser.add_argument("--verbose", action="store_true", help="print every pop latency, in order")
     parser.add_argument("--events", type=int, default=200_000, help="events for the end-to-end throughput run")
     args = parser.parse_args(list(argv or []))

@@ -1,7 +1,10 @@
 """Domain events of the CTI: calls, screen-pops and agent state.
 
-An event with ``user_ids`` reaches only those users' browsers (the ringing agent's pop);
-the others go to every logged-in staff member (the wallboard counts them).
+An event with ``user_ids`` reaches only those users' browsers. Every CTI event is
+addressed that way — to the agents on the call, or to nobody (``()``) — because a PBX
+at 20 calls/s would otherwise push each call's events to all 500 consoles (tens of
+thousands of WebSocket writes a second). Server-side subscribers (the recorder, the
+wallboard) get every event from the bus and publish their own summaries.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class CallAnswered(DomainEvent):
     interface: str
     agent_user_id: int | None
     wait_s: float
+    user_ids: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +77,7 @@ class CallEnded(DomainEvent):
     ringing_at: str | None = None
     answered_at: str | None = None
     ended_at: str | None = None
+    user_ids: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +91,7 @@ class CallAbandoned(DomainEvent):
     queue: str | None
     wait_s: float
     timeout: bool
+    user_ids: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,3 +135,4 @@ class AgentStateChanged(DomainEvent):
     state: str
     reason: str
     queues: tuple[str, ...]
+    user_ids: tuple[int, ...] = ()

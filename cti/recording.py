@@ -36,35 +36,64 @@ class CallRecorder:
         self.desk = desk
         self.bus = bus
         self.region = region
-        self.worker = EventWorker("cti-call-recorder", self.handle)
+        self.worker = EventWorker("cti-call-recorder", self.handle, handle_batch=self.handle_batch)
+        self.yield_to: EventWorker | None = None
+        self.queues: dict[str, frozenset[str]] = {}  # per PBX: its queues that are ours
 
     def subscribe(self) -> None:
         for event_type in (CallRinging, CallAnswered, CallEnded, CallAbandoned, AgentStateChanged):
             self.bus.subscribe(event_type, self.worker.submit)
 
     async def handle(self, event: DomainEvent) -> None:
+        await self.handle_batch([event])
+
+    async def handle_batch(self, events: list[DomainEvent]) -> None:
+        """One transaction for everything queued: at 20 calls/s a commit per event would not keep up.
+
+        Screen-pops go first: while the pop worker has work, recording waits (its queue is
+        bounded and its backlog reported; a late pop is a missed call).
+        """
+        if self.yield_to is not None:
+            await self.yield_to.until_idle()
+        async with self.db.session() as session:
+            for event in events:
+                await self._apply(session, event)
+            await self.desk.commit_and_publish(session)
+
+    async def _apply(self, session: AsyncSession, event: DomainEvent) -> None:
         if isinstance(event, AgentStateChanged):
-            async with self.db.transaction() as session:
-                session.add(AgentStateLog(user_id=event.user_id, pbx=event.pbx, interface=event.interface,
-                                          state=event.state, reason=event.reason[:200], started_at=self.desk.clock.now()))
+            if event.user_id is None:
+                return  # a PBX line no user sits at
+            session.add(AgentStateLog(user_id=event.user_id, pbx=event.pbx, interface=event.interface,
+                                      state=event.state, reason=event.reason[:200], started_at=self.desk.clock.now()))
             return
         if isinstance(event, CallAbandoned):
-            await self._callback(event)
+            if self._ours(event):
+                await self._callback(session, event)
             return
         assert isinstance(event, CallRinging | CallAnswered | CallEnded)
         if event.direction == "outbound" and not event.number:
             return  # a PBX application call (e.g. Originate to Wait), no customer on it
-        async with self.db.session() as session:
-            record = await self._record(session, event)
-            if isinstance(event, CallAnswered):
-                record.answered_at = record.answered_at or self.desk.clock.now()
-                record.agent_id = event.agent_user_id
-                record.interface = event.interface
-                record.queue = event.queue or record.queue
-            elif isinstance(event, CallEnded):
-                self._complete(record, event)
-                await self._update_entry(session, record)
-            await self.desk.commit_and_publish(session)
+        if isinstance(event, CallRinging) and not event.user_ids:
+            return  # no agent of ours sees it ring: recorded when it is answered or ends
+        if not self._ours(event):
+            return
+        record = await self._record(session, event)
+        if isinstance(event, CallAnswered):
+            record.answered_at = record.answered_at or self.desk.clock.now()
+            record.agent_id = event.agent_user_id
+            record.interface = event.interface
+            record.queue = event.queue or record.queue
+        elif isinstance(event, CallEnded):
+            self._complete(record, event)
+            await self._update_entry(session, record)
+
+    def _ours(self, event: CallRinging | CallAnswered | CallEnded | CallAbandoned) -> bool:
+        """A call to one of our queues (all, unless configured) or with one of our agents on it."""
+        queues = self.queues.get(event.pbx)
+        if not queues or event.queue is None or event.queue in queues:
+            return True
+        return bool(event.user_ids) or getattr(event, "agent_user_id", None) is not None
 
     async def _record(self, session: AsyncSession, event: CallRinging | CallAnswered | CallEnded) -> CallRecord:
         stmt = select(CallRecord).where(CallRecord.pbx == event.pbx, CallRecord.linkedid == event.linkedid)
@@ -114,22 +143,20 @@ class CallRecorder:
         if entry is not None:
             entry.payload = _payload(record)
 
-    async def _callback(self, event: CallAbandoned) -> None:
-        async with self.db.session() as session:
-            e164 = try_normalize_phone(event.number, self.region) if event.number else None
-            customer = await find_by_phone(session, e164) if e164 else None
-            why = "queue timeout" if event.timeout else "caller hung up"
-            contact = Contact(channel=Channel.VOICE.value, customer_id=None, address=e164 or event.number or None,
-                              subject=f"Callback: {e164 or event.number or 'withheld number'} ({why} in {event.queue or 'queue'} after {event.wait_s:.0f}s)",
-                              queue_hint=event.queue, attributes={"callback": True})
-            payload = {"callback": True, "number": e164 or event.number, "queue": event.queue,
-                       "wait_s": round(event.wait_s, 1), "timeout": event.timeout, "linkedid": event.linkedid}
-            accepted = await self.desk.accept(session, contact, EntryKind.CALL, payload,
-                                              dedup_key=f"callback:{event.pbx}:{event.linkedid}")
-            if customer is not None and accepted.created:
-                ticket: Ticket = accepted.ticket
-                ticket.customer_id = customer.id
-            await self.desk.commit_and_publish(session)
+    async def _callback(self, session: AsyncSession, event: CallAbandoned) -> None:
+        e164 = try_normalize_phone(event.number, self.region) if event.number else None
+        customer = await find_by_phone(session, e164) if e164 else None
+        why = "queue timeout" if event.timeout else "caller hung up"
+        contact = Contact(channel=Channel.VOICE.value, customer_id=None, address=e164 or event.number or None,
+                          subject=f"Callback: {e164 or event.number or 'withheld number'} ({why} in {event.queue or 'queue'} after {event.wait_s:.0f}s)",
+                          queue_hint=event.queue, attributes={"callback": True})
+        payload = {"callback": True, "number": e164 or event.number, "queue": event.queue,
+                   "wait_s": round(event.wait_s, 1), "timeout": event.timeout, "linkedid": event.linkedid}
+        accepted = await self.desk.accept(session, contact, EntryKind.CALL, payload,
+                                          dedup_key=f"callback:{event.pbx}:{event.linkedid}")
+        if customer is not None and accepted.created:
+            ticket: Ticket = accepted.ticket
+            ticket.customer_id = customer.id
 
 
 def _payload(record: CallRecord) -> dict[str, Any]:

@@ -42,6 +42,9 @@ class CtiService:
         self.directory = AgentDirectory(db)
         self.pop = ScreenPopService(db, desk, bus, region, crm_url)
         self.recorder = CallRecorder(db, desk, bus, region) if record_calls else None
+        if self.recorder is not None:
+            self.recorder.yield_to = self.pop.worker
+            self.recorder.queues = {p.name: frozenset(p.queues) for p in pbxes}
         self.lines: dict[str, PbxLine] = {}
         for settings in pbxes:
             tracker = CallTracker(settings.name, self.directory.user_for, clock)

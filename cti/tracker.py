@@ -299,7 +299,7 @@ class CallTracker:
         for other in list(call.ringing):
             self._stop_ring(call, other, "answered-elsewhere", out)
         out.append(CallAnswered(self.pbx, call.linkedid, call.direction, call.number, call.queue, interface,
-                                call.agent_user_id, call.wait_s))
+                                call.agent_user_id, call.wait_s, _to(call.agent_user_id)))
         self._line_changed(interface, out)
 
     def _on_AgentConnect(self, frame: Frame, out: list[DomainEvent]) -> None:
@@ -382,7 +382,7 @@ class CallTracker:
         out.append(CallEnded(self.pbx, call.linkedid, call.direction, call.number, call.queue, call.outcome,
                              call.agent_user_id, call.talk_s, call.wait_s, call.caller_name, call.agent,
                              _iso(call.started_at), _iso(call.joined_at), _iso(call.ringing_at),
-                             _iso(call.answered_at), _iso(call.ended_at)))
+                             _iso(call.answered_at), _iso(call.ended_at), _to(call.agent_user_id)))
         if call.agent:
             self._line_changed(call.agent, out)
 
@@ -412,7 +412,8 @@ class CallTracker:
         if (state, reason) == (line.state, line.reason):
             return
         line.state, line.reason = state, reason
-        out.append(AgentStateChanged(self.pbx, interface, self.user_for(interface), state, reason, tuple(sorted(line.memberships))))
+        user = self.user_for(interface)
+        out.append(AgentStateChanged(self.pbx, interface, user, state, reason, tuple(sorted(line.memberships)), _to(user)))
 
     def _member(self, frame: Frame, out: list[DomainEvent]) -> None:
         interface = frame.get("Interface") or frame.get("Location", "")
@@ -500,6 +501,10 @@ class CallTracker:
                     self._ring(call, interface, channel, out)
                 elif state == "6" and item.get("BridgeId"):
                     self._answer(call, interface, out)
+
+
+def _to(user_id: int | None) -> tuple[int, ...]:
+    return (user_id,) if user_id is not None else ()
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from core.clock import ManualClock
 from core.events import DomainEvent
-from cti.events import AgentStateChanged, CallAbandoned, CallAgentLeft, CallAnswered, CallEnded, CallRinging
+from cti.events import (
+    AgentStateChanged,
+    CallAbandoned,
+    CallAgentLeft,
+    CallAnswered,
+    CallEnded,
+    CallRinging,
+)
 from cti.link import Snapshot
 from cti.scenarios import read_transcript, transcript_events
 from cti.tracker import CallTracker, wants
