@@ -156,3 +156,31 @@ class CallControl:
                    "Reason": reason if paused and reason else None}
         result = await line.link.action("QueuePause", headers)
         return CommandResult(True, result.message or ("paused" if paused else "ready"), {"user_id": target, "paused": paused, "reason": reason})
+
+
+    def agent_view(self, actor: Actor) -> dict[str, Any]:
+        """What the agent's status control and call panel show on page load."""
+        interface = self.directory.interface_of(actor.user_id) if actor.user_id is not None else None
+        lines = []
+        calls: list[dict[str, Any]] = []
+        for name, line in self.lines.items():
+            agent_line = line.tracker.lines.get(interface or "")
+            lines.append({
+                "pbx": name, "up": line.link.up,
+                "state": agent_line.state if agent_line else "logged-out",
+                "reason": agent_line.reason if agent_line else "",
+                "queues": sorted(agent_line.memberships) if agent_line else [],
+            })
+            if actor.user_id is not None:
+                calls += [c.as_dict() for c in line.tracker.call_of_user(actor.user_id)]
+        return {"interface": interface, "lines": lines, "calls": calls}
+
+    async def set_status(self, actor: Actor, state: str, reason: str = "", pbx: str | None = None) -> CommandResult:
+        """The console's status control: ready, paused (with a reason) or wrap-up."""
+        if state == "ready":
+            return await self.pause(actor, False, pbx=pbx)
+        if state == "wrap-up":
+            return await self.pause(actor, True, "wrap-up", pbx=pbx)
+        if state == "paused":
+            return await self.pause(actor, True, reason or "paused", pbx=pbx)
+        raise InvalidInput("status must be ready, paused or wrap-up", {"state": state})

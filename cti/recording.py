@@ -164,6 +164,8 @@ def _payload(record: CallRecord) -> dict[str, Any]:
         return value.isoformat() if value else None
 
     return {
+        # caller/agent/duration are the keys the timeline's call entry shows
+        "caller": record.number, "agent": record.interface, "duration": round(record.talk_s) if record.ended_at else None,
         "direction": record.direction, "number": record.number, "caller_name": record.caller_name,
         "queue": record.queue, "agent_id": record.agent_id, "interface": record.interface,
         "ringing_at": iso(record.ringing_at), "answered_at": iso(record.answered_at),
