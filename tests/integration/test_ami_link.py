@@ -139,3 +139,43 @@ async def test_a_consumer_stalled_for_5s_neither_stalls_the_reader_nor_loses_a_f
         assert link.connects == 1
     finally:
         await stop(task, consumer)
+
+
+async def test_a_link_whose_pings_go_unanswered_is_dropped_and_reconnected(sim: AmiSimulator, caplog: pytest.LogCaptureFixture) -> None:
+    async def sink(batch: list[QueueItem]) -> None:
+        pass
+
+    link = AmiLink(pbx_settings(sim), sink)
+    task, consumer = await run_link(link)
+    try:
+        sim.hold_replies("Ping")  # the TCP link stays open, the PBX just stops answering
+        await until(lambda: link.connects >= 2, within=15)
+        assert "link considered dead" in caplog.text
+        assert "s3cret" not in caplog.text  # the AMI secret never reaches the logs
+    finally:
+        await stop(task, consumer)
+
+
+async def test_the_demo_pbx_rings_the_demo_agents_with_the_callers_numbers() -> None:
+    from cti.link import AmiSession, FrameQueue
+    from cti.simulator import start_demo_simulator
+
+    demo = await start_demo_simulator("127.0.0.1", 0, "demo", "demo-secret", interval_s=0.1,
+                                      callers=["+8613800138000"], agent_interfaces=["PJSIP/1001", "PJSIP/1002"])
+    try:
+        queue = FrameQueue(1000)
+        session = AmiSession("demo", queue)
+        await session.open("127.0.0.1", demo.simulator.port, 2.0)
+        await session.login("demo", "demo-secret", True, "on", 2.0)
+        def called() -> list[dict[str, str]]:
+            return [f for f in queue.items if isinstance(f, dict) and f.get("Event") == "AgentCalled"][:2]
+
+        await until(lambda: len(called()) == 2)
+        assert {f["CallerIDNum"] for f in called()} == {"+8613800138000"}
+        assert {f["Interface"] for f in called()} == {"PJSIP/1001", "PJSIP/1002"}  # ringall
+        answered = await session.action("Originate", {"Channel": "PJSIP/1001", "Context": "agents", "Exten": "+14155550123",
+                                                      "Priority": "1", "Async": "true"}, final_event="OriginateResponse", deadline=5)
+        assert answered.final is not None and answered.final["Response"] == "Success"
+        session.close()
+    finally:
+        await demo.close()
