@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
+from cti_fixtures import until
 
 from core.health import HealthRegistry
 from core.supervisor import Backoff, SupervisedTask
@@ -14,14 +15,6 @@ from cti.errors import PbxLinkDown, PbxRefused
 from cti.link import AmiLink, QueueItem
 from cti.settings import PbxSettings
 from cti.simulator import AmiSimulator
-
-
-async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from cti_fixtures import until
 from sqlalchemy import select
 
 from config.services import Services
@@ -21,14 +22,6 @@ from cti.records import CallRecord
 from cti.service import CtiService
 from cti.settings import PbxSettings
 from cti.simulator import AmiSimulator, QueueCall
-
-
-async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 class Cti:

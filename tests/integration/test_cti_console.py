@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import ClientWebSocketResponse
+from cti_fixtures import until
 from sqlalchemy import select
 from web_fixtures import StaffClient, WebSite
 
 from cti.plugin import CTI
 from cti.records import CallRecord
 from cti.simulator import AmiSimulator, QueueCall
-
-
-async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 async def next_event(ws: ClientWebSocketResponse, name: str, within: float = 10.0) -> dict[str, Any]:
