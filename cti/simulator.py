@@ -267,6 +267,23 @@ class AmiSimulator:
                     await asyncio.sleep(0)
         return sent
 
+    async def play_calls(self, calls_per_s: float, agents: Sequence[str], duration_s: float, queue: str = "support",
+                         talk_s: float = 3.0, callers: Sequence[str] = ()) -> int:
+        """Generated load: ``calls_per_s`` queue calls, each ringing the next of ``agents``
+        (round robin), answered after 0.5 s, ``talk_s`` long. Returns the calls started."""
+        started = time.monotonic()
+        count = 0
+        while time.monotonic() - started < duration_s:
+            due = int((time.monotonic() - started) * calls_per_s) + 1 - count
+            for _ in range(max(due, 0)):
+                agent = agents[count % len(agents)]
+                caller = callers[count % len(callers)] if callers else f"+1415555{count % 10000:04d}"
+                call = QueueCall(caller, queue=queue, ring=[agent], answered_by=agent, ring_s=0.5, talk_s=talk_s)
+                self.spawn(self.play(call.steps()))
+                count += 1
+            await asyncio.sleep(min(0.05, 1 / calls_per_s))
+        return count
+
     # -- the protocol ------------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = _Client(self, writer)
@@ -615,6 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--agent", action="append", default=[], help="agent interface, e.g. PJSIP/1001")
     parser.add_argument("--interval", type=float, default=20.0, help="seconds between generated calls")
     parser.add_argument("--load", type=float, default=0.0, help="background events per second (recorded mix)")
+    parser.add_argument("--calls-per-s", type=float, default=0.0, help="generated queue calls per second through --agent")
     parser.add_argument("--duration", type=float, default=3600.0)
     args = parser.parse_args(list(argv or []))
     logging.basicConfig(level=logging.INFO)
@@ -627,10 +645,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             for path in args.replay:
                 await handle.simulator.play_transcript(path, args.speed)
+            jobs = []
             if args.load:
-                await handle.simulator.play_load(args.load, args.duration)
-            else:
-                await asyncio.sleep(args.duration)
+                jobs.append(handle.simulator.play_load(args.load, args.duration))
+            if args.calls_per_s:
+                jobs.append(handle.simulator.play_calls(args.calls_per_s, agents, args.duration, callers=args.caller))
+            await asyncio.gather(*jobs) if jobs else await asyncio.sleep(args.duration)
         finally:
             await handle.close()
 
