@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -174,13 +176,13 @@ async def test_the_demo_pbx_rings_the_demo_agents_with_the_callers_numbers() -> 
         await demo.close()
 
 
-async def test_generated_load_spreads_calls_over_the_agents_and_the_cli_runs(sim: AmiSimulator) -> None:
+async def test_generated_load_spreads_calls_over_the_agents(sim: AmiSimulator) -> None:
     started = await sim.play_calls(40, ["PJSIP/1001", "PJSIP/1002"], 0.3, talk_s=0.05)
     await until(lambda: not sim.pbx.channels)
     assert 10 <= started <= 14
-    import subprocess
-    import sys
 
+
+def test_frontdesk_ami_sim_runs_from_the_command_line() -> None:
     out = subprocess.run([sys.executable, "-m", "config.cli", "ami-sim", "--port", "0", "--duration", "0.5", "--calls-per-s", "5"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "AMI simulator listening on 127.0.0.1:" in out.stdout
