@@ -380,10 +380,8 @@ class AmiLink:
                 await session.action("Ping", deadline=s.ping_timeout)
             except PbxTimeout:
                 raise PbxLinkDown(f"no Pong from {self.name} within {s.ping_timeout:g}s: link considered dead") from None
-            if self.queue.overflow:
-                task.unhealthy(self.health_detail())
-            else:
-                task.healthy(self.health_detail())
+            # Overflow is reported in the detail (and the metric); the link itself still works.
+            task.healthy(self.health_detail())
         raise PbxLinkDown(f"AMI link to {self.name} closed by the PBX")
 
     def health_detail(self) -> str:

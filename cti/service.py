@@ -4,6 +4,7 @@ benchmark and tests the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -22,6 +23,8 @@ from cti.tracker import CallTracker, wants
 from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
+
+DIRECTORY_REFRESH_S = 30.0
 
 
 class CtiService:
@@ -72,6 +75,10 @@ class CtiService:
         if self.recorder is not None:
             self.recorder.subscribe()
             self.recorder.worker.start()
+        if self.lines:
+            directory = SupervisedTask("cti:directory", self._refresh_directory, self.health, Backoff(1.0, 60.0), required=False)
+            self._tasks.append(directory)
+            directory.start()
         for name, line in self.lines.items():
             link = line.link
             reader = SupervisedTask(f"pbx:{name}", link.run, self.health, Backoff(0.5, 30.0))
@@ -79,6 +86,13 @@ class CtiService:
             self._tasks += [reader, consumer]
             reader.start()
             consumer.start()
+
+    async def _refresh_directory(self, task: SupervisedTask) -> None:
+        """New or changed agents are mapped within a minute, without waiting for a reconnect."""
+        while True:
+            await self.directory.reload()
+            task.healthy(f"{len(self.directory.by_interface)} agents mapped")
+            await asyncio.sleep(DIRECTORY_REFRESH_S)
 
     @staticmethod
     def _consume(link: AmiLink) -> Callable[[SupervisedTask], Awaitable[None]]:

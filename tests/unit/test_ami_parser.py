@@ -115,3 +115,19 @@ def test_good_frames_after_a_bad_one_are_all_parsed(frames: list[bytes], junk: b
         parsed += reader.feed(data[i : i + chunk]).frames
     good = [f for f in parsed if f.get("Event") == "Good"]
     assert len(good) == len(frames)
+
+
+async def test_a_full_event_queue_counts_what_it_drops_and_says_so_in_health() -> None:
+    from cti.link import AmiLink, FrameQueue
+    from cti.settings import PbxSettings
+
+    queue = FrameQueue(2, "unit")
+    assert [queue.put({"Event": str(n)}) for n in range(4)] == [True, True, False, False]
+    assert queue.overflow == 2 and [f["Event"] for f in await queue.get_batch()] == ["0", "1"]
+
+    async def sink(_batch: list) -> None:
+        pass
+
+    link = AmiLink(PbxSettings.model_validate({"username": "u", "secret": "s"}), sink, queue_size=100)
+    link.queue.overflow = 7
+    assert "7 events DROPPED" in link.health_detail()
