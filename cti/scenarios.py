@@ -13,6 +13,7 @@ import dataclasses
 import gzip
 import itertools
 import re
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def encode_event(frame: Frame) -> bytes:
 # -- generated calls ---------------------------------------------------------------------
 _chan_seq = itertools.count(0x1000)
 _id_seq = itertools.count(1)
+_EPOCH = int(time.time())
 
 
 def _channel_fields(channel: str, state: int, num: str, name: str, cl_num: str, cl_name: str,
@@ -111,9 +113,9 @@ class QueueCall:
     timeout: bool = False  # the queue gives up (QUEUESTATUS=TIMEOUT) instead of the caller
     linkedid: str = ""
 
-    def steps(self, base_epoch: int = 1800000000) -> list[Step]:
+    def steps(self) -> list[Step]:
         seq = next(_id_seq)
-        linkedid = self.linkedid or f"{base_epoch + seq // 1000}.{seq}"
+        linkedid = self.linkedid or f"{_EPOCH}.{seq}"  # like Asterisk's: unique across restarts
         cust_chan = f"PJSIP/customer-{next(_chan_seq):08x}"
         name = self.caller_name or self.caller
         cust = _channel_fields(cust_chan, 4, self.caller, name, "<unknown>", "<unknown>", linkedid, linkedid)

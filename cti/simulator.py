@@ -608,7 +608,7 @@ async def start_demo_simulator(
 
     async def loop() -> None:
         for n in itertools.count():
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(interval_s if n else min(interval_s, 5.0))  # the first call comes soon
             caller = callers[n % len(callers)] if callers else f"+1415555{n % 10000:04d}"
             free = [i for i in agent_interfaces if not any(ch["Channel"].startswith(i + "-") for ch in sim.pbx.channels.values())]
             if not free:
