@@ -69,6 +69,8 @@ class CtiService:
         return sink
 
     async def start(self) -> None:
+        if not self.lines:
+            return  # no PBX configured: nothing to track, pop or record
         await self.directory.reload()
         self.pop.subscribe()
         self.pop.worker.start()
