@@ -6,6 +6,14 @@ latency runs from the simulator writing ``AgentCalled`` to the agent's client re
 the pop (CLOCK_MONOTONIC is system-wide, so the processes' stamps compare). The hub
 is the console's own (``agent_ui.live``) in the app ``frontdesk serve`` builds, with the
 CTI plugin, call recorder and SQLite database as configured there.
+
+``events_per_s``: the recorded 10 calls/s mix (72 % VarSet) written as fast as the
+simulator can, timed from the first frame parsed to the last one applied. Pops: calls
+through queue ``support`` (each rings one of the 500 agents, answered after 0.5 s)
+while the recorded mix runs at ``--load`` events/s in the background (queue ``loadq``,
+which the PBX settings do not list as ours, so those calls are tracked but not put on
+tickets). Five warm-up pops are not counted; ``gc.freeze()`` after start-up, as a
+long-running server would.
 """
 
 from __future__ import annotations
