@@ -95,11 +95,15 @@ class CallControl:
         line = self._line(pbx)
         channel_id = f"fd-{uuid.uuid4().hex[:16]}"
         line.tracker.expect_outbound(channel_id, target, user_id)
-        result = await line.link.action("Originate", {
-            "Channel": interface, "Context": line.settings.originate_context, "Exten": target,
-            "Priority": "1", "CallerID": f'"Click2Dial" <{interface.rsplit("/", 1)[-1]}>',
-            "Timeout": "30000", "Async": "true", "ChannelId": channel_id,
-        }, final_event="OriginateResponse", deadline=line.settings.action_timeout + 30)
+        try:
+            result = await line.link.action("Originate", {
+                "Channel": interface, "Context": line.settings.originate_context, "Exten": target,
+                "Priority": "1", "CallerID": f'"Click2Dial" <{interface.rsplit("/", 1)[-1]}>',
+                "Timeout": "30000", "Async": "true", "ChannelId": channel_id,
+            }, final_event="OriginateResponse", deadline=line.settings.action_timeout + 30)
+        except Exception:
+            line.tracker.outbound.pop(channel_id, None)  # no call will come of it
+            raise
         return CommandResult(True, f"calling {target}", {"linkedid": channel_id, "pbx": line.settings.name, "reason": (result.final or {}).get("Reason")})
 
     async def hangup(self, actor: Actor, linkedid: str, pbx: str | None = None) -> CommandResult:
