@@ -11,6 +11,7 @@ from cti_fixtures import until
 from sqlalchemy import select
 from web_fixtures import StaffClient, WebSite
 
+from core.records import User
 from cti.plugin import CTI
 from cti.records import CallRecord
 from cti.simulator import AmiSimulator, QueueCall
@@ -123,3 +124,22 @@ async def test_a_pbx_that_never_answers_is_reported_as_a_timeout(phone_site: tup
     sim.hold_replies("QueuePause")
     answer = await agent.api("POST", "/api/v1/cti/status", json={"state": "paused", "reason": "Break"}, status=504)
     assert answer["error"] == "pbx-timeout"
+
+
+async def test_dialling_without_a_phone_or_to_a_phone_the_pbx_does_not_know_is_refused_plainly(phone_site: tuple[WebSite, AmiSimulator]) -> None:
+    site, sim = phone_site
+    admin = await site.login("admin")
+    no_phone = await admin.api("POST", "/api/v1/cti/dial", json={"number": "+14155550123"}, status=400)
+    assert "no phone" in no_phone["message"]
+    async with site.services.db.transaction() as session:
+        user = await session.get(User, site.users["admin"].id)
+        assert user is not None
+        user.extension = "1009"  # not an endpoint of this PBX
+    cti = site.server.app[CTI]
+    await cti.directory.reload()
+    refused = await admin.api("POST", "/api/v1/cti/dial", json={"number": "+14155550123"}, status=409)
+    assert refused["error"] == "pbx-refused" and "reason 0" in refused["message"]
+    assert sim.actions["Originate"] == 1
+    assert cti.lines["sim"].tracker.outbound == {}
+    bad = await admin.api("POST", "/api/v1/cti/dial", json={"number": "12; Action: Hangup"}, status=400)
+    assert bad["error"] == "invalid-input" and sim.actions["Originate"] == 1
