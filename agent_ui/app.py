@@ -39,6 +39,7 @@ from agent_ui import (
     api_tickets,
     channels_views,
     console_views,
+    cti_views,
     health_views,
     knowledge_views,
     login_views,
@@ -110,6 +111,7 @@ def create_app(services: Services) -> web.Application:
     openapi.setup_routes(app)
     knowledge_views.setup_routes(app)
     alerts_views.setup_routes(app)
+    cti_views.setup_routes(app)
     app.router.add_get("/ws", live_socket)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     return app

@@ -18,6 +18,7 @@ from core.errors import Unavailable
 from core.events import InProcessBus
 from core.health import HealthRegistry
 from core.migrate import head_revision
+from cti.plugin import plugin as cti_plugin
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
 from routing.policy import DefaultPolicy
@@ -62,4 +63,5 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     app.cleanup_ctx.insert(0, database)
     app.cleanup_ctx.append(email_plugin(services))
     app.cleanup_ctx.append(sla_plugin(services))
+    app.cleanup_ctx.append(cti_plugin(services))
     return app

@@ -95,7 +95,29 @@ async def demo_extras(settings: Settings, stack: AsyncExitStack) -> Settings:
     """Start the features' demo companions and return settings pointing at them."""
     settings, _sink = await start_demo_mail(settings, stack)
     settings = with_sla_demo(settings)  # a 3-minute policy; SMS to an in-process sink
+    settings = await _demo_pbx(settings, stack)
     return settings
+
+
+async def _demo_pbx(settings: Settings, stack: AsyncExitStack) -> Settings:
+    """No PBX configured: a simulated one on loopback calls the demo agents every 30 s."""
+    if settings.pbx:
+        return settings
+    from cti.settings import PbxSettings
+    from cti.simulator import start_demo_simulator
+
+    # The sample customers' numbers, and one unknown caller (the pop offers "create customer").
+    callers = [phone for draft in DEMO_CUSTOMERS for phone in draft.phones] + ["+8613700001111"]
+    agents = [f"PJSIP/{u['extension']}" for u in DEMO_USERS if u.get("extension")]
+    pbx = await start_demo_simulator(
+        "127.0.0.1", 0, "demo", "demo-secret", interval_s=30.0, callers=callers, agent_interfaces=agents
+    )
+    stack.push_async_callback(pbx.close)
+    log.info("simulated PBX on 127.0.0.1:%d rings %s", pbx.simulator.port, ", ".join(agents))
+    link = PbxSettings.model_validate(
+        {"name": "demo", "port": pbx.simulator.port, "username": "demo", "secret": "demo-secret", "md5_auth": True}
+    )
+    return settings.model_copy(update={"pbx": [link]})
 
 
 def demo_settings(args: argparse.Namespace) -> Settings:

@@ -1,3 +1,60 @@
-"""Tables owned by this package (on the shared ``core.records.Base``)."""
+"""Tables owned by this package (on the shared ``core.records.Base``).
+
+``calls`` is what reports and the wallboard count: service level, ASA and abandon rate
+come from ``joined_at``/``answered_at``/``wait_s`` and ``outcome`` (``timeout`` when the
+queue gave up, ``abandoned`` when the caller hung up: told apart by QUEUESTATUS).
+``agent_states`` is the log of agent state changes, one row per change.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.clock import utcnow
+from core.records import Base
+
+
+class CallRecord(Base):
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("pbx", "linkedid", name="uq_calls_pbx_linkedid"),
+        Index("ix_calls_queue_joined", "queue", "joined_at"),
+        Index("ix_calls_started", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pbx: Mapped[str] = mapped_column(String(80))
+    linkedid: Mapped[str] = mapped_column(String(80))
+    direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
+    number: Mapped[str] = mapped_column(String(40), default="")
+    caller_name: Mapped[str] = mapped_column(String(200), default="")
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    queue: Mapped[str | None] = mapped_column(String(80))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    interface: Mapped[str | None] = mapped_column(String(80))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    joined_at: Mapped[datetime | None]
+    ringing_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    wait_s: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # answered | abandoned | timeout | no-answer | failed; None while the call is live
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+
+
+class AgentStateLog(Base):
+    __tablename__ = "agent_states"
+    __table_args__ = (Index("ix_agent_states_user_started", "user_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    pbx: Mapped[str] = mapped_column(String(80))
+    interface: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(20))  # ready | on-call | wrap-up | paused | logged-out
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)

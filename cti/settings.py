@@ -21,3 +21,9 @@ class PbxSettings(Section):
     action_timeout: float = Field(10.0, gt=0)
     originate_context: str = "agents"
     region: str = Field("US", description="region for numbers without a country code")
+    queue_size: int = Field(100_000, ge=100, description="AMI events buffered between reader and tracker")
+    crm_url: str | None = Field(None, description="external CRM page opened from a pop, e.g. https://crm/?phone={number}")
+    queues: list[str] = Field(
+        default_factory=list,
+        description="the PBX queues that are this contact center's (calls to others are recorded only when one of our agents takes part); empty = every queue",
+    )

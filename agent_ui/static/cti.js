@@ -1,0 +1,178 @@
+/* The agent's phone in the console: status, screen-pops, live call panel, click-to-dial.
+ *
+ * Server events (through live.js): cti.pop (ringing: show who calls), cti.pop_withdrawn
+ * (answered elsewhere, not answered, hung up), cti.call_panel (state live / ended /
+ * transferred), cti.agent_state (my status). Actions POST to /api/v1/cti/...; every
+ * outcome (done, PBX refusal, timeout, link down) is written into #cti-message.
+ */
+(function () {
+  "use strict";
+  const root = document.getElementById("cti");
+  if (!root || !window.Live) return;
+  const $ = (id) => document.getElementById(id);
+  const words = $("cti-words").dataset;
+  const pops = new Map(); // linkedid -> element
+  let current = null; // {linkedid, pbx}
+
+  function say(text, bad) {
+    const box = $("cti-message");
+    box.textContent = text || "";
+    box.dataset.bad = bad ? "1" : "";
+  }
+
+  async function act(url, body, done) {
+    try {
+      const result = await Live.post(url, body);
+      say(result.message || done || "OK", false);
+      return result;
+    } catch (err) {
+      say(err.message, true);
+      return null;
+    }
+  }
+
+  function showState(state, reason) {
+    const label = $("cti-state");
+    const key = (state || "logged-out").replace(/-(\w)/g, (_m, c) => c.toUpperCase());
+    label.dataset.state = state;
+    label.textContent = (words[key] || state) + (reason ? " — " + reason : "");
+    root.dataset.state = state;
+  }
+
+  function text(el, value) { el.textContent = value == null ? "" : String(value); }
+
+  function popElement(data) {
+    const pop = data.pop || {};
+    const node = $("cti-pop-template").content.firstElementChild.cloneNode(true);
+    node.dataset.linkedid = data.linkedid;
+    const customer = pop.customer;
+    text(node.querySelector(".cti-pop-name"), customer ? customer.name : (pop.caller_name || words.unknown));
+    text(node.querySelector(".cti-pop-number"), pop.number_display);
+    const tier = node.querySelector(".cti-pop-tier");
+    if (customer) { text(tier, customer.tier); tier.classList.add("tier-" + customer.tier); } else { tier.remove(); }
+    text(node.querySelector(".cti-pop-meta"), pop.queue ? words.queue + ": " + pop.queue : "");
+    const tickets = node.querySelector(".cti-pop-tickets");
+    for (const t of pop.open_tickets || []) {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = "/tickets/" + t.id;
+      text(a, t.tag + " " + t.subject);
+      li.appendChild(a);
+      tickets.appendChild(li);
+    }
+    const history = node.querySelector(".cti-pop-history");
+    for (const h of pop.history || []) {
+      const li = document.createElement("li");
+      text(li, h.tag + " · " + h.kind + " · " + h.summary);
+      history.appendChild(li);
+    }
+    const create = node.querySelector(".cti-create-customer");
+    if (!customer && pop.number) {
+      create.hidden = false;
+      create.addEventListener("click", async () => {
+        const made = await act("/api/v1/cti/customers", { number: pop.number, name: pop.caller_name || "" });
+        if (made && made.customer) { create.hidden = true; text(node.querySelector(".cti-pop-name"), made.customer.name || pop.number_display); }
+      });
+    }
+    const open = node.querySelector(".cti-open-ticket");
+    const first = (pop.open_tickets || [])[0];
+    if (first) { open.href = "/tickets/" + first.id; open.hidden = false; }
+    const crm = node.querySelector(".cti-crm");
+    if (pop.crm_url) { crm.href = pop.crm_url; crm.hidden = false; }
+    return node;
+  }
+
+  Live.on("cti.pop", (data) => {
+    if (pops.has(data.linkedid)) return;
+    const node = popElement(data);
+    pops.set(data.linkedid, node);
+    $("cti-pops").appendChild(node);
+    root.dataset.ringing = "1";
+  });
+
+  Live.on("cti.pop_withdrawn", (data) => {
+    const node = pops.get(data.linkedid);
+    if (node) { node.remove(); pops.delete(data.linkedid); }
+    if (!pops.size) delete root.dataset.ringing;
+  });
+
+  Live.on("cti.call_panel", (data) => {
+    const panel = $("cti-call");
+    const node = pops.get(data.linkedid);
+    if (data.state === "live") {
+      current = { linkedid: data.linkedid, pbx: data.pbx };
+      const who = $("cti-call-who");
+      who.replaceChildren();
+      const call = data.call || {};
+      const pop = node || popElement({ linkedid: data.linkedid, pop: call });
+      pops.delete(data.linkedid);
+      pop.classList.add("live");
+      who.appendChild(pop);
+      panel.hidden = false;
+      if (!pops.size) delete root.dataset.ringing;
+    } else if (current && current.linkedid === data.linkedid) {
+      current = null;
+      panel.hidden = true;
+      $("cti-call-who").replaceChildren();
+      say(words.ended + (data.call && data.call.outcome ? " (" + data.call.outcome + ")" : ""), false);
+    }
+  });
+
+  Live.on("cti.agent_state", (data) => showState(data.state, data.reason));
+
+  async function load() {
+    try {
+      const response = await fetch("/api/v1/cti/me", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const me = await response.json();
+      const line = (me.lines || [])[0];
+      if (!line) { root.hidden = true; return; }
+      if (!line.up) { showState("down"); $("cti-state").textContent = words.down; return; }
+      showState(line.state, line.reason);
+      const live = (me.calls || []).find((c) => c.answered_at);
+      if (live) {
+        current = { linkedid: live.linkedid, pbx: live.pbx };
+        $("cti-call-who").textContent = live.number;
+        $("cti-call").hidden = false;
+      }
+    } catch (err) { /* the live feed will bring the state */ }
+  }
+
+  for (const button of root.querySelectorAll("[data-cti-status]")) {
+    button.addEventListener("click", () => {
+      const state = button.dataset.ctiStatus;
+      const reason = state === "paused" ? $("cti-pause-reason").value : "";
+      act("/api/v1/cti/status", { state, reason });
+    });
+  }
+
+  $("cti-dial").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const number = $("cti-dial-number").value.trim();
+    if (number) act("/api/v1/cti/dial", { number });
+  });
+
+  // Click-to-dial from any phone number on the page (customer panels mark them .phone[data-e164]).
+  document.addEventListener("click", (ev) => {
+    const link = ev.target.closest && ev.target.closest(".phone[data-e164]");
+    if (!link) return;
+    ev.preventDefault();
+    act("/api/v1/cti/dial", { number: link.dataset.e164 });
+  });
+
+  $("cti-hangup").addEventListener("click", () => {
+    if (current) act("/api/v1/cti/calls/" + encodeURIComponent(current.linkedid) + "/hangup", { pbx: current.pbx });
+  });
+
+  function transfer(attended) {
+    const target = $("cti-transfer-target").value.trim();
+    if (current && target) {
+      act("/api/v1/cti/calls/" + encodeURIComponent(current.linkedid) + "/transfer", { target, attended, pbx: current.pbx });
+    }
+  }
+  $("cti-transfer").addEventListener("click", () => transfer(false));
+  $("cti-atxfer").addEventListener("click", () => transfer(true));
+
+  Live.on("live.open", load);
+  load();
+})();

@@ -1,0 +1,190 @@
+"""Call control from the console and the API: dial, hang up, transfer, queue log-in, pause.
+
+An agent acts only on their own calls and their own queue membership; a supervisor on
+anyone's. Every outcome reaches the person: success, the PBX's refusal (``PbxRefused``),
+no answer in time (``PbxTimeout``), or the link dropping (``PbxLinkDown``: the action is
+never re-sent). Click-to-dial rings the agent's own phone first, then the customer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from typing import Any
+
+from core.auth import Actor
+from core.errors import Forbidden, InvalidInput, NotFound
+from core.records import Role
+from cti.directory import AgentDirectory
+from cti.link import AmiLink
+from cti.settings import PbxSettings
+from cti.tracker import Call, CallTracker
+
+_DIALABLE = re.compile(r"^\+?[0-9*#]{2,32}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,80}$")
+
+
+@dataclasses.dataclass(slots=True)
+class PbxLine:
+    """One PBX as the services see it: its settings, link and tracker."""
+
+    settings: PbxSettings
+    link: AmiLink
+    tracker: CallTracker
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CommandResult:
+    ok: bool
+    message: str
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "message": self.message, **self.details}
+
+
+class CallControl:
+    def __init__(self, lines: dict[str, PbxLine], directory: AgentDirectory) -> None:
+        self.lines = lines
+        self.directory = directory
+
+    def _line(self, pbx: str | None) -> PbxLine:
+        if pbx is None:
+            if not self.lines:
+                raise NotFound("no PBX is configured")
+            return next(iter(self.lines.values()))
+        line = self.lines.get(pbx)
+        if line is None:
+            raise NotFound("no such PBX", {"pbx": pbx})
+        return line
+
+    def _interface(self, actor: Actor, user_id: int | None) -> tuple[int, str]:
+        actor.require(Role.AGENT)
+        target = actor.user_id if user_id is None else user_id
+        if target != actor.user_id:
+            actor.require(Role.SUPERVISOR)
+        if target is None:
+            raise InvalidInput("no user to act for")
+        interface = self.directory.interface_of(target)
+        if interface is None:
+            raise InvalidInput("this user has no phone (extension or PBX interface) configured", {"user_id": target})
+        return target, interface
+
+    def _own_call(self, actor: Actor, line: PbxLine, linkedid: str) -> Call:
+        actor.require(Role.AGENT)
+        call = line.tracker.calls.get(linkedid)
+        if call is None:
+            raise NotFound("no such call in progress", {"linkedid": linkedid})
+        mine = call.agent_user_id == actor.user_id or call.requested_by == actor.user_id
+        if not mine and not actor.has(Role.SUPERVISOR):
+            raise Forbidden("agents may only act on their own calls", {"linkedid": linkedid})
+        return call
+
+    @staticmethod
+    def _target(value: str) -> str:
+        text = (value or "").strip().replace(" ", "").replace("-", "")
+        if not _DIALABLE.match(text):
+            raise InvalidInput("not a number or extension that can be dialled", {"value": value})
+        return text
+
+    async def dial(self, actor: Actor, number: str, pbx: str | None = None) -> CommandResult:
+        """Click-to-dial: the agent's own phone rings first; when answered, the PBX dials ``number``."""
+        user_id, interface = self._interface(actor, None)
+        target = self._target(number)
+        line = self._line(pbx)
+        channel_id = f"fd-{uuid.uuid4().hex[:16]}"
+        line.tracker.expect_outbound(channel_id, target, user_id)
+        try:
+            result = await line.link.action("Originate", {
+                "Channel": interface, "Context": line.settings.originate_context, "Exten": target,
+                "Priority": "1", "CallerID": f'"Click2Dial" <{interface.rsplit("/", 1)[-1]}>',
+                "Timeout": "30000", "Async": "true", "ChannelId": channel_id,
+            }, final_event="OriginateResponse", deadline=line.settings.action_timeout + 30)
+        except Exception:
+            line.tracker.outbound.pop(channel_id, None)  # no call will come of it
+            raise
+        return CommandResult(True, f"calling {target}", {"linkedid": channel_id, "pbx": line.settings.name, "reason": (result.final or {}).get("Reason")})
+
+    async def hangup(self, actor: Actor, linkedid: str, pbx: str | None = None) -> CommandResult:
+        line = self._line(pbx)
+        call = self._own_call(actor, line, linkedid)
+        channel = call.agent_channel or line.tracker.other_party(call)
+        if channel is None:
+            raise NotFound("the call has no channel to hang up", {"linkedid": linkedid})
+        result = await line.link.action("Hangup", {"Channel": channel, "Cause": "16"})
+        return CommandResult(True, result.message or "hung up")
+
+    async def transfer(self, actor: Actor, linkedid: str, target: str, attended: bool = False, pbx: str | None = None) -> CommandResult:
+        """Blind (Redirect the customer) or attended (Atxfer from the agent's channel)."""
+        line = self._line(pbx)
+        call = self._own_call(actor, line, linkedid)
+        exten = (target or "").strip()
+        if not _NAME.match(exten):
+            raise InvalidInput("not an extension or queue to transfer to", {"target": target})
+        context = line.settings.originate_context
+        if attended:
+            if call.agent_channel is None:
+                raise InvalidInput("an attended transfer needs the call to be answered")
+            result = await line.link.action("Atxfer", {"Channel": call.agent_channel, "Exten": exten, "Context": context})
+        else:
+            customer = line.tracker.other_party(call)
+            if customer is None:
+                raise NotFound("the call has no customer channel to transfer", {"linkedid": linkedid})
+            result = await line.link.action("Redirect", {"Channel": customer, "Exten": exten, "Context": context, "Priority": "1"})
+        return CommandResult(True, result.message or "transferred", {"target": exten, "attended": attended})
+
+    async def queue_login(self, actor: Actor, queue: str, user_id: int | None = None, pbx: str | None = None) -> CommandResult:
+        target, interface = self._interface(actor, user_id)
+        if not _NAME.match(queue or ""):
+            raise InvalidInput("not a queue name", {"queue": queue})
+        line = self._line(pbx)
+        result = await line.link.action("QueueAdd", {"Queue": queue, "Interface": interface, "StateInterface": interface, "Penalty": "0"})
+        return CommandResult(True, result.message or "logged in", {"queue": queue, "user_id": target})
+
+    async def queue_logout(self, actor: Actor, queue: str, user_id: int | None = None, pbx: str | None = None) -> CommandResult:
+        target, interface = self._interface(actor, user_id)
+        line = self._line(pbx)
+        result = await line.link.action("QueueRemove", {"Queue": queue, "Interface": interface})
+        return CommandResult(True, result.message or "logged out", {"queue": queue, "user_id": target})
+
+    async def pause(self, actor: Actor, paused: bool, reason: str = "", queue: str | None = None,
+                    user_id: int | None = None, pbx: str | None = None) -> CommandResult:
+        """Pause (with a reason; ``wrap-up`` is the wrap-up state) or unpause in one or all queues."""
+        target, interface = self._interface(actor, user_id)
+        reason = (reason or "").strip()[:80]
+        if "\r" in reason or "\n" in reason:
+            raise InvalidInput("a pause reason is one line")
+        line = self._line(pbx)
+        headers = {"Interface": interface, "Paused": "true" if paused else "false", "Queue": queue,
+                   "Reason": reason if paused and reason else None}
+        result = await line.link.action("QueuePause", headers)
+        return CommandResult(True, result.message or ("paused" if paused else "ready"), {"user_id": target, "paused": paused, "reason": reason})
+
+
+    def agent_view(self, actor: Actor) -> dict[str, Any]:
+        """What the agent's status control and call panel show on page load."""
+        interface = self.directory.interface_of(actor.user_id) if actor.user_id is not None else None
+        lines = []
+        calls: list[dict[str, Any]] = []
+        for name, line in self.lines.items():
+            agent_line = line.tracker.lines.get(interface or "")
+            lines.append({
+                "pbx": name, "up": line.link.up,
+                "state": agent_line.state if agent_line else "logged-out",
+                "reason": agent_line.reason if agent_line else "",
+                "queues": sorted(agent_line.memberships) if agent_line else [],
+            })
+            if actor.user_id is not None:
+                calls += [c.as_dict() for c in line.tracker.call_of_user(actor.user_id)]
+        return {"interface": interface, "lines": lines, "calls": calls}
+
+    async def set_status(self, actor: Actor, state: str, reason: str = "", pbx: str | None = None) -> CommandResult:
+        """The console's status control: ready, paused (with a reason) or wrap-up."""
+        if state == "ready":
+            return await self.pause(actor, False, pbx=pbx)
+        if state == "wrap-up":
+            return await self.pause(actor, True, "wrap-up", pbx=pbx)
+        if state == "paused":
+            return await self.pause(actor, True, reason or "paused", pbx=pbx)
+        raise InvalidInput("status must be ready, paused or wrap-up", {"state": state})

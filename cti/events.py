@@ -1,0 +1,138 @@
+"""Domain events of the CTI: calls, screen-pops and agent state.
+
+An event with ``user_ids`` reaches only those users' browsers. Every CTI event is
+addressed that way — to the agents on the call, or to nobody (``()``) — because a PBX
+at 20 calls/s would otherwise push each call's events to all 500 consoles (tens of
+thousands of WebSocket writes a second). Server-side subscribers (the recorder, the
+wallboard) get every event from the bus and publish their own summaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+from core.events import DomainEvent
+
+
+@dataclasses.dataclass(frozen=True)
+class CallRinging(DomainEvent):
+    """An agent's phone rings for a call (queue ``AgentCalled`` or a direct ``DialBegin``)."""
+
+    name: ClassVar[str] = "call.ringing"
+    pbx: str
+    linkedid: str
+    direction: str
+    number: str
+    caller_name: str
+    queue: str | None
+    interface: str
+    user_ids: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class CallAgentLeft(DomainEvent):
+    """An agent no longer rings for, or takes part in, a call that goes on without them."""
+
+    name: ClassVar[str] = "call.agent_left"
+    pbx: str
+    linkedid: str
+    interface: str
+    reason: str  # no-answer | answered-elsewhere | hung-up | transferred
+    user_ids: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class CallAnswered(DomainEvent):
+    name: ClassVar[str] = "call.answered"
+    pbx: str
+    linkedid: str
+    direction: str
+    number: str
+    queue: str | None
+    interface: str
+    agent_user_id: int | None
+    wait_s: float
+    user_ids: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class CallEnded(DomainEvent):
+    """A call is over; ``outcome`` is answered, abandoned, timeout, no-answer or failed."""
+
+    name: ClassVar[str] = "call.ended"
+    pbx: str
+    linkedid: str
+    direction: str
+    number: str
+    queue: str | None
+    outcome: str
+    agent_user_id: int | None
+    talk_s: float
+    wait_s: float
+    caller_name: str = ""
+    interface: str | None = None
+    started_at: str | None = None
+    joined_at: str | None = None
+    ringing_at: str | None = None
+    answered_at: str | None = None
+    ended_at: str | None = None
+    user_ids: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class CallAbandoned(DomainEvent):
+    """A queued caller left without an agent: hung up (abandoned) or the queue gave up (timeout)."""
+
+    name: ClassVar[str] = "call.abandoned"
+    pbx: str
+    linkedid: str
+    number: str
+    queue: str | None
+    wait_s: float
+    timeout: bool
+    user_ids: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class ScreenPopShown(DomainEvent):
+    name: ClassVar[str] = "cti.pop"
+    user_ids: tuple[int, ...]
+    pbx: str
+    linkedid: str
+    pop: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScreenPopWithdrawn(DomainEvent):
+    name: ClassVar[str] = "cti.pop_withdrawn"
+    user_ids: tuple[int, ...]
+    pbx: str
+    linkedid: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CallPanel(DomainEvent):
+    """The answered call's live panel for the agent on it (``state`` live or ended)."""
+
+    name: ClassVar[str] = "cti.call_panel"
+    user_ids: tuple[int, ...]
+    pbx: str
+    linkedid: str
+    state: str
+    call: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentStateChanged(DomainEvent):
+    """ready, on-call, wrap-up, paused or logged-out, as the PBX reports the agent's lines."""
+
+    name: ClassVar[str] = "cti.agent_state"
+    pbx: str
+    interface: str
+    user_id: int | None
+    state: str
+    reason: str
+    queues: tuple[str, ...]
+    user_ids: tuple[int, ...] = ()

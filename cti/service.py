@@ -1,0 +1,120 @@
+"""The CTI wired together: one supervised link and tracker per PBX, the agent directory,
+the screen-pop, the call recorder and call control. Built by ``cti.plugin``, and by the
+benchmark and tests the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from core.clock import Clock
+from core.db import Database
+from core.events import EventBus
+from core.health import HealthRegistry
+from core.supervisor import Backoff, SupervisedTask
+from cti.control import CallControl, PbxLine
+from cti.directory import AgentDirectory
+from cti.link import AmiLink, QueueItem, Snapshot
+from cti.pop import ScreenPopService
+from cti.recording import CallRecorder
+from cti.settings import PbxSettings
+from cti.tracker import CallTracker, wants
+from routing.desk import TicketDesk
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_REFRESH_S = 30.0
+
+
+class CtiService:
+    def __init__(
+        self,
+        pbxes: list[PbxSettings],
+        db: Database,
+        bus: EventBus,
+        desk: TicketDesk,
+        health: HealthRegistry,
+        clock: Clock,
+        region: str = "US",
+        crm_url: str | None = None,
+        record_calls: bool = True,
+    ) -> None:
+        self.bus = bus
+        self.health = health
+        self.directory = AgentDirectory(db)
+        self.pop = ScreenPopService(db, desk, bus, region, crm_url)
+        self.recorder = CallRecorder(db, desk, bus, region) if record_calls else None
+        if self.recorder is not None:
+            self.recorder.yield_to = self.pop.worker
+            self.recorder.queues = {p.name: frozenset(p.queues) for p in pbxes}
+        self.lines: dict[str, PbxLine] = {}
+        for settings in pbxes:
+            tracker = CallTracker(settings.name, self.directory.user_for, clock)
+            link = AmiLink(settings, self._sink(tracker), wants, queue_size=settings.queue_size)
+            self.lines[settings.name] = PbxLine(settings, link, tracker)
+        self.control = CallControl(self.lines, self.directory)
+        self._tasks: list[SupervisedTask] = []
+
+    def _sink(self, tracker: CallTracker) -> Callable[[list[QueueItem]], Awaitable[None]]:
+        publish = self.bus.publish
+
+        async def sink(batch: list[QueueItem]) -> None:
+            for item in batch:
+                if isinstance(item, Snapshot) and item.action == "CoreShowChannels":
+                    await self.directory.reload()
+                for event in tracker.apply(item):
+                    await publish(event)
+
+        return sink
+
+    async def start(self) -> None:
+        if not self.lines:
+            return  # no PBX configured: nothing to track, pop or record
+        await self.directory.reload()
+        self.pop.subscribe()
+        self.pop.worker.start()
+        if self.recorder is not None:
+            self.recorder.subscribe()
+            self.recorder.worker.start()
+        if self.lines:
+            directory = SupervisedTask("cti:directory", self._refresh_directory, self.health, Backoff(1.0, 60.0), required=False)
+            self._tasks.append(directory)
+            directory.start()
+        for name, line in self.lines.items():
+            link = line.link
+            reader = SupervisedTask(f"pbx:{name}", link.run, self.health, Backoff(0.5, 30.0))
+            consumer = SupervisedTask(f"pbx:{name}:tracker", self._consume(link), self.health, Backoff(0.5, 30.0), required=False)
+            self._tasks += [reader, consumer]
+            reader.start()
+            consumer.start()
+
+    async def _refresh_directory(self, task: SupervisedTask) -> None:
+        """New or changed agents are mapped within a minute, without waiting for a reconnect."""
+        while True:
+            await self.directory.reload()
+            task.healthy(f"{len(self.directory.by_interface)} agents mapped")
+            await asyncio.sleep(DIRECTORY_REFRESH_S)
+
+    @staticmethod
+    def _consume(link: AmiLink) -> Callable[[SupervisedTask], Awaitable[None]]:
+        async def body(task: SupervisedTask) -> None:
+            task.healthy("consuming")
+            await link.consume()
+
+        return body
+
+    async def idle(self) -> None:
+        """Until the pop and the recorder have handled everything published so far."""
+        await self.pop.worker.idle()
+        if self.recorder is not None:
+            await self.recorder.worker.idle()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            await task.stop()
+        for line in self.lines.values():
+            await line.link.close()
+        await self.pop.worker.stop()
+        if self.recorder is not None:
+            await self.recorder.worker.stop()

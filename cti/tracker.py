@@ -1,0 +1,516 @@
+"""Calls and agent lines as the PBX reports them, keyed by Linkedid (one call across transfers).
+
+A synchronous state machine: ``apply(frame)`` and ``apply_snapshot(snapshot)`` return the
+domain events they cause; the caller publishes them. No I/O here, so the tracker keeps
+up with a PBX at full load and is tested on recorded transcripts.
+
+Things real Asterisk does that the tracker accounts for: a queue TIMEOUT is reported as
+``QueueCallerAbandon`` like a caller hang-up, only ``VarSet QUEUESTATUS=TIMEOUT`` tells
+them apart; cancelled legs and abandoned callers hang up with cause 0; ringall sends
+``DialEnd`` twice per cancelled member; the caller's number is only in ``CallerIDNum``
+(customer channels are ``PJSIP/customer-XXXX``); ``QueuePause`` without a queue and
+``QueueMemberStatus`` fan out one event per membership (state changes are de-duplicated).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from datetime import datetime
+
+from core.clock import Clock, SystemClock
+from core.events import DomainEvent
+from cti.events import (
+    AgentStateChanged,
+    CallAbandoned,
+    CallAgentLeft,
+    CallAnswered,
+    CallEnded,
+    CallRinging,
+)
+from cti.link import QueueItem, Snapshot
+from cti.parser import Frame
+
+# Events the tracker reads; everything else is dropped by the link before queueing.
+TRACKED_EVENTS = frozenset({
+    "Newchannel", "Newstate", "Hangup", "DialBegin", "DialEnd", "BridgeEnter",
+    "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "AgentCalled",
+    "AgentRingNoAnswer", "AgentConnect", "AgentComplete", "BlindTransfer", "AttendedTransfer",
+    "QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded", "QueueMemberRemoved",
+    "DeviceStateChange", "FullyBooted", "VarSet",
+})
+TRACKED_VARIABLES = frozenset({"QUEUESTATUS"})
+
+
+def wants(frame: Frame) -> bool:
+    """The link's door filter: only what the tracker reads is queued (72 % of traffic is VarSet)."""
+    event = frame.get("Event")
+    if event == "VarSet":
+        return frame.get("Variable") in TRACKED_VARIABLES
+    return event in TRACKED_EVENTS
+
+
+class Outcome(enum.StrEnum):
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"
+    TIMEOUT = "timeout"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+
+
+class AgentState(enum.StrEnum):
+    READY = "ready"
+    ON_CALL = "on-call"
+    WRAP_UP = "wrap-up"
+    PAUSED = "paused"
+    LOGGED_OUT = "logged-out"
+
+
+WRAP_UP_REASON = "wrap-up"
+
+
+def interface_of(channel: str) -> str:
+    """``PJSIP/1001-0000001c`` → ``PJSIP/1001``."""
+    base, dash, _suffix = channel.rpartition("-")
+    return base if dash and base else channel
+
+
+@dataclasses.dataclass(slots=True)
+class Call:
+    pbx: str
+    linkedid: str
+    direction: str  # inbound | outbound
+    number: str
+    caller_name: str
+    started_at: datetime
+    customer_channel: str | None = None
+    queue: str | None = None
+    joined_at: datetime | None = None
+    ringing_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    agent: str | None = None  # interface of the agent on the call
+    agent_user_id: int | None = None
+    agent_channel: str | None = None
+    ringing: dict[str, str] = dataclasses.field(default_factory=dict)  # interface -> channel
+    channels: set[str] = dataclasses.field(default_factory=set)
+    queue_status: str | None = None
+    abandoned: bool = False
+    dial_status: str | None = None
+    outcome: str | None = None
+    talk_s: float = 0.0
+    requested_by: int | None = None  # the user who placed it from the console
+
+    @property
+    def wait_s(self) -> float:
+        start = self.joined_at or self.started_at
+        end = self.answered_at or self.ended_at
+        return max(0.0, (end - start).total_seconds()) if end else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "pbx": self.pbx, "linkedid": self.linkedid, "direction": self.direction,
+            "number": self.number, "caller_name": self.caller_name, "queue": self.queue,
+            "agent": self.agent, "agent_user_id": self.agent_user_id,
+            "customer_channel": self.customer_channel,
+            "started_at": self.started_at.isoformat(),
+            "answered_at": self.answered_at.isoformat() if self.answered_at else None,
+            "ringing": sorted(self.ringing),
+        }
+
+
+@dataclasses.dataclass(slots=True)
+class AgentLine:
+    interface: str
+    memberships: dict[str, tuple[bool, str]] = dataclasses.field(default_factory=dict)  # queue -> (paused, reason)
+    device: str = "UNKNOWN"
+    state: str = AgentState.LOGGED_OUT.value
+    reason: str = ""
+
+
+class CallTracker:
+    def __init__(self, pbx: str, user_for: Callable[[str], int | None], clock: Clock | None = None) -> None:
+        self.pbx = pbx
+        self.user_for = user_for  # interface -> user id (the agent directory)
+        self.clock = clock or SystemClock()
+        self.calls: dict[str, Call] = {}
+        self.channel_call: dict[str, str] = {}  # channel -> linkedid
+        self.lines: dict[str, AgentLine] = {}
+        self.queue_entries: dict[str, str] = {}  # caller channel -> queue (from QueueStatus)
+        self.outbound: dict[str, tuple[str, int | None]] = {}  # expected linkedid -> (number, user)
+        self.applied = 0
+        self._handlers: dict[str, Callable[[Frame, list[DomainEvent]], None]] = {
+            name: getattr(self, "_on_" + name) for name in TRACKED_EVENTS if hasattr(self, "_on_" + name)
+        }
+
+    # -- entry points --------------------------------------------------------------------
+    def apply(self, item: QueueItem) -> list[DomainEvent]:
+        out: list[DomainEvent] = []
+        if isinstance(item, Snapshot):
+            self._apply_snapshot(item, out)
+            return out
+        self.applied += 1
+        handler = self._handlers.get(item.get("Event", ""))
+        if handler is not None:
+            handler(item, out)
+        return out
+
+    def expect_outbound(self, linkedid: str, number: str, user_id: int | None) -> None:
+        """The console placed a call with ``ChannelId=linkedid``: remember who and whom."""
+        self.outbound[linkedid] = (number, user_id)
+
+    def call_of_user(self, user_id: int) -> list[Call]:
+        return [c for c in self.calls.values() if c.agent_user_id == user_id or c.requested_by == user_id
+                or any(self.user_for(i) == user_id for i in c.ringing)]
+
+    def other_party(self, call: Call) -> str | None:
+        """The customer's channel: the inbound caller, or the far end of an outbound call."""
+        if call.customer_channel in call.channels:
+            return call.customer_channel
+        return next((c for c in sorted(call.channels) if c != call.agent_channel and not self.is_agent(interface_of(c))), None)
+
+    def is_agent(self, interface: str) -> bool:
+        return interface in self.lines or self.user_for(interface) is not None
+
+    # -- calls --------------------------------------------------------------------------
+    def _call_for(self, frame: Frame, create: bool = True) -> Call | None:
+        linkedid = frame.get("Linkedid", "")
+        call = self.calls.get(linkedid)
+        if call is None and create and linkedid:
+            call = self._new_call(frame)
+        return call
+
+    def _new_call(self, frame: Frame) -> Call:
+        linkedid = frame.get("Linkedid", "")
+        channel = frame.get("Channel", "")
+        now = self.clock.now()
+        expected = self.outbound.pop(linkedid, None)
+        agent_side = self.is_agent(interface_of(channel))
+        if expected is not None or agent_side:
+            exten = frame.get("Exten", "")
+            number = expected[0] if expected else ("" if exten in ("s", "") else exten)
+            call = Call(self.pbx, linkedid, "outbound", number, "", now)
+            call.requested_by = expected[1] if expected else self.user_for(interface_of(channel))
+            call.agent = interface_of(channel)
+            call.agent_user_id = call.requested_by
+        else:
+            call = Call(self.pbx, linkedid, "inbound", _number(frame.get("CallerIDNum")), _number(frame.get("CallerIDName")), now)
+            call.customer_channel = channel
+        self.calls[linkedid] = call
+        return call
+
+    def _on_Newchannel(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame)
+        if call is None:
+            return
+        channel = frame.get("Channel", "")
+        call.channels.add(channel)
+        self.channel_call[channel] = call.linkedid
+
+    def _on_Newstate(self, frame: Frame, out: list[DomainEvent]) -> None:
+        pass  # ringing/answer come from the dial and queue events, which name the agent
+
+    def _on_QueueCallerJoin(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame)
+        if call is None:
+            return
+        call.queue = frame.get("Queue") or call.queue
+        call.joined_at = call.joined_at or self.clock.now()
+        call.customer_channel = frame.get("Channel", call.customer_channel)
+
+    def _ring(self, call: Call, interface: str, channel: str, out: list[DomainEvent]) -> None:
+        if interface in call.ringing or (call.answered_at is not None and call.agent == interface):
+            return
+        call.ringing[interface] = channel
+        call.ringing_at = call.ringing_at or self.clock.now()
+        self.channel_call[channel] = call.linkedid
+        user = self.user_for(interface)
+        out.append(CallRinging(self.pbx, call.linkedid, call.direction, call.number, call.caller_name,
+                               call.queue, interface, (user,) if user is not None else ()))
+
+    def _stop_ring(self, call: Call, interface: str, reason: str, out: list[DomainEvent]) -> None:
+        if call.ringing.pop(interface, None) is None:
+            return
+        user = self.user_for(interface)
+        out.append(CallAgentLeft(self.pbx, call.linkedid, interface, reason, (user,) if user is not None else ()))
+
+    def _on_AgentCalled(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame)
+        if call is None:
+            return
+        call.queue = frame.get("Queue") or call.queue
+        self._ring(call, frame.get("Interface") or interface_of(frame.get("DestChannel", "")), frame.get("DestChannel", ""), out)
+
+    def _on_AgentRingNoAnswer(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame, create=False)
+        if call is not None:
+            self._stop_ring(call, frame.get("Interface") or interface_of(frame.get("DestChannel", "")), "no-answer", out)
+
+    def _on_DialBegin(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame)
+        if call is None:
+            return
+        dest = frame.get("DestChannel", "")
+        if not dest:
+            return
+        call.channels.add(dest)
+        self.channel_call[dest] = call.linkedid
+        interface = interface_of(dest)
+        if self.is_agent(interface):
+            if call.direction == "inbound" or interface != call.agent:
+                self._ring(call, interface, dest, out)  # a direct call, or a transfer to this agent
+        elif call.direction == "outbound":
+            call.customer_channel = dest
+            if not call.number:
+                call.number = frame.get("DialString", "").partition("/")[2].partition("@")[0] or _number(frame.get("DestCallerIDNum"))
+
+    def _on_DialEnd(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame, create=False)
+        if call is None:
+            return
+        status = frame.get("DialStatus", "")
+        interface = interface_of(frame.get("DestChannel", ""))
+        if status == "ANSWER":
+            if interface in call.ringing or self.is_agent(interface):
+                self._answer(call, interface, out)
+            elif call.direction == "outbound":
+                self._answer(call, call.agent or interface, out)  # the customer picked up
+            return
+        call.dial_status = status or call.dial_status
+        reason = ("answered-elsewhere" if call.answered_at else "cancelled") if status == "CANCEL" else "no-answer"
+        self._stop_ring(call, interface, reason, out)
+
+    def _answer(self, call: Call, interface: str, out: list[DomainEvent]) -> None:
+        now = self.clock.now()
+        previous = call.agent if call.answered_at is not None else None
+        if previous == interface:
+            return
+        call.agent_channel = call.ringing.pop(interface, None) or next(
+            (c for c in sorted(call.channels) if interface_of(c) == interface), None)
+        if previous is not None:
+            user = self.user_for(previous)
+            out.append(CallAgentLeft(self.pbx, call.linkedid, previous, "transferred", (user,) if user is not None else ()))
+        call.answered_at = call.answered_at or now
+        call.agent = interface
+        if previous is not None:
+            self._line_changed(previous, out)
+        call.agent_user_id = self.user_for(interface) if call.direction == "inbound" or previous else (call.agent_user_id or self.user_for(interface))
+        for other in list(call.ringing):
+            self._stop_ring(call, other, "answered-elsewhere", out)
+        out.append(CallAnswered(self.pbx, call.linkedid, call.direction, call.number, call.queue, interface,
+                                call.agent_user_id, call.wait_s, _to(call.agent_user_id)))
+        self._line_changed(interface, out)
+
+    def _on_AgentConnect(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame)
+        if call is not None:
+            self._answer(call, frame.get("Interface") or interface_of(frame.get("DestChannel", "")), out)
+
+    def _on_BridgeEnter(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame, create=False)
+        if call is None or call.answered_at is not None:
+            return
+        channel = frame.get("Channel", "")
+        if call.direction == "outbound" and not self.is_agent(interface_of(channel)):
+            self._answer(call, call.agent or "", out)
+
+    def _on_AgentComplete(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame, create=False)
+        if call is not None:
+            try:
+                call.talk_s = float(frame.get("TalkTime", "0"))
+            except ValueError:
+                pass
+
+    def _on_VarSet(self, frame: Frame, out: list[DomainEvent]) -> None:
+        if frame.get("Variable") == "QUEUESTATUS":
+            call = self._call_for(frame, create=False)
+            if call is not None:
+                call.queue_status = frame.get("Value")
+
+    def _on_QueueCallerAbandon(self, frame: Frame, out: list[DomainEvent]) -> None:
+        call = self._call_for(frame, create=False)
+        if call is not None:
+            call.abandoned = True
+            call.queue = frame.get("Queue") or call.queue
+
+    def _on_QueueCallerLeave(self, frame: Frame, out: list[DomainEvent]) -> None:
+        self.queue_entries.pop(frame.get("Channel", ""), None)
+
+    def _on_BlindTransfer(self, frame: Frame, out: list[DomainEvent]) -> None:
+        pass  # the new leg's DialBegin/DialEnd (same Linkedid) moves the call to its new agent
+
+    _on_AttendedTransfer = _on_BlindTransfer
+
+    def _on_Hangup(self, frame: Frame, out: list[DomainEvent]) -> None:
+        channel = frame.get("Channel", "")
+        linkedid = self.channel_call.pop(channel, None) or frame.get("Linkedid", "")
+        call = self.calls.get(linkedid)
+        if call is None:
+            return
+        call.channels.discard(channel)
+        interface = interface_of(channel)
+        if call.ringing.get(interface) == channel:
+            self._stop_ring(call, interface, "answered-elsewhere" if call.answered_at else "hung-up", out)
+        if channel == call.customer_channel or not call.channels:
+            self._end(call, out)
+
+    def _end(self, call: Call, out: list[DomainEvent], outcome: str | None = None) -> None:
+        self.calls.pop(call.linkedid, None)
+        for channel in call.channels:
+            self.channel_call.pop(channel, None)
+        call.ended_at = self.clock.now()
+        for interface in list(call.ringing):
+            self._stop_ring(call, interface, "hung-up", out)
+        if outcome is None:
+            if call.answered_at is not None:
+                outcome = Outcome.ANSWERED
+            elif call.abandoned:
+                outcome = Outcome.TIMEOUT if call.queue_status == "TIMEOUT" else Outcome.ABANDONED
+            elif call.dial_status in ("NOANSWER", "BUSY", "CONGESTION", "CHANUNAVAIL"):
+                outcome = Outcome.NO_ANSWER
+            elif call.direction == "inbound" and (call.ringing_at or call.queue):
+                outcome = Outcome.ABANDONED  # the caller hung up while an agent's phone rang
+            else:
+                outcome = Outcome.NO_ANSWER
+        call.outcome = str(outcome)
+        if call.answered_at is not None and not call.talk_s:
+            call.talk_s = max(0.0, (call.ended_at - call.answered_at).total_seconds())
+        if call.abandoned and call.answered_at is None:
+            out.append(CallAbandoned(self.pbx, call.linkedid, call.number, call.queue, call.wait_s, call.outcome == Outcome.TIMEOUT))
+        out.append(CallEnded(self.pbx, call.linkedid, call.direction, call.number, call.queue, call.outcome,
+                             call.agent_user_id, call.talk_s, call.wait_s, call.caller_name, call.agent,
+                             _iso(call.started_at), _iso(call.joined_at), _iso(call.ringing_at),
+                             _iso(call.answered_at), _iso(call.ended_at), _to(call.agent_user_id)))
+        if call.agent:
+            self._line_changed(call.agent, out)
+
+    # -- agent lines ----------------------------------------------------------------------
+    def _line(self, interface: str) -> AgentLine:
+        line = self.lines.get(interface)
+        if line is None:
+            line = self.lines[interface] = AgentLine(interface)
+        return line
+
+    def _derive(self, line: AgentLine) -> tuple[str, str]:
+        if any(c.agent == line.interface for c in self.calls.values()):
+            return AgentState.ON_CALL.value, ""
+        if not line.memberships:
+            return AgentState.LOGGED_OUT.value, ""
+        paused = [reason for p, reason in line.memberships.values() if p]
+        if paused and len(paused) == len(line.memberships):
+            reason = paused[0]
+            if reason.lower() == WRAP_UP_REASON:
+                return AgentState.WRAP_UP.value, ""
+            return AgentState.PAUSED.value, reason
+        return AgentState.READY.value, ""
+
+    def _line_changed(self, interface: str, out: list[DomainEvent]) -> None:
+        line = self._line(interface)
+        state, reason = self._derive(line)
+        if (state, reason) == (line.state, line.reason):
+            return
+        line.state, line.reason = state, reason
+        user = self.user_for(interface)
+        out.append(AgentStateChanged(self.pbx, interface, user, state, reason, tuple(sorted(line.memberships)), _to(user)))
+
+    def _member(self, frame: Frame, out: list[DomainEvent]) -> None:
+        interface = frame.get("Interface") or frame.get("Location", "")
+        queue = frame.get("Queue", "")
+        if not interface or not queue:
+            return
+        line = self._line(interface)
+        line.memberships[queue] = (frame.get("Paused") == "1", frame.get("PausedReason", ""))
+        self._line_changed(interface, out)
+
+    _on_QueueMemberStatus = _member
+    _on_QueueMemberPause = _member
+    _on_QueueMemberAdded = _member
+
+    def _on_QueueMemberRemoved(self, frame: Frame, out: list[DomainEvent]) -> None:
+        interface = frame.get("Interface", "")
+        line = self.lines.get(interface)
+        if line is not None:
+            line.memberships.pop(frame.get("Queue", ""), None)
+            self._line_changed(interface, out)
+
+    def _on_DeviceStateChange(self, frame: Frame, out: list[DomainEvent]) -> None:
+        line = self.lines.get(frame.get("Device", ""))
+        if line is not None:
+            line.device = frame.get("State", line.device)
+
+    def _on_FullyBooted(self, frame: Frame, out: list[DomainEvent]) -> None:
+        pass  # the link asks for a resync; its snapshot arrives through this same queue
+
+    # -- resynchronisation -------------------------------------------------------------------
+    def _apply_snapshot(self, snapshot: Snapshot, out: list[DomainEvent]) -> None:
+        if snapshot.action == "QueueStatus":
+            self._queue_snapshot(snapshot.items, out)
+        elif snapshot.action == "CoreShowChannels":
+            self._channel_snapshot(snapshot.items, out)
+
+    def _queue_snapshot(self, items: list[Frame], out: list[DomainEvent]) -> None:
+        members: dict[str, dict[str, tuple[bool, str]]] = {}
+        self.queue_entries = {}
+        for item in items:
+            event = item.get("Event")
+            if event == "QueueMember":
+                interface = item.get("StateInterface") or item.get("Location", "")
+                members.setdefault(item.get("Location") or interface, {})[item.get("Queue", "")] = (
+                    item.get("Paused") == "1", item.get("PausedReason", ""))
+            elif event == "QueueEntry":
+                self.queue_entries[item.get("Channel", "")] = item.get("Queue", "")
+        for interface in set(self.lines) | set(members):
+            self._line(interface).memberships = members.get(interface, {})
+            self._line_changed(interface, out)
+
+    def _channel_snapshot(self, items: list[Frame], out: list[DomainEvent]) -> None:
+        by_call: dict[str, list[Frame]] = {}
+        for item in items:
+            by_call.setdefault(item.get("Linkedid", ""), []).append(item)
+        for linkedid, call in list(self.calls.items()):
+            if linkedid not in by_call:
+                self._end(call, out, outcome=Outcome.ANSWERED if call.answered_at else Outcome.FAILED)
+        for linkedid, channels in by_call.items():
+            if not linkedid:
+                continue
+            found = self.calls.get(linkedid)
+            if found is not None:
+                call = found
+            else:
+                first = next((c for c in channels if c.get("Uniqueid") == linkedid), channels[0])
+                call = self._new_call(first)
+            present = {c.get("Channel", "") for c in channels}
+            call.channels = present
+            for name in present:
+                self.channel_call[name] = linkedid
+            for interface, channel in list(call.ringing.items()):
+                if channel not in present:
+                    self._stop_ring(call, interface, "hung-up", out)
+            for item in channels:
+                channel = item.get("Channel", "")
+                if channel in self.queue_entries:
+                    call.queue = self.queue_entries[channel]
+                    call.joined_at = call.joined_at or call.started_at
+                interface = interface_of(channel)
+                if channel == call.customer_channel or not self.is_agent(interface) or call.direction == "outbound":
+                    continue
+                state = item.get("ChannelState")
+                if state == "5":
+                    self._ring(call, interface, channel, out)
+                elif state == "6" and item.get("BridgeId"):
+                    self._answer(call, interface, out)
+
+
+def _to(user_id: int | None) -> tuple[int, ...]:
+    return (user_id,) if user_id is not None else ()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _number(value: str | None) -> str:
+    text = (value or "").strip()
+    return "" if text.lower() in ("<unknown>", "unknown") else text
