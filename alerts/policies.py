@@ -33,6 +33,7 @@ from core.auth import Actor
 from core.clock import Clock
 from core.errors import InvalidInput, NotFound
 from core.records import Priority, Role, Ticket
+from routing.contact import is_callback
 
 TARGETS = ("first_response", "next_response", "resolution")
 TARGET_LABELS = {
@@ -40,14 +41,6 @@ TARGET_LABELS = {
     "next_response": "next response",
     "resolution": "resolution",
 }
-CALLBACK_PREFIX = "callback"
-
-
-def is_callback(channel: str, subject: str) -> bool:
-    """A callback ticket (an abandoned call to ring back): voice, subject starting "Callback"."""
-    return channel == "voice" and subject.strip().lower().startswith(CALLBACK_PREFIX)
-
-
 def default_policies(settings: SlaSettings) -> list[PolicyDefinition]:
     """The built-in ladder: 80% email, breach SMS, +1h supervisors, +4h supervisors again."""
     ladder = [

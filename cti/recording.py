@@ -24,7 +24,7 @@ from core.records import Channel, EntryKind, Ticket, TimelineEntry
 from cti.events import AgentStateChanged, CallAbandoned, CallAnswered, CallEnded, CallRinging
 from cti.records import AgentStateLog, CallRecord
 from cti.worker import EventWorker
-from routing.contact import Contact
+from routing.contact import Contact, callback_subject
 from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class CallRecorder:
         customer = await find_by_phone(session, e164) if e164 else None
         why = "queue timeout" if event.timeout else "caller hung up"
         contact = Contact(channel=Channel.VOICE.value, customer_id=None, address=e164 or event.number or None,
-                          subject=f"Callback: {e164 or event.number or 'withheld number'} ({why} in {event.queue or 'queue'} after {event.wait_s:.0f}s)",
+                          subject=callback_subject(f"{e164 or event.number or 'withheld number'} ({why} in {event.queue or 'queue'} after {event.wait_s:.0f}s)"),
                           queue_hint=event.queue, attributes={"callback": True})
         payload = {"callback": True, "number": e164 or event.number, "queue": event.queue,
                    "wait_s": round(event.wait_s, 1), "timeout": event.timeout, "linkedid": event.linkedid}

@@ -1,6 +1,6 @@
 """The one queue: the routing seam and the ticket desk."""
 
-from routing.contact import Contact, Decision
+from routing.contact import Contact, Decision, callback_subject, is_callback
 from routing.desk import (
     Accepted,
     TicketChange,
@@ -24,6 +24,8 @@ __all__ = [
     "TicketDesk",
     "TicketFilter",
     "TicketHook",
+    "callback_subject",
     "entry_dict",
+    "is_callback",
     "ticket_dict",
 ]

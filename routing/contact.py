@@ -5,6 +5,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+# A voice ticket whose subject starts so is a callback: an abandoned call to ring back.
+# The call recorder writes it; SLA policies select on it.
+CALLBACK_SUBJECT_PREFIX = "Callback"
+
+
+def callback_subject(detail: str) -> str:
+    return f"{CALLBACK_SUBJECT_PREFIX}: {detail}"
+
+
+def is_callback(channel: str, subject: str) -> bool:
+    return channel == "voice" and subject.strip().lower().startswith(CALLBACK_SUBJECT_PREFIX.lower())
+
 
 @dataclasses.dataclass(slots=True)
 class Contact:
