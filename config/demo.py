@@ -70,7 +70,9 @@ DEMO_CUSTOMERS: list[CustomerDraft] = [
         "John Smith", ["+14155550123"], ["john.smith@example.com"], "standard", "en", ["reseller"]
     ),
     CustomerDraft("Jane Doe", ["+447700900123"], ["jane.doe@example.co.uk"], "new", "en"),
-    CustomerDraft("María García", ["+34600123456"], ["maria.garcia@example.es"], "vip", "es"),
+    # The sample mails come from these three, so their calls pop with their email history.
+    CustomerDraft("王芳 Wang Fang", ["+8613600136000"], ["wang.fang@example.cn"], "standard", "zh"),
+    CustomerDraft("Lucía García", ["+34600123456"], ["lucia.garcia@example.es"], "vip", "es"),
 ]
 
 
