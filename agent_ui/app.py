@@ -44,6 +44,7 @@ from agent_ui import (
     knowledge_views,
     login_views,
     openapi,
+    preferences_views,
 )
 from agent_ui.error_middleware import error_middleware
 from agent_ui.i18n import Localizer
@@ -93,7 +94,7 @@ def create_app(services: Services) -> web.Application:
     app[LOGIN_LIMITER] = LoginLimiter(web_settings.login_attempts_per_minute, services.clock)
     localizer = Localizer(default_language=web_settings.default_language)
     app[LOCALIZER] = localizer
-    app[FEATURE_SCRIPTS] = ["live.js", "console.js", *_present([f"{name}.js" for name in FEATURES])]
+    app[FEATURE_SCRIPTS] = ["live.js", "console.js", "preferences.js", *_present([f"{name}.js" for name in FEATURES])]
     app[FEATURE_STYLES] = ["console.css", *_present([f"{name}.css" for name in FEATURES])]
     hub = LiveHub()
     app[LIVE_HUB] = hub
@@ -105,6 +106,7 @@ def create_app(services: Services) -> web.Application:
     health_views.setup_routes(app)
     login_views.setup_routes(app)
     channels_views.setup_routes(app)  # before the console's /tickets/{id}/{action}
+    preferences_views.setup_routes(app)
     console_views.setup_routes(app)
     api_tickets.setup_routes(app)
     api_directory.setup_routes(app)
