@@ -94,7 +94,8 @@ def create_app(services: Services) -> web.Application:
     app[LOGIN_LIMITER] = LoginLimiter(web_settings.login_attempts_per_minute, services.clock)
     localizer = Localizer(default_language=web_settings.default_language)
     app[LOCALIZER] = localizer
-    own_scripts = ["live.js", "console.js", "preferences.js", "shortcuts.js", "ringer.js", "knowledge_search.js"]
+    own_scripts = ["live.js", "console.js", "preferences.js", "shortcuts.js", "ringer.js", "knowledge_search.js",
+                   "phone.js"]
     app[FEATURE_SCRIPTS] = [*own_scripts, *_present([f"{name}.js" for name in FEATURES])]
     app[FEATURE_STYLES] = ["console.css", *_present([f"{name}.css" for name in FEATURES])]
     hub = LiveHub()
