@@ -43,10 +43,15 @@
 
   async function ask(url, body) {
     $("phone-error").textContent = "";
-    try {
-      await Live.post(url, body);
-    } catch (err) {
-      $("phone-error").textContent = err.message;
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": Live.csrfToken() },
+      body: JSON.stringify(body),
+    }).catch(() => null);
+    if (!response || !response.ok) {
+      const data = response ? await response.json().catch(() => ({})) : {};
+      $("phone-error").textContent = data.message || (response ? response.statusText : "offline");
     }
   }
 
@@ -120,7 +125,7 @@
   $("phone-wrap").addEventListener("click", () => ask("/phone/status", { status: "wrap-up" }));
   $("phone-hangup").addEventListener("click", () => { if (call) ask("/phone/hangup", call); });
 
-  fetch("/phone", { credentials: "same-origin" }).then((r) => r.json()).then((data) => {
+  fetch("/phone", { credentials: "same-origin", headers: { Accept: "application/json" } }).then((r) => r.json()).then((data) => {
     const phone = data.phone;
     if (!phone) return;
     interfaceName = phone.interface;
