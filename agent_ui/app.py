@@ -95,7 +95,7 @@ def create_app(services: Services) -> web.Application:
     localizer = Localizer(default_language=web_settings.default_language)
     app[LOCALIZER] = localizer
     own_scripts = ["live.js", "console.js", "preferences.js", "shortcuts.js", "ringer.js", "knowledge_search.js",
-                   "phone.js"]
+                   "state_clock.js"]
     app[FEATURE_SCRIPTS] = [*own_scripts, *_present([f"{name}.js" for name in FEATURES])]
     app[FEATURE_STYLES] = ["console.css", *_present([f"{name}.css" for name in FEATURES])]
     hub = LiveHub()

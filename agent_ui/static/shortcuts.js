@@ -2,10 +2,16 @@
  * with data-shortcut="<key>" (a feature's own buttons: ready, pause, answer, hang up);
  * these defaults cover the console's own pages. Keys are ignored while typing, except Esc.
  *   g q  queue          g m  my tickets       t  take the ticket     r  reply    n  note
- *   /    knowledge search                     ?  this list           Esc  leave a field */
+ *   y  ready   p  pause   w  wrap-up   h  hang up   d  dial          /  knowledge search
+ *   ?  this list           Esc  leave a field */
 (function () {
   "use strict";
   const defaults = {
+    y: '[data-cti-status="ready"]',
+    p: '[data-cti-status="paused"]',
+    w: '[data-cti-status="wrap-up"]',
+    h: "#cti-hangup",
+    d: "#cti-dial-number",
     t: "#take",
     r: "#reply-body, form.reply textarea, .composer textarea",
     n: ".note-form textarea",
@@ -31,8 +37,8 @@
     box = document.createElement("div");
     box.id = "shortcut-help";
     box.className = "shortcut-help";
-    const rows = [["g q", "/queue"], ["g m", "/queue?mine=1"], ["t", "take"], ["r", "reply"], ["n", "note"],
-      ["/", "search"], ["?", "help"]];
+    const rows = [["g q", "/queue"], ["g m", "/queue?mine=1"], ["y", "ready"], ["p", "pause"], ["w", "wrap-up"],
+      ["h", "hang up"], ["d", "dial"], ["t", "take"], ["r", "reply"], ["n", "note"], ["/", "search"], ["?", "help"]];
     document.querySelectorAll("[data-shortcut]").forEach((el) => {
       rows.push([el.dataset.shortcut, (el.getAttribute("aria-label") || el.textContent || "").trim()]);
     });
