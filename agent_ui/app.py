@@ -45,6 +45,8 @@ from agent_ui import (
     login_views,
     openapi,
     preferences_views,
+    reports_views,
+    wallboard_views,
 )
 from agent_ui.error_middleware import error_middleware
 from agent_ui.i18n import Localizer
@@ -116,6 +118,8 @@ def create_app(services: Services) -> web.Application:
     knowledge_views.setup_routes(app)
     alerts_views.setup_routes(app)
     cti_views.setup_routes(app)
+    wallboard_views.setup(app)
+    reports_views.setup_routes(app)
     app.router.add_get("/ws", live_socket)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     return app
