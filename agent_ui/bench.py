@@ -190,6 +190,7 @@ async def _server(args: argparse.Namespace, url: str) -> dict[str, Any]:
     me.cpu_percent(None)
     rss_start = me.memory_info().rss
     frames_before, dropped_before = feed.frames, feed.dropped
+    feed.backlog_reads.clear()
     stop_mail = asyncio.Event()
     mail = asyncio.create_task(_mail(services, args.mail, stop_mail))
     lags: list[float] = []
@@ -233,6 +234,7 @@ async def _server(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "slow_clients_dropped": feed.dropped - dropped_before,
         "healthy_clients_closed": seen["healthy_closed"],
         "viewer_processes": args.viewer_processes,
+        "backlog_read_p99_ms": _ms(_percentile(list(feed.backlog_reads), 0.99)),
         "server_cpu_percent": round(cpu, 1),
         "server_loop_lag_p99_ms": _ms(_percentile(lags, 0.99)),
         "server_loop_lag_max_ms": _ms(max(lags, default=0.0)),
