@@ -44,6 +44,9 @@ from agent_ui import (
     knowledge_views,
     login_views,
     openapi,
+    preferences_views,
+    reports_views,
+    wallboard_views,
 )
 from agent_ui.error_middleware import error_middleware
 from agent_ui.i18n import Localizer
@@ -93,7 +96,9 @@ def create_app(services: Services) -> web.Application:
     app[LOGIN_LIMITER] = LoginLimiter(web_settings.login_attempts_per_minute, services.clock)
     localizer = Localizer(default_language=web_settings.default_language)
     app[LOCALIZER] = localizer
-    app[FEATURE_SCRIPTS] = ["live.js", "console.js", *_present([f"{name}.js" for name in FEATURES])]
+    own_scripts = ["live.js", "console.js", "preferences.js", "shortcuts.js", "ringer.js", "knowledge_search.js",
+                   "state_clock.js"]
+    app[FEATURE_SCRIPTS] = [*own_scripts, *_present([f"{name}.js" for name in FEATURES])]
     app[FEATURE_STYLES] = ["console.css", *_present([f"{name}.css" for name in FEATURES])]
     hub = LiveHub()
     app[LIVE_HUB] = hub
@@ -105,6 +110,7 @@ def create_app(services: Services) -> web.Application:
     health_views.setup_routes(app)
     login_views.setup_routes(app)
     channels_views.setup_routes(app)  # before the console's /tickets/{id}/{action}
+    preferences_views.setup_routes(app)
     console_views.setup_routes(app)
     api_tickets.setup_routes(app)
     api_directory.setup_routes(app)
@@ -112,6 +118,8 @@ def create_app(services: Services) -> web.Application:
     knowledge_views.setup_routes(app)
     alerts_views.setup_routes(app)
     cti_views.setup_routes(app)
+    wallboard_views.setup(app)
+    reports_views.setup_routes(app)
     app.router.add_get("/ws", live_socket)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     return app

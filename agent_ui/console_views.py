@@ -62,7 +62,9 @@ async def _ticket_context(session: AsyncSession, request: web.Request, actor: Ac
     timeline = await desk.timeline(session, actor, ticket_id)
     users = await list_users(session, actor, include_inactive=True)
     other_tickets = []
+    history = []
     if ticket.customer_id is not None:
+        history = await desk.customer_history(session, ticket.customer_id, limit=15)
         flt = TicketFilter(customer_id=ticket.customer_id, status="all", limit=20)
         other_tickets = [t for t in await desk.list_tickets(session, actor, flt) if t.id != ticket.id]
     return {
@@ -70,6 +72,7 @@ async def _ticket_context(session: AsyncSession, request: web.Request, actor: Ac
         "timeline": timeline,
         "customer": ticket.customer,
         "other_tickets": other_tickets,
+        "history": history,
         "users": [u for u in users if u.active],
         "user_names": {u.id: u.display_name for u in users},
         "can_assign": actor.has(Role.SUPERVISOR),

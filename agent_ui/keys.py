@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from agent_ui.live import LiveHub
     from agent_ui.login_limiter import LoginLimiter
     from agent_ui.sessions import SessionStore
+    from agent_ui.wallboard_feed import WallboardFeed
     from config.services import Services
 
 SERVICES: web.AppKey[Services] = web.AppKey("services")
@@ -21,3 +22,4 @@ LOCALIZER: web.AppKey[Localizer] = web.AppKey("localizer")
 # Scripts and stylesheets under /static/ that every console page loads, in order.
 FEATURE_SCRIPTS: web.AppKey[list[str]] = web.AppKey("feature_scripts")
 FEATURE_STYLES: web.AppKey[list[str]] = web.AppKey("feature_styles")
+WALLBOARD: web.AppKey[WallboardFeed] = web.AppKey("wallboard")

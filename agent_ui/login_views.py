@@ -12,7 +12,7 @@ from core.errors import TooManyRequests
 from core.users import authenticate
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only local paths, so the login page cannot be used to bounce people elsewhere."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
@@ -21,8 +21,8 @@ def _safe_next(target: str | None) -> str:
 
 async def login_page(request: web.Request) -> web.StreamResponse:
     if signed_in(request) is not None:
-        raise web.HTTPSeeOther(_safe_next(request.query.get("next")))
-    context = {"next": _safe_next(request.query.get("next")), "login": "", "problem": None}
+        raise web.HTTPSeeOther(safe_next(request.query.get("next")))
+    context = {"next": safe_next(request.query.get("next")), "login": "", "problem": None}
     return render("login.html", request, context)
 
 
@@ -30,7 +30,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     login_name = str(form.get("login", "")).strip()
     password = str(form.get("password", ""))
-    target = _safe_next(str(form.get("next", "")))
+    target = safe_next(str(form.get("next", "")))
     address = request.remote or "unknown"
     limiter = request.app[LOGIN_LIMITER]
     services = request.app[SERVICES]

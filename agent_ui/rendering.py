@@ -7,7 +7,7 @@ Render with ``render(template, request, context)``: every page also gets ``reque
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from babel.dates import format_datetime
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
 
 from agent_ui.i18n import Localizer
 from agent_ui.identity import signed_in
@@ -37,16 +39,32 @@ def render(
 def page_context(request: web.Request) -> dict[str, Any]:
     who = signed_in(request)
     localizer = request.app[LOCALIZER]
-    lang = localizer.pick(who.user.language if who else None)
+    # A person's own choice, else the site's default; before login, what the browser asks for.
+    lang = localizer.pick(who.user.language) if who else localizer.pick(*accepted_languages(request))
     return {
         "request": request,
         "signed_in": who,
         "actor": who.actor if who else None,
         "csrf_token": who.csrf_token if who else None,
         "lang": lang,
+        "languages": localizer.languages,
         "feature_scripts": request.app[FEATURE_SCRIPTS],
         "feature_styles": request.app[FEATURE_STYLES],
     }
+
+
+def accepted_languages(request: web.Request) -> list[str]:
+    """A browser's ``Accept-Language`` tags, best first (used until the person picks one)."""
+    tags: list[tuple[float, str]] = []
+    for part in request.headers.get("Accept-Language", "").split(",")[:10]:
+        tag, _, params = part.strip().partition(";")
+        try:
+            weight = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            weight = 0.0
+        if tag and tag != "*" and weight > 0:
+            tags.append((weight, tag))
+    return [tag for _, tag in sorted(tags, key=lambda item: -item[0])]
 
 
 def setup_rendering(app: web.Application, localizer: Localizer) -> None:
@@ -82,6 +100,49 @@ def setup_rendering(app: web.Application, localizer: Localizer) -> None:
         except (TypeError, ValueError):
             return str(value)
 
+    @jinja2.pass_context
+    def number(context: Any, value: float | int | None, digits: int = 0) -> str:
+        if value is None:
+            return "–"
+        return format_decimal(round(value, digits), format="#,##0" + ("." + "0" * digits if digits else ""),
+                              locale=context.get("lang", "en"))
+
+    @jinja2.pass_context
+    def percent(context: Any, value: float | None, digits: int = 1) -> str:
+        if value is None:
+            return "–"
+        return format_percent(value, format="#,##0" + ("." + "0" * digits if digits else "") + "%",
+                              locale=context.get("lang", "en"))
+
+    @jinja2.pass_context
+    def duration(context: Any, seconds: float | None) -> str:
+        """A span as a clock reads it (``1:05``, ``1:02:03``): the same in every language."""
+        if seconds is None:
+            return "–"
+        whole = round(seconds)
+        hours, rest = divmod(whole, 3600)
+        return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+    @jinja2.pass_context
+    def day(context: Any, value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            value = as_utc(value).astimezone(zone).date()
+        return format_date(value, "medium", locale=context.get("lang", "en"))
+
+    def language_name(tag: str) -> str:
+        """A language named in itself (``English``, ``中文 (中国)``), as a switcher shows it."""
+        try:
+            return Locale.parse(tag).get_display_name(tag) or tag
+        except (ValueError, TypeError):
+            return tag
+
     env.filters["when"] = when
+    env.filters["language_name"] = language_name
+    env.filters["number"] = number
+    env.filters["percent"] = percent
+    env.filters["duration"] = duration
+    env.filters["day"] = day
     env.filters["phone"] = format_phone
     env.filters["priority_name"] = priority_name

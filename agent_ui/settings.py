@@ -7,6 +7,17 @@ from pydantic import Field, SecretStr, field_validator
 from core.section import Section
 
 
+class WallboardSettings(Section):
+    service_level_seconds: float = Field(
+        20.0, gt=0, description="answered within this many seconds counts as in service level"
+    )
+    short_abandon_seconds: float = Field(
+        5.0, ge=0, description="callers who hang up sooner are left out of the service level"
+    )
+    service_level_target: float = Field(0.8, ge=0, le=1, description="drawn as the target line on the chart")
+    max_frames_per_second: float = Field(5.0, gt=0, le=20, description="per viewer; changes in between are coalesced")
+
+
 class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -21,7 +32,8 @@ class WebSettings(Section):
     )
     session_hours: int = Field(12, ge=1, le=24 * 30, description="how long a console login lasts")
     default_language: str = "en"
-    wallboard_token: SecretStr | None = None
+    wallboard_token: SecretStr | None = Field(None, description="read-only big-screen access: /wallboard?token=...")
+    wallboard: WallboardSettings = Field(default_factory=WallboardSettings)  # type: ignore[arg-type]
     crm_url: str | None = Field(None, description="external CRM page; {number} is the caller's number")
 
     @field_validator("secret_key")

@@ -130,3 +130,16 @@ async def issue_own_token(session: AsyncSession, actor: Actor, name: str) -> str
     token = await issue_api_token(session, user, name)
     record_change(session, actor, "token.create", "user", user.id, None, {"token_name": name})
     return token
+
+
+async def set_own_language(session: AsyncSession, actor: Actor, language: str | None) -> User:
+    """A person picks the console's language for themself (None: the site default)."""
+    user = await session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.active:
+        raise NotAuthenticated("only a signed-in person has a language")
+    if language is not None and (not language or len(language) > 16):
+        raise InvalidInput("a language is a tag such as en or zh_CN", {"language": language})
+    before = user.language
+    user.language = language
+    record_change(session, actor, "user.language", "user", user.id, {"language": before}, {"language": language})
+    return user

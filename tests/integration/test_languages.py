@@ -1,0 +1,43 @@
+"""The console speaks the person's language: their own choice, else the site's default."""
+
+from __future__ import annotations
+
+import pytest
+from web_fixtures import WebSite
+
+from config.settings import Settings, load_settings
+
+
+async def test_an_agent_switches_the_console_to_chinese_and_back(site: WebSite) -> None:
+    agent = await site.login("agent")
+    page = await agent.api("GET", "/queue")
+    assert "My tickets" in page and 'lang="en"' in page
+    await agent.api("POST", "/preferences/language", data={"language": "zh_CN", "next": "/queue"})
+    page = await agent.api("GET", "/queue")
+    assert 'lang="zh-CN"' in page and "我的工单" in page and "My tickets" not in page
+    other = await site.login("agent2")
+    assert "My tickets" in await other.api("GET", "/queue")  # one person's choice is theirs alone
+    await agent.api("POST", "/preferences/language", data={"language": "", "next": "/queue"})
+    assert "My tickets" in await agent.api("GET", "/queue")
+
+
+async def test_an_unknown_language_is_refused(site: WebSite) -> None:
+    agent = await site.login("agent")
+    body = await agent.api("POST", "/preferences/language", data={"language": "xx_YY"}, status=400)
+    assert "no such language" in body
+
+
+async def test_the_login_page_follows_the_browser_language(site: WebSite) -> None:
+    visitor = await site.anonymous()
+    page = await visitor.api("GET", "/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert "登录" in page
+
+
+class TestSiteDefaultLanguage:
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return load_settings(None, database_url=database_url, web={"default_language": "zh_CN"})
+
+    async def test_people_without_a_choice_get_the_site_default(self, site: WebSite) -> None:
+        agent = await site.login("agent")
+        assert "我的工单" in await agent.api("GET", "/queue")
