@@ -20,7 +20,7 @@ from channels.outgoing import MailServices
 from channels.parsing import MailParser
 from channels.quarantine import QuarantineDesk
 from channels.replies import ReplyDesk
-from channels.smtp import SmtpDelivery
+from channels.smtp import CORRESPONDENCE_KINDS, SmtpDelivery
 from config.services import Services
 from core.errors import NotFound
 from core.records import EntryKind, OutboxMessage, Ticket
@@ -37,7 +37,12 @@ class EmailChannel:
         settings = services.settings
         self.delivery = SmtpDelivery(settings.smtp, settings.mailboxes, services.clock)
         self.outbox = OutboxWorker(
-            services.db, "email", self.delivery, services.clock, on_failed=self._delivery_failed
+            services.db,
+            "email",
+            self.delivery,
+            services.clock,
+            on_failed=self._delivery_failed,
+            on_sent=self._delivered,
         )
         deps = MailServices(
             services.db, services.desk, services.templates, services.clock, settings.smtp, self.outbox.wake
@@ -79,6 +84,28 @@ class EmailChannel:
             raise NotFound("no such mailbox", {"mailbox": mailbox_name})
         [result] = await importer.ingest(None, [FetchedMail(None, raw)])
         return result
+
+    async def _delivered(self, session: AsyncSession, row: OutboxMessage) -> None:
+        """A staff notification (an SLA alert) shows its delivery on the ticket; customer
+        mail needs nothing more, its own timeline entry is already there."""
+        if row.ticket_id is None or (row.payload or {}).get("kind") in CORRESPONDENCE_KINDS:
+            return
+        ticket = await session.get(Ticket, row.ticket_id)
+        if ticket is None:
+            return
+        await self.services.desk.append(
+            session,
+            ticket,
+            EntryKind.ALERT,
+            {
+                "event": "delivered",
+                "message": f"Email alert delivered to {row.recipient}",
+                "channel": "email",
+                "to": row.recipient,
+                "attempts": row.attempts,
+            },
+            dedup_key=f"outbox:{row.id}",
+        )
 
     async def _delivery_failed(self, session: AsyncSession, row: OutboxMessage) -> None:
         """A permanent failure shows on the ticket, where the agent who sent it looks."""

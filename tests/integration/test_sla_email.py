@@ -56,10 +56,17 @@ async def test_the_80_percent_warning_email_reaches_the_smtp_server(database_url
         while await parts.scanner.scan_once():
             pass
         await asyncio.wait_for(sink.arrived.wait(), timeout=10)
+        for _ in range(100):  # the delivery is recorded right after the SMTP server accepted it
+            async with services.db.session() as session:
+                alerts = [e.payload for e in await services.desk.timeline(session, Actor.system(), accepted.ticket.id) if e.kind == "alert"]
+            if any(a.get("event") == "delivered" for a in alerts):
+                break
+            await asyncio.sleep(0.05)
     finally:
         await channel.stop()
         await sink.stop()
         await services.db.close()
+    assert any(a.get("event") == "delivered" and a.get("to") == "li@example.com" for a in alerts)
     [mail] = sink.messages
     assert mail.recipients == ["li@example.com"]
     msg = message_from_bytes(mail.data, policy=policy.default)
