@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,46 +89,32 @@ class EmailChannel:
     async def _delivered(self, session: AsyncSession, row: OutboxMessage) -> None:
         """A staff notification (an SLA alert) shows its delivery on the ticket; customer
         mail needs nothing more, its own timeline entry is already there."""
-        if row.ticket_id is None or (row.payload or {}).get("kind") in CORRESPONDENCE_KINDS:
+        if (row.payload or {}).get("kind") in CORRESPONDENCE_KINDS:
             return
-        ticket = await session.get(Ticket, row.ticket_id)
-        if ticket is None:
-            return
-        await self.services.desk.append(
-            session,
-            ticket,
-            EntryKind.ALERT,
-            {
-                "event": "delivered",
-                "message": f"Email alert delivered to {row.recipient}",
-                "channel": "email",
-                "to": row.recipient,
-                "attempts": row.attempts,
-            },
-            dedup_key=f"outbox:{row.id}",
-        )
+        payload = {
+            "event": "delivered",
+            "message": f"Email alert delivered to {row.recipient}",
+            "channel": "email",
+            "to": row.recipient,
+            "attempts": row.attempts,
+        }
+        await self._on_ticket(session, row, payload, f"outbox:{row.id}")
 
     async def _delivery_failed(self, session: AsyncSession, row: OutboxMessage) -> None:
         """A permanent failure shows on the ticket, where the agent who sent it looks."""
-        if row.ticket_id is None:
-            return
-        ticket = await session.get(Ticket, row.ticket_id)
-        if ticket is None:
-            return
-        await self.services.desk.append(
-            session,
-            ticket,
-            EntryKind.ALERT,
-            {
-                "event": "email-delivery-failed",
-                "outbox_id": row.id,
-                "recipient": row.recipient,
-                "subject": row.subject,
-                "error": row.last_error,
-            },
-            dedup_key=f"delivery-failed:{row.id}",
-        )
+        payload = {
+            "event": "email-delivery-failed",
+            "outbox_id": row.id,
+            "recipient": row.recipient,
+            "subject": row.subject,
+            "error": row.last_error,
+        }
+        await self._on_ticket(session, row, payload, f"delivery-failed:{row.id}")
 
+    async def _on_ticket(self, session: AsyncSession, row: OutboxMessage, payload: dict[str, Any], key: str) -> None:
+        ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id is not None else None
+        if ticket is not None:
+            await self.services.desk.append(session, ticket, EntryKind.ALERT, payload, dedup_key=key)
 
 EMAIL_CHANNEL: web.AppKey[EmailChannel] = web.AppKey("email_channel", EmailChannel)
 
