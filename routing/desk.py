@@ -126,7 +126,6 @@ class TicketDesk:
         self.bus = bus
         self.clock = clock or SystemClock()
         self.hooks: list[TicketHook] = list(hooks)
-        self._pending: dict[int, list[DomainEvent]] = {}
 
     # -- events, published only after the transaction commits ------------------------
     def emit(self, session: AsyncSession, event: DomainEvent) -> None:

@@ -9,7 +9,7 @@ from core.auth import Actor
 from core.customers import CustomerDraft, create_customer
 from core.errors import Forbidden, InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated
-from core.records import EntryKind, Priority, Role, TicketStatus
+from core.records import EntryKind, Priority, TicketStatus
 from core.users import add_user
 from routing import Contact, TicketFilter
 
@@ -127,4 +127,3 @@ async def test_bad_values_write_nothing(services: Services, people: dict[str, Ac
         ticket = await services.desk.get(session, people["agent"], tid)
         assert ticket.priority == Priority.NORMAL
         assert ticket.status == TicketStatus.NEW.value
-    assert Role.AGENT in people["agent"].roles
