@@ -30,6 +30,9 @@ class Backoff:
         self.attempt = 0
 
 
+RECANCEL_AFTER = 10.0  # seconds a cancelled body may take to clean up before it is cancelled again
+
+
 class SupervisedTask:
     """Runs ``body`` for the life of the server.
 
@@ -83,13 +86,21 @@ class SupervisedTask:
             self.unhealthy(f"{detail}; retrying in {delay:.1f}s")
             await asyncio.sleep(delay)
 
-    async def stop(self) -> None:
+    async def stop(self, recancel_after: float = RECANCEL_AFTER) -> None:
+        """Cancel the body until it has ended.
+
+        One cancellation is not always enough: Python 3.11's ``asyncio.wait_for`` swallows
+        it when the awaited call finishes at the same moment, and the body then carries on
+        (an IMAP reader went back to IDLE and a stop hung). So a body still running after
+        ``recancel_after`` seconds (time enough for its own bounded clean-up) is cancelled again.
+        """
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        task = self._task
+        if task is not None:
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=recancel_after)
+            if not task.cancelled() and task.exception() is not None:
+                log.debug("%s ended with %r while stopping", self.name, task.exception())
             self._task = None
         self.health.remove(self.name)
