@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 
@@ -121,8 +121,9 @@ class SlaScanner:
                 pass
             task.healthy(f"fired {self.fired} escalations")
             due = await self.next_due()
-            wait = self.max_sleep
+            now = self.clock.now()
+            until = now + timedelta(seconds=self.max_sleep)
             if due is not None:
-                wait = max(0.0, min(wait, (due - self.clock.now()).total_seconds()))
-            if wait > 0:
-                await sleep_or_wake(self.clock, self._wakeup, wait)
+                until = min(until, due)
+            if until > now:
+                await sleep_or_wake(self.clock, self._wakeup, until)

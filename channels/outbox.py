@@ -185,8 +185,9 @@ class OutboxWorker:
     async def _sleep_until_due(self) -> None:
         self._wakeup.clear()  # before reading, so a wake() during the read is not lost
         due = await self.next_due()
-        wait = self.idle_wait
+        now = self.clock.now()
+        until = now + timedelta(seconds=self.idle_wait)
         if due is not None:
-            wait = max(0.0, min(wait, (due - self.clock.now()).total_seconds()))
-        if wait > 0:
-            await sleep_or_wake(self.clock, self._wakeup, wait)
+            until = min(until, due)
+        if until > now:
+            await sleep_or_wake(self.clock, self._wakeup, until)

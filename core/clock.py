@@ -16,6 +16,11 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
+    async def sleep_until(self, when: datetime) -> None:
+        """Return once ``now() >= when``: loops that sleep until a deadline say so, so a clock
+        that moves while they compute their wait cannot push the deadline further away."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -23,6 +28,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    async def sleep_until(self, when: datetime) -> None:
+        await asyncio.sleep(max(0.0, (when - utcnow()).total_seconds()))
 
 
 class ManualClock:
@@ -40,8 +48,10 @@ class ManualClock:
         self._changed.set()
 
     async def sleep(self, seconds: float) -> None:
-        wake_at = self._now + timedelta(seconds=seconds)
-        while self._now < wake_at:
+        await self.sleep_until(self._now + timedelta(seconds=seconds))
+
+    async def sleep_until(self, when: datetime) -> None:
+        while self._now < when:
             self._changed.clear()
             await self._changed.wait()
 
@@ -51,9 +61,9 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def sleep_or_wake(clock: Clock, wakeup: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds`` by ``clock``, or less when ``wakeup`` is set (e.g. new work arrived)."""
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+async def sleep_or_wake(clock: Clock, wakeup: asyncio.Event, until: datetime) -> None:
+    """Sleep until ``until`` by ``clock``, or less when ``wakeup`` is set (e.g. new work arrived)."""
+    sleeper = asyncio.ensure_future(clock.sleep_until(until))
     waker = asyncio.ensure_future(wakeup.wait())
     try:
         await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)

@@ -38,6 +38,9 @@ class ScaledClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.factor)
 
+    async def sleep_until(self, when: datetime) -> None:
+        await self.sleep((when - self.now()).total_seconds())
+
 
 def crash_settings(database_url: str, gateway_url: str) -> object:
     return load_settings(
