@@ -26,6 +26,8 @@ from typing import Any
 
 import aiohttp
 
+from core.measure import percentile, rounded
+
 TOKEN = "bench-wallboard-token-0123456789"
 
 
@@ -52,18 +54,7 @@ def _simulator_process(conn: Connection, agents: int) -> None:
     asyncio.run(run())
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 1)
-
-
 # -- process 3: the viewers -----------------------------------------------------------------
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
 def _viewers_process(conn: Connection, url: str, clients: int, stalled: int) -> None:
     async def run() -> None:
         delays: list[float] = []
@@ -228,16 +219,16 @@ async def _server(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "frames_per_s_per_client": round(seen["frames"] / elapsed / max(connected - args.stalled, 1), 2),
         "server_frames_drawn": feed.frames - frames_before,
         "frame_bytes_avg": round(seen["frame_bytes"] / seen["frames"]) if seen["frames"] else None,
-        "delivery_p50_ms": _ms(_percentile(seen["delays"], 0.5)),
-        "delivery_p99_ms": _ms(_percentile(seen["delays"], 0.99)),
-        "drawn_p99_ms": _ms(_percentile(seen["drawing"], 0.99)),
+        "delivery_p50_ms": rounded(percentile(seen["delays"], 0.5), scale=1000),
+        "delivery_p99_ms": rounded(percentile(seen["delays"], 0.99), scale=1000),
+        "drawn_p99_ms": rounded(percentile(seen["drawing"], 0.99), scale=1000),
         "slow_clients_dropped": feed.dropped - dropped_before,
         "healthy_clients_closed": seen["healthy_closed"],
         "viewer_processes": args.viewer_processes,
-        "backlog_read_p99_ms": _ms(_percentile(list(feed.backlog_reads), 0.99)),
+        "backlog_read_p99_ms": rounded(percentile(list(feed.backlog_reads), 0.99), scale=1000),
         "server_cpu_percent": round(cpu, 1),
-        "server_loop_lag_p99_ms": _ms(_percentile(lags, 0.99)),
-        "server_loop_lag_max_ms": _ms(max(lags, default=0.0)),
+        "server_loop_lag_p99_ms": rounded(percentile(lags, 0.99), scale=1000),
+        "server_loop_lag_max_ms": rounded(max(lags, default=0.0), scale=1000),
         "server_rss_mb_start": round(rss_start / 2**20, 1),
         "server_rss_mb_end": round(rss_end / 2**20, 1),
         "seconds": round(elapsed, 1),

@@ -34,6 +34,7 @@ from alerts.wiring import build_sla
 from config.app import build_services
 from config.settings import load_settings
 from core.clock import SystemClock
+from core.measure import percentile, rounded
 from core.migrate import upgrade
 from core.supervisor import SupervisedTask
 
@@ -150,8 +151,6 @@ async def run(
         except TimeoutError:
             pass  # report what was seen
         await task.stop()
-        lags.sort()
-        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else None
         return {
             "tickets": tickets,
             "due": due,
@@ -162,8 +161,8 @@ async def run(
             "tickets_at_tenth": tenth + due,
             "escalations": fired,
             "escalations_per_s": round(fired / burst_s, 1) if burst_s else None,
-            "detection_lag_p50_ms": round(lags[len(lags) // 2], 1) if lags else None,
-            "detection_lag_p99_ms": round(p99, 1) if p99 is not None else None,
+            "detection_lag_p50_ms": rounded(percentile(lags, 0.5)),
+            "detection_lag_p99_ms": rounded(percentile(lags, 0.99)),
             "lag_samples": len(lags),
         }
     finally:

@@ -19,7 +19,6 @@ import json
 import logging
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from channels.plugin import EmailChannel
 from channels.samples import Attachment, compose
 from channels.settings import MailboxSettings
 from core.events import TimelineAppended
+from core.measure import percentile, rounded
 from core.records import EntryKind, TimelineEntry
 
 log = logging.getLogger(__name__)
@@ -186,8 +186,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "emails_per_s": round(args.emails / elapsed, 1) if elapsed > 0 else None,
             "ingest_seconds": round(elapsed, 3),
             "append_seconds": round(t0 - t_append, 3),
-            "latency_p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-            "latency_p95_ms": round(_percentile(latencies, 95) * 1000, 1) if latencies else None,
+            "latency_p50_ms": rounded(percentile(latencies, 0.5), scale=1000),
+            "latency_p95_ms": rounded(percentile(latencies, 0.95), scale=1000),
             "latency_samples": len(latencies),
             "latency_max_ms": round(max(latencies) * 1000, 1) if latencies else None,
             "duplicates": sum(n - 1 for n in seen.values() if n > 1),
@@ -206,12 +206,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if server is not None:
             server.cleanup()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,6 @@ import asyncio
 import gc
 import json
 import multiprocessing as mp
-import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from agent_ui.sessions import COOKIE_NAME
+from core.measure import percentile, rounded
 from cti.parser import parse_frames
 from cti.scenarios import Step
 from cti.simulator import AmiSimulator, QueueCall, load_template
@@ -214,8 +214,8 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "agents": connected,
         "load_events_per_s": args.load,
         "pops": len(sent),
-        "pop_p50_ms": round(statistics.median(latencies), 2) if latencies else None,
-        "pop_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2) if latencies else None,
+        "pop_p50_ms": rounded(percentile(latencies, 0.5), 2),
+        "pop_p99_ms": rounded(percentile(latencies, 0.99), 2),
         "lost_pops": len(sent) - len(latencies),
         "overflow": link.queue.overflow,
     }
