@@ -10,6 +10,7 @@ word boundaries ("refund" is not found inside "prefunding"), Chinese ones anywhe
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
 from collections.abc import Iterable
 
@@ -190,7 +191,7 @@ class KeywordMatcher:
         if wanted:
             candidates &= self._by_language.get(wanted, frozenset()) | self._by_language.get("", frozenset())
         best = []
-        for slot in sorted(candidates, key=scores.__getitem__, reverse=True)[:limit]:
+        for slot in heapq.nlargest(limit, candidates, key=scores.__getitem__):
             phrases = sorted(self._phrases[key][slot] for key in found & self._keys_of[slot])
             template = self._templates[slot]
             score = math.ceil(scores[slot]) / _SCALE
