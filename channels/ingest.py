@@ -272,7 +272,7 @@ class MailImporter:
             attributes={"mailbox": self.mailbox.name, "message_id": p.message_id, "automatic": bool(loop_reasons)},
         )
         dedup_key = f"mail:{p.message_id or p.content_hash}"[:300]
-        accepted = await self.desk.accept(session, contact, EntryKind.EMAIL_IN, payload, dedup_key=dedup_key)
+        accepted = await self.desk.accept(session, contact, EntryKind.EMAIL_IN, payload, dedup_key=dedup_key, flush=False)
         ticket = accepted.ticket
         record = MailMessage(
             direction="in",
@@ -281,8 +281,8 @@ class MailImporter:
             uid=mail.uid,
             message_id=p.message_id,
             content_hash=p.content_hash,
-            ticket_id=ticket.id,
-            entry_id=accepted.entry.id if accepted.entry else None,
+            ticket=ticket,
+            entry=accepted.entry,
             sender=p.sender,
             subject=p.subject,
             size=p.size,
@@ -294,12 +294,12 @@ class MailImporter:
             ],
             references=[MailReference(ref=ref[:500]) for ref in p.thread_refs],
         )
-        batch.imported(record, p)
-        acknowledged = False
-        if accepted.created and not loop_reasons and self.mailbox.acknowledge and batch.may_auto_reply(p.sender):
-            await self._acknowledge(session, ticket, customer, p, batch)
-            acknowledged = True
-        return IngestResult(mail.uid, "imported", ticket.id, record.entry_id, acknowledged=acknowledged)
+        acknowledge = bool(accepted.created and not loop_reasons and self.mailbox.acknowledge and batch.may_auto_reply(p.sender))
+        if acknowledge:
+            batch.acknowledgements.append((ticket, customer, p))
+        result = IngestResult(mail.uid, "imported", acknowledged=acknowledge)
+        batch.imported(record, p, result)
+        return result
 
     def _ack_templates(self) -> tuple[Template, Template]:
         """Compiled once per mailbox settings (compiling is the slow part of Jinja2)."""
@@ -308,7 +308,8 @@ class MailImporter:
             self._ack_cache = (key, (_sandbox.from_string(key[0]), _sandbox.from_string(key[1])))
         return self._ack_cache[1]
 
-    async def _acknowledge(self, session: AsyncSession, ticket: Ticket, customer: Customer, p: ParsedMail, batch: BatchContext) -> None:
+    def acknowledgement(self, ticket: Ticket, customer: Customer, p: ParsedMail) -> list[Any]:
+        """The outbox row and message record of an acknowledgement (``ticket`` written: its number is in it)."""
         context = {
             "ticket": {"tag": ticket.tag, "number": ticket.number, "subject": ticket.subject},
             "customer": {"name": customer.name},
@@ -331,7 +332,7 @@ class MailImporter:
             extra_headers={"Auto-Submitted": "auto-replied", "X-Loop": self.mailbox.address},
             payload={"kind": "acknowledgement", "mailbox": self.mailbox.name},
         )
-        batch.pending.extend([outgoing.outbox, outgoing.record])
+        return [outgoing.outbox, outgoing.record]
 
 
 class BatchContext:
@@ -345,11 +346,15 @@ class BatchContext:
         self.importer = importer
         self.known_ids: set[str] = set()
         self.known_hashes: set[str] = set()
-        self.ticket_of: dict[str, int] = {}  # Message-ID -> ticket, for mail we hold
-        self.replied_by: dict[str, int] = {}  # a Message-ID we have not seen -> ticket of a reply to it
+        # Message-ID -> ticket, for mail we hold; a Ticket opened in this batch has no id until written.
+        self.ticket_of: dict[str, int | Ticket] = {}
+        self.replied_by: dict[str, int | Ticket] = {}  # a Message-ID we have not seen -> ticket of a reply to it
         self.customers: dict[str, Customer] = {}
         self.auto_replies: Counter[str] = Counter()
         self.pending: list[Any] = []
+        self.acknowledgements: list[tuple[Ticket, Customer, ParsedMail]] = []
+        self.results: list[tuple[IngestResult, MailMessage]] = []
+        self.tickets: list[Ticket] = []
 
     async def load(self, session: AsyncSession, mails: Sequence[ParsedMail]) -> None:
         ids = {p.message_id for p in mails if p.message_id}
@@ -378,6 +383,10 @@ class BatchContext:
             )
             self.replied_by.update({ref: tid for ref, tid in (await session.execute(replies)).all() if tid})
         await self._load_customers(session, {p.sender: p.sender_name for p in mails})
+        await self.importer.desk.prefetch(session, [c.id for c in self.customers.values()])
+        joined = {t for t in (*self.ticket_of.values(), *self.replied_by.values()) if isinstance(t, int)}
+        if joined:  # the tickets replies join, held here (the identity map holds them weakly)
+            self.tickets = list((await session.scalars(select(Ticket).where(Ticket.id.in_(joined)))).unique())
         if self.importer.mailbox.acknowledge:
             since = self.importer.clock.now() - timedelta(hours=24)
             counts = (
@@ -435,25 +444,27 @@ class BatchContext:
         """The ticket this mail belongs to, and how we know: references, a reply that came first, the tag."""
         for ref in p.thread_refs:  # nearest first: In-Reply-To, then References from the end
             if ref in self.ticket_of:
-                return self.ticket_of[ref], "references"
+                return await _ticket_id(session, self.ticket_of[ref]), "references"
         if p.message_id and p.message_id in self.replied_by:
-            return self.replied_by[p.message_id], "reply-arrived-first"
+            return await _ticket_id(session, self.replied_by[p.message_id]), "reply-arrived-first"
         for number in ticket_number_in(p.subject):
             ticket_id = number - TICKET_NUMBER_OFFSET
             if ticket_id > 0 and await session.get(Ticket, ticket_id) is not None:
                 return ticket_id, "subject-tag"
         return None, None
 
-    def imported(self, record: MailMessage, p: ParsedMail) -> None:
+    def imported(self, record: MailMessage, p: ParsedMail, result: IngestResult) -> None:
         self.pending.append(record)
+        self.results.append((result, record))
         self.known_hashes.add(p.content_hash)
+        ticket = record.ticket
         if p.message_id:
             self.known_ids.add(p.message_id)
-            if record.ticket_id is not None:
-                self.ticket_of[p.message_id] = record.ticket_id
+            if ticket is not None:
+                self.ticket_of[p.message_id] = ticket
         for ref in p.thread_refs:
-            if record.ticket_id is not None and ref not in self.ticket_of:
-                self.replied_by.setdefault(ref, record.ticket_id)
+            if ticket is not None and ref not in self.ticket_of:
+                self.replied_by.setdefault(ref, ticket)
 
     def may_auto_reply(self, sender: str) -> bool:
         if self.auto_replies[sender] >= self.importer.mailbox.auto_replies_per_day:
@@ -463,26 +474,28 @@ class BatchContext:
         return True
 
     async def finish(self, session: AsyncSession) -> None:
-        """Write the batch's own rows (messages, attachments, references, acknowledgements) together.
-
-        Rows with children go through the ORM (their ids are needed); the others as one
-        multi-row INSERT per table, which is most of the batch's write cost saved.
-        """
-        with_children = [r for r in self.pending if isinstance(r, MailMessage) and (r.attachments or r.references)]
-        session.add_all(with_children)
-        plain: dict[type, list[dict[str, Any]]] = {}
-        for row in self.pending:
-            if not (isinstance(row, MailMessage) and (row.attachments or row.references)):
-                plain.setdefault(type(row), []).append(column_values(row))
+        """Write the batch's rows together: tickets, entries, messages (one INSERT per table),
+        then the acknowledgements, which name the new tickets' numbers."""
+        session.add_all(self.pending)
         self.pending = []
         await session.flush()
-        for model, rows in plain.items():
-            await session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+        for result, record in self.results:
+            result.ticket_id, result.entry_id, result.message_row_id = record.ticket_id, record.entry_id, record.id
+        self.results = []
+        if self.acknowledgements:
+            for ticket, customer, p in self.acknowledgements:
+                session.add_all(self.importer.acknowledgement(ticket, customer, p))
+            self.acknowledgements = []
+            await session.flush()
 
 
-def column_values(row: Any) -> dict[str, Any]:
-    """Every column but the primary key, as set on ``row`` (set all NOT NULL ones when building it)."""
-    return {c.key: getattr(row, c.key) for c in row.__table__.columns if not c.primary_key}
+async def _ticket_id(session: AsyncSession, ticket: int | Ticket) -> int:
+    """The id of a ticket this batch may have opened (written now if it has none yet)."""
+    if isinstance(ticket, int):
+        return ticket
+    if ticket.id is None:
+        await session.flush()
+    return ticket.id
 
 
 async def retry_quarantined(importer: MailImporter, session: AsyncSession, row: QuarantinedMail) -> IngestResult:
@@ -496,11 +509,10 @@ async def retry_quarantined(importer: MailImporter, session: AsyncSession, row: 
     batch = BatchContext(importer)
     await batch.load(session, [parsed])
     result = await importer.import_parsed(session, row.uidvalidity, FetchedMail(row.uid, row.raw), parsed, batch)
-    records = [r for r in batch.pending if isinstance(r, MailMessage) and r.direction == "in"]
     await batch.finish(session)
     row.attempts += 1
     row.status = QuarantineStatus.RELEASED
     row.resolved_at = importer.clock.now()
-    row.message_row_id = records[0].id if records else None
+    row.message_row_id = result.message_row_id
     result.quarantine_id = row.id
     return result

@@ -20,10 +20,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.clock import utcnow
-from core.records import Base
+from core.records import Base, Ticket, TimelineEntry
 
 
 class MailboxCheckpoint(Base):
@@ -59,7 +59,11 @@ class MailMessage(Base):
     size: Mapped[int] = mapped_column(Integer, default=0)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
+    # Set on mail imported in a batch, so the rows are written in one flush, ids unknown until then.
+    ticket: Mapped[Ticket | None] = relationship(lazy="raise")
+    entry: Mapped[TimelineEntry | None] = relationship(lazy="raise")
     attachments: Mapped[list[MailAttachment]] = relationship(
         cascade="all, delete-orphan", order_by="MailAttachment.id", lazy="raise"
     )
@@ -80,6 +84,7 @@ class MailReference(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_row_id: Mapped[int] = mapped_column(ForeignKey("mail_messages.id", ondelete="CASCADE"), index=True)
     ref: Mapped[str] = mapped_column(String(500), index=True)
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class MailAttachment(Base):
@@ -92,6 +97,7 @@ class MailAttachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     content_id: Mapped[str | None] = mapped_column(String(300))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class QuarantineStatus:

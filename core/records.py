@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.clock import utcnow
 
@@ -103,6 +103,7 @@ class Customer(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     phones: Mapped[list[CustomerPhone]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", lazy="selectin"
@@ -198,6 +199,7 @@ class Ticket(Base):
     sla_level: Mapped[int | None]
     sla_paused_at: Mapped[datetime | None]
     sla_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     customer: Mapped[Customer | None] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(lazy="joined")
@@ -226,6 +228,10 @@ class TimelineEntry(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Idempotency key from the source (call linkedid, message id), so a retry never doubles.
     dedup_key: Mapped[str | None] = mapped_column(String(300))
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
+
+    # Lets an entry be written in the same flush as a new ticket (its id not known yet).
+    ticket: Mapped[Ticket] = relationship(lazy="raise")
 
 
 class AuditLog(Base):
@@ -268,3 +274,4 @@ class OutboxMessage(Base):
     dedup_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()

@@ -8,7 +8,7 @@ same transaction. ``commit_and_publish`` publishes only after the commit.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
@@ -128,8 +128,12 @@ class TicketDesk:
         self.hooks: list[TicketHook] = list(hooks)
 
     # -- events, published only after the transaction commits ------------------------
-    def emit(self, session: AsyncSession, event: DomainEvent) -> None:
-        """Queue an event to publish after the session commits (see ``commit_and_publish``)."""
+    def emit(self, session: AsyncSession, event: DomainEvent | Callable[[], DomainEvent]) -> None:
+        """Queue an event to publish after the session commits (see ``commit_and_publish``).
+
+        A callable is called at publish time: rows written in a later flush have their
+        ids by then.
+        """
         session.info.setdefault("frontdesk_events", []).append(event)
 
     async def commit_and_publish(self, session: AsyncSession) -> None:
@@ -137,9 +141,9 @@ class TicketDesk:
         await self.publish_pending(session)
 
     async def publish_pending(self, session: AsyncSession) -> None:
-        events: list[DomainEvent] = session.info.pop("frontdesk_events", [])
+        events: list[DomainEvent | Callable[[], DomainEvent]] = session.info.pop("frontdesk_events", [])
         for event in events:
-            await self.bus.publish(event)
+            await self.bus.publish(event() if callable(event) else event)
 
     async def _changed(self, session: AsyncSession, ticket: Ticket, change: TicketChange) -> None:
         for hook in self.hooks:
@@ -154,8 +158,14 @@ class TicketDesk:
         payload: dict[str, Any],
         dedup_key: str | None = None,
         author_id: int | None = None,
+        flush: bool = True,
     ) -> Accepted:
-        """Route ``contact`` and record it on a new or existing ticket (in the caller's session)."""
+        """Route ``contact`` and record it on a new or existing ticket (in the caller's session).
+
+        ``flush=False`` leaves a new ticket and the entry unwritten (no ids yet) until the
+        caller's next flush: a channel importing a batch (``prefetch`` first) writes all of
+        its tickets and entries in one INSERT per table.
+        """
         decision = await self.policy.route(session, contact)
         now = self.clock.now()
         ticket = None
@@ -183,16 +193,23 @@ class TicketDesk:
             # Hooks see a "created" ticket before its INSERT (it has no id yet), so the
             # row is written once with its derived columns (the SLA deadline).
             await self._changed(session, ticket, TicketChange("created"))
-            await session.flush()
-            self.emit(session, TicketCreated(ticket.id, ticket.queue, ticket.channel, ticket.assignee_id))
+            self.policy.opened(session, ticket)
+            if flush:
+                await session.flush()
+            new = ticket
+            self.emit(session, lambda: TicketCreated(new.id, new.queue, new.channel, new.assignee_id))
         else:
             ticket.updated_at = now
             if ticket.status == TicketStatus.PENDING_CUSTOMER.value:
                 ticket.status = TicketStatus.OPEN.value
             self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("timeline",), ticket.assignee_id))
             await self._changed(session, ticket, TicketChange("customer_message"))
-        entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key)
+        entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key, flush=flush)
         return Accepted(ticket, entry, created, decision)
+
+    async def prefetch(self, session: AsyncSession, customer_ids: Collection[int]) -> None:
+        """Read what routing needs for a batch of contacts from these customers, in a few queries."""
+        await self.policy.prefetch(session, customer_ids)
 
     async def open_ticket(
         self,
@@ -238,23 +255,29 @@ class TicketDesk:
     async def append(
         self,
         session: AsyncSession,
-        ticket: Ticket,
+        ticket: Ticket | int,
         kind: EntryKind | str,
         payload: dict[str, Any],
         author_id: int | None = None,
         dedup_key: str | None = None,
+        flush: bool = True,
     ) -> TimelineEntry:
+        """An entry on ``ticket`` (or the ticket of that id); its live event is published after commit."""
         entry = TimelineEntry(
-            ticket_id=ticket.id,
             kind=str(kind),
             author_id=author_id,
             payload=payload,
             dedup_key=dedup_key,
             created_at=self.clock.now(),
         )
+        if isinstance(ticket, Ticket):
+            entry.ticket = ticket
+        else:
+            entry.ticket_id = ticket
         session.add(entry)
-        await session.flush()
-        self.emit(session, TimelineAppended(ticket.id, entry.id, entry.kind))
+        if flush:
+            await session.flush()
+        self.emit(session, lambda: TimelineAppended(entry.ticket_id, entry.id, entry.kind))
         return entry
 
     # -- what agents do ---------------------------------------------------------------

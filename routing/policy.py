@@ -6,18 +6,25 @@ protocol and replace it in the composition root; the channels never change.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.records import OPEN_STATUSES, TICKET_NUMBER_OFFSET, Category, Ticket, Tier, User
+from core.records import TICKET_NUMBER_OFFSET, Category, Ticket, Tier
+from routing import history
 from routing.contact import Contact, Decision
 from routing.settings import RoutingSettings
 
 
 class RoutingPolicy(Protocol):
     async def route(self, session: AsyncSession, contact: Contact) -> Decision: ...
+
+    async def prefetch(self, session: AsyncSession, customer_ids: Collection[int]) -> None:
+        """Read ahead for a batch of contacts from these customers (optional: may do nothing)."""
+
+    def opened(self, session: AsyncSession, ticket: Ticket) -> None:
+        """The desk opened ``ticket`` in this session (for what ``prefetch`` remembers)."""
 
 
 class DefaultPolicy:
@@ -44,7 +51,7 @@ class DefaultPolicy:
             return decision
         if contact.customer_id is None:
             return decision
-        open_ticket, last_agent = await self._history(session, contact.customer_id)
+        open_ticket, last_agent = await history.customer_tickets(session, contact.customer_id)
         if open_ticket is not None:
             ticket_id, ticket_queue = open_ticket
             decision.join_ticket_id = ticket_id
@@ -56,24 +63,8 @@ class DefaultPolicy:
             decision.reasons.append("customer's last agent")
         return decision
 
-    async def _history(
-        self, session: AsyncSession, customer_id: int, depth: int = 50
-    ) -> tuple[tuple[int, str] | None, int | None]:
-        """The customer's latest open ticket and last active agent, from one indexed read."""
-        stmt = (
-            select(Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active)
-            .outerjoin(User, User.id == Ticket.assignee_id)
-            .where(Ticket.customer_id == customer_id)
-            .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
-            .limit(depth)
-        )
-        open_ticket: tuple[int, str] | None = None
-        last_agent: int | None = None
-        for ticket_id, queue, status, assignee_id, active in await session.execute(stmt):
-            if open_ticket is None and status in OPEN_STATUSES:
-                open_ticket = (ticket_id, queue)
-            if last_agent is None and assignee_id is not None and active:
-                last_agent = assignee_id
-            if open_ticket is not None and last_agent is not None:
-                break
-        return open_ticket, last_agent
+    async def prefetch(self, session: AsyncSession, customer_ids: Collection[int]) -> None:
+        await history.prefetch(session, customer_ids)
+
+    def opened(self, session: AsyncSession, ticket: Ticket) -> None:
+        history.opened(session, ticket)

@@ -8,7 +8,7 @@ from config.services import Services
 from core.auth import Actor
 from core.customers import CustomerDraft, create_customer
 from core.errors import Forbidden, InvalidInput
-from core.events import DomainEvent, TicketCreated, TicketUpdated
+from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 from core.records import EntryKind, Priority, TicketStatus
 from core.users import add_user
 from routing import Contact, TicketFilter
@@ -127,3 +127,39 @@ async def test_bad_values_write_nothing(services: Services, people: dict[str, Ac
         ticket = await services.desk.get(session, people["agent"], tid)
         assert ticket.priority == Priority.NORMAL
         assert ticket.status == TicketStatus.NEW.value
+
+
+async def test_a_batch_written_in_one_flush_routes_as_if_contacts_came_one_by_one(
+    services: Services, people: dict[str, Actor]
+) -> None:
+    """A channel importing a batch prefetches and writes at the end; the routing must not change."""
+    waiting = await _customer(services, "chen")  # has an open ticket
+    open_tid, _ = await _contact(services, Contact("email", waiting, subject="Where is my order"))
+    returning = await _customer(services, "liu")  # had a ticket alice solved
+    solved_tid, _ = await _contact(services, Contact("email", returning, subject="Old question"))
+    async with services.db.session() as session:
+        await services.desk.assign(session, people["agent"], solved_tid, people["agent"].user_id)
+        await services.desk.set_status(session, people["agent"], solved_tid, TicketStatus.SOLVED.value)
+        await services.desk.commit_and_publish(session)
+    newcomer = await _customer(services, "zhou")
+    seen: list[DomainEvent] = []
+
+    async def on_event(event: DomainEvent) -> None:
+        seen.append(event)
+
+    services.bus.subscribe(DomainEvent, on_event)
+    async with services.db.session() as session:
+        await services.desk.prefetch(session, [waiting, returning, newcomer])
+        batch = [
+            await services.desk.accept(session, Contact("email", cid, subject=subject), EntryKind.EMAIL_IN, {}, flush=False)
+            for cid, subject in [(waiting, "Any news?"), (returning, "New question"), (newcomer, "Hello"), (newcomer, "Hello again")]
+        ]
+        await services.desk.commit_and_publish(session)
+    joined, fresh, first, second = (a.ticket for a in batch)
+    assert joined.id == open_tid and not batch[0].created
+    assert batch[1].created and fresh.id != solved_tid and fresh.assignee_id == people["agent"].user_id
+    assert batch[2].created and not batch[3].created and first.id == second.id
+    created = [e for e in seen if isinstance(e, TicketCreated)]
+    assert sorted(e.ticket_id for e in created) == sorted([fresh.id, first.id])
+    appended = [e for e in seen if isinstance(e, TimelineAppended)]
+    assert sorted(e.entry_id for e in appended) == sorted(a.entry.id for a in batch if a.entry is not None)
