@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,7 @@ from alerts.events import AlertDeliveryFailed
 from alerts.sms.gateways import SmsGateway
 from alerts.sms.text import split
 from core.clock import Clock
-from core.records import EntryKind, OutboxMessage, TimelineEntry
+from core.records import EntryKind, OutboxMessage
 from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,10 @@ class SmsDelivery:
         for number, part in enumerate(parts, 1):
             await self.gateway.send(message.recipient, part, f"{reference}#{number}/{len(parts)}")
 
-    async def _timeline(self, session: AsyncSession, row: OutboxMessage, payload: dict[str, object]) -> None:
+    async def _timeline(self, session: AsyncSession, row: OutboxMessage, payload: dict[str, Any]) -> None:
         """Added without a flush: the worker records a whole batch of results in one go."""
         if row.ticket_id is not None:
-            session.add(TimelineEntry(
-                ticket_id=row.ticket_id, kind=EntryKind.ALERT.value, payload=payload,
-                dedup_key=f"outbox:{row.id}", created_at=self.clock.now(),
-            ))
+            await self.desk.append(session, row.ticket_id, EntryKind.ALERT, payload, dedup_key=f"outbox:{row.id}", flush=False)
 
     async def on_sent(self, session: AsyncSession, row: OutboxMessage) -> None:
         await self._timeline(session, row, {

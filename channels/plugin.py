@@ -24,7 +24,7 @@ from channels.replies import ReplyDesk
 from channels.smtp import CORRESPONDENCE_KINDS, SmtpDelivery
 from config.services import Services
 from core.errors import NotFound
-from core.records import EntryKind, OutboxMessage, Ticket
+from core.records import EntryKind, OutboxMessage
 from core.supervisor import Backoff, SupervisedTask
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class EmailChannel:
             services.clock,
             on_failed=self._delivery_failed,
             on_sent=self._delivered,
+            after_commit=services.desk.publish_pending,  # the results' timeline entries, live
         )
         deps = MailServices(
             services.db, services.desk, services.templates, services.clock, settings.smtp, self.outbox.wake
@@ -112,9 +113,8 @@ class EmailChannel:
         await self._on_ticket(session, row, payload, f"delivery-failed:{row.id}")
 
     async def _on_ticket(self, session: AsyncSession, row: OutboxMessage, payload: dict[str, Any], key: str) -> None:
-        ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id is not None else None
-        if ticket is not None:
-            await self.services.desk.append(session, ticket, EntryKind.ALERT, payload, dedup_key=key)
+        if row.ticket_id is not None:
+            await self.services.desk.append(session, row.ticket_id, EntryKind.ALERT, payload, dedup_key=key, flush=False)
 
 EMAIL_CHANNEL: web.AppKey[EmailChannel] = web.AppKey("email_channel", EmailChannel)
 

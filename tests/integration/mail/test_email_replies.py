@@ -16,6 +16,7 @@ from channels.sink import MailSink
 from config.services import Services
 from core.auth import Actor
 from core.errors import Forbidden, InvalidInput
+from core.events import TimelineAppended
 from core.records import EntryKind, OutboxMessage, Ticket, TimelineEntry
 from mail.helpers import append, eventually, fetch_all, make_agent
 
@@ -81,6 +82,12 @@ async def test_a_refused_reply_shows_on_the_ticket_and_a_busy_server_is_retried(
     await channel.ingest_raw("support", compose(sender="busy@example.com", subject="hello"))
     sink.answers["gone@example.com"] = "550 5.1.1 no such user"
     sink.answers["busy@example.com"] = "451 4.3.0 try again later"
+    published: list[TimelineAppended] = []
+
+    async def on_entry(event: TimelineAppended) -> None:
+        published.append(event)
+
+    mail_services.bus.subscribe(TimelineAppended, on_entry)
     await channel.outbox.run_once()  # both acknowledgements
     async with mail_services.db.session() as session:
         rows = {r.recipient: r for r in (await session.execute(select(OutboxMessage))).scalars()}
@@ -88,6 +95,8 @@ async def test_a_refused_reply_shows_on_the_ticket_and_a_busy_server_is_retried(
         assert rows["busy@example.com"].status == "pending" and "451" in (rows["busy@example.com"].last_error or "")
         alerts = (await session.execute(select(TimelineEntry).where(TimelineEntry.kind == EntryKind.ALERT))).scalars().all()
         assert [a.payload["recipient"] for a in alerts] == ["gone@example.com"]
+    # the open ticket page hears of it at once
+    assert [(e.ticket_id, e.entry_id) for e in published] == [(alerts[0].ticket_id, alerts[0].id)]
 
 
 async def test_automatic_mail_is_recorded_but_never_acknowledged(channel: EmailChannel, mail_services: Services, support: MailboxSettings) -> None:
