@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from channels.settings import MailboxSettings
 
 DOVECOT = "/usr/sbin/dovecot"
+DH_PARAMETERS = "/usr/share/dovecot/dh.pem"
 
 
 def dovecot_path() -> str | None:
@@ -37,10 +38,14 @@ def _free_port() -> int:
 
 
 class ThrowawayDovecot:
-    def __init__(self, users: dict[str, str], root: Path | None = None) -> None:
+    """``tls``: (certificate chain, key) PEM files; then IMAPS listens on ``tls_port`` and STARTTLS is offered."""
+
+    def __init__(self, users: dict[str, str], root: Path | None = None, tls: tuple[Path, Path] | None = None) -> None:
         self.users = users
         self.root = Path(root or tempfile.mkdtemp(prefix="frontdesk-dovecot-"))
         self.port = 0
+        self.tls = tls
+        self.tls_port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
     def _identity(self) -> tuple[str, int, int, str, str]:
@@ -66,6 +71,13 @@ class ThrowawayDovecot:
         for name, secret in self.users.items():
             self.add_user(name, secret)
         self.port = self.port or _free_port()
+        ssl = "ssl = no"
+        if self.tls is not None:
+            self.tls_port = self.tls_port or _free_port()
+            cert, key = self.tls
+            ssl = f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}"
+            if os.path.exists(DH_PARAMETERS):
+                ssl += f"\nssl_dh = <{DH_PARAMETERS}"
         config = self.root / "dovecot.conf"
         config.write_text(
             f"""
@@ -76,7 +88,7 @@ state_dir = {run}/state
 instance_name = frontdesk-{self.port}
 log_path = /dev/stderr
 info_log_path = /dev/null
-ssl = no
+{ssl}
 mail_fsync = never
 disable_plaintext_auth = no
 auth_mechanisms = plain login
@@ -107,7 +119,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service anvil {{
@@ -185,7 +198,7 @@ service stats {{
             "name": name or user,
             "address": f"{user}@example.com",
             "host": "127.0.0.1",
-            "port": self.port,
+            "port": self.tls_port if overrides.get("security") == "tls" else self.port,
             "security": "plain",
             "username": user,
             "password": SecretStr(self.users[user]),

@@ -72,7 +72,7 @@ async def connect(mailbox: MailboxSettings) -> aioimaplib.IMAP4:
     """A logged-in client; TLS, STARTTLS or plain (loopback) as configured."""
     if mailbox.security == "tls":
         client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
-            host=mailbox.host, port=mailbox.port, timeout=mailbox.timeout, ssl_context=ssl.create_default_context()
+            host=mailbox.host, port=mailbox.port, timeout=mailbox.timeout, ssl_context=tls_context(mailbox.ca_file)
         )
     else:
         client = aioimaplib.IMAP4(host=mailbox.host, port=mailbox.port, timeout=mailbox.timeout)
@@ -87,6 +87,11 @@ async def connect(mailbox: MailboxSettings) -> aioimaplib.IMAP4:
     return client
 
 
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Certificate and host name verified, against ``ca_file`` when set, else the system's CAs."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
 def close_transport(client: aioimaplib.IMAP4) -> None:
     transport = getattr(client.protocol, "transport", None)
     if transport is not None:
@@ -95,10 +100,11 @@ def close_transport(client: aioimaplib.IMAP4) -> None:
 
 async def _starttls(client: aioimaplib.IMAP4, mailbox: MailboxSettings) -> None:
     protocol = client.protocol
-    _check(await protocol.simple_command("STARTTLS"), "STARTTLS")
+    # aioimaplib has no STARTTLS call of its own; the command is in its table.
+    _check(await protocol.execute(aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)), "STARTTLS")
     loop = asyncio.get_running_loop()
     transport = await loop.start_tls(
-        protocol.transport, protocol, ssl.create_default_context(), server_hostname=mailbox.host
+        protocol.transport, protocol, tls_context(mailbox.ca_file), server_hostname=mailbox.host
     )
     protocol.transport = transport
     await protocol.capability()

@@ -23,6 +23,9 @@ class MailboxSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(993, ge=1, le=65535)
     security: Literal["tls", "starttls", "plain"] = "tls"
+    ca_file: str | None = Field(
+        None, description="PEM file of the CA that signed the server's certificate (a private CA); default: the system's CAs"
+    )
     username: str
     password: SecretStr
     folder: str = "INBOX"
@@ -44,6 +47,9 @@ class SmtpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(25, ge=1, le=65535)
     security: Literal["tls", "starttls", "plain"] = "plain"
+    ca_file: str | None = Field(
+        None, description="PEM file of the CA that signed the server's certificate (a private CA); default: the system's CAs"
+    )
     username: str | None = None
     password: SecretStr | None = None
     from_address: str = "support@example.com"

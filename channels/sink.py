@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import ssl
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -65,12 +66,17 @@ class MailSink:
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> MailSink:
+    async def start(self, host: str = "127.0.0.1", port: int = 0, starttls: ssl.SSLContext | None = None) -> MailSink:
+        """``starttls``: the server's context; STARTTLS is then required before any mail."""
         from aiosmtpd.smtp import SMTP
 
         handler = _Handler(self)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: SMTP(handler, hostname="sink.local"), host, port)
+        self._server = await loop.create_server(
+            lambda: SMTP(handler, hostname="sink.local", tls_context=starttls, require_starttls=starttls is not None),
+            host,
+            port,
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

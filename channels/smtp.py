@@ -16,7 +16,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 import aiosmtplib
 from aiosmtplib.errors import SMTPRecipientsRefused, SMTPResponseException
 
-from channels.imap import connect
+from channels.imap import connect, tls_context
 from channels.outbox import PermanentFailure, TemporaryFailure
 from channels.outgoing import domain_of
 from channels.settings import MailboxSettings, SmtpSettings
@@ -88,6 +88,7 @@ class SmtpDelivery:
                 password=s.password.get_secret_value() if s.password else None,
                 use_tls=s.security == "tls",
                 start_tls=True if s.security == "starttls" else False,
+                tls_context=tls_context(s.ca_file) if s.security != "plain" else None,
                 timeout=s.timeout,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
