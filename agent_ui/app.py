@@ -100,7 +100,7 @@ def create_app(services: Services) -> web.Application:
                    "state_clock.js"]
     app[FEATURE_SCRIPTS] = [*own_scripts, *_present([f"{name}.js" for name in FEATURES])]
     app[FEATURE_STYLES] = ["console.css", *_present([f"{name}.css" for name in FEATURES])]
-    hub = LiveHub()
+    hub = LiveHub(fanout_slice=64)
     app[LIVE_HUB] = hub
     services.bus.subscribe(DomainEvent, hub.on_event)
     app.on_response_prepare.append(add_security_headers)

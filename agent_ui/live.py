@@ -5,12 +5,17 @@
 ringing agent); every other event goes to all connected staff. Each connection has
 a bounded queue and its own writer task, so publishing never awaits a socket: a
 client whose queue is full is closed and counted, and the others never wait for it.
+With ``fanout_slice`` (the console's hub), an event for everyone is handed to about that
+many connections per loop turn: each hand-over wakes a writer, and 500 socket writes in
+one turn (20-35 ms) would hold up everything else, a screen-pop included. Events for
+named users are queued at once, so they may overtake a broadcast still being handed out.
 Wire shape: ``{"event": name, "data": {...}}``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import json
@@ -78,10 +83,13 @@ class LiveConnection:
 
 
 class LiveHub:
-    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(self, queue_size: int = QUEUE_SIZE, fanout_slice: int | None = None) -> None:
         self.queue_size = queue_size
+        self.fanout_slice = fanout_slice
         self._connections: set[LiveConnection] = set()
         self._closing: set[asyncio.Task[None]] = set()
+        self._bulk: collections.deque[str] = collections.deque()
+        self._fanout: asyncio.Task[None] | None = None
         self.dropped = 0
 
     @property
@@ -113,6 +121,11 @@ class LiveHub:
         self.deliver(encode(event), recipients_of(event))
 
     def deliver(self, text: str, user_ids: tuple[int, ...] | None = None) -> int:
+        if user_ids is None and self.fanout_slice is not None and len(self._connections) > self.fanout_slice:
+            self._bulk.append(text)
+            if self._fanout is None or self._fanout.done():
+                self._fanout = asyncio.create_task(self._fan_out(self.fanout_slice), name="live-fan-out")
+            return len(self._connections)  # all of them, a slice per loop turn
         sent = 0
         for conn in self._targets(user_ids):
             if conn.offer(text):
@@ -121,6 +134,26 @@ class LiveHub:
                 self._drop(conn)
         LIVE_MESSAGES.inc(sent)
         return sent
+
+    async def _fan_out(self, per_turn: int) -> None:
+        """Hand the queued broadcasts to every connection, about ``per_turn`` messages a loop turn."""
+        while self._bulk:
+            texts = list(self._bulk)
+            self._bulk.clear()
+            targets = list(self._connections)
+            step = max(1, per_turn // len(texts))
+            for start in range(0, len(targets), step):
+                sent = 0
+                for conn in targets[start:start + step]:
+                    if conn not in self._connections:
+                        continue
+                    for text in texts:
+                        if not conn.offer(text):
+                            self._drop(conn)
+                            break
+                        sent += 1
+                LIVE_MESSAGES.inc(sent)
+                await asyncio.sleep(0)
 
     def _drop(self, conn: LiveConnection) -> None:
         log.warning("live client of %s fell behind (%d queued): closing it", conn.actor.login, conn.queue.qsize())
@@ -139,6 +172,8 @@ class LiveHub:
 
     async def close_all(self) -> None:
         """At shutdown: close every socket at once (each bounded by ``CLOSE_TIMEOUT``)."""
+        if self._fanout is not None:
+            self._fanout.cancel()
         connections = list(self._connections)
         for conn in connections:
             self.detach(conn)

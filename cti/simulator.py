@@ -236,13 +236,16 @@ class AmiSimulator:
 
     async def play_load(self, events_per_s: float, duration_s: float, path: str | Path | None = None,
                         max_events: int | None = None) -> int:
-        """Background load: the recorded 10 calls/s mix (mostly VarSet), renumbered each pass."""
-        template = load_template(path)
+        """Background load: the recorded 10 calls/s mix (mostly VarSet), renumbered each pass.
+
+        Each chunk is renumbered as it is sent: renumbering the whole 18 MB template at the
+        start of a pass stalled the simulator for ~0.5 s, then it sent the backlog in one burst.
+        """
+        chunk_frames = load_template(path).frames
         sent = 0
         started = time.monotonic()
         tick = 0.01
         for generation in itertools.count():
-            chunk_frames = renumber(template.data, generation).split(b"\r\n\r\n")[:-1]
             i = 0
             while i < len(chunk_frames):
                 elapsed = time.monotonic() - started
@@ -261,7 +264,7 @@ class AmiSimulator:
                 part = chunk_frames[i : i + due]
                 i += len(part)
                 sent += len(part)
-                self.emit_raw(b"\r\n\r\n".join(part) + b"\r\n\r\n", len(part))
+                self.emit_raw(renumber(b"\r\n\r\n".join(part) + b"\r\n\r\n", generation), len(part))
                 await self.drain()
                 if events_per_s <= 0:
                     await asyncio.sleep(0)
@@ -563,6 +566,7 @@ class AmiSimulator:
 class LoadTemplate:
     data: bytes  # events only, each ending in a blank line
     events: int
+    frames: list[bytes]  # ``data`` split into its events, without their blank lines
 
 
 _templates: dict[str, LoadTemplate] = {}
@@ -571,8 +575,8 @@ _templates: dict[str, LoadTemplate] = {}
 def load_template(path: str | Path | None = None) -> LoadTemplate:
     key = str(path or FIXTURES / "load" / "load_10cps.ami.gz")
     if key not in _templates:
-        steps = transcript_events(read_transcript(key))
-        _templates[key] = LoadTemplate(b"".join(encode_event(s.frame) for s in steps), len(steps))
+        encoded = [encode_event(s.frame) for s in transcript_events(read_transcript(key))]
+        _templates[key] = LoadTemplate(b"".join(encoded), len(encoded), [e[:-4] for e in encoded])
     return _templates[key]
 
 

@@ -89,3 +89,24 @@ async def test_a_private_event_is_queued_only_for_its_users() -> None:
     await asyncio.sleep(0)
     assert (len(mine.received), len(other.received)) == (1, 0)
     await hub.close_all()
+
+
+async def test_a_broadcast_to_many_is_handed_out_a_slice_per_loop_turn_and_reaches_everyone_in_order() -> None:
+    hub = LiveHub(fanout_slice=8)
+    sockets = [ReadingSocket() for _ in range(100)]
+    for user_id, sock in enumerate(sockets):
+        hub.attach(ws(sock), actor(user_id))
+    first, second = '{"event": "a", "data": {}}', '{"event": "b", "data": {}}'
+    assert hub.deliver(first) == 100
+    hub.deliver(second)
+    pop = '{"event": "cti.pop", "data": {}}'
+    hub.deliver(pop, (99,))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert sockets[99].received[0] == pop  # the private message did not wait for the broadcast
+    assert sum(1 for sock in sockets if sock.received and sock.received[0] == first) <= 16  # the loop got turns
+    for _ in range(100):  # 25 slices of 4 connections x 2 messages, and their writers
+        await asyncio.sleep(0)
+    assert all(sock.received == [first, second] for sock in sockets[:99])
+    assert sockets[99].received == [pop, first, second]
+    await hub.close_all()
