@@ -15,7 +15,9 @@ class WallboardSettings(Section):
         5.0, ge=0, description="callers who hang up sooner are left out of the service level"
     )
     service_level_target: float = Field(0.8, ge=0, le=1, description="drawn as the target line on the chart")
-    max_frames_per_second: float = Field(5.0, gt=0, le=20, description="per viewer; changes in between are coalesced")
+    max_frames_per_second: float = Field(
+        8.0, gt=0, le=20, description="per viewer; changes in between are coalesced (the window bounds the delay)"
+    )
 
 
 class WebSettings(Section):

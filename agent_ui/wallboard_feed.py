@@ -6,20 +6,21 @@ Events only mark the board dirty; one loop draws at most one frame per ``min_int
 regions whose HTML changed since the last one, plus ``changed_at``: the wall-clock time
 of the first change it carries, so delivery delay can be measured. Clocks that only tick
 (time in state, longest wait) are counted by the page itself from ``data-since``. Call
-figures come from memory (``QueueStats``); the email backlog is re-read from the database
-in the background when a ticket or SLA event may have moved it (frames never wait for it),
-and the 15-minute charts are redrawn every few seconds at most.
+figures come from memory (``QueueStats``), and so does the email backlog
+(``WallboardBacklog``, moved by ticket and SLA events; frames never wait for the database);
+the 15-minute charts are redrawn every few seconds at most. The window runs from the start
+of the last frame, so a frame drawn while the board was quiet goes out at once.
 
-Each language's viewers hang off their own ``LiveHub``: a bounded queue and a writer task
-per viewer, so one stalled TV never holds back the rest; it is dropped when its queue is
-full (or when it stops answering pings) and its page reconnects and gets a full frame.
+Each language's viewers hang off their own ``BroadcastHub``: a frame is encoded once and
+written to every viewer's socket without awaiting any, so one stalled TV never holds back
+the rest; it is dropped when too much is left unsent on its socket (or when it stops
+answering pings) and its page reconnects and gets a full frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import dataclasses
 import json
 import logging
@@ -32,24 +33,17 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 from markupsafe import Markup
-from sqlalchemy import select
 
+from agent_ui.broadcast import BroadcastHub, Viewer
 from agent_ui.charts import bar_chart, line_chart
-from agent_ui.live import LiveConnection, LiveHub
 from agent_ui.vocabulary import N_
-from alerts.backlog import (
-    AlertFigures,
-    BacklogFigures,
-    alert_figures,
-    email_backlog,
-    emails_per_interval,
-)
+from agent_ui.wallboard_backlog import WallboardBacklog
+from alerts.backlog import AlertFigures, BacklogFigures
 from config.services import Services
 from core.auth import Actor
 from core.clock import as_utc
 from core.errors import Unavailable
-from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
-from core.records import Channel, EntryKind, User
+from core.events import DomainEvent
 from core.supervisor import Backoff, SupervisedTask
 from cti.queue_stats import INTERVAL, CallBoard, QueueStats
 
@@ -58,8 +52,7 @@ log = logging.getLogger(__name__)
 # Agent states as the regions name them (translated there).
 AGENT_STATE_NAMES = (N_("ready"), N_("on-call"), N_("wrap-up"), N_("paused"), N_("logged-out"))
 REGIONS = ("summary", "queues", "agents", "backlog", "charts")
-VIEWER_QUEUE = 8  # frames; at a few frames a second, a couple of seconds behind means stalled
-EMAIL_KINDS = (EntryKind.EMAIL_IN.value, EntryKind.EMAIL_OUT.value)
+VIEWER_BACKLOG = 128 * 1024  # bytes unsent beyond what the kernel holds: many frames behind means stalled
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,20 +75,14 @@ class WallboardFeed:
         self.tick = tick
         self.backlog_every = backlog_every
         self.charts_every = charts_every
-        self.hubs: dict[str, LiveHub] = {}
+        self.hubs: dict[str, BroadcastHub] = {}
         self.frames = 0
         self.heartbeat_drops = 0
         self._wake = asyncio.Event()
         self._changed_at: float | None = None
-        self._backlog_dirty = True
-        self._backlog_at = 0.0
         self._charts_at = 0.0
         self._figures: WallboardFigures | None = None
-        self._backlog: tuple[list[BacklogFigures], AlertFigures, list[int], dict[int, str]] | None = None
-        self._reading: asyncio.Task[None] | None = None
-        self._backlog_changed_at: float | None = None
-        self.backlog_reads: collections.deque[float] = collections.deque(maxlen=1000)  # seconds, for the bench
-        self._email_ids: set[int] = set()  # open email tickets as last read: their updates move the backlog
+        self.backlog = WallboardBacklog(services, stats.day_start, self.mark, backlog_every)
         self._last: dict[str, dict[str, str]] = {}
         self._seq = 0
         self.task = SupervisedTask("wallboard-feed", self._run, services.health, Backoff(0.5, 10.0), required=False)
@@ -109,33 +96,19 @@ class WallboardFeed:
             self._changed_at = at
         self._wake.set()
 
-    def _moves_backlog(self, event: DomainEvent) -> bool:
-        """Whether an event may change the email backlog or the alerts (calls' tickets do not)."""
-        if event.name.startswith("sla."):
-            return True
-        if isinstance(event, TicketCreated):
-            return event.channel == Channel.EMAIL.value
-        if isinstance(event, TimelineAppended):
-            return event.kind in EMAIL_KINDS or event.ticket_id in self._email_ids
-        if isinstance(event, TicketUpdated):
-            return event.ticket_id in self._email_ids
-        return False
-
     async def on_event(self, event: DomainEvent) -> None:
-        if self._moves_backlog(event):
-            self._backlog_dirty = True
-            self._backlog_changed_at = self._backlog_changed_at or time.time()
-            if self.viewers:
-                self._refresh_backlog()
+        self.backlog.on_event(event, watched=bool(self.viewers))
 
     async def stop(self) -> None:
         await self.task.stop()
-        if self._reading is not None:
-            self._reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reading
+        await self.backlog.stop()
 
     # -- viewers -------------------------------------------------------------------------
+    @property
+    def backlog_reads(self) -> collections.deque[float]:
+        """Seconds per backlog read (for the bench)."""
+        return self.backlog.reads
+
     @property
     def dropped(self) -> int:
         return sum(hub.dropped for hub in self.hubs.values()) + self.heartbeat_drops
@@ -144,61 +117,22 @@ class WallboardFeed:
     def viewers(self) -> int:
         return sum(hub.connections for hub in self.hubs.values())
 
-    async def attach(self, ws: web.WebSocketResponse, actor: Actor, lang: str) -> tuple[LiveHub, LiveConnection]:
-        hub = self.hubs.setdefault(lang, LiveHub(VIEWER_QUEUE))
-        conn = hub.attach(ws, actor)
+    async def attach(self, ws: web.WebSocketResponse, actor: Actor, lang: str,
+                     transport: asyncio.Transport) -> tuple[BroadcastHub, Viewer]:
+        """A new viewer gets the whole board, then every frame after it."""
         regions = self._last.get(lang) or await self.regions(lang)
-        conn.offer(self._frame(regions, None))
-        return hub, conn
+        hub = self.hubs.setdefault(lang, BroadcastHub(VIEWER_BACKLOG))
+        return hub, hub.attach(ws, actor, transport, self._frame(regions, None))
 
     # -- drawing -------------------------------------------------------------------------
     async def figures(self) -> WallboardFigures:
-        """Calls from memory every time; the backlog as last read (read first if never)."""
-        if self._backlog is None:  # the first viewers: one read for all of them
-            if self._reading is None or self._reading.done():
-                self._reading = asyncio.create_task(self._keep_reading(), name="wallboard-backlog")
-            await asyncio.shield(self._reading)
-            if self._backlog is None:
-                raise Unavailable("the wallboard cannot read the email backlog from the database")
-        assert self._backlog is not None
-        self._figures = WallboardFigures(self.stats.board(), *self._backlog)
+        """Calls and the backlog from memory (the backlog read first if it never was)."""
+        if not self.backlog.loaded and not await self.backlog.load():  # the first viewers: one read for all
+            raise Unavailable("the wallboard cannot read the email backlog from the database")
+        snap = self.backlog.snapshot(self.services.clock.now())
+        self._figures = WallboardFigures(self.stats.board(), snap.backlog, snap.alerts, snap.emails_per_interval,
+                                         snap.names)
         return self._figures
-
-    def _refresh_backlog(self) -> None:
-        """Re-read the backlog in the background when it may have moved: frames never wait for the database."""
-        due = self._backlog_dirty or time.monotonic() - self._backlog_at >= self.backlog_every
-        if due and (self._reading is None or self._reading.done()):
-            self._reading = asyncio.create_task(self._keep_reading(), name="wallboard-backlog")
-
-    async def _keep_reading(self) -> None:
-        """Read until no change arrived during the last read (the next one may be due at once)."""
-        while True:
-            self._backlog_dirty = False
-            if not await self._read_backlog() or not self._backlog_dirty:
-                return  # after a failure the next frame (a second at most) tries again
-
-    async def _read_backlog(self) -> bool:
-        self._backlog_at = started = time.monotonic()
-        changed_at, self._backlog_changed_at = self._backlog_changed_at, None
-        start = self.stats.day_start()
-        try:
-            async with self.services.db.session() as session:
-                ids: set[int] = set()
-                backlog = await email_backlog(session, self.services.clock.now(), ids)
-                alerts = await alert_figures(session, start)
-                emails = await emails_per_interval(session, start, INTERVAL)
-                names = {row.id: row.display_name for row in await session.execute(select(User.id, User.display_name))}
-        except Exception:
-            log.exception("cannot read the email backlog for the wallboard")
-            self._backlog_dirty = True
-            return False
-        self._email_ids = ids
-        self.backlog_reads.append(time.monotonic() - started)
-        fresh = (backlog, alerts, emails, names)
-        if fresh != self._backlog:
-            self._backlog = fresh
-            self.mark(changed_at)
-        return True
 
     async def regions(self, lang: str, figures: WallboardFigures | None = None) -> dict[str, str]:
         figures = figures or self._figures or await self.figures()
@@ -223,7 +157,7 @@ class WallboardFeed:
         live = {lang: hub for lang, hub in self.hubs.items() if hub.connections}
         if not live:
             return 0
-        self._refresh_backlog()
+        self.backlog.refresh()
         figures = await self.figures()
         sent = 0
         charts_due = time.monotonic() - self._charts_at >= self.charts_every
@@ -250,8 +184,10 @@ class WallboardFeed:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+            started = time.monotonic()
             await self.publish()
-            await asyncio.sleep(self.min_interval)  # coalesce whatever arrives meanwhile into the next frame
+            # coalesce whatever arrives meanwhile into the next frame, at most one per min_interval
+            await asyncio.sleep(max(0.0, self.min_interval - (time.monotonic() - started)))
 
 
 def ticking_clock(since: datetime | None) -> Markup:

@@ -67,7 +67,9 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
     feed = request.app[WALLBOARD]
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
-    hub, conn = await feed.attach(ws, actor, lang)
+    if not isinstance(request.transport, asyncio.Transport):  # the client left during the handshake
+        return ws
+    hub, conn = await feed.attach(ws, actor, lang, request.transport)
     try:
         async for msg in ws:
             if msg.type == WSMsgType.ERROR:

@@ -14,6 +14,7 @@ with the ticket pages:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -88,21 +89,31 @@ def sla_risk(sla_state: dict[str, object] | None, status: str, now: datetime) ->
     return risk
 
 
-async def email_backlog(session: AsyncSession, now: datetime, ids: set[int] | None = None) -> list[BacklogFigures]:
-    """All queues first, then one row per queue with open email tickets (their ids added to ``ids``)."""
-    stmt = select(Ticket.id, Ticket.queue, Ticket.status, Ticket.created_at, Ticket.first_response_at,
-                  Ticket.sla_state).where(Ticket.channel == Channel.EMAIL.value, Ticket.status.in_(OPEN_STATUSES))
+def count_backlog(tickets: Iterable[SlaTicket], now: datetime) -> list[BacklogFigures]:
+    """All queues first, then one row per queue with open email tickets."""
     overall = BacklogFigures(None)
     queues: dict[str, BacklogFigures] = {}
     now = as_utc(now)
-    for row in await session.execute(stmt):
-        ticket = SlaTicket(row.id, row.queue, row.status, as_utc(row.created_at),
-                           as_utc(row.first_response_at) if row.first_response_at else None, row.sla_state or {})
+    for ticket in tickets:
         overall.add(ticket, now)
-        if ids is not None:
-            ids.add(ticket.id)
         queues.setdefault(ticket.queue, BacklogFigures(ticket.queue)).add(ticket, now)
     return [overall, *(queues[name] for name in sorted(queues))]
+
+
+async def open_email_tickets(session: AsyncSession, ids: Collection[int] | None = None) -> list[SlaTicket]:
+    """Open email tickets with their SLA state (only those among ``ids`` if given)."""
+    stmt = select(Ticket.id, Ticket.queue, Ticket.status, Ticket.created_at, Ticket.first_response_at,
+                  Ticket.sla_state).where(Ticket.channel == Channel.EMAIL.value, Ticket.status.in_(OPEN_STATUSES))
+    if ids is not None:
+        stmt = stmt.where(Ticket.id.in_(ids))
+    return [SlaTicket(row.id, row.queue, row.status, as_utc(row.created_at),
+                      as_utc(row.first_response_at) if row.first_response_at else None, row.sla_state or {})
+            for row in await session.execute(stmt)]
+
+
+async def email_backlog(session: AsyncSession, now: datetime) -> list[BacklogFigures]:
+    """All queues first, then one row per queue with open email tickets."""
+    return count_backlog(await open_email_tickets(session), now)
 
 
 async def alert_figures(session: AsyncSession, since: datetime) -> AlertFigures:

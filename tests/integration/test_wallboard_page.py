@@ -11,8 +11,13 @@ import aiohttp
 import pytest
 from web_fixtures import WebSite
 
+from agent_ui.keys import WALLBOARD
+from alerts.backlog import email_backlog
 from config.settings import Settings, load_settings
+from core.auth import Actor
+from core.records import EntryKind, Ticket, TicketStatus
 from cti.events import AgentStateChanged, CallEnded
+from routing.contact import Contact
 
 TOKEN = "tv-token-0123456789"
 
@@ -75,4 +80,51 @@ async def test_a_change_reaches_the_board_within_a_second_and_bursts_are_coalesc
                 await asyncio.sleep(0.1)
         got = await frames_until(ws, 'data-figure="offered">301<', within=3.0)
         elapsed = time.monotonic() - started
-        assert len(got) <= elapsed * 5 + 2, f"{len(got)} frames in {elapsed:.2f}s: not coalesced"
+        most = site.services.settings.web.wallboard.max_frames_per_second
+        assert len(got) <= elapsed * most + 2, f"{len(got)} frames in {elapsed:.2f}s: not coalesced"
+
+
+def mail_figures(frame: dict[str, Any]) -> tuple[str, str]:
+    summary = frame["regions"]["summary"]
+    return (summary.split('data-figure="emails-open">')[1].split("<")[0],
+            summary.split('data-figure="emails-unanswered">')[1].split("<")[0])
+
+
+async def test_emails_move_the_board_within_a_second_and_it_agrees_with_the_records(site: WebSite) -> None:
+    tv = await site.anonymous()
+    desk = site.services.desk
+    agent = Actor.of(site.users["agent"])
+    async with tv.http.ws_connect(f"/wallboard/ws?token={TOKEN}") as ws:
+        first = json.loads((await ws.receive(timeout=2)).data)["data"]
+        assert mail_figures(first) == ("0", "0")
+        ids = []
+        started = time.monotonic()
+        for n in range(2):  # two emails arrive
+            async with site.services.db.session() as session:
+                accepted = await desk.accept(session, Contact("email", None, subject=f"Order {n}", address=f"c{n}@example.com"),
+                                             EntryKind.EMAIL_IN, {"text": "where is it"})
+                await desk.commit_and_publish(session)
+                ids.append(accepted.ticket.id)
+        got = await frames_until(ws, 'data-figure="emails-open">2<')
+        assert time.monotonic() - started < 1.0 and mail_figures(got[-1]) == ("2", "2")
+
+        started = time.monotonic()
+        async with site.services.db.session() as session:  # the first is answered
+            ticket = await session.get(Ticket, ids[0])
+            assert ticket is not None
+            await desk.record_reply(session, ticket, agent)
+            await desk.commit_and_publish(session)
+        got = await frames_until(ws, 'data-figure="emails-unanswered">1<')
+        assert time.monotonic() - started < 1.0 and mail_figures(got[-1]) == ("2", "1")
+
+        started = time.monotonic()
+        async with site.services.db.session() as session:  # the second is solved
+            await desk.set_status(session, agent, ids[1], TicketStatus.SOLVED.value)
+            await desk.commit_and_publish(session)
+        got = await frames_until(ws, 'data-figure="emails-open">1<')
+        assert time.monotonic() - started < 1.0 and mail_figures(got[-1]) == ("1", "0")
+
+    feed = site.server.app[WALLBOARD]
+    async with site.services.db.session() as session:
+        recorded = await email_backlog(session, site.services.clock.now())
+    assert feed.backlog.snapshot(site.services.clock.now()).backlog == recorded
