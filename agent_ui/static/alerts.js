@@ -6,10 +6,18 @@
   const ticketId = box.dataset.ticketId;
   const targets = document.getElementById("sla-targets");
 
+  // Words in the person's language, from the page (see ticket_sla.html).
+  const words = document.getElementById("sla-words").dataset;
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_m, key) => String(values[key]));
+
   function human(seconds) {
     const s = Math.abs(seconds);
     const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
-    return (d ? d + "d " : "") + (d || h ? h + "h " : "") + m + "m";
+    const parts = [];
+    if (d) parts.push(fill(words.days, { n: d }));
+    if (d || h) parts.push(fill(words.hours, { n: h }));
+    parts.push(fill(words.minutes, { n: m }));
+    return parts.join(" ");
   }
 
   function show(clock) {
@@ -20,9 +28,14 @@
       const span = document.createElement("span");
       span.className = "sla-target " + (t.breached ? "breached" : "running") + (t.acknowledged ? " acknowledged" : "");
       const left = t.business_seconds_left;
-      span.textContent = t.label + ": " + (left < 0 ? "overdue " + human(left) : human(left) + " left") +
-        (clock.business_time ? " (business time)" : "") + " · level " + t.level + "/" + t.levels +
-        (t.acknowledged ? " · acknowledged" : "");
+      const key = t.target.replace(/_(\w)/g, (_m, c) => c.toUpperCase());
+      const parts = [
+        (words[key] || t.label) + ": " + fill(left < 0 ? words.overdue : words.left, { time: human(left) }) +
+          (clock.business_time ? " " + words.businessTime : ""),
+        fill(words.level, { level: t.level, levels: t.levels }),
+      ];
+      if (t.acknowledged) parts.push(words.acknowledged);
+      span.textContent = parts.join(" · ");
       span.title = t.deadline;
       targets.appendChild(span);
     }

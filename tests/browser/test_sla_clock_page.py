@@ -46,11 +46,18 @@ async def test_the_agent_sees_the_overdue_clock_and_acknowledges_with_one_click(
     await page.goto(f"{site.url}/tickets/{accepted.ticket.id}")
     clock_text = page.locator("#sla-targets")
     await page.wait_for_selector("#sla-targets .sla-target.breached")
-    assert "first response: overdue 1h 0m (business time)" in await clock_text.inner_text()
+    assert "First response: overdue by 1h 0m (business time)" in await clock_text.inner_text()
     button = page.locator("#sla-ack")
     await button.wait_for(state="visible")
     await button.click()
     await page.wait_for_selector(".sla-target.acknowledged")
     assert await page.locator(".sla-ack").is_hidden()
     assert "acknowledged by agent" in (await page.inner_text("#timeline")).lower()
+
+    # The same clock for an agent who works in Chinese.
+    await page.select_option("select[name=language]", "zh_CN")
+    await page.wait_for_selector("text=确认告警", state="attached")
+    await page.wait_for_selector("#sla-targets .sla-target.acknowledged")
+    text = await clock_text.inner_text()
+    assert "首次响应: 已超时 1小时 0分钟 （工作时间） · 第 " in text and "级 · 已确认" in text
     await page.close()

@@ -6,6 +6,8 @@ import pytest
 from web_fixtures import WebSite
 
 from config.settings import Settings, load_settings
+from core.records import EntryKind
+from routing import Contact
 
 
 async def test_an_agent_switches_the_console_to_chinese_and_back(site: WebSite) -> None:
@@ -41,3 +43,26 @@ class TestSiteDefaultLanguage:
     async def test_people_without_a_choice_get_the_site_default(self, site: WebSite) -> None:
         agent = await site.login("agent")
         assert "我的工单" in await agent.api("GET", "/queue")
+
+
+async def test_alerts_and_delivery_failures_on_the_timeline_read_in_the_agents_language(site: WebSite) -> None:
+    async with site.services.db.session() as session:
+        accepted = await site.services.desk.accept(session, Contact("email", None, subject="Broken kettle"), EntryKind.EMAIL_IN, {})
+        ticket = accepted.ticket
+        await site.services.desk.append(session, ticket, EntryKind.ALERT, {
+            "event": "escalated", "message": "First response breached — level 2: sms to Sue", "target": "first_response",
+            "level": 2, "breached": True, "notified": [{"channel": "sms", "to": "+8613900000000", "name": "Sue"}],
+        })
+        await site.services.desk.append(session, ticket, EntryKind.ALERT, {
+            "event": "email-delivery-failed", "recipient": "gone@example.com", "subject": "Re: Broken kettle",
+            "error": "550 5.1.1 no such user",
+        })
+        await site.services.desk.commit_and_publish(session)
+    agent = await site.login("agent")
+    page = await agent.api("GET", f"/tickets/{ticket.id}")
+    assert "First response breached" in page and "Sue" in page
+    assert "Email to gone@example.com could not be delivered: 550 5.1.1 no such user" in page
+    await agent.api("POST", "/preferences/language", data={"language": "zh_CN", "next": "/queue"})
+    page = await agent.api("GET", f"/tickets/{ticket.id}")
+    assert "首次响应 已超时" in page
+    assert "发送给 gone@example.com 的邮件无法投递：550 5.1.1 no such user" in page
