@@ -5,6 +5,7 @@ answers), wraps up; then replies to an email with the suggested template."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -84,7 +85,7 @@ async def test_an_agent_takes_a_call_wraps_up_and_answers_a_mail(
     await expect(page.locator("#cti-call")).to_be_hidden(timeout=3000)
     await page.keyboard.press("w")  # the Wrap-up shortcut
     await expect(state).to_have_attribute("data-state", "wrap-up", timeout=3000)
-    await expect(page.locator("#cti-clock")).to_have_text("0:01", timeout=3000)
+    await expect(page.locator("#cti-clock")).to_have_text(re.compile(r"^0:0[1-5]$"), timeout=3000)  # counting
     await page.click('[data-cti-status="ready"]')
     await expect(state).to_have_attribute("data-state", "ready")
 
