@@ -48,7 +48,7 @@ from core.records import (
     Ticket,
     Tier,
 )
-from routing.contact import Contact
+from routing import Contact, ticket_id_of
 
 log = logging.getLogger(__name__)
 
@@ -444,9 +444,9 @@ class BatchContext:
         """The ticket this mail belongs to, and how we know: references, a reply that came first, the tag."""
         for ref in p.thread_refs:  # nearest first: In-Reply-To, then References from the end
             if ref in self.ticket_of:
-                return await _ticket_id(session, self.ticket_of[ref]), "references"
+                return await ticket_id_of(session, self.ticket_of[ref]), "references"
         if p.message_id and p.message_id in self.replied_by:
-            return await _ticket_id(session, self.replied_by[p.message_id]), "reply-arrived-first"
+            return await ticket_id_of(session, self.replied_by[p.message_id]), "reply-arrived-first"
         for number in ticket_number_in(p.subject):
             ticket_id = number - TICKET_NUMBER_OFFSET
             if ticket_id > 0 and await session.get(Ticket, ticket_id) is not None:
@@ -487,15 +487,6 @@ class BatchContext:
                 session.add_all(self.importer.acknowledgement(ticket, customer, p))
             self.acknowledgements = []
             await session.flush()
-
-
-async def _ticket_id(session: AsyncSession, ticket: int | Ticket) -> int:
-    """The id of a ticket this batch may have opened (written now if it has none yet)."""
-    if isinstance(ticket, int):
-        return ticket
-    if ticket.id is None:
-        await session.flush()
-    return ticket.id
 
 
 async def retry_quarantined(importer: MailImporter, session: AsyncSession, row: QuarantinedMail) -> IngestResult:

@@ -10,6 +10,7 @@ from routing.desk import (
     entry_dict,
     ticket_dict,
 )
+from routing.history import ticket_id_of
 from routing.policy import DefaultPolicy, RoutingPolicy
 from routing.settings import RoutingSettings
 
@@ -28,4 +29,5 @@ __all__ = [
     "entry_dict",
     "is_callback",
     "ticket_dict",
+    "ticket_id_of",
 ]

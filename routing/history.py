@@ -47,10 +47,17 @@ async def customer_tickets(session: AsyncSession, customer_id: int) -> tuple[tup
         known = await _read(session, customer_id)
     open_ticket = known.open_ticket
     if isinstance(open_ticket, Ticket):
-        if open_ticket.id is None:  # opened earlier in this batch: write it to learn its id
-            await session.flush()
-        open_ticket = (open_ticket.id, open_ticket.queue)
+        open_ticket = (await ticket_id_of(session, open_ticket), open_ticket.queue)
     return open_ticket, known.last_agent
+
+
+async def ticket_id_of(session: AsyncSession, ticket: Ticket | int) -> int:
+    """The id of a ticket a batch may have opened without writing it yet (written now if so)."""
+    if isinstance(ticket, int):
+        return ticket
+    if ticket.id is None:
+        await session.flush()
+    return ticket.id
 
 
 async def _read(session: AsyncSession, customer_id: int) -> CustomerTickets:
