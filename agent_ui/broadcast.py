@@ -15,19 +15,17 @@ negotiated permessage-deflate; aiohttp's own writer still sends pings and the cl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
 
 from aiohttp import web
 
-from agent_ui.web_metrics import LIVE_CONNECTIONS, LIVE_DROPPED, LIVE_MESSAGES
+from agent_ui.slow_clients import SlowClientCloser
+from agent_ui.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from core.auth import Actor
 
 log = logging.getLogger(__name__)
 
-CLOSE_TIMEOUT = 2.0
-TOO_SLOW = 1013  # "try again later": the client fell behind
 FIN_TEXT = 0x81  # final fragment, text opcode
 
 
@@ -59,8 +57,11 @@ class BroadcastHub:
     def __init__(self, max_buffered: int) -> None:
         self.max_buffered = max_buffered
         self._viewers: set[Viewer] = set()
-        self._closing: set[asyncio.Task[None]] = set()
-        self.dropped = 0
+        self._closer = SlowClientCloser()
+
+    @property
+    def dropped(self) -> int:
+        return self._closer.dropped
 
     @property
     def connections(self) -> int:
@@ -106,23 +107,11 @@ class BroadcastHub:
             return  # it left: its handler ends the socket
         log.warning("wallboard viewer %s fell behind (%d bytes unsent): closing it",
                     viewer.actor.login, viewer.transport.get_write_buffer_size())
-        self.dropped += 1
-        LIVE_DROPPED.inc()
-        task = asyncio.create_task(self._close(viewer))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    @staticmethod
-    async def _close(viewer: Viewer) -> None:
-        with contextlib.suppress(Exception, asyncio.TimeoutError):
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await viewer.ws.close(code=TOO_SLOW, message=b"too slow")
-        if not viewer.transport.is_closing():  # it never read the close either
-            viewer.transport.abort()
+        self._closer.drop(viewer.ws, viewer.transport)
 
     async def close_all(self) -> None:
         """At shutdown: close every socket at once (each bounded by ``CLOSE_TIMEOUT``)."""
         viewers = list(self._viewers)
         for viewer in viewers:
             self.detach(viewer)
-        await asyncio.gather(*(self._close(viewer) for viewer in viewers), *self._closing)
+        await self._closer.close_all((viewer.ws, viewer.transport) for viewer in viewers)

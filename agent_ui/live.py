@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import dataclasses
 import json
 import logging
@@ -27,7 +26,8 @@ from aiohttp import WSMsgType, web
 
 from agent_ui.identity import actor_of, same_origin, signed_in
 from agent_ui.keys import LIVE_HUB
-from agent_ui.web_metrics import LIVE_CONNECTIONS, LIVE_DROPPED, LIVE_MESSAGES
+from agent_ui.slow_clients import SlowClientCloser
+from agent_ui.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from core.auth import Actor
 from core.errors import Forbidden
 from core.events import DomainEvent
@@ -35,8 +35,6 @@ from core.events import DomainEvent
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
-CLOSE_TIMEOUT = 2.0
-TOO_SLOW = 1013  # "try again later": the client fell behind
 
 
 def _json_default(value: Any) -> Any:
@@ -87,10 +85,13 @@ class LiveHub:
         self.queue_size = queue_size
         self.fanout_slice = fanout_slice
         self._connections: set[LiveConnection] = set()
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closer = SlowClientCloser()
         self._bulk: collections.deque[str] = collections.deque()
         self._fanout: asyncio.Task[None] | None = None
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        return self._closer.dropped
 
     @property
     def connections(self) -> int:
@@ -157,18 +158,8 @@ class LiveHub:
 
     def _drop(self, conn: LiveConnection) -> None:
         log.warning("live client of %s fell behind (%d queued): closing it", conn.actor.login, conn.queue.qsize())
-        self.dropped += 1
-        LIVE_DROPPED.inc()
         self.detach(conn)
-        task = asyncio.create_task(self._close(conn))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    @staticmethod
-    async def _close(conn: LiveConnection) -> None:
-        with contextlib.suppress(Exception, asyncio.TimeoutError):
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await conn.ws.close(code=TOO_SLOW, message=b"too slow")
+        self._closer.drop(conn.ws)
 
     async def close_all(self) -> None:
         """At shutdown: close every socket at once (each bounded by ``CLOSE_TIMEOUT``)."""
@@ -177,7 +168,7 @@ class LiveHub:
         connections = list(self._connections)
         for conn in connections:
             self.detach(conn)
-        await asyncio.gather(*(self._close(conn) for conn in connections), *self._closing)
+        await self._closer.close_all((conn.ws, None) for conn in connections)
 
 
 async def live_socket(request: web.Request) -> web.StreamResponse:
