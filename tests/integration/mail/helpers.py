@@ -51,3 +51,14 @@ async def make_agent(services: Services, login: str = "alice", roles: tuple[str,
     async with services.db.transaction() as session:
         user = await add_user(session, login, "correct horse battery", login.title(), list(roles))
     return Actor.of(user)
+
+
+async def mailbox_reading(services: Services, name: str = "support", detail: str = "") -> None:
+    """Wait until the mailbox reports itself healthy: it does so once a batch's flags are set,
+    just after the batch's commit, so a test that saw the tickets may still see "starting"."""
+
+    async def reading() -> bool:
+        health = services.health.get(f"mailbox:{name}")
+        return health is not None and health.ok and health.detail.startswith(detail)
+
+    await eventually(reading)

@@ -10,7 +10,7 @@ from channels.samples import Attachment, compose
 from channels.settings import MailboxSettings
 from config.services import Services
 from core.records import Customer, EntryKind, Ticket, TimelineEntry
-from mail.helpers import append, eventually
+from mail.helpers import append, eventually, mailbox_reading
 
 
 async def email_entries(services: Services) -> list[TimelineEntry]:
@@ -49,12 +49,7 @@ async def test_chinese_english_and_spanish_mail_become_tickets(
         flags="(\\Seen)",  # already read by a person in another client: still imported
     )
     entries = await ingest_until(channel, mail_services, 4)
-
-    async def reading_and_idle() -> bool:  # reported once the batch's flags are set, just after its commit
-        health = mail_services.health.get("mailbox:support")
-        return health is not None and health.ok and health.detail.startswith("idle;")
-
-    await eventually(reading_and_idle)
+    await mailbox_reading(mail_services, detail="idle;")
     by_sender = {e.payload["from"]: e.payload for e in entries}
     assert by_sender["wang@example.cn"]["subject"] == "退款申请 镕"
     assert by_sender["wang@example.cn"]["text"].strip() == "订单没有收到，请退款。镕"

@@ -18,7 +18,7 @@ from channels.sink import MailSink
 from config.services import Services
 from core.records import EntryKind, OutboxMessage, TimelineEntry
 from mail.conftest import need_dovecot
-from mail.helpers import append, eventually
+from mail.helpers import append, eventually, mailbox_reading
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,7 @@ async def test_mail_arrives_over_imaps_and_starttls(
     channel.start(outbox=False)
     try:
         await eventually(lambda: _has(mail_services, subject))
-        health = mail_services.health.get("mailbox:support")
-        assert health is not None and health.ok
+        await mailbox_reading(mail_services)
     finally:
         await channel.stop()
 
