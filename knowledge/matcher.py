@@ -10,7 +10,6 @@ word boundaries ("refund" is not found inside "prefunding"), Chinese ones anywhe
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import math
 from collections.abc import Iterable
 
@@ -91,7 +90,10 @@ class KeywordMatcher:
         by_language: dict[str, set[int]] = {}
         for slot, template in enumerate(self._templates):
             by_language.setdefault(_language_of(template.language), set()).add(slot)
-        self._by_language = {language: frozenset(slots) for language, slots in by_language.items()}
+        any_language = by_language.get("", set())
+        # A mail in a language may get that language's templates and those without one.
+        self._for_language = {language: frozenset(slots | any_language) for language, slots in by_language.items()}
+        self._any_language = frozenset(any_language)
         key_of: dict[tuple[str, bool], int] = {}  # (canonical phrase, is exclusion) → key
         weights: list[dict[int, int]] = []  # key → {slot: weight}; empty for exclusions
         vetoes: list[set[int]] = []  # key → slots it vetoes
@@ -121,21 +123,19 @@ class KeywordMatcher:
                 keys_of[slot].add(key)
         self._weights = [tuple(w.items()) for w in weights]
         self._subject_weights = [tuple((s, w * SUBJECT_FACTOR) for s, w in pairs) for pairs in self._weights]
-        self._slots = [frozenset(w) for w in weights]
         self._vetoes = [frozenset(v) for v in vetoes]
+        self._exclusion_keys = frozenset(key for key, v in enumerate(vetoes) if v)
         self._phrases = phrases
         self._keys_of = [frozenset(keys) for keys in keys_of]
-        # Per spelling: length, whether each end must sit on a word boundary (a Latin end
-        # must; a CJK end need not), and the keyword keys it spells.
-        self._spelled: list[tuple[int, bool, bool, tuple[int, ...]]] = []
+        # Each spelling's value in the automaton: its length, whether each end must sit on a
+        # word boundary (a Latin end must; a CJK end need not), and the keyword keys it spells.
         self._automaton: ahocorasick.Automaton | None = None
         if spellings:
             automaton = ahocorasick.Automaton()
-            for index, (spelling, keys) in enumerate(spellings.items()):
+            for spelling, keys in spellings.items():
                 encoded = _bytes_as_text(spelling)
-                automaton.add_word(encoded, index)
-                self._spelled.append((len(encoded), is_word_char(spelling[0]),
-                                      is_word_char(spelling[-1]), tuple(keys)))
+                automaton.add_word(encoded, (len(encoded), is_word_char(spelling[0]), is_word_char(spelling[-1]),
+                                             tuple(keys)))
             automaton.make_automaton()
             self._automaton = automaton
         self.forms = len(spellings)
@@ -149,23 +149,18 @@ class KeywordMatcher:
         if self._automaton is None or not text:
             return keys
         data = _bytes_as_text(text)
-        seen: set[int] = set()
         last = len(data) - 1
-        spelled = self._spelled
-        for end, index in self._automaton.iter(data):
-            if index in seen:
-                continue
-            length, bound_start, bound_end, spelled_keys = spelled[index]
-            start = end - length + 1
-            if bound_start and start > 0:
-                byte = data[start - 1]  # ASCII inline; other characters are decoded
-                if byte.isalnum() if byte < "\x80" else _continues_word(data, start - 1, backwards=True):
-                    continue
+        for end, (length, bound_start, bound_end, spelled_keys) in self._automaton.iter(data):
+            if bound_start:
+                start = end - length
+                if start >= 0:
+                    byte = data[start]  # ASCII inline; other characters are decoded
+                    if byte.isalnum() if byte < "\x80" else _continues_word(data, start, backwards=True):
+                        continue
             if bound_end and end < last:
                 byte = data[end + 1]
                 if byte.isalnum() if byte < "\x80" else _continues_word(data, end + 1, backwards=False):
                     continue
-            seen.add(index)
             keys.update(spelled_keys)
         return keys
 
@@ -180,18 +175,24 @@ class KeywordMatcher:
         in_subject = self.found(fold(subject))
         only_in_body = self.found(fold(body)) - in_subject
         found = in_subject | only_in_body
-        scores = self._tie.copy()  # one float per template, so the loops below are list arithmetic
+        tie = self._tie
+        scores: dict[int, float] = {}  # the templates a found keyword touched
         for keys, weights in ((in_subject, self._subject_weights), (only_in_body, self._weights)):
             for key in keys:
                 for slot, weight in weights[key]:
-                    scores[slot] += weight
-        candidates = set().union(*map(self._slots.__getitem__, found))
-        candidates -= set().union(*map(self._vetoes.__getitem__, found))
+                    if slot in scores:
+                        scores[slot] += weight
+                    else:
+                        scores[slot] = tie[slot] + weight
+        for key in found & self._exclusion_keys:
+            for slot in self._vetoes[key]:
+                scores.pop(slot, None)
+        candidates: Iterable[int] = scores.keys()
         wanted = _language_of(language)
         if wanted:
-            candidates &= self._by_language.get(wanted, frozenset()) | self._by_language.get("", frozenset())
+            candidates = scores.keys() & self._for_language.get(wanted, self._any_language)
         best = []
-        for slot in heapq.nlargest(limit, candidates, key=scores.__getitem__):
+        for slot in sorted(candidates, key=scores.__getitem__, reverse=True)[:limit]:
             phrases = sorted(self._phrases[key][slot] for key in found & self._keys_of[slot])
             template = self._templates[slot]
             score = math.ceil(scores[slot]) / _SCALE
