@@ -27,33 +27,12 @@ from typing import Any
 import aiohttp
 
 from core.measure import percentile, rounded
+from cti.bench import bench_agent, simulator_process
 
 TOKEN = "bench-wallboard-token-0123456789"
 
 
-def _agent(n: int) -> str:
-    return f"PJSIP/{2000 + n}"
-
-
-# -- process 1: the PBX ----------------------------------------------------------------------
-def _simulator_process(conn: Connection, agents: int) -> None:
-    from cti.simulator import AmiSimulator
-
-    async def run() -> None:
-        sim = AmiSimulator("bench", "bench", queues={"support": [_agent(n) for n in range(agents)]})
-        conn.send(await sim.start())
-        while True:
-            command, args = await asyncio.to_thread(conn.recv)
-            if command == "load":
-                sent = await sim.play_load(args["rate"], args["seconds"])
-                conn.send(sent)
-            else:
-                await sim.close()
-                return
-
-    asyncio.run(run())
-
-
+# -- process 1, the PBX, is cti.bench.simulator_process (the same as bench ami's) ----------
 # -- process 3: the viewers -----------------------------------------------------------------
 def _viewers_process(conn: Connection, url: str, clients: int, stalled: int) -> None:
     async def run() -> None:
@@ -145,7 +124,7 @@ async def _server(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
     ctx = mp.get_context("spawn")
     sim_conn, sim_child = ctx.Pipe()
-    sim_proc = ctx.Process(target=_simulator_process, args=(sim_child, args.agents), daemon=True)
+    sim_proc = ctx.Process(target=simulator_process, args=(sim_child, args.agents), daemon=True)
     sim_proc.start()
     ami_port = await asyncio.to_thread(sim_conn.recv)
 
@@ -155,7 +134,7 @@ async def _server(args: argparse.Namespace, url: str) -> dict[str, Any]:
     services = build_services(settings)
     async with services.db.transaction() as session:
         for n in range(args.agents):
-            await add_user(session, f"agent{n}", "bench-password", f"Agent {n}", ["agent"], pbx_interface=_agent(n))
+            await add_user(session, f"agent{n}", "bench-password", f"Agent {n}", ["agent"], pbx_interface=bench_agent(n))
     app = build_app(settings, services)
     runner = web.AppRunner(app)
     await runner.setup()

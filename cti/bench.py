@@ -45,7 +45,8 @@ def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _agent(n: int) -> str:
+def bench_agent(n: int) -> str:
+    """The phone of the benchmarks' agent ``n`` (a member of the simulator's queue)."""
     return f"PJSIP/{2000 + n}"
 
 
@@ -55,21 +56,24 @@ async def _later(delay: float, coro: Any) -> None:
 
 
 # -- process 1: the PBX ----------------------------------------------------------------------
-def _simulator_process(conn: Connection, agents: int) -> None:
+def simulator_process(conn: Connection, agents: int) -> None:
+    """The PBX of ``bench ami`` and ``bench ws``, in its own process: it sends its AMI port,
+    then obeys ``("load", {"events": n} or {"rate": r, "seconds": s})`` (answers the events
+    sent), ``("pops", {...})`` (answers when each pop's AgentCalled was written) and ``("stop", {})``."""
+
     async def run() -> None:
-        sim = AmiSimulator("bench", "bench", queues={"support": [_agent(n) for n in range(agents)]})
+        sim = AmiSimulator("bench", "bench", queues={"support": [bench_agent(n) for n in range(agents)]})
         conn.send(await sim.start())
         while True:
             command, args = await asyncio.to_thread(conn.recv)
             if command == "load":
-                await sim.play_load(0, 3600, max_events=args["events"])
-                conn.send("done")
+                conn.send(await sim.play_load(args.get("rate", 0), args.get("seconds", 3600), max_events=args.get("events")))
             elif command == "pops":
                 sent: dict[str, float] = {}
                 load = asyncio.create_task(sim.play_load(args["load"], (args["pops"] + args["warmup"]) / args["rate"] + 2))
 
                 async def one(n: int, sent: dict[str, float] = sent) -> None:
-                    agent = _agent(n % agents)
+                    agent = bench_agent(n % agents)
                     call = QueueCall(f"+1415555{n % 10000:04d}", ring=[agent], answered_by=agent, ring_s=0.5, talk_s=1.0,
                                      linkedid=f"1900000000.{n}")
                     steps = call.steps()
@@ -143,7 +147,7 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
     ctx = mp.get_context("spawn")
     sim_conn, sim_child = ctx.Pipe()
-    sim_proc = ctx.Process(target=_simulator_process, args=(sim_child, args.agents), daemon=True)
+    sim_proc = ctx.Process(target=simulator_process, args=(sim_child, args.agents), daemon=True)
     sim_proc.start()
     port = await asyncio.to_thread(sim_conn.recv)
 
@@ -159,7 +163,7 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     web_port = runner.addresses[0][1]
     async with services.db.transaction() as session:
         # Agents never log in with a password here: a placeholder hash spares 500 argon2 rounds.
-        users = [User(login=f"agent{n}", password_hash="!", display_name=f"Agent {n}", roles=["agent"], pbx_interface=_agent(n))
+        users = [User(login=f"agent{n}", password_hash="!", display_name=f"Agent {n}", roles=["agent"], pbx_interface=bench_agent(n))
                  for n in range(args.agents)]
         session.add_all(users)
         await session.flush()
