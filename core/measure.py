@@ -1,4 +1,5 @@
-"""Percentiles for the benchmarks' latency figures: one definition, so their figures compare."""
+"""How figures are computed where several places report them: percentiles for the benchmarks'
+latencies, and ratios for the wallboard and the reports (one definition, so the figures compare)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,8 @@ def percentile(values: Iterable[float], fraction: float) -> float | None:
 def rounded(value: float | None, digits: int = 1, scale: float = 1.0) -> float | None:
     """``value * scale`` rounded, or None: how a figure goes into a benchmark's JSON line."""
     return None if value is None else round(value * scale, digits)
+
+
+def ratio(part: float, whole: float) -> float | None:
+    """``part / whole``, or None when there is nothing to divide by (shown as "no figure", not 0)."""
+    return part / whole if whole > 0 else None

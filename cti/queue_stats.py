@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock, as_utc
 from core.events import DomainEvent
+from core.measure import ratio
 from cti.control import PbxLine
 from cti.events import AgentStateChanged, CallAnswered, CallEnded
 from cti.records import AgentStateLog, CallRecord
@@ -62,15 +63,15 @@ class Tally:
     @property
     def service_level(self) -> float | None:
         counted = self.offered - self.short_abandons
-        return self.answered_in_threshold / counted if counted > 0 else None
+        return ratio(self.answered_in_threshold, counted)
 
     @property
     def asa_s(self) -> float | None:
-        return self.answered_wait_s / self.answered if self.answered else None
+        return ratio(self.answered_wait_s, self.answered)
 
     @property
     def abandon_rate(self) -> float | None:
-        return self.abandoned / self.offered if self.offered else None
+        return ratio(self.abandoned, self.offered)
 
     def add(self, outcome: str, wait_s: float, rule: ServiceLevelRule) -> None:
         if outcome == "answered":

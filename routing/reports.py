@@ -25,6 +25,7 @@ from alerts.records import Escalation
 from core.auth import Actor
 from core.clock import as_utc
 from core.errors import InvalidInput
+from core.measure import ratio
 from core.records import OPEN_STATUSES, Category, EntryKind, Role, Ticket, TimelineEntry, User
 from cti.records import CallRecord
 
@@ -70,11 +71,11 @@ class AgentRow:
 
     @property
     def avg_talk_s(self) -> float | None:
-        return self.talk_s / self.calls if self.calls else None
+        return ratio(self.talk_s, self.calls)
 
     @property
     def avg_first_response_s(self) -> float | None:
-        return self.first_response_s / self.first_responses if self.first_responses else None
+        return ratio(self.first_response_s, self.first_responses)
 
 
 @dataclasses.dataclass(slots=True)
@@ -90,7 +91,7 @@ class CategoryRow:
 
     @property
     def avg_first_response_s(self) -> float | None:
-        return self.first_response_s / self.first_responses if self.first_responses else None
+        return ratio(self.first_response_s, self.first_responses)
 
 
 @dataclasses.dataclass(slots=True)
@@ -102,7 +103,7 @@ class ComplianceRow:
 
     @property
     def compliance(self) -> float | None:
-        return (self.tickets - self.breached) / self.tickets if self.tickets else None
+        return ratio(self.tickets - self.breached, self.tickets)
 
 
 async def agent_report(session: AsyncSession, actor: Actor, span: DateRange) -> list[AgentRow]:
