@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 
@@ -120,10 +120,4 @@ class SlaScanner:
             while await self.scan_once() >= self.batch:
                 pass
             task.healthy(f"fired {self.fired} escalations")
-            due = await self.next_due()
-            now = self.clock.now()
-            until = now + timedelta(seconds=self.max_sleep)
-            if due is not None:
-                until = min(until, due)
-            if until > now:
-                await sleep_or_wake(self.clock, self._wakeup, until)
+            await sleep_or_wake(self.clock, self._wakeup, await self.next_due(), self.max_sleep)

@@ -184,10 +184,4 @@ class OutboxWorker:
 
     async def _sleep_until_due(self) -> None:
         self._wakeup.clear()  # before reading, so a wake() during the read is not lost
-        due = await self.next_due()
-        now = self.clock.now()
-        until = now + timedelta(seconds=self.idle_wait)
-        if due is not None:
-            until = min(until, due)
-        if until > now:
-            await sleep_or_wake(self.clock, self._wakeup, until)
+        await sleep_or_wake(self.clock, self._wakeup, await self.next_due(), self.idle_wait)

@@ -61,8 +61,15 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def sleep_or_wake(clock: Clock, wakeup: asyncio.Event, until: datetime) -> None:
-    """Sleep until ``until`` by ``clock``, or less when ``wakeup`` is set (e.g. new work arrived)."""
+async def sleep_or_wake(clock: Clock, wakeup: asyncio.Event, due: datetime | None, at_most: float) -> None:
+    """Sleep by ``clock`` until ``due`` (the next work's time, if any) but at most ``at_most``
+    seconds, or less when ``wakeup`` is set (e.g. new work arrived)."""
+    now = clock.now()
+    until = now + timedelta(seconds=at_most)
+    if due is not None:
+        until = min(until, due)
+    if until <= now:
+        return
     sleeper = asyncio.ensure_future(clock.sleep_until(until))
     waker = asyncio.ensure_future(wakeup.wait())
     try:

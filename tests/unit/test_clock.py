@@ -11,7 +11,7 @@ from core.clock import ManualClock, sleep_or_wake
 async def test_a_loop_that_computed_its_deadline_wakes_when_the_clock_passed_it_before_it_slept() -> None:
     clock = ManualClock()
     until = clock.now() + timedelta(hours=17)
-    sleeper = asyncio.ensure_future(sleep_or_wake(clock, asyncio.Event(), until))
+    sleeper = asyncio.ensure_future(sleep_or_wake(clock, asyncio.Event(), until, at_most=86400))
     clock.advance(timedelta(hours=18))  # the test moves time before the loop's sleep has begun
     await asyncio.wait_for(sleeper, 2.0)
 
@@ -19,7 +19,7 @@ async def test_a_loop_that_computed_its_deadline_wakes_when_the_clock_passed_it_
 async def test_a_sleep_waits_for_the_clock_and_a_wakeup_ends_it_early() -> None:
     clock = ManualClock()
     wakeup = asyncio.Event()
-    sleeper = asyncio.ensure_future(sleep_or_wake(clock, wakeup, clock.now() + timedelta(minutes=10)))
+    sleeper = asyncio.ensure_future(sleep_or_wake(clock, wakeup, None, at_most=600))
     clock.advance(timedelta(minutes=9))
     await asyncio.sleep(0.01)
     assert not sleeper.done()
