@@ -21,8 +21,33 @@ from cti.link import AmiLink
 from cti.settings import PbxSettings
 from cti.tracker import Call, CallTracker
 
+# What each user-influenced AMI header may hold. A value that reaches the PBX is a header
+# line and, once there, often a dialplan argument: line breaks and NUL inject headers, commas
+# and ``|`` split application arguments, so each field has a positive pattern, checked before
+# anything is sent (one check for every action, so no action can forget it).
 _DIALABLE = re.compile(r"^\+?[0-9*#]{2,32}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,80}$")
+AMI_FIELDS: dict[str, tuple[re.Pattern[str], str]] = {
+    "queue": (_NAME, "not a queue name"),
+    "target": (_NAME, "not an extension or queue to transfer to"),
+    "number": (_DIALABLE, "not a number or extension that can be dialled"),
+    "interface": (
+        re.compile(r"^[A-Za-z0-9_]{1,20}/[A-Za-z0-9_.+@/-]{1,80}$"),
+        "not a PBX interface (such as PJSIP/1001)",
+    ),
+    "channel": (re.compile(r"^[A-Za-z0-9_]{1,20}/[A-Za-z0-9_.+@/;:-]{1,120}$"), "not a PBX channel name"),
+    # Free text an agent types (Chinese included), but one line of words: no control
+    # characters, commas, pipes or semicolons.
+    "reason": (re.compile(r"^[\w .:/()'-]{0,80}$"), "a pause reason is one line of words (no commas or symbols)"),
+}
+
+
+def ami_value(field: str, value: str | None) -> str:
+    """``value`` if it may be sent as AMI header ``field``; ``InvalidInput`` naming the field otherwise."""
+    pattern, problem = AMI_FIELDS[field]
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidInput(problem, {"field": field, "value": value})
+    return value
 
 
 @dataclasses.dataclass(slots=True)
@@ -69,7 +94,7 @@ class CallControl:
         interface = self.directory.interface_of(target)
         if interface is None:
             raise InvalidInput("this user has no phone (extension or PBX interface) configured", {"user_id": target})
-        return target, interface
+        return target, ami_value("interface", interface)
 
     def _own_call(self, actor: Actor, line: PbxLine, linkedid: str) -> Call:
         actor.require(Role.AGENT)
@@ -84,14 +109,12 @@ class CallControl:
     @staticmethod
     def _target(value: str) -> str:
         text = (value or "").strip().replace(" ", "").replace("-", "")
-        if not _DIALABLE.match(text):
-            raise InvalidInput("not a number or extension that can be dialled", {"value": value})
-        return text
+        return ami_value("number", text)
 
     async def dial(self, actor: Actor, number: str, pbx: str | None = None) -> CommandResult:
         """Click-to-dial: the agent's own phone rings first; when answered, the PBX dials ``number``."""
-        user_id, interface = self._interface(actor, None)
         target = self._target(number)
+        user_id, interface = self._interface(actor, None)
         line = self._line(pbx)
         channel_id = f"fd-{uuid.uuid4().hex[:16]}"
         line.tracker.expect_outbound(channel_id, target, user_id)
@@ -112,37 +135,36 @@ class CallControl:
         channel = call.agent_channel or line.tracker.other_party(call)
         if channel is None:
             raise NotFound("the call has no channel to hang up", {"linkedid": linkedid})
+        ami_value("channel", channel)
         result = await line.link.action("Hangup", {"Channel": channel, "Cause": "16"})
         return CommandResult(True, result.message or "hung up")
 
     async def transfer(self, actor: Actor, linkedid: str, target: str, attended: bool = False, pbx: str | None = None) -> CommandResult:
         """Blind (Redirect the customer) or attended (Atxfer from the agent's channel)."""
+        exten = ami_value("target", (target or "").strip())
         line = self._line(pbx)
         call = self._own_call(actor, line, linkedid)
-        exten = (target or "").strip()
-        if not _NAME.match(exten):
-            raise InvalidInput("not an extension or queue to transfer to", {"target": target})
         context = line.settings.originate_context
         if attended:
             if call.agent_channel is None:
                 raise InvalidInput("an attended transfer needs the call to be answered")
-            result = await line.link.action("Atxfer", {"Channel": call.agent_channel, "Exten": exten, "Context": context})
+            result = await line.link.action("Atxfer", {"Channel": ami_value("channel", call.agent_channel), "Exten": exten, "Context": context})
         else:
             customer = line.tracker.other_party(call)
             if customer is None:
                 raise NotFound("the call has no customer channel to transfer", {"linkedid": linkedid})
-            result = await line.link.action("Redirect", {"Channel": customer, "Exten": exten, "Context": context, "Priority": "1"})
+            result = await line.link.action("Redirect", {"Channel": ami_value("channel", customer), "Exten": exten, "Context": context, "Priority": "1"})
         return CommandResult(True, result.message or "transferred", {"target": exten, "attended": attended})
 
     async def queue_login(self, actor: Actor, queue: str, user_id: int | None = None, pbx: str | None = None) -> CommandResult:
+        ami_value("queue", queue)
         target, interface = self._interface(actor, user_id)
-        if not _NAME.match(queue or ""):
-            raise InvalidInput("not a queue name", {"queue": queue})
         line = self._line(pbx)
         result = await line.link.action("QueueAdd", {"Queue": queue, "Interface": interface, "StateInterface": interface, "Penalty": "0"})
         return CommandResult(True, result.message or "logged in", {"queue": queue, "user_id": target})
 
     async def queue_logout(self, actor: Actor, queue: str, user_id: int | None = None, pbx: str | None = None) -> CommandResult:
+        ami_value("queue", queue)
         target, interface = self._interface(actor, user_id)
         line = self._line(pbx)
         result = await line.link.action("QueueRemove", {"Queue": queue, "Interface": interface})
@@ -151,10 +173,10 @@ class CallControl:
     async def pause(self, actor: Actor, paused: bool, reason: str = "", queue: str | None = None,
                     user_id: int | None = None, pbx: str | None = None) -> CommandResult:
         """Pause (with a reason; ``wrap-up`` is the wrap-up state) or unpause in one or all queues."""
+        reason = ami_value("reason", (reason or "").strip())
+        if queue is not None:
+            ami_value("queue", queue)
         target, interface = self._interface(actor, user_id)
-        reason = (reason or "").strip()[:80]
-        if "\r" in reason or "\n" in reason:
-            raise InvalidInput("a pause reason is one line")
         line = self._line(pbx)
         headers = {"Interface": interface, "Paused": "true" if paused else "false", "Queue": queue,
                    "Reason": reason if paused and reason else None}
