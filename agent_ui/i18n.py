@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 LOCALE_DIR = Path(__file__).parent / "locale"
 
 
+def shipped_languages(locale_dir: Path = LOCALE_DIR) -> list[str]:
+    """The languages we ship: English and every catalog under ``locale/`` (the one list;
+    settings validation and the language switcher both read it)."""
+    return sorted({"en", *(p.parent.parent.name for p in locale_dir.glob("*/LC_MESSAGES/*.po"))})
+
+
 def normalize_language(tag: str | None) -> str:
     return (tag or "").strip().replace("-", "_")
 

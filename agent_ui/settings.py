@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from agent_ui.i18n import normalize_language, shipped_languages
 from core.section import Section
+
+MIN_WALLBOARD_TOKEN = 20
 
 
 class WallboardSettings(Section):
@@ -27,7 +30,9 @@ class WebSettings(Section):
     secret_key: SecretStr = Field(
         SecretStr(""), description="signs session cookies; at least 32 characters; generated when empty"
     )
-    cookie_secure: bool = Field(False, description="set behind TLS")
+    cookie_secure: bool = Field(
+        False, description="set behind TLS; on by default when base_url is https://"
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="larger request bodies get 413")
     login_attempts_per_minute: int = Field(
         10, ge=1, description="failed logins allowed per client address and login each minute"
@@ -44,3 +49,27 @@ class WebSettings(Section):
         if value.get_secret_value() and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (or empty to generate one at start-up)")
         return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _shipped(cls, value: str) -> str:
+        shipped = shipped_languages()
+        if normalize_language(value) not in shipped:
+            raise ValueError(f"must be a language we ship: {', '.join(shipped)}")
+        return normalize_language(value)
+
+    @field_validator("wallboard_token")
+    @classmethod
+    def _hard_to_guess(cls, value: SecretStr | None) -> SecretStr | None:
+        # The token alone opens the wallboard from any browser: it must not be guessable.
+        if value is not None and len(value.get_secret_value()) < MIN_WALLBOARD_TOKEN:
+            raise ValueError(f"must be at least {MIN_WALLBOARD_TOKEN} characters (or unset)")
+        return value
+
+    @model_validator(mode="after")
+    def _secure_cookie_behind_https(self) -> WebSettings:
+        # A site served over https must not send its session cookie over plain http;
+        # an explicit cookie_secure (true or false) still wins.
+        if "cookie_secure" not in self.model_fields_set and self.base_url.lower().startswith("https://"):
+            self.cookie_secure = True
+        return self

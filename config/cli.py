@@ -119,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", cmd_demo, "run the server on SQLite with the AMI simulator and sample data")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--database", default="sqlite+aiosqlite:///var/demo.db")
+    p.add_argument(
+        "--database",
+        help="database URL (default: the config file's, else sqlite+aiosqlite:///var/demo.db)",
+    )
 
     p = add("migrate", cmd_migrate, "apply database migrations")
     p.add_argument("--revision", default="head")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -122,9 +123,16 @@ async def _demo_pbx(settings: Settings, stack: AsyncExitStack) -> Settings:
     return settings.model_copy(update={"pbx": [link]})
 
 
+DEMO_DATABASE = "sqlite+aiosqlite:///var/demo.db"
+
+
 def demo_settings(args: argparse.Namespace) -> Settings:
+    """The demo's settings: ``--database`` wins; else a config file's (or the environment's)
+    database; only with neither does the demo use its own SQLite file."""
+    configured = bool(args.config or os.environ.get("FRONTDESK_CONFIG") or os.environ.get("FRONTDESK_DATABASE_URL"))
+    database = args.database or (None if configured else DEMO_DATABASE)
     try:
-        return load_settings(args.config, database_url=args.database)
+        return load_settings(args.config, **({"database_url": database} if database else {}))
     except ConfigError as exc:
         raise SystemExit("configuration is invalid:\n  " + "\n  ".join(exc.problems)) from None
 

@@ -19,7 +19,7 @@ from core.records import EntryKind, Ticket, TicketStatus
 from cti.events import AgentStateChanged, CallEnded
 from routing.contact import Contact
 
-TOKEN = "tv-token-0123456789"
+TOKEN = "tv-token-01234567890"
 
 
 @pytest.fixture
