@@ -62,13 +62,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from config.access_log import RedactingAccessLogger
     from config.app import build_app
 
     settings = _settings(args)
     _logging(settings)
     host = args.host or settings.web.host
     port = args.port if args.port is not None else settings.web.port
-    web.run_app(build_app(settings), host=host, port=port, print=lambda msg: print(msg, flush=True))
+    web.run_app(
+        build_app(settings), host=host, port=port, print=lambda msg: print(msg, flush=True),
+        access_log_class=RedactingAccessLogger,
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from alerts.demo import with_sla_demo
 from channels.demo import ingest_samples, start_demo_mail
+from config.access_log import RedactingAccessLogger
 from config.app import build_app, build_services
 from config.services import Services
 from config.settings import ConfigError, Settings, load_settings
@@ -145,7 +146,7 @@ async def _serve(args: argparse.Namespace) -> None:
         if await seed(services):
             log.info("sample data loaded")
         app = build_app(settings, services)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", args.port)
         await site.start()
