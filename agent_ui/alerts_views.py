@@ -25,7 +25,7 @@ from agent_ui.inputs import path_int, read_json
 from agent_ui.keys import SERVICES
 from agent_ui.rendering import render
 from alerts.keys import SLA
-from alerts.sms.inbound import parse_inbound
+from alerts.sms.inbound import ReplayGuard, parse_inbound
 from core.errors import InvalidInput
 
 
@@ -152,13 +152,18 @@ async def admin_save(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/admin/sla")
 
 
+# Webhook calls already accepted by this process (one server instance; see README).
+SMS_REPLAYS: web.AppKey[ReplayGuard] = web.AppKey("sms_replays", ReplayGuard)
+
+
 async def sms_inbound(request: web.Request) -> web.Response:
     """The gateway's webhook: only signed calls count; ``ACK`` from a staff mobile acknowledges."""
     sms_settings = request.app[SERVICES].settings.sla.sms
     secret = sms_settings.inbound_secret.get_secret_value() if sms_settings.inbound_secret else None
     token = sms_settings.twilio.auth_token.get_secret_value() or None
     sms = parse_inbound(
-        await request.read(), request.content_type, request.headers, str(request.url), secret, token
+        await request.read(), request.content_type, request.headers, str(request.url), secret, token,
+        request.app[SERVICES].clock.now(), request.app[SMS_REPLAYS],
     )
     return web.json_response(await request.app[SLA].service.acknowledge_by_sms(sms))
 
@@ -208,12 +213,12 @@ PATHS: dict[str, Any] = {
                            body=openapi._ref("SlaCalendar")),
     },
     "/api/v1/sms/inbound": {"post": {
-        "summary": "SMS gateway webhook (signed: X-Frontdesk-Signature or X-Twilio-Signature); ACK stops the ladder",
+        "summary": "SMS gateway webhook (signed: X-Frontdesk-Timestamp, -Nonce and -Signature, or X-Twilio-Signature; stale or repeated calls are refused); ACK stops the ladder",
         "security": [],
         "requestBody": {"content": {"application/json": {"schema": _OBJ},
                                     "application/x-www-form-urlencoded": {"schema": _OBJ}}},
-        "responses": {"200": {"description": "OK"}, "401": {"description": "not signed"},
-                      "403": {"description": "not a staff phone"}}}},
+        "responses": {"200": {"description": "OK"}, "401": {"description": "not signed, or stale"},
+                      "403": {"description": "not a staff phone"}, "409": {"description": "a replay"}}}},
 }
 
 
@@ -232,3 +237,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/admin/sla", admin_page)
     app.router.add_post("/admin/sla", admin_save)
     app.router.add_post("/api/v1/sms/inbound", sms_inbound)
+    app[SMS_REPLAYS] = ReplayGuard()

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from web_fixtures import StaffClient, WebSite
 
 from alerts.keys import SLA
-from alerts.sms.inbound import sign
+from alerts.sms.inbound import signed_headers
 from config.settings import Settings, load_settings
 from core.clock import ManualClock
 from core.records import EntryKind, User
@@ -88,13 +88,13 @@ async def test_ack_by_sms_needs_the_gateway_signature(site: WebSite, clock: Manu
     headers = {"Content-Type": "application/json"}
     await anon.api("POST", "/api/v1/sms/inbound", data=body, headers=headers, status=401)
     await anon.api("POST", "/api/v1/sms/inbound", data=body,
-                   headers={**headers, "X-Frontdesk-Signature": sign("wrong", body)}, status=401)
+                   headers={**headers, **signed_headers("wrong", body, clock.now())}, status=401)
     result = await anon.api("POST", "/api/v1/sms/inbound", data=body,
-                            headers={**headers, "X-Frontdesk-Signature": sign("s3cret", body)})
+                            headers={**headers, **signed_headers("s3cret", body, clock.now())})
     assert result == {"acknowledged": True, "ticket_id": ticket_id, "escalations": 2}
     stranger = json.dumps({"from": "+8613911112222", "text": "ACK"}).encode()
     await anon.api("POST", "/api/v1/sms/inbound", data=stranger,
-                   headers={**headers, "X-Frontdesk-Signature": sign("s3cret", stranger)}, status=403)
+                   headers={**headers, **signed_headers("s3cret", stranger, clock.now())}, status=403)
 
 
 async def test_ops_edit_policies_and_others_cannot(site: WebSite) -> None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.sms.inbound import InboundSms, parse_inbound, sign, twilio_signature
+from alerts.sms.inbound import (
+    InboundSms,
+    ReplayGuard,
+    parse_inbound,
+    signed_headers,
+    twilio_signature,
+)
 from alerts.sms.text import fit, measure, split
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 LINK = "https://desk.example/tickets/42"
 
@@ -47,25 +57,25 @@ def test_splitting_loses_nothing(text: str) -> None:
 
 def test_inbound_webhooks_must_be_signed() -> None:
     body = b'{"from": "+8613800138000", "text": "ACK 1042"}'
-    good = {"X-Frontdesk-Signature": sign("s3cret", body)}
-    sms = parse_inbound(body, "application/json", good, "https://x/api/v1/sms/inbound", "s3cret", None)
+    good = signed_headers("s3cret", body, NOW)
+    sms = parse_inbound(body, "application/json", good, "https://x/api/v1/sms/inbound", "s3cret", None, NOW, ReplayGuard())
     assert sms.ack_number() == (True, 1042)
     import pytest
 
     from core.errors import NotAuthenticated
 
     with pytest.raises(NotAuthenticated):
-        parse_inbound(body, "application/json", {"X-Frontdesk-Signature": sign("other", body)}, "u", "s3cret", None)
+        parse_inbound(body, "application/json", signed_headers("other", body, NOW), "u", "s3cret", None, NOW, ReplayGuard())
     with pytest.raises(NotAuthenticated):
-        parse_inbound(body, "application/json", {}, "u", "s3cret", None)
+        parse_inbound(body, "application/json", {}, "u", "s3cret", None, NOW, ReplayGuard())
 
 
 def test_twilio_signed_form_posts_are_accepted() -> None:
     url = "https://desk.example/api/v1/sms/inbound"
-    params = {"From": "+8613800138000", "Body": "ack", "To": "+15550001"}
-    body = b"From=%2B8613800138000&Body=ack&To=%2B15550001"
+    params = {"From": "+8613800138000", "Body": "ack", "To": "+15550001", "MessageSid": "SM1"}
+    body = b"From=%2B8613800138000&Body=ack&To=%2B15550001&MessageSid=SM1"
     headers = {"X-Twilio-Signature": twilio_signature("tok", url, params)}
-    sms = parse_inbound(body, "application/x-www-form-urlencoded", headers, url, None, "tok")
+    sms = parse_inbound(body, "application/x-www-form-urlencoded", headers, url, None, "tok", NOW, ReplayGuard())
     assert sms == InboundSms("+8613800138000", "ack") and sms.ack_number() == (True, None)
     assert InboundSms("+1", "acknowledged?").ack_number() == (False, None)
 
