@@ -1,4 +1,4 @@
-"""REST: customers, users, the caller (``/me``) and their API tokens."""
+"""REST: customers, users and the caller (``/me``); API tokens are in ``tokens_views``."""
 
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ from core.customers import (
     search_customers,
     update_customer,
 )
-from core.errors import InvalidInput
 from core.records import Tier
-from core.users import create_user, issue_own_token, list_users, user_dict
+from core.users import create_user, list_users, user_dict
 
 
 async def me(request: web.Request) -> web.Response:
@@ -108,20 +107,8 @@ async def new_user(request: web.Request) -> web.Response:
     return web.json_response(body, status=201)
 
 
-async def new_token(request: web.Request) -> web.Response:
-    actor = actor_of(request)
-    data = await read_json(request)
-    name = optional_str(data, "name")
-    if name is None:
-        raise InvalidInput("a token needs a name")
-    async with request.app[SERVICES].db.transaction() as session:
-        token = await issue_own_token(session, actor, name)
-    return web.json_response({"token": token, "name": name.strip()}, status=201)
-
-
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/me", me)
-    app.router.add_post("/api/v1/me/tokens", new_token)
     app.router.add_get("/api/v1/customers", find_customers)
     app.router.add_post("/api/v1/customers", new_customer)
     app.router.add_get("/api/v1/customers/{customer_id}", get_customer)

@@ -63,9 +63,9 @@ async def _identify(request: web.Request) -> SignedIn | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("the Authorization header must be 'Bearer <token>'")
         async with services.db.session() as session:
-            user = await user_for_token(session, token.strip())
+            user = await user_for_token(session, token.strip(), services.clock.now())
         if user is None:
-            raise NotAuthenticated("unknown or revoked API token")
+            raise NotAuthenticated("unknown, expired or revoked API token")
         return SignedIn(user, Actor.of(user), None, True)
     cookie = request.cookies.get(COOKIE_NAME)
     if not cookie:

@@ -7,9 +7,11 @@ import getpass
 import sys
 
 from config.settings import Settings
+from core.auth import Actor
+from core.clock import SystemClock
 from core.db import Database
 from core.errors import FrontdeskError
-from core.users import add_user
+from core.users import add_user, issue_token_for, list_tokens, revoke_token, token_dict, token_state
 
 
 async def add_user_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -30,6 +32,37 @@ async def add_user_command(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     except FrontdeskError as exc:
         print(f"cannot add user: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close()
+
+
+async def token_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``frontdesk token add|list|revoke``: whoever runs the server's CLI acts as the system
+    (audited as such); no web session, so no CSRF token is involved."""
+    db = Database(settings.database_url)
+    system = Actor.system()
+    now = SystemClock().now()
+    try:
+        async with db.transaction() as session:
+            if args.token_command == "add":
+                token, row = await issue_token_for(session, system, args.login, args.name, now, args.days)
+                print(f"token {row.id} '{row.name}' for {args.login}, expires {token_dict(row)['expires_at']}")
+                print("shown once, keep it secret:")
+                print(token)
+            elif args.token_command == "list":
+                rows = await list_tokens(session, system, everyone=True, login=args.login)
+                print(f"{'id':>5}  {'login':<16} {'name':<24} {'starts':<8} {'expires':<25} state")
+                for row, user in rows:
+                    d = token_dict(row, user)
+                    print(f"{d['id']:>5}  {user.login:<16} {row.name[:24]:<24} {row.hint:<8} "
+                          f"{d['expires_at']:<25} {token_state(row, now)}")
+            else:
+                row = await revoke_token(session, system, args.token_id, now)
+                print(f"token {row.id} '{row.name}' revoked")
+        return 0
+    except FrontdeskError as exc:
+        print(f"cannot {args.token_command} the token: {exc.message}", file=sys.stderr)
         return 2
     finally:
         await db.close()

@@ -89,6 +89,13 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return asyncio.run(add_user_command(settings, args))
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    from config.admin import token_command
+
+    settings = _settings(args)
+    return asyncio.run(token_command(settings, args))
+
+
 def cmd_ami_sim(args: argparse.Namespace) -> int:
     module = importlib.import_module("cti.simulator")
     result: int = module.main(args.rest)
@@ -144,6 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extension", help="phone extension, e.g. 1001")
     p.add_argument("--interface", help="PBX interface, e.g. PJSIP/1001 (default from the extension)")
     p.add_argument("--password", help="password (prompted when omitted)")
+
+    token = sub.add_parser("token", help="API tokens", description="make, list and revoke API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    p = token_sub.add_parser("add", help="make a token for a person (printed once)", description="make a token")
+    p.set_defaults(func=cmd_token)
+    p.add_argument("login")
+    p.add_argument("--name", required=True, help="what uses it, e.g. 'crm sync'")
+    p.add_argument("--days", type=int, default=None, help="days until it expires (default 90, at most 366)")
+    p = token_sub.add_parser("list", help="list tokens (never their values)", description="list tokens")
+    p.set_defaults(func=cmd_token)
+    p.add_argument("--login", help="only this person's")
+    p = token_sub.add_parser("revoke", help="stop a token at once", description="revoke a token")
+    p.set_defaults(func=cmd_token)
+    p.add_argument("token_id", type=int)
 
     rules = sub.add_parser("rules", help="routing rules", description="routing rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)

@@ -158,6 +158,10 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Every token ends: a leaked one stops working by itself, a revoked one at once.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
+    hint: Mapped[str] = mapped_column(String(16), default="")  # the first characters, to tell tokens apart
 
 
 class WebSession(Base):

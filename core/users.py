@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
 from core.auth import Actor
-from core.errors import Conflict, InvalidInput, NotAuthenticated
+from core.clock import as_utc, utcnow
+from core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from core.passwords import hash_password, verify_password
 from core.records import ApiToken, Role, User
 
@@ -80,16 +82,80 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+TOKEN_DAYS_DEFAULT = 90
+TOKEN_DAYS_MAX = 366
+
+
+def token_dict(token: ApiToken, owner: User | None = None) -> dict[str, Any]:
+    """What lists show: never the token, only its first characters."""
+    body: dict[str, Any] = {
+        "id": token.id,
+        "name": token.name,
+        "hint": token.hint,
+        "created_at": as_utc(token.created_at).isoformat(),
+        "expires_at": as_utc(token.expires_at).isoformat(),
+        "revoked_at": as_utc(token.revoked_at).isoformat() if token.revoked_at else None,
+        "user_id": token.user_id,
+    }
+    if owner is not None:
+        body["login"] = owner.login
+    return body
+
+
+def token_state(token: ApiToken, now: datetime) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    return "expired" if as_utc(token.expires_at) <= now else "active"
+
+
+def _token_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        raise InvalidInput("a token needs a name of 1 to 100 printable characters", {"field": "name"})
+    return name
+
+
+def _token_days(days: object) -> int:
+    if days is None:
+        return TOKEN_DAYS_DEFAULT
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= TOKEN_DAYS_MAX:
+        raise InvalidInput(f"days must be a whole number from 1 to {TOKEN_DAYS_MAX}", {"field": "days"})
+    return days
+
+
 async def issue_api_token(session: AsyncSession, user: User, name: str) -> str:
-    """Return a new token; only its hash is stored."""
-    token = "fd_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_digest(token)))
-    await session.flush()
+    """A token for ``user`` with the default lifetime (tests, scripts)."""
+    token, _row = await new_api_token(session, user, name)
     return token
 
 
-async def user_for_token(session: AsyncSession, token: str) -> User | None:
-    stmt = select(User).join(ApiToken).where(ApiToken.token_hash == _token_digest(token))
+async def new_api_token(
+    session: AsyncSession, user: User, name: str, now: datetime | None = None, days: object = None
+) -> tuple[str, ApiToken]:
+    """Return a new token (shown once) and its row; only the token's hash is stored."""
+    now = now or utcnow()
+    token = "fd_" + secrets.token_urlsafe(32)
+    row = ApiToken(
+        user_id=user.id,
+        name=_token_name(name),
+        token_hash=_token_digest(token),
+        created_at=now,
+        expires_at=now + timedelta(days=_token_days(days)),
+        hint=token[:7],
+    )
+    session.add(row)
+    await session.flush()
+    return token, row
+
+
+async def user_for_token(session: AsyncSession, token: str, now: datetime | None = None) -> User | None:
+    """The active person behind an unexpired, unrevoked token; None otherwise."""
+    now = now or utcnow()
+    stmt = (
+        select(User)
+        .join(ApiToken)
+        .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+    )
     user = (await session.execute(stmt)).scalar()
     return user if user and user.active else None
 
@@ -119,16 +185,62 @@ async def create_user(
     return user
 
 
-async def issue_own_token(session: AsyncSession, actor: Actor, name: str) -> str:
+async def issue_own_token(
+    session: AsyncSession, actor: Actor, name: str, now: datetime, days: object = None
+) -> tuple[str, ApiToken]:
     """A person creates an API token acting as themself."""
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise InvalidInput("a token needs a name of 1 to 100 characters")
     user = await session.get(User, actor.user_id) if actor.user_id is not None else None
     if user is None or not user.active:
         raise NotAuthenticated("only a signed-in person can create a token")
-    token = await issue_api_token(session, user, name)
-    record_change(session, actor, "token.create", "user", user.id, None, {"token_name": name})
+    token, row = await new_api_token(session, user, name, now, days)
+    record_change(session, actor, "token.create", "user", user.id, None, {"token_name": row.name, "token_id": row.id})
+    return token, row
+
+
+async def issue_token_for(
+    session: AsyncSession, actor: Actor, login: str, name: str, now: datetime, days: object = None
+) -> tuple[str, ApiToken]:
+    """The server's operator (``frontdesk token add``) makes a token for a person."""
+    actor.require(Role.ADMIN)
+    user = (await session.execute(select(User).where(User.login == login))).scalar()
+    if user is None or not user.active:
+        raise NotFound("no active user with this login", {"login": login})
+    token, row = await new_api_token(session, user, name, now, days)
+    record_change(session, actor, "token.create", "user", user.id, None, {"token_name": row.name, "token_id": row.id})
+    return token, row
+
+
+def may_manage_all_tokens(actor: Actor) -> bool:
+    """Ops (and admins) see and revoke everyone's tokens: they answer for what scripts do."""
+    return actor.has(Role.OPS) or actor.has(Role.ADMIN)
+
+
+async def list_tokens(
+    session: AsyncSession, actor: Actor, everyone: bool = False, login: str | None = None
+) -> list[tuple[ApiToken, User]]:
+    """A person's own tokens; ops and admins may list everyone's (or one login's)."""
+    stmt = select(ApiToken, User).join(User).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    if everyone or login:
+        if not may_manage_all_tokens(actor):
+            raise Forbidden("only ops see other people's tokens")
+        if login:
+            stmt = stmt.where(User.login == login)
+    else:
+        if actor.user_id is None:
+            raise NotAuthenticated("only a signed-in person has tokens")
+        stmt = stmt.where(ApiToken.user_id == actor.user_id)
+    return [(token, user) for token, user in (await session.execute(stmt)).all()]
+
+
+async def revoke_token(session: AsyncSession, actor: Actor, token_id: int, now: datetime) -> ApiToken:
+    """Stop a token at once: its owner, or ops/admin for anyone's. Revoking twice is harmless."""
+    token = await session.get(ApiToken, token_id)
+    if token is None or (token.user_id != actor.user_id and not may_manage_all_tokens(actor)):
+        raise NotFound("no such token", {"token_id": token_id})
+    if token.revoked_at is None:
+        token.revoked_at = now
+        record_change(session, actor, "token.revoke", "user", token.user_id, None,
+                      {"token_name": token.name, "token_id": token.id})
     return token
 
 

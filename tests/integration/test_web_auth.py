@@ -127,7 +127,7 @@ async def test_an_api_token_works_without_csrf_and_a_bad_one_is_refused(site: We
     created = await robot.api("POST", "/api/v1/tickets", json={"subject": "from the CRM"}, status=201, headers=auth)
     assert created["ticket"]["subject"] == "from the CRM"
     bad = await robot.api("GET", "/api/v1/me", status=401, headers={"Authorization": "Bearer fd_nope"})
-    assert bad["message"] == "unknown or revoked API token"
+    assert bad["message"] == "unknown, expired or revoked API token"
     bad = await robot.api("GET", "/api/v1/me", status=401, headers={"Authorization": "Basic abc"})
     assert bad["error"] == "not-authenticated"
 
