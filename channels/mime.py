@@ -1,6 +1,6 @@
 """Parsing one raw email into what a ticket needs: a pure function over bytes.
 
-Uses the standard library parser (``policy.default``) for structure and transfer
+Uses the standard library parser (``policy.compat32``) for structure and transfer
 encodings, and ``channels.charsets`` for every byte-to-text step, so mislabelled
 Chinese mail (GB2312 that is really GBK, Big5, raw 8-bit headers) reads correctly.
 HTML is kept only after sanitizing with ``nh3``. Addresses come from the raw headers
@@ -17,7 +17,7 @@ import html as html_lib
 import re
 from datetime import datetime
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -78,7 +78,11 @@ _MSGID = re.compile(r"<([^<>\s]+)>")
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _HASHED_HEADERS = ("from", "to", "cc", "date", "subject", "message-id")
-_PARSER = BytesParser(policy=policy.default)
+# compat32: headers stay the strings they were, parsed only where we ask (addresses through
+# the strict registry in ``channels.addresses``). ``policy.default`` parses every Content-Type
+# as the feed arrives and raises on text it decoded itself (an RFC 2231 UTF-7 parameter holding
+# a lone surrogate), which would refuse a whole message for one odd parameter.
+_PARSER = BytesParser(policy=policy.compat32)
 
 
 def normalize_message_id(value: str) -> str | None:
@@ -280,7 +284,7 @@ def parse_message(raw: bytes, max_bytes: int | None = None) -> ParsedMail:
     if not raw.strip():
         raise UnparseableMail("empty message")
     try:
-        msg: EmailMessage = _PARSER.parsebytes(raw)
+        msg = _PARSER.parsebytes(raw)
         try:
             sender = sender_of(raw_headers(msg, "From") or raw_headers(msg, "Sender"))
             to = recipients_of(raw_headers(msg, "To"), "To")
