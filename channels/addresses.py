@@ -103,26 +103,31 @@ def _display_name(value: str | None, decoded: list[str]) -> str:
     return without_lone_surrogates(" ".join(name.split()))[:200]
 
 
-def _address(local_part: str, domain: str, header: str) -> str:
-    address = f"{local_part}@{domain}"
-    if _PLACEHOLDER in address:
-        raise AddressProblem(f"{header}: the address is inside an encoded word (RFC 2047), which is not an address")
-    if not is_addr_spec(address):
-        raise AddressProblem(f"{header}: {address!r} is not a plain email address")
-    return address.lower()
+def mailboxes(raw: str, header: str, skip_invalid: bool = False) -> list[Mailbox]:
+    """The mailboxes of one raw address header; AddressProblem for a spoofing attempt or garbage.
 
-
-def mailboxes(raw: str, header: str) -> list[Mailbox]:
-    """The mailboxes of one raw address header; AddressProblem for a spoofing attempt or garbage."""
+    ``skip_invalid``: leave out entries that are not valid addresses instead of refusing the
+    header; an address that came out of an encoded word is refused either way.
+    """
     text, decoded = _hide_encoded_words(raw)
     tree = AddressHeader.value_parser(text)
     invalid = [d for d in tree.all_defects if isinstance(d, InvalidHeaderDefect)]
     found: list[Mailbox] = []
     for entry in tree.addresses:
         for box in entry.all_mailboxes:
+            if _PLACEHOLDER in f"{box.local_part}@{box.domain}":
+                raise AddressProblem(f"{header}: the address is inside an encoded word (RFC 2047), which is not an address")
             if box.token_type != "mailbox" or invalid:
+                if skip_invalid:
+                    continue
                 raise AddressProblem(f"{header}: not a valid address list ({invalid[0] if invalid else 'invalid mailbox'})")
-            found.append(Mailbox(_address(box.local_part or "", box.domain or "", header), _display_name(box.display_name, decoded)))
+            address = f"{box.local_part}@{box.domain}"
+            if not is_addr_spec(address):
+                if skip_invalid:
+                    continue
+                raise AddressProblem(f"{header}: {address!r} is not a plain email address")
+            name = box.display_name or " ".join(box.comments)  # "wang@example.cn (Wang Fang)" names her too
+            found.append(Mailbox(address.lower(), _display_name(name, decoded)))
     return found
 
 
@@ -143,9 +148,13 @@ def sender_of(raw_values: list[str]) -> Mailbox:
 
 
 def recipients_of(raw_values: list[str], header: str) -> list[str]:
-    """The addresses of every To (or Cc) header; AddressProblem if one came from an encoded word."""
+    """The addresses of every To (or Cc) header; AddressProblem if one came from an encoded word.
+
+    Only stored with the ticket (never sent to), so entries that are not addresses are left out
+    rather than refusing the mail; the raw message keeps them.
+    """
     found: list[str] = []
     for raw in raw_values:
         if len(raw) <= MAX_RECIPIENT_HEADER_CHARS:
-            found.extend(box.address for box in mailboxes(raw, header))
+            found.extend(box.address for box in mailboxes(raw, header, skip_invalid=True))
     return found

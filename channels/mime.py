@@ -29,7 +29,10 @@ from channels.charsets import decode_bytes, decode_header_value, without_lone_su
 
 
 class UnparseableMail(Exception):
-    """The message cannot be imported as it is; the reason is shown to ops."""
+    """The message cannot be imported as it is; the reason is shown to ops (and stored, so made storable)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(without_lone_surrogates(reason).replace("\x00", ""))
 
 
 class MailTooLarge(UnparseableMail):

@@ -46,6 +46,7 @@ def assert_parsed_or_refused(raw: bytes) -> None:
         mail = parse_message(raw)
     except UnparseableMail as exc:
         assert str(exc).strip(), "a quarantine needs a reason ops can read"
+        assert lone_surrogates_or_nul(str(exc)) == [], "the reason is stored with the quarantined mail"
         return
     assert isinstance(mail, ParsedMail)
     assert lone_surrogates_or_nul(mail) == []

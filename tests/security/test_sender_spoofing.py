@@ -139,10 +139,19 @@ def test_an_encoded_word_in_to_or_cc_is_a_name_never_an_address() -> None:
         parse_message(raw)
 
 
+def test_a_to_entry_that_is_not_an_address_is_left_out_and_the_mail_still_imported() -> None:
+    mail = parse_message(mail_from("a@b.example", to="support, Undisclosed:;, \"Desk\" <desk@example.com>"))
+    assert mail.to == []  # the header as a whole is not a valid list: nothing from it is trusted
+    mail = parse_message(mail_from("a@b.example", to="Support <support@example.com>, desk@example.com (Desk)"))
+    assert mail.to == ["support@example.com", "desk@example.com"]
+
+
 def test_quoted_names_comments_and_chinese_display_names_still_work() -> None:
     assert parse_message(mail_from(f'"{VICTIM}" <attacker@evil.example>')).sender == "attacker@evil.example"
     mail = parse_message(mail_from("J. Doe <J.Doe@Example.COM> (home)"))
     assert (mail.sender, mail.sender_name) == ("j.doe@example.com", "J. Doe")
+    mail = parse_message(mail_from(f"wang@example.cn ({b_word('王芳')})"))
+    assert (mail.sender, mail.sender_name) == ("wang@example.cn", "王芳")
     gbk = "=?gb2312?B?" + base64.b64encode("王芳镕".encode("gbk")).decode() + "?="  # GBK behind a GB2312 label
     mail = parse_message(mail_from(f"{gbk} <wang@example.cn>"))
     assert (mail.sender, mail.sender_name) == ("wang@example.cn", "王芳镕")
