@@ -32,7 +32,7 @@ from channels.samples import compose
 from channels.settings import MailboxSettings
 from channels.sink import MailSink, SunkMail
 from config.services import Services
-from config.settings import Settings
+from config.settings import ConfigError, Settings, load_settings
 from core.errors import InvalidInput
 from core.records import OutboxMessage, Ticket
 
@@ -209,3 +209,19 @@ async def test_the_smtp_sender_refuses_any_outbox_row_that_would_inject(
         row = (await session.execute(select(OutboxMessage))).scalar_one()
     assert row.status == "failed"
     assert sink.messages == []
+
+
+@pytest.mark.parametrize(
+    "smtp",
+    [
+        {"from_name": f"Support\u2028Bcc: {VICTIM}"},
+        {"from_name": f"Support\r\nBcc: {VICTIM}"},
+        {"from_address": f"support@example.com, {VICTIM}"},
+        {"from_address": f"support@example.com\x85Bcc: {VICTIM}"},
+        {"message_id_domain": f"example.com\nBcc: {VICTIM}"},
+    ],
+)
+def test_a_config_whose_sender_identity_would_inject_headers_is_refused(database_url: str, smtp: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(None, database_url=database_url, smtp=smtp)
+    assert next(iter(smtp)) in str(refused.value)
