@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from email.errors import InvalidHeaderDefect
 from email.headerregistry import AddressHeader
 from typing import Any
@@ -103,6 +104,21 @@ def _display_name(value: str | None, decoded: list[str]) -> str:
     return without_lone_surrogates(" ".join(name.split()))[:200]
 
 
+def _token_types(token: Any) -> Iterator[str]:
+    yield getattr(token, "token_type", "")
+    if isinstance(token, list):
+        for child in token:
+            yield from _token_types(child)
+
+
+def _encoded_word_in_address(token: Any) -> bool:
+    """An encoded word the parser decoded inside the addr-spec (one our pattern did not hide,
+    e.g. with whitespace inside it): the same trick, refused the same way."""
+    if getattr(token, "token_type", "") == "addr-spec":
+        return "encoded-word" in _token_types(token)
+    return isinstance(token, list) and any(_encoded_word_in_address(child) for child in token)
+
+
 def mailboxes(raw: str, header: str, skip_invalid: bool = False) -> list[Mailbox]:
     """The mailboxes of one raw address header; AddressProblem for a spoofing attempt or garbage.
 
@@ -115,7 +131,7 @@ def mailboxes(raw: str, header: str, skip_invalid: bool = False) -> list[Mailbox
     found: list[Mailbox] = []
     for entry in tree.addresses:
         for box in entry.all_mailboxes:
-            if _PLACEHOLDER in f"{box.local_part}@{box.domain}":
+            if _PLACEHOLDER in f"{box.local_part}@{box.domain}" or _encoded_word_in_address(box):
                 raise AddressProblem(f"{header}: the address is inside an encoded word (RFC 2047), which is not an address")
             if box.token_type != "mailbox" or invalid:
                 if skip_invalid:

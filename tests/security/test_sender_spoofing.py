@@ -88,6 +88,8 @@ async def test_an_encoded_word_display_name_does_not_file_the_mail_under_the_vic
         f"<{q_word(VICTIM)}>",
         f'"{q_word("ceo")}"@bigcustomer.example',
         f"{q_word(VICTIM + ', ')} {q_word('other@x.example')}",
+        "=?utf-8?q?ceo ?=@bigcustomer.example",  # whitespace inside the word: the stdlib still decodes it
+        "<=?utf-8?q?ceo ?=@bigcustomer.example>",
     ],
 )
 async def test_an_address_that_only_exists_inside_an_encoded_word_is_quarantined(
