@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import time
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -146,3 +148,24 @@ def test_a_batch_of_hostile_mail_never_raises(raws: list[bytes]) -> None:
     results = parse_batch(raws, max_bytes=2000)
     assert len(results) == len(raws)
     assert all(isinstance(r, ParsedMail | UnparseableMail) for r in results)
+
+
+SLOW_TO_PARSE = {
+    "a subject of 50 000 encoded words": b"Subject: " + b"=?utf-8?q?a?= " * 50_000,
+    "To headers of backslashes": b"".join(b"To: " + b"\\" * 3_990 + b"\r\n" for _ in range(50)).rstrip(b"\r\n"),
+    "one To of 7 900 backslashes": b"To: " + b"\\" * 7_900,
+    "a To address of 20 000 dots": b"To: a" + b"." * 20_000 + b"@b.example",
+    "comments nested 20 000 deep": b"Cc: " + b"(" * 20_000,
+    "a From of 2 000 backslashes": b"From: " + b"\\" * 1_990,
+    "a filename of 20 000 encoded words": b"Content-Type: text/plain; name=\"" + b"=?utf-8?q?a?= " * 20_000 + b'"',
+}
+
+
+@pytest.mark.parametrize("header", list(SLOW_TO_PARSE.values()), ids=list(SLOW_TO_PARSE))
+def test_a_mail_built_to_be_slow_to_parse_cannot_stall_the_importer(header: bytes) -> None:
+    """Small batches are parsed on the event loop: a parse must stay far below a second
+    (the bound leaves a wide margin for a loaded machine; these took 1.5-6 s before)."""
+    raw = (b"From: customer@example.com\r\n" if not header.startswith(b"From:") else b"") + header + b"\r\n\r\nhello"
+    started = time.perf_counter()
+    assert_parsed_or_refused(raw)
+    assert time.perf_counter() - started < 2.0
