@@ -26,6 +26,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from channels.charsets import without_lone_surrogates
 from channels.mime import ParsedMail, UnparseableMail, content_hash, parse_message
 from channels.outgoing import MailServices, compose_outgoing, ticket_number_in
 from channels.parsing import MailParser, Parsed
@@ -203,7 +204,7 @@ class MailImporter:
             uid=mail.uid,
             size=len(mail.raw),
             content_hash=content_hash(mail.raw),
-            error=error[:4000],
+            error=without_lone_surrogates(error).replace("\x00", "")[:4000],  # a traceback may quote the mail
             raw=mail.raw,
             created_at=self.clock.now(),
         )

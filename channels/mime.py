@@ -1,9 +1,11 @@
 """Parsing one raw email into what a ticket needs: a pure function over bytes.
 
-Uses the standard library parser (``policy.default``) for structure and transfer
+Uses the standard library parser (``policy.compat32``) for structure and transfer
 encodings, and ``channels.charsets`` for every byte-to-text step, so mislabelled
 Chinese mail (GB2312 that is really GBK, Big5, raw 8-bit headers) reads correctly.
-HTML is kept only after sanitizing with ``nh3``. Anything that cannot become a
+HTML is kept only after sanitizing with ``nh3``. Addresses come from the raw headers
+through ``channels.addresses`` (never from decoded text, so an encoded word cannot forge
+a sender). No text leaves here with lone surrogates. Anything that cannot become a
 ticket raises ``UnparseableMail`` with a reason, and the caller quarantines it.
 """
 
@@ -15,18 +17,22 @@ import html as html_lib
 import re
 from datetime import datetime
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import nh3
 
-from channels.charsets import decode_bytes, decode_header_value
+from channels.addresses import LINE_SEPARATORS, AddressProblem, recipients_of, sender_of
+from channels.charsets import decode_bytes, decode_header_value, without_lone_surrogates
 
 
 class UnparseableMail(Exception):
-    """The message cannot be imported as it is; the reason is shown to ops."""
+    """The message cannot be imported as it is; the reason is shown to ops (and stored, so made storable)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(without_lone_surrogates(reason).replace("\x00", ""))
 
 
 class MailTooLarge(UnparseableMail):
@@ -75,7 +81,11 @@ _MSGID = re.compile(r"<([^<>\s]+)>")
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _HASHED_HEADERS = ("from", "to", "cc", "date", "subject", "message-id")
-_PARSER = BytesParser(policy=policy.default)
+# compat32: headers stay the strings they were, parsed only where we ask (addresses through
+# the strict registry in ``channels.addresses``). ``policy.default`` parses every Content-Type
+# as the feed arrives and raises on text it decoded itself (an RFC 2231 UTF-7 parameter holding
+# a lone surrogate), which would refuse a whole message for one odd parameter.
+_PARSER = BytesParser(policy=policy.compat32)
 
 
 def normalize_message_id(value: str) -> str | None:
@@ -216,7 +226,7 @@ def _default_name(ctype: str) -> str:
 
 def _safe_filename(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch >= " " and ch != "\x7f").strip().strip(".")
+    name = "".join(ch for ch in name if ch >= " " and ch != "\x7f" and ch not in LINE_SEPARATORS).strip().strip(".")
     return (name or "attachment")[:300]
 
 
@@ -250,6 +260,26 @@ def _date(msg: Message) -> datetime | None:
         return None
 
 
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_lone_surrogates(value).replace("\x00", "")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _without_lone_surrogates(mail: ParsedMail) -> ParsedMail:
+    """Every text of ``mail`` storable: raw 8-bit bytes in odd places (a Message-ID, a content
+    type) reach here as surrogate escapes, which no database can encode; PostgreSQL refuses NUL."""
+    for field in dataclasses.fields(mail):
+        setattr(mail, field.name, _clean(getattr(mail, field.name)))
+    for attachment in mail.attachments:
+        attachment.filename = _clean(attachment.filename)
+        attachment.content_type = _clean(attachment.content_type)
+        attachment.content_id = _clean(attachment.content_id)
+    return mail
+
+
 def parse_message(raw: bytes, max_bytes: int | None = None) -> ParsedMail:
     """Parse ``raw`` or raise ``UnparseableMail`` saying why it cannot become a ticket."""
     if max_bytes is not None and len(raw) > max_bytes:
@@ -257,27 +287,27 @@ def parse_message(raw: bytes, max_bytes: int | None = None) -> ParsedMail:
     if not raw.strip():
         raise UnparseableMail("empty message")
     try:
-        msg: EmailMessage = _PARSER.parsebytes(raw)
-        from_raw = raw_header(msg, "From") or raw_header(msg, "Sender") or ""
-        name_raw, address = parseaddr(decode_header_value(from_raw) if from_raw else "")
-        address = address.strip().lower()
-        if "@" not in address or address.startswith("@") or address.endswith("@") or len(address) > 320:
-            raise UnparseableMail("no sender address in From")
+        msg = _PARSER.parsebytes(raw)
+        try:
+            sender = sender_of(raw_headers(msg, "From") or raw_headers(msg, "Sender"))
+            to = recipients_of(raw_headers(msg, "To"), "To")
+            cc = recipients_of(raw_headers(msg, "Cc"), "Cc")
+        except AddressProblem as exc:
+            raise UnparseableMail(str(exc)) from exc
+        address = sender.address
         walk = _Walk()
         walk.visit(msg)
         html = sanitize_html(walk.html) if walk.html is not None else None
         text = walk.text if walk.text is not None else (html_to_text(walk.html) if walk.html else "")
         text = text.replace("\r\n", "\n").replace("\x00", "")
-        to = [a.lower() for _, a in getaddresses([decode_header_value(v) for v in raw_headers(msg, "To")]) if a]
-        cc = [a.lower() for _, a in getaddresses([decode_header_value(v) for v in raw_headers(msg, "Cc")]) if a]
         message_id = normalize_message_id(raw_header(msg, "Message-ID") or "")
-        return ParsedMail(
+        return _without_lone_surrogates(ParsedMail(
             message_id=message_id,
             in_reply_to=message_ids(raw_header(msg, "In-Reply-To")),
             references=message_ids(" ".join(raw_headers(msg, "References"))),
             subject=header_text(msg, "Subject")[:500],
             sender=address,
-            sender_name=decode_header_value(name_raw)[:200],
+            sender_name=sender.name,
             to=to,
             cc=cc,
             date=_date(msg),
@@ -288,7 +318,7 @@ def parse_message(raw: bytes, max_bytes: int | None = None) -> ParsedMail:
             x_loop=[decode_header_value(v).strip().lower() for v in raw_headers(msg, "X-Loop")],
             content_hash=content_hash(raw),
             size=len(raw),
-        )
+        ))
     except UnparseableMail:
         raise
     except Exception as exc:  # the stdlib parser is lenient; whatever still breaks is quarantined

@@ -15,23 +15,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.addresses import recipient_address, refuse_line_separators
 from channels.records import MailMessage
 from channels.settings import SmtpSettings
 from core.clock import Clock
 from core.db import Database
-from core.errors import InvalidInput
 from core.records import OutboxMessage, OutboxStatus, Ticket
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
 
 _TAG = re.compile(r"\[#(\d+)\]")
-
-
-def refuse_line_breaks(fields: dict[str, Any]) -> None:
-    """Header injection guard: no CR or LF in any value that becomes a header."""
-    for name, value in fields.items():
-        if value is not None and ("\r" in str(value) or "\n" in str(value)):
-            raise InvalidInput("line breaks are not allowed in a mail header", {"field": name})
 
 
 def tag_subject(subject: str, ticket: Ticket) -> str:
@@ -86,7 +79,10 @@ def compose_outgoing(
     extra_headers: dict[str, str] | None = None,
     payload: dict[str, Any] | None = None,
 ) -> QueuedMail:
-    """The outbox row and our record of the outgoing message (not yet added); InvalidInput on CR/LF."""
+    """The outbox row and our record of the outgoing message (not yet added).
+
+    InvalidInput when a header would carry a line separator or the recipient is not exactly one address.
+    """
     headers: dict[str, str] = dict(extra_headers or {})
     if ticket is not None:
         subject = tag_subject(subject, ticket)
@@ -97,9 +93,8 @@ def compose_outgoing(
     refs = list(dict.fromkeys([*(references or []), *([in_reply_to] if in_reply_to else [])]))[-20:]
     if refs:
         headers["References"] = " ".join(refs)
-    refuse_line_breaks({"recipient": recipient, "subject": subject, **headers})
-    if "@" not in recipient:
-        raise InvalidInput("not an email address", {"recipient": recipient})
+    refuse_line_separators({"subject": subject, **headers})
+    recipient = recipient_address(recipient, "recipient")
     now = clock.now()
     outbox = OutboxMessage(
         channel="email",

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.addresses import recipient_address, refuse_line_separators
 from channels.mime import html_to_text
-from channels.outgoing import MailServices, queue_email, refuse_line_breaks, tag_subject
+from channels.outgoing import MailServices, queue_email, tag_subject
 from channels.records import MailMessage, MailReference
 from core.auth import Actor
 from core.errors import InvalidInput, NotFound
@@ -33,7 +34,7 @@ class ReplyDraft:
     subject: str
     body: str
     template_id: int | None = None
-    to: str | None = None  # default: whoever wrote the ticket's last email
+    to: str | None = None  # exactly one addr-spec; default: whoever wrote the ticket's last email
 
 
 @dataclasses.dataclass(slots=True)
@@ -83,9 +84,10 @@ class ReplyDesk:
             raise InvalidInput("the reply is empty")
         if len(body) > MAX_BODY_CHARS:
             raise InvalidInput("the reply is too long", {"max_chars": MAX_BODY_CHARS})
-        refuse_line_breaks({"subject": draft.subject, "to": draft.to})
+        refuse_line_separators({"subject": draft.subject})
+        chosen = recipient_address(draft.to, "to") if draft.to is not None else None
         original = await self._last_incoming(session, ticket.id)
-        recipient = (draft.to or (original.sender if original else "") or await self._customer_address(session, ticket)).strip()
+        recipient = (chosen or (original.sender if original else "") or await self._customer_address(session, ticket)).strip()
         if not recipient:
             raise InvalidInput("no address to reply to: the ticket has no email from the customer")
         references = await self._references(session, original) if original else []

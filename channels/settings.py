@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from channels.addresses import has_line_separator, is_addr_spec
 from core.section import Section
+
+
+def _one_address(value: str) -> str:
+    """Addresses we put in headers (From, X-Loop) and SMTP envelopes: one plain addr-spec."""
+    if not is_addr_spec(value.strip()):
+        raise ValueError(f"{value!r} is not one plain email address (name@example.com)")
+    return value.strip()
+
+
+def _one_line(value: str | None) -> str | None:
+    if value is not None and has_line_separator(value):
+        raise ValueError("line breaks are not allowed: this value goes into a mail header")
+    return value
 
 DEFAULT_ACK_SUBJECT = "[{{ ticket.tag }}] We received your message: {{ subject }}"
 DEFAULT_ACK_BODY = (
@@ -42,6 +56,11 @@ class MailboxSettings(Section):
     auto_replies_per_day: int = Field(3, ge=0, description="cap of automatic replies per sender per 24 h")
     timeout: float = Field(30.0, gt=0, description="seconds an IMAP command may take")
 
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        return _one_address(value)
+
 
 class SmtpSettings(Section):
     host: str = "127.0.0.1"
@@ -56,3 +75,13 @@ class SmtpSettings(Section):
     from_name: str = "Support"
     message_id_domain: str | None = Field(None, description="domain of our Message-IDs (default: from_address's)")
     timeout: float = Field(30.0, gt=0)
+
+    @field_validator("from_address")
+    @classmethod
+    def _check_from_address(cls, value: str) -> str:
+        return _one_address(value)
+
+    @field_validator("from_name", "message_id_domain")
+    @classmethod
+    def _check_one_line(cls, value: str | None) -> str | None:
+        return _one_line(value)

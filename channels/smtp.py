@@ -16,6 +16,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 import aiosmtplib
 from aiosmtplib.errors import SMTPRecipientsRefused, SMTPResponseException
 
+from channels.addresses import has_line_separator, is_addr_spec
 from channels.imap import connect, tls_context
 from channels.outbox import PermanentFailure, TemporaryFailure
 from channels.outgoing import domain_of
@@ -30,15 +31,21 @@ _ALLOWED_HEADERS = ("Message-ID", "In-Reply-To", "References", "Auto-Submitted",
 
 
 def build_message(row: OutboxMessage, smtp: SmtpSettings, clock: Clock) -> EmailMessage:
-    """The MIME message for an outbox row; PermanentFailure when a header carries CR/LF."""
+    """The MIME message for an outbox row.
+
+    PermanentFailure when a header carries any line separator or the recipient is not one
+    address: the last gate, for rows written by any service (replies, acknowledgements, alerts).
+    """
     values = {"To": row.recipient, "Subject": row.subject}
     for name in _ALLOWED_HEADERS:
         value = (row.headers or {}).get(name)
         if value:
             values[name] = str(value)
     for name, value in values.items():
-        if "\r" in value or "\n" in value:
+        if has_line_separator(value):
             raise PermanentFailure(f"line break in the {name} header refused")
+    if not is_addr_spec(row.recipient.strip()):
+        raise PermanentFailure("the recipient is not exactly one email address")
     msg = EmailMessage()
     msg["From"] = formataddr((smtp.from_name, smtp.from_address))
     msg["Date"] = format_datetime(clock.now())
