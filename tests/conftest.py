@@ -25,7 +25,7 @@ from core.passwords import configure_hasher
 configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 # The web fixtures (a running site, logged-in clients, a browser): see tests/web_fixtures.py.
-pytest_plugins = ["web_fixtures", "cti_fixtures"]
+pytest_plugins = ["web_fixtures", "cti_fixtures", "mail_fixtures"]
 
 REQUIRE_SERVICES = bool(os.environ.get("FRONTDESK_REQUIRE_SERVICES"))
 # Read once, then removed: each test gets its own fresh database on that server.

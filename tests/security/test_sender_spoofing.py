@@ -12,15 +12,6 @@ import base64
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from integration.mail.conftest import (
-    channel,
-    customer_box,
-    dovecot,
-    mail_services,
-    mail_settings,
-    sink,
-    support,
-)
 from integration.mail.helpers import append, eventually
 from sqlalchemy import select
 
@@ -32,8 +23,6 @@ from channels.sink import MailSink
 from config.services import Services
 from core.records import CustomerEmail, OutboxMessage
 
-# The mail tests' real Dovecot and SMTP sink; named here so pytest finds them in this module.
-MAIL_FIXTURES = (channel, customer_box, dovecot, mail_services, mail_settings, sink, support)
 VICTIM = "ceo@bigcustomer.example"
 
 

@@ -13,15 +13,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
-from integration.mail.conftest import (
-    add_user,
-    customer_box,
-    dovecot,
-    mail_services,
-    mail_settings,
-    sink,
-)
 from integration.mail.helpers import append, eventually, make_agent
+from mail_fixtures import add_user
 from sqlalchemy import select
 from web_fixtures import WebSite
 
@@ -35,9 +28,6 @@ from config.services import Services
 from config.settings import ConfigError, Settings, load_settings
 from core.errors import InvalidInput
 from core.records import OutboxMessage, Ticket
-
-# The mail tests' real Dovecot and SMTP sink; named here so pytest finds them in this module.
-MAIL_FIXTURES = (customer_box, dovecot, mail_services, mail_settings, sink)
 
 SEPARATORS = ["\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
 VICTIM = "victim@evil.example"

@@ -9,7 +9,6 @@ import base64
 from html.parser import HTMLParser
 
 import pytest
-from integration.mail.conftest import customer_box, dovecot, mail_settings, sink, support
 from integration.mail.helpers import append, eventually
 from sqlalchemy import select
 from web_fixtures import WebSite
@@ -18,9 +17,6 @@ from channels.records import QuarantinedMail
 from channels.settings import MailboxSettings
 from config.settings import Settings
 from core.records import EntryKind, TimelineEntry
-
-# The mail tests' real Dovecot and SMTP sink; named here so pytest finds them in this module.
-MAIL_FIXTURES = (customer_box, dovecot, mail_settings, sink, support)
 
 SUBJECT = "<script>alert('subject')</script><img src=x onerror=alert('subject-img')>"
 NAME = "<img src=x onerror=alert('name')>\"><svg onload=alert('name-svg')>"

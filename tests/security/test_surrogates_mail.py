@@ -11,7 +11,6 @@ import base64
 import dataclasses
 
 import pytest
-from integration.mail.conftest import customer_box, dovecot, mail_settings, sink, support
 from integration.mail.helpers import append, eventually
 from sqlalchemy import select
 from web_fixtures import WebSite
@@ -21,9 +20,6 @@ from channels.records import MailAttachment, MailMessage, QuarantinedMail
 from channels.settings import MailboxSettings
 from config.settings import Settings
 from core.records import Customer, EntryKind, TimelineEntry
-
-# The mail tests' real Dovecot and SMTP sink; named here so pytest finds them in this module.
-MAIL_FIXTURES = (customer_box, dovecot, mail_settings, sink, support)
 
 LONE = "+2AA-"  # UTF-7 for U+D800
 HELLO = "+T2BZfQ-"  # UTF-7 for 你好

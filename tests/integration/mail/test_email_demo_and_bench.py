@@ -7,6 +7,7 @@ import json
 from contextlib import AsyncExitStack
 
 import pytest
+from mail_fixtures import need_dovecot
 from sqlalchemy import select
 
 from channels import bench
@@ -15,7 +16,6 @@ from channels.plugin import EmailChannel
 from config.app import build_services
 from config.settings import Settings
 from core.records import Ticket
-from mail.conftest import need_dovecot
 
 
 async def test_the_demo_mails_become_tickets_and_their_acknowledgements_reach_the_sink(settings: Settings) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from mail_fixtures import need_dovecot
 from sqlalchemy import select
 
 from channels.dovecot import ThrowawayDovecot
@@ -13,7 +14,6 @@ from channels.samples import compose
 from channels.settings import MailboxSettings
 from config.services import Services
 from core.records import EntryKind, TimelineEntry
-from mail.conftest import need_dovecot
 from mail.helpers import append, eventually, fetch_all, mailbox_reading
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from mail_fixtures import need_dovecot
 from sqlalchemy import select
 
 from channels.dovecot import ThrowawayDovecot
@@ -17,7 +18,6 @@ from channels.samples import compose
 from channels.sink import MailSink
 from config.services import Services
 from core.records import EntryKind, OutboxMessage, TimelineEntry
-from mail.conftest import need_dovecot
 from mail.helpers import append, eventually, mailbox_reading
 
 
