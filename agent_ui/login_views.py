@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
+from urllib.parse import unquote
+
 from aiohttp import web
 
 from agent_ui.identity import signed_in
@@ -11,12 +14,36 @@ from agent_ui.sessions import COOKIE_NAME
 from core.errors import TooManyRequests
 from core.users import authenticate
 
+HOME = "/queue"
+# Percent-decoding rounds checked: enough for any double-encoding a proxy or browser undoes.
+_DECODE_ROUNDS = 3
+
+
+def _spoils_a_path(char: str) -> bool:
+    """Characters that browsers or URL libraries drop, fold or treat as a separator."""
+    return char == "\\" or char.isspace() or unicodedata.category(char)[0] in "CZ"
+
+
+def _same_site_path(text: str) -> bool:
+    return text.startswith("/") and not text.startswith(("//", "/\\")) and not any(map(_spoils_a_path, text))
+
 
 def safe_next(target: str | None) -> str:
-    """Only local paths, so the login page cannot be used to bounce people elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/queue"
+    """Only a path on this site, so the login page (and the language switcher) cannot
+    bounce people elsewhere. Checked on the text as sent and on every percent-decoded
+    form of it: a tab or backslash that yarl or the browser would later strip or fold
+    could otherwise turn ``/\t/evil.example`` into ``//evil.example``."""
+    if not target:
+        return HOME
+    text = target
+    for _ in range(_DECODE_ROUNDS):
+        if not _same_site_path(text):
+            return HOME
+        decoded = unquote(text)
+        if decoded == text:
+            return target
+        text = decoded
+    return HOME
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
