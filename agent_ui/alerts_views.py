@@ -21,7 +21,7 @@ from aiohttp import web
 
 from agent_ui import openapi
 from agent_ui.identity import actor_of
-from agent_ui.inputs import path_int, read_json
+from agent_ui.inputs import as_int, path_int, read_form, read_json
 from agent_ui.keys import SERVICES
 from agent_ui.rendering import render
 from alerts.keys import SLA
@@ -55,10 +55,7 @@ async def acknowledge_form(request: web.Request) -> web.Response:
 
 
 def _limit(request: web.Request) -> int:
-    try:
-        return int(request.query.get("limit", "100"))
-    except ValueError:
-        raise InvalidInput("limit must be a whole number") from None
+    return as_int(request.query.get("limit", "100"), "limit")
 
 
 async def alerts_api(request: web.Request) -> web.Response:
@@ -140,7 +137,7 @@ async def admin_page(request: web.Request) -> web.Response:
 
 
 async def admin_save(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     kind = form.get("kind")
     try:
         data = yaml.safe_load(str(form.get("definition", "")))

@@ -1,34 +1,132 @@
-"""Reading request input into plain values, with clear errors for bad input."""
+"""Reading request input into plain values, with clear errors for bad input.
+
+Every JSON body goes through ``read_json`` and every form through ``read_form``: one place
+that refuses what would crash or corrupt something further in, each with a 400 naming the
+field: nesting deeper than ``MAX_DEPTH`` (a deep body would exhaust the stack), numbers
+that are not finite or do not fit a 64-bit column, text with lone surrogates (it cannot be
+encoded, so storing it would break every later read), and text longer than its cap
+(``agent_ui.input_caps``).
+"""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 
+from agent_ui.input_caps import cap_of
 from core.errors import InvalidInput
 
+MAX_DEPTH = 32
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+BODY = "(body)"  # the field name reported for a problem with the body as a whole
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object; malformed JSON is a 400 (an oversized body a 413)."""
-    raw = await request.read()
+
+class _NotFinite(float):
+    """What ``NaN``, ``Infinity`` and ``-Infinity`` parse to, so the walk can name their field."""
+
+
+def _refuse_constant(text: str) -> float:
+    return _NotFinite("nan")
+
+
+def _field_error(field: str, message: str, **details: Any) -> InvalidInput:
+    return InvalidInput(f"{field} {message}", {"field": field, **details})
+
+
+def _walk(value: Any, field: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
+    """Every scalar (and key) with the name of the field it came from, nesting checked."""
+    if depth > MAX_DEPTH:
+        raise _field_error(field, f"nests deeper than {MAX_DEPTH} levels", max_depth=MAX_DEPTH)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = key if field == BODY else f"{field}.{key}"
+            yield name, key
+            yield from _walk(item, name, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{field}[{index}]", depth + 1)
+    else:
+        yield field, value
+
+
+def _top_field(field: str) -> str:
+    return field.split(".", 1)[0].split("[", 1)[0]
+
+
+def check_text(value: str, field: str, cap: int) -> str:
+    """The text itself, or a 400 naming the field: too long, or not encodable as UTF-8."""
+    if len(value) > cap:
+        raise _field_error(field, f"is longer than {cap:,} characters", max_length=cap, length=len(value))
     try:
-        data = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidInput("the request body is not valid JSON") from None
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _field_error(field, "contains a lone surrogate (text that is not valid Unicode)") from None
+    return value
+
+
+def check_value(value: Any, schema: str | None = None) -> Any:
+    """The parsed JSON value, once every part of it passed the rules above."""
+    for field, item in _walk(value, BODY):
+        if isinstance(item, str):
+            check_text(item, field, cap_of(schema, _top_field(field)))
+        elif isinstance(item, _NotFinite) or (isinstance(item, float) and not math.isfinite(item)):
+            raise _field_error(field, "must be a finite number")
+        elif isinstance(item, int) and not isinstance(item, bool) and not INT64_MIN <= item <= INT64_MAX:
+            raise _field_error(field, "is out of range (a 64-bit integer)", min=INT64_MIN, max=INT64_MAX)
+    return value
+
+
+def parse_json(raw: bytes | str, schema: str | None = None) -> Any:
+    """Any JSON value, checked; ``InvalidInput`` for anything the rules refuse."""
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _field_error(BODY, f"nests deeper than {MAX_DEPTH} levels", max_depth=MAX_DEPTH) from None
+    except (ValueError, UnicodeDecodeError):  # also a number with more digits than int() takes
+        raise InvalidInput("the request body is not valid JSON", {"field": BODY}) from None
+    return check_value(data, schema)
+
+
+async def read_json(request: web.Request, schema: str | None = None) -> dict[str, Any]:
+    """The body as a JSON object; malformed JSON is a 400 (an oversized body a 413).
+
+    ``schema`` names the input schema whose length caps apply (``agent_ui.input_caps``);
+    without one every string still has the general cap."""
+    raw = await request.read()
+    data = parse_json(raw, schema) if raw else None
     if not isinstance(data, dict):
-        raise InvalidInput("the request body must be a JSON object")
+        raise InvalidInput("the request body must be a JSON object", {"field": BODY})
     return data
 
 
+async def read_form(request: web.Request, schema: str | None = None) -> dict[str, str]:
+    """The form's text fields (uploads left out), with the same text rules as JSON."""
+    form = await request.post()
+    return {
+        key: check_text(value, key, cap_of(schema, key))
+        for key, value in form.items()
+        if isinstance(value, str)
+    }
+
+
 def as_int(value: Any, name: str) -> int:
-    if isinstance(value, bool):
-        raise InvalidInput(f"{name} must be a whole number", {name: value})
+    """A whole number that fits a 64-bit column (ids, limits): anything else is a 400."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise _field_error(name, "must be a whole number", **{name: value})
+    if isinstance(value, str) and len(value) > 25:  # int() of a long string is slow
+        raise _field_error(name, "is out of range (a 64-bit integer)")
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{name} must be a whole number", {name: value}) from None
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise _field_error(name, "must be a whole number") from None
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise _field_error(name, "is out of range (a 64-bit integer)", min=INT64_MIN, max=INT64_MAX)
+    return number
 
 
 def path_int(request: web.Request, name: str) -> int:
@@ -40,12 +138,12 @@ def optional_str(data: dict[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string", {name: value})
+        raise _field_error(name, "must be a string")
     return value
 
 
 def str_list(data: dict[str, Any], name: str) -> list[str]:
     value = data.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidInput(f"{name} must be a list of strings")
+        raise _field_error(name, "must be a list of strings")
     return value

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from agent_ui.identity import signed_in
+from agent_ui.inputs import read_form
 from agent_ui.keys import LOGIN_LIMITER, SERVICES, SESSIONS
 from agent_ui.rendering import render
 from agent_ui.sessions import COOKIE_NAME
@@ -54,7 +55,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request, "Login")
     login_name = str(form.get("login", "")).strip()
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")))
