@@ -106,12 +106,14 @@ async def _save(request: web.Request, kind: str, data: dict[str, Any]) -> dict[s
 
 
 async def save_policy_api(request: web.Request) -> web.Response:
+    actor_of(request)  # who is asking before what is asked
     data = await read_json(request)
     data["name"] = request.match_info["name"]
     return web.json_response(await _save(request, "policy", data))
 
 
 async def save_calendar_api(request: web.Request) -> web.Response:
+    actor_of(request)  # who is asking before what is asked
     data = await read_json(request)
     data["name"] = request.match_info["name"]
     return web.json_response(await _save(request, "calendar", data))
@@ -137,6 +139,7 @@ async def admin_page(request: web.Request) -> web.Response:
 
 
 async def admin_save(request: web.Request) -> web.Response:
+    actor_of(request)
     form = await read_form(request)
     kind = form.get("kind")
     try:
