@@ -145,7 +145,9 @@ async def admin_save(request: web.Request) -> web.Response:
     try:
         data = yaml.safe_load(str(form.get("definition", "")))
     except yaml.YAMLError:
-        raise InvalidInput("the definition is not valid YAML") from None
+        raise InvalidInput("the definition is not valid YAML", {"field": "definition"}) from None
+    except RecursionError:  # PyYAML recurses per nesting level
+        raise InvalidInput("the definition nests too deeply", {"field": "definition"}) from None
     if kind not in ("policy", "calendar") or not isinstance(data, dict):
         raise InvalidInput("send kind=policy|calendar and a YAML mapping as definition")
     await _save(request, str(kind), data)
