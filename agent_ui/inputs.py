@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from agent_ui.input_caps import cap_of
 from core.errors import InvalidInput
@@ -104,9 +105,18 @@ async def read_json(request: web.Request, schema: str | None = None) -> dict[str
     return data
 
 
+async def form_of(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The posted form as aiohttp reads it; a field that is not valid text in its charset
+    (a multipart part is decoded strictly) is a 400, not a ``UnicodeDecodeError``."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, LookupError):  # LookupError: a charset Python does not know
+        raise InvalidInput("a form field is not valid text in its character set", {"field": BODY}) from None
+
+
 async def read_form(request: web.Request, schema: str | None = None) -> dict[str, str]:
     """The form's text fields (uploads left out), with the same text rules as JSON."""
-    form = await request.post()
+    form = await form_of(request)
     return {
         key: check_text(value, key, cap_of(schema, key))
         for key, value in form.items()

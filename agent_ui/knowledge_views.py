@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from agent_ui.identity import actor_of
-from agent_ui.inputs import path_int, read_json
+from agent_ui.inputs import form_of, path_int, read_json
 from agent_ui.keys import SERVICES
 from agent_ui.rendering import render
 from core.clock import as_utc
@@ -162,7 +162,7 @@ async def _import_upload(request: web.Request) -> ImportSummary:
     """The YAML file as the request body, or as the ``file`` field of a form upload."""
     actor = actor_of(request)
     if request.content_type.startswith("multipart/"):
-        form = await request.post()
+        form = await form_of(request)
         upload = form.get("file")
         text: str | bytes = upload.file.read() if isinstance(upload, web.FileField) else str(upload or "")
     else:

@@ -3,13 +3,18 @@ huge text each get a 400 naming the field, and nothing is written (issue 10, fin
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from web_fixtures import StaffClient, WebSite
 
 from agent_ui.input_caps import CAPS
+from agent_ui.inputs import parse_json
 from agent_ui.openapi import DOCUMENT
+from core.errors import InvalidInput
 
 TOO_BIG = 2**63  # one more than the largest 64-bit integer a column holds
 
@@ -165,3 +170,33 @@ async def test_the_forms_tell_the_browser_the_same_caps(site: WebSite) -> None:
     assert f'name="subject" maxlength="{CAPS["TicketDraft"]["subject"]}"' in queue
     page = await (await agent.http.get(f"/tickets/{ticket_id}")).text()
     assert f'maxlength="{CAPS["NoteDraft"]["text"]}"' in page
+
+
+_json_text = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8)),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=4), children, max_size=3)),
+    max_leaves=20,
+).map(json.dumps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.one_of(_json_text, st.text(max_size=40), st.binary(max_size=40)))
+def test_the_json_reader_answers_a_value_or_a_named_400_for_any_input(raw: str | bytes) -> None:
+    try:
+        value = parse_json(raw)
+    except InvalidInput as exc:
+        assert exc.status == 400 and exc.details["field"]
+        return
+    for text in _strings(value):
+        text.encode("utf-8")  # never a lone surrogate
+    json.dumps(value, allow_nan=False)  # only finite numbers got through
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

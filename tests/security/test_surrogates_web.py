@@ -98,3 +98,20 @@ async def test_a_surrogate_already_in_the_database_never_takes_a_page_down(site:
     assert any("an old release" in e["payload"].get("text", "") for e in timeline["entries"])
     supervisor = await site.login("supervisor")
     assert (await supervisor.http.get(f"/tickets/{ticket_id}")).status == 200
+
+
+async def test_invalid_utf8_in_a_multipart_form_is_a_400_not_a_crash(site: WebSite) -> None:
+    agent = await site.login("agent")
+    ticket_id = await a_ticket(agent)
+    for token_in_form in (True, False):  # read by the CSRF check, or by the handler
+        body = b'--XX\r\nContent-Disposition: form-data; name="text"\r\n\r\n\xed\xa0\x80 x\r\n'
+        if token_in_form:
+            body += b'--XX\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n' + (agent.csrf_token or "").encode() + b"\r\n"
+        headers = {"Content-Type": "multipart/form-data; boundary=XX"}
+        if not token_in_form:
+            headers["X-CSRF-Token"] = agent.csrf_token or ""
+        response = await agent.http.post(f"/tickets/{ticket_id}/note", data=body + b"--XX--\r\n", headers=headers,
+                                         allow_redirects=False)
+        assert response.status == 400
+    timeline = await agent.api("GET", f"/api/v1/tickets/{ticket_id}/timeline")
+    assert not [e for e in timeline["entries"] if e["payload"].get("text", "").endswith(" x")]
