@@ -200,3 +200,26 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+_risky = st.recursive(
+    st.one_of(st.integers(min_value=-(2**64), max_value=2**64), st.floats(), st.sampled_from(["s" * 501, "\ud800", "ok"]),
+              st.none()),
+    lambda children: st.one_of(st.lists(children, max_size=2), st.dictionaries(
+        st.sampled_from(["subject", "body", "x", "\udc00"]), children, max_size=2)),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(_risky, st.integers(25, 40).map(lambda n: json.loads("[" * n + "]" * n))))
+def test_the_fast_check_and_the_naming_walk_agree(value: Any) -> None:
+    """The quick pass decides what is refused; the walk only names it: both must see the same."""
+    from agent_ui.inputs import _looks_clean, name_the_problem
+
+    try:
+        name_the_problem(value, "TicketDraft")
+    except InvalidInput:
+        assert not _looks_clean(value, "TicketDraft", True)
+    else:
+        assert _looks_clean(value, "TicketDraft", True)
