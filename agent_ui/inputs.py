@@ -46,7 +46,8 @@ def _walk(value: Any, field: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
         raise _field_error(field, f"nests deeper than {MAX_DEPTH} levels", max_depth=MAX_DEPTH)
     if isinstance(value, dict):
         for key, item in value.items():
-            name = key if field == BODY else f"{field}.{key}"
+            label = key or '""'  # an empty key still needs a name the client can read
+            name = label if field == BODY else f"{field}.{label}"
             yield name, key
             yield from _walk(item, name, depth + 1)
     elif isinstance(value, list):
