@@ -62,7 +62,7 @@ RESTRICTED: dict[str, set[str]] = {
     "GET /reports": {"supervisor"},
     "GET /reports/{kind}.csv": {"supervisor"},
 }
-# Whatever is added under these prefixes later is at least ops-or-supervisor only.
+# Whatever is added under these prefixes later refuses an agent, declared here or not.
 STAFF_ONLY_PREFIXES = ("/ops/", "/admin/", "/api/v1/mail/quarantine")
 
 # A body that passes validation, for routes that would otherwise refuse {} before looking
@@ -133,11 +133,12 @@ async def test_no_role_reaches_a_route_above_it(site: WebSite) -> None:
     checked = 0
     for route in ordered(routes):
         allowed = RESTRICTED.get(key(route))
-        if allowed is None and route.path.startswith(STAFF_ONLY_PREFIXES):
-            allowed = {"supervisor", "ops"}
+        undeclared_staff_only = allowed is None and route.path.startswith(STAFF_ONLY_PREFIXES)
         for login, client in people.items():
             status = await call(client, route)
             assert status != 500, (route, login)
+            if undeclared_staff_only and login == "agent":
+                assert status == 403, f"{route}: an agent reached a route under an ops prefix ({status})"
             if allowed is None:
                 continue
             if login in allowed:
