@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from web_fixtures import StaffClient, WebSite
 
 from agent_ui.input_caps import CAPS
-from agent_ui.inputs import parse_json
+from agent_ui.inputs import check_value, parse_json
 from agent_ui.openapi import DOCUMENT
 from core.errors import InvalidInput
 
@@ -202,24 +202,31 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-_risky = st.recursive(
-    st.one_of(st.integers(min_value=-(2**64), max_value=2**64), st.floats(), st.sampled_from(["s" * 501, "\ud800", "ok"]),
-              st.none()),
-    lambda children: st.one_of(st.lists(children, max_size=2), st.dictionaries(
-        st.sampled_from(["subject", "body", "x", "\udc00"]), children, max_size=2)),
-    max_leaves=40,
-)
+_steps = st.lists(st.one_of(st.integers(0, 2), st.text(alphabet="abc_", min_size=1, max_size=3)), min_size=1, max_size=8)
+_bad_leaves = st.sampled_from([(2**63, "out of range"), (float("inf"), "finite"), ("\ud800", "surrogate"),
+                               ("t" * 200_001, "longer than")])
 
 
-@settings(max_examples=300, deadline=None)
-@given(value=st.one_of(_risky, st.integers(25, 40).map(lambda n: json.loads("[" * n + "]" * n))))
-def test_the_fast_check_and_the_naming_walk_agree(value: Any) -> None:
-    """The quick pass decides what is refused; the walk only names it: both must see the same."""
-    from agent_ui.inputs import _looks_clean, name_the_problem
-
+@settings(max_examples=200, deadline=None)
+@given(steps=_steps, bad=_bad_leaves, siblings=st.integers(0, 3))
+def test_a_bad_value_anywhere_is_refused_naming_its_exact_path(steps: list[Any], bad: tuple[Any, str],
+                                                                siblings: int) -> None:
+    leaf, reason = bad
+    value: Any = leaf
+    for step in reversed(steps):  # build the structure from the leaf outwards, with clean neighbours
+        if isinstance(step, int):
+            value = [*(["fine"] * step), value, *([1] * siblings)]
+        else:
+            value = {**{f"{step}{n}": n for n in range(siblings)}, step: value}
+    expected = ""
+    for step in steps:
+        expected += f"[{step}]" if isinstance(step, int) else (f".{step}" if expected else step)
+    if isinstance(steps[0], int):
+        expected = "(body)" + expected
     try:
-        name_the_problem(value, "TicketDraft")
-    except InvalidInput:
-        assert not _looks_clean(value, "TicketDraft", True)
+        check_value(value)
+    except InvalidInput as exc:
+        assert exc.details["field"] == expected
+        assert reason in exc.message
     else:
-        assert _looks_clean(value, "TicketDraft", True)
+        raise AssertionError("not refused")
