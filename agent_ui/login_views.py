@@ -31,19 +31,20 @@ def _same_site_path(text: str) -> bool:
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site, so the login page (and the language switcher) cannot
-    bounce people elsewhere. Checked on the text as sent and on every percent-decoded
-    form of it: a tab or backslash that yarl or the browser would later strip or fold
-    could otherwise turn ``/\t/evil.example`` into ``//evil.example``."""
-    if not target:
+    bounce people elsewhere. Checked on the text as sent, and its path on every
+    percent-decoded form too: a tab or backslash that yarl or the browser would later strip
+    or fold could otherwise turn ``/\t/evil.example`` into ``//evil.example``. (A query's
+    encoded spaces stay allowed: past the ``?`` nothing can change the site.)"""
+    if not target or not _same_site_path(target):
         return HOME
-    text = target
+    path = target.split("?", 1)[0].split("#", 1)[0]
     for _ in range(_DECODE_ROUNDS):
-        if not _same_site_path(text):
-            return HOME
-        decoded = unquote(text)
-        if decoded == text:
+        decoded = unquote(path)
+        if decoded == path:
             return target
-        text = decoded
+        if not _same_site_path(decoded):
+            return HOME
+        path = decoded
     return HOME
 
 

@@ -111,3 +111,9 @@ async def test_whatever_next_is_the_location_stays_on_the_site(site: WebSite, ta
 @given(target=nexts)
 def test_safe_next_only_ever_answers_a_same_site_path(target: str) -> None:
     assert stays_on_the_site(safe_next(target))
+
+
+def test_a_query_with_encoded_spaces_is_still_a_fine_place_to_return_to() -> None:
+    assert safe_next("/queue?queue=First%20line&status=open") == "/queue?queue=First%20line&status=open"
+    assert safe_next("/help?q=reset%20password#top") == "/help?q=reset%20password#top"
+    assert safe_next("/queue?x=1\t") == "/queue"  # a raw control character is refused anywhere
