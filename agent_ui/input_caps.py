@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from channels.replies import MAX_BODY_CHARS
 from core.records import ApiToken, Customer, CustomerPhone, Ticket, User
+from knowledge.drafts import ArticleDraft, TemplateDraft
 
 # Any string anywhere in a request without a cap of its own (the largest text a service
 # accepts, a knowledge article, is 200,000 characters).
@@ -28,6 +31,18 @@ def column_length(column: Any) -> int:
     length = column.type.length
     assert isinstance(length, int), f"{column} has no length"
     return length
+
+
+def model_caps(model: type[BaseModel]) -> dict[str, int]:
+    """The text fields' ``max_length`` of a pydantic model that already validates an input."""
+    caps: dict[str, int] = {}
+    for name, field in model.model_fields.items():
+        if field.annotation is str:
+            for rule in field.metadata:  # Field(max_length=...) becomes a MaxLen rule
+                length = getattr(rule, "max_length", None)
+                if isinstance(length, int):
+                    caps[name] = length
+    return caps
 
 
 _SUBJECT = column_length(Ticket.subject)
@@ -55,6 +70,8 @@ CAPS: dict[str, dict[str, int]] = {
     "TokenDraft": {"name": column_length(ApiToken.name)},
     # A reply's subject gets the ticket's tag ("[#1042] ") in front before it is stored.
     "ReplyDraft": {"subject": _SUBJECT - 20, "body": MAX_BODY_CHARS, "to": column_length(User.email)},
+    "TemplateDraft": model_caps(TemplateDraft),
+    "ArticleDraft": model_caps(ArticleDraft),
     "CallerDraft": {"name": column_length(Customer.name), "number": RAW_PHONE_CAP},
     "LanguageChoice": {"language": _LANGUAGE, "next": _URL},
     "Login": {"login": column_length(User.login), "password": PASSWORD_CAP, "next": _URL},

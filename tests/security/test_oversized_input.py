@@ -230,3 +230,13 @@ def test_a_bad_value_anywhere_is_refused_naming_its_exact_path(steps: list[Any],
         assert reason in exc.message
     else:
         raise AssertionError("not refused")
+
+
+async def test_knowledge_drafts_share_the_caps_their_validation_uses(site: WebSite) -> None:
+    ops = await site.login("ops")
+    body = await ops.api("POST", "/api/v1/templates", json={"name": "n" * 201, "body": "b"}, status=400)
+    assert body["details"]["field"] == "name"
+    page = await (await ops.http.get("/ops/knowledge")).text()
+    assert f'name="name" required maxlength="{CAPS["TemplateDraft"]["name"]}"' in page
+    assert f'maxlength="{CAPS["ArticleDraft"]["body"]}"' in page
+    assert DOCUMENT["components"]["schemas"]["TemplateDraft"]["properties"]["body"]["maxLength"] == 100_000
