@@ -3,5 +3,5 @@
 Public surface (import from the modules; this package stays import-light because
 ``config.settings`` reads ``agent_ui.settings``): ``agent_ui.app.create_app`` and its
 extension points, ``agent_ui.identity.actor_of`` / ``signed_in``, ``agent_ui.rendering.render``,
-``agent_ui.inputs.read_json``, ``agent_ui.keys`` (typed app keys), ``agent_ui.live.LiveHub``.
+``agent_ui.inputs.read_json`` / ``read_form`` (caps in ``agent_ui.input_caps``), ``agent_ui.keys`` (typed app keys), ``agent_ui.live.LiveHub``.
 """

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from agent_ui import openapi
 from agent_ui.identity import actor_of
-from agent_ui.inputs import path_int, read_json
+from agent_ui.inputs import as_int, path_int, read_form, read_json
 from agent_ui.keys import SERVICES
 from agent_ui.rendering import render
 from alerts.keys import SLA
@@ -55,10 +55,7 @@ async def acknowledge_form(request: web.Request) -> web.Response:
 
 
 def _limit(request: web.Request) -> int:
-    try:
-        return int(request.query.get("limit", "100"))
-    except ValueError:
-        raise InvalidInput("limit must be a whole number") from None
+    return as_int(request.query.get("limit", "100"), "limit")
 
 
 async def alerts_api(request: web.Request) -> web.Response:
@@ -109,12 +106,14 @@ async def _save(request: web.Request, kind: str, data: dict[str, Any]) -> dict[s
 
 
 async def save_policy_api(request: web.Request) -> web.Response:
+    actor_of(request)  # who is asking before what is asked
     data = await read_json(request)
     data["name"] = request.match_info["name"]
     return web.json_response(await _save(request, "policy", data))
 
 
 async def save_calendar_api(request: web.Request) -> web.Response:
+    actor_of(request)  # who is asking before what is asked
     data = await read_json(request)
     data["name"] = request.match_info["name"]
     return web.json_response(await _save(request, "calendar", data))
@@ -140,12 +139,15 @@ async def admin_page(request: web.Request) -> web.Response:
 
 
 async def admin_save(request: web.Request) -> web.Response:
-    form = await request.post()
+    actor_of(request)
+    form = await read_form(request)
     kind = form.get("kind")
     try:
         data = yaml.safe_load(str(form.get("definition", "")))
     except yaml.YAMLError:
-        raise InvalidInput("the definition is not valid YAML") from None
+        raise InvalidInput("the definition is not valid YAML", {"field": "definition"}) from None
+    except RecursionError:  # PyYAML recurses per nesting level
+        raise InvalidInput("the definition nests too deeply", {"field": "definition"}) from None
     if kind not in ("policy", "calendar") or not isinstance(data, dict):
         raise InvalidInput("send kind=policy|calendar and a YAML mapping as definition")
     await _save(request, str(kind), data)

@@ -41,7 +41,7 @@ async def find_customers(request: web.Request) -> web.Response:
 
 async def new_customer(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    data = await read_json(request)
+    data = await read_json(request, "CustomerDraft")
     draft = CustomerDraft(
         name=optional_str(data, "name") or "",
         phones=str_list(data, "phones"),
@@ -70,7 +70,7 @@ async def get_customer(request: web.Request) -> web.Response:
 async def patch_customer(request: web.Request) -> web.Response:
     actor = actor_of(request)
     customer_id = path_int(request, "customer_id")
-    data = await read_json(request)
+    data = await read_json(request, "CustomerDraft")
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
         customer = await update_customer(session, actor, customer_id, data, services.settings.phone_region)
@@ -87,7 +87,7 @@ async def users(request: web.Request) -> web.Response:
 
 async def new_user(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    data = await read_json(request)
+    data = await read_json(request, "UserDraft")
     login = optional_str(data, "login") or ""
     password = optional_str(data, "password") or ""
     extras = {k: optional_str(data, k) for k in ("extension", "pbx_interface", "email", "mobile", "language") if data.get(k)}

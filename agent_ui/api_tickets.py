@@ -16,6 +16,14 @@ from routing import entry_dict, ticket_dict
 PATCHABLE = ("status", "priority", "category", "queue", "subject", "assignee_id")
 
 
+def _priority(data: dict[str, Any]) -> str | int | None:
+    """A priority by name (``high``) or number; anything else is refused here, naming the field."""
+    value = data.get("priority")
+    if value is None or isinstance(value, str):
+        return value
+    return as_int(value, "priority")
+
+
 async def list_tickets(request: web.Request) -> web.Response:
     actor = actor_of(request)
     view = read_queue_view(request.query)
@@ -27,7 +35,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 async def create_ticket(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    data = await read_json(request)
+    data = await read_json(request, "TicketDraft")
     customer_id = data.get("customer_id")
     services = request.app[SERVICES]
     async with services.db.session() as session:
@@ -37,7 +45,7 @@ async def create_ticket(request: web.Request) -> web.Response:
             subject=optional_str(data, "subject") or "",
             body=optional_str(data, "body") or "",
             customer_id=as_int(customer_id, "customer_id") if customer_id is not None else None,
-            priority=data.get("priority"),
+            priority=_priority(data),
             category=optional_str(data, "category"),
             queue=optional_str(data, "queue"),
         )
@@ -58,13 +66,15 @@ async def patch_ticket(request: web.Request) -> web.Response:
     """Change status, assignee and fields together: all in one transaction, or nothing."""
     actor = actor_of(request)
     ticket_id = path_int(request, "ticket_id")
-    data = await read_json(request)
+    data = await read_json(request, "TicketPatch")
     unknown = sorted(set(data) - set(PATCHABLE))
     if unknown or not data:
         raise InvalidInput("send one or more of: " + ", ".join(PATCHABLE), {"unknown": unknown})
     services = request.app[SERVICES]
     desk = services.desk
-    fields: dict[str, Any] = {k: data[k] for k in ("priority", "category", "queue", "subject") if k in data}
+    fields: dict[str, Any] = {k: optional_str(data, k) for k in ("category", "queue", "subject") if k in data}
+    if "priority" in data:
+        fields["priority"] = _priority(data)
     async with services.db.session() as session:
         if "assignee_id" in data:
             assignee = data["assignee_id"]
@@ -74,7 +84,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
         if "status" in data:
             status = data["status"]
             if not isinstance(status, str):
-                raise InvalidInput("status must be a string")
+                raise InvalidInput("status must be a string", {"field": "status"})
             await desk.set_status(session, actor, ticket_id, status)
         ticket = await desk.get(session, actor, ticket_id)
         await desk.commit_and_publish(session)
@@ -84,7 +94,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     actor = actor_of(request)
     ticket_id = path_int(request, "ticket_id")
-    data = await read_json(request)
+    data = await read_json(request, "NoteDraft")
     services = request.app[SERVICES]
     async with services.db.session() as session:
         entry = await services.desk.add_note(session, actor, ticket_id, optional_str(data, "text") or "")

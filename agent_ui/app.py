@@ -6,6 +6,11 @@ Extension points for feature packages (each optional; a missing file is fine):
   ``setup_routes(app)`` and add one line to ``create_app`` below. Build the actor with
   ``agent_ui.identity.actor_of(request)`` and call your service; raise
   ``core.errors`` exceptions (rendered as JSON under ``/api/`` and as a page elsewhere).
+  Read bodies with ``agent_ui.inputs.read_json(request, "SchemaName")`` / ``read_form`` and
+  ids with ``path_int``/``as_int`` (never ``request.post()`` or ``int()``): they refuse deep
+  nesting, non-finite or >64-bit numbers, lone surrogates and over-long text with a 400
+  naming the field. Declare a field's length cap once in ``agent_ui/input_caps.py``: the
+  OpenAPI document and the forms' ``maxlength`` (``caps.Schema.field``) use the same number.
   State-changing requests need the CSRF token (form field ``csrf_token`` or header
   ``X-CSRF-Token``; pages have it in ``<meta name="csrf-token">``), except with an API token.
 * Templates: ``agent_ui/templates/<feature>/``. The console layout includes

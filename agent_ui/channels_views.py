@@ -8,7 +8,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from agent_ui.identity import actor_of
-from agent_ui.inputs import as_int, optional_str, path_int, read_json
+from agent_ui.inputs import as_int, optional_str, path_int, read_form, read_json
 from agent_ui.keys import SERVICES
 from agent_ui.rendering import render
 from channels.attachments import attachment_download
@@ -66,7 +66,7 @@ async def reply_preview(request: web.Request) -> web.Response:
 
 async def send_reply(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    draft = _draft(await read_json(request))
+    draft = _draft(await read_json(request, "ReplyDraft"))
     sent = await _channel(request).replies.send(actor, path_int(request, "ticket_id"), draft)
     return web.json_response(
         {"entry": entry_dict(sent.entry), "outbox_id": sent.outbox_id, "message_id": sent.message_id}, status=201
@@ -77,7 +77,7 @@ async def reply_form(request: web.Request) -> web.StreamResponse:
     """POST /tickets/{id}/reply from the composer without JavaScript."""
     actor = actor_of(request)
     ticket_id = path_int(request, "ticket_id")
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form = await read_form(request, "ReplyDraft")
     await _channel(request).replies.send(actor, ticket_id, _draft(form))
     raise web.HTTPSeeOther(f"/tickets/{ticket_id}")
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_ui.identity import actor_of
-from agent_ui.inputs import as_int, path_int
+from agent_ui.inputs import as_int, path_int, read_form
 from agent_ui.keys import SERVICES
 from agent_ui.queue_filters import CHANNEL_CHOICES, STATUS_CHOICES, read_queue_view
 from agent_ui.rendering import render
@@ -99,17 +99,12 @@ async def ticket_timeline(request: web.Request) -> web.StreamResponse:
     return await _render_ticket(request, "timeline.html")
 
 
-async def _form(request: web.Request) -> dict[str, str]:
-    form = await request.post()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
 async def ticket_action(request: web.Request) -> web.StreamResponse:
     """POST /tickets/{id}/{action}: take, assign, status, priority, note."""
     actor = actor_of(request)
     ticket_id = path_int(request, "ticket_id")
     action = request.match_info["action"]
-    form = await _form(request)
+    form = await read_form(request, "NoteDraft" if action == "note" else "TicketPatch")
     services = request.app[SERVICES]
     desk = services.desk
     async with services.db.session() as session:
@@ -135,7 +130,7 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
 async def new_ticket(request: web.Request) -> web.StreamResponse:
     """POST /tickets: open a ticket from the console (routed as a "web" contact)."""
     actor = actor_of(request)
-    form = await _form(request)
+    form = await read_form(request, "TicketDraft")
     customer = form.get("customer_id", "").strip()
     services = request.app[SERVICES]
     async with services.db.session() as session:

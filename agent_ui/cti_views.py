@@ -94,7 +94,7 @@ async def queue_membership(request: web.Request) -> web.Response:
 async def create_caller(request: web.Request) -> web.Response:
     """The pop's one-click "create customer" for an unknown number."""
     actor = actor_of(request)
-    data = await read_json(request)
+    data = await read_json(request, "CallerDraft")
     services = request.app[SERVICES]
     draft = CustomerDraft(name=(optional_str(data, "name") or "").strip(), phones=[_text(data, "number")])
     async with services.db.transaction() as session:
@@ -115,7 +115,7 @@ def _document() -> None:
         "/api/v1/cti/calls/{linkedid}/transfer": {"post": openapi._op("Transfer (target, attended)", _ok, body=_body, errors=errors, params=[linkedid])},
         "/api/v1/cti/status": {"post": openapi._op("Set my status: ready, paused (reason) or wrap-up", _ok, body=_body, errors=errors)},
         "/api/v1/cti/queues/{queue}/{action}": {"post": openapi._op("Queue log-in or log-out (action: login|logout)", _ok, body=_body, errors=errors)},
-        "/api/v1/cti/customers": {"post": openapi._op("Create a customer from an unknown caller's number", _body, status="201", body=_body, errors=(401, 403, 409))},
+        "/api/v1/cti/customers": {"post": openapi._op("Create a customer from an unknown caller's number", _body, status="201", body=openapi._ref("CallerDraft"), errors=(401, 403, 409))},
     })
 
 

@@ -29,9 +29,12 @@ _HTTP_ERROR_IDS = {
 
 
 def wants_json(request: web.Request) -> bool:
+    """API and socket callers get a status they can act on; a redirect to the login page
+    would turn a refused WebSocket handshake into an HTML page."""
     return (
         request.path.startswith("/api/")
         or request.path == "/ws"
+        or request.headers.get("Upgrade", "").lower() == "websocket"
         or request.headers.get("Accept", "").startswith("application/json")
     )
 

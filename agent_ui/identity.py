@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from agent_ui.inputs import form_of
 from agent_ui.keys import SERVICES, SESSIONS
 from agent_ui.sessions import COOKIE_NAME
 from core.auth import Actor
@@ -98,7 +99,7 @@ async def _check_csrf(request: web.Request, who: SignedIn) -> None:
         return
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
+        form = await form_of(request)
         field = form.get(CSRF_FIELD)
         sent = field if isinstance(field, str) else None
     if not sent or not who.csrf_token or not hmac.compare_digest(sent, who.csrf_token):

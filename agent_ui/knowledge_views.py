@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from agent_ui.identity import actor_of
-from agent_ui.inputs import path_int, read_json
+from agent_ui.inputs import form_of, path_int, read_json
 from agent_ui.keys import SERVICES
 from agent_ui.rendering import render
 from core.clock import as_utc
@@ -97,7 +97,7 @@ async def template_read(request: web.Request) -> web.Response:
 
 async def template_create(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    draft = parse_template(await read_json(request))
+    draft = parse_template(await read_json(request, "TemplateDraft"))
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
         body = {"template": template_dict(await create_template(session, actor, draft))}
@@ -107,7 +107,7 @@ async def template_create(request: web.Request) -> web.Response:
 
 async def template_update(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    draft = parse_template(await read_json(request))
+    draft = parse_template(await read_json(request, "TemplateDraft"))
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
         body = {"template": template_dict(await update_template(session, actor, path_int(request, "id"), draft))}
@@ -162,7 +162,7 @@ async def _import_upload(request: web.Request) -> ImportSummary:
     """The YAML file as the request body, or as the ``file`` field of a form upload."""
     actor = actor_of(request)
     if request.content_type.startswith("multipart/"):
-        form = await request.post()
+        form = await form_of(request)
         upload = form.get("file")
         text: str | bytes = upload.file.read() if isinstance(upload, web.FileField) else str(upload or "")
     else:
@@ -196,7 +196,7 @@ async def article_read(request: web.Request) -> web.Response:
 
 async def article_create(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    draft = parse_article(await read_json(request))
+    draft = parse_article(await read_json(request, "ArticleDraft"))
     async with request.app[SERVICES].db.transaction() as session:
         body = {"article": article_dict(await create_article(session, actor, draft))}
     return web.json_response(body, status=201)
@@ -204,7 +204,7 @@ async def article_create(request: web.Request) -> web.Response:
 
 async def article_update(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    draft = parse_article(await read_json(request))
+    draft = parse_article(await read_json(request, "ArticleDraft"))
     async with request.app[SERVICES].db.transaction() as session:
         body = {"article": article_dict(await update_article(session, actor, path_int(request, "id"), draft))}
     return web.json_response(body)

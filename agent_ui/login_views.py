@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
+import unicodedata
+from urllib.parse import unquote
+
 from aiohttp import web
 
 from agent_ui.identity import signed_in
+from agent_ui.inputs import read_form
 from agent_ui.keys import LOGIN_LIMITER, SERVICES, SESSIONS
 from agent_ui.rendering import render
 from agent_ui.sessions import COOKIE_NAME
 from core.errors import TooManyRequests
 from core.users import authenticate
 
+HOME = "/queue"
+# Percent-decoding rounds checked: enough for any double-encoding a proxy or browser undoes.
+_DECODE_ROUNDS = 3
+
+
+def _spoils_a_path(char: str) -> bool:
+    """Characters that browsers or URL libraries drop, fold or treat as a separator."""
+    return char == "\\" or char.isspace() or unicodedata.category(char)[0] in "CZ"
+
+
+def _same_site_path(text: str) -> bool:
+    return text.startswith("/") and not text.startswith(("//", "/\\")) and not any(map(_spoils_a_path, text))
+
 
 def safe_next(target: str | None) -> str:
-    """Only local paths, so the login page cannot be used to bounce people elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/queue"
+    """Only a path on this site, so the login page (and the language switcher) cannot
+    bounce people elsewhere. Checked on the text as sent, and its path on every
+    percent-decoded form too: a tab or backslash that yarl or the browser would later strip
+    or fold could otherwise turn ``/\t/evil.example`` into ``//evil.example``. (A query's
+    encoded spaces stay allowed: past the ``?`` nothing can change the site.)"""
+    if not target or not _same_site_path(target):
+        return HOME
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    for _ in range(_DECODE_ROUNDS):
+        decoded = unquote(path)
+        if decoded == path:
+            return target
+        if not _same_site_path(decoded):
+            return HOME
+        path = decoded
+    return HOME
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -27,7 +56,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request, "Login")
     login_name = str(form.get("login", "")).strip()
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")))

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agent_ui.input_caps import CAPS
 from core.records import Category, Channel, Priority, Role, TicketStatus, Tier
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -126,6 +127,9 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"subject": _STR, "body": _STR, "template_id": {"type": "integer", "nullable": True},
                        "to": {**_NSTR, "description": "default: the sender of the ticket's last email"}},
     },
+    "NoteDraft": {"type": "object", "required": ["text"], "properties": {"text": _STR}},
+    "TokenDraft": {"type": "object", "required": ["name"], "properties": {"name": _STR}},
+    "CallerDraft": {"type": "object", "required": ["number"], "properties": {"number": _STR, "name": _STR}},
     "QuarantinedMail": {
         "type": "object",
         "properties": {"id": {"type": "integer"}, "mailbox": _STR, "uidvalidity": {"type": "integer", "nullable": True},
@@ -171,7 +175,7 @@ PATHS: dict[str, Any] = {
                               errors=(401,))},
     "/api/v1/me/tokens": {"post": _op("Create an API token acting as the caller (shown once)",
                                       {"type": "object", "properties": {"token": _STR, "name": _STR}},
-                                      status="201", body={"type": "object", "required": ["name"], "properties": {"name": _STR}},
+                                      status="201", body=_ref("TokenDraft"),
                                       errors=(401,))},
     "/api/v1/tickets": {
         "get": _op("The one queue, filtered", _list("tickets", "Ticket"), params=_TICKET_FILTERS),
@@ -188,7 +192,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/tickets/{ticket_id}/notes": {
         "parameters": [_path_id("ticket_id")],
         "post": _op("Add an internal note", _obj("entry", _ref("TimelineEntry")), status="201",
-                    body={"type": "object", "required": ["text"], "properties": {"text": _STR}}, errors=(401, 403, 404)),
+                    body=_ref("NoteDraft"), errors=(401, 403, 404)),
     },
     "/api/v1/tickets/{ticket_id}/timeline": {
         "parameters": [_path_id("ticket_id")],
@@ -257,6 +261,23 @@ from agent_ui import knowledge_openapi  # noqa: E402 (it builds on the helpers a
 
 PATHS.update(knowledge_openapi.PATHS)
 SCHEMAS.update(knowledge_openapi.SCHEMAS)
+
+
+def _publish_caps(schemas: dict[str, Any]) -> None:
+    """``maxLength`` from ``agent_ui.input_caps``, the numbers the server enforces."""
+    for name, caps in CAPS.items():
+        properties = schemas.get(name, {}).get("properties", {})
+        for field, cap in caps.items():
+            prop = properties.get(field)
+            if prop is None:
+                continue
+            if prop.get("type") == "array":
+                properties[field] = {**prop, "items": {**prop["items"], "maxLength": cap}}
+            else:
+                properties[field] = {**prop, "maxLength": cap}
+
+
+_publish_caps(SCHEMAS)
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_ui.identity import actor_of
+from agent_ui.inputs import read_form
 from agent_ui.keys import LOCALIZER, SERVICES
 from agent_ui.login_views import safe_next
 from core.errors import InvalidInput
@@ -13,7 +14,7 @@ from core.users import set_own_language
 
 async def choose_language(request: web.Request) -> web.StreamResponse:
     actor = actor_of(request)
-    form = await request.post()
+    form = await read_form(request, "LanguageChoice")
     wanted = str(form.get("language", "")).strip()
     languages = request.app[LOCALIZER].languages
     if wanted and wanted not in languages:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from agent_ui.inputs import as_int
 from core.auth import Actor
 from core.errors import InvalidInput
 from core.records import Channel, TicketStatus
@@ -53,13 +54,6 @@ class QueueView:
         return {k: v for k, v in pairs.items() if v}
 
 
-def _int(value: str, name: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number", {name: value}) from None
-
-
 def read_queue_view(query: Mapping[str, str]) -> QueueView:
     status = query.get("status", "") or "open"
     if status not in STATUS_CHOICES:
@@ -69,15 +63,15 @@ def read_queue_view(query: Mapping[str, str]) -> QueueView:
         raise InvalidInput("unknown channel", {"channel": channel, "allowed": list(CHANNEL_CHOICES)})
     assignee = query.get("assignee", "")
     if assignee and assignee != "none":
-        _int(assignee, "assignee")
+        as_int(assignee, "assignee")
     customer = query.get("customer_id", "")
-    limit = _int(query["limit"], "limit") if query.get("limit") else 200
+    limit = as_int(query["limit"], "limit") if query.get("limit") else 200
     return QueueView(
         queue=query.get("queue", "").strip(),
         status=status,
         assignee=assignee,
         channel=channel,
         mine=query.get("mine", "") in ("1", "true", "yes", "on"),
-        customer_id=_int(customer, "customer_id") if customer else None,
+        customer_id=as_int(customer, "customer_id") if customer else None,
         limit=max(1, min(limit, 1000)),
     )

@@ -7,6 +7,7 @@ Render with ``render(template, request, context)``: every page also gets ``reque
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from babel.numbers import format_decimal, format_percent
 
 from agent_ui.i18n import Localizer
 from agent_ui.identity import signed_in
+from agent_ui.input_caps import CAPS
 from agent_ui.keys import FEATURE_SCRIPTS, FEATURE_STYLES, LOCALIZER, SERVICES
 from core.clock import as_utc
 from core.phones import format_phone
@@ -29,11 +31,24 @@ from core.records import Priority
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def page_bytes(text: str) -> bytes:
+    """The page as UTF-8. Text stored before the edge refused lone surrogates (a JSON
+    payload can still hold one) shows as U+FFFD instead of failing every later view."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
 def render(
     template: str, request: web.Request, context: dict[str, Any], status: int = 200
 ) -> web.Response:
     """Render a page with the common context (who, CSRF token, language, feature assets)."""
-    return aiohttp_jinja2.render_template(template, request, {**page_context(request), **context}, status=status)
+    text = aiohttp_jinja2.render_string(template, request, {**page_context(request), **context})
+    return web.Response(body=page_bytes(text), status=status, content_type="text/html", charset="utf-8")
 
 
 def page_context(request: web.Request) -> dict[str, Any]:
@@ -80,6 +95,7 @@ def setup_rendering(app: web.Application, localizer: Localizer) -> None:
         undefined=jinja2.ChainableUndefined,
     )
     localizer.install(env)
+    env.globals["caps"] = CAPS
 
     @jinja2.pass_context
     def when(context: Any, value: datetime | str | None, fmt: str = "medium") -> str:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from agent_ui import openapi
 from agent_ui.identity import actor_of
-from agent_ui.inputs import optional_str, path_int, read_json
+from agent_ui.inputs import optional_str, path_int, read_form, read_json
 from agent_ui.keys import LOGIN_LIMITER, SERVICES
 from agent_ui.rendering import render
 from core.auth import Actor
@@ -55,7 +55,7 @@ async def tokens_api(request: web.Request) -> web.Response:
 
 async def new_token_api(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    data = await read_json(request)
+    data = await read_json(request, "TokenDraft")
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
         token, row = await issue_own_token(session, actor, optional_str(data, "name") or "", services.clock.now(),
@@ -66,7 +66,7 @@ async def new_token_api(request: web.Request) -> web.Response:
 
 async def token_by_password_api(request: web.Request) -> web.Response:
     """A script's first token: its person's login and password, no browser session."""
-    data = await read_json(request)
+    data = await read_json(request, "TokenDraft")
     login = (optional_str(data, "login") or "").strip()
     password = optional_str(data, "password") or ""
     address = request.remote or "unknown"
@@ -118,7 +118,7 @@ async def tokens_page(request: web.Request) -> web.Response:
 async def make_token_form(request: web.Request) -> web.Response:
     """The page's form: the new token is shown on the answer to this POST, never again."""
     actor = actor_of(request)
-    form = await request.post()
+    form = await read_form(request, "TokenDraft")
     raw = str(form.get("days") or "").strip()
     days: object = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else (raw or None)
     services = request.app[SERVICES]

@@ -56,6 +56,8 @@ def _load(text: str | bytes) -> dict[str, Any]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidInput(f"the file is not valid YAML: {exc}") from None
+    except RecursionError:  # PyYAML recurses per nesting level
+        raise InvalidInput("the file nests too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict) or set(data) - {"templates", "articles"}:

@@ -227,7 +227,7 @@ class TicketDesk:
         subject = (subject or "").strip()
         if not subject:
             raise InvalidInput("a ticket needs a subject")
-        if category is not None and category not in {c.value for c in Category}:
+        if category is not None and (not isinstance(category, str) or category not in {c.value for c in Category}):
             raise InvalidInput("unknown category", {"category": category})
         wanted_priority = parse_priority(priority) if priority is not None else None
         customer = None
@@ -370,7 +370,7 @@ class TicketDesk:
             if key == "priority":
                 clean[key] = parse_priority(value)
             elif key == "category":
-                if value not in {c.value for c in Category}:
+                if not isinstance(value, str) or value not in {c.value for c in Category}:
                     raise InvalidInput("unknown category", {"category": value})
                 clean[key] = value
             elif key in ("queue", "subject"):

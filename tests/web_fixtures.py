@@ -158,3 +158,52 @@ async def console_page(site: WebSite, browser: Any, login: str) -> Any:
     await page.click("button[type=submit]")
     await page.wait_for_url("**/queue")
     return page
+
+
+# -- every route the app serves (the security suite walks them all) ----------------------
+@dataclasses.dataclass(frozen=True)
+class ServedRoute:
+    """One (method, route) of the app's router, with a concrete path that resolves to it."""
+
+    method: str
+    canonical: str  # as declared: /api/v1/tickets/{ticket_id}
+    path: str  # a request path that reaches it: /api/v1/tickets/1
+
+    @property
+    def changes_state(self) -> bool:
+        return self.method not in ("GET", "HEAD", "OPTIONS")
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.canonical}"
+
+
+# Values tried for each path parameter, first match wins (a route's regex may constrain it).
+_PARAMETER_VALUES = ("1", "login", "logout", "agents", "support")
+
+
+def served_routes(app: Any) -> list[ServedRoute]:
+    """Every route of ``app``'s router, so a route added anywhere is covered without a test edit."""
+    import itertools
+    import re
+
+    found: list[ServedRoute] = []
+    for route in app.router.routes():
+        resource = route.resource
+        assert resource is not None
+        info = resource.get_info()
+        canonical = resource.canonical
+        if "prefix" in info:  # static files
+            path = canonical.rstrip("/") + "/live.js"
+        elif "pattern" in info:
+            names = re.findall(r"\{([^}]+)\}", canonical)
+            pattern = info["pattern"]
+            candidates = (
+                canonical.format(**dict(zip(names, values, strict=True)))
+                for values in itertools.product(_PARAMETER_VALUES, repeat=len(names))
+            )
+            path = next((p for p in candidates if pattern.fullmatch(p)), "")
+            assert path, f"no test value reaches {canonical}: add one to _PARAMETER_VALUES"
+        else:
+            path = canonical
+        found.append(ServedRoute(route.method, canonical, path))
+    return found
