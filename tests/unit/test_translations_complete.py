@@ -1,18 +1,41 @@
-"""Every string the UI shows has a Simplified Chinese translation, and pages use the person's language."""
+"""Every string people see — pages, scripts, and the text the server writes (ticket subjects,
+acknowledgements, alert messages) — is translated into every shipped language, and scripts carry
+no English of their own."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from agent_ui.i18n import LOCALE_DIR
+from agent_ui.i18n import LOCALE_DIR, shipped_languages, translate
 
 ROOT = Path(__file__).resolve().parents[2]
-METHODS = [("agent_ui/**.py", "python"), ("agent_ui/templates/**.html", "jinja2")]
+METHODS = [
+    ("agent_ui/**.py", "python"),
+    ("agent_ui/templates/**.html", "jinja2"),
+    # server-made text: subjects, acknowledgements, alert messages (``translate(language, "...")``)
+    ("routing/**.py", "python"),
+    ("channels/**.py", "python"),
+    ("cti/**.py", "python"),
+    ("alerts/**.py", "python"),
+]
 OPTIONS = {"agent_ui/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "translate": (2,)}
+LANGUAGES = ["zh_CN", "es"]
+
+
+def server_texts() -> set[str]:
+    """Built-in texts kept in constants (mailbox and alert defaults) and translated where used."""
+    from alerts.messages import DEFAULT_SUBJECT, DEFAULT_TEXT
+    from alerts.policies import TARGET_LABELS
+    from channels.settings import DEFAULT_ACK_BODY, DEFAULT_ACK_SUBJECT
+
+    return {DEFAULT_ACK_SUBJECT, DEFAULT_ACK_BODY, DEFAULT_TEXT, DEFAULT_SUBJECT, *TARGET_LABELS.values()}
 
 
 def ui_strings() -> set[str]:
@@ -21,21 +44,69 @@ def ui_strings() -> set[str]:
         str(ROOT), METHODS, OPTIONS, KEYWORDS, strip_comment_tags=True
     ):
         found.update([message] if isinstance(message, str) else [m for m in message if m])
-    return found
+    return found | server_texts()
+
+
+def catalog(language: str) -> Catalog:
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        return read_po(fh, locale=language)
+
+
+def translated(language: str) -> set[str]:
+    return {
+        (m.id if isinstance(m.id, str) else m.id[0])
+        for m in catalog(language)
+        if m.id and not m.fuzzy and (m.string if isinstance(m.string, str) else all(m.string))
+    }
 
 
 def test_the_ui_has_strings_to_translate() -> None:
     strings = ui_strings()
-    assert {"Queue", "Log out", "pending-customer"} <= strings
+    # a page word, a status, a script's word, a server-made subject and the acknowledgement mail
+    assert {"Queue", "Log out", "pending-customer", "Incoming call", "Callback: %(detail)s"} <= strings
+    assert server_texts() <= strings
 
 
-def test_every_ui_string_is_translated_into_chinese() -> None:
-    with (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
-        catalog = read_po(fh, locale="zh_CN")
-    translated = {
-        (m.id if isinstance(m.id, str) else m.id[0])
-        for m in catalog
-        if m.id and not m.fuzzy and (m.string if isinstance(m.string, str) else all(m.string))
+def test_spanish_and_chinese_are_shipped() -> None:
+    assert {"en", "zh_CN", "es"} <= set(shipped_languages())
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_ui_string_is_translated(language: str) -> None:
+    missing = sorted(ui_strings() - translated(language))
+    assert not missing, f"untranslated in {language} (run pybabel extract/update and translate): {missing}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_translations_keep_their_placeholders(language: str) -> None:
+    """A translation that drops or renames ``%(name)s``, ``{name}`` or a Jinja variable breaks the text."""
+    pattern = re.compile(r"%\(\w+\)s|\{\w+\}|\{\{.*?\}\}")
+    wrong = [
+        m.id for m in catalog(language)
+        if isinstance(m.id, str) and m.id and isinstance(m.string, str) and m.string
+        and sorted(pattern.findall(m.id)) != sorted(pattern.findall(m.string))
+    ]
+    assert not wrong, f"{language}: placeholders differ in {wrong}"
+
+
+def test_scripts_carry_no_english_of_their_own() -> None:
+    """Words a script shows come from the page (``data-`` attributes or a JSON block rendered with
+    ``_()``): no string literal in ``textContent``, ``confirm``, ``title`` or a notification."""
+    shown = re.compile(
+        r"""(?:textContent\s*[:=]|confirm\(|alert\(|title:|say\()\s*[^;\n]*?(["'])(\(?[A-Za-z][A-Za-z ,.!?'()-]+)\1"""
+    )
+    found = {
+        f"{path.name}: {match.group(2)}"
+        for path in (ROOT / "agent_ui" / "static").glob("*.js")
+        for match in shown.finditer(path.read_text(encoding="utf-8"))
     }
-    missing = sorted(ui_strings() - translated)
-    assert not missing, f"untranslated in zh_CN (run pybabel extract/update and translate): {missing}"
+    assert not found, f"English literals shown by scripts: {sorted(found)}"
+
+
+def test_system_made_text_follows_the_customer() -> None:
+    from routing.contact import callback_subject, is_callback
+
+    subject = callback_subject("+34600000000", "es")
+    assert not subject.startswith("Callback")
+    assert is_callback("voice", subject)
+    assert callback_subject("+8613800138000", "zh").startswith(translate("zh_CN", "Callback: %(detail)s")[:2])
