@@ -104,12 +104,15 @@ def test_scripts_carry_no_english_of_their_own() -> None:
 
 
 def test_system_made_text_follows_the_customer() -> None:
-    from routing.contact import callback_subject, is_callback
+    from routing.contact import call_subject, callback_detail, callback_subject, is_callback
 
     subject = callback_subject("+34600000000", "es")
     assert not subject.startswith("Callback")
     assert is_callback("voice", subject)
     assert callback_subject("+8613800138000", "zh").startswith(translate("zh_CN", "Callback: %(detail)s")[:2])
+    assert call_subject(True, "+34600000000", "es-MX") == "Llamada de +34600000000"
+    assert call_subject(False, None, None) == "Call to withheld number"
+    assert callback_detail(None, True, "ventas", 12.4, "es") == "número oculto (tiempo de espera agotado en ventas tras 12 s)"
 
 
 @pytest.mark.parametrize(("language", "words"), [(None, "overdue by 2h 5m"), ("es", "vencido hace 2 h 5 min"),
