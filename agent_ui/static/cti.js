@@ -30,7 +30,10 @@
       say(done || words.done, false);
       return result;
     } catch (err) {
-      say(err.message, true);
+      // the server's own messages come translated; the PBX's words are framed in ours
+      const id = err.data && err.data.error;
+      const key = id && id.startsWith("pbx-") ? id.replace(/-(\w)/g, (_m, c) => c.toUpperCase()) : "";
+      say(key && words[key] ? words[key].replace("{detail}", err.message) : err.message, true);
       return null;
     }
   }

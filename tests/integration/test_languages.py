@@ -45,6 +45,20 @@ class TestSiteDefaultLanguage:
         assert "我的工单" in await agent.api("GET", "/queue")
 
 
+class TestSpanishSiteDefault:
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return load_settings(None, database_url=database_url, web={"default_language": "es"})
+
+    async def test_a_spanish_site_speaks_spanish_and_offers_every_language(self, site: WebSite) -> None:
+        agent = await site.login("agent")
+        page = await agent.api("GET", "/queue")
+        assert 'lang="es"' in page and "Mis tickets" in page and "Cerrar sesión" in page
+        assert all(f'<option value="{tag}"' in page for tag in ("en", "es", "zh_CN"))
+        await agent.api("POST", "/preferences/language", data={"language": "zh_CN", "next": "/queue"})
+        assert "我的工单" in await agent.api("GET", "/queue")
+
+
 async def test_alerts_and_delivery_failures_on_the_timeline_read_in_the_agents_language(site: WebSite) -> None:
     async with site.services.db.session() as session:
         accepted = await site.services.desk.accept(session, Contact("email", None, subject="Broken kettle"), EntryKind.EMAIL_IN, {})

@@ -47,6 +47,27 @@ def ui_strings() -> set[str]:
     return found | server_texts()
 
 
+# Messages of the errors people get back (API and error pages translate them, error_middleware.py)
+ERROR_PACKAGES = ["core", "agent_ui", "channels", "routing", "cti", "alerts", "knowledge", "config"]
+ERROR_KEYWORDS = {name: None for name in (
+    "InvalidInput", "NotAuthenticated", "Forbidden", "NotFound", "Conflict", "TooManyRequests", "Unavailable",
+)}
+# built from a list at run time: the details name the fields, programs read the error id
+NOT_A_MESSAGE = {"send one or more of: , "}
+
+
+def error_messages() -> set[str]:
+    from cti.control import AMI_FIELDS
+
+    found = {problem for _pattern, problem in AMI_FIELDS.values()} | {"something went wrong on the server"}
+    for package in ERROR_PACKAGES:
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT / package), [("**.py", "python")], {}, ERROR_KEYWORDS, strip_comment_tags=True
+        ):
+            found.update([message] if isinstance(message, str) else [m for m in message if m])
+    return found - NOT_A_MESSAGE
+
+
 def catalog(language: str) -> Catalog:
     with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         return read_po(fh, locale=language)
@@ -75,6 +96,14 @@ def test_spanish_and_chinese_are_shipped() -> None:
 def test_every_ui_string_is_translated(language: str) -> None:
     missing = sorted(ui_strings() - translated(language))
     assert not missing, f"untranslated in {language} (run pybabel extract/update and translate): {missing}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_error_message_is_translated(language: str) -> None:
+    messages = error_messages()
+    assert {"no such ticket", "not an email address", "wrong login or password"} <= messages
+    missing = sorted(messages - translated(language))
+    assert not missing, f"error messages untranslated in {language}: {missing}"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
