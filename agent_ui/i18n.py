@@ -1,9 +1,12 @@
-"""UI translations: gettext catalogs read from ``agent_ui/locale/<lang>/LC_MESSAGES/*.po``.
+"""UI translations: gettext catalogs read from ``agent_ui/locale/<lang>/LC_MESSAGES/*.po``
+(English is the source; ``zh_CN`` and ``es`` are shipped).
 
 The ``.po`` files are compiled in memory with Babel at start-up, so adding a language
-is adding one ``.po`` file (``pybabel extract -F agent_ui/babel.cfg -o
-agent_ui/locale/messages.pot .`` then ``pybabel init -l zh_CN``); no compile step.
+is adding one ``.po`` file (see ``agent_ui/babel.cfg``); no compile step.
 Templates use ``{% trans %}``/``_()``; the language is the user's, else ``web.default_language``.
+Scripts carry no words of their own: pages hand them translated words (``data-`` attributes,
+JSON blocks). Text the server writes outside a page (ticket subjects, acknowledgements, alert
+messages) goes through ``translate(language, ...)`` in the reader's language.
 """
 
 from __future__ import annotations

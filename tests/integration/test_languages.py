@@ -80,3 +80,17 @@ async def test_alerts_and_delivery_failures_on_the_timeline_read_in_the_agents_l
     page = await agent.api("GET", f"/tickets/{ticket.id}")
     assert "首次响应 已超时" in page
     assert "发送给 gone@example.com 的邮件无法投递：550 5.1.1 no such user" in page
+
+
+@pytest.mark.parametrize(("language", "words", "english"), [
+    ("es", ["Plantillas de respuesta", "Artículos de la base de conocimiento", "Probar con un correo", "Palabras clave: una por línea"],
+     ["Reply templates", "Knowledge-base articles", "Try a mail", "Keywords: one per line", "Download all templates"]),
+    ("zh_CN", ["回复模板", "知识库文章", "试用一封邮件", "关键词：每行一个"],
+     ["Reply templates", "Knowledge-base articles", "Try a mail", "Keywords: one per line", "Download all templates"]),
+])
+async def test_the_knowledge_ops_page_is_translated(site: WebSite, language: str, words: list[str], english: list[str]) -> None:
+    ops = await site.login("ops")
+    await ops.api("POST", "/preferences/language", data={"language": language, "next": "/ops/knowledge"})
+    page = await ops.api("GET", "/ops/knowledge")
+    assert all(word in page for word in words)
+    assert not [word for word in english if word in page]
