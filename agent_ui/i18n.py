@@ -128,7 +128,7 @@ def format_number(value: float | int, language: str | None) -> str:
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _SPANISH = re.compile(
     r"[ñ¿¡]|\b(?:hola|gracias|por favor|buenos|buenas|quiero|necesito|pedido|factura|ayuda|usted|estoy|"
-    r"tengo|el|la|los|las|una|para|con|que|mi|no)\b",
+    r"tengo|el|la|los|las|una|para|con|que|del|está|cuando)\b",
     re.IGNORECASE,
 )
 

@@ -163,3 +163,17 @@ def test_the_built_in_sla_alert_speaks_the_recipients_language(language: str | N
     assert words in sms and words in body
     assert sms.endswith("https://desk.example/tickets/7")
     assert translate(language, "first response") in subject
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Hola, mi pedido no ha llegado. ¿Pueden ayudarme? Gracias", "es"),
+    ("Buenos días: necesito la factura del mes pasado para la empresa", "es"),
+    ("你好，我的订单还没有到。", "zh_CN"),
+    ("No, I have no idea why my order no. 12 has no tracking. No reply yet.", None),
+    ("Hello, where is my parcel? Thanks, Sam (sent from La Paz)", None),
+    ("", None),
+])
+def test_a_new_customers_language_is_guessed_from_their_mail(text: str, language: str | None) -> None:
+    from agent_ui.i18n import guess_language
+
+    assert guess_language(text) == language
