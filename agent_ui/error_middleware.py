@@ -12,7 +12,8 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from agent_ui.rendering import render
+from agent_ui.keys import LOCALIZER
+from agent_ui.rendering import render, request_language
 from core.errors import FrontdeskError, NotAuthenticated
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,21 @@ def wants_json(request: web.Request) -> bool:
     )
 
 
+def _in_their_language(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """The message in the asker's language when the catalogs have it (the ``error`` id and
+    ``details`` stay as they are, for programs)."""
+    localizer = request.app.get(LOCALIZER)
+    if localizer is None or not isinstance(body.get("message"), str):
+        return body
+    try:
+        return {**body, "message": localizer.gettext(request_language(request), body["message"])}
+    except Exception:  # an answer in English beats no answer
+        log.exception("cannot translate an error message")
+        return body
+
+
 def _error_response(request: web.Request, status: int, body: dict[str, Any]) -> web.StreamResponse:
+    body = _in_their_language(request, body)
     headers = {}
     if status == 429 and "retry_after" in body.get("details", {}):
         headers["Retry-After"] = str(body["details"]["retry_after"])

@@ -1,21 +1,28 @@
-"""UI translations: gettext catalogs read from ``agent_ui/locale/<lang>/LC_MESSAGES/*.po``.
+"""UI translations: gettext catalogs read from ``agent_ui/locale/<lang>/LC_MESSAGES/*.po``
+(English is the source; ``zh_CN`` and ``es`` are shipped).
 
 The ``.po`` files are compiled in memory with Babel at start-up, so adding a language
-is adding one ``.po`` file (``pybabel extract -F agent_ui/babel.cfg -o
-agent_ui/locale/messages.pot .`` then ``pybabel init -l zh_CN``); no compile step.
+is adding one ``.po`` file (see ``agent_ui/babel.cfg``); no compile step.
 Templates use ``{% trans %}``/``_()``; the language is the user's, else ``web.default_language``.
+Scripts carry no words of their own: pages hand them translated words (``data-`` attributes,
+JSON blocks). Text the server writes outside a page (ticket subjects, acknowledgements, alert
+messages) goes through ``translate(language, ...)`` in the reader's language.
 """
 
 from __future__ import annotations
 
+import functools
 import gettext
 import io
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
+from babel.core import UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
@@ -23,6 +30,7 @@ from jinja2.runtime import Context
 log = logging.getLogger(__name__)
 
 LOCALE_DIR = Path(__file__).parent / "locale"
+DEFAULT_LANGUAGE = "en"
 
 
 def shipped_languages(locale_dir: Path = LOCALE_DIR) -> list[str]:
@@ -60,12 +68,17 @@ class Localizer:
         return sorted({"en", *self._catalogs})
 
     def pick(self, *preferences: str | None) -> str:
-        """The first preferred language we have (``zh-CN`` → ``zh_CN`` → ``zh``), else the default."""
+        """The first preferred language we have (``zh-CN`` → ``zh_CN`` → ``zh``; a bare ``zh`` or
+        ``es_MX`` finds ``zh_CN`` or ``es``), else the default."""
         for tag in (*preferences, self.default_language):
             name = normalize_language(tag)
-            for candidate in (name, name.split("_")[0]):
+            base = name.split("_")[0]
+            for candidate in (name, base):
                 if candidate and (candidate in self._catalogs or candidate == "en"):
                     return candidate
+            regional = sorted(c for c in self._catalogs if base and c.split("_")[0] == base)
+            if regional:
+                return regional[0]
         return "en"
 
     def translations(self, language: str) -> gettext.NullTranslations:
@@ -88,3 +101,44 @@ class Localizer:
     def gettext(self, language: str, message: str, **variables: Any) -> str:
         text = self.translations(language).gettext(message)
         return text % variables if variables else text
+
+
+@functools.cache
+def system_localizer() -> Localizer:
+    """The catalogs for text the server writes outside a page (ticket subjects, acknowledgements,
+    alert messages): read once per process, the same ``.po`` files the pages use."""
+    return Localizer()
+
+
+def translate(language: str | None, message: str, **variables: Any) -> str:
+    """``message`` in ``language`` (``es-MX`` → ``es``; unknown → English), ``%(name)s`` filled in."""
+    localizer = system_localizer()
+    picked = localizer.pick(language) if language else DEFAULT_LANGUAGE
+    return localizer.gettext(picked, message, **variables)
+
+
+def format_number(value: float | int, language: str | None) -> str:
+    """A number as the reader writes it (``1,234.5``, ``1.234,5``)."""
+    try:
+        return format_decimal(value, locale=system_localizer().pick(language) if language else DEFAULT_LANGUAGE)
+    except (UnknownLocaleError, ValueError):
+        return str(value)
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_SPANISH = re.compile(
+    r"[ñ¿¡]|\b(?:hola|gracias|por favor|buenos|buenas|quiero|necesito|pedido|factura|ayuda|usted|estoy|"
+    r"tengo|el|la|los|las|una|para|con|que|del|está|cuando)\b",
+    re.IGNORECASE,
+)
+
+
+def guess_language(text: str) -> str | None:
+    """A shipped language a customer's mail is probably written in (``zh_CN``, ``es``), or ``None`` for
+    English or unknown: enough to answer a new customer in their language until someone sets it."""
+    sample = text[:2000]
+    if len(_CJK.findall(sample)) >= 2:
+        return "zh_CN"
+    if len(_SPANISH.findall(sample)) >= 3:
+        return "es"
+    return None

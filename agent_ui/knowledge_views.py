@@ -14,7 +14,7 @@ from aiohttp import web
 
 from agent_ui.identity import actor_of
 from agent_ui.inputs import form_of, path_int, read_json
-from agent_ui.keys import SERVICES
+from agent_ui.keys import LOCALIZER, SERVICES
 from agent_ui.rendering import render
 from core.clock import as_utc
 from core.errors import InvalidInput
@@ -41,17 +41,24 @@ from knowledge.transfer import ImportSummary, export_yaml, import_yaml
 
 # -- public help pages ------------------------------------------------------------------
 
+def _help_language(request: web.Request) -> dict[str, str]:
+    """``?lang=es`` picks the help centre's language (the page's words and the articles); without
+    it the page speaks the person's or the browser's language."""
+    asked = request.query.get("lang")
+    return {"lang": request.app[LOCALIZER].pick(asked), "help_lang": asked} if asked else {}
+
+
 async def help_index(request: web.Request) -> web.Response:
     query = request.query.get("q", "")[:200]
     async with request.app[SERVICES].db.session() as session:
         articles = await search_articles(session, None, query, request.query.get("lang") or None)
-    return render("knowledge/help.html", request, {"query": query, "articles": articles})
+    return render("knowledge/help.html", request, {"query": query, "articles": articles, **_help_language(request)})
 
 
 async def help_article(request: web.Request) -> web.Response:
     async with request.app[SERVICES].db.session() as session:
         article = await get_article(session, None, path_int(request, "id"))
-        return render("knowledge/help_article.html", request, {"article": article})
+        return render("knowledge/help_article.html", request, {"article": article, **_help_language(request)})
 
 
 async def public_articles(request: web.Request) -> web.Response:

@@ -51,11 +51,17 @@ def render(
     return web.Response(body=page_bytes(text), status=status, content_type="text/html", charset="utf-8")
 
 
-def page_context(request: web.Request) -> dict[str, Any]:
+def request_language(request: web.Request) -> str:
+    """A person's own choice, else the site's default; before login, what the browser asks for."""
     who = signed_in(request)
     localizer = request.app[LOCALIZER]
-    # A person's own choice, else the site's default; before login, what the browser asks for.
-    lang = localizer.pick(who.user.language) if who else localizer.pick(*accepted_languages(request))
+    return localizer.pick(who.user.language) if who else localizer.pick(*accepted_languages(request))
+
+
+def page_context(request: web.Request) -> dict[str, Any]:
+    who = signed_in(request)
+    lang = request_language(request)
+    localizer = request.app[LOCALIZER]
     return {
         "request": request,
         "signed_in": who,

@@ -22,4 +22,6 @@ WORDS = (
     N_("vip"), N_("standard"),
     # call directions and outcomes
     N_("inbound"), N_("outbound"), N_("answered"), N_("abandoned"), N_("missed"),
+    # deliveries of alerts and mail
+    N_("pending"), N_("sent"), N_("failed"),
 )

@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from agent_ui.i18n import translate
 from alerts.policies import TARGET_LABELS
 from alerts.sms.text import fit
 from core.records import Ticket
@@ -26,16 +27,21 @@ DEFAULT_SUBJECT = (
 )
 
 
-def human(seconds: float) -> str:
+def human(seconds: float, language: str | None = None) -> str:
+    """``2d 3h`` / ``2天 3小时`` / ``2 d 3 h``: the two largest units, in the reader's language."""
     seconds = int(abs(seconds))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    parts = [f"{days}d"] if days else []
+
+    def unit(word: str, n: int) -> str:
+        return translate(language, word).replace("{n}", str(n))
+
+    parts = [unit("{n}d", days)] if days else []
     if hours:
-        parts.append(f"{hours}h")
+        parts.append(unit("{n}h", hours))
     if minutes or not parts:
-        parts.append(f"{minutes}m")
+        parts.append(unit("{n}m", minutes))
     return " ".join(parts[:2])
 
 
@@ -62,24 +68,29 @@ class AlertMessages:
 
     def context(
         self, ticket: Ticket, customer: dict[str, Any], target: str, start: datetime, deadline: datetime,
-        now: datetime, level: int,
+        now: datetime, level: int, language: str | None = None,
     ) -> dict[str, Any]:
+        """The template's variables; ``language`` is the recipient's (target names, durations)."""
         left = (deadline - now).total_seconds()
         return {
             "ticket": ticket_dict(ticket),
             "customer": customer,
-            "target": TARGET_LABELS.get(target, target),
-            "elapsed": human((now - start).total_seconds()),
-            "overdue": human(left) if left <= 0 else "",
-            "left": human(left) if left > 0 else "",
+            "target": translate(language, TARGET_LABELS.get(target, target)),
+            "elapsed": human((now - start).total_seconds(), language),
+            "overdue": human(left, language) if left <= 0 else "",
+            "left": human(left, language) if left > 0 else "",
+            "language": language,
             "deadline": deadline.isoformat(timespec="minutes"),
             "level": level + 1,
             "link": self.link(ticket.id),
         }
 
     def sms(self, template: str, context: dict[str, Any]) -> str:
-        return fit(self._render(template, DEFAULT_TEXT, context), self.max_segments, context["link"])
+        """A level's own template as written; the built-in text in the recipient's language."""
+        default = translate(context.get("language"), DEFAULT_TEXT)
+        return fit(self._render(template, default, context), self.max_segments, context["link"])
 
     def email(self, template: str, subject: str, context: dict[str, Any]) -> tuple[str, str]:
-        body = self._render(template, DEFAULT_TEXT, context)
-        return self._render(subject, DEFAULT_SUBJECT, context)[:500], body
+        language = context.get("language")
+        body = self._render(template, translate(language, DEFAULT_TEXT), context)
+        return self._render(subject, translate(language, DEFAULT_SUBJECT), context)[:500], body

@@ -26,6 +26,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from agent_ui.i18n import guess_language, translate
 from channels.charsets import without_lone_surrogates
 from channels.mime import ParsedMail, UnparseableMail, content_hash, parse_message
 from channels.outgoing import MailServices, compose_outgoing, ticket_number_in
@@ -38,7 +39,7 @@ from channels.records import (
     QuarantinedMail,
     QuarantineStatus,
 )
-from channels.settings import MailboxSettings
+from channels.settings import DEFAULT_ACK_BODY, DEFAULT_ACK_SUBJECT, MailboxSettings
 from core.records import (
     TICKET_NUMBER_OFFSET,
     AuditLog,
@@ -91,7 +92,7 @@ class MailImporter:
         self.imported = 0
         self.duplicates = 0
         self.quarantined = 0
-        self._ack_cache: tuple[tuple[str, str], tuple[Template, Template]] | None = None
+        self._ack_cache: dict[tuple[str, str], tuple[Template, Template]] = {}
 
     # -- checkpoint ------------------------------------------------------------------
     async def checkpoint(self) -> MailboxCheckpoint | None:
@@ -302,12 +303,20 @@ class MailImporter:
         batch.imported(record, p, result)
         return result
 
-    def _ack_templates(self) -> tuple[Template, Template]:
-        """Compiled once per mailbox settings (compiling is the slow part of Jinja2)."""
-        key = (self.mailbox.acknowledgement_subject, self.mailbox.acknowledgement_body)
-        if self._ack_cache is None or self._ack_cache[0] != key:
-            self._ack_cache = (key, (_sandbox.from_string(key[0]), _sandbox.from_string(key[1])))
-        return self._ack_cache[1]
+    def _ack_templates(self, language: str | None) -> tuple[Template, Template]:
+        """Compiled once per mailbox settings and language (compiling is the slow part of Jinja2).
+        The built-in texts are translated into ``language``; a mailbox's own texts are used as written."""
+        subject, body = self.mailbox.acknowledgement_subject, self.mailbox.acknowledgement_body
+        if subject == DEFAULT_ACK_SUBJECT:
+            subject = translate(language, DEFAULT_ACK_SUBJECT)
+        if body == DEFAULT_ACK_BODY:
+            body = translate(language, DEFAULT_ACK_BODY)
+        key = (subject, body)
+        if key not in self._ack_cache:
+            if len(self._ack_cache) > 32:
+                self._ack_cache.clear()
+            self._ack_cache[key] = (_sandbox.from_string(subject), _sandbox.from_string(body))
+        return self._ack_cache[key]
 
     def acknowledgement(self, ticket: Ticket, customer: Customer, p: ParsedMail) -> list[Any]:
         """The outbox row and message record of an acknowledgement (``ticket`` written: its number is in it)."""
@@ -317,7 +326,8 @@ class MailImporter:
             "subject": p.subject,
             "mailbox": {"name": self.mailbox.name, "address": self.mailbox.address},
         }
-        subject_template, body_template = self._ack_templates()
+        language = customer.language or guess_language(f"{p.subject}\n{p.text}")
+        subject_template, body_template = self._ack_templates(language)
         subject = " ".join(subject_template.render(context).split())
         body = body_template.render(context)
         outgoing = compose_outgoing(

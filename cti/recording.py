@@ -24,7 +24,7 @@ from core.records import Channel, EntryKind, Ticket, TimelineEntry
 from cti.events import AgentStateChanged, CallAbandoned, CallAnswered, CallEnded, CallRinging
 from cti.records import AgentStateLog, CallRecord
 from cti.worker import EventWorker
-from routing.contact import Contact, callback_subject
+from routing.contact import Contact, call_subject, callback_detail, callback_subject
 from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,8 @@ class CallRecorder:
         session.add(record)
         contact = Contact(channel=Channel.VOICE.value, customer_id=record.customer_id,
                           customer_tier=customer.tier if customer else None,
-                          subject=f"{'Call from' if event.direction == 'inbound' else 'Call to'} {record.number or 'withheld number'}",
+                          subject=call_subject(event.direction == "inbound", record.number,
+                                               customer.language if customer else None),
                           address=record.number or None, queue_hint=event.queue)
         accepted = await self.desk.accept(session, contact, EntryKind.CALL, _payload(record),
                                           dedup_key=f"{event.pbx}:{event.linkedid}")
@@ -146,9 +147,10 @@ class CallRecorder:
     async def _callback(self, session: AsyncSession, event: CallAbandoned) -> None:
         e164 = try_normalize_phone(event.number, self.region) if event.number else None
         customer = await find_by_phone(session, e164) if e164 else None
-        why = "queue timeout" if event.timeout else "caller hung up"
+        language = customer.language if customer else None
+        detail = callback_detail(e164 or event.number, event.timeout, event.queue, event.wait_s, language)
         contact = Contact(channel=Channel.VOICE.value, customer_id=None, address=e164 or event.number or None,
-                          subject=callback_subject(f"{e164 or event.number or 'withheld number'} ({why} in {event.queue or 'queue'} after {event.wait_s:.0f}s)"),
+                          subject=callback_subject(detail, language),
                           queue_hint=event.queue, attributes={"callback": True})
         payload = {"callback": True, "number": e164 or event.number, "queue": event.queue,
                    "wait_s": round(event.wait_s, 1), "timeout": event.timeout, "linkedid": event.linkedid}

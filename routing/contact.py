@@ -3,19 +3,52 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
+from agent_ui.i18n import format_number, system_localizer, translate
+
 # A voice ticket whose subject starts so is a callback: an abandoned call to ring back.
-# The call recorder writes it; SLA policies select on it.
+# The call recorder writes it (in the customer's language); SLA policies select on it, so
+# the prefix is recognised in every shipped language.
 CALLBACK_SUBJECT_PREFIX = "Callback"
 
 
-def callback_subject(detail: str) -> str:
-    return f"{CALLBACK_SUBJECT_PREFIX}: {detail}"
+def callback_subject(detail: str, language: str | None = None) -> str:
+    return translate(language, "Callback: %(detail)s", detail=detail)
+
+
+def call_subject(inbound: bool, number: str | None, language: str | None = None) -> str:
+    """A call ticket's subject: "Call from …" / "Call to …" in the customer's language."""
+    who = number or translate(language, "withheld number")
+    if inbound:
+        return translate(language, "Call from %(number)s", number=who)
+    return translate(language, "Call to %(number)s", number=who)
+
+
+def callback_detail(number: str | None, timeout: bool, queue: str | None, wait_s: float, language: str | None) -> str:
+    why = translate(language, "queue timeout") if timeout else translate(language, "caller hung up")
+    return translate(language, "%(number)s (%(why)s in %(queue)s after %(wait)ss)",
+                     number=number or translate(language, "withheld number"), why=why,
+                     queue=queue or translate(language, "queue"), wait=format_number(round(wait_s), language))
 
 
 def is_callback(channel: str, subject: str) -> bool:
-    return channel == "voice" and subject.strip().lower().startswith(CALLBACK_SUBJECT_PREFIX.lower())
+    if channel != "voice":
+        return False
+    text = subject.strip().lower()
+    return any(text.startswith(prefix.lower()) for prefix in _callback_prefixes())
+
+
+@functools.cache
+def _callback_prefixes() -> tuple[str, ...]:
+    """"Callback" as every catalog writes it, so a policy matches a callback in any language."""
+    localizer = system_localizer()
+    words = {CALLBACK_SUBJECT_PREFIX}
+    for language in localizer.languages:
+        full = localizer.gettext(language, "Callback: %(detail)s")
+        words.add(full.split("%(detail)s")[0].rstrip(" :：") or CALLBACK_SUBJECT_PREFIX)
+    return tuple(sorted(words))
 
 
 @dataclasses.dataclass(slots=True)

@@ -20,7 +20,7 @@
     });
     const data = await response.json();
     if (!response.ok) {
-      state.textContent = data.message || "error";
+      state.textContent = data.message || composer.dataset.error || "";
       return;
     }
     form.elements.template_id.value = String(data.template_id);

@@ -11,6 +11,9 @@
   if (!root || !window.Live) return;
   const $ = (id) => document.getElementById(id);
   const words = $("cti-words").dataset;
+  // Codes in server events (tier, history kind, outcome, pause reason) in the person's language.
+  const codes = JSON.parse($("cti-codes").textContent);
+  const code = (value) => (value && Object.prototype.hasOwnProperty.call(codes, value) ? codes[value] : value);
   const pops = new Map(); // linkedid -> element
   let current = null; // {linkedid, pbx}
 
@@ -23,10 +26,14 @@
   async function act(url, body, done) {
     try {
       const result = await Live.post(url, body);
-      say(result.message || done || "OK", false);
+      // the PBX answers in English ("Interface paused successfully"): say it in the person's words
+      say(done || words.done, false);
       return result;
     } catch (err) {
-      say(err.message, true);
+      // the server's own messages come translated; the PBX's words are framed in ours
+      const id = err.data && err.data.error;
+      const key = id && id.startsWith("pbx-") ? id.replace(/-(\w)/g, (_m, c) => c.toUpperCase()) : "";
+      say(key && words[key] ? words[key].replace("{detail}", err.message) : err.message, true);
       return null;
     }
   }
@@ -35,7 +42,7 @@
     const label = $("cti-state");
     const key = (state || "logged-out").replace(/-(\w)/g, (_m, c) => c.toUpperCase());
     label.dataset.state = state;
-    label.textContent = (words[key] || state) + (reason ? " — " + reason : "");
+    label.textContent = (words[key] || state) + (reason ? " — " + code(reason) : "");
     root.dataset.state = state;
   }
 
@@ -49,7 +56,7 @@
     text(node.querySelector(".cti-pop-name"), customer ? customer.name : (pop.caller_name || words.unknown));
     text(node.querySelector(".cti-pop-number"), pop.number_display);
     const tier = node.querySelector(".cti-pop-tier");
-    if (customer) { text(tier, customer.tier); tier.classList.add("tier-" + customer.tier); } else { tier.remove(); }
+    if (customer) { text(tier, code(customer.tier)); tier.classList.add("tier-" + customer.tier); } else { tier.remove(); }
     text(node.querySelector(".cti-pop-meta"), pop.queue ? words.queue + ": " + pop.queue : "");
     const tickets = node.querySelector(".cti-pop-tickets");
     for (const t of pop.open_tickets || []) {
@@ -63,14 +70,16 @@
     const history = node.querySelector(".cti-pop-history");
     for (const h of pop.history || []) {
       const li = document.createElement("li");
-      text(li, h.tag + " · " + h.kind + " · " + h.summary);
+      const kind = code(h.kind);
+      const summary = code(h.summary);
+      text(li, [h.tag, kind, summary === kind || h.summary === h.kind ? "" : summary].filter(Boolean).join(" · "));
       history.appendChild(li);
     }
     const create = node.querySelector(".cti-create-customer");
     if (!customer && pop.number) {
       create.hidden = false;
       create.addEventListener("click", async () => {
-        const made = await act("/api/v1/cti/customers", { number: pop.number, name: pop.caller_name || "" });
+        const made = await act("/api/v1/cti/customers", { number: pop.number, name: pop.caller_name || "" }, words.customerCreated);
         if (made && made.customer) { create.hidden = true; text(node.querySelector(".cti-pop-name"), made.customer.name || pop.number_display); }
       });
     }
@@ -114,7 +123,7 @@
       current = null;
       panel.hidden = true;
       $("cti-call-who").replaceChildren();
-      say(words.ended + (data.call && data.call.outcome ? " (" + data.call.outcome + ")" : ""), false);
+      say(words.ended + (data.call && data.call.outcome ? " (" + code(data.call.outcome) + ")" : ""), false);
     }
   });
 
@@ -142,14 +151,14 @@
     button.addEventListener("click", () => {
       const state = button.dataset.ctiStatus;
       const reason = state === "paused" ? $("cti-pause-reason").value : "";
-      act("/api/v1/cti/status", { state, reason });
+      act("/api/v1/cti/status", { state, reason }, words.statusSent);
     });
   }
 
   $("cti-dial").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const number = $("cti-dial-number").value.trim();
-    if (number) act("/api/v1/cti/dial", { number });
+    if (number) act("/api/v1/cti/dial", { number }, words.calling);
   });
 
   // Click-to-dial from any phone number on the page (customer panels mark them .phone[data-e164]).
@@ -157,17 +166,17 @@
     const link = ev.target.closest && ev.target.closest(".phone[data-e164]");
     if (!link) return;
     ev.preventDefault();
-    act("/api/v1/cti/dial", { number: link.dataset.e164 });
+    act("/api/v1/cti/dial", { number: link.dataset.e164 }, words.calling);
   });
 
   $("cti-hangup").addEventListener("click", () => {
-    if (current) act("/api/v1/cti/calls/" + encodeURIComponent(current.linkedid) + "/hangup", { pbx: current.pbx });
+    if (current) act("/api/v1/cti/calls/" + encodeURIComponent(current.linkedid) + "/hangup", { pbx: current.pbx }, words.hungUp);
   });
 
   function transfer(attended) {
     const target = $("cti-transfer-target").value.trim();
     if (current && target) {
-      act("/api/v1/cti/calls/" + encodeURIComponent(current.linkedid) + "/transfer", { target, attended, pbx: current.pbx });
+      act("/api/v1/cti/calls/" + encodeURIComponent(current.linkedid) + "/transfer", { target, attended, pbx: current.pbx }, words.transferring);
     }
   }
   $("cti-transfer").addEventListener("click", () => transfer(false));

@@ -37,7 +37,7 @@
     function load(item) {
       form.reset();
       form.elements.id.value = item ? item.id : "";
-      title.textContent = item ? "#" + item.id : "(new)";
+      title.textContent = item ? "#" + item.id : root.dataset.new;
       error.textContent = "";
       if (item) fill(form, item);
       form.scrollIntoView({ behavior: "smooth" });
@@ -49,7 +49,7 @@
     form.querySelector('[data-role="new"]').addEventListener("click", () => load(null));
     form.querySelector('[data-role="delete"]').addEventListener("click", async () => {
       const id = form.elements.id.value;
-      if (!id || !confirm("Delete?")) return;
+      if (!id || !confirm(root.dataset.confirmDelete)) return;
       try { await call("DELETE", url + "/" + id); location.reload(); } catch (e) { error.textContent = e.message; }
     });
     form.addEventListener("submit", async (event) => {
@@ -98,6 +98,6 @@
       li.textContent = s.name + " (" + s.score + "): " + s.matched.join(", ");
       list.append(li);
     }
-    if (!data.suggestions.length) list.append(Object.assign(document.createElement("li"), { textContent: "no template matches" }));
+    if (!data.suggestions.length) list.append(Object.assign(document.createElement("li"), { textContent: root.dataset.noMatch }));
   });
 })();

@@ -36,7 +36,9 @@
     const pop = data.pop || data;
     const customer = pop.customer || {};
     const number = pop.number_display || pop.number || "";
-    return { title: customer.name || number || "Incoming call", body: [number, pop.queue].filter(Boolean).join(" · ") };
+    const block = document.getElementById("page-words");
+    const words = block ? JSON.parse(block.textContent) : {};
+    return { title: customer.name || number || words.incomingCall || "", body: [number, pop.queue].filter(Boolean).join(" · ") };
   }
 
   Live.on("cti.pop", (data) => {

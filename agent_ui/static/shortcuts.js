@@ -20,6 +20,12 @@
   const jumps = { q: "/queue", m: "/queue?mine=1", w: "/wallboard", p: "/reports" };
   let pendingG = false;
 
+  // The labels come from the page, in the person's language (base.html's #page-words).
+  function pageWords() {
+    const block = document.getElementById("page-words");
+    try { return block ? JSON.parse(block.textContent) : {}; } catch (err) { return {}; }
+  }
+
   function typing(target) {
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
   }
@@ -37,8 +43,13 @@
     box = document.createElement("div");
     box.id = "shortcut-help";
     box.className = "shortcut-help";
-    const rows = [["g q", "/queue"], ["g m", "/queue?mine=1"], ["y", "ready"], ["p", "pause"], ["w", "wrap-up"],
-      ["h", "hang up"], ["d", "dial"], ["t", "take"], ["r", "reply"], ["n", "note"], ["/", "search"], ["?", "help"]];
+    const words = pageWords();
+    const title = document.createElement("strong");
+    title.textContent = words.shortcuts || "";
+    box.append(title);
+    const rows = [["g q", words.goQueue], ["g m", words.goMine], ["y", words.ready], ["p", words.pause],
+      ["w", words.wrapUp], ["h", words.hangUp], ["d", words.dial], ["t", words.take], ["r", words.reply],
+      ["n", words.note], ["/", words.search], ["?", words.help], ["Esc", words.leaveField]];
     document.querySelectorAll("[data-shortcut]").forEach((el) => {
       rows.push([el.dataset.shortcut, (el.getAttribute("aria-label") || el.textContent || "").trim()]);
     });

@@ -29,3 +29,14 @@ async def test_anyone_can_search_published_articles_and_never_sees_unpublished(s
     assert "<script>alert(1)</script>" not in hostile and "&lt;script&gt;" in hostile
     assert article.status == 200 and "Forgot password" in article_text
     assert hidden.status == 404  # the unpublished article: the public cannot tell it exists
+
+
+async def test_the_help_centre_speaks_the_language_asked_for(services: Services) -> None:
+    async with TestClient(TestServer(create_app(services))) as client:
+        spanish = await (await client.get("/help", params={"lang": "es"})).text()
+        chinese = await (await client.get("/help", params={"lang": "zh"})).text()
+        browser = await (await client.get("/help", headers={"Accept-Language": "es-MX,es;q=0.9"})).text()
+    assert '<html lang="es">' in spanish and "Centro de ayuda" in spanish and 'name="lang" value="es"' in spanish
+    assert '<html lang="zh-CN">' in chinese and "帮助中心" in chinese
+    assert "Centro de ayuda" in browser  # no ?lang=: the browser's language
+    assert 'href="/help?lang=es"' in spanish and "español" in spanish

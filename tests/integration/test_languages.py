@@ -45,6 +45,20 @@ class TestSiteDefaultLanguage:
         assert "我的工单" in await agent.api("GET", "/queue")
 
 
+class TestSpanishSiteDefault:
+    @pytest.fixture
+    def settings(self, database_url: str) -> Settings:
+        return load_settings(None, database_url=database_url, web={"default_language": "es"})
+
+    async def test_a_spanish_site_speaks_spanish_and_offers_every_language(self, site: WebSite) -> None:
+        agent = await site.login("agent")
+        page = await agent.api("GET", "/queue")
+        assert 'lang="es"' in page and "Mis tickets" in page and "Cerrar sesión" in page
+        assert all(f'<option value="{tag}"' in page for tag in ("en", "es", "zh_CN"))
+        await agent.api("POST", "/preferences/language", data={"language": "zh_CN", "next": "/queue"})
+        assert "我的工单" in await agent.api("GET", "/queue")
+
+
 async def test_alerts_and_delivery_failures_on_the_timeline_read_in_the_agents_language(site: WebSite) -> None:
     async with site.services.db.session() as session:
         accepted = await site.services.desk.accept(session, Contact("email", None, subject="Broken kettle"), EntryKind.EMAIL_IN, {})
@@ -66,3 +80,17 @@ async def test_alerts_and_delivery_failures_on_the_timeline_read_in_the_agents_l
     page = await agent.api("GET", f"/tickets/{ticket.id}")
     assert "首次响应 已超时" in page
     assert "发送给 gone@example.com 的邮件无法投递：550 5.1.1 no such user" in page
+
+
+@pytest.mark.parametrize(("language", "words", "english"), [
+    ("es", ["Plantillas de respuesta", "Artículos de la base de conocimiento", "Probar con un correo", "Palabras clave: una por línea"],
+     ["Reply templates", "Knowledge-base articles", "Try a mail", "Keywords: one per line", "Download all templates"]),
+    ("zh_CN", ["回复模板", "知识库文章", "试用一封邮件", "关键词：每行一个"],
+     ["Reply templates", "Knowledge-base articles", "Try a mail", "Keywords: one per line", "Download all templates"]),
+])
+async def test_the_knowledge_ops_page_is_translated(site: WebSite, language: str, words: list[str], english: list[str]) -> None:
+    ops = await site.login("ops")
+    await ops.api("POST", "/preferences/language", data={"language": language, "next": "/ops/knowledge"})
+    page = await ops.api("GET", "/ops/knowledge")
+    assert all(word in page for word in words)
+    assert not [word for word in english if word in page]

@@ -120,3 +120,14 @@ async def test_ops_edit_policies_and_others_cannot(site: WebSite) -> None:
     assert status == 400
     await ops.api("DELETE", "/api/v1/sla/policies/vip")
     await ops.api("DELETE", "/api/v1/sla/policies/vip", status=404)
+
+
+async def test_the_alerts_log_shows_words_not_codes_in_spanish(site: WebSite, clock: ManualClock) -> None:
+    ticket_id = await breached_ticket(site, clock)
+    agent = await site.login("agent")
+    await form_post(agent, f"/tickets/{ticket_id}/sla/ack")
+    supervisor = await site.login("supervisor")
+    await form_post(supervisor, "/preferences/language", language="es", next="/alerts")
+    page = await supervisor.api("GET", "/alerts")
+    assert "Alertas de SLA" in page and "Primera respuesta" in page and "incumplido" in page
+    assert "first_response" not in page.split("<main>", 1)[1]

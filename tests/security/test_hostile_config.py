@@ -73,7 +73,7 @@ def test_unknown_time_zone_region_and_language_are_refused_with_key_paths(
     err = check(tmp_path, text, capsys)
     assert "timezone: Value error, not a known IANA time zone" in err
     assert "phone_region: Value error, not a region" in err
-    assert "web.default_language: Value error, must be a language we ship: en, zh_CN" in err
+    assert "web.default_language: Value error, must be a language we ship: en, es, zh_CN" in err
     # Fixing the top-level names shows the calendar's zone is wrong too.
     err = check(tmp_path, text.replace("Mars/Olympus", "Asia/Shanghai").replace("ZZ", "CN").replace("xx_YY", "zh_CN"), capsys)
     assert "sla.calendars[0].timezone: not a known IANA time zone" in err

@@ -52,10 +52,13 @@ class ExecutableMarkup(HTMLParser):
         self.found: list[str] = []
         self.text: list[str] = []
         self._in_script = False
+        self._in_data_block = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value or "" for name, value in attrs}
-        if tag == "script":
+        if tag == "script" and values.get("type") == "application/json" and "src" not in values:
+            self._in_data_block = True  # data for the page's scripts: never run, must not break out
+        elif tag == "script":
             self._in_script = True
             if not values.get("src", "").startswith("/static/"):
                 self.found.append(f"<script {values}>")
@@ -72,11 +75,13 @@ class ExecutableMarkup(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "script":
-            self._in_script = False
+            self._in_script = self._in_data_block = False
 
     def handle_data(self, data: str) -> None:
         if self._in_script and data.strip():
             self.found.append(f"inline script: {data[:80]}")
+        if self._in_data_block and "<" in data:  # a JSON block with markup could close the script
+            self.found.append(f"markup in a data block: {data[:80]}")
         self.text.append(data)
 
 
