@@ -32,7 +32,7 @@ def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None
         app[SLA] = parts
         if sink is not None:
             await parts.gateway.close()
-            parts.gateway = HttpGateway(await sink.start(), settings.sms.sender)
+            parts.gateway = HttpGateway(await sink.start(), settings.sms.sender, services.renderer)
             parts.sms_delivery.gateway = parts.gateway
             parts.sms_sink = sink
             log.warning("SLA demo: SMS go to the sink at http://127.0.0.1:%d/", sink.port)

@@ -52,7 +52,7 @@ def build_sla(services: Services, gateway: SmsGateway | None = None) -> SlaParts
     sla_clock = SlaClock(store, services.clock)
     services.desk.hooks.append(sla_clock)
     ladder = EscalationLadder(store, messages, services.desk)
-    gateway = gateway or build_gateway(settings.sms)
+    gateway = gateway or build_gateway(settings.sms, services.renderer)
     delivery = SmsDelivery(gateway, services.desk, services.clock, settings.sms.concatenate)
     worker = OutboxWorker(
         services.db,

@@ -21,6 +21,7 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 import sys
+import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -124,6 +125,8 @@ class TemplateRenderer:
         self._workers: list[_Worker] = []
         self._threads: ThreadPoolExecutor | None = None
         self._starting: asyncio.Lock | None = None
+        # A renderer dropped without close() (a test, a CLI command) still ends its workers.
+        weakref.finalize(self, _kill_all, self._workers)
 
     async def start(self) -> None:
         """Start the workers (renders also start them on first use)."""
@@ -139,9 +142,7 @@ class TemplateRenderer:
             self._idle = idle
 
     async def close(self) -> None:
-        for worker in self._workers:
-            worker.kill()
-        self._workers = []
+        _kill_all(self._workers)
         self._idle = None
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
@@ -227,6 +228,12 @@ class TemplateRenderer:
 
     def supervised(self, health: HealthRegistry) -> SupervisedTask:
         return SupervisedTask(HEALTH_NAME, self.supervise, health, required=False)
+
+
+def _kill_all(workers: list[_Worker]) -> None:
+    for worker in workers:
+        worker.kill()
+    workers.clear()
 
 
 def _failure(job: TemplateJob, reason: str, details: dict[str, Any]) -> InvalidInput:

@@ -14,10 +14,14 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from web_fixtures import StaffClient, WebSite
 
+from channels.plugin import EmailChannel
+from config.app import build_services
+from config.settings import load_settings
 from core.errors import InvalidInput
-from core.records import Channel, EntryKind
+from core.records import Channel, EntryKind, OutboxMessage
 from core.template_sandbox import Limits
 from core.template_workers import TemplateJob, TemplateRenderer
 from routing import Contact
@@ -189,3 +193,32 @@ async def test_ordinary_templates_render_quickly_through_the_workers(services: A
         await renderer.render([job, job])
     assert (time.perf_counter() - started) / 50 < 0.05  # a few hundred microseconds when idle
 
+
+
+async def test_a_bombed_acknowledgement_template_neither_stalls_ingest_nor_loses_the_mail(
+    database_url: str,
+) -> None:
+    """Acknowledgement templates come from the config file, and render the customer's subject."""
+    settings = load_settings(None, database_url=database_url, mailboxes=[{
+        "name": "support", "address": "support@example.com", "username": "support", "password": "x",
+        "fetch": False, "acknowledge": True,
+        "acknowledgement_subject": "Re: {{ subject }}",
+        "acknowledgement_body": TIME_BOMBS["loops"].replace("ticket.subject", "subject"),
+    }])
+    services = build_services(settings)
+    channel = EmailChannel(services)
+    raw = (b"From: Ana <ana@example.net>\r\nTo: support@example.com\r\nSubject: boom: my order\r\n"
+           b"Message-ID: <m1@example.net>\r\n\r\nWhere is it?\r\n")
+    try:
+        started = time.perf_counter()
+        result = await channel.ingest_raw("support", raw)
+        assert time.perf_counter() - started < 10
+        assert result.outcome == "imported" and result.acknowledged
+        async with services.db.session() as session:
+            ack = (await session.execute(select(OutboxMessage))).scalar_one()
+        assert "boom: my order" in ack.subject
+        assert "thank you for writing to us" in ack.body  # the built-in text, not a stall or a lost mail
+    finally:
+        await channel.stop()
+        await services.renderer.close()
+        await services.db.close()
