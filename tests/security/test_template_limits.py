@@ -42,7 +42,10 @@ TIME_BOMBS = {
 
 
 class HealthProbe:
-    """A client that keeps asking /healthz and records how long each answer took."""
+    """A client that keeps asking /healthz and records how long each answer took, counted from
+    when it meant to ask: a stalled event loop delays the asking as much as the answering."""
+
+    INTERVAL = 0.005
 
     def __init__(self, client: StaffClient) -> None:
         self.client = client
@@ -50,13 +53,15 @@ class HealthProbe:
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
+        meant = time.perf_counter()
         while True:
-            started = time.perf_counter()
             response = await self.client.http.get("/healthz")
             await response.read()
             assert response.status == 200
-            self.latencies.append(time.perf_counter() - started)
-            await asyncio.sleep(0.005)
+            answered = time.perf_counter()
+            self.latencies.append(answered - meant)
+            meant = answered + self.INTERVAL
+            await asyncio.sleep(self.INTERVAL)
 
     async def __aenter__(self) -> HealthProbe:
         self._task = asyncio.create_task(self._run())
@@ -131,6 +136,28 @@ async def test_a_time_bomb_previewed_on_a_customers_subject_fails_with_the_limit
                               json={"template_id": saved["template"]["id"]})
     assert "where is my order?" in preview["subject"], preview
 
+
+
+async def test_a_render_that_runs_for_a_second_does_not_delay_healthz(site: WebSite) -> None:
+    """With the iteration budget out of the way, the time limit stops the bomb: meanwhile the
+    render keeps a worker busy for a whole second, and the server answers as if nothing ran."""
+    slow = TemplateRenderer(workers=1, limits=Limits(iterations=10**12, seconds=1.0))
+    site.services.templates.renderer = slow  # what previews render with
+    try:
+        ops = await site.login("ops")
+        agent = await site.login("agent")
+        probe_client = await site.anonymous()
+        saved = await ops.api("POST", "/api/v1/templates", json=_template("Slow", TIME_BOMBS["loops"]), status=201)
+        ticket_id = await _customer_ticket(site, "boom")
+        started = time.perf_counter()
+        async with HealthProbe(probe_client) as probe:
+            refused = await agent.api("POST", f"/api/v1/tickets/{ticket_id}/reply-preview",
+                                      json={"template_id": saved["template"]["id"]}, status=400)
+        assert time.perf_counter() - started >= 0.9  # it really ran that long
+        assert refused["details"]["limit"] == "time" and "'Slow'" in refused["message"], refused
+        assert len(probe.latencies) >= 20
+    finally:
+        await slow.close()
 
 async def test_a_render_past_the_hard_deadline_is_killed_and_the_pool_recovers() -> None:
     # Limits the sandbox would not stop in time, so only the worker's hard deadline can.
