@@ -110,6 +110,7 @@ def _bounded_range(*args: int) -> range:
     return items
 
 
+_PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 _PERCENT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _FORMAT_SPEC = re.compile(r"\{[^{}]*:([^{}]*)\}")
 
@@ -130,19 +131,26 @@ def _size(value: Any) -> int:
     return len(value) if isinstance(value, str | list | tuple | dict) else 0
 
 
+def _check_size_arguments(values: Iterable[Any], what: str) -> None:
+    limit = _budget().limits.output
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limit:
+            raise LimitExceeded("output", f"passes {value} to {what} (the limit is {limit})")
+
+
 def _budgeted_filter(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A built-in filter with its numeric arguments and its result held to the output limit."""
+    """A built-in filter whose parameters (a width, a count) and result are held to the output
+    limit; the value it filters may be any number (``{{ 1234567|round }}``)."""
+    # Filters marked pass_context/pass_eval_context/pass_environment get that object first.
+    value_at = 1 if getattr(func, "jinja_pass_arg", None) else 0
 
     @functools.wraps(func)  # keeps Jinja's pass_context/pass_eval_context marker
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        budget = _budget()
-        for value in (*args, *kwargs.values()):
-            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > budget.limits.output:
-                raise LimitExceeded("output", f"passes {value} to a filter (the limit is {budget.limits.output})")
-            if isinstance(value, str) and func.__name__ == "do_format":
-                _check_format(value)
+        _check_size_arguments((*args[value_at + 1:], *kwargs.values()), f"the {func.__name__[3:]} filter")
+        if func.__name__ == "do_format" and len(args) > value_at and isinstance(args[value_at], str):
+            _check_format(args[value_at])
         result = func(*args, **kwargs)
-        budget.check_size(_size(result))
+        _budget().check_size(_size(result))
         return result
 
     return wrapper
@@ -204,12 +212,18 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         return operator.mul(left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        """Calls from the template: no numeric argument beyond the output limit (``'x'.ljust(10**9)``)."""
+        """Calls from the template: string methods that grow text by an argument (``'x'.ljust(10**9)``,
+        ``replace``) are checked before they run, every result after."""
         budget = _budget()
         budget.check_time()
-        for value in (*args, *kwargs.values()):
-            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > budget.limits.output:
-                raise LimitExceeded("output", f"passes {value} to a call (the limit is {budget.limits.output})")
+        owner = getattr(__obj, "__self__", None)
+        name = getattr(__obj, "__name__", "")
+        if isinstance(owner, str) and name in _PADDING_METHODS:
+            _check_size_arguments((*args, *kwargs.values()), f"str.{name}")
+        elif isinstance(owner, str) and name == "replace" and len(args) >= 2:
+            old, new = str(args[0]), str(args[1])
+            grows = max(0, len(new) - len(old))
+            budget.check_size(len(owner) + (owner.count(old) if old else len(owner) + 1) * grows)
         result = super().call(__context, __obj, *args, **kwargs)
         budget.check_size(_size(result))
         return result

@@ -45,8 +45,8 @@ async def render_reply(
     full = {key: dict(context.get(key) or {}) for key in CONTEXT_NAMES}
     full.update({k: v for k, v in context.items() if k not in CONTEXT_NAMES})
     rendered_subject, rendered_body = await renderer.render([
-        TemplateJob(f"{name}'s subject", subject, full, False, strict),
-        TemplateJob(f"{name}'s body", body, full, is_html, strict),
+        TemplateJob(f"the subject of {name}", subject, full, False, strict),
+        TemplateJob(f"the body of {name}", body, full, is_html, strict),
     ])
     return " ".join(rendered_subject.split()), rendered_body
 
