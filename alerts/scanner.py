@@ -130,8 +130,11 @@ class SlaScanner:
             retry_at = now + timedelta(seconds=self.retry_seconds)
             log.warning("ticket %s: SLA escalation failed, retrying at %s: %s", ticket.id, retry_at, error,
                         exc_info=log.isEnabledFor(logging.DEBUG))
+            first_failure = ticket.id not in self.failing  # one timeline note per run of failures
             self.failing[ticket.id] = (time.monotonic(), error)
             ticket.due_at = retry_at
+            if not first_failure:
+                return
             batch.timeline.append({
                 "ticket_id": ticket.id,
                 "kind": EntryKind.ALERT.value,

@@ -133,9 +133,22 @@ async def test_a_failure_stays_with_its_ticket_and_the_rest_of_the_batch_escalat
         assert as_utc(waiting.due_at) >= now + timedelta(seconds=59)  # tried again later, not in a hot loop
     assert fine in escalated and broken not in escalated
     agent = await site.login("agent")
+    assert "SLA escalation failed" in await agent.api("GET", f"/tickets/{broken}")
+    assert broken in parts.scanner.recent_failures()
+
+    clock.advance(timedelta(seconds=61))  # tried again, fails again: no second note
+    while await parts.scanner.scan_once():
+        pass
     notes = [e for e in await _timeline(agent, broken) if e["payload"].get("event") == "escalation_failed"]
     assert len(notes) == 1 and "directory unreachable" in notes[0]["payload"]["error"]
-    assert "SLA escalation failed" in await agent.api("GET", f"/tickets/{broken}")
+
+    monkeypatch.setattr(parts.ladder, "fire_due", fire_due)  # the cause is fixed
+    clock.advance(timedelta(seconds=61))
+    while await parts.scanner.scan_once():
+        pass
+    async with site.services.db.session() as session:
+        assert broken in set((await session.execute(select(Escalation.ticket_id))).scalars())
+    assert parts.scanner.recent_failures() == {}
 
 
 async def test_a_scanner_that_keeps_failing_makes_readyz_degraded(site: WebSite, clock: ManualClock) -> None:
