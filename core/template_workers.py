@@ -159,6 +159,10 @@ class TemplateRenderer:
             self._workers.remove(worker)
         return await self._spawn()
 
+    def pids(self) -> list[int]:
+        """The worker processes' ids (to find them in ``top``)."""
+        return [w.process.pid for w in self._workers if w.process.pid is not None]
+
     async def render(self, jobs: Sequence[TemplateJob]) -> list[str]:
         """Every job's output, in order; ``InvalidInput`` for the first that fails."""
         results = await self.try_render(jobs)
@@ -182,6 +186,9 @@ class TemplateRenderer:
         worker = await idle.get()
         loop = asyncio.get_running_loop()
         try:
+            if not worker.alive():  # died while idle (killed from outside): not this batch's doing
+                self.killed += 1
+                worker = await self._replace(worker)
             answer = loop.run_in_executor(threads, worker.exchange, list(jobs))
             raw = await asyncio.wait_for(answer, self.hard_seconds)
         except TimeoutError:
@@ -191,7 +198,7 @@ class TemplateRenderer:
             worker = await self._replace(worker)
             reason = f"takes longer than {self.hard_seconds:g} s (the time limit)"
             return [_failure(job, reason, {"limit": "time"}) for job in jobs]
-        except (EOFError, OSError, BrokenPipeError):
+        except (EOFError, OSError):
             # The worker died under this batch: most likely it hit the memory limit.
             self.killed += 1
             log.warning("a template render worker died (%s)", ", ".join(j.name for j in jobs))
@@ -219,15 +226,18 @@ class TemplateRenderer:
             idle = self._idle
             for _ in range(idle.qsize()):
                 worker = idle.get_nowait()
-                if not worker.alive():
-                    self.killed += 1
-                    worker = await self._replace(worker)
-                idle.put_nowait(worker)
-            task.healthy(f"{len(self._workers)} workers, {self.renders} renders, {self.killed} replaced")
+                try:
+                    if not worker.alive():
+                        self.killed += 1
+                        worker = await self._replace(worker)
+                finally:  # the slot stays in the pool even if no new worker could start
+                    idle.put_nowait(worker)
+            pids = ", ".join(str(pid) for pid in self.pids())
+            task.healthy(f"workers {pids}; {self.renders} renders, {self.killed} replaced")
             await asyncio.sleep(5.0)
 
     def supervised(self, health: HealthRegistry) -> SupervisedTask:
-        return SupervisedTask(HEALTH_NAME, self.supervise, health, required=False)
+        return SupervisedTask(HEALTH_NAME, self.supervise, health, required=False, degrade_after=3)
 
 
 def _kill_all(workers: list[_Worker]) -> None:

@@ -9,7 +9,9 @@ client against the running site the whole time, and must answer within 100 ms.
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
+import signal
 import time
 from typing import Any
 
@@ -191,6 +193,25 @@ async def test_a_render_that_exhausts_memory_fails_alone_and_the_server_does_not
         await renderer.close()
     assert _max_rss_mb() - rss_before < 100
 
+
+
+async def test_a_worker_killed_from_outside_is_replaced_without_failing_the_next_render() -> None:
+    renderer = TemplateRenderer(workers=1)
+    try:
+        assert await renderer.render_one(TemplateJob("t", "{{ 1 + 1 }}", {})) == "2"
+        [pid] = renderer.pids()
+        os.kill(pid, signal.SIGKILL)  # the kernel's OOM killer, or an operator
+        for _ in range(200):  # until it is gone (reaped), then a moment for its exit to be reported
+            await asyncio.sleep(0.01)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+        await asyncio.sleep(0.05)
+        assert await renderer.render_one(TemplateJob("t", "{{ 2 + 2 }}", {})) == "4"
+        assert renderer.pids() != [pid] and renderer.killed == 1
+    finally:
+        await renderer.close()
 
 async def test_sandbox_limits_hold_inside_one_expression() -> None:
     """Each way to build a huge value in one step is refused before it is built."""
