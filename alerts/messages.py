@@ -91,32 +91,36 @@ class AlertMessages:
         await self.renderer.render(jobs)
 
     async def level_texts(self, level: LevelDefinition, context: dict[str, Any], where: str) -> LevelTexts:
-        """The SMS text, email subject and email body of one level for one ticket; never raises."""
+        """The SMS text, email subject and email body of one level for one ticket; never raises.
+
+        One round trip to the render workers: ops' templates and the built-in text of the parts
+        they leave empty render together; a second renders the built-in text of any that failed."""
         parts = {"text": (level.template, DEFAULT_TEXT), "subject": (level.subject, DEFAULT_SUBJECT)}
         rendered: dict[str, str] = {}
         failures: list[dict[str, str]] = []
         now = time.monotonic()
-        custom = []
-        for part, (source, _) in parts.items():
+        first: list[tuple[str, TemplateJob]] = []
+        for part, (source, builtin) in parts.items():
             if source and self._expensive.get(source, 0.0) > now:
                 failures.append({"part": part, "error": f"{where} {part} recently exceeded its limits"})
             elif source:
-                custom.append((part, source))
-        results = await self.renderer.try_render(
-            [TemplateJob(f"{where} {part}", source, context) for part, source in custom])
-        for (part, _), result in zip(custom, results, strict=True):
+                first.append((part, TemplateJob(f"{where} {part}", source, context)))
+                continue
+            first.append((part, TemplateJob(f"built-in alert {part}", builtin, context)))
+        results = await self.renderer.try_render([job for _, job in first])
+        for (part, job), result in zip(first, results, strict=True):
             if isinstance(result, str):
                 rendered[part] = result
-            else:
+            elif job.source != parts[part][1]:
                 log.warning("ticket %s: alert %s failed, the built-in text is used: %s",
                             context["ticket"].get("id"), part, result.message)
                 failures.append({"part": part, "error": result.message})
                 if result.details.get("limit") in ("time", "memory"):
-                    self._expensive[parts[part][0]] = now + SKIP_EXPENSIVE_SECONDS
+                    self._expensive[job.source] = now + SKIP_EXPENSIVE_SECONDS
         missing = [part for part in parts if part not in rendered]
-        builtin = await self.renderer.try_render(
+        fallbacks = await self.renderer.try_render(
             [TemplateJob(f"built-in alert {part}", parts[part][1], context) for part in missing])
-        for part, result in zip(missing, builtin, strict=True):
+        for part, result in zip(missing, fallbacks, strict=True):
             rendered[part] = result if isinstance(result, str) else _plain(context)
         text = " ".join(rendered["text"].split())
         subject = " ".join(rendered["subject"].split())[:500]
