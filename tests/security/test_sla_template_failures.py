@@ -172,3 +172,26 @@ async def test_a_scanner_that_keeps_failing_makes_readyz_degraded(site: WebSite,
         await asyncio.sleep(0.2)
     scanner = ready["components"]["sla-scanner"]
     assert scanner["ok"] is False and scanner["degraded"] is True
+
+
+async def test_a_level_template_that_bombs_on_a_customers_subject_passes_the_save_check_but_not_the_budget(
+    site: WebSite, clock: ManualClock
+) -> None:
+    ops = await site.login("ops")
+    bomb = ("{% if 'boom' in ticket.subject %}{% for i in range(5000) %}{% for j in range(5000) %}"
+            "{% endfor %}{% endfor %}{% endif %}{{ ticket.tag }} late")
+    await ops.api("PUT", "/api/v1/sla/policies/vip", json={**POLICY, "levels": [{**LEVEL, "template": bomb}]})
+    calm = await _assigned_ticket(site, "Order late")
+    bombed = await _assigned_ticket(site, "boom")
+    clock.advance(timedelta(days=1))
+    parts = site.server.app[SLA]  # type: ignore[index]
+    while await parts.scanner.scan_once():
+        pass
+    async with site.services.db.session() as session:
+        sms = {m.ticket_id: m.body for m in (await session.execute(
+            select(OutboxMessage).where(OutboxMessage.channel == "sms"))).scalars()}
+    assert sms[calm].endswith("late") and "Reply ACK" not in sms[calm]  # ops' text where it renders
+    assert "Reply ACK" in sms[bombed]  # the built-in text where it does not
+    agent = await site.login("agent")
+    [failed] = [e for e in await _timeline(agent, bombed) if e["payload"].get("event") == "template_failed"]
+    assert "SLA policy 'vip' level 1 text" in failed["payload"]["error"] and "limit" in failed["payload"]["error"]
