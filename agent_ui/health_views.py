@@ -17,7 +17,9 @@ async def readyz(request: web.Request) -> web.Response:
     db_ok = await services.db.ping()
     services.health.set("database", db_ok, "connected" if db_ok else "unreachable")
     ready = services.health.ready()
-    body = {"status": "ready" if ready else "not-ready", "components": services.health.snapshot()}
+    # "degraded": serving (so still 200 for a load balancer), but a part keeps failing.
+    status = "not-ready" if not ready else "degraded" if services.health.degraded() else "ready"
+    body = {"status": status, "components": services.health.snapshot()}
     return web.json_response(body, status=200 if ready else 503)
 
 

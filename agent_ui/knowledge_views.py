@@ -107,7 +107,7 @@ async def template_create(request: web.Request) -> web.Response:
     draft = parse_template(await read_json(request, "TemplateDraft"))
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
-        body = {"template": template_dict(await create_template(session, actor, draft))}
+        body = {"template": template_dict(await create_template(session, actor, draft, services.renderer))}
     services.templates.invalidate()
     return web.json_response(body, status=201)
 
@@ -117,7 +117,7 @@ async def template_update(request: web.Request) -> web.Response:
     draft = parse_template(await read_json(request, "TemplateDraft"))
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
-        body = {"template": template_dict(await update_template(session, actor, path_int(request, "id"), draft))}
+        body = {"template": template_dict(await update_template(session, actor, path_int(request, "id"), draft, services.renderer))}
     services.templates.invalidate()
     return web.json_response(body)
 
@@ -176,7 +176,7 @@ async def _import_upload(request: web.Request) -> ImportSummary:
         text = await request.read()
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
-        summary = await import_yaml(session, actor, text)
+        summary = await import_yaml(session, actor, text, services.renderer)
     services.templates.invalidate()
     return summary
 

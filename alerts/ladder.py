@@ -38,6 +38,27 @@ def escalation_key(ticket_id: int, target: str, cycle: int, level: int) -> str:
     return f"sla:{ticket_id}:{target}:{cycle}:{level}"
 
 
+def template_failed_entry(
+    ticket_id: int, now: datetime, policy: str, level: int, key: str, failure: dict[str, str]
+) -> dict[str, Any]:
+    """The timeline row saying a level's template failed and the built-in text went out instead."""
+    return {
+        "ticket_id": ticket_id,
+        "kind": EntryKind.ALERT.value,
+        "created_at": now,
+        "payload": {
+            "event": "template_failed",
+            "message": f"The alert template of level {level} failed ({failure['error']}): "
+                       "the built-in text was sent instead",
+            "policy": policy,
+            "level": level,
+            "part": failure["part"],
+            "error": failure["error"],
+        },
+        "dedup_key": f"{key}:template:{failure['part']}",
+    }
+
+
 @dataclasses.dataclass(slots=True)
 class FiredBatch:
     """The rows one scan transaction writes, inserted together by ``write``."""
@@ -51,6 +72,15 @@ class FiredBatch:
 
     def __len__(self) -> int:
         return len(self.escalations)
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.escalations), len(self.outbox), len(self.timeline)
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        """Drop the rows added since ``mark`` (one ticket's, when its escalation failed)."""
+        del self.escalations[mark[0]:]
+        del self.outbox[mark[1]:]
+        del self.timeline[mark[2]:]
 
     async def write(self, session: AsyncSession) -> None:
         for model, rows in ((Escalation, self.escalations), (OutboxMessage, self.outbox), (TimelineEntry, self.timeline)):
@@ -99,8 +129,8 @@ class EscalationLadder:
             })
             customer = {"name": ticket.customer.name, "tier": ticket.customer.tier} if ticket.customer else {}
             context = self.messages.context(ticket, customer, target, parse_time(clock["start"]), deadline, now, index)
-            sms_text = self.messages.sms(level.template, context)
-            subject, body = self.messages.email(level.template, level.subject, context)
+            texts = await self.messages.level_texts(level, context, f"SLA policy {policy.name!r} level {index + 1}")
+            sms_text, subject, body = texts.sms, texts.subject, texts.body
             key = escalation_key(ticket.id, target, cycle, index)
             for r in recipients:
                 batch.outbox.append({
@@ -138,6 +168,8 @@ class EscalationLadder:
                 },
                 "dedup_key": key,
             })
+            for failure in texts.failures:
+                batch.timeline.append(template_failed_entry(ticket.id, now, policy.name, index + 1, key, failure))
             self.desk.emit(session, AlertFired(ticket.id, ticket.queue, target, index + 1, breached))
             fired += 1
             if not recipients:

@@ -18,6 +18,10 @@ from core.supervisor import Backoff, SupervisedTask
 
 log = logging.getLogger(__name__)
 
+# Failed scans in a row (or rounds with failing tickets) before /readyz says "degraded":
+# escalations that do not go out are an outage of their own, even while HTTP is served.
+SCANNER_DEGRADED_AFTER = 3
+
 
 def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
     settings = services.settings.sla
@@ -28,7 +32,7 @@ def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None
         app[SLA] = parts
         if sink is not None:
             await parts.gateway.close()
-            parts.gateway = HttpGateway(await sink.start(), settings.sms.sender)
+            parts.gateway = HttpGateway(await sink.start(), settings.sms.sender, services.renderer)
             parts.sms_delivery.gateway = parts.gateway
             parts.sms_sink = sink
             log.warning("SLA demo: SMS go to the sink at http://127.0.0.1:%d/", sink.port)
@@ -47,7 +51,8 @@ def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None
         # load balancer should not drop an instance because its SMS gateway is down.
         tasks = []
         if settings.enabled:
-            tasks.append(SupervisedTask("sla-scanner", parts.scanner.run, services.health, Backoff(1.0, 30.0), False))
+            tasks.append(SupervisedTask("sla-scanner", parts.scanner.run, services.health, Backoff(1.0, 30.0), False,
+                                        degrade_after=SCANNER_DEGRADED_AFTER))
         tasks.append(SupervisedTask("sms-outbox", parts.sms_worker.run, services.health, Backoff(1.0, 60.0), False))
         for task in tasks:
             task.start()

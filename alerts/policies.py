@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -172,8 +172,14 @@ def _definition(model: type[Any], data: dict[str, Any]) -> Any:
 class PolicyStore:
     """Loads, caches and edits the policies and calendars."""
 
-    def __init__(self, settings: SlaSettings, server_tz: str, clock: Clock, ttl: float = 5.0) -> None:
+    def __init__(
+        self, settings: SlaSettings, server_tz: str, clock: Clock, ttl: float = 5.0,
+        check_level: Callable[[LevelDefinition, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.settings = settings
+        # Renders a level's templates against a sample (``AlertMessages.check_level``), so a
+        # template that cannot render is refused when it is saved, not found when it is due.
+        self.check_level = check_level
         self.server_tz = server_tz
         self.clock = clock
         self.ttl = ttl
@@ -241,6 +247,9 @@ class PolicyStore:
         pol: PolicyDefinition = _definition(PolicyDefinition, data)
         cals = [CalendarDefinition.model_validate(r.definition) for r in (await session.execute(select(SlaCalendar))).scalars()]
         compile_book([pol], cals, self.server_tz)
+        if self.check_level is not None:
+            for index, level in enumerate(pol.levels):
+                await self.check_level(level, f"SLA policy {pol.name!r} level {index + 1}")
         columns = {"position": pol.position, "enabled": pol.enabled}
         row: SlaPolicy = await self._upsert(session, actor, SlaPolicy, "sla_policy", pol.name, pol.model_dump(), columns)
         return row

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.ladder import EscalationLadder, FiredBatch
 from alerts.recipients import Directory
@@ -22,11 +24,13 @@ from alerts.records import Escalation
 from core.clock import Clock, as_utc, sleep_or_wake
 from core.db import Database
 from core.events import EventBus, TicketCreated, TicketUpdated
-from core.records import Ticket
+from core.records import EntryKind, Ticket
 from core.supervisor import SupervisedTask
 from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
+
+FAILING_WINDOW = 600.0  # seconds a ticket's failed escalation keeps the scanner reported as failing
 
 OnCommitted = Callable[[FiredBatch], None]
 
@@ -53,6 +57,8 @@ class SlaScanner:
         self.on_committed = list(on_committed)
         self.fired = 0
         self.scans = 0
+        self.retry_seconds = 60.0  # a ticket whose escalation failed is tried again after this
+        self.failing: dict[int, tuple[float, str]] = {}  # ticket id -> (monotonic time, error)
         self._wakeup = asyncio.Event()
         self._scanning = asyncio.Lock()  # one scan at a time per process; instances share via the database
 
@@ -99,7 +105,7 @@ class SlaScanner:
                 batch.already = {(t, target, c, lv) for t, target, c, lv in fired_before}
                 directory = await Directory.load(session, self.region)
                 for ticket in tickets:
-                    await self.ladder.fire_due(session, ticket, now, directory, batch)
+                    await self._fire_isolated(session, ticket, now, directory, batch)
                 await batch.write(session)
             await self.desk.publish_pending(session)
         self.scans += 1
@@ -107,6 +113,45 @@ class SlaScanner:
         for callback in self.on_committed:
             callback(batch)
         return len(ids)
+
+    async def _fire_isolated(
+        self, session: AsyncSession, ticket: Ticket, now: datetime, directory: Directory, batch: FiredBatch
+    ) -> None:
+        """Fire one ticket's levels; if that fails, only this ticket waits (and says so on its timeline)."""
+        mark = batch.mark()
+        events = session.info.setdefault("frontdesk_events", [])
+        emitted = len(events)
+        try:
+            await self.ladder.fire_due(session, ticket, now, directory, batch)
+        except Exception as exc:  # one ticket's failure must not hold back the batch
+            batch.rollback(mark)
+            del events[emitted:]
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            retry_at = now + timedelta(seconds=self.retry_seconds)
+            log.warning("ticket %s: SLA escalation failed, retrying at %s: %s", ticket.id, retry_at, error,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
+            first_failure = ticket.id not in self.failing  # one timeline note per run of failures
+            self.failing[ticket.id] = (time.monotonic(), error)
+            ticket.due_at = retry_at
+            if not first_failure:
+                return
+            batch.timeline.append({
+                "ticket_id": ticket.id,
+                "kind": EntryKind.ALERT.value,
+                "created_at": now,
+                "payload": {"event": "escalation_failed", "error": error, "retry_at": retry_at.isoformat(),
+                            "message": f"SLA escalation failed ({error}); retrying at {retry_at.isoformat()}"},
+                "dedup_key": f"sla-failed:{ticket.id}:{now.isoformat()}",
+            })
+        else:
+            self.failing.pop(ticket.id, None)
+
+    def recent_failures(self) -> dict[int, str]:
+        """Tickets whose escalation failed within ``FAILING_WINDOW`` seconds and has not succeeded since."""
+        horizon = time.monotonic() - FAILING_WINDOW
+        for ticket_id in [t for t, (at, _) in self.failing.items() if at < horizon]:
+            del self.failing[ticket_id]
+        return {t: error for t, (_, error) in self.failing.items()}
 
     async def next_due(self) -> datetime | None:
         async with self.db.session() as session:
@@ -119,5 +164,12 @@ class SlaScanner:
             self._wakeup.clear()
             while await self.scan_once() >= self.batch:
                 pass
-            task.healthy(f"fired {self.fired} escalations")
+            failing = self.recent_failures()
+            if failing:
+                first = min(failing)
+                # Some escalations are not going out: an outage of their own, so /readyz says so at once.
+                task.unhealthy(f"escalations failing on {len(failing)} tickets (ticket {first}: {failing[first]})",
+                               degraded=True)
+            else:
+                task.healthy(f"fired {self.fired} escalations")
             await sleep_or_wake(self.clock, self._wakeup, await self.next_due(), self.max_sleep)

@@ -47,12 +47,12 @@ def build_sla(services: Services, gateway: SmsGateway | None = None) -> SlaParts
     """Everything the SLA feature needs; registers the SLA clock as a ticket hook."""
     settings = services.settings.sla
     region = services.settings.phone_region
-    store = PolicyStore(settings, services.settings.timezone, services.clock)
+    messages = AlertMessages(services.renderer, base_url(services), settings.sms.max_segments)
+    store = PolicyStore(settings, services.settings.timezone, services.clock, check_level=messages.check_level)
     sla_clock = SlaClock(store, services.clock)
     services.desk.hooks.append(sla_clock)
-    messages = AlertMessages(base_url(services), settings.sms.max_segments)
     ladder = EscalationLadder(store, messages, services.desk)
-    gateway = gateway or build_gateway(settings.sms)
+    gateway = gateway or build_gateway(settings.sms, services.renderer)
     delivery = SmsDelivery(gateway, services.desk, services.clock, settings.sms.concatenate)
     worker = OutboxWorker(
         services.db,

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from jinja2 import Template
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -50,12 +48,10 @@ from core.records import (
     Ticket,
     Tier,
 )
+from core.template_workers import TemplateJob
 from routing import Contact, ticket_id_of
 
 log = logging.getLogger(__name__)
-
-_sandbox = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-
 
 @dataclasses.dataclass(slots=True)
 class FetchedMail:
@@ -92,7 +88,7 @@ class MailImporter:
         self.imported = 0
         self.duplicates = 0
         self.quarantined = 0
-        self._ack_cache: dict[tuple[str, str], tuple[Template, Template]] = {}
+        self.renderer = deps.renderer
 
     # -- checkpoint ------------------------------------------------------------------
     async def checkpoint(self) -> MailboxCheckpoint | None:
@@ -303,47 +299,65 @@ class MailImporter:
         batch.imported(record, p, result)
         return result
 
-    def _ack_templates(self, language: str | None) -> tuple[Template, Template]:
-        """Compiled once per mailbox settings and language (compiling is the slow part of Jinja2).
-        The built-in texts are translated into ``language``; a mailbox's own texts are used as written."""
-        subject, body = self.mailbox.acknowledgement_subject, self.mailbox.acknowledgement_body
-        if subject == DEFAULT_ACK_SUBJECT:
-            subject = translate(language, DEFAULT_ACK_SUBJECT)
-        if body == DEFAULT_ACK_BODY:
-            body = translate(language, DEFAULT_ACK_BODY)
-        key = (subject, body)
-        if key not in self._ack_cache:
-            if len(self._ack_cache) > 32:
-                self._ack_cache.clear()
-            self._ack_cache[key] = (_sandbox.from_string(subject), _sandbox.from_string(body))
-        return self._ack_cache[key]
+    async def acknowledgements(self, created: Sequence[tuple[Ticket, Customer, ParsedMail]]) -> list[Any]:
+        """The outbox rows and message records acknowledging these new tickets (written: their
+        numbers are in them). The mailbox's templates render in the render workers, all in one
+        call; one that fails is replaced by the built-in text, so the customer still hears from us."""
+        contexts = [self._ack_context(ticket, customer, p) for ticket, customer, p in created]
+        languages = [customer.language or guess_language(f"{p.subject}\n{p.text}") for _t, customer, p in created]
+        where = f"mailbox {self.mailbox.name!r} acknowledgement"
+        jobs = [job for context, language in zip(contexts, languages, strict=True) for job in (
+            TemplateJob(f"{where} subject", self._ack_source(self.mailbox.acknowledgement_subject, language), context),
+            TemplateJob(f"{where} body", self._ack_source(self.mailbox.acknowledgement_body, language), context))]
+        results = await self.renderer.try_render(jobs)
+        failed = [i for i, r in enumerate(results) if not isinstance(r, str)]
+        if failed:
+            log.warning("%s failed for %d messages, the built-in text is used: %s",
+                        where, len(failed), results[failed[0]])
+            builtin = await self.renderer.try_render([
+                TemplateJob(f"built-in acknowledgement {'subject' if i % 2 == 0 else 'body'}",
+                            translate(languages[i // 2], DEFAULT_ACK_SUBJECT if i % 2 == 0 else DEFAULT_ACK_BODY),
+                            contexts[i // 2])
+                for i in failed])
+            for i, result in zip(failed, builtin, strict=True):
+                results[i] = result if isinstance(result, str) else _plain_ack(contexts[i // 2], i % 2 == 0)
+        rows: list[Any] = []
+        for index, (ticket, _customer, p) in enumerate(created):
+            subject, body = str(results[2 * index]), str(results[2 * index + 1])
+            outgoing = compose_outgoing(
+                self.clock,
+                ticket=ticket,
+                recipient=p.sender,
+                subject=" ".join(subject.split()),
+                body=body,
+                domain=self.domain,
+                dedup_key=f"ack:{p.message_id or p.content_hash}",
+                in_reply_to=p.message_id,
+                references=p.references,
+                extra_headers={"Auto-Submitted": "auto-replied", "X-Loop": self.mailbox.address},
+                payload={"kind": "acknowledgement", "mailbox": self.mailbox.name},
+            )
+            rows += [outgoing.outbox, outgoing.record]
+        return rows
 
-    def acknowledgement(self, ticket: Ticket, customer: Customer, p: ParsedMail) -> list[Any]:
-        """The outbox row and message record of an acknowledgement (``ticket`` written: its number is in it)."""
-        context = {
+    @staticmethod
+    def _ack_source(source: str, language: str | None) -> str:
+        """The built-in texts in the customer's language; a mailbox's own texts as written."""
+        return translate(language, source) if source in (DEFAULT_ACK_SUBJECT, DEFAULT_ACK_BODY) else source
+
+    def _ack_context(self, ticket: Ticket, customer: Customer, p: ParsedMail) -> dict[str, Any]:
+        return {
             "ticket": {"tag": ticket.tag, "number": ticket.number, "subject": ticket.subject},
             "customer": {"name": customer.name},
             "subject": p.subject,
             "mailbox": {"name": self.mailbox.name, "address": self.mailbox.address},
         }
-        language = customer.language or guess_language(f"{p.subject}\n{p.text}")
-        subject_template, body_template = self._ack_templates(language)
-        subject = " ".join(subject_template.render(context).split())
-        body = body_template.render(context)
-        outgoing = compose_outgoing(
-            self.clock,
-            ticket=ticket,
-            recipient=p.sender,
-            subject=subject,
-            body=body,
-            domain=self.domain,
-            dedup_key=f"ack:{p.message_id or p.content_hash}",
-            in_reply_to=p.message_id,
-            references=p.references,
-            extra_headers={"Auto-Submitted": "auto-replied", "X-Loop": self.mailbox.address},
-            payload={"kind": "acknowledgement", "mailbox": self.mailbox.name},
-        )
-        return [outgoing.outbox, outgoing.record]
+
+
+def _plain_ack(context: dict[str, Any], subject: bool) -> str:
+    """The last resort when even the built-in template cannot render (workers unavailable)."""
+    tag = context["ticket"]["tag"]
+    return f"[{tag}] {context['subject']}" if subject else f"Your message is now ticket {tag}.\n"
 
 
 class BatchContext:
@@ -494,8 +508,7 @@ class BatchContext:
             result.ticket_id, result.entry_id, result.message_row_id = record.ticket_id, record.entry_id, record.id
         self.results = []
         if self.acknowledgements:
-            for ticket, customer, p in self.acknowledgements:
-                session.add_all(self.importer.acknowledgement(ticket, customer, p))
+            session.add_all(await self.importer.acknowledgements(self.acknowledgements))
             self.acknowledgements = []
             await session.flush()
 

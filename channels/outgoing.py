@@ -21,6 +21,7 @@ from channels.settings import SmtpSettings
 from core.clock import Clock
 from core.db import Database
 from core.records import OutboxMessage, OutboxStatus, Ticket
+from core.template_workers import TemplateRenderer
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
 
@@ -51,6 +52,8 @@ class MailServices:
     clock: Clock
     smtp: SmtpSettings
     on_outbox: Callable[[], None] | None = None
+    # Acknowledgements render here (the server passes its pool; started on first use).
+    renderer: TemplateRenderer = dataclasses.field(default_factory=TemplateRenderer)
 
     @property
     def domain(self) -> str:

@@ -47,7 +47,8 @@ class EmailChannel:
             after_commit=services.desk.publish_pending,  # the results' timeline entries, live
         )
         deps = MailServices(
-            services.db, services.desk, services.templates, services.clock, settings.smtp, self.outbox.wake
+            services.db, services.desk, services.templates, services.clock, settings.smtp, self.outbox.wake,
+            services.renderer,
         )
         self.parser = MailParser(processes=1)
         self.importers = {m.name: MailImporter(deps, m, self.parser) for m in settings.mailboxes}

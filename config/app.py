@@ -19,6 +19,7 @@ from core.errors import Unavailable
 from core.events import InProcessBus
 from core.health import HealthRegistry
 from core.migrate import head_revision
+from core.template_workers import TemplateRenderer
 from cti.plugin import plugin as cti_plugin
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
@@ -31,6 +32,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     bus = InProcessBus()
     desk = TicketDesk(DefaultPolicy(settings.routing), bus, clock)
+    renderer = TemplateRenderer()
     return Services(
         settings=settings,
         db=Database(settings.database_url),
@@ -38,7 +40,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         desk=desk,
         health=HealthRegistry(),
-        templates=TemplateLibrary(),
+        templates=TemplateLibrary(renderer=renderer),
+        renderer=renderer,
     )
 
 
@@ -60,8 +63,17 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         yield
         await services.db.close()
 
+    async def render_workers(_app: web.Application) -> AsyncIterator[None]:
+        await services.renderer.start()
+        task = services.renderer.supervised(services.health)
+        task.start()
+        yield
+        await task.stop()
+        await services.renderer.close()
+
     app = create_app(services)
     app.cleanup_ctx.insert(0, database)
+    app.cleanup_ctx.insert(1, render_workers)
     app.cleanup_ctx.append(email_plugin(services))
     app.cleanup_ctx.append(sla_plugin(services))
     app.cleanup_ctx.append(cti_plugin(services))

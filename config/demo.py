@@ -89,7 +89,7 @@ async def seed(services: Services) -> bool:
             await add_user(session, password=DEMO_PASSWORD, **spec)
         for draft in DEMO_CUSTOMERS:
             await create_customer(session, system, draft)
-        await import_samples(session, system)
+        await import_samples(session, services.renderer, system)
     # Sample customer mails (Chinese, English, Spanish) through the real ingest pipeline.
     await ingest_samples(services)
     return True

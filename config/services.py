@@ -9,6 +9,7 @@ from core.clock import Clock
 from core.db import Database
 from core.events import EventBus
 from core.health import HealthRegistry
+from core.template_workers import TemplateRenderer
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
 
@@ -22,3 +23,5 @@ class Services:
     desk: TicketDesk
     health: HealthRegistry
     templates: TemplateLibrary
+    # The render workers every ops-authored template goes through (started on first use).
+    renderer: TemplateRenderer = dataclasses.field(default_factory=TemplateRenderer)

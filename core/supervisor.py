@@ -48,22 +48,30 @@ class SupervisedTask:
         health: HealthRegistry,
         backoff: Backoff | None = None,
         required: bool = True,
+        degrade_after: int = 0,
     ) -> None:
         self.name = name
         self.body = body
         self.health = health
         self.backoff = backoff or Backoff()
         self.required = required
+        # After this many failures in a row (0: never), /readyz reports the server "degraded".
+        self.degrade_after = degrade_after
+        self.failures = 0
         self.restarts = 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
     def healthy(self, detail: str = "running") -> None:
         self.backoff.reset()
+        self.failures = 0
         self.health.set(self.name, True, detail, self.required)
 
-    def unhealthy(self, detail: str) -> None:
-        self.health.set(self.name, False, detail, self.required)
+    def unhealthy(self, detail: str, degraded: bool | None = None) -> None:
+        """Not working; ``degraded`` (default: failed ``degrade_after`` times in a row) shows on /readyz."""
+        if degraded is None:
+            degraded = bool(self.degrade_after) and self.failures >= self.degrade_after
+        self.health.set(self.name, False, detail, self.required, degraded)
 
     def start(self) -> None:
         self.health.set(self.name, False, "starting", self.required)
@@ -83,6 +91,7 @@ class SupervisedTask:
                 break
             delay = self.backoff.next_delay()
             self.restarts += 1
+            self.failures += 1
             self.unhealthy(f"{detail}; retrying in {delay:.1f}s")
             await asyncio.sleep(delay)
 

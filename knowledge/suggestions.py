@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
+from core.template_workers import TemplateRenderer
 from knowledge.matcher import KeywordMatcher, Suggestion, TemplateKeywords
 from knowledge.records import ReplyTemplate, TemplateUse
 from knowledge.rendering import render_reply
@@ -56,8 +57,11 @@ class TemplateLibrary:
     """Ranks and renders reply templates; holds a compiled matcher reloaded on change."""
 
     def __init__(
-        self, recheck_seconds: float = 1.0, monotonic: Callable[[], float] = time.monotonic
+        self, recheck_seconds: float = 1.0, monotonic: Callable[[], float] = time.monotonic,
+        renderer: TemplateRenderer | None = None,
     ) -> None:
+        # Renders run in worker processes (started on first use); the server passes its own pool.
+        self.renderer = renderer or TemplateRenderer()
         self.recheck_seconds = recheck_seconds
         self._monotonic = monotonic
         self._matcher: KeywordMatcher | None = None
@@ -106,7 +110,8 @@ class TemplateLibrary:
         template = await session.get(ReplyTemplate, template_id)
         if template is None:
             raise NotFound("no such template", {"id": template_id})
-        subject, body = render_reply(template.subject, template.body, template.is_html, context)
+        subject, body = await render_reply(
+            self.renderer, template.subject, template.body, template.is_html, context, name=f"template {template.name!r}")
         return RenderedReply(template.id, subject, body, template.is_html)
 
     async def record_use(

@@ -14,6 +14,7 @@ from core.auth import Actor
 from core.clock import utcnow
 from core.errors import Conflict, NotFound
 from core.records import Role
+from core.template_workers import TemplateRenderer
 from knowledge.drafts import TemplateDraft
 from knowledge.records import ReplyTemplate, TemplateUse
 from knowledge.rendering import check_template
@@ -73,9 +74,12 @@ async def get_template(session: AsyncSession, actor: Actor, template_id: int) ->
     return template
 
 
-async def create_template(session: AsyncSession, actor: Actor, draft: TemplateDraft) -> ReplyTemplate:
+async def create_template(
+    session: AsyncSession, actor: Actor, draft: TemplateDraft, renderer: TemplateRenderer
+) -> ReplyTemplate:
+    """Save a new template once it renders, within its budget, against a sample context."""
     actor.require(Role.OPS)
-    check_template(draft.subject, draft.body, draft.html)
+    await check_template(renderer, draft.subject, draft.body, draft.html, f"template {draft.name!r}")
     if await _named(session, draft.name, draft.language):
         raise Conflict("a template with this name and language exists",
                        {"name": draft.name, "language": draft.language})
@@ -89,11 +93,11 @@ async def create_template(session: AsyncSession, actor: Actor, draft: TemplateDr
 
 
 async def update_template(
-    session: AsyncSession, actor: Actor, template_id: int, draft: TemplateDraft
+    session: AsyncSession, actor: Actor, template_id: int, draft: TemplateDraft, renderer: TemplateRenderer
 ) -> ReplyTemplate:
     actor.require(Role.OPS)
     template = await get_template(session, actor, template_id)
-    check_template(draft.subject, draft.body, draft.html)
+    await check_template(renderer, draft.subject, draft.body, draft.html, f"template {draft.name!r}")
     other = await _named(session, draft.name, draft.language)
     if other is not None and other.id != template.id:
         raise Conflict("another template has this name and language",
@@ -116,12 +120,14 @@ async def delete_template(session: AsyncSession, actor: Actor, template_id: int)
     await bump_revision(session)
 
 
-async def save_template(session: AsyncSession, actor: Actor, draft: TemplateDraft) -> tuple[ReplyTemplate, bool]:
+async def save_template(
+    session: AsyncSession, actor: Actor, draft: TemplateDraft, renderer: TemplateRenderer
+) -> tuple[ReplyTemplate, bool]:
     """Create, or update the template with the same name and language (YAML import)."""
     existing = await _named(session, draft.name, draft.language)
     if existing is None:
-        return await create_template(session, actor, draft), True
-    return await update_template(session, actor, existing.id, draft), False
+        return await create_template(session, actor, draft, renderer), True
+    return await update_template(session, actor, existing.id, draft, renderer), False
 
 
 async def template_usage(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Actor
 from core.errors import FrontdeskError, InvalidInput
 from core.records import Role
+from core.template_workers import TemplateRenderer
 from knowledge.articles import create_article, update_article
 from knowledge.drafts import parse_article, parse_template
 from knowledge.records import KnowledgeArticle
@@ -68,7 +69,9 @@ def _load(text: str | bytes) -> dict[str, Any]:
     return data
 
 
-async def import_yaml(session: AsyncSession, actor: Actor, text: str | bytes) -> ImportSummary:
+async def import_yaml(
+    session: AsyncSession, actor: Actor, text: str | bytes, renderer: TemplateRenderer
+) -> ImportSummary:
     actor.require(Role.OPS)
     data = _load(text)
     summary = ImportSummary()
@@ -77,7 +80,7 @@ async def import_yaml(session: AsyncSession, actor: Actor, text: str | bytes) ->
         for position, entry in enumerate(entries):
             try:
                 if section == "templates":
-                    _, created = await save_template(session, actor, parse_template(entry))
+                    _, created = await save_template(session, actor, parse_template(entry), renderer)
                     summary.templates_created += created
                     summary.templates_updated += not created
                 else:
@@ -108,6 +111,8 @@ def sample_yaml() -> str:
     return resources.files("knowledge").joinpath("samples.yaml").read_text("utf-8")
 
 
-async def import_samples(session: AsyncSession, actor: Actor | None = None) -> ImportSummary:
+async def import_samples(
+    session: AsyncSession, renderer: TemplateRenderer, actor: Actor | None = None
+) -> ImportSummary:
     """Load the samples (the demo calls this on a fresh database)."""
-    return await import_yaml(session, actor or Actor.system(), sample_yaml())
+    return await import_yaml(session, actor or Actor.system(), sample_yaml(), renderer)

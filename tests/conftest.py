@@ -123,4 +123,5 @@ def clock() -> Clock | None:
 async def services(settings: Settings, clock: Clock | None) -> AsyncIterator[Services]:
     svc = build_services(settings, clock)
     yield svc
+    await svc.renderer.close()
     await svc.db.close()

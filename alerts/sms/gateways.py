@@ -19,10 +19,11 @@ import re
 from typing import Protocol
 
 import aiohttp
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from alerts.settings import SmsHttpSettings, SmsSettings, SmsTwilioSettings
 from channels.outbox import PermanentFailure, TemporaryFailure
+from core.errors import InvalidInput
+from core.template_workers import TemplateJob, TemplateRenderer
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,15 @@ class _HttpClient:
 class HttpGateway(_HttpClient):
     """Any HTTP gateway: URL, method, headers and body from templates; a success rule."""
 
-    def __init__(self, settings: SmsHttpSettings, sender: str) -> None:
+    def __init__(self, settings: SmsHttpSettings, sender: str, renderer: TemplateRenderer | None = None) -> None:
         super().__init__(settings.timeout)
         if not settings.url:
             raise ValueError("sla.sms.http.url is required for the http gateway")
-        env = ImmutableSandboxedEnvironment(autoescape=False)
         self.settings = settings
         self.sender = sender
-        self._body = env.from_string(settings.body)
-        self._url = env.from_string(settings.url)
+        # The URL and body templates come from the config file: ops-authored, so they render in
+        # the budgeted render workers like every other such template.
+        self.renderer = renderer or TemplateRenderer()
         self._success = re.compile(settings.success_body) if settings.success_body else None
 
     async def send(self, to: str, text: str, reference: str) -> str:
@@ -91,10 +92,17 @@ class HttpGateway(_HttpClient):
         headers = {"Content-Type": self.settings.content_type, "Idempotency-Key": reference}
         headers.update(self.settings.headers)
         kwargs: dict[str, object] = {"headers": headers}
-        if self.settings.method != "GET":
-            kwargs["data"] = self._body.render(values).encode()
         try:
-            async with self.client().request(self.settings.method, self._url.render(values), **kwargs) as resp:  # type: ignore[arg-type]
+            url, body = await self.renderer.render([
+                TemplateJob("sla.sms.http.url", self.settings.url, values),
+                TemplateJob("sla.sms.http.body", self.settings.body if self.settings.method != "GET" else "", values),
+            ])
+        except InvalidInput as exc:
+            raise PermanentFailure(exc.message) from None
+        if self.settings.method != "GET":
+            kwargs["data"] = body.encode()
+        try:
+            async with self.client().request(self.settings.method, url, **kwargs) as resp:  # type: ignore[arg-type]
                 body = await resp.text(errors="replace")
                 if resp.status not in self.settings.success_status:
                     raise classify(resp.status, body)
@@ -133,9 +141,9 @@ class TwilioGateway(_HttpClient):
             return ""
 
 
-def build_gateway(settings: SmsSettings) -> SmsGateway:
+def build_gateway(settings: SmsSettings, renderer: TemplateRenderer | None = None) -> SmsGateway:
     if settings.gateway == "http":
-        return HttpGateway(settings.http, settings.sender)
+        return HttpGateway(settings.http, settings.sender, renderer)
     if settings.gateway == "twilio":
         return TwilioGateway(settings.twilio)
     return LogGateway()

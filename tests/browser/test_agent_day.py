@@ -52,7 +52,7 @@ async def test_an_agent_takes_a_call_wraps_up_and_answers_a_mail(
     async with site.services.db.transaction() as session:
         await create_customer(session, Actor.system(), CustomerDraft(
             name="张伟", phones=["+8613800138000"], emails=["zhang.wei@example.cn"], tier="vip"))
-        await import_samples(session)
+        await import_samples(session, site.services.renderer)
 
     page = await console_page(site, browser, "agent")
     state = page.locator("#cti-state")

@@ -11,7 +11,7 @@ from knowledge.transfer import import_samples
 
 async def test_anyone_can_search_published_articles_and_never_sees_unpublished(services: Services) -> None:
     async with services.db.transaction() as session:
-        await import_samples(session)
+        await import_samples(session, services.renderer)
     async with TestClient(TestServer(create_app(services))) as client:
         index = await client.get("/help")
         page = await index.text()

@@ -45,7 +45,7 @@ DELAY = {
 
 async def _add(services: Services, *drafts: dict) -> list[int]:
     async with services.db.transaction() as session:
-        made = [await create_template(session, OPS, parse_template(d)) for d in drafts]
+        made = [await create_template(session, OPS, parse_template(d), services.renderer) for d in drafts]
         return [t.id for t in made]
 
 
@@ -78,7 +78,7 @@ async def test_an_edit_reaches_the_matcher_after_invalidate(services: Services) 
     async with services.db.session() as session:
         assert await library.suggest(session, "", "where is my parcel") == []
     async with services.db.transaction() as session:
-        await update_template(session, OPS, refund, parse_template({**REFUND, "keywords": ["parcel"]}))
+        await update_template(session, OPS, refund, parse_template({**REFUND, "keywords": ["parcel"]}), services.renderer)
     async with services.db.session() as session:
         assert await library.suggest(session, "", "where is my parcel") == []  # not looked yet
         library.invalidate()
@@ -138,14 +138,14 @@ async def test_html_templates_escape_what_customers_wrote(services: Services) ->
 async def test_unsafe_or_broken_templates_are_refused_with_a_clear_error(services: Services, body: str) -> None:
     async with services.db.transaction() as session:
         with pytest.raises(InvalidInput) as refused:
-            await create_template(session, OPS, parse_template({**REFUND, "body": body}))
+            await create_template(session, OPS, parse_template({**REFUND, "body": body}), services.renderer)
     assert "template" in refused.value.message
 
 
 async def test_only_ops_edit_templates_and_every_change_is_audited(services: Services) -> None:
     async with services.db.transaction() as session:
         with pytest.raises(Forbidden):
-            await create_template(session, AGENT, parse_template(REFUND))
+            await create_template(session, AGENT, parse_template(REFUND), services.renderer)
     (tid,) = await _add(services, REFUND)
     async with services.db.session() as session:
         rows = list(await session.scalars(select(AuditLog).where(AuditLog.entity == "reply_template")))

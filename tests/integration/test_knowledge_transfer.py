@@ -19,7 +19,7 @@ SAMPLES = sample_yaml()
 
 async def _import_samples(services: Services) -> None:
     async with services.db.transaction() as session:
-        summary = await import_samples(session)
+        summary = await import_samples(session, services.renderer)
     assert summary.templates_created == 12 and summary.articles_created == 5
 
 
@@ -39,7 +39,7 @@ async def test_export_then_import_is_a_round_trip_that_updates_in_place(services
     async with services.db.session() as session:
         exported = await export_yaml(session, OPS)
     async with services.db.transaction() as session:
-        summary = await import_yaml(session, OPS, exported)
+        summary = await import_yaml(session, OPS, exported, services.renderer)
         assert (summary.templates_created, summary.templates_updated) == (0, 12)
         assert len(await list_templates(session, AGENT)) == 12
         assert await export_yaml(session, OPS) == exported
@@ -57,14 +57,14 @@ async def test_export_then_import_is_a_round_trip_that_updates_in_place(services
 async def test_a_bad_file_is_refused_whole_with_the_entry_named(services: Services, text: str, message: str) -> None:
     async with services.db.transaction() as session:
         with pytest.raises(InvalidInput) as refused:
-            await import_yaml(session, OPS, text)
+            await import_yaml(session, OPS, text, services.renderer)
     assert message in refused.value.message
 
 
 async def test_agents_cannot_import(services: Services) -> None:
     async with services.db.transaction() as session:
         with pytest.raises(Forbidden):
-            await import_yaml(session, AGENT, SAMPLES)
+            await import_yaml(session, AGENT, SAMPLES, services.renderer)
 
 
 async def test_search_finds_articles_across_spellings_and_hides_unpublished_from_the_public(

@@ -146,23 +146,29 @@ def test_system_made_text_follows_the_customer() -> None:
 
 @pytest.mark.parametrize(("language", "words"), [(None, "overdue by 2h 5m"), ("es", "vencido hace 2 h 5 min"),
                                                  ("zh_CN", "已超时 2小时 5分钟")])
-def test_the_built_in_sla_alert_speaks_the_recipients_language(language: str | None, words: str) -> None:
+async def test_the_built_in_sla_alert_speaks_the_recipients_language(language: str | None, words: str) -> None:
     from datetime import UTC, datetime, timedelta
 
     from alerts.messages import AlertMessages
+    from alerts.settings import LevelDefinition
     from core.records import Ticket
+    from core.template_workers import TemplateRenderer
 
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     ticket = Ticket(id=7, subject="No internet", status="open", priority=2, category="complaint",
                     channel="email", queue="support", created_at=now, updated_at=now)
-    messages = AlertMessages("https://desk.example")
-    context = messages.context(ticket, {"name": "Ana"}, "first_response", now - timedelta(hours=4),
-                               now - timedelta(hours=2, minutes=5), now, 0, language=language)
-    sms = messages.sms("", context)
-    subject, body = messages.email("", "", context)
-    assert words in sms and words in body
-    assert sms.endswith("https://desk.example/tickets/7")
-    assert translate(language, "first response") in subject
+    renderer = TemplateRenderer(workers=1)
+    try:
+        messages = AlertMessages(renderer, "https://desk.example")
+        context = messages.context(ticket, {"name": "Ana"}, "first_response", now - timedelta(hours=4),
+                                   now - timedelta(hours=2, minutes=5), now, 0, language=language)
+        texts = await messages.level_texts(LevelDefinition.model_validate({"at": "+0", "channels": ["sms"], "recipients": ["assignee"]}), context, "level 1")
+    finally:
+        await renderer.close()
+    assert words in texts.sms and words in texts.body
+    assert texts.sms.endswith("https://desk.example/tickets/7")
+    assert translate(language, "first response") in texts.subject
+    assert texts.failures == []
 
 
 @pytest.mark.parametrize(("text", "language"), [
