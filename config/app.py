@@ -22,7 +22,7 @@ from core.migrate import head_revision
 from cti.plugin import plugin as cti_plugin
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
-from routing.policy import DefaultPolicy
+from routing.policy import RulesPolicy
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     bus = InProcessBus()
-    desk = TicketDesk(DefaultPolicy(settings.routing), bus, clock)
+    desk = TicketDesk(RulesPolicy(settings.routing, clock), bus, clock)
     return Services(
         settings=settings,
         db=Database(settings.database_url),

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from core.db import Database
 from core.records import Customer, Ticket
 from routing.contact import Contact
-from routing.policy import DefaultPolicy, RoutingPolicy
+from routing.policy import RoutingPolicy, RulesPolicy
 from routing.settings import RoutingSettings
 
 
@@ -71,7 +71,7 @@ async def _run(database_url: str, routing: RoutingSettings, args: argparse.Names
                     queue_hint=args.queue_hint,
                 )
             ]
-        return await decide(db, DefaultPolicy(routing), contacts)
+        return await decide(db, RulesPolicy(routing), contacts)
     finally:
         await db.close()
 

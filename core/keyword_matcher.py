@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import ahocorasick
 
-from knowledge.normalize import chinese_variants, fold, is_word_char, normalize, word_forms
+from core.normalize import chinese_variants, fold, is_word_char, normalize, word_forms
 
 SUBJECT_FACTOR = 2.0  # a keyword in the subject says more about the mail than one in the body
 
