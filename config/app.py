@@ -22,6 +22,7 @@ from core.migrate import head_revision
 from cti.plugin import plugin as cti_plugin
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
+from routing.plugin import plugin as routing_plugin
 from routing.policy import RulesPolicy
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
 
     app = create_app(services)
     app.cleanup_ctx.insert(0, database)
+    policy = services.desk.policy
+    if isinstance(policy, RulesPolicy):
+        app.cleanup_ctx.append(routing_plugin(policy, services.db, services.health))
     app.cleanup_ctx.append(email_plugin(services))
     app.cleanup_ctx.append(sla_plugin(services))
     app.cleanup_ctx.append(cti_plugin(services))

@@ -21,6 +21,7 @@ from routing.contact import Contact, Decision
 from routing.defaults import default_rules
 from routing.engine import RuleEngine
 from routing.settings import RoutingSettings
+from routing.store import RuleStore
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,19 @@ class RulesPolicy:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.engine = engine or RuleEngine(default_rules(settings), 0, settings)
+        self.store = RuleStore(settings, self.clock)
 
     def use(self, engine: RuleEngine) -> None:
         """Route with a newly saved rule set from the next contact on."""
         self.engine = engine
+
+    async def refresh(self, session: AsyncSession) -> bool:
+        """Take up the live rules if another save (here or in another server process) made a newer version."""
+        if await self.store.live_version(session) == self.engine.version:
+            return False
+        self.use(await self.store.engine(session))
+        log.info("routing rules: now version %d", self.engine.version)
+        return True
 
     async def route(self, session: AsyncSession, contact: Contact) -> Decision:
         engine = self.engine
