@@ -46,6 +46,7 @@ from agent_ui import (
     openapi,
     preferences_views,
     reports_views,
+    routing_views,
     wallboard_views,
 )
 from agent_ui.error_middleware import error_middleware
@@ -120,6 +121,7 @@ def create_app(services: Services) -> web.Application:
     cti_views.setup_routes(app)
     wallboard_views.setup(app)
     reports_views.setup_routes(app)
+    routing_views.setup_routes(app)
     app.router.add_get("/ws", live_socket)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from routing import history
 from routing.contact import Contact, Decision
 from routing.defaults import default_rules
 from routing.engine import RuleEngine
+from routing.rules import parse_rules
 from routing.settings import RoutingSettings
 from routing.store import RuleStore
 
@@ -48,6 +49,10 @@ class RulesPolicy:
     def use(self, engine: RuleEngine) -> None:
         """Route with a newly saved rule set from the next contact on."""
         self.engine = engine
+
+    def draft(self, data: Any) -> RuleEngine:
+        """An engine for rules not saved yet (replay, ``rules test``); refused with the fields named if invalid."""
+        return RuleEngine(parse_rules(data), self.engine.version + 1, self.settings)
 
     async def refresh(self, session: AsyncSession) -> bool:
         """Take up the live rules if another save (here or in another server process) made a newer version."""
