@@ -10,6 +10,9 @@ Thin handlers: parse, call the rule store / replay (which validate and check rol
 - ``GET  /api/v1/routing/export``, ``POST /api/v1/routing/import``  YAML out / in (ops)
 - ``GET  /api/v1/routing/schema``                fields, operators and actions (for the condition builder)
 - ``GET  /admin/routing``, ``GET /admin/routing/history`` (``POST`` restore): the pages
+- ``POST /api/v1/me/presence``                   the agent's own state (ready, paused, offline)
+- ``GET  /api/v1/offers``; ``POST /api/v1/offers/{id}/accept|decline``  work offered to the agent
+- ``GET  /api/v1/routing/assignment``            per queue waiting / offered / assigned; agents' load (supervisors)
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from agent_ui.keys import SERVICES
 from agent_ui.rendering import render
 from core.errors import InvalidInput, Unavailable
 from core.records import Category, Role
+from routing.desk import ticket_dict
+from routing.keys import ASSIGNMENT
 from routing.policy import RulesPolicy
 from routing.replay import replay_draft
 from routing.rules import CALL_ACTIONS, FIELDS, PRIORITIES, STRATEGIES
@@ -153,6 +158,48 @@ async def history_page(request: web.Request) -> web.Response:
     return render("routing/history.html", request, {"versions": [version_dict(r) for r in rows]})
 
 
+async def presence_api(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    actor.require(Role.AGENT)
+    data = await read_json(request)
+    state = optional_str(data, "state")
+    if state not in ("ready", "paused", "offline"):
+        raise InvalidInput("state must be ready, paused or offline", {"state": state})
+    assert actor.user_id is not None
+    request.app[ASSIGNMENT].presence.set(actor.user_id, state, optional_str(data, "reason") or "")
+    return web.json_response({"state": state})
+
+
+async def offers_api(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    async with request.app[SERVICES].db.session() as session:
+        return web.json_response({"offers": await request.app[ASSIGNMENT].my_offers(session, actor)})
+
+
+async def accept_offer_api(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        ticket = await request.app[ASSIGNMENT].accept(session, actor, path_int(request, "offer_id"))
+        await services.desk.commit_and_publish(session)
+        return web.json_response({"ticket": ticket_dict(ticket)})
+
+
+async def decline_offer_api(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        await request.app[ASSIGNMENT].decline(session, actor, path_int(request, "offer_id"))
+        await services.desk.commit_and_publish(session)
+    return web.json_response({"declined": True})
+
+
+async def assignment_api(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    async with request.app[SERVICES].db.session() as session:
+        return web.json_response(await request.app[ASSIGNMENT].overview(session, actor))
+
+
 _OBJ: dict[str, Any] = {"type": "object"}
 _RULES = {"type": "array", "items": openapi._ref("RoutingRule")}
 _VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -183,6 +230,16 @@ PATHS: dict[str, Any] = {
     "/api/v1/routing/import": {"post": openapi._op("Save a YAML rule file (request body) as the next version (ops)",
                                                   openapi._ref("RoutingVersion"), errors=(400, 401, 403))},
     "/api/v1/routing/schema": {"get": openapi._op("Condition fields with their operators, and action values", _OBJ)},
+    "/api/v1/me/presence": {"post": openapi._op("Set your own state: ready (offered work), paused or offline", _OBJ,
+                                               body={"type": "object", "required": ["state"], "properties": {
+                                                   "state": {"type": "string", "enum": ["ready", "paused", "offline"]},
+                                                   "reason": openapi._STR}})},
+    "/api/v1/offers": {"get": openapi._op("Work offered to you and not answered yet", _OBJ)},
+    "/api/v1/offers/{offer_id}/accept": {"parameters": [openapi._path_id("offer_id")], "post": openapi._op(
+        "Accept an offer: the ticket is yours", _OBJ, errors=(401, 403, 404, 409))},
+    "/api/v1/offers/{offer_id}/decline": {"parameters": [openapi._path_id("offer_id")], "post": openapi._op(
+        "Decline an offer: it goes to the next agent", _OBJ, errors=(401, 403, 404, 409))},
+    "/api/v1/routing/assignment": {"get": openapi._op("Per queue: waiting, offered, assigned; agents' state and load (supervisors)", _OBJ)},
 }
 
 
@@ -198,6 +255,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/routing/export", export_api)
     app.router.add_post("/api/v1/routing/import", import_api)
     app.router.add_get("/api/v1/routing/schema", schema_api)
+    app.router.add_post("/api/v1/me/presence", presence_api)
+    app.router.add_get("/api/v1/offers", offers_api)
+    app.router.add_post("/api/v1/offers/{offer_id:\\d+}/accept", accept_offer_api)
+    app.router.add_post("/api/v1/offers/{offer_id:\\d+}/decline", decline_offer_api)
+    app.router.add_get("/api/v1/routing/assignment", assignment_api)
     app.router.add_get("/admin/routing", rules_page)
     app.router.add_get("/admin/routing/history", history_page)
     app.router.add_post("/admin/routing/history/{version:\\d+}/restore", restore_form)

@@ -65,7 +65,7 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     app.cleanup_ctx.insert(0, database)
     policy = services.desk.policy
     if isinstance(policy, RulesPolicy):
-        app.cleanup_ctx.append(routing_plugin(policy, services.db, services.health))
+        app.cleanup_ctx.append(routing_plugin(policy, services.desk, services.db, services.bus, services.clock, services.health))
     app.cleanup_ctx.append(email_plugin(services))
     app.cleanup_ctx.append(sla_plugin(services))
     app.cleanup_ctx.append(cti_plugin(services))

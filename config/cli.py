@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "ami": "cti.bench",
     "email": "channels.bench",
     "match": "knowledge.bench",
+    "routing": "routing.bench",
     "sla": "alerts.bench",
     "ws": "agent_ui.bench",
 }

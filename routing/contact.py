@@ -53,6 +53,7 @@ class Decision:
     acknowledgement: str | None = None  # a template name, or "none" for no acknowledgement
     call: str | None = None  # ticket | log | callback
     subject: str | None = None  # a joined ticket takes this subject (a call's ticket turned callback)
+    weight: int = 1  # capacity units the ticket costs its agent
     error: str | None = None  # a rule failed on this contact: routed to the default queue
 
     def explanation(self) -> dict[str, Any]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.clock import as_utc
 from core.keyword_matcher import KeywordMatcher, TemplateKeywords
 from core.records import TICKET_NUMBER_OFFSET, Category, Customer, Priority
 from routing import history
@@ -44,10 +45,6 @@ class Facts:
 
 
 Predicate = Callable[[Facts], str | None]  # why the condition holds, or None
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _domain(address: str | None) -> str:
@@ -88,7 +85,7 @@ def _text_of(field: str) -> Callable[[Facts], Any]:
 
 
 def _age_hours(facts: Facts, open_ticket: OpenTicket) -> float:
-    return (facts.now - _aware(open_ticket.updated_at)).total_seconds() / 3600
+    return (facts.now - as_utc(open_ticket.updated_at)).total_seconds() / 3600
 
 
 class _KeywordScopes:
@@ -268,7 +265,7 @@ class RuleEngine:
         )
 
     async def decide(self, session: AsyncSession, contact: Contact, now: datetime) -> Decision:
-        facts = Facts(contact, _aware(now))
+        facts = Facts(contact, as_utc(now))
         if contact.customer_id is not None:
             customer = await session.get(Customer, contact.customer_id)  # usually in the identity map
             if customer is not None:
@@ -327,6 +324,9 @@ class RuleEngine:
             if facts.history.last_agent is not None:
                 decision.assignee_id = facts.history.last_agent
                 decision.reasons.append("the customer's last agent")
+        if decision.strategy is None:
+            decision.strategy = self.settings.queue_strategies.get(decision.queue)
+        decision.weight = self.settings.weights.get(contact.channel, 1)
         wanted = contact.attributes.get("priority")
         if isinstance(wanted, int) and decision.join_ticket_id is None:
             decision.priority = wanted

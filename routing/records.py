@@ -54,3 +54,40 @@ class RoutedContact(Base):
     _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     ticket: Mapped[Ticket | None] = relationship(lazy="raise")
+
+
+class WorkItem(Base):
+    """A ticket waiting to be pushed to an agent (its queue's strategy is not manual pull)."""
+
+    __tablename__ = "routing_work"
+    __table_args__ = (Index("ix_routing_work_state_rank", "state", "priority", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    queue: Mapped[str] = mapped_column(String(80))
+    priority: Mapped[int] = mapped_column(Integer)  # the ticket's, plus one for a VIP: the order of offers
+    skill: Mapped[str | None] = mapped_column(String(80))
+    strategy: Mapped[str] = mapped_column(String(20))
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    preferred_agent_id: Mapped[int | None] = mapped_column(Integer)  # the customer's last agent
+    state: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | offered | assigned | closed
+    offered_to: Mapped[int | None] = mapped_column(Integer)
+    offer_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(lazy="raise")
+
+
+class Offer(Base):
+    """Each time a ticket was offered to an agent, and what came of it (for reports and the wallboard)."""
+
+    __tablename__ = "routing_offers"
+    __table_args__ = (Index("ix_routing_offers_agent_outcome", "agent_id", "outcome"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("routing_work.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))  # accepted | declined | missed | withdrawn; None while open

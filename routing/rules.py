@@ -52,6 +52,7 @@ HISTORY_FIELDS = frozenset({"open_ticket", "open_callback"})  # need a read of t
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 STRATEGIES = ("manual", "round_robin", "least_busy", "skills", "last_agent")
+PUSH_STRATEGIES = ("round_robin", "least_busy", "skills")  # offered to agents by ``routing.assignment``
 CALL_ACTIONS = ("ticket", "log", "callback")
 
 
