@@ -164,6 +164,17 @@ class KeywordMatcher:
             keys.update(spelled_keys)
         return keys
 
+    def templates_found(self, keys: set[int]) -> dict[int, tuple[str, ...]]:
+        """The templates (by id) that found keyword ``keys`` belong to, each with its phrases as written.
+
+        For callers that need which keyword sets fired, not a ranking (routing conditions).
+        """
+        found: dict[int, list[str]] = {}
+        for key in keys:
+            for slot, phrase in self._phrases[key].items():
+                found.setdefault(self._templates[slot].template_id, []).append(phrase)
+        return {template: tuple(sorted(set(phrases))) for template, phrases in found.items()}
+
     def match(
         self, subject: str, body: str, language: str | None = None, limit: int = 3
     ) -> list[Suggestion]:

@@ -10,6 +10,7 @@ Each decision says which rules matched, the version, and why.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -19,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import as_utc
 from core.keyword_matcher import KeywordMatcher, TemplateKeywords
+from core.normalize import fold
 from core.records import TICKET_NUMBER_OFFSET, Category, Customer, Priority
 from routing import history
 from routing.contact import Contact, Decision
 from routing.history import CustomerTickets, OpenTicket
-from routing.rules import HISTORY_FIELDS, Actions, Condition, JoinOpenTicket, Rule, RuleSet
+from routing.rules import FIELDS, HISTORY_FIELDS, Actions, Condition, JoinOpenTicket, Rule, RuleSet
 from routing.settings import RoutingSettings
 
 _NEED_HISTORY = object()  # a rule's verdict when it depends on the customer's tickets, not read yet
@@ -38,7 +40,7 @@ class Facts:
     tags: frozenset[str] = frozenset()
     language: str = ""
     history: CustomerTickets | None = None
-    keyword_hits: dict[str, dict[int, tuple[str, ...]]] = dataclasses.field(default_factory=dict)
+    keyword_hits: dict[int, tuple[str, ...]] | None = None  # keyword condition → phrases found
 
     def attribute(self, name: str) -> Any:
         return self.contact.attributes.get(name)
@@ -60,61 +62,71 @@ def _country(address: str | None) -> str:
         return ""
 
 
+_READERS: dict[str, Callable[[Facts], Any]] = {  # how each field is read from the facts
+    "channel": lambda f: f.contact.channel,
+    "mailbox": lambda f: f.attribute("mailbox"),
+    "recipient": lambda f: [a.lower() for a in (f.attribute("to") or [])],
+    "pbx_queue": lambda f: f.contact.queue_hint if f.contact.channel == "voice" else None,
+    "dialled_number": lambda f: f.attribute("dialled"),
+    "sender": lambda f: (f.contact.address or "").lower(),
+    "phone_prefix": lambda f: f.contact.address or "",
+    "sender_domain": lambda f: _domain(f.contact.address),
+    "country": lambda f: _country(f.contact.address),
+    "tier": lambda f: f.contact.customer_tier,
+    "customer_tag": lambda f: list(f.tags),
+    "language": lambda f: f.language,
+    "known_customer": lambda f: f.contact.customer_id is not None,
+    "reply": lambda f: f.contact.ticket_id is not None,
+    "callback": lambda f: bool(f.attribute("callback")),
+    "automatic": lambda f: bool(f.attribute("automatic")),
+    "join_requested": lambda f: bool(f.attribute("join")),
+}
+
+
 def _text_of(field: str) -> Callable[[Facts], Any]:
-    """How a field is read from the facts (lower-cased where ops' values are)."""
-    readers: dict[str, Callable[[Facts], Any]] = {
-        "channel": lambda f: f.contact.channel,
-        "mailbox": lambda f: f.attribute("mailbox"),
-        "recipient": lambda f: [a.lower() for a in (f.attribute("to") or [])],
-        "pbx_queue": lambda f: f.contact.queue_hint if f.contact.channel == "voice" else None,
-        "dialled_number": lambda f: f.attribute("dialled"),
-        "sender": lambda f: (f.contact.address or "").lower(),
-        "phone_prefix": lambda f: f.contact.address or "",
-        "sender_domain": lambda f: _domain(f.contact.address),
-        "country": lambda f: _country(f.contact.address),
-        "tier": lambda f: f.contact.customer_tier,
-        "customer_tag": lambda f: list(f.tags),
-        "language": lambda f: f.language,
-        "known_customer": lambda f: f.contact.customer_id is not None,
-        "reply": lambda f: f.contact.ticket_id is not None,
-        "callback": lambda f: bool(f.attribute("callback")),
-        "automatic": lambda f: bool(f.attribute("automatic")),
-        "join_requested": lambda f: bool(f.attribute("join")),
-    }
-    return readers[field]
+    return _READERS[field]
 
 
 def _age_hours(facts: Facts, open_ticket: OpenTicket) -> float:
     return (facts.now - as_utc(open_ticket.updated_at)).total_seconds() / 3600
 
 
-class _KeywordScopes:
-    """One automaton per scope (subject, body, either) over every keyword condition of the set."""
+class _Keywords:
+    """One automaton over every keyword condition of the set; each condition remembers its scope."""
 
     def __init__(self) -> None:
-        self.conditions: dict[str, list[TemplateKeywords]] = {"subject": [], "body": [], "any": []}
-        self.matchers: dict[str, KeywordMatcher] = {}
+        self.entries: list[TemplateKeywords] = []
+        self.scopes: list[str] = []
+        self.matcher: KeywordMatcher | None = None
 
     def add(self, scope: str, words: list[str]) -> int:
-        key = sum(len(v) for v in self.conditions.values())
-        self.conditions[scope].append(TemplateKeywords(key, str(key), "", tuple((w, 1.0) for w in words)))
+        key = len(self.entries)
+        self.entries.append(TemplateKeywords(key, str(key), "", tuple((w, 1.0) for w in words)))
+        self.scopes.append(scope)
         return key
 
     def build(self) -> None:
-        self.matchers = {scope: KeywordMatcher(entries) for scope, entries in self.conditions.items() if entries}
+        self.matcher = KeywordMatcher(self.entries) if self.entries else None
 
-    def hits(self, facts: Facts, scope: str) -> dict[int, tuple[str, ...]]:
-        found = facts.keyword_hits.get(scope)
+    def hits(self, facts: Facts) -> dict[int, tuple[str, ...]]:
+        """Condition → the phrases found in its scope (computed once per contact: two passes of the automaton)."""
+        found = facts.keyword_hits
         if found is None:
-            matcher = self.matchers[scope]
-            subject = facts.contact.subject if scope != "body" else ""
-            body = facts.contact.body if scope != "subject" else ""
-            found = {s.template_id: s.matched for s in matcher.match(subject, body, limit=len(matcher))}
-            facts.keyword_hits[scope] = found
+            found = {}
+            matcher = self.matcher
+            if matcher is not None:
+                in_subject = matcher.templates_found(matcher.found(fold(facts.contact.subject)))
+                in_body = matcher.templates_found(matcher.found(fold(facts.contact.body)))
+                for key in in_subject.keys() | in_body.keys():
+                    scope = self.scopes[key]
+                    phrases = (in_subject.get(key, ()) if scope != "body" else ()) + (in_body.get(key, ()) if scope != "subject" else ())
+                    if phrases:
+                        found[key] = tuple(dict.fromkeys(phrases))
+            facts.keyword_hits = found
         return found
 
 
-def _compile_condition(cond: Condition, keywords: _KeywordScopes) -> Predicate:
+def _compile_condition(cond: Condition, keywords: _Keywords) -> Predicate:
     field, op, value = cond.field, cond.op, cond.value
     if field in ("keywords", "subject_keywords", "body_keywords"):
         scope = {"keywords": "any", "subject_keywords": "subject", "body_keywords": "body"}[field]
@@ -123,7 +135,7 @@ def _compile_condition(cond: Condition, keywords: _KeywordScopes) -> Predicate:
         where = {"any": "", "subject": " in the subject", "body": " in the body"}[scope]
 
         def keyword(f: Facts) -> str | None:
-            found = keywords.hits(f, scope).get(key)
+            found = keywords.hits(f).get(key)
             return f"keyword {', '.join(found)}{where}" if found else None
 
         return keyword
@@ -216,6 +228,91 @@ class CompiledRule:
         return _NEED_HISTORY if pending else reasons
 
 
+_FLAG_FIELDS = frozenset(f for f, ops in FIELDS.items() if ops == ("is",))
+# Fields with few distinct values make poor anchors: a rule is filed under them only when it has no better one.
+_BROAD_FIELDS = _FLAG_FIELDS | {"channel", "tier", "language", "country", "pbx_queue", "mailbox"}
+
+
+class _CandidateIndex:
+    """Which rules may match a contact, found by lookups instead of trying all of them.
+
+    Each rule is filed under an anchor: the values of one condition that must hold for the rule
+    to match (a condition of an ``all`` group, or every condition of an ``any`` group). A contact's
+    candidates are the rules filed under the values it has, plus the rules without an anchor;
+    they are then checked in order as before, so the index only saves work, never changes a result.
+    """
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, Any], list[int]] = defaultdict(list)
+        self.always: list[int] = []
+        self.member_fields: set[str] = set()
+        self.flag_fields: set[str] = set()
+        self.prefix_lengths: set[int] = set()
+        self.keywords = False
+
+    @staticmethod
+    def _anchor(cond: Condition, keyword_key: int | None) -> list[tuple[str, Any]] | None:
+        if keyword_key is not None:
+            return [("kw", keyword_key)]
+        if cond.op == "in" and isinstance(cond.value, list):
+            return [(cond.field, v.casefold()) for v in cond.value]
+        if cond.op == "is" and cond.field in _FLAG_FIELDS:
+            return [(cond.field, cond.value)]
+        if cond.op == "starts_with" and isinstance(cond.value, list):
+            return [("phone_prefix", v) for v in cond.value]
+        return None
+
+    @staticmethod
+    def _cost(anchor: list[tuple[str, Any]]) -> int:
+        """About how many contacts an anchor lets through: few values of a selective field is best."""
+        return sum(1000 if field in _BROAD_FIELDS else 1 for field, _value in anchor)
+
+    def add(self, position: int, rule: Rule, keyword_keys: dict[int, int]) -> None:
+        best: list[tuple[str, Any]] | None = None
+        for group in rule.groups:
+            anchors = [self._anchor(c, keyword_keys.get(id(c))) for c in group.conditions]
+            if group.mode == "all":
+                options = [a for a in anchors if a is not None]
+            else:
+                options = [[k for a in anchors for k in a]] if all(a is not None for a in anchors) else []  # type: ignore[union-attr]
+            for option in options:
+                if best is None or self._cost(option) < self._cost(best):
+                    best = option
+        if best is None:
+            self.always.append(position)
+            return
+        for key in dict.fromkeys(best):
+            self.by_key[key].append(position)
+            field = key[0]
+            if field == "kw":
+                self.keywords = True
+            elif field == "phone_prefix":
+                self.prefix_lengths.add(len(key[1]))
+            elif field in _FLAG_FIELDS:
+                self.flag_fields.add(field)
+            else:
+                self.member_fields.add(field)
+
+    def candidates(self, facts: Facts, keywords: _Keywords) -> list[int]:
+        found = set(self.always)
+        by_key = self.by_key
+        for field in self.member_fields:
+            got = _READERS[field](facts)
+            values = got if isinstance(got, list) else ([got] if got else [])
+            for value in values:
+                found.update(by_key.get((field, str(value).casefold()), ()))
+        for field in self.flag_fields:
+            found.update(by_key.get((field, _READERS[field](facts)), ()))
+        if self.prefix_lengths:
+            address = facts.contact.address or ""
+            for length in self.prefix_lengths:
+                found.update(by_key.get(("phone_prefix", address[:length]), ()))
+        if self.keywords:
+            for key in keywords.hits(facts):
+                found.update(by_key.get(("kw", key), ()))
+        return sorted(found)
+
+
 def _priority(name: str) -> int:
     return Priority[name.upper()].value
 
@@ -244,13 +341,23 @@ class RuleEngine:
         self.rule_set = rule_set
         self.version = version
         self.settings = settings
-        self._keywords = _KeywordScopes()
+        self._keywords = _Keywords()
+        self._index = _CandidateIndex()
         self.rules: list[CompiledRule] = []
         for rule in rule_set.rules:
             if not rule.enabled:
                 continue
-            groups = [(g.mode, [(_compile_condition(c, self._keywords), c.field in HISTORY_FIELDS) for c in g.conditions])
-                      for g in rule.groups]
+            keyword_keys: dict[int, int] = {}  # id(condition) → its key in the keyword automaton
+            groups = []
+            for g in rule.groups:
+                compiled = []
+                for c in g.conditions:
+                    before = len(self._keywords.entries)
+                    compiled.append((_compile_condition(c, self._keywords), c.field in HISTORY_FIELDS))
+                    if len(self._keywords.entries) > before:
+                        keyword_keys[id(c)] = before
+                groups.append((g.mode, compiled))
+            self._index.add(len(self.rules), rule, keyword_keys)
             self.rules.append(CompiledRule(rule, groups))
         self._keywords.build()
 
@@ -273,7 +380,9 @@ class RuleEngine:
                 facts.language = customer.language or ""
         decision = self.base(contact)
         join: JoinOpenTicket | None = None
-        for compiled in self.rules:
+        rules = self.rules
+        for position in self._index.candidates(facts, self._keywords):
+            compiled = rules[position]
             verdict = compiled.check(facts)
             if verdict is _NEED_HISTORY:
                 facts.history = await self._history(session, contact, facts.now)

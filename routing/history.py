@@ -151,8 +151,14 @@ def opened(session: AsyncSession, ticket: Ticket) -> None:
 ADDRESS_LOOKBACK = timedelta(days=31)
 
 
+_ADDRESS_MEMO = "routing.address_tickets"
+
+
 async def address_tickets(session: AsyncSession, channel: str, address: str, now: datetime) -> CustomerTickets:
     """An unknown sender's tickets, found by the address (e.g. the number) their contacts came from."""
+    memo: dict[tuple[str, str], CustomerTickets] | None = session.info.get(_ADDRESS_MEMO)
+    if memo is not None and (channel, address) in memo:
+        return memo[(channel, address)]
     known = CustomerTickets()
     stmt = (
         select(Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
@@ -168,6 +174,36 @@ async def address_tickets(session: AsyncSession, channel: str, address: str, now
         if known.add(*row):
             break
     return known
+
+
+async def prefetch_addresses(session: AsyncSession, pairs: Collection[tuple[str, str]], now: datetime) -> None:
+    """``address_tickets`` for many (channel, address) pairs in one query per channel (replay reads ahead so)."""
+    memo: dict[tuple[str, str], CustomerTickets] = session.info.setdefault(_ADDRESS_MEMO, {})
+    wanted: dict[str, set[str]] = {}
+    for channel, address in pairs:
+        if (channel, address) not in memo:
+            wanted.setdefault(channel, set()).add(address)
+    for channel, addresses in wanted.items():
+        found = {a: CustomerTickets() for a in addresses}
+        stmt = (
+            select(RoutedContact.address, Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
+                   Ticket.updated_at, Ticket.channel, Ticket.subject)
+            .join(RoutedContact, RoutedContact.ticket_id == Ticket.id)
+            .outerjoin(User, User.id == Ticket.assignee_id)
+            .where(RoutedContact.address.in_(addresses), RoutedContact.channel == channel,
+                   RoutedContact.customer_id.is_(None), RoutedContact.at >= now - ADDRESS_LOOKBACK)
+            .order_by(RoutedContact.address, Ticket.updated_at.desc(), Ticket.id.desc())
+        )
+        for row in await session.execute(stmt):
+            if row[0] is not None:
+                found[row[0]].add(*row[1:])
+        memo.update({(channel, a): known for a, known in found.items()})
+
+
+def forget(session: AsyncSession) -> None:
+    """Drop what ``prefetch`` and ``prefetch_addresses`` remembered (a long replay, batch by batch)."""
+    session.info.pop(_MEMO, None)
+    session.info.pop(_ADDRESS_MEMO, None)
 
 
 async def opened_by(session: AsyncSession, ticket_id: int, dedup_key: str) -> bool:
