@@ -63,6 +63,9 @@ async def test_ops_save_replay_and_restore_rules_over_the_api(site: WebSite) -> 
     async with site.services.db.session() as session:
         entry = (await session.execute(select(TimelineEntry).where(TimelineEntry.ticket_id == ticket_id))).scalars().one()
     assert entry.payload["routing"]["rule"] == "VIP refunds" and entry.payload["routing"]["version"] == 1
+    ticket_page = await (await agent.http.get(f"/tickets/{ticket_id}")).text()
+    assert "Routed by rule “VIP refunds”, version 1" in ticket_page
+    assert "rule &#39;VIP refunds&#39; v1: tier = vip and keyword refund" in ticket_page
 
     versions = await ops.api("GET", "/api/v1/routing/versions")
     assert [v["version"] for v in versions["versions"]] == [1]
