@@ -74,7 +74,7 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Feature assets loaded on every console page when the file exists, in this order.
-FEATURES = ("cti", "channels", "alerts")
+FEATURES = ("cti", "channels", "alerts", "offers")
 
 
 def _present(names: list[str]) -> list[str]:
