@@ -1,7 +1,8 @@
 """Work pushed to agents: one presence and one capacity across calls and email, offers with a timeout.
 
-A ticket whose routing chose a push strategy (round robin, least busy, skills) waits as a
-``WorkItem``. The assigner offers the best waiting item (higher priority and VIP first, then
+A ticket whose routing chose a push strategy (round robin, least busy, skills, or last agent
+in a queue that pushes work: offered to the customer's last agent first, to others after
+``last_agent_wait_s``) waits as a ``WorkItem``. The assigner offers the best waiting item (higher priority and VIP first, then
 the oldest) to an agent who is ready and has the capacity for it: each open ticket costs its
 channel's weight, a live call takes the whole capacity (an agent on a call is offered no
 email). An offer must be accepted within the push timeout, else it goes to the next agent and
@@ -18,7 +19,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
 
 from sqlalchemy import func, select, update
@@ -212,7 +213,9 @@ class Assignment:
                         and (work.skill is None or skill_level(users[a].skills, work.skill) > 0)]
             if not eligible:
                 continue
-            agent = self._pick(work, eligible, used, last_offer, users)
+            agent = self._pick(work, eligible, used, last_offer, users, now)
+            if agent is None:
+                continue  # waiting for the customer's last agent a while longer
             taken = cast(CursorResult[Any], await session.execute(update(WorkItem).where(WorkItem.id == work.id, WorkItem.state == "waiting")
                                           .values(state="offered").execution_options(synchronize_session=False)))
             if taken.rowcount != 1:  # another assigner offered it meanwhile
@@ -229,9 +232,13 @@ class Assignment:
                                               work.offer_expires_at.isoformat()))
         return made
 
-    @staticmethod
-    def _pick(work: WorkItem, eligible: list[int], used: dict[int, int], last_offer: dict[int, int],
-              users: dict[int, User]) -> int:
+    def _pick(self, work: WorkItem, eligible: list[int], used: dict[int, int], last_offer: dict[int, int],
+              users: dict[int, User], now: datetime) -> int | None:
+        if work.strategy == "last_agent" and work.preferred_agent_id is not None:
+            if work.preferred_agent_id in eligible:
+                return work.preferred_agent_id
+            if now - as_utc(work.created_at) < timedelta(seconds=self.settings.last_agent_wait_s):
+                return None
         if work.strategy == "round_robin":  # the agent offered work longest ago (or never) first
             return min(eligible, key=lambda a: (last_offer.get(a, 0), a))
         if work.strategy == "skills" and work.skill:

@@ -54,6 +54,8 @@ class Decision:
     call: str | None = None  # ticket | log | callback
     subject: str | None = None  # a joined ticket takes this subject (a call's ticket turned callback)
     weight: int = 1  # capacity units the ticket costs its agent
+    push: bool = False  # offered to agents by the assigner (else it waits to be taken)
+    preferred_agent_id: int | None = None  # offered to this agent first (the customer's last agent)
     error: str | None = None  # a rule failed on this contact: routed to the default queue
 
     def explanation(self) -> dict[str, Any]:

@@ -37,7 +37,6 @@ from core.records import (
 from routing.contact import Contact, Decision
 from routing.policy import RoutingPolicy
 from routing.records import RoutedContact, WorkItem
-from routing.rules import PUSH_STRATEGIES
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -212,11 +211,11 @@ class TicketDesk:
                 updated_at=now,
             )
             session.add(ticket)
-            if assignee is None and decision.strategy in PUSH_STRATEGIES:  # offered to an agent by the assigner
+            if assignee is None and decision.push:  # offered to an agent by the assigner
                 vip = 1 if contact.customer_tier == Tier.VIP.value else 0
                 session.add(WorkItem(ticket=ticket, queue=decision.queue, priority=decision.priority * 2 + vip,
-                                     skill=decision.skill, strategy=decision.strategy, weight=decision.weight,
-                                     state="waiting", created_at=now))
+                                     skill=decision.skill, strategy=decision.strategy or "least_busy", weight=decision.weight,
+                                     preferred_agent_id=decision.preferred_agent_id, state="waiting", created_at=now))
             # Hooks see a "created" ticket before its INSERT (it has no id yet), so the
             # row is written once with its derived columns (the SLA deadline).
             await self._changed(session, ticket, TicketChange("created"))

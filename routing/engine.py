@@ -25,7 +25,16 @@ from core.records import TICKET_NUMBER_OFFSET, Category, Customer, Priority
 from routing import history
 from routing.contact import Contact, Decision
 from routing.history import CustomerTickets, OpenTicket
-from routing.rules import FIELDS, HISTORY_FIELDS, Actions, Condition, JoinOpenTicket, Rule, RuleSet
+from routing.rules import (
+    FIELDS,
+    HISTORY_FIELDS,
+    PUSH_STRATEGIES,
+    Actions,
+    Condition,
+    JoinOpenTicket,
+    Rule,
+    RuleSet,
+)
 from routing.settings import RoutingSettings
 
 _NEED_HISTORY = object()  # a rule's verdict when it depends on the customer's tickets, not read yet
@@ -427,14 +436,23 @@ class RuleEngine:
                 what = "open callback ticket" if callback_only else "open ticket"
                 decision.reasons.append(f"joins the {what} #{decision.join_ticket_id + TICKET_NUMBER_OFFSET}"
                                         + (f" (updated within {window} h)" if window else ""))
+        queue_strategy = self.settings.queue_strategies.get(decision.queue)
+        if decision.strategy is None:
+            decision.strategy = queue_strategy
+        # Pushed: offered by the assigner. "Last agent" is pushed in a queue that pushes work
+        # (offered to them first); in a pull queue it gives the ticket to them.
+        pushing = queue_strategy not in (None, "manual")
+        decision.push = decision.strategy in PUSH_STRATEGIES or (decision.strategy == "last_agent" and pushing)
         if decision.join_ticket_id is None and decision.assignee_id is None and decision.strategy == "last_agent":
             if facts.history is None:
                 facts.history = await self._history(session, contact, facts.now)
-            if facts.history.last_agent is not None:
-                decision.assignee_id = facts.history.last_agent
+            last = facts.history.last_agent
+            if last is not None and decision.push:
+                decision.preferred_agent_id = last
+                decision.reasons.append("offered first to the customer's last agent")
+            elif last is not None:
+                decision.assignee_id = last
                 decision.reasons.append("the customer's last agent")
-        if decision.strategy is None:
-            decision.strategy = self.settings.queue_strategies.get(decision.queue)
         decision.weight = self.settings.weights.get(contact.channel, 1)
         wanted = contact.attributes.get("priority")
         if isinstance(wanted, int) and decision.join_ticket_id is None:

@@ -181,3 +181,40 @@ async def test_an_agent_sets_ready_gets_an_offer_over_the_api_and_accepts_it(sit
     async with services.db.session() as session:
         ticket = await session.get(Ticket, ticket_id)
         assert ticket is not None and ticket.status in OPEN_STATUSES
+
+
+async def test_the_last_agent_is_offered_first_and_others_after_the_wait(services: Services, clock: ManualClock) -> None:
+    settings = RoutingSettings.model_validate({"queue_strategies": {"email": "last_agent"}, "last_agent_wait_s": 120,
+                                               "offer_timeout_s": 600})
+    policy = services.desk.policy
+    assert isinstance(policy, RulesPolicy)
+    policy.use(RuleEngine(default_rules(settings), 0, settings))
+    people = await _agents(services, "alice", "bob")
+    async with services.db.transaction() as session:
+        customer = await create_customer(session, Actor.system(), CustomerDraft(name="Returning", emails=["r@example.com"]))
+    async with services.db.session() as session:
+        old = await services.desk.accept(session, Contact("email", customer.id, subject="Old"), EntryKind.EMAIL_IN, {})
+        await services.desk.assign(session, Actor.system(), old.ticket.id, people["bob"].user_id)
+        await services.desk.set_status(session, Actor.system(), old.ticket.id, "solved")
+        await services.desk.commit_and_publish(session)
+    presence = Presence()
+    presence.set(people["alice"].user_id or 0, "ready")
+    assignment = Assignment(services.db, services.desk, clock, settings, presence)
+    seen = _events(services)
+    async with services.db.session() as session:
+        new = await services.desk.accept(session, Contact("email", customer.id, subject="New question"), EntryKind.EMAIL_IN, {})
+        await services.desk.commit_and_publish(session)
+    assert new.created and new.ticket.assignee_id is None and new.decision.preferred_agent_id == people["bob"].user_id
+    assert await assignment.run_once() == 0  # bob is not ready: the ticket waits for him a while
+    presence.set(people["bob"].user_id or 0, "ready")
+    assert await assignment.run_once() == 1
+    assert [e.user_ids for e in seen if isinstance(e, OfferMade)] == [(people["bob"].user_id,)]
+    presence.set(people["bob"].user_id or 0, "paused")
+    async with services.db.session() as session:
+        other = await services.desk.accept(session, Contact("email", customer.id, subject="Third"), EntryKind.EMAIL_IN, {})
+        await services.desk.commit_and_publish(session)
+    assert await assignment.run_once() == 0
+    clock.advance(timedelta(seconds=121))
+    assert await assignment.run_once() == 1
+    last = [e for e in seen if isinstance(e, OfferMade)][-1]
+    assert (last.ticket_id, last.user_ids) == (other.ticket.id, (people["alice"].user_id,))
