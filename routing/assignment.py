@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PRESENCE_STATES = ("ready", "paused", "on-call", "wrap-up", "offline")
 BATCH = 200  # waiting items looked at per pass
+PASS_GAP_S = 0.005
 _SQLITE_PASSES: dict[str, asyncio.Lock] = {}  # per database: one assigner pass at a time
 
 
@@ -122,16 +123,17 @@ class Assignment:
     # -- the assigner ------------------------------------------------------------------
     async def run(self, task: SupervisedTask) -> None:
         while True:
+            self.wake.clear()  # before the pass: a wake during it means another pass
+            self.presence.changed.clear()
             await self.run_once()
             task.healthy()
-            self.wake.clear()
-            self.presence.changed.clear()
             waiters = [asyncio.ensure_future(e.wait()) for e in (self.wake, self.presence.changed)]
             try:
                 await asyncio.wait(waiters, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for w in waiters:
                     w.cancel()
+            await asyncio.sleep(PASS_GAP_S)  # a burst of wakes is one pass
 
     async def run_once(self) -> int:
         """Expire overdue offers, then offer waiting work to agents with room for it. Returns offers made."""

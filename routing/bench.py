@@ -7,7 +7,9 @@
 - ``double_offers`` / ``over_capacity``: two assigners working the same ``--waiting-tickets``
   for ``--agents`` ready agents at once (run it with ``--database`` on PostgreSQL for the
   row-lock case); both must be 0.
-``offer_p99_ms`` (capacity freed → offer frame on the agent's WebSocket) is not measured yet: null.
+- ``offer_bus_p50_ms`` / ``offer_bus_p99_ms``: an agent declines (capacity freed) → the
+  running assigner's next offer to them published on the event bus. ``offer_p99_ms`` (to the
+  frame on the agent's WebSocket) is not measured yet: null.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import json
 import random
+import statistics
 import tempfile
 import time
 from datetime import timedelta
@@ -24,11 +27,15 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from core.auth import Actor
 from core.clock import SystemClock
 from core.db import Database
+from core.events import InProcessBus
+from core.health import HealthRegistry
 from core.migrate import upgrade
-from core.records import Ticket, TicketStatus, User
-from routing.assignment import Assignment, Presence
+from core.records import Role, Ticket, TicketStatus, User
+from core.supervisor import SupervisedTask
+from routing.assignment import Assignment, OfferMade, Presence
 from routing.contact import Contact
 from routing.defaults import default_rules_data
 from routing.desk import TicketDesk
@@ -111,7 +118,7 @@ async def _store_snapshots(db: Database, rng: random.Random, count: int) -> None
             await session.execute(insert(RoutedContact), rows)
 
 
-async def _assignment(db: Database, agents: int, waiting: int, capacity: int) -> dict[str, Any]:
+async def _assignment(db: Database, agents: int, waiting: int, capacity: int, samples: int) -> dict[str, Any]:
     settings = RoutingSettings.model_validate({"agent_capacity": capacity})
     clock = SystemClock()
     now = clock.now()
@@ -142,9 +149,54 @@ async def _assignment(db: Database, agents: int, waiting: int, capacity: int) ->
             select(Offer.work_id).where(Offer.outcome.is_(None)).group_by(Offer.work_id).having(func.count() > 1).subquery()))).scalar_one()
         used = await workers[0].load(session, agent_ids)
         offered = (await session.execute(select(func.count()).select_from(WorkItem).where(WorkItem.state == "offered"))).scalar_one()
+    latencies = await _offer_latency(db, settings, presence, agent_ids, samples)
     return {"agents": agents, "waiting_tickets": waiting, "offers": offered, "assign_s": round(elapsed, 3),
             "double_offers": int(double), "over_capacity": sum(1 for a in agent_ids if used.get(a, 0) > capacity),
-            "offer_p99_ms": None}
+            "offer_p99_ms": None, "offer_samples": len(latencies),
+            "offer_bus_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+            "offer_bus_p99_ms": round(statistics.quantiles(latencies, n=100)[98], 1) if len(latencies) > 1 else None}
+
+
+async def _offer_latency(db: Database, settings: RoutingSettings, presence: Presence, agent_ids: list[int],
+                         samples: int) -> list[float]:
+    """Capacity freed (an agent declines an offer) → the next offer to them published on the bus, by the running assigner."""
+    clock = SystemClock()
+    bus = InProcessBus()
+    desk = TicketDesk(RulesPolicy(settings), bus, clock)
+    assignment = Assignment(db, desk, clock, settings, presence)
+    offered: dict[int, asyncio.Future[float]] = {}
+
+    async def on_offer(event: OfferMade) -> None:
+        waiter = offered.pop(event.user_ids[0], None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(time.perf_counter())
+
+    bus.subscribe(OfferMade, on_offer)
+    task = SupervisedTask("bench-assigner", assignment.run, HealthRegistry(), required=False)
+    task.start()
+    latencies: list[float] = []
+    try:
+        for n in range(samples):
+            agent = agent_ids[n % len(agent_ids)]
+            async with db.session() as session:
+                offer_id = await session.scalar(select(Offer.id).where(Offer.agent_id == agent, Offer.outcome.is_(None)).limit(1))
+                if offer_id is None:
+                    continue
+                offered[agent] = asyncio.get_running_loop().create_future()
+                await assignment.decline(session, _agent(agent), offer_id)
+                await desk.commit_and_publish(session)
+                freed = time.perf_counter()
+            try:
+                latencies.append((await asyncio.wait_for(offered[agent], 5.0) - freed) * 1000)
+            except TimeoutError:
+                offered.pop(agent, None)
+    finally:
+        await task.stop()
+    return latencies
+
+
+def _agent(user_id: int) -> Actor:
+    return Actor(user_id, f"bench-agent-{user_id}", frozenset({Role.AGENT}))
 
 
 class _NullBus:
@@ -173,7 +225,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             replayed = await replay_draft(db, draft, live, 7, SystemClock().now())
             replay_s = time.perf_counter() - started
-            assignment = await _assignment(db, args.agents, args.waiting_tickets, args.capacity)
+            assignment = await _assignment(db, args.agents, args.waiting_tickets, args.capacity, args.offer_samples)
         finally:
             await db.close()
     return {"rules": args.rules, "contacts": args.contacts, "decisions_per_s": round(decisions),
@@ -191,6 +243,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--agents", type=int, default=500)
     p.add_argument("--waiting-tickets", type=int, default=5_000)
     p.add_argument("--capacity", type=int, default=6)
+    p.add_argument("--offer-samples", type=int, default=200, help="capacity freed → next offer, timed this many times")
     p.add_argument("--database", help="a database URL to run on (default: a fresh SQLite file); it is migrated and written to")
     args = p.parse_args(argv)
     result = asyncio.run(run(args))

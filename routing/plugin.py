@@ -9,7 +9,7 @@ from aiohttp import web
 
 from core.clock import Clock
 from core.db import Database
-from core.events import DomainEvent, EventBus, TicketCreated
+from core.events import DomainEvent, EventBus, TicketCreated, TicketUpdated
 from core.health import HealthRegistry
 from core.supervisor import Backoff, SupervisedTask
 from routing.assignment import Assignment, Presence
@@ -38,7 +38,8 @@ def plugin(policy: RulesPolicy, desk: TicketDesk, db: Database, bus: EventBus, c
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[ASSIGNMENT] = assignment
         bus.subscribe(DomainEvent, presence.on_event)
-        bus.subscribe(TicketCreated, wake)
+        bus.subscribe(TicketCreated, wake)  # new work
+        bus.subscribe(TicketUpdated, wake)  # capacity freed (solved, reassigned) or work taken by hand
         async with db.session() as session:
             await policy.refresh(session)
         tasks = [SupervisedTask("routing-rules", follow, health, Backoff(1.0, 30.0), required=False),
