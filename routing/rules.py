@@ -21,6 +21,8 @@ MAX_RULES = 1000
 MAX_VALUES = 200  # list values of a condition (channels, domains, prefixes, ...)
 MAX_KEYWORDS = 50  # keywords of one condition
 MAX_KEYWORD_LENGTH = 100
+MAX_CONDITIONS_TOTAL = 5000  # over the whole set: compiling it stays a matter of milliseconds
+MAX_KEYWORDS_TOTAL = 20_000
 
 # field → the operators it takes; the operator decides the value's type
 LIST_OPS = ("in", "not_in")
@@ -161,6 +163,12 @@ class RuleSet(BaseModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> RuleSet:
+        conditions = [c for rule in self.rules for g in rule.groups for c in g.conditions]
+        if len(conditions) > MAX_CONDITIONS_TOTAL:
+            raise ValueError(f"at most {MAX_CONDITIONS_TOTAL:,} conditions in all, not {len(conditions):,}")
+        keywords = sum(len(c.value) for c in conditions if c.op == "contains_any" and isinstance(c.value, list))
+        if keywords > MAX_KEYWORDS_TOTAL:
+            raise ValueError(f"at most {MAX_KEYWORDS_TOTAL:,} keywords in all, not {keywords:,}")
         seen: set[str] = set()
         for rule in self.rules:
             if rule.name.casefold() in seen:

@@ -113,3 +113,11 @@ def test_the_candidate_index_never_changes_a_decision(seed: int) -> None:
         assert a == b
         matched += any(name.startswith("rule ") for name in a.rules)
     assert matched  # generated rules did match some contacts
+
+
+def test_a_rule_set_over_the_total_keyword_cap_is_refused() -> None:
+    words = [f"w{n}" for n in range(MAX_KEYWORDS)]
+    rules = [_rule(f"r{n}", [("keywords", "contains_any", words)], {"queue": "x"}) for n in range(20_000 // MAX_KEYWORDS + 1)]
+    with pytest.raises(InvalidInput) as caught:
+        parse_rules(rules)
+    assert "at most 20,000 keywords in all" in caught.value.details["errors"][0]["message"]
