@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_ui.identity import actor_of
-from agent_ui.inputs import as_int, optional_str, path_int, read_json
+from agent_ui.inputs import as_int, optional_bool, optional_str, path_int, read_json
 from agent_ui.keys import SERVICES
 from agent_ui.queue_filters import read_queue_view
 from core.errors import InvalidInput
@@ -48,6 +48,7 @@ async def create_ticket(request: web.Request) -> web.Response:
             priority=_priority(data),
             category=optional_str(data, "category"),
             queue=optional_str(data, "queue"),
+            join=optional_bool(data, "join"),
         )
         await services.desk.commit_and_publish(session)
         body = {"ticket": ticket_dict(accepted.ticket), "created": accepted.created}

@@ -51,6 +51,7 @@ from agent_ui import (
     openapi,
     preferences_views,
     reports_views,
+    routing_views,
     tokens_views,
     wallboard_views,
 )
@@ -79,7 +80,7 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Feature assets loaded on every console page when the file exists, in this order.
-FEATURES = ("cti", "channels", "alerts")
+FEATURES = ("cti", "channels", "alerts", "offers")
 
 
 def _present(names: list[str]) -> list[str]:
@@ -126,6 +127,7 @@ def create_app(services: Services) -> web.Application:
     cti_views.setup_routes(app)
     wallboard_views.setup(app)
     reports_views.setup_routes(app)
+    routing_views.setup_routes(app)
     tokens_views.setup_routes(app)
     app.router.add_get("/ws", live_socket)
     app.router.add_static("/static/", STATIC_DIR, name="static")

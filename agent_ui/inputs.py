@@ -228,6 +228,13 @@ def optional_str(data: dict[str, Any], name: str) -> str | None:
     return value
 
 
+def optional_bool(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true or false", {name: value})
+    return value
+
+
 def str_list(data: dict[str, Any], name: str) -> list[str]:
     value = data.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -83,7 +83,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["subject"],
         "properties": {"subject": _STR, "body": _STR, "customer_id": {"type": "integer"},
                        "priority": {"type": "string", "enum": _PRIORITIES},
-                       "category": {"type": "string", "enum": [c.value for c in Category]}, "queue": _STR},
+                       "category": {"type": "string", "enum": [c.value for c in Category]}, "queue": _STR,
+                       "join": {"type": "boolean", "description": "add to the customer's open ticket instead of a new one"}},
     },
     "TicketPatch": {
         "type": "object", "minProperties": 1,
@@ -179,7 +180,7 @@ PATHS: dict[str, Any] = {
                                       errors=(401,))},
     "/api/v1/tickets": {
         "get": _op("The one queue, filtered", _list("tickets", "Ticket"), params=_TICKET_FILTERS),
-        "post": _op("Open a ticket (routed as a 'web' contact; joins the customer's open ticket if any: 200)",
+        "post": _op("Open a ticket (routed as a 'web' contact): always new (201), unless join is true and the customer has an open ticket (200)",
                     {"type": "object", "properties": {"ticket": _ref("Ticket"), "created": {"type": "boolean"}}},
                     status="201", body=_ref("TicketDraft")),
     },

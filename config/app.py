@@ -23,7 +23,8 @@ from core.template_workers import TemplateRenderer
 from cti.plugin import plugin as cti_plugin
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
-from routing.policy import DefaultPolicy
+from routing.plugin import plugin as routing_plugin
+from routing.policy import RulesPolicy
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     bus = InProcessBus()
-    desk = TicketDesk(DefaultPolicy(settings.routing), bus, clock)
+    desk = TicketDesk(RulesPolicy(settings.routing, clock), bus, clock)
     renderer = TemplateRenderer()
     return Services(
         settings=settings,
@@ -74,6 +75,9 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     app = create_app(services)
     app.cleanup_ctx.insert(0, database)
     app.cleanup_ctx.insert(1, render_workers)
+    policy = services.desk.policy
+    if isinstance(policy, RulesPolicy):
+        app.cleanup_ctx.append(routing_plugin(policy, services.desk, services.db, services.bus, services.clock, services.health))
     app.cleanup_ctx.append(email_plugin(services))
     app.cleanup_ctx.append(sla_plugin(services))
     app.cleanup_ctx.append(cti_plugin(services))

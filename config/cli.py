@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "ami": "cti.bench",
     "email": "channels.bench",
     "match": "knowledge.bench",
+    "routing": "routing.bench",
     "sla": "alerts.bench",
     "ws": "agent_ui.bench",
 }
@@ -108,9 +109,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return result
 
 
-def cmd_rules_test(args: argparse.Namespace) -> int:
+def cmd_rules(args: argparse.Namespace) -> int:
     module = importlib.import_module("routing.cli")
-    result: int = module.rules_test(_settings(args), args.rest)
+    result: int = module.rules_command(_settings(args), args.rules_command, args.rest)
     return result
 
 
@@ -168,10 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="routing rules", description="routing rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
-    p = rules_sub.add_parser(
-        "test", help="show what the rules decide for sample contacts", add_help=False
-    )
-    p.set_defaults(func=cmd_rules_test, delegates=True)
+    for name, help_ in (
+        ("test", "show what the rules decide for sample contacts or recent ones"),
+        ("replay", "replay a draft rule file over the last days' contacts (writes nothing)"),
+        ("export", "print the rules as YAML"),
+        ("import", "save a YAML rule file as the next version"),
+        ("history", "list the saved versions with their diffs"),
+        ("restore", "save an old version as the next version"),
+    ):
+        p = rules_sub.add_parser(name, help=help_, add_help=False)
+        p.set_defaults(func=cmd_rules, delegates=True)
 
     p = sub.add_parser("ami-sim", help="run the AMI simulator (replay or generated load)", add_help=False)
     p.set_defaults(func=cmd_ami_sim, delegates=True)
@@ -184,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    # Delegating commands (bench, ami-sim, rules test) parse their own options.
+    # Delegating commands (bench, ami-sim, rules ...) parse their own options.
     args, rest = parser.parse_known_args(argv)
     if rest and not getattr(args, "delegates", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

@@ -100,7 +100,9 @@ async def demo_extras(settings: Settings, stack: AsyncExitStack) -> Settings:
     settings, _sink = await start_demo_mail(settings, stack)
     settings = with_sla_demo(settings)  # a 3-minute policy; SMS to an in-process sink
     settings = await _demo_pbx(settings, stack)
-    return settings
+    # New mail is offered to agents who chose "Take new work" (least busy first), as a helpdesk would.
+    strategies = {"email": "least_busy", **settings.routing.queue_strategies}
+    return settings.model_copy(update={"routing": settings.routing.model_copy(update={"queue_strategies": strategies})})
 
 
 async def _demo_pbx(settings: Settings, stack: AsyncExitStack) -> Settings:

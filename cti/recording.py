@@ -20,7 +20,7 @@ from core.customers import find_by_phone
 from core.db import Database
 from core.events import DomainEvent, EventBus
 from core.phones import try_normalize_phone
-from core.records import Channel, EntryKind, Ticket, TimelineEntry
+from core.records import Channel, EntryKind, TimelineEntry
 from cti.events import AgentStateChanged, CallAbandoned, CallAnswered, CallEnded, CallRinging
 from cti.records import AgentStateLog, CallRecord
 from cti.worker import EventWorker
@@ -84,6 +84,8 @@ class CallRecorder:
             record.agent_id = event.agent_user_id
             record.interface = event.interface
             record.queue = event.queue or record.queue
+            if record.ticket_id is not None:
+                await self.desk.call_answered(session, record.ticket_id, event.agent_user_id)
         elif isinstance(event, CallEnded):
             self._complete(record, event)
             await self._update_entry(session, record)
@@ -141,24 +143,22 @@ class CallRecorder:
         stmt = select(TimelineEntry).where(TimelineEntry.ticket_id == record.ticket_id,
                                            TimelineEntry.dedup_key == f"{record.pbx}:{record.linkedid}")
         entry = (await session.execute(stmt)).scalars().first()
-        if entry is not None:
-            entry.payload = _payload(record)
+        if entry is not None:  # the routing explanation written when the call was first seen stays
+            entry.payload = {**_payload(record), **({"routing": entry.payload["routing"]} if "routing" in entry.payload else {})}
 
     async def _callback(self, session: AsyncSession, event: CallAbandoned) -> None:
         e164 = try_normalize_phone(event.number, self.region) if event.number else None
         customer = await find_by_phone(session, e164) if e164 else None
         language = customer.language if customer else None
         detail = callback_detail(e164 or event.number, event.timeout, event.queue, event.wait_s, language)
-        contact = Contact(channel=Channel.VOICE.value, customer_id=None, address=e164 or event.number or None,
-                          subject=callback_subject(detail, language),
-                          queue_hint=event.queue, attributes={"callback": True})
+        call_ticket = await session.scalar(select(CallRecord.ticket_id).where(CallRecord.pbx == event.pbx, CallRecord.linkedid == event.linkedid))
+        contact = Contact(channel=Channel.VOICE.value, customer_id=customer.id if customer else None,
+                          customer_tier=customer.tier if customer else None, address=e164 or event.number or None,
+                          subject=callback_subject(detail, language), queue_hint=event.queue,
+                          attributes={"callback": True, "call_ticket_id": call_ticket, "call_key": f"{event.pbx}:{event.linkedid}"})
         payload = {"callback": True, "number": e164 or event.number, "queue": event.queue,
                    "wait_s": round(event.wait_s, 1), "timeout": event.timeout, "linkedid": event.linkedid}
-        accepted = await self.desk.accept(session, contact, EntryKind.CALL, payload,
-                                          dedup_key=f"callback:{event.pbx}:{event.linkedid}")
-        if customer is not None and accepted.created:
-            ticket: Ticket = accepted.ticket
-            ticket.customer_id = customer.id
+        await self.desk.accept(session, contact, EntryKind.CALL, payload, dedup_key=f"callback:{event.pbx}:{event.linkedid}")
 
 
 def _payload(record: CallRecord) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from core.audit import record_change
 from core.auth import Actor
 from core.clock import utcnow
 from core.errors import NotFound
+from core.keyword_matcher import KeywordMatcher, TemplateKeywords
+from core.normalize import has_cjk, normalize
 from core.records import Role
 from knowledge.drafts import ArticleDraft
-from knowledge.matcher import KeywordMatcher, TemplateKeywords
-from knowledge.normalize import has_cjk, normalize
 from knowledge.records import KnowledgeArticle
 
 TITLE_FACTOR = 3.0

@@ -23,8 +23,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
+from core.keyword_matcher import KeywordMatcher, Suggestion, TemplateKeywords
 from core.template_workers import TemplateRenderer
-from knowledge.matcher import KeywordMatcher, Suggestion, TemplateKeywords
 from knowledge.records import ReplyTemplate, TemplateUse
 from knowledge.rendering import render_reply
 from knowledge.revision import current_revision

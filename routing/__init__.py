@@ -10,17 +10,21 @@ from routing.desk import (
     entry_dict,
     ticket_dict,
 )
+from routing.engine import RuleEngine
 from routing.history import ticket_id_of
-from routing.policy import DefaultPolicy, RoutingPolicy
+from routing.policy import RoutingPolicy, RulesPolicy
+from routing.rules import RuleSet, parse_rules
 from routing.settings import RoutingSettings
 
 __all__ = [
     "Accepted",
     "Contact",
     "Decision",
-    "DefaultPolicy",
     "RoutingPolicy",
     "RoutingSettings",
+    "RuleEngine",
+    "RuleSet",
+    "RulesPolicy",
     "TicketChange",
     "TicketDesk",
     "TicketFilter",
@@ -28,6 +32,7 @@ __all__ = [
     "callback_subject",
     "entry_dict",
     "is_callback",
+    "parse_rules",
     "ticket_dict",
     "ticket_id_of",
 ]

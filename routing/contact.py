@@ -75,5 +75,26 @@ class Decision:
     assignee_id: int | None = None
     join_ticket_id: int | None = None  # an open ticket this contact joins
     skill: str | None = None
-    matched_rule: str | None = None
+    matched_rule: str | None = None  # the last rule that matched (the one that routed it)
     reasons: list[str] = dataclasses.field(default_factory=list)
+    rule_version: int = 0  # of the rule set that decided (0: the built-in defaults)
+    rules: list[str] = dataclasses.field(default_factory=list)  # every rule that matched, in order
+    tags: list[str] = dataclasses.field(default_factory=list)
+    team: str | None = None
+    strategy: str | None = None
+    sla_policy: str | None = None
+    acknowledgement: str | None = None  # a template name, or "none" for no acknowledgement
+    call: str | None = None  # ticket | log | callback
+    subject: str | None = None  # a joined ticket takes this subject (a call's ticket turned callback)
+    weight: int = 1  # capacity units the ticket costs its agent
+    push: bool = False  # offered to agents by the assigner (else it waits to be taken)
+    preferred_agent_id: int | None = None  # offered to this agent first (the customer's last agent)
+    error: str | None = None  # a rule failed on this contact: routed to the default queue
+
+    def explanation(self) -> dict[str, Any]:
+        """What the ticket's timeline records: the rule, the version and why."""
+        why: dict[str, Any] = {"version": self.rule_version, "rule": self.matched_rule,
+                               "rules": list(self.rules), "why": list(self.reasons)}
+        if self.error:
+            why["error"] = self.error
+        return why

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
@@ -29,11 +30,13 @@ from core.records import (
     Role,
     Ticket,
     TicketStatus,
+    Tier,
     TimelineEntry,
     User,
 )
 from routing.contact import Contact, Decision
 from routing.policy import RoutingPolicy
+from routing.records import RoutedContact, WorkItem
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -114,6 +117,24 @@ def parse_priority(value: str | int) -> int:
         raise InvalidInput("priority must be low, normal, high or urgent", {"priority": value}) from None
 
 
+SNAPSHOT_ATTRIBUTES = ("mailbox", "to", "dialled", "callback", "automatic", "join")
+
+
+def snapshot(contact: Contact, decision: Decision, ticket: Ticket, created: bool, now: datetime) -> RoutedContact:
+    """The compact copy of a routed contact that replay runs drafts over (a few hundred bytes)."""
+    kept = {k: contact.attributes[k] for k in SNAPSHOT_ATTRIBUTES if k in contact.attributes}
+    data: dict[str, Any] = {
+        "tier": contact.customer_tier, "subject": (contact.subject or "")[:300], "body": (contact.body or "")[:500],
+        "queue_hint": contact.queue_hint, "category": contact.category, "reply": contact.ticket_id is not None,
+        "attributes": kept,
+    }
+    return RoutedContact(
+        at=now, channel=contact.channel, customer_id=contact.customer_id, address=(contact.address or None) and contact.address[:320],
+        ticket=ticket, created=created, version=decision.rule_version, rule=(decision.matched_rule or None) and (decision.matched_rule or "")[:100],
+        queue=decision.queue[:80], priority=decision.priority, assignee_id=decision.assignee_id, contact=data,
+    )
+
+
 class TicketDesk:
     def __init__(
         self,
@@ -190,6 +211,11 @@ class TicketDesk:
                 updated_at=now,
             )
             session.add(ticket)
+            if assignee is None and decision.push:  # offered to an agent by the assigner
+                vip = 1 if contact.customer_tier == Tier.VIP.value else 0
+                session.add(WorkItem(ticket=ticket, queue=decision.queue, priority=decision.priority * 2 + vip,
+                                     skill=decision.skill, strategy=decision.strategy or "least_busy", weight=decision.weight,
+                                     preferred_agent_id=decision.preferred_agent_id, state="waiting", created_at=now))
             # Hooks see a "created" ticket before its INSERT (it has no id yet), so the
             # row is written once with its derived columns (the SLA deadline).
             await self._changed(session, ticket, TicketChange("created"))
@@ -202,9 +228,20 @@ class TicketDesk:
             ticket.updated_at = now
             if ticket.status == TicketStatus.PENDING_CUSTOMER.value:
                 ticket.status = TicketStatus.OPEN.value
-            self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("timeline",), ticket.assignee_id))
+            fields: tuple[str, ...] = ("timeline",)
+            before: dict[str, Any] = {}
+            if decision.subject is not None:  # e.g. an abandoned call's own ticket becomes its callback
+                before = {"subject": ticket.subject, "priority": ticket.priority}
+                ticket.subject = decision.subject.strip()[:500] or ticket.subject
+                ticket.priority = max(ticket.priority, decision.priority)
+                fields = ("timeline", "subject", "priority")
+            self.emit(session, TicketUpdated(ticket.id, ticket.queue, fields, ticket.assignee_id))
+            if before and before["priority"] != ticket.priority:
+                await self._changed(session, ticket, TicketChange("priority", ("priority",), {"priority": before["priority"]}))
             await self._changed(session, ticket, TicketChange("customer_message"))
+        payload = {**payload, "routing": decision.explanation()}
         entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key, flush=flush)
+        session.add(snapshot(contact, decision, ticket, created, now))
         return Accepted(ticket, entry, created, decision)
 
     async def prefetch(self, session: AsyncSession, customer_ids: Collection[int]) -> None:
@@ -221,8 +258,13 @@ class TicketDesk:
         priority: str | int | None = None,
         category: str | None = None,
         queue: str | None = None,
+        join: bool = False,
     ) -> Accepted:
-        """A person opens a ticket from the console or the API: routed like any contact ("web")."""
+        """A person opens a ticket from the console or the API: routed like any contact ("web").
+
+        Always a new ticket with the subject, priority and category sent, unless ``join``
+        asks to add it to the customer's open ticket (the rules decide which).
+        """
         actor.require(Role.AGENT, Role.OPS)
         subject = (subject or "").strip()
         if not subject:
@@ -243,13 +285,12 @@ class TicketDesk:
             body=body,
             queue_hint=(queue or "").strip() or None,
             category=category,
+            attributes={"join": join, **({"priority": wanted_priority} if wanted_priority is not None else {})},
         )
         accepted = await self.accept(
             session, contact, EntryKind.NOTE, {"text": (body or "").strip() or subject}, author_id=actor.user_id
         )
         record_change(session, actor, "ticket.open", "ticket", accepted.ticket.id, None, {"created": accepted.created})
-        if accepted.created and wanted_priority is not None and wanted_priority != accepted.ticket.priority:
-            await self.update_fields(session, actor, accepted.ticket.id, {"priority": wanted_priority})
         return accepted
 
     async def append(
@@ -412,6 +453,32 @@ class TicketDesk:
             ticket.status = TicketStatus.OPEN.value
         self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("first_response_at",), ticket.assignee_id))
         await self._changed(session, ticket, TicketChange("agent_reply", ("first_response_at",)))
+
+    async def call_answered(self, session: AsyncSession, ticket_id: int, agent_id: int | None) -> None:
+        """A call on this ticket was answered: that is a first response; a new ticket goes to the agent who answered."""
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            return
+        now = self.clock.now()
+        fields: list[str] = []
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+            fields.append("first_response_at")
+        before = ticket.assignee_id
+        if agent_id is not None and before is None and ticket.status == TicketStatus.NEW.value:
+            ticket.assignee_id = agent_id
+            fields.append("assignee_id")
+            await self.append(session, ticket, EntryKind.ASSIGNMENT, {"from": None, "to": agent_id, "why": "answered the call"})
+        if ticket.status == TicketStatus.NEW.value:
+            ticket.status = TicketStatus.OPEN.value
+        if not fields:
+            return
+        ticket.updated_at = now
+        self.emit(session, TicketUpdated(ticket.id, ticket.queue, tuple(fields), ticket.assignee_id))
+        if "first_response_at" in fields:
+            await self._changed(session, ticket, TicketChange("agent_reply", ("first_response_at",)))
+        if "assignee_id" in fields:
+            await self._changed(session, ticket, TicketChange("assignment", ("assignee_id",), {"assignee_id": before}))
 
     async def customer_history(
         self, session: AsyncSession, customer_id: int, limit: int = 10

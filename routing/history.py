@@ -1,4 +1,4 @@
-"""What routing needs of a customer's tickets: the latest open one and the last active agent.
+"""What routing needs of a customer's tickets: the latest open one, the open callback, the last agent.
 
 One indexed read per contact; or, for a channel importing a batch, one read for all of the
 batch's customers (``prefetch``). After a prefetch the session remembers the answers and the
@@ -10,28 +10,49 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.records import OPEN_STATUSES, Ticket, User
+from core.records import OPEN_STATUSES, Ticket, TimelineEntry, User
+from routing.contact import is_callback
+from routing.records import RoutedContact
 
 DEPTH = 50  # tickets looked at per customer for an open ticket and the last agent
 _MEMO = "routing.customer_tickets"
 
 
 @dataclasses.dataclass(slots=True)
+class OpenTicket:
+    ticket: Ticket | int  # a Ticket when prefetched or opened in this session (maybe not written yet)
+    queue: str
+    updated_at: datetime
+    callback: bool
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> OpenTicket:
+        return cls(ticket, ticket.queue, ticket.updated_at, is_callback(ticket.channel, ticket.subject or ""))
+
+
+@dataclasses.dataclass(slots=True)
 class CustomerTickets:
-    open_ticket: Ticket | tuple[int, str] | None = None  # a Ticket when prefetched or opened in this session
+    open_ticket: OpenTicket | None = None  # the most recently updated open ticket
+    open_callback: OpenTicket | None = None  # the most recently updated open callback ticket
     last_agent: int | None = None
 
-    def add(self, ticket_id: int, queue: str, status: str, assignee_id: int | None, active: bool | None) -> bool:
-        """Take the next ticket, newest first; True once both answers are known."""
-        if self.open_ticket is None and status in OPEN_STATUSES:
-            self.open_ticket = (ticket_id, queue)
+    def add(self, ticket_id: int, queue: str, status: str, assignee_id: int | None, active: bool | None,
+            updated_at: datetime, channel: str, subject: str) -> bool:
+        """Take the next ticket, newest first; True once every answer is known."""
+        if status in OPEN_STATUSES:
+            callback = is_callback(channel, subject or "")
+            if self.open_ticket is None:
+                self.open_ticket = OpenTicket(ticket_id, queue, updated_at, callback)
+            if callback and self.open_callback is None:
+                self.open_callback = OpenTicket(ticket_id, queue, updated_at, callback)
         if self.last_agent is None and assignee_id is not None and active:
             self.last_agent = assignee_id
-        return self.open_ticket is not None and self.last_agent is not None
+        return self.open_ticket is not None and self.open_callback is not None and self.last_agent is not None
 
 
 def _memo(session: AsyncSession) -> dict[int, CustomerTickets] | None:
@@ -39,16 +60,13 @@ def _memo(session: AsyncSession) -> dict[int, CustomerTickets] | None:
     return memo
 
 
-async def customer_tickets(session: AsyncSession, customer_id: int) -> tuple[tuple[int, str] | None, int | None]:
-    """The customer's latest open ticket (id, queue) and last active agent."""
+async def customer_tickets(session: AsyncSession, customer_id: int) -> CustomerTickets:
+    """The customer's latest open ticket, open callback ticket and last active agent."""
     memo = _memo(session)
     known = memo.get(customer_id) if memo is not None else None
     if known is None:
         known = await _read(session, customer_id)
-    open_ticket = known.open_ticket
-    if isinstance(open_ticket, Ticket):
-        open_ticket = (await ticket_id_of(session, open_ticket), open_ticket.queue)
-    return open_ticket, known.last_agent
+    return known
 
 
 async def ticket_id_of(session: AsyncSession, ticket: Ticket | int) -> int:
@@ -63,7 +81,8 @@ async def ticket_id_of(session: AsyncSession, ticket: Ticket | int) -> int:
 async def _read(session: AsyncSession, customer_id: int) -> CustomerTickets:
     known = CustomerTickets()
     stmt = (
-        select(Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active)
+        select(Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
+               Ticket.updated_at, Ticket.channel, Ticket.subject)
         .outerjoin(User, User.id == Ticket.assignee_id)
         .where(Ticket.customer_id == customer_id)
         .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
@@ -89,6 +108,9 @@ async def prefetch(session: AsyncSession, customer_ids: Collection[int]) -> None
             Ticket.status,
             Ticket.assignee_id,
             User.active,
+            Ticket.updated_at,
+            Ticket.channel,
+            Ticket.subject,
             func.row_number()
             .over(partition_by=Ticket.customer_id, order_by=(Ticket.updated_at.desc(), Ticket.id.desc()))
             .label("rank"),
@@ -99,13 +121,15 @@ async def prefetch(session: AsyncSession, customer_ids: Collection[int]) -> None
     )
     stmt = select(ranked).where(ranked.c.rank <= DEPTH).order_by(ranked.c.customer_id, ranked.c.rank)
     found = {c: CustomerTickets() for c in wanted}
-    for customer_id, ticket_id, queue, status, assignee_id, active, _rank in await session.execute(stmt):
-        found[customer_id].add(ticket_id, queue, status, assignee_id, active)
-    open_ids = [k.open_ticket[0] for k in found.values() if isinstance(k.open_ticket, tuple)]
-    if open_ids:  # the tickets these contacts will join, held here (the identity map holds them weakly)
-        for ticket in (await session.scalars(select(Ticket).where(Ticket.id.in_(open_ids)))).unique():
-            if ticket.customer_id is not None:
-                found[ticket.customer_id].open_ticket = ticket
+    for customer_id, *row, _rank in await session.execute(stmt):
+        found[customer_id].add(*row)
+    open_ids = {o.ticket for k in found.values() for o in (k.open_ticket, k.open_callback) if o is not None}
+    if open_ids:  # the tickets these contacts may join, held here (the identity map holds them weakly)
+        held = {t.id: t for t in (await session.scalars(select(Ticket).where(Ticket.id.in_(open_ids)))).unique()}
+        for known in found.values():
+            for open_ticket in (known.open_ticket, known.open_callback):
+                if open_ticket is not None and isinstance(open_ticket.ticket, int) and open_ticket.ticket in held:
+                    open_ticket.ticket = held[open_ticket.ticket]
     memo.update(found)
 
 
@@ -116,7 +140,74 @@ def opened(session: AsyncSession, ticket: Ticket) -> None:
     if memo is None or customer_id is None:
         return
     known = memo.setdefault(customer_id, CustomerTickets())
-    known.open_ticket = ticket
+    known.open_ticket = OpenTicket.of(ticket)
+    if known.open_ticket.callback:
+        known.open_callback = known.open_ticket
     assignee_id = ticket.assignee.id if ticket.assignee is not None else ticket.assignee_id
     if assignee_id is not None:
         known.last_agent = assignee_id
+
+
+ADDRESS_LOOKBACK = timedelta(days=31)
+
+
+_ADDRESS_MEMO = "routing.address_tickets"
+
+
+async def address_tickets(session: AsyncSession, channel: str, address: str, now: datetime) -> CustomerTickets:
+    """An unknown sender's tickets, found by the address (e.g. the number) their contacts came from."""
+    memo: dict[tuple[str, str], CustomerTickets] | None = session.info.get(_ADDRESS_MEMO)
+    if memo is not None and (channel, address) in memo:
+        return memo[(channel, address)]
+    known = CustomerTickets()
+    stmt = (
+        select(Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
+               Ticket.updated_at, Ticket.channel, Ticket.subject)
+        .join(RoutedContact, RoutedContact.ticket_id == Ticket.id)
+        .outerjoin(User, User.id == Ticket.assignee_id)
+        .where(RoutedContact.address == address, RoutedContact.channel == channel,
+               RoutedContact.customer_id.is_(None), RoutedContact.at >= now - ADDRESS_LOOKBACK)
+        .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+        .limit(DEPTH)
+    )
+    for row in await session.execute(stmt):
+        if known.add(*row):
+            break
+    return known
+
+
+async def prefetch_addresses(session: AsyncSession, pairs: Collection[tuple[str, str]], now: datetime) -> None:
+    """``address_tickets`` for many (channel, address) pairs in one query per channel (replay reads ahead so)."""
+    memo: dict[tuple[str, str], CustomerTickets] = session.info.setdefault(_ADDRESS_MEMO, {})
+    wanted: dict[str, set[str]] = {}
+    for channel, address in pairs:
+        if (channel, address) not in memo:
+            wanted.setdefault(channel, set()).add(address)
+    for channel, addresses in wanted.items():
+        found = {a: CustomerTickets() for a in addresses}
+        stmt = (
+            select(RoutedContact.address, Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
+                   Ticket.updated_at, Ticket.channel, Ticket.subject)
+            .join(RoutedContact, RoutedContact.ticket_id == Ticket.id)
+            .outerjoin(User, User.id == Ticket.assignee_id)
+            .where(RoutedContact.address.in_(addresses), RoutedContact.channel == channel,
+                   RoutedContact.customer_id.is_(None), RoutedContact.at >= now - ADDRESS_LOOKBACK)
+            .order_by(RoutedContact.address, Ticket.updated_at.desc(), Ticket.id.desc())
+        )
+        for row in await session.execute(stmt):
+            if row[0] is not None:
+                found[row[0]].add(*row[1:])
+        memo.update({(channel, a): known for a, known in found.items()})
+
+
+def forget(session: AsyncSession) -> None:
+    """Drop what ``prefetch`` and ``prefetch_addresses`` remembered (a long replay, batch by batch)."""
+    session.info.pop(_MEMO, None)
+    session.info.pop(_ADDRESS_MEMO, None)
+
+
+async def opened_by(session: AsyncSession, ticket_id: int, dedup_key: str) -> bool:
+    """Whether the ticket holds nothing but the contact of ``dedup_key`` (e.g. the call that opened it)."""
+    stmt = select(TimelineEntry.dedup_key).where(TimelineEntry.ticket_id == ticket_id).limit(2)
+    keys = list((await session.execute(stmt)).scalars())
+    return keys == [dedup_key]

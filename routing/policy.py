@@ -1,20 +1,30 @@
 """The routing seam: every contact passes through ``RoutingPolicy.route`` before it is a ticket.
 
-The default policy comes from the config. Ops-edited rules implement the same
-protocol and replace it in the composition root; the channels never change.
+``RulesPolicy`` runs ops' rules (or the built-in defaults) through the rules engine. The
+engine is swapped whole when rules are saved; the channels never change. A rule that fails
+on a contact does not lose it: the contact goes to the default queue and the error is on
+its ticket's timeline.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.records import TICKET_NUMBER_OFFSET, Category, Ticket, Tier
+from core.clock import Clock, SystemClock
+from core.records import Ticket
 from routing import history
 from routing.contact import Contact, Decision
+from routing.defaults import default_rules
+from routing.engine import RuleEngine
+from routing.rules import parse_rules
 from routing.settings import RoutingSettings
+from routing.store import RuleStore
+
+log = logging.getLogger(__name__)
 
 
 class RoutingPolicy(Protocol):
@@ -27,41 +37,41 @@ class RoutingPolicy(Protocol):
         """The desk opened ``ticket`` in this session (for what ``prefetch`` remembers)."""
 
 
-class DefaultPolicy:
-    """Queue per channel, VIPs first, the customer's open ticket reused, last agent preferred."""
+class RulesPolicy:
+    """Ordered rules → queue, priority, ticket; the built-in defaults until ops save their own."""
 
-    def __init__(self, settings: RoutingSettings) -> None:
+    def __init__(self, settings: RoutingSettings, clock: Clock | None = None, engine: RuleEngine | None = None) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
+        self.engine = engine or RuleEngine(default_rules(settings), 0, settings)
+        self.store = RuleStore(settings, self.clock)
+
+    def use(self, engine: RuleEngine) -> None:
+        """Route with a newly saved rule set from the next contact on."""
+        self.engine = engine
+
+    def draft(self, data: Any) -> RuleEngine:
+        """An engine for rules not saved yet (replay, ``rules test``); refused with the fields named if invalid."""
+        return RuleEngine(parse_rules(data), self.engine.version + 1, self.settings)
+
+    async def refresh(self, session: AsyncSession) -> bool:
+        """Take up the live rules if another save (here or in another server process) made a newer version."""
+        if await self.store.live_version(session) == self.engine.version:
+            return False
+        self.use(await self.store.engine(session))
+        log.info("routing rules: now version %d", self.engine.version)
+        return True
 
     async def route(self, session: AsyncSession, contact: Contact) -> Decision:
-        s = self.settings
-        queue = contact.queue_hint or s.queues.get(contact.channel) or contact.channel
-        decision = Decision(
-            queue=queue,
-            priority=s.default_priority,
-            category=contact.category or Category.OTHER.value,
-            reasons=[f"queue for channel {contact.channel}"],
-        )
-        if contact.customer_tier == Tier.VIP.value:
-            decision.priority = s.vip_priority
-            decision.reasons.append("VIP customer")
-        if contact.ticket_id is not None:
-            decision.join_ticket_id = contact.ticket_id
-            decision.reasons.append("threaded by the channel")
+        engine = self.engine
+        try:
+            return await engine.decide(session, contact, self.clock.now())
+        except Exception as exc:  # a rule failing on one contact must not lose the contact
+            log.exception("routing rules v%s failed on a %s contact", engine.version, contact.channel)
+            decision = engine.base(contact)
+            decision.error = f"{type(exc).__name__}: {exc}"[:500]
+            decision.reasons.append(f"rules v{engine.version} failed on this contact: sent to the default queue")
             return decision
-        if contact.customer_id is None:
-            return decision
-        open_ticket, last_agent = await history.customer_tickets(session, contact.customer_id)
-        if open_ticket is not None:
-            ticket_id, ticket_queue = open_ticket
-            decision.join_ticket_id = ticket_id
-            decision.queue = ticket_queue
-            decision.reasons.append(f"customer's open ticket #{ticket_id + TICKET_NUMBER_OFFSET}")
-            return decision
-        if s.prefer_last_agent and last_agent is not None:
-            decision.assignee_id = last_agent
-            decision.reasons.append("customer's last agent")
-        return decision
 
     async def prefetch(self, session: AsyncSession, customer_ids: Collection[int]) -> None:
         await history.prefetch(session, customer_ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from core.section import Section
@@ -15,3 +17,13 @@ class RoutingSettings(Section):
     vip_priority: int = Field(2, ge=0, le=3, description="priority given to VIP-tier customers")
     default_priority: int = Field(1, ge=0, le=3)
     prefer_last_agent: bool = True
+    agent_capacity: int = Field(6, ge=1, le=100, description="units of work an agent holds at once; a live call takes them all")
+    weights: dict[str, int] = Field(
+        default_factory=lambda: {"email": 1, "sms": 1, "web": 1, "voice": 2},
+        description="capacity units a ticket of each channel costs its agent",
+    )
+    offer_timeout_s: float = Field(30.0, gt=0, le=3600, description="an offer not accepted by then goes to the next agent")
+    last_agent_wait_s: float = Field(120.0, ge=0, le=86400, description="how long a ticket waits for the customer's last agent")
+    queue_strategies: dict[str, Literal["manual", "round_robin", "least_busy", "skills", "last_agent"]] = Field(
+        default_factory=dict, description="assignment per queue (manual, round_robin, least_busy, skills, last_agent)"
+    )

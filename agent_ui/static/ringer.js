@@ -32,6 +32,8 @@
     }
   }
 
+  window.Ringer = { tone };  // other pushes (routing offers) ring the same way
+
   function describe(data) {
     const pop = data.pop || data;
     const customer = pop.customer || {};

@@ -36,12 +36,13 @@ async def _contact(services: Services, contact: Contact) -> tuple[int, bool]:
         return accepted.ticket.id, accepted.created
 
 
-async def test_a_customer_with_an_open_ticket_joins_it(services: Services) -> None:
+async def test_a_customers_new_mail_is_a_new_ticket_and_a_reply_joins_its_thread(services: Services) -> None:
     cid = await _customer(services, "zhang")
-    first, created = await _contact(services, Contact("email", cid, subject="Refund please"))
-    second, created_again = await _contact(services, Contact("email", cid, subject="Re: Refund please"))
-    assert created and not created_again
-    assert first == second
+    first, created = await _contact(services, Contact("email", cid, subject="Question about upgrading my plan"))
+    second, created_again = await _contact(services, Contact("email", cid, subject="Refund request for invoice 42"))
+    reply, created_reply = await _contact(services, Contact("email", cid, subject="Re: Refund request", ticket_id=second))
+    assert created and created_again and first != second
+    assert reply == second and not created_reply
 
 
 async def test_vip_customers_get_higher_priority_and_queue_per_channel(services: Services) -> None:
@@ -133,7 +134,7 @@ async def test_a_batch_written_in_one_flush_routes_as_if_contacts_came_one_by_on
     services: Services, people: dict[str, Actor]
 ) -> None:
     """A channel importing a batch prefetches and writes at the end; the routing must not change."""
-    waiting = await _customer(services, "chen")  # has an open ticket
+    waiting = await _customer(services, "chen")  # has an open ticket: a reply joins it, a new mail does not
     open_tid, _ = await _contact(services, Contact("email", waiting, subject="Where is my order"))
     returning = await _customer(services, "liu")  # had a ticket alice solved
     solved_tid, _ = await _contact(services, Contact("email", returning, subject="Old question"))
@@ -152,14 +153,17 @@ async def test_a_batch_written_in_one_flush_routes_as_if_contacts_came_one_by_on
         await services.desk.prefetch(session, [waiting, returning, newcomer])
         batch = [
             await services.desk.accept(session, Contact("email", cid, subject=subject), EntryKind.EMAIL_IN, {}, flush=False)
-            for cid, subject in [(waiting, "Any news?"), (returning, "New question"), (newcomer, "Hello"), (newcomer, "Hello again")]
+            for cid, subject in [(waiting, "Any news?"), (returning, "New question"), (newcomer, "Hello"), (newcomer, "Another matter")]
         ]
+        batch.append(await services.desk.accept(session, Contact("email", waiting, subject="Re: Where is my order", ticket_id=open_tid),
+                                                EntryKind.EMAIL_IN, {}, flush=False))
         await services.desk.commit_and_publish(session)
-    joined, fresh, first, second = (a.ticket for a in batch)
-    assert joined.id == open_tid and not batch[0].created
+    other, fresh, first, second, joined = (a.ticket for a in batch)
+    assert batch[0].created and other.id != open_tid
+    assert joined.id == open_tid and not batch[4].created
     assert batch[1].created and fresh.id != solved_tid and fresh.assignee_id == people["agent"].user_id
-    assert batch[2].created and not batch[3].created and first.id == second.id
+    assert batch[2].created and batch[3].created and first.id != second.id
     created = [e for e in seen if isinstance(e, TicketCreated)]
-    assert sorted(e.ticket_id for e in created) == sorted([fresh.id, first.id])
+    assert sorted(e.ticket_id for e in created) == sorted([other.id, fresh.id, first.id, second.id])
     appended = [e for e in seen if isinstance(e, TimelineAppended)]
     assert sorted(e.entry_id for e in appended) == sorted(a.entry.id for a in batch if a.entry is not None)

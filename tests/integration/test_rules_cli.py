@@ -11,4 +11,5 @@ def test_rules_test_shows_the_decision_for_a_vip_caller(database_url: str, capsy
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["decision"]["queue"] == "phone"
     assert result["decision"]["priority"] == 2
-    assert "VIP customer" in result["decision"]["reasons"]
+    assert "VIP customers get a higher priority" in result["decision"]["rules"]
+    assert result["decision"]["reasons"][0] == "rule 'VIP customers get a higher priority' v0: tier = vip"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.matcher import KeywordMatcher, TemplateKeywords
+from core.keyword_matcher import KeywordMatcher, TemplateKeywords
 
 
 def _t(tid: int, keywords: dict[str, float], language: str = "", exclusions: tuple[str, ...] = (),

@@ -7,8 +7,8 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from knowledge.matcher import KeywordMatcher, TemplateKeywords
-from knowledge.normalize import _s2t_table, fold, normalize, stem, word_forms
+from core.keyword_matcher import KeywordMatcher, TemplateKeywords
+from core.normalize import _s2t_table, fold, normalize, stem, word_forms
 
 
 def test_full_width_case_and_accents_fold_away() -> None:

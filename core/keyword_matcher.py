@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import ahocorasick
 
-from knowledge.normalize import chinese_variants, fold, is_word_char, normalize, word_forms
+from core.normalize import chinese_variants, fold, is_word_char, normalize, word_forms
 
 SUBJECT_FACTOR = 2.0  # a keyword in the subject says more about the mail than one in the body
 
@@ -163,6 +163,17 @@ class KeywordMatcher:
                     continue
             keys.update(spelled_keys)
         return keys
+
+    def templates_found(self, keys: set[int]) -> dict[int, tuple[str, ...]]:
+        """The templates (by id) that found keyword ``keys`` belong to, each with its phrases as written.
+
+        For callers that need which keyword sets fired, not a ranking (routing conditions).
+        """
+        found: dict[int, list[str]] = {}
+        for key in keys:
+            for slot, phrase in self._phrases[key].items():
+                found.setdefault(self._templates[slot].template_id, []).append(phrase)
+        return {template: tuple(sorted(set(phrases))) for template, phrases in found.items()}
 
     def match(
         self, subject: str, body: str, language: str | None = None, limit: int = 3

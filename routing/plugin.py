@@ -1,0 +1,55 @@
+"""Server wiring: the live rules (kept up with saves by any server process) and the assigner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from core.clock import Clock
+from core.db import Database
+from core.events import DomainEvent, EventBus, TicketCreated, TicketUpdated
+from core.health import HealthRegistry
+from core.supervisor import Backoff, SupervisedTask
+from routing.assignment import Assignment, Presence
+from routing.desk import TicketDesk
+from routing.keys import ASSIGNMENT
+from routing.policy import RulesPolicy
+
+REFRESH_S = 2.0  # how soon a save in another server process is routed with everywhere
+
+
+def plugin(policy: RulesPolicy, desk: TicketDesk, db: Database, bus: EventBus, clock: Clock,
+           health: HealthRegistry) -> Callable[[web.Application], AsyncIterator[None]]:
+    presence = Presence()
+    assignment = Assignment(db, desk, clock, policy.settings, presence)
+
+    async def follow(task: SupervisedTask) -> None:
+        while True:
+            async with db.session() as session:
+                await policy.refresh(session)
+            task.healthy(f"rules version {policy.engine.version}")
+            await asyncio.sleep(REFRESH_S)
+
+    async def wake(_event: DomainEvent) -> None:
+        assignment.wake.set()
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        app[ASSIGNMENT] = assignment
+        bus.subscribe(DomainEvent, presence.on_event)
+        bus.subscribe(TicketCreated, wake)  # new work
+        bus.subscribe(TicketUpdated, wake)  # capacity freed (solved, reassigned) or work taken by hand
+        async with db.session() as session:
+            await policy.refresh(session)
+        tasks = [SupervisedTask("routing-rules", follow, health, Backoff(1.0, 30.0), required=False),
+                 SupervisedTask("routing-assigner", assignment.run, health, Backoff(1.0, 30.0), required=False)]
+        for task in tasks:
+            task.start()
+        try:
+            yield
+        finally:
+            for task in tasks:
+                await task.stop()
+
+    return lifecycle
