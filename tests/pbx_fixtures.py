@@ -43,13 +43,16 @@ from typing import Any
 import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 from web_fixtures import PASSWORD, STAFF, StaffClient, WebSite
 
 from config.app import build_app, build_services
 from config.services import Services
 from config.settings import Settings
+from core.records import TimelineEntry
 from core.users import add_user
 from cti.plugin import CTI
+from cti.records import CallRecord
 from cti.service import CtiService
 from cti.settings import PbxSettings
 
@@ -245,8 +248,9 @@ class Pbx:
             time.sleep(0.2)
         self.pid = old
 
-    def probe(self, secret: str = AMI_SECRET) -> AmiProbe:
-        return AmiProbe(self.ports.ami, AMI_USERNAME, secret)
+    def probe(self, events: str = "off") -> AmiProbe:
+        """An AMI client of the test's own (``events``: an event mask to record, e.g. ``"call,agent"``)."""
+        return AmiProbe(self.ports.ami, AMI_USERNAME, AMI_SECRET, events)
 
 
 def _ami_open(port: int) -> bool:
@@ -259,70 +263,79 @@ def _ami_open(port: int) -> bool:
 
 # -- asking Asterisk itself ------------------------------------------------------------------
 class AmiProbe:
-    """The test's own AMI client, independent of the product's link: what Asterisk reports."""
+    """The test's own AMI client, independent of the product's link: what Asterisk reports.
 
-    def __init__(self, port: int, username: str, secret: str) -> None:
+    With ``events`` (an AMI event mask such as ``"call,agent"``) it also records every event
+    Asterisk sends, so a test can compare the console with what the PBX really did
+    (``rung()``: which agents Asterisk rang for which call)."""
+
+    def __init__(self, port: int, username: str, secret: str, events: str = "off") -> None:
         self.port = port
         self.username = username
         self.secret = secret
-        self.reader: asyncio.StreamReader | None = None
+        self.mask = events
         self.writer: asyncio.StreamWriter | None = None
         self.events: list[dict[str, str]] = []
+        self._replies: dict[str, asyncio.Queue[dict[str, str]]] = {}
         self._ids = itertools.count(1)
-        self._lock = asyncio.Lock()
+        self._reader: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> AmiProbe:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        await self.reader.readline()  # banner
-        reply = await self._send("Login", {"Username": self.username, "Secret": self.secret, "Events": "off"})
+        reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        await reader.readline()  # banner
+        self._reader = asyncio.create_task(self._read(reader), name="ami-probe")
+        reply = await self._send("Login", {"Username": self.username, "Secret": self.secret, "Events": self.mask})
         if reply[0].get("Response") != "Success":
             raise RuntimeError(f"probe login refused: {reply[0]}")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
         if self.writer is not None:
             self.writer.close()
             with contextlib.suppress(Exception):
                 await self.writer.wait_closed()
 
-    async def _frame(self) -> dict[str, str]:
-        assert self.reader is not None
+    async def _read(self, reader: asyncio.StreamReader) -> None:
         frame: dict[str, str] = {}
-        while True:
-            line = (await self.reader.readline()).decode("utf-8", "replace")
-            if not line:
-                raise ConnectionError("AMI closed")
+        while line := (await reader.readline()).decode("utf-8", "replace"):
             line = line.rstrip("\r\n")
-            if not line:
-                if frame:
-                    return frame
+            if line:
+                key, _, value = line.partition(":")
+                frame.setdefault(key.strip(), value.strip())
                 continue
-            key, _, value = line.partition(":")
-            frame[key.strip()] = value.strip()
+            if not frame:
+                continue
+            replies = self._replies.get(frame.get("ActionID", ""))
+            if replies is not None:
+                replies.put_nowait(frame)
+            elif "Event" in frame:
+                self.events.append(frame)
+            frame = {}
 
     async def _send(self, action: str, headers: dict[str, str] | None = None) -> list[dict[str, str]]:
         """The response, then any list items up to the ``...Complete`` event."""
         assert self.writer is not None
-        async with self._lock:
-            action_id = f"probe-{next(self._ids)}"
-            lines = [f"Action: {action}", f"ActionID: {action_id}"]
-            lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-            self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-            await self.writer.drain()
-            frames: list[dict[str, str]] = []
+        action_id = f"probe-{next(self._ids)}"
+        replies = self._replies[action_id] = asyncio.Queue()
+        lines = [f"Action: {action}", f"ActionID: {action_id}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        frames: list[dict[str, str]] = []
+        try:
             async with asyncio.timeout(15):
                 while True:
-                    frame = await self._frame()
-                    if frame.get("ActionID") != action_id:
-                        self.events.append(frame)
-                        continue
+                    frame = await replies.get()
                     frames.append(frame)
                     if "Event" not in frame:
                         listing = frame.get("EventList", "").lower() == "start" or "follow" in frame.get("Message", "")
-                        if not listing:
+                        if not listing or frame.get("Response") == "Error":
                             return frames
                     elif frame.get("EventList", "").lower() == "complete":
                         return frames
+        finally:
+            del self._replies[action_id]
 
     async def action(self, action: str, **headers: str) -> list[dict[str, str]]:
         return await self._send(action, headers)
@@ -332,6 +345,17 @@ class AmiProbe:
         frames = await self._send("CoreShowChannels")
         return [f for f in frames if f.get("Event") == "CoreShowChannel"]
 
+    async def until_no_channels(self, within: float = 5.0) -> None:
+        for _poll in range(int(within / 0.1)):
+            if not await self.channels():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"Asterisk still has channels after {within:g}s: {await self.interfaces()}")
+
+    async def interfaces(self) -> list[str]:
+        """The interfaces with a channel now (``PJSIP/1001``, ``PJSIP/customer``), sorted."""
+        return sorted(c["Channel"].rsplit("-", 1)[0] for c in await self.channels())
+
     async def queue(self, name: str) -> QueueView:
         """``QueueStatus`` of one queue: its members and waiting callers."""
         frames = await self._send("QueueStatus", {"Queue": name})
@@ -340,6 +364,16 @@ class AmiProbe:
         params = next((f for f in frames if f.get("Event") == "QueueParams"), {})
         return QueueView(name, members, callers, params)
 
+    def seen(self, event: str) -> list[dict[str, str]]:
+        return [e for e in self.events if e.get("Event") == event]
+
+    def rung(self) -> set[tuple[str, str]]:
+        """(interface, Linkedid) of every agent phone Asterisk rang: queue ``AgentCalled`` and
+        ``DialBegin`` towards an agent's endpoint."""
+        rung = {(e.get("Interface", ""), e.get("Linkedid", "")) for e in self.seen("AgentCalled")}
+        rung |= {(e["DestChannel"].rsplit("-", 1)[0], e.get("Linkedid", "")) for e in self.seen("DialBegin")
+                 if e.get("DestChannel", "").startswith("PJSIP/100")}
+        return rung
 
 @dataclasses.dataclass(frozen=True)
 class QueueView:
@@ -637,6 +671,22 @@ class Lab:
         await until(lambda: not link.queue.items, within=20, what="the tracker caught up")
         await self.cti.idle()
 
+    async def calls(self) -> list[CallRecord]:
+        """The ``calls`` table, once the pipeline has caught up, oldest first."""
+        await self.idle()
+        assert self.services is not None
+        async with self.services.db.session() as session:
+            return list((await session.execute(select(CallRecord).order_by(CallRecord.id))).scalars())
+
+    async def timeline(self, ticket_id: int | None = None) -> list[TimelineEntry]:
+        """One ticket's timeline (every ticket's, without ``ticket_id``), oldest first."""
+        assert self.services is not None
+        async with self.services.db.session() as session:
+            stmt = select(TimelineEntry).order_by(TimelineEntry.id)
+            if ticket_id is not None:
+                stmt = stmt.where(TimelineEntry.ticket_id == ticket_id)
+            return list((await session.execute(stmt)).scalars())
+
     async def close_server(self) -> None:
         for console in self.consoles:
             await console.close()
@@ -665,10 +715,9 @@ class Lab:
                 for queue in QUEUES:
                     for interface in (await ami.queue(queue)).members:
                         await ami.action("QueueRemove", Queue=queue, Interface=interface)
-                for _poll in range(50):  # hung-up channels take a moment to go
-                    if not await ami.channels():
-                        return
-                    await asyncio.sleep(0.1)
+                with contextlib.suppress(AssertionError):
+                    await ami.until_no_channels()  # hung-up channels take a moment to go
+                    return
         raise AssertionError("the PBX still has channels after the test's clean-up")
 
 
