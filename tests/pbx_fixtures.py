@@ -352,6 +352,16 @@ class AmiProbe:
             await asyncio.sleep(0.1)
         raise AssertionError(f"Asterisk still has channels after {within:g}s: {await self.interfaces()}")
 
+    async def until_up(self, *interfaces: str, within: float = 10.0) -> None:
+        """Until Asterisk has exactly these interfaces' channels, all answered (state Up)."""
+        states: dict[str, str] = {}
+        for _poll in range(int(within / 0.1)):
+            states = {c["Channel"].rsplit("-", 1)[0]: c.get("ChannelStateDesc", "") for c in await self.channels()}
+            if states == dict.fromkeys(interfaces, "Up"):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"Asterisk's channels are {states}, not {list(interfaces)} all Up")
+
     async def interfaces(self) -> list[str]:
         """The interfaces with a channel now (``PJSIP/1001``, ``PJSIP/customer``), sorted."""
         return sorted(c["Channel"].rsplit("-", 1)[0] for c in await self.channels())
