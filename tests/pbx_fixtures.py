@@ -681,6 +681,17 @@ class Lab:
         await until(lambda: not link.queue.items, within=20, what="the tracker caught up")
         await self.cti.idle()
 
+    async def restart_pbx(self) -> None:
+        """``core restart now``, off the event loop (the server under test keeps running meanwhile)."""
+        await asyncio.to_thread(self.pbx.restart_now)
+
+    async def crash_pbx(self) -> None:
+        """kill -9 the PBX (no Hangup, no Shutdown); ``start_pbx`` brings it back."""
+        await asyncio.to_thread(self.pbx.crash)
+
+    async def start_pbx(self) -> None:
+        await asyncio.to_thread(self.pbx.start)
+
     async def calls(self) -> list[CallRecord]:
         """The ``calls`` table, once the pipeline has caught up, oldest first."""
         await self.idle()
