@@ -382,14 +382,19 @@ class TicketDesk:
     async def assign(
         self, session: AsyncSession, actor: Actor, ticket_id: int, user_id: int | None
     ) -> Ticket:
-        """An agent may take a ticket for themself; giving it to someone else needs a supervisor."""
+        """An agent may take a ticket, and hand one that is theirs or nobody's to a colleague
+        (audited, on the timeline); taking someone else's ticket from them, or unassigning it,
+        needs a supervisor."""
         ticket = await self.get(session, actor, ticket_id)
-        if user_id != actor.user_id:
+        handing_own = ticket.assignee_id in (None, actor.user_id) and user_id is not None
+        if user_id != actor.user_id and not (handing_own and actor.has(Role.AGENT)):
             actor.require(Role.SUPERVISOR)
         if user_id is not None:
             user = await session.get(User, user_id)
             if user is None or not user.active:
                 raise InvalidInput("no such active user", {"user_id": user_id})
+            if user_id != actor.user_id and Role.AGENT.value not in (user.roles or []):
+                raise InvalidInput("tickets go to agents", {"user_id": user_id})
         before = ticket.assignee_id
         if before == user_id:
             return ticket
