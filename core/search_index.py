@@ -228,6 +228,8 @@ def rebuild(conn: Connection, batch: int = 2000) -> int:
 
 
 _FTS = table("search_fts", column("rowid"), column("search_fts"))
+# PostgreSQL's stored vector of ``terms`` (a generated column the model does not describe).
+_TSV: Any = literal_column("search_documents.terms_tsv")
 
 
 def match_source(query: Query, sqlite: bool) -> tuple[Any, Any, Any]:
@@ -245,7 +247,5 @@ def match_source(query: Query, sqlite: bool) -> tuple[Any, Any, Any]:
     tsquery = " & ".join(f"'{w}'" for w in words[:-1])
     last = f"'{words[-1]}'" + (":*" if query.prefix else "")
     tsquery = f"{tsquery} & {last}" if tsquery else last
-    condition = func.to_tsvector(literal_column("'simple'::regconfig"), SearchDocument.terms).op("@@")(
-        func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("ts_match", tsquery))
-    )
+    condition = _TSV.op("@@")(func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("ts_match", tsquery)))
     return SearchDocument.__table__, condition, SearchDocument.id
