@@ -466,7 +466,14 @@ class BatchContext:
         return (p.message_id is not None and p.message_id in self.known_ids) or p.content_hash in self.known_hashes
 
     async def thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
-        """The ticket this mail belongs to, and how we know: references, a reply that came first, the tag."""
+        """The ticket this mail belongs to, and how we know: references, a reply that came first, the
+        tag; a ticket since merged into another stands for the one it was merged into."""
+        ticket_id, how = await self._thread(session, p)
+        if ticket_id is not None:
+            ticket_id = await self.importer.desk.survivor(session, ticket_id)
+        return ticket_id, how
+
+    async def _thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
         for ref in p.thread_refs:  # nearest first: In-Reply-To, then References from the end
             if ref in self.ticket_of:
                 return await ticket_id_of(session, self.ticket_of[ref]), "references"
