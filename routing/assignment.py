@@ -19,10 +19,11 @@ import asyncio
 import dataclasses
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,8 +175,10 @@ class Assignment:
         for agent, channel, count in await session.execute(stmt):
             if agent is not None:
                 used[agent] += weights.get(channel, 1) * count
-        offered = select(WorkItem.offered_to, func.sum(WorkItem.weight)).where(
-            WorkItem.state == "offered", WorkItem.offered_to.in_(agents)).group_by(WorkItem.offered_to)
+        # Open offers through the offers' (agent, outcome) index: a few rows per agent, not every offered item.
+        offered = (select(Offer.agent_id, func.sum(WorkItem.weight)).join(WorkItem, WorkItem.id == Offer.work_id)
+                   .where(Offer.agent_id.in_(agents), Offer.outcome.is_(None), WorkItem.state == "offered")
+                   .group_by(Offer.agent_id))
         for agent, weight in await session.execute(offered):
             if agent is not None:
                 used[agent] += int(weight or 0)
@@ -183,26 +186,49 @@ class Assignment:
 
     async def _offer(self, session: AsyncSession) -> int:
         capacity = self.settings.agent_capacity
+        lightest = min(self.settings.weights.values(), default=1)
         ready = self.presence.ready()
         if not ready:
             return 0
-        # Lock the agents this pass may offer to; another assigner skips them (PostgreSQL).
-        agent_rows = select(User).where(User.id.in_(ready), User.active).with_for_update(skip_locked=True, of=User)
-        users = {u.id: u for u in (await session.execute(agent_rows)).unique().scalars()}
-        if not users:
+        # Only agents with room for some work are locked and looked at: when capacity frees
+        # for one agent among hundreds at capacity, the pass is about that one agent.
+        seen = await self.load(session, ready)
+        roomy = [a for a in ready if seen.get(a, 0) + lightest <= capacity]
+        if not roomy:
             return 0
-        agents = sorted(users)
+        # Lock the agents this pass may offer to; another assigner skips them (PostgreSQL).
+        # Their load is read again under the lock: another pass may have offered to them meanwhile.
+        agent_rows = (select(User.id, User.skills).where(User.id.in_(roomy), User.active)
+                      .with_for_update(skip_locked=True, of=User))
+        skills_of: dict[int, list[object] | None] = {agent: skills for agent, skills in await session.execute(agent_rows)}
+        if not skills_of:
+            return 0
+        agents = sorted(skills_of)
         used = await self.load(session, agents)
         last_offer: dict[int, int] = {agent: offer for agent, offer in await session.execute(
             select(Offer.agent_id, func.max(Offer.id)).where(Offer.agent_id.in_(agents)).group_by(Offer.agent_id))}
-        stmt = (select(WorkItem, Ticket.assignee_id, Ticket.status, Ticket.subject)
-                .join(Ticket, Ticket.id == WorkItem.ticket_id)
-                .where(WorkItem.state == "waiting")
-                .order_by(WorkItem.priority.desc(), WorkItem.created_at, WorkItem.id)
-                .limit(BATCH).with_for_update(skip_locked=True, of=WorkItem))
-        rows = (await session.execute(stmt)).all()
-        if not rows:
-            return 0
+        room = sum(max(capacity - used.get(a, 0), 0) for a in agents)
+        made = 0
+        # A few items per unit of room first (capacity freed for one agent: a short read), the
+        # whole batch only if those could not fill the room (skills, items the agent declined).
+        for limit in dict.fromkeys((min(BATCH, 8 + 4 * room), BATCH)):
+            stmt = (select(WorkItem, Ticket.assignee_id, Ticket.status, Ticket.subject)
+                    .join(Ticket, Ticket.id == WorkItem.ticket_id)
+                    .where(WorkItem.state == "waiting")
+                    .order_by(WorkItem.priority.desc(), WorkItem.created_at, WorkItem.id)
+                    .limit(limit).with_for_update(skip_locked=True, of=WorkItem))
+            rows = (await session.execute(stmt)).all()
+            if rows:
+                made += await self._offer_rows(session, rows, agents, used, last_offer, skills_of)
+            room = sum(max(capacity - used.get(a, 0), 0) for a in agents)
+            if len(rows) < limit or room == 0:
+                break
+        return made
+
+    async def _offer_rows(self, session: AsyncSession, rows: Sequence[Row[WorkItem, int | None, str, str]],
+                          agents: list[int], used: dict[int, int], last_offer: dict[int, int],
+                          skills_of: dict[int, list[object] | None]) -> int:
+        capacity = self.settings.agent_capacity
         tried = {(work_id, agent) for work_id, agent in await session.execute(
             select(Offer.work_id, Offer.agent_id).where(Offer.work_id.in_([w.id for w, *_ in rows])))}
         now = self.clock.now()
@@ -212,10 +238,10 @@ class Assignment:
                 work.state = "closed"  # taken by hand, or solved, while it waited
                 continue
             eligible = [a for a in agents if used[a] + work.weight <= capacity and (work.id, a) not in tried
-                        and (work.skill is None or skill_level(users[a].skills, work.skill) > 0)]
+                        and (work.skill is None or skill_level(skills_of[a], work.skill) > 0)]
             if not eligible:
                 continue
-            agent = self._pick(work, eligible, used, last_offer, users, now)
+            agent = self._pick(work, eligible, used, last_offer, skills_of, now)
             if agent is None:
                 continue  # waiting for the customer's last agent a while longer
             taken = cast(CursorResult[Any], await session.execute(update(WorkItem).where(WorkItem.id == work.id, WorkItem.state == "waiting")
@@ -235,7 +261,7 @@ class Assignment:
         return made
 
     def _pick(self, work: WorkItem, eligible: list[int], used: dict[int, int], last_offer: dict[int, int],
-              users: dict[int, User], now: datetime) -> int | None:
+              skills_of: dict[int, list[object] | None], now: datetime) -> int | None:
         if work.strategy == "last_agent" and work.preferred_agent_id is not None:
             if work.preferred_agent_id in eligible:
                 return work.preferred_agent_id
@@ -244,7 +270,7 @@ class Assignment:
         if work.strategy == "round_robin":  # the agent offered work longest ago (or never) first
             return min(eligible, key=lambda a: (last_offer.get(a, 0), a))
         if work.strategy == "skills" and work.skill:
-            return min(eligible, key=lambda a: (-skill_level(users[a].skills, work.skill or ""), used[a], last_offer.get(a, 0), a))
+            return min(eligible, key=lambda a: (-skill_level(skills_of[a], work.skill or ""), used[a], last_offer.get(a, 0), a))
         return min(eligible, key=lambda a: (used[a], last_offer.get(a, 0), a))  # least busy
 
     # -- what agents do ----------------------------------------------------------------

@@ -7,9 +7,9 @@
 - ``double_offers`` / ``over_capacity``: two assigners working the same ``--waiting-tickets``
   for ``--agents`` ready agents at once (run it with ``--database`` on PostgreSQL for the
   row-lock case); both must be 0.
-- ``offer_bus_p50_ms`` / ``offer_bus_p99_ms``: an agent declines (capacity freed) → the
-  running assigner's next offer to them published on the event bus. ``offer_p99_ms`` (to the
-  frame on the agent's WebSocket) is not measured yet: null.
+- ``offer_p50_ms`` / ``offer_p99_ms``: an agent declines an offer (capacity freed, committed)
+  → the next offer's frame received on that agent's ``/ws`` WebSocket, through the real server
+  (``config.app.build_app`` on loopback, its own assigner, agents connected with API tokens).
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ from sqlalchemy import func, insert, select
 from core.auth import Actor
 from core.clock import SystemClock
 from core.db import Database
-from core.events import InProcessBus
-from core.health import HealthRegistry
+from core.errors import Conflict
 from core.migrate import upgrade
 from core.records import Role, Ticket, TicketStatus, User
-from core.supervisor import SupervisedTask
-from routing.assignment import Assignment, OfferMade, Presence
+from routing.assignment import Assignment, Presence
 from routing.contact import Contact
 from routing.defaults import default_rules_data
 from routing.desk import TicketDesk
@@ -119,7 +117,8 @@ async def _store_snapshots(db: Database, rng: random.Random, count: int) -> None
 
 
 async def _assignment(db: Database, agents: int, waiting: int, capacity: int, samples: int) -> dict[str, Any]:
-    settings = RoutingSettings.model_validate({"agent_capacity": capacity})
+    # Offers stay open for the whole run: a miss would free capacity that no sample freed.
+    settings = RoutingSettings.model_validate({"agent_capacity": capacity, "offer_timeout_s": 3600})
     clock = SystemClock()
     now = clock.now()
     async with db.transaction() as session:
@@ -149,49 +148,91 @@ async def _assignment(db: Database, agents: int, waiting: int, capacity: int, sa
             select(Offer.work_id).where(Offer.outcome.is_(None)).group_by(Offer.work_id).having(func.count() > 1).subquery()))).scalar_one()
         used = await workers[0].load(session, agent_ids)
         offered = (await session.execute(select(func.count()).select_from(WorkItem).where(WorkItem.state == "offered"))).scalar_one()
-    latencies = await _offer_latency(db, settings, presence, agent_ids, samples)
+    latencies = await _offer_latency(db.url, settings, agent_ids, samples)
     return {"agents": agents, "waiting_tickets": waiting, "offers": offered, "assign_s": round(elapsed, 3),
             "double_offers": int(double), "over_capacity": sum(1 for a in agent_ids if used.get(a, 0) > capacity),
-            "offer_p99_ms": None, "offer_samples": len(latencies),
-            "offer_bus_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-            "offer_bus_p99_ms": round(statistics.quantiles(latencies, n=100)[98], 1) if len(latencies) > 1 else None}
+            "offer_samples": len(latencies),
+            "offer_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+            "offer_p99_ms": round(statistics.quantiles(latencies, n=100)[98], 1) if len(latencies) > 1 else None}
 
 
-async def _offer_latency(db: Database, settings: RoutingSettings, presence: Presence, agent_ids: list[int],
-                         samples: int) -> list[float]:
-    """Capacity freed (an agent declines an offer) → the next offer to them published on the bus, by the running assigner."""
-    clock = SystemClock()
-    bus = InProcessBus()
-    desk = TicketDesk(RulesPolicy(settings), bus, clock)
-    assignment = Assignment(db, desk, clock, settings, presence)
-    offered: dict[int, asyncio.Future[float]] = {}
+async def _offer_latency(url: str, settings: RoutingSettings, agent_ids: list[int], samples: int) -> list[float]:
+    """Capacity freed → the next offer's frame received on the agent's WebSocket, through the real server.
 
-    async def on_offer(event: OfferMade) -> None:
-        waiter = offered.pop(event.user_ids[0], None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(time.perf_counter())
+    The server (``config.app.build_app``: its own assigner, live hub and ``/ws``) serves on
+    loopback; sampled agents connect to ``/ws`` with API tokens like any console. An agent
+    declines one of their open offers (committed: capacity freed), and the clock runs until a
+    ``routing.offer`` frame for them arrives on their socket.
+    """
+    import aiohttp
+    from aiohttp import web
 
-    bus.subscribe(OfferMade, on_offer)
-    task = SupervisedTask("bench-assigner", assignment.run, HealthRegistry(), required=False)
-    task.start()
+    from config.app import build_app, build_services
+    from config.settings import load_settings
+    from core.users import issue_api_token
+    from routing.keys import ASSIGNMENT
+
+    full = load_settings(None, database_url=url, routing=settings.model_dump())
+    services = build_services(full)
+    sampled = agent_ids[: min(len(agent_ids), max(1, samples // 4), 50)]
+    tokens: dict[int, str] = {}
+    async with services.db.transaction() as session:
+        for agent in sampled:
+            user = await session.get(User, agent)
+            assert user is not None
+            tokens[agent] = await issue_api_token(session, user, "bench")
+    app = build_app(full, services)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    assignment = app[ASSIGNMENT]
+    for agent in agent_ids:
+        assignment.presence.set(agent, "ready")
+    waiting: dict[int, asyncio.Future[float]] = {}
     latencies: list[float] = []
     try:
-        for n in range(samples):
-            agent = agent_ids[n % len(agent_ids)]
-            async with db.session() as session:
-                offer_id = await session.scalar(select(Offer.id).where(Offer.agent_id == agent, Offer.outcome.is_(None)).limit(1))
-                if offer_id is None:
-                    continue
-                offered[agent] = asyncio.get_running_loop().create_future()
-                await assignment.decline(session, _agent(agent), offer_id)
-                await desk.commit_and_publish(session)
-                freed = time.perf_counter()
-            try:
-                latencies.append((await asyncio.wait_for(offered[agent], 5.0) - freed) * 1000)
-            except TimeoutError:
-                offered.pop(agent, None)
+        async with aiohttp.ClientSession() as http:
+            sockets = [await http.ws_connect(f"http://127.0.0.1:{port}/ws", headers={"Authorization": f"Bearer {tokens[a]}"})
+                       for a in sampled]
+
+            async def listen(agent: int, ws: aiohttp.ClientWebSocketResponse) -> None:
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT and '"routing.offer"' in msg.data:
+                        received = time.perf_counter()
+                        waiter = waiting.get(agent)
+                        if waiter is not None and not waiter.done() and json.loads(msg.data)["event"] == "routing.offer":
+                            waiter.set_result(received)
+
+            listeners = [asyncio.create_task(listen(a, ws)) for a, ws in zip(sampled, sockets, strict=True)]
+            await asyncio.sleep(0.5)  # the first passes of the server's assigner
+            for n in range(samples):
+                agent = sampled[n % len(sampled)]
+                async with services.db.session() as session:
+                    offer_id = await session.scalar(select(Offer.id).where(Offer.agent_id == agent, Offer.outcome.is_(None))
+                                                    .order_by(Offer.id).limit(1))
+                    if offer_id is None:
+                        continue
+                    waiting[agent] = asyncio.get_running_loop().create_future()
+                    try:
+                        await assignment.decline(session, _agent(agent), offer_id)
+                    except Conflict:  # closed meanwhile (e.g. missed): nothing was freed by this sample
+                        waiting.pop(agent)
+                        continue
+                    await services.desk.commit_and_publish(session)
+                    freed = time.perf_counter()
+                try:
+                    latencies.append((await asyncio.wait_for(waiting[agent], 5.0) - freed) * 1000)
+                except TimeoutError:
+                    pass
+                waiting.pop(agent, None)
+            for task in listeners:
+                task.cancel()
+            for ws in sockets:
+                await ws.close()
     finally:
-        await task.stop()
+        await runner.cleanup()
     return latencies
 
 

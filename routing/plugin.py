@@ -12,7 +12,7 @@ from core.db import Database
 from core.events import DomainEvent, EventBus, TicketCreated, TicketUpdated
 from core.health import HealthRegistry
 from core.supervisor import Backoff, SupervisedTask
-from routing.assignment import Assignment, Presence
+from routing.assignment import Assignment, OfferEnded, Presence
 from routing.desk import TicketDesk
 from routing.keys import ASSIGNMENT
 from routing.policy import RulesPolicy
@@ -40,6 +40,7 @@ def plugin(policy: RulesPolicy, desk: TicketDesk, db: Database, bus: EventBus, c
         bus.subscribe(DomainEvent, presence.on_event)
         bus.subscribe(TicketCreated, wake)  # new work
         bus.subscribe(TicketUpdated, wake)  # capacity freed (solved, reassigned) or work taken by hand
+        bus.subscribe(OfferEnded, wake)  # declined or missed, once committed: its capacity is free
         async with db.session() as session:
             await policy.refresh(session)
         tasks = [SupervisedTask("routing-rules", follow, health, Backoff(1.0, 30.0), required=False),
