@@ -138,10 +138,14 @@ class _Keywords:
             in_body: dict[int, list[str]] = {}
             matcher = self.matcher
             if matcher is not None:
-                subject, body = facts.contact.subject, facts.contact.body
-                if "\x00" in subject:  # the separator of the two parts (a NUL in a subject is junk anyway)
-                    subject = subject.replace("\x00", " ")
-                keys_in_subject, keys_in_body = matcher.found_in_parts(fold(subject + "\x00" + body))
+                contact = facts.contact
+                folded = contact.folded
+                if folded is None:
+                    subject = contact.subject
+                    if "\x00" in subject:  # the separator of the two parts (a NUL in a subject is junk anyway)
+                        subject = subject.replace("\x00", " ")
+                    folded = contact.folded = fold(subject + "\x00" + contact.body)
+                keys_in_subject, keys_in_body = matcher.found_in_parts(folded)
                 for keys, table, into in ((keys_in_subject, self.in_subject, in_subject), (keys_in_body, self.in_body, in_body)):
                     for key in keys:
                         for condition, phrase in table[key]:
