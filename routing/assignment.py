@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
 
@@ -42,7 +43,9 @@ log = logging.getLogger(__name__)
 
 PRESENCE_STATES = ("ready", "paused", "on-call", "wrap-up", "offline")
 BATCH = 200  # waiting items looked at per pass
-PASS_GAP_S = 0.005
+PASS_GAP_S = 0.002
+FULL_LOOK_S = 1.0  # how often every ready agent is looked at again, at capacity or not
+EXPIRE_EVERY_S = 0.25
 _SQLITE_PASSES: dict[str, asyncio.Lock] = {}  # per database: one assigner pass at a time
 
 
@@ -120,13 +123,34 @@ class Assignment:
         self.settings = settings
         self.presence = presence
         self.wake = asyncio.Event()
+        # Agents this process saw at capacity in its last pass: skipped until something frees
+        # theirs (``freed``) or the next full look (every ``FULL_LOOK_S``: a save in another
+        # server process frees capacity this one hears nothing of).
+        self.full: set[int] = set()
+        self._full_since = 0.0
+        self._expired_at = 0.0
+
+    def freed(self, agents: Iterable[int] | None = None) -> None:
+        """Capacity may have freed for these agents (None: for anyone): look at them in the next pass."""
+        if agents is None:
+            self.full.clear()
+        else:
+            self.full.difference_update(agents)
+        self.wake.set()
 
     # -- the assigner ------------------------------------------------------------------
     async def run(self, task: SupervisedTask) -> None:
         while True:
             self.wake.clear()  # before the pass: a wake during it means another pass
             self.presence.changed.clear()
-            await self.run_once()
+            clock = time.monotonic()
+            full_look = clock - self._full_since >= FULL_LOOK_S
+            if full_look:
+                self._full_since = clock
+            expire = clock - self._expired_at >= EXPIRE_EVERY_S  # offer timeouts are tens of seconds
+            if expire:
+                self._expired_at = clock
+            await self.run_once(full_look=full_look, expire=expire)
             task.healthy()
             waiters = [asyncio.ensure_future(e.wait()) for e in (self.wake, self.presence.changed)]
             try:
@@ -136,14 +160,20 @@ class Assignment:
                     w.cancel()
             await asyncio.sleep(PASS_GAP_S)  # a burst of wakes is one pass
 
-    async def run_once(self) -> int:
-        """Expire overdue offers, then offer waiting work to agents with room for it. Returns offers made."""
+    async def run_once(self, full_look: bool = True, expire: bool = True) -> int:
+        """Expire overdue offers, then offer waiting work to agents with room for it. Returns offers made.
+
+        ``full_look=False`` skips the agents the last passes saw at capacity (see ``freed``).
+        """
         lock = _SQLITE_PASSES.setdefault(self.db.url, asyncio.Lock()) if self.db.is_sqlite else None
         if lock is not None:
             await lock.acquire()
         try:
+            if full_look:
+                self.full.clear()
             async with self.db.session() as session:
-                await self._expire(session)
+                if expire:
+                    await self._expire(session)
                 made = await self._offer(session)
                 await self.desk.commit_and_publish(session)
         finally:
@@ -187,13 +217,10 @@ class Assignment:
     async def _offer(self, session: AsyncSession) -> int:
         capacity = self.settings.agent_capacity
         lightest = min(self.settings.weights.values(), default=1)
-        ready = self.presence.ready()
-        if not ready:
-            return 0
-        # Only agents with room for some work are locked and looked at: when capacity frees
-        # for one agent among hundreds at capacity, the pass is about that one agent.
-        seen = await self.load(session, ready)
-        roomy = [a for a in ready if seen.get(a, 0) + lightest <= capacity]
+        full = self.full
+        # Agents seen at capacity are skipped: when capacity frees for one agent among hundreds
+        # at capacity, the pass is about that one agent.
+        roomy = [a for a in self.presence.ready() if a not in full]
         if not roomy:
             return 0
         # Lock the agents this pass may offer to; another assigner skips them (PostgreSQL).
@@ -207,6 +234,9 @@ class Assignment:
         used = await self.load(session, agents)
         last_offer: dict[int, int] = {agent: offer for agent, offer in await session.execute(
             select(Offer.agent_id, func.max(Offer.id)).where(Offer.agent_id.in_(agents)).group_by(Offer.agent_id))}
+        for agent in agents:
+            if used.get(agent, 0) + lightest > capacity:
+                full.add(agent)
         room = sum(max(capacity - used.get(a, 0), 0) for a in agents)
         made = 0
         # A few items per unit of room first (capacity freed for one agent: a short read), the
@@ -223,6 +253,7 @@ class Assignment:
             room = sum(max(capacity - used.get(a, 0), 0) for a in agents)
             if len(rows) < limit or room == 0:
                 break
+        full.update(a for a in agents if used.get(a, 0) + lightest > capacity)
         return made
 
     async def _offer_rows(self, session: AsyncSession, rows: Sequence[Row[WorkItem, int | None, str, str]],
@@ -294,9 +325,9 @@ class Assignment:
         return await self.desk.assign(session, actor, offer.ticket_id, actor.user_id)
 
     async def decline(self, session: AsyncSession, actor: Actor, offer_id: int) -> None:
-        _offer, work = await self._open_offer(session, actor, offer_id)
+        offer, work = await self._open_offer(session, actor, offer_id)
         await self._close_offer(session, work, "declined")
-        self.wake.set()
+        self.freed([offer.agent_id])  # (woken again once committed: the OfferEnded event)
 
     async def overview(self, session: AsyncSession, actor: Actor) -> dict[str, object]:
         """What supervisors watch: per queue, items waiting / offered / assigned; each agent's state and load."""
