@@ -128,15 +128,25 @@ class Assignment:
         # server process frees capacity this one hears nothing of).
         self.full: set[int] = set()
         self._full_since = 0.0
+        self._freed_in_pass: set[int] | None = set()  # freed since the running pass began; None: anyone
         self._expired_at = 0.0
 
     def freed(self, agents: Iterable[int] | None = None) -> None:
         """Capacity may have freed for these agents (None: for anyone): look at them in the next pass."""
         if agents is None:
             self.full.clear()
+            self._freed_in_pass = None
         else:
             self.full.difference_update(agents)
+            if self._freed_in_pass is not None:
+                self._freed_in_pass.update(agents)
         self.wake.set()
+
+    def _mark_full(self, agents: Iterable[int]) -> None:
+        """Remember agents at capacity, unless their capacity freed while the pass read it (a commit it may not have seen)."""
+        freed = self._freed_in_pass
+        if freed is not None:
+            self.full.update(a for a in agents if a not in freed)
 
     # -- the assigner ------------------------------------------------------------------
     async def run(self, task: SupervisedTask) -> None:
@@ -171,6 +181,7 @@ class Assignment:
         try:
             if full_look:
                 self.full.clear()
+            self._freed_in_pass = set()
             async with self.db.session() as session:
                 if expire:
                     await self._expire(session)
@@ -234,9 +245,7 @@ class Assignment:
         used = await self.load(session, agents)
         last_offer: dict[int, int] = {agent: offer for agent, offer in await session.execute(
             select(Offer.agent_id, func.max(Offer.id)).where(Offer.agent_id.in_(agents)).group_by(Offer.agent_id))}
-        for agent in agents:
-            if used.get(agent, 0) + lightest > capacity:
-                full.add(agent)
+        self._mark_full(a for a in agents if used.get(a, 0) + lightest > capacity)
         room = sum(max(capacity - used.get(a, 0), 0) for a in agents)
         made = 0
         # A few items per unit of room first (capacity freed for one agent: a short read), the
@@ -253,7 +262,7 @@ class Assignment:
             room = sum(max(capacity - used.get(a, 0), 0) for a in agents)
             if len(rows) < limit or room == 0:
                 break
-        full.update(a for a in agents if used.get(a, 0) + lightest > capacity)
+        self._mark_full(a for a in agents if used.get(a, 0) + lightest > capacity)
         return made
 
     async def _offer_rows(self, session: AsyncSession, rows: Sequence[Row[WorkItem, int | None, str, str]],

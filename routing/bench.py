@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -271,6 +272,7 @@ class _NullBus:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(12)
+    load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         await asyncio.to_thread(upgrade, url)
@@ -291,7 +293,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             assignment = await _assignment(db, args.agents, args.waiting_tickets, args.capacity, args.offer_samples)
         finally:
             await db.close()
-    return {"rules": args.rules, "contacts": args.contacts, "decisions_per_s": round(decisions),
+    return {"load_1m_before": load_before, "load_1m_after": round(os.getloadavg()[0], 2),  # others' work on the machine skews every figure
+            "rules": args.rules, "contacts": args.contacts, "decisions_per_s": round(decisions),
             "email_decisions_per_s": round(mails), "unbatched_decisions_per_s": round(unbatched),
             "replay_contacts": replayed.contacts, "replay_s": round(replay_s, 2), "replay_moved": replayed.moved,
             "database": "postgresql" if url.startswith("postgresql") else "sqlite", **assignment}
