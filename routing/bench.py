@@ -30,7 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from core.auth import Actor
 from core.clock import SystemClock
@@ -136,6 +136,15 @@ async def _store_snapshots(db: Database, rng: random.Random, count: int) -> None
                              "queue": "email", "priority": 1, "assignee_id": None,
                              "contact": {"tier": c.customer_tier, "subject": c.subject, "body": c.body[:500], "attributes": {}}})
             await session.execute(insert(RoutedContact), rows)
+    await _analyze(db)
+
+
+async def _analyze(db: Database) -> None:
+    """Planner statistics after a bulk load, as autovacuum keeps them on a live PostgreSQL (else it guesses one row)."""
+    if not db.is_sqlite:
+        async with db.session() as session:
+            await session.execute(text("ANALYZE"))
+            await session.commit()
 
 
 async def _assignment(db: Database, agents: int, waiting: int, capacity: int, samples: int) -> dict[str, Any]:
@@ -155,6 +164,7 @@ async def _assignment(db: Database, agents: int, waiting: int, capacity: int, sa
             await session.execute(insert(WorkItem), [{"ticket_id": t, "queue": "email", "priority": 2, "strategy": "least_busy",
                                                       "weight": 1, "state": "waiting", "created_at": now} for t in ids])
         agent_ids = list((await session.execute(select(User.id).where(User.login.like("bench-agent-%")))).scalars())
+    await _analyze(db)
     presence = Presence()
     for agent in agent_ids:
         presence.set(agent, "ready")
