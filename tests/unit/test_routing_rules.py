@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import InvalidInput
+from core.normalize import fold
 from routing.bench import generated_contact, generated_rules
 from routing.contact import Contact, Decision
 from routing.engine import RuleEngine
@@ -121,3 +122,16 @@ def test_a_rule_set_over_the_total_keyword_cap_is_refused() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_rules(rules)
     assert "at most 20,000 keywords in all" in caught.value.details["errors"][0]["message"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 100_000), st.text(max_size=40), st.text(max_size=40))
+def test_subject_and_body_in_one_pass_find_what_two_passes_find(seed: int, noise_a: str, noise_b: str) -> None:
+    """Routing folds subject and body once and runs one automaton pass over both (NUL-joined)."""
+    rng = random.Random(seed)
+    engine = RuleEngine(parse_rules(generated_rules(rng, 60)), 1, RoutingSettings.model_validate({}))
+    matcher = engine._keywords.matcher
+    assert matcher is not None
+    contact = generated_contact(rng)
+    subject, body = contact.subject + noise_a.replace("\x00", ""), noise_b.replace("\x00", "") + contact.body
+    assert matcher.found_in_parts(fold(subject + "\x00" + body)) == (matcher.found(fold(subject)), matcher.found(fold(body)))
