@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,9 @@ from routing.rules import (
     RuleSet,
 )
 from routing.settings import RoutingSettings
+
+if TYPE_CHECKING:
+    from alerts.calendar import WorkingTime
 
 _NEED_HISTORY = object()  # a rule's verdict when it depends on the customer's tickets, not read yet
 
@@ -158,7 +161,7 @@ class _Keywords:
         return found
 
 
-def _compile_condition(cond: Condition, keywords: _Keywords) -> Predicate:
+def _compile_condition(cond: Condition, keywords: _Keywords, calendars: Mapping[str, WorkingTime]) -> Predicate:
     field, op, value = cond.field, cond.op, cond.value
     if field in ("keywords", "subject_keywords", "body_keywords"):
         scope = {"keywords": "any", "subject_keywords": "subject", "body_keywords": "body"}[field]
@@ -191,6 +194,23 @@ def _compile_condition(cond: Condition, keywords: _Keywords) -> Predicate:
             return f"open ticket older than {value} h" if hours > value else None
 
         return open_ticket
+    if field == "business_hours":
+        assert isinstance(value, list)
+        names = list(value)
+        found = [calendars.get(name) for name in names]
+
+        def business_hours(f: Facts) -> str | None:
+            open_in = None
+            for name, calendar in zip(names, found, strict=True):
+                if calendar is None:  # removed since the rules were saved: the contact goes to the default queue
+                    raise LookupError(f"no business calendar named {name!r}")
+                if open_in is None and calendar.is_open(f.now):
+                    open_in = name
+            if op == "open_in":
+                return f"inside the business hours of {open_in}" if open_in is not None else None
+            return f"outside the business hours of {', '.join(names)}" if open_in is None else None
+
+        return business_hours
     if field == "open_callback":
 
         def open_callback(f: Facts) -> str | None:
@@ -419,8 +439,10 @@ class CompiledActions:
 class RuleEngine:
     """Immutable once built: saving rules builds a new engine, swapped in whole."""
 
-    def __init__(self, rule_set: RuleSet, version: int, settings: RoutingSettings) -> None:
+    def __init__(self, rule_set: RuleSet, version: int, settings: RoutingSettings,
+                 calendars: Mapping[str, WorkingTime] | None = None) -> None:
         self.rule_set = rule_set
+        self.calendars: Mapping[str, WorkingTime] = calendars or {}
         self.version = version
         self.settings = settings
         self._keywords = _Keywords()
@@ -435,7 +457,7 @@ class RuleEngine:
                 compiled = []
                 for c in g.conditions:
                     before = len(self._keywords.entries)
-                    compiled.append((_compile_condition(c, self._keywords), c.field in HISTORY_FIELDS))
+                    compiled.append((_compile_condition(c, self._keywords, self.calendars), c.field in HISTORY_FIELDS))
                     if len(self._keywords.entries) > before:
                         keyword_keys[id(c)] = before
                 groups.append((g.mode, compiled))
