@@ -44,6 +44,8 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
         "channels": CHANNEL_CHOICES,
         "priorities": [p.name.lower() for p in Priority],
         "categories": [c.value for c in Category],
+        "now": services.clock.now(),
+        "more": len(tickets) == view.limit,
     }
 
 
@@ -73,9 +75,11 @@ async def _ticket_context(session: AsyncSession, request: web.Request, actor: Ac
         "customer": ticket.customer,
         "other_tickets": other_tickets,
         "history": history,
-        "users": [u for u in users if u.active],
+        "users": [u for u in users if u.active and (Role.AGENT.value in (u.roles or []) or u.id == ticket.assignee_id)],
         "user_names": {u.id: u.display_name for u in users},
-        "can_assign": actor.has(Role.SUPERVISOR),
+        # Who may change the assignee here: what ``TicketDesk.assign`` allows (it checks again).
+        "can_assign": actor.has(Role.SUPERVISOR)
+        or (actor.has(Role.AGENT) and ticket.assignee_id in (None, actor.user_id)),
         "statuses": [s.value for s in TicketStatus],
         "priorities": [p.name.lower() for p in Priority],
         "categories": [c.value for c in Category],

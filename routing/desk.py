@@ -72,6 +72,27 @@ class TicketFilter:
     channel: str | None = None
     customer_id: int | None = None
     limit: int = 200
+    offset: int = 0
+    sort: str = "priority"  # one of SORTS
+    descending: bool = False
+
+
+# What the queue can be sorted by: the column, and the order that breaks ties. "priority"
+# is the desk's own order (most urgent first, then oldest); "due" puts tickets with no SLA
+# deadline last whichever way it runs.
+SORTS = ("priority", "due", "updated", "created", "number", "status", "queue", "subject")
+
+
+def _ordering(flt: TicketFilter) -> list[Any]:
+    if flt.sort == "priority":
+        order = [Ticket.priority.desc(), Ticket.created_at]
+        return [Ticket.priority, Ticket.created_at.desc()] if flt.descending else order
+    column = {"due": Ticket.due_at, "updated": Ticket.updated_at, "created": Ticket.created_at, "number": Ticket.id,
+              "status": Ticket.status, "queue": Ticket.queue, "subject": Ticket.subject}[flt.sort]
+    direction = column.desc() if flt.descending else column.asc()
+    if flt.sort == "due":
+        return [Ticket.due_at.is_(None), direction, Ticket.id]
+    return [direction, Ticket.id]
 
 
 def ticket_dict(ticket: Ticket) -> dict[str, Any]:
@@ -355,20 +376,25 @@ class TicketDesk:
             stmt = stmt.where(Ticket.channel == flt.channel)
         if flt.customer_id is not None:
             stmt = stmt.where(Ticket.customer_id == flt.customer_id)
-        stmt = stmt.order_by(Ticket.priority.desc(), Ticket.created_at).limit(min(max(flt.limit, 1), 1000))
+        stmt = stmt.order_by(*_ordering(flt)).offset(max(flt.offset, 0)).limit(min(max(flt.limit, 1), 1000))
         return list((await session.execute(stmt)).scalars().unique())
 
     async def assign(
         self, session: AsyncSession, actor: Actor, ticket_id: int, user_id: int | None
     ) -> Ticket:
-        """An agent may take a ticket for themself; giving it to someone else needs a supervisor."""
+        """An agent may take a ticket, and hand one that is theirs or nobody's to a colleague
+        (audited, on the timeline); taking someone else's ticket from them, or unassigning it,
+        needs a supervisor."""
         ticket = await self.get(session, actor, ticket_id)
-        if user_id != actor.user_id:
+        handing_own = ticket.assignee_id in (None, actor.user_id) and user_id is not None
+        if user_id != actor.user_id and not (handing_own and actor.has(Role.AGENT)):
             actor.require(Role.SUPERVISOR)
         if user_id is not None:
             user = await session.get(User, user_id)
             if user is None or not user.active:
                 raise InvalidInput("no such active user", {"user_id": user_id})
+            if user_id != actor.user_id and Role.AGENT.value not in (user.roles or []):
+                raise InvalidInput("tickets go to agents", {"user_id": user_id})
         before = ticket.assignee_id
         if before == user_id:
             return ticket
