@@ -292,7 +292,9 @@ class MailImporter:
             ],
             references=[MailReference(ref=ref[:500]) for ref in p.thread_refs],
         )
-        acknowledge = bool(accepted.created and not loop_reasons and self.mailbox.acknowledge and batch.may_auto_reply(p.sender))
+        acknowledge = bool(accepted.created and not loop_reasons and self.mailbox.acknowledge
+                           and accepted.decision.acknowledgement != "none"  # a routing rule said: no acknowledgement
+                           and batch.may_auto_reply(p.sender))
         if acknowledge:
             batch.acknowledgements.append((ticket, customer, p))
         result = IngestResult(mail.uid, "imported", acknowledged=acknowledge)
