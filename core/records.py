@@ -205,7 +205,7 @@ class Ticket(Base):
     sla_paused_at: Mapped[datetime | None]
     sla_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Set when this ticket was merged into another: mail and calls that find this ticket go there.
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     customer: Mapped[Customer | None] = relationship(lazy="joined", foreign_keys=[customer_id])

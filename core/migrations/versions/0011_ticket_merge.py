@@ -14,12 +14,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tickets") as batch:
-        batch.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_tickets_merged_into", "tickets", ["merged_into_id"], ["id"], ondelete="SET NULL")
+    # A plain ADD COLUMN on SQLite (allowed with a NULL default): a batch copy of ``tickets``
+    # would drop the old table, and with foreign keys on that cascades into every timeline.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE tickets ADD COLUMN merged_into_id INTEGER REFERENCES tickets (id)")
+    else:
+        op.add_column("tickets", sa.Column("merged_into_id", sa.Integer(), nullable=True))
+        op.create_foreign_key("fk_tickets_merged_into", "tickets", "tickets", ["merged_into_id"], ["id"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tickets") as batch:
-        batch.drop_constraint("fk_tickets_merged_into", type_="foreignkey")
-        batch.drop_column("merged_into_id")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE tickets DROP COLUMN merged_into_id")
+    else:
+        op.drop_constraint("fk_tickets_merged_into", "tickets", type_="foreignkey")
+        op.drop_column("tickets", "merged_into_id")
