@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defaultload
 
 from core.auth import Actor
 from core.errors import InvalidInput
@@ -127,8 +128,11 @@ class SearchService:
         rows = [(ticket_id, newest) for ticket_id, (_, newest) in ranked[offset:offset + limit + 1]]
         more = len(rows) > limit
         rows = rows[:limit]
+        # The customer's name and tier are shown, not their phones and addresses: no second query.
+        customer = defaultload(Ticket.customer)
         tickets = {t.id: t for t in (await session.scalars(
-            select(Ticket).where(Ticket.id.in_([r[0] for r in rows])))).unique()}
+            select(Ticket).where(Ticket.id.in_([r[0] for r in rows]))
+            .options(customer.lazyload(Customer.phones), customer.lazyload(Customer.emails)))).unique()}
         docs = {d.id: d for d in await session.scalars(
             select(SearchDocument).where(SearchDocument.id.in_([r[1] for r in rows])))}
         hits = []
