@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
-    bindparam,
     column,
     delete,
     event,
@@ -250,5 +249,8 @@ def match_source(query: Query, sqlite: bool) -> tuple[Any, Any, Any]:
     tsquery = " & ".join(f"'{w}'" for w in words[:-1])
     last = f"'{words[-1]}'" + (":*" if query.prefix else "")
     tsquery = f"{tsquery} & {last}" if tsquery else last
-    condition = _TSV.op("@@")(func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("ts_match", tsquery)))
+    # The query inline, not a bound parameter: a prepared statement's generic plan cannot tell a
+    # rare word (read the GIN index) from a common one (walk the newest rows), and picks one for all.
+    quoted = "'" + tsquery.replace("'", "''") + "'"
+    condition = _TSV.op("@@")(func.to_tsquery(literal_column("'simple'::regconfig"), literal_column(quoted)))
     return SearchDocument.__table__, condition, SearchDocument.id

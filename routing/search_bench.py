@@ -109,9 +109,17 @@ async def fill(db: Database, corpus: Corpus, batch: int = 5000) -> None:
                 text = corpus.text(t)
                 docs.append({"kind": "entry", "ref_id": doc_id, "ticket_id": t, "customer_id": None, "title": "",
                              "text": text, "terms": " ".join(terms(text)), "at": at + timedelta(seconds=e)})
-        async with db.engine.begin() as conn:  # Core executemany: the ORM's bulk path is slower
-            await conn.execute(insert(Ticket), rows)
-            await conn.execute(insert(SearchDocument), docs)
+        async with db.engine.begin() as conn:
+            if db.is_sqlite:  # Core executemany: the ORM's bulk path is slower
+                await conn.execute(insert(Ticket), rows)
+                await conn.execute(insert(SearchDocument), docs)
+            else:  # COPY: the generated tsvector column is filled by PostgreSQL as on any insert
+                raw: Any = (await conn.get_raw_connection()).driver_connection
+                for table, data in (("tickets", rows), ("search_documents", docs)):
+                    columns = list(data[0])
+                    records = [tuple(json.dumps(r[c]) if isinstance(r[c], dict) else r[c] for c in columns)
+                               for r in data]
+                    await raw.copy_records_to_table(table, records=records, columns=columns)
 
 
 def queries(corpus: Corpus, count: int) -> list[tuple[str, str]]:
