@@ -77,13 +77,28 @@ def _frame(text: str, result: ParseResult) -> None:
         result.errors.append(f"frame without Event or Response: {text[:80]!r}")
 
 
+def _split(data: bytes) -> list[bytes]:
+    """``_TERMINATOR.split``, several times faster: ``bytes.split`` on the usual ``\\r\\n\\r\\n``, the
+    regular expression only on the pieces that hold another terminator (``\\r\\n\\n`` and kin)."""
+    parts = data.split(b"\r\n\r\n")
+    if b"\n\n" not in data and not any(b"\n\r\n" in p for p in parts):
+        return parts
+    split: list[bytes] = []
+    for part in parts:
+        if b"\n\n" in part or b"\n\r\n" in part:
+            split.extend(_TERMINATOR.split(part))
+        else:
+            split.append(part)
+    return split
+
+
 def parse_frames(data: bytes, max_frame: int = MAX_FRAME_BYTES, keep: Callable[[bytes], bool] | None = None) -> ParseResult:
     """Split ``data`` into complete frames; the incomplete tail comes back as ``leftover``.
 
     ``keep`` sees each complete frame's raw bytes first: a frame it refuses is only counted
     (``skipped``), which is far cheaper than decoding it (see ``cti.prefilter``).
     """
-    parts = _TERMINATOR.split(data)
+    parts = _split(data)
     leftover = parts.pop()
     result = ParseResult([], leftover)
     for raw in parts:
