@@ -93,3 +93,18 @@ async def test_an_api_token_opens_the_live_feed_too(site: WebSite) -> None:
     ws = await robot.http.ws_connect("/ws")
     await ws.send_str("ping")
     assert (await next_event(ws))["event"] == "pong"
+
+
+async def test_a_console_hears_only_of_the_ticket_it_shows(site: WebSite) -> None:
+    robot = await site.token_client("supervisor")
+    shown = (await robot.api("POST", "/api/v1/tickets", json={"subject": "On screen"}, status=201))["ticket"]["id"]
+    other = (await robot.api("POST", "/api/v1/tickets", json={"subject": "Elsewhere"}, status=201))["ticket"]["id"]
+    agent = await site.login("agent")
+    ws = await connect(agent)
+    await ws.send_str(json.dumps({"watch": {"ticket": shown}}))
+    await ws.send_str("ping")
+    assert (await next_event(ws))["event"] == "pong"  # the watch was read before the ping
+    await robot.api("PATCH", f"/api/v1/tickets/{other}", json={"status": "open"})
+    await robot.api("PATCH", f"/api/v1/tickets/{shown}", json={"status": "open"})
+    message = await next_event(ws)  # the first frame after the other ticket's changes is about the shown one
+    assert message["event"].startswith("ticket.") and message["data"]["ticket_id"] == shown
