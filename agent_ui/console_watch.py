@@ -21,7 +21,6 @@ from typing import Any
 
 from agent_ui.queue_filters import read_queue_view
 from core.auth import Actor
-from core.errors import InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 
 TICKET_FRAMES = (TicketCreated, TicketUpdated, TimelineAppended)
@@ -56,19 +55,20 @@ class ConsoleWatch:
 
     @classmethod
     def read(cls, declared: Any, actor: Actor) -> ConsoleWatch:
-        """The ``watch`` object a page sent; anything malformed is refused with ``InvalidInput``."""
+        """The ``watch`` object a page sent; anything malformed is refused with ``ValueError``
+        (or the queue filter's ``InvalidInput``): the hub logs and ignores it, nobody reads it."""
         if not isinstance(declared, dict):
-            raise InvalidInput("watch must be an object")
+            raise ValueError("watch must be an object")
         listing = None
         if "queue" in declared:
             query = declared["queue"]
             if not isinstance(query, str) or len(query) > MAX_QUERY:
-                raise InvalidInput("watch.queue must be the page's query string")
+                raise ValueError("watch.queue must be the page's query string")
             flt = read_queue_view(dict(urllib.parse.parse_qsl(query))).to_filter(actor)
             listing = ListKey(flt.queue, flt.assignee_id, flt.unassigned)
         ticket = declared.get("ticket")
         if ticket is not None and (not isinstance(ticket, int) or isinstance(ticket, bool)):
-            raise InvalidInput("watch.ticket must be a ticket id")
+            raise ValueError("watch.ticket must be a ticket id")
         return cls(listing, ticket)
 
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, cast
 from aiohttp import web
 
 from agent_ui.console_watch import ConsoleWatch
-from agent_ui.live import LiveHub, encode
+from agent_ui.live import LiveHub, encode, read_watch
 from core.auth import Actor
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 from core.records import Role
@@ -173,3 +173,11 @@ async def test_an_event_addressed_to_nobody_reaches_no_one() -> None:
     await asyncio.sleep(0)
     assert [json.loads(t)["data"]["user_ids"] for t in sock.received] == [[1]]
     await hub.close_all()
+
+
+def test_a_malformed_watch_is_ignored_and_a_good_one_is_read() -> None:
+    for text in ("not json", '{"watch": 3}', '{"watch": {"ticket": "7"}}', '{"watch": {"queue": "status=nonsense"}}', "[1]", "x" * 5000):
+        assert read_watch(text, actor(1)) is None, text
+    watch = read_watch('{"watch": {"queue": "queue=support&mine=1"}}', actor(1))
+    assert watch is not None and watch.listing is not None
+    assert (watch.listing.queue, watch.listing.assignee, watch.ticket_id) == ("support", 1, None)
