@@ -11,8 +11,12 @@ its own writer task, so publishing never awaits a socket: a client whose queue i
 is closed and counted, and the others never wait for it. With ``fanout_slice`` (the
 console's hub), a frame for many connections is handed to about that many per loop turn:
 each hand-over wakes a writer, and 500 socket writes in one turn (20-35 ms) would hold up
-everything else, a screen-pop included. Events for named users are queued at once, so
-they may overtake a broadcast still being handed out.
+everything else, a screen-pop included. In that fan-out the frame is built once
+(``agent_ui.broadcast.text_frame``, uncompressed) and written straight to the transport of
+each connection with nothing queued — no writer wake-up, no compression per connection —
+and a connection with more than ``MAX_BUFFERED`` bytes unsent is dropped as too slow.
+Events for named users are queued at once, so they may overtake a broadcast still being
+handed out.
 Wire shape: ``{"event": name, "data": {...}}``.
 """
 
@@ -27,6 +31,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from agent_ui.broadcast import text_frame
 from agent_ui.console_watch import ConsoleWatch, ListKey
 from agent_ui.identity import actor_of, same_origin, signed_in
 from agent_ui.keys import LIVE_HUB
@@ -41,6 +46,7 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 256
 LIST_TICK_S = 0.5  # a queue list hears of its changes at most this often
 MAX_WATCH_MESSAGE = 4096
+MAX_BUFFERED = 256 * 1024  # bytes unsent by a connection written to directly: it stopped reading
 
 
 def _json_default(value: Any) -> Any:
@@ -64,12 +70,26 @@ def recipients_of(event: DomainEvent) -> tuple[int, ...] | None:
 class LiveConnection:
     """One browser tab: its queue of encoded messages, the task that writes them, and what it shows."""
 
-    def __init__(self, ws: web.WebSocketResponse, actor: Actor, queue_size: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, actor: Actor, queue_size: int,
+                 transport: asyncio.Transport | None = None) -> None:
         self.ws = ws
         self.actor = actor
+        self.transport = transport  # for frames built once and written directly (the fan-out)
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.writer: asyncio.Task[None] | None = None
         self.watch: ConsoleWatch | None = None  # None: it never said (an API client): every ticket frame
+
+    def write(self, text: str, frame: bytes) -> bool:
+        """``frame`` straight to the socket when nothing is queued before it, else ``text`` queued."""
+        transport = self.transport
+        if transport is None or not self.queue.empty():
+            return self.offer(text)
+        if transport.is_closing() or self.ws.closed:
+            return True  # going away: the reader ends it
+        if transport.get_write_buffer_size() > MAX_BUFFERED:
+            return False
+        transport.write(frame)
+        return True
 
     def offer(self, text: str) -> bool:
         try:
@@ -112,8 +132,8 @@ class LiveHub:
     def connections(self) -> int:
         return len(self._connections)
 
-    def attach(self, ws: web.WebSocketResponse, actor: Actor) -> LiveConnection:
-        conn = LiveConnection(ws, actor, self.queue_size)
+    def attach(self, ws: web.WebSocketResponse, actor: Actor, transport: asyncio.Transport | None = None) -> LiveConnection:
+        conn = LiveConnection(ws, actor, self.queue_size, transport)
         conn.writer = asyncio.create_task(conn.pump(), name=f"live-writer-{actor.login}")
         self._connections.add(conn)
         if actor.user_id is not None:
@@ -224,6 +244,7 @@ class LiveHub:
             batch = list(self._bulk)
             self._bulk.clear()
             texts_of: dict[LiveConnection, list[str]] = {}
+            frames = {text: text_frame(text) for text, _targets in batch}  # built once for all
             for text, targets in batch:
                 for conn in self._connections if targets is None else targets:
                     texts_of.setdefault(conn, []).append(text)
@@ -232,7 +253,7 @@ class LiveHub:
                 if conn not in self._connections:
                     continue
                 for text in texts:
-                    if not conn.offer(text):
+                    if not conn.write(text, frames[text]):
                         self._drop(conn)
                         break
                     sent += 1
@@ -292,7 +313,7 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[LIVE_HUB]
     ws = web.WebSocketResponse(heartbeat=30.0)
     await ws.prepare(request)
-    conn = hub.attach(ws, actor)
+    conn = hub.attach(ws, actor, request.transport if isinstance(request.transport, asyncio.Transport) else None)
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "ping":
