@@ -9,11 +9,19 @@ CTI plugin, call recorder and SQLite database as configured there.
 
 ``events_per_s``: the recorded 10 calls/s mix (72 % VarSet) written as fast as the
 simulator can, timed from the first frame parsed to the last one applied. Pops: calls
-through queue ``support`` (each rings one of the 500 agents, answered after 0.5 s)
+through queue ``support`` (each rings one of the ``--agents``, answered after 0.5 s)
 while the recorded mix runs at ``--load`` events/s in the background (queue ``loadq``,
 which the PBX settings do not list as ours, so those calls are tracked but not put on
 tickets). Five warm-up pops are not counted; ``gc.freeze()`` after start-up, as a
 long-running server would.
+
+Each client is a console on the agents' home page (the open queue, unfiltered): it tells
+the hub so (``agent_ui.console_watch``), as the page's script does, and so hears of every
+ticket the pops create, at most once per list tick. ``recorder_backlog_max``: the most
+events the call recorder had queued, sampled every 50 ms while the pops ran;
+``recorder_backlog_end``: how many were still queued when they ended. ``--database``
+runs on that database (migrated; the benchmark's agents are users ``bench-agent<n>``,
+reused by later runs) instead of a fresh SQLite file.
 """
 
 from __future__ import annotations
@@ -106,6 +114,8 @@ def _clients_process(conn: Connection, url: str, cookies: list[str]) -> None:
         received: dict[str, float] = {}
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             sockets = [await http.ws_connect(url, headers={"Cookie": f"{COOKIE_NAME}={cookie}"}) for cookie in cookies]
+            for ws in sockets:  # what the queue page's script says on connecting
+                await ws.send_str(json.dumps({"watch": {"queue": "status=open"}}))
 
             async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
                 async for msg in ws:
@@ -134,6 +144,8 @@ async def _until(condition: Callable[[], bool], step: float = 0.01) -> None:
 
 # -- process 2 (this one): the server, as ``frontdesk serve`` builds it ----------------------
 async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    from sqlalchemy import select
+
     from agent_ui.keys import LIVE_HUB, SESSIONS
     from config.app import build_app, build_services
     from config.settings import load_settings
@@ -163,9 +175,12 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     web_port = runner.addresses[0][1]
     async with services.db.transaction() as session:
         # Agents never log in with a password here: a placeholder hash spares 500 argon2 rounds.
-        users = [User(login=f"agent{n}", password_hash="!", display_name=f"Agent {n}", roles=["agent"], pbx_interface=bench_agent(n))
-                 for n in range(args.agents)]
-        session.add_all(users)
+        logins = [f"bench-agent{n}" for n in range(args.agents)]
+        existing = {u.login: u for u in (await session.execute(select(User).where(User.login.in_(logins)))).scalars()}
+        users = [existing.get(login) or User(login=login, password_hash="!", display_name=f"Agent {n}", roles=["agent"],
+                                             pbx_interface=bench_agent(n))
+                 for n, login in enumerate(logins)]
+        session.add_all([u for u in users if u.login not in existing])
         await session.flush()
         cookies = [await app[SESSIONS].open(session, user) for user in users]
     cti = app[CTI]
@@ -196,8 +211,18 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     _progress(f"{connected} clients connected; measuring {args.pops} pops under {args.load} events/s")
     gc.collect()
     gc.freeze()  # what a long-running server does after start-up: no full scans of its long-lived objects
+    backlog_max = 0
+
+    async def watch_recorder() -> None:
+        nonlocal backlog_max
+        while cti.recorder is not None:
+            backlog_max = max(backlog_max, cti.recorder.worker.queue.qsize())
+            await asyncio.sleep(0.05)
+
+    watcher = asyncio.create_task(watch_recorder())
     sim_conn.send(("pops", {"pops": args.pops, "rate": args.pop_rate, "load": args.load, "warmup": 5}))
     sent: dict[str, float] = await asyncio.to_thread(sim_conn.recv)
+    watcher.cancel()
     recorder = cti.recorder.worker.queue.qsize() if cti.recorder else 0
     _progress(f"backlog after the pops: AMI queue {len(link.queue.items)}, screen-pop {cti.pop.worker.queue.qsize()}, recorder {recorder}")
     await asyncio.sleep(1.0)
@@ -222,6 +247,9 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "pop_p99_ms": rounded(percentile(latencies, 0.99), 2),
         "lost_pops": len(sent) - len(latencies),
         "overflow": link.queue.overflow,
+        "recorder_backlog_max": max(backlog_max, recorder),
+        "recorder_backlog_end": recorder,
+        "database": "postgresql" if url.startswith("postgresql") else "sqlite",
     }
 
 
@@ -230,15 +258,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line (always the last line)")
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--load", type=int, default=3000, help="background AMI events/s during the pop measurement")
-    parser.add_argument("--pops", type=int, default=200)
-    parser.add_argument("--pop-rate", type=float, default=5.0, help="calls popped per second (each rings one agent, answered, 1 s talk)")
+    parser.add_argument("--pops", type=int, default=1000, help="pops measured (the percentiles need about 1,000)")
+    parser.add_argument("--pop-rate", type=float, default=10.0, help="calls popped per second (each rings one agent, answered, 1 s talk)")
     parser.add_argument("--verbose", action="store_true", help="print every pop latency, in order")
     parser.add_argument("--events", type=int, default=200_000, help="events for the end-to-end throughput run")
+    parser.add_argument("--database", help="a database URL to run on (default: a fresh SQLite file); it is migrated and written to")
     args = parser.parse_args(list(argv or []))
     from core.migrate import upgrade
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        url = args.database or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
         result = asyncio.run(_pipeline(args, url))
     if not args.json:

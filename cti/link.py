@@ -142,11 +142,12 @@ class AmiSession:
         pbx: str,
         queue: FrameQueue,
         wants: Callable[[Frame], bool] = lambda _f: True,
+        keep: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.pbx = pbx
         self.queue = queue
         self.wants = wants
-        self.reader = FrameReader()
+        self.reader = FrameReader(keep=keep)  # ``keep``: the same door, on raw bytes (cti.prefilter)
         self.pending: dict[str, _Pending] = {}
         self.transport: asyncio.Transport | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -178,6 +179,9 @@ class AmiSession:
         if result.non_utf8:
             log.info("AMI %s: %d frame(s) were not UTF-8, decoded with replacement", self.pbx, result.non_utf8)
         frames = result.frames
+        if result.skipped:
+            self.ignored += result.skipped
+            self._frames_metric.inc(result.skipped)
         if not frames:
             return
         self._frames_metric.inc(len(frames))
@@ -311,11 +315,13 @@ class AmiLink:
         sink: Sink,
         wants: Callable[[Frame], bool] = lambda _f: True,
         queue_size: int = 100_000,
+        keep: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.name = settings.name
         self.sink = sink
         self.wants = wants
+        self.keep = keep
         self.queue = FrameQueue(queue_size, settings.name)
         self.session: AmiSession | None = None
         self.connects = 0
@@ -351,7 +357,7 @@ class AmiLink:
     # -- the supervised body: one session per run ---------------------------------------
     async def run(self, task: SupervisedTask) -> None:
         s = self.settings
-        session = AmiSession(s.name, self.queue, self.wants)
+        session = AmiSession(s.name, self.queue, self.wants, self.keep)
         session.on_fully_booted = self.request_resync
         try:
             await session.open(s.host, s.port, s.action_timeout)

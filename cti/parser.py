@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 
 Frame = dict[str, str]
 
@@ -43,6 +44,7 @@ class ParseResult:
     frames: list[Frame]
     leftover: bytes
     bad: int = 0
+    skipped: int = 0  # complete frames ``keep`` refused, never decoded
     non_utf8: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
     banner: str | None = None
@@ -75,9 +77,28 @@ def _frame(text: str, result: ParseResult) -> None:
         result.errors.append(f"frame without Event or Response: {text[:80]!r}")
 
 
-def parse_frames(data: bytes, max_frame: int = MAX_FRAME_BYTES) -> ParseResult:
-    """Split ``data`` into complete frames; the incomplete tail comes back as ``leftover``."""
-    parts = _TERMINATOR.split(data)
+def _split(data: bytes) -> list[bytes]:
+    """``_TERMINATOR.split``, several times faster: ``bytes.split`` on the usual ``\\r\\n\\r\\n``, the
+    regular expression only on the pieces that hold another terminator (``\\r\\n\\n`` and kin)."""
+    parts = data.split(b"\r\n\r\n")
+    if b"\n\n" not in data and not any(b"\n\r\n" in p for p in parts):
+        return parts
+    split: list[bytes] = []
+    for part in parts:
+        if b"\n\n" in part or b"\n\r\n" in part:
+            split.extend(_TERMINATOR.split(part))
+        else:
+            split.append(part)
+    return split
+
+
+def parse_frames(data: bytes, max_frame: int = MAX_FRAME_BYTES, keep: Callable[[bytes], bool] | None = None) -> ParseResult:
+    """Split ``data`` into complete frames; the incomplete tail comes back as ``leftover``.
+
+    ``keep`` sees each complete frame's raw bytes first: a frame it refuses is only counted
+    (``skipped``), which is far cheaper than decoding it (see ``cti.prefilter``).
+    """
+    parts = _split(data)
     leftover = parts.pop()
     result = ParseResult([], leftover)
     for raw in parts:
@@ -86,6 +107,9 @@ def parse_frames(data: bytes, max_frame: int = MAX_FRAME_BYTES) -> ParseResult:
         if len(raw) > max_frame:
             result.bad += 1
             result.errors.append(f"frame of {len(raw)} bytes exceeds {max_frame}")
+            continue
+        if keep is not None and not keep(raw):
+            result.skipped += 1
             continue
         _frame(_decode(raw, result), result)
     if len(leftover) > max_frame:
@@ -114,18 +138,21 @@ def encode_action(action: str, headers: dict[str, str | list[str]]) -> bytes:
 class FrameReader:
     """Keeps the leftover between reads and running counts for metrics and health."""
 
-    def __init__(self, max_frame: int = MAX_FRAME_BYTES) -> None:
+    def __init__(self, max_frame: int = MAX_FRAME_BYTES, keep: Callable[[bytes], bool] | None = None) -> None:
         self.max_frame = max_frame
+        self.keep = keep
         self.buffer = b""
-        self.frames = 0
+        self.frames = 0  # every complete frame read, skipped ones included
+        self.skipped = 0
         self.bad = 0
         self.non_utf8 = 0
         self.banner: str | None = None
 
     def feed(self, data: bytes) -> ParseResult:
-        result = parse_frames(self.buffer + data if self.buffer else data, self.max_frame)
+        result = parse_frames(self.buffer + data if self.buffer else data, self.max_frame, self.keep)
         self.buffer = result.leftover
-        self.frames += len(result.frames)
+        self.frames += len(result.frames) + result.skipped
+        self.skipped += result.skipped
         self.bad += result.bad
         self.non_utf8 += result.non_utf8
         if result.banner:

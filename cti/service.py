@@ -17,9 +17,10 @@ from cti.control import CallControl, PbxLine
 from cti.directory import AgentDirectory
 from cti.link import AmiLink, QueueItem, Snapshot
 from cti.pop import ScreenPopService
+from cti.prefilter import RawEventFilter
 from cti.recording import CallRecorder
 from cti.settings import PbxSettings
-from cti.tracker import CallTracker, wants
+from cti.tracker import TRACKED_EVENTS, TRACKED_VARIABLES, CallTracker, wants
 from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ class CtiService:
         self.lines: dict[str, PbxLine] = {}
         for settings in pbxes:
             tracker = CallTracker(settings.name, self.directory.user_for, clock)
-            link = AmiLink(settings, self._sink(tracker), wants, queue_size=settings.queue_size)
+            link = AmiLink(settings, self._sink(tracker), wants, queue_size=settings.queue_size,
+                           keep=RawEventFilter(TRACKED_EVENTS, TRACKED_VARIABLES))
             self.lines[settings.name] = PbxLine(settings, link, tracker)
         self.control = CallControl(self.lines, self.directory)
         self._tasks: list[SupervisedTask] = []

@@ -22,6 +22,7 @@
   const table = document.getElementById("queue-table");
   if (table) {
     const refresh = debounce(() => swap(table, "/queue/table?" + table.dataset.query), 150);
+    Live.watch({ queue: table.dataset.query });
     ["ticket.created", "ticket.updated", "live.open"].forEach((name) => Live.on(name, refresh));
   }
 
@@ -30,6 +31,7 @@
   if (ticket && timeline) {
     const id = Number(ticket.dataset.ticketId);
     const refresh = debounce(() => swap(timeline, "/tickets/" + id + "/timeline"), 150);
+    Live.watch({ ticket: id });
     Live.on("ticket.timeline", (data) => { if (data.ticket_id === id) refresh(); });
   }
 })();

@@ -3,7 +3,11 @@
  *   Live.on("call.ringing", (data, event) => { ... });   // one event name
  *   Live.on("*", (data, event) => { ... });               // every event
  *   Live.off(name, fn); Live.csrfToken(); Live.post(url, body) // JSON POST with CSRF
+ *   Live.watch({queue: "status=open"}) or Live.watch({ticket: 12})  // what this page shows
  *
+ * A page gets ticket frames only for what it said it shows (nothing, unless it calls
+ * Live.watch): at 2,000 consoles, sending every ticket change to every page is what
+ * slowed the screen-pop. The declaration is sent again on every (re)connect.
  * Messages are {"event": name, "data": {...}}. The socket reconnects with
  * exponential backoff (1 s doubling to 30 s, with jitter); "live.open" and
  * "live.closed" are emitted locally so pages can show the link state.
@@ -14,6 +18,11 @@
   let socket = null;
   let delay = 1000;
   let timer = null;
+  let watching = {};
+
+  function sendWatch() {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ watch: watching }));
+  }
 
   function emit(name, data) {
     for (const key of [name, "*"]) {
@@ -38,7 +47,7 @@
       schedule();
       return;
     }
-    socket.onopen = () => { delay = 1000; emit("live.open", {}); };
+    socket.onopen = () => { delay = 1000; sendWatch(); emit("live.open", {}); };
     socket.onmessage = (msg) => {
       let parsed;
       try { parsed = JSON.parse(msg.data); } catch (err) { return; }
@@ -77,6 +86,10 @@
     off(name, fn) {
       const list = handlers.get(name) || [];
       handlers.set(name, list.filter((f) => f !== fn));
+    },
+    watch(what) {
+      watching = what || {};
+      sendWatch();
     },
     get connected() { return !!socket && socket.readyState === WebSocket.OPEN; },
     csrfToken,

@@ -93,3 +93,39 @@ async def test_an_api_token_opens_the_live_feed_too(site: WebSite) -> None:
     ws = await robot.http.ws_connect("/ws")
     await ws.send_str("ping")
     assert (await next_event(ws))["event"] == "pong"
+
+
+async def test_a_console_hears_only_of_the_ticket_it_shows(site: WebSite) -> None:
+    robot = await site.token_client("supervisor")
+    shown = (await robot.api("POST", "/api/v1/tickets", json={"subject": "On screen"}, status=201))["ticket"]["id"]
+    other = (await robot.api("POST", "/api/v1/tickets", json={"subject": "Elsewhere"}, status=201))["ticket"]["id"]
+    agent = await site.login("agent")
+    ws = await connect(agent)
+    await ws.send_str(json.dumps({"watch": {"ticket": shown}}))
+    await ws.send_str("ping")
+    assert (await next_event(ws))["event"] == "pong"  # the watch was read before the ping
+    await robot.api("PATCH", f"/api/v1/tickets/{other}", json={"status": "open"})
+    await robot.api("PATCH", f"/api/v1/tickets/{shown}", json={"status": "open"})
+    message = await next_event(ws)  # the first frame after the other ticket's changes is about the shown one
+    assert message["event"].startswith("ticket.") and message["data"]["ticket_id"] == shown
+
+
+async def test_a_change_on_many_queue_pages_reaches_each_of_them_once(site: WebSite) -> None:
+    """Past the hub's fan-out slice (64) the frame is built once and written to each socket directly."""
+    agent = await site.login("agent")
+    pages = [await connect(agent) for _ in range(70)]
+    for ws in pages:
+        await ws.send_str(json.dumps({"watch": {"queue": "status=open"}}))
+        await ws.send_str("ping")
+        assert (await next_event(ws))["event"] == "pong"
+    robot = await site.token_client("supervisor")
+    made = await robot.api("POST", "/api/v1/tickets", json={"subject": "Seen by all"}, status=201)
+    for ws in pages:
+        message = await next_event(ws, "ticket.created")
+        assert message["data"]["ticket_id"] == made["ticket"]["id"]
+    await asyncio.sleep(0.7)  # a list tick later: the creation was not sent twice
+    await pages[0].send_str("ping")
+    later = []
+    while (message := await next_event(pages[0]))["event"] != "pong":
+        later.append(message["event"])
+    assert "ticket.created" not in later
