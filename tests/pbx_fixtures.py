@@ -60,6 +60,7 @@ from cti.settings import PbxSettings
 PBX_DIR_ENV = "FRONTDESK_PBX_DIR"
 RECORD_ENV = "FRONTDESK_PBX_RECORD"  # a folder: scenarios that record AMI transcripts write them there
 CONF_DIR = Path(__file__).parent / "fixtures" / "pbx"
+BUSY_PHONE = CONF_DIR / "sipp" / "uas_busy.xml"
 AMI_USERNAME = "cti"
 AMI_SECRET = "live-suite-secret"
 AGENT_EXTENSIONS = ("1001", "1002", "1003", "1004", "1005")
@@ -495,21 +496,25 @@ class Phones:
         self.running: dict[str, SippProcess] = {}
         self.customer_line: SippProcess | None = None
 
-    def _uas(self, port: int, answer_ms: int, label: str) -> SippProcess:
+    def _uas(self, port: int, answer_ms: int | None, label: str) -> SippProcess:
+        """A sipp UAS on ``port`` answering after ``answer_ms`` (-1: never; None: busy)."""
         media = self.pbx.pool.take(4)
-        process = SippProcess([self.sipp, "-sf", str(self.scenarios.phone(answer_ms)), "-i", "127.0.0.1",
+        scenario = BUSY_PHONE if answer_ms is None else self.scenarios.phone(answer_ms)
+        process = SippProcess([self.sipp, "-sf", str(scenario), "-i", "127.0.0.1",
                                "-p", str(port), "-mp", str(media), "-nostdin", "-max_socket", "2000"],
                               self.folder, label)
         _wait_bound(port, process)
         return process
 
-    def start(self, extension: str, answer_ms: int = 1000) -> None:
-        """The phone at ``extension`` rings and answers after ``answer_ms`` (-1: never answers)."""
+    def start(self, extension: str, answer_ms: int | None = 1000) -> None:
+        """The phone at ``extension`` rings and answers after ``answer_ms`` (-1: never answers;
+        None: busy, every call refused with 486)."""
         self.stop(extension)
         self.running[extension] = self._uas(self.pbx.ports.phones[extension], answer_ms, f"phone-{extension}-{answer_ms}")
 
-    def customers_answer(self, answer_ms: int = 500) -> None:
-        """The customer side of click-to-dial: numbers dialled out ring here and answer."""
+    def customers_answer(self, answer_ms: int | None = 500) -> None:
+        """The customer side of click-to-dial: numbers dialled out ring here and answer after
+        ``answer_ms`` (-1: never; None: busy). Without it nobody listens (the call fails)."""
         if self.customer_line is not None:
             self.customer_line.stop()
         self.customer_line = self._uas(self.pbx.ports.customer, answer_ms, f"customers-{answer_ms}")
