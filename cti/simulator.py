@@ -8,8 +8,8 @@ queue members, waiting callers — that it updates from every event it emits, so
 
 Scenarios: replay of recorded transcripts (``play_transcript``), generated queue calls
 (``play``/``QueueCall``), background load (``play_load``: the recorded 10 calls/s mix,
-renumbered per pass, at any rate), and faults (``drop_links``, ``restart``,
-``hold_replies``). Counters (``actions``) let tests check e.g. that an Originate was
+renumbered per pass, at any rate), and faults (``drop_links``, ``restart`` as the live
+Asterisk restarts, ``crash``, ``hold_replies``). Counters (``actions``) let tests check e.g. that an Originate was
 received exactly once.
 
 ``frontdesk ami-sim --port 5038 --demo`` runs it standalone; ``start_demo_simulator``
@@ -184,7 +184,31 @@ class AmiSimulator:
         self.clients.clear()
 
     async def restart(self, queues: dict[str, Sequence[str]] | None = None) -> None:
-        """A PBX restart: links dropped, every call gone, scenarios stopped."""
+        """``core restart now``, as the live Asterisk does it (tests/fixtures/ami/live_pbx_restart.ami):
+        scenarios stop, each queued caller is abandoned, bridged channels hang up normally
+        (cause 16) and the others with cause 0, ``Shutdown`` (Restart: True) is sent, then the
+        links drop. Dynamic queue members are gone after it, as with ``persistentmembers = no``."""
+        for task in list(self._tasks):
+            task.cancel()
+        for channel, entry in list(self.pbx.entries.items()):
+            caller = self.pbx.channels.get(channel, {})
+            self.emit({"Event": "QueueCallerAbandon", "Privilege": "agent,all", **caller,
+                       "Queue": entry.get("Queue", ""), "Position": "1", "OriginalPosition": "1", "HoldTime": "0"})
+        bridged = {name for name, ch in self.pbx.channels.items() if ch.get("BridgeId")}
+        for channel in list(self.pbx.channels):
+            if channel in bridged:
+                self._hangup(channel, "16", "Normal Clearing")
+            else:
+                self._hangup(channel, "0", "Unknown")
+        self.emit({"Event": "Shutdown", "Privilege": "system,all", "Shutdown": "Cleanly", "Restart": "True"})
+        await self.drain()
+        for client in self.clients:
+            client.writer.close()  # unlike a crash, what was sent is flushed first
+        self.clients.clear()
+        self.pbx = SimPbx(queues if queues is not None else self._queues, self._endpoints)
+
+    def crash(self, queues: dict[str, Sequence[str]] | None = None) -> None:
+        """A PBX crash (kill -9): links dropped without a word, every call gone, scenarios stopped."""
         for task in list(self._tasks):
             task.cancel()
         self.drop_links()
@@ -537,11 +561,20 @@ class AmiSimulator:
             self.spawn(self._transfer(peers[0], request.get("Exten", ""), attended=True, transferer=channel))
 
     async def _transfer(self, channel: str, exten: str, attended: bool, transferer: str | None = None) -> None:
-        """Move ``channel`` (the customer) to ``exten``: the old agent leg leaves, the new one rings."""
+        """Move ``channel`` (the customer) to ``exten``: the old agent leg leaves, the new one rings.
+
+        A blind transfer (AMI ``Redirect``) in the live Asterisk's order
+        (tests/fixtures/ami/live_blind_transfer.ami): the customer leaves the bridge, then the
+        agent, who hangs up (cause 16); the new leg is dialled and, answered, enters the new
+        bridge before the customer. Asterisk sends no ``BlindTransfer`` for a Redirect."""
         customer = self.pbx.channels.get(channel)
         if customer is None:
             return
-        for peer in [transferer] if transferer else self.pbx.bridged_with(channel):
+        peers = [transferer] if transferer else self.pbx.bridged_with(channel)
+        if not attended and customer.get("BridgeId"):
+            self.emit({"Event": "BridgeLeave", "Privilege": "call,all", "BridgeUniqueid": customer["BridgeId"], **customer})
+            customer = self.pbx.channels.get(channel, customer)
+        for peer in peers:
             if peer:
                 self._hangup(peer, "16", "Normal Clearing")
         interface = f"PJSIP/{exten}"
@@ -553,11 +586,11 @@ class AmiSimulator:
         await asyncio.sleep(self.answer_delay_s)
         leg = self._set_state(leg, 6)
         self.emit({"Event": "DialEnd", "Privilege": "call,all", **customer, **{"Dest" + k: v for k, v in leg.items()}, "DialStatus": "ANSWER"})
-        event = "AttendedTransfer" if attended else "BlindTransfer"
-        self.emit({"Event": event, "Privilege": "call,all", "Result": "Success", "TransfereeChannel": channel,
-                   "TransfereeLinkedid": customer["Linkedid"], "Extension": exten})
+        if attended:
+            self.emit({"Event": "AttendedTransfer", "Privilege": "call,all", "Result": "Success", "TransfereeChannel": channel,
+                       "TransfereeLinkedid": customer["Linkedid"], "Extension": exten})
         bridge = f"bridge-{customer['Linkedid']}-{exten}"
-        for ch in (customer, leg):
+        for ch in (leg, customer) if not attended else (customer, leg):
             self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": bridge, "BridgeType": "basic", **ch})
 
 

@@ -7,6 +7,7 @@ same transaction. ``commit_and_publish`` publishes only after the commit.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
@@ -37,6 +38,9 @@ from core.records import (
 from routing.contact import Contact, Decision
 from routing.policy import RoutingPolicy
 from routing.records import RoutedContact, WorkItem
+
+# Events published per loop turn after a commit (well under a console's queue of 256).
+PUBLISH_SLICE = 64
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -185,9 +189,15 @@ class TicketDesk:
         await self.publish_pending(session)
 
     async def publish_pending(self, session: AsyncSession) -> None:
+        """Publish what the committed transaction emitted, yielding to the loop every
+        ``PUBLISH_SLICE`` events: subscribers only queue (each console has a bounded queue and
+        a writer task), so a batch of hundreds published in one turn (the call recorder's, at
+        10 calls/s) would fill every console's queue before any writer ran, and close them all."""
         events: list[DomainEvent | Callable[[], DomainEvent]] = session.info.pop("frontdesk_events", [])
-        for event in events:
+        for n, event in enumerate(events, start=1):
             await self.bus.publish(event() if callable(event) else event)
+            if n % PUBLISH_SLICE == 0:
+                await asyncio.sleep(0)
 
     async def _changed(self, session: AsyncSession, ticket: Ticket, change: TicketChange) -> None:
         for hook in self.hooks:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import importlib.util
 import itertools
 import json
@@ -57,7 +58,9 @@ from cti.service import CtiService
 from cti.settings import PbxSettings
 
 PBX_DIR_ENV = "FRONTDESK_PBX_DIR"
+RECORD_ENV = "FRONTDESK_PBX_RECORD"  # a folder: scenarios that record AMI transcripts write them there
 CONF_DIR = Path(__file__).parent / "fixtures" / "pbx"
+BUSY_PHONE = CONF_DIR / "sipp" / "uas_busy.xml"
 AMI_USERNAME = "cti"
 AMI_SECRET = "live-suite-secret"
 AGENT_EXTENSIONS = ("1001", "1002", "1003", "1004", "1005")
@@ -103,27 +106,38 @@ def _bindable(port: int, kinds: tuple[int, ...] = (socket.SOCK_DGRAM,)) -> bool:
 
 
 class PortPool:
-    """Ports for one session, all from one random window below the kernel's ephemeral range
-    (where the OS's own picks never land), each checked free when handed out; two sessions
-    pick different windows, and a port found taken is skipped."""
+    """Ports for one session, from one random window below the kernel's ephemeral range (where
+    the OS's own picks never land) found free when the session starts; each port is checked
+    again when handed out, and one found taken is skipped. Two sessions pick different windows."""
 
     LOW, HIGH = 10_000, 30_000
 
     def __init__(self, size: int = 3000) -> None:
         self.size = size
-        self.start = random.randrange(self.LOW, self.HIGH - size)
-        self.next = self.start
+        for _attempt in range(50):
+            self.start = random.randrange(self.LOW, self.HIGH - size)
+            if all(_bindable(p) for p in range(self.start, self.start + size, 5)):
+                break
+        self.next = self.floor = self.start
+
+    def fix(self) -> None:
+        """What was handed out so far stays the session's (Asterisk's ports): never handed out again."""
+        self.floor = self.next
 
     def take(self, count: int = 1, tcp: bool = False) -> int:
         """The first of ``count`` consecutive free ports (UDP, and TCP too when ``tcp``)."""
         kinds = (socket.SOCK_DGRAM, socket.SOCK_STREAM) if tcp else (socket.SOCK_DGRAM,)
-        for _attempt in range(200):
+        scanned = 0
+        while scanned < 2 * self.size:
             if self.next + count > self.start + self.size:
-                self.next = self.start + RTP_PORTS + 20  # wrap past the session's fixed ports
+                self.next = self.floor
             base = self.next
-            self.next += count
-            if all(_bindable(p, kinds) for p in range(base, base + count)):
+            taken = next((p for p in range(base, base + count) if not _bindable(p, kinds)), None)
+            if taken is None:
+                self.next = base + count
                 return base
+            self.next = taken + 1
+            scanned += taken + 1 - base
         raise RuntimeError(f"no {count} free consecutive ports in {self.start}..{self.start + self.size}")
 
 
@@ -167,6 +181,7 @@ class Pbx:
         rtp = pool.take(RTP_PORTS)
         self.ports = PbxPorts(ami, sip, rtp, rtp + RTP_PORTS - 1,
                               {ext: pool.take() for ext in AGENT_EXTENSIONS}, pool.take())
+        pool.fix()
         self.conf = workdir / "conf"
         render_conf(CONF_DIR, self.conf, self.ports.substitutions(AMI_SECRET))
         self.pid: int | None = None
@@ -248,9 +263,10 @@ class Pbx:
             time.sleep(0.2)
         self.pid = old
 
-    def probe(self, events: str = "off") -> AmiProbe:
-        """An AMI client of the test's own (``events``: an event mask to record, e.g. ``"call,agent"``)."""
-        return AmiProbe(self.ports.ami, AMI_USERNAME, AMI_SECRET, events)
+    def probe(self, events: str = "off", transcript: Path | None = None) -> AmiProbe:
+        """An AMI client of the test's own (``events``: an event mask to record, e.g. ``"call,agent"``;
+        ``transcript``: a file to write the session to, in the format of tests/fixtures/ami)."""
+        return AmiProbe(self.ports.ami, AMI_USERNAME, AMI_SECRET, events, transcript)
 
 
 def _ami_open(port: int) -> bool:
@@ -269,11 +285,13 @@ class AmiProbe:
     Asterisk sends, so a test can compare the console with what the PBX really did
     (``rung()``: which agents Asterisk rang for which call)."""
 
-    def __init__(self, port: int, username: str, secret: str, events: str = "off") -> None:
+    def __init__(self, port: int, username: str, secret: str, events: str = "off", transcript: Path | None = None) -> None:
         self.port = port
         self.username = username
         self.secret = secret
         self.mask = events
+        self.transcript = transcript.open("wb") if transcript is not None else None
+        self._connected_at = 0.0
         self.writer: asyncio.StreamWriter | None = None
         self.events: list[dict[str, str]] = []
         self._replies: dict[str, asyncio.Queue[dict[str, str]]] = {}
@@ -282,7 +300,8 @@ class AmiProbe:
 
     async def __aenter__(self) -> AmiProbe:
         reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        await reader.readline()  # banner
+        self._connected_at = time.time()
+        self._record("RX", await reader.readline())  # banner
         self._reader = asyncio.create_task(self._read(reader), name="ami-probe")
         reply = await self._send("Login", {"Username": self.username, "Secret": self.secret, "Events": self.mask})
         if reply[0].get("Response") != "Success":
@@ -296,17 +315,32 @@ class AmiProbe:
             self.writer.close()
             with contextlib.suppress(Exception):
                 await self.writer.wait_closed()
+        if self.transcript is not None:
+            self.transcript.close()
+
+    def _record(self, direction: str, data: bytes) -> None:
+        """One message in the transcript format of tests/fixtures/ami/README.txt."""
+        if self.transcript is None:
+            return
+        now = time.time()
+        stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.transcript.write(f"### {direction} {now:.6f} {stamp} +{now - self._connected_at:.6f}\r\n".encode() + data)
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         frame: dict[str, str] = {}
-        while line := (await reader.readline()).decode("utf-8", "replace"):
-            line = line.rstrip("\r\n")
+        raw = b""
+        while data := await reader.readline():
+            raw += data
+            line = data.decode("utf-8", "replace").rstrip("\r\n")
             if line:
                 key, _, value = line.partition(":")
                 frame.setdefault(key.strip(), value.strip())
                 continue
             if not frame:
+                raw = b""
                 continue
+            self._record("RX", raw)
+            raw = b""
             replies = self._replies.get(frame.get("ActionID", ""))
             if replies is not None:
                 replies.put_nowait(frame)
@@ -321,7 +355,9 @@ class AmiProbe:
         replies = self._replies[action_id] = asyncio.Queue()
         lines = [f"Action: {action}", f"ActionID: {action_id}"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        self._record("TX", data)
+        self.writer.write(data)
         frames: list[dict[str, str]] = []
         try:
             async with asyncio.timeout(15):
@@ -460,21 +496,25 @@ class Phones:
         self.running: dict[str, SippProcess] = {}
         self.customer_line: SippProcess | None = None
 
-    def _uas(self, port: int, answer_ms: int, label: str) -> SippProcess:
+    def _uas(self, port: int, answer_ms: int | None, label: str) -> SippProcess:
+        """A sipp UAS on ``port`` answering after ``answer_ms`` (-1: never; None: busy)."""
         media = self.pbx.pool.take(4)
-        process = SippProcess([self.sipp, "-sf", str(self.scenarios.phone(answer_ms)), "-i", "127.0.0.1",
+        scenario = BUSY_PHONE if answer_ms is None else self.scenarios.phone(answer_ms)
+        process = SippProcess([self.sipp, "-sf", str(scenario), "-i", "127.0.0.1",
                                "-p", str(port), "-mp", str(media), "-nostdin", "-max_socket", "2000"],
                               self.folder, label)
         _wait_bound(port, process)
         return process
 
-    def start(self, extension: str, answer_ms: int = 1000) -> None:
-        """The phone at ``extension`` rings and answers after ``answer_ms`` (-1: never answers)."""
+    def start(self, extension: str, answer_ms: int | None = 1000) -> None:
+        """The phone at ``extension`` rings and answers after ``answer_ms`` (-1: never answers;
+        None: busy, every call refused with 486)."""
         self.stop(extension)
         self.running[extension] = self._uas(self.pbx.ports.phones[extension], answer_ms, f"phone-{extension}-{answer_ms}")
 
-    def customers_answer(self, answer_ms: int = 500) -> None:
-        """The customer side of click-to-dial: numbers dialled out ring here and answer."""
+    def customers_answer(self, answer_ms: int | None = 500) -> None:
+        """The customer side of click-to-dial: numbers dialled out ring here and answer after
+        ``answer_ms`` (-1: never; None: busy). Without it nobody listens (the call fails)."""
         if self.customer_line is not None:
             self.customer_line.stop()
         self.customer_line = self._uas(self.pbx.ports.customer, answer_ms, f"customers-{answer_ms}")
@@ -680,6 +720,13 @@ class Lab:
         link = self.line.link
         await until(lambda: not link.queue.items, within=20, what="the tracker caught up")
         await self.cti.idle()
+
+    def transcript(self, name: str) -> Path:
+        """Where a scenario writes its AMI transcript: ``$FRONTDESK_PBX_RECORD/name.ami`` when that
+        is set (to refresh tests/fixtures/ami from the live suite), else the test's own folder."""
+        folder = Path(os.environ.get(RECORD_ENV) or self.phones.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{name}.ami"
 
     async def restart_pbx(self) -> None:
         """``core restart now``, off the event loop (the server under test keeps running meanwhile)."""

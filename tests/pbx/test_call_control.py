@@ -36,10 +36,12 @@ async def test_a_blind_transfer_moves_the_caller_to_the_other_agent_who_gets_the
     live.phones.start("1002", answer_ms=1500)
     alice = await live.console("agent", queues=("support",))
     bob = await live.console("agent2")
-    customer = live.customers.call("+447700900124", "8000", "Rory Williams", talk_ms=12000)
-    panel = await alice.next("cti.call_panel", lambda d: d["state"] == "live")
-    assert bob.received("cti.pop") == []
-    async with live.pbx.probe("call") as ami:
+    async with live.pbx.probe("on", transcript=live.transcript("live_blind_transfer")) as ami:
+        customer = live.customers.call("+447700900124", "8000", "Rory Williams", talk_ms=12000)
+        panel = await alice.next("cti.call_panel", lambda d: d["state"] == "live")
+        await ami.until_up("PJSIP/1001", "PJSIP/customer")
+        assert bob.received("cti.pop") == []
+        mark = len(ami.events)
         await alice.api("POST", f"/api/v1/cti/calls/{panel['linkedid']}/transfer", json={"target": "1002"})
         pop = await bob.next("cti.pop")
         assert (pop["linkedid"], pop["pop"]["number"]) == (panel["linkedid"], "+447700900124")
@@ -47,14 +49,17 @@ async def test_a_blind_transfer_moves_the_caller_to_the_other_agent_who_gets_the
         bob_panel = await bob.next("cti.call_panel", lambda d: d["state"] == "live")
         assert bob_panel["linkedid"] == panel["linkedid"]
         await ami.until_up("PJSIP/1002", "PJSIP/customer")
-        assert [e["DestChannel"].rsplit("-", 1)[0] for e in ami.seen("DialBegin")] == ["PJSIP/1002"]
-    me = await alice.api("GET", "/api/v1/cti/me")
-    assert me["calls"] == []
-    # Alice may no longer act on it; Bob may.
-    await alice.api("POST", f"/api/v1/cti/calls/{panel['linkedid']}/hangup", json={}, status=403)
-    await bob.api("POST", f"/api/v1/cti/calls/{panel['linkedid']}/hangup", json={})
-    await bob.next("cti.call_panel", lambda d: d["state"] == "ended")
-    assert await customer.wait(within=10) == 0
+        after = ami.events[mark:]
+        assert [e["DestChannel"].rsplit("-", 1)[0] for e in after if e["Event"] == "DialBegin"] == ["PJSIP/1002"]
+        assert not [e for e in after if e["Event"] == "BlindTransfer"]  # a Redirect is no SIP transfer
+        me = await alice.api("GET", "/api/v1/cti/me")
+        assert me["calls"] == []
+        # Alice may no longer act on it; Bob may.
+        await alice.api("POST", f"/api/v1/cti/calls/{panel['linkedid']}/hangup", json={}, status=403)
+        await bob.api("POST", f"/api/v1/cti/calls/{panel['linkedid']}/hangup", json={})
+        await bob.next("cti.call_panel", lambda d: d["state"] == "ended")
+        assert await customer.wait(within=10) == 0
+        await ami.until_no_channels()
     [record] = await live.calls()  # one call across the transfer
     assert (record.outcome, record.agent_id, record.linkedid) == ("answered", live.user_id("agent2"), panel["linkedid"])
 
