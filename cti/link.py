@@ -26,10 +26,12 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from core.clock import Clock, SystemClock
 from core.supervisor import SupervisedTask
 from cti.errors import PbxLinkDown, PbxLoginFailed, PbxRefused, PbxTimeout
 from cti.parser import Frame, FrameReader, encode_action
@@ -70,7 +72,18 @@ class Snapshot:
     items: list[Frame]
 
 
-QueueItem = Frame | Snapshot
+@dataclasses.dataclass(slots=True)
+class LinkLost:
+    """The session dropped at ``at``; queued behind every event read before it.
+
+    A PBX that crashes sends no Hangup: the tracker ends the calls the next resync no
+    longer finds at this moment, and shows phone states as unknown until then.
+    """
+
+    at: datetime
+
+
+QueueItem = Frame | Snapshot | LinkLost
 
 
 class FrameQueue:
@@ -311,8 +324,10 @@ class AmiLink:
         sink: Sink,
         wants: Callable[[Frame], bool] = lambda _f: True,
         queue_size: int = 100_000,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
         self.name = settings.name
         self.sink = sink
         self.wants = wants
@@ -368,6 +383,7 @@ class AmiLink:
         finally:
             if self.session is session:
                 self.session = None
+                self.queue.put(LinkLost(self.clock.now()))
             session.close()
 
     async def _keepalive(self, session: AmiSession, task: SupervisedTask) -> None:

@@ -51,7 +51,7 @@ class CtiService:
         self.lines: dict[str, PbxLine] = {}
         for settings in pbxes:
             tracker = CallTracker(settings.name, self.directory.user_for, clock)
-            link = AmiLink(settings, self._sink(tracker), wants, queue_size=settings.queue_size)
+            link = AmiLink(settings, self._sink(tracker), wants, queue_size=settings.queue_size, clock=clock)
             self.lines[settings.name] = PbxLine(settings, link, tracker)
         self.control = CallControl(self.lines, self.directory)
         self._tasks: list[SupervisedTask] = []
@@ -83,7 +83,8 @@ class CtiService:
             directory.start()
         for name, line in self.lines.items():
             link = line.link
-            reader = SupervisedTask(f"pbx:{name}", link.run, self.health, Backoff(0.5, 30.0))
+            # A PBX back within seconds is seen within about reconnect_max_s (refused connects are cheap).
+            reader = SupervisedTask(f"pbx:{name}", link.run, self.health, Backoff(0.25, line.settings.reconnect_max_s))
             consumer = SupervisedTask(f"pbx:{name}:tracker", self._consume(link), self.health, Backoff(0.5, 30.0), required=False)
             self._tasks += [reader, consumer]
             reader.start()
