@@ -46,7 +46,7 @@ QUEUE_DEPTH = Gauge("frontdesk_ami_queue_depth", "AMI events waiting for the cal
 RECONNECTS = Counter("frontdesk_ami_connects_total", "AMI logins", ["pbx"])
 
 # Actions that change calls: never retried by anyone but the person who asked.
-NON_IDEMPOTENT = frozenset({"Originate", "Redirect", "Hangup", "Atxfer", "BlindTransfer", "QueueAdd", "QueueRemove"})
+NON_IDEMPOTENT = frozenset({"Originate", "Redirect", "Hangup", "Atxfer", "CancelAtxfer", "BlindTransfer", "QueueAdd", "QueueRemove"})
 
 
 @dataclasses.dataclass(slots=True)
@@ -277,10 +277,14 @@ class AmiSession:
         collect_list: bool = False,
         final_event: str | None = None,
         snapshot: bool = False,
+        action_id: str | None = None,
     ) -> ActionResult:
+        """``action_id`` names the action when a later event must be matched to it (an
+        asynchronous Originate's OriginateResponse carries only the ActionID when no channel
+        could be made); it must be unique within the session."""
         if self.transport is None or self.transport.is_closing():
             raise PbxLinkDown(f"AMI link to {self.pbx} is down", {"action": name})
-        action_id = f"{self._prefix}{next(self._seq)}"
+        action_id = action_id or f"{self._prefix}{next(self._seq)}"
         fields = {k: v for k, v in (headers or {}).items() if v is not None}
         fields["ActionID"] = action_id
         data = encode_action(name, fields)

@@ -53,7 +53,7 @@ class CtiService:
             tracker = CallTracker(settings.name, self.directory.user_for, clock)
             link = AmiLink(settings, self._sink(tracker), wants, queue_size=settings.queue_size, clock=clock)
             self.lines[settings.name] = PbxLine(settings, link, tracker)
-        self.control = CallControl(self.lines, self.directory)
+        self.control = CallControl(self.lines, self.directory, bus.publish)
         self._tasks: list[SupervisedTask] = []
 
     def _sink(self, tracker: CallTracker) -> Callable[[list[QueueItem]], Awaitable[None]]:
@@ -112,6 +112,7 @@ class CtiService:
             await self.recorder.worker.idle()
 
     async def stop(self) -> None:
+        await self.control.close()
         for task in self._tasks:
             await task.stop()
         for line in self.lines.values():

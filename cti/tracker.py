@@ -512,7 +512,10 @@ class CallTracker:
         """Click-to-dial: why the agent's own leg failed (Reason 3 no answer, 5 busy, 0 unreachable)."""
         if frame.get("Response") != "Failure":
             return
-        linkedid = frame.get("Uniqueid", "")
+        # Uniqueid is the ChannelId asked for, or "<unknown>" when no channel could be made;
+        # the console sends that ChannelId as the ActionID too.
+        uniqueid = frame.get("Uniqueid", "")
+        linkedid = uniqueid if uniqueid in self.calls or uniqueid in self.outbound else frame.get("ActionID", "")
         call = self.calls.get(linkedid)
         if call is not None:
             call.originate_reason = frame.get("Reason", "0")

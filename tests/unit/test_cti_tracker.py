@@ -237,7 +237,8 @@ def test_click_to_dial_to_a_busy_customer_is_reported_busy() -> None:
 def test_originate_to_a_phone_that_cannot_be_reached_is_reported() -> None:
     tracker = CallTracker("pbx", AGENTS.get, ManualClock())
     tracker.expect_outbound("fd-1", "+15551230000", 1)
-    events = tracker.apply({"Event": "OriginateResponse", "Response": "Failure", "Reason": "0", "Uniqueid": "fd-1", "Channel": "PJSIP/1001"})
+    events = tracker.apply({"Event": "OriginateResponse", "Response": "Failure", "Reason": "0", "Uniqueid": "<unknown>",
+                             "ActionID": "fd-1", "Channel": "PJSIP/1001"})  # as Asterisk: no channel, no Uniqueid
     assert [(e.step, e.user_ids) for e in of(events, CallProgress)] == [("dial-agent-unreachable", (1,))]
     assert tracker.outbound == {}
 
