@@ -91,3 +91,29 @@ async def test_every_sample_renders_with_the_names_and_ticket_tag(services: Serv
         for template in await list_templates(session, AGENT):
             reply = await services.templates.render(session, template.id, context)
             assert "#1042" in reply.subject and "Ana" in reply.body and "Li Wei" in reply.body, template.name
+
+
+async def test_parsing_a_large_file_does_not_stall_the_event_loop(services: Services) -> None:
+    """An ops upload near the size cap takes the YAML parser a long while; other requests must keep
+    being served meanwhile, so the loop has to turn while the file is parsed."""
+    import asyncio
+
+    text = "articles:\n" + "  - {title: t, language: en, body: b}\n" * 40_000 + "bogus: 1\n"
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    ticks = 0
+    try:
+        async with services.db.transaction() as session:
+            with pytest.raises(InvalidInput, match="mapping"):
+                await import_yaml(session, OPS, text, services.renderer)
+    finally:
+        task.cancel()
+    assert ticks > 10, "the event loop did not turn while the file was parsed"

@@ -126,7 +126,8 @@ async def test_every_level_fires_exactly_once_across_sigkills(database_url: str)
     assert len(levels) == 2 * TICKETS and all(n == 1 for _, _, n in levels)
     assert {(t, lv) for t, lv, _ in levels} == {(t, lv) for t in range(1, TICKETS + 1) for lv in (0, 1)}
     # Every SMS was handed to the gateway; no message is missing from what it accepted.
-    assert len(sms) == TICKETS and all(m.status == "sent" for m in sms)
+    assert Counter(m.status for m in sms) == {"sent": TICKETS}, [
+        (m.id, m.status, m.attempts) for m in sms if m.status != "sent"][:10]
     assert set(gateway.accepted) == {m.dedup_key for m in sms}
     # A row delivered just before a SIGKILL is retried after restart (at-least-once on the wire);
     # the idempotency key lets the gateway drop those few repeats.
