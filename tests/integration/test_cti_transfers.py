@@ -62,6 +62,9 @@ async def test_attended_transfer_keeps_the_call_with_me_until_i_hang_up(phone_si
     assert all(s.talk_s > 0 for s in segments)
     assert abs(record.talk_s - sum(s.talk_s for s in segments)) < 0.01
     assert record.agent_id == site.users["agent2"].id
+    # The ticket's timeline shows who talked how long.
+    page = await agent.api("GET", f"/tickets/{record.ticket_id}")
+    assert "Talk time by agent" in page and "PJSIP/1001" in page and "PJSIP/1002" in page
 
 
 async def test_cancelling_a_consultation_gives_me_the_customer_back(phone_site: tuple[WebSite, AmiSimulator]) -> None:
