@@ -13,6 +13,7 @@ from alerts.plugin import plugin as sla_plugin
 from channels.plugin import plugin as email_plugin
 from config.services import Services
 from config.settings import Settings
+from core import search_index
 from core.clock import Clock, SystemClock
 from core.db import Database
 from core.errors import Unavailable
@@ -25,6 +26,7 @@ from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
 from routing.plugin import plugin as routing_plugin
 from routing.policy import RulesPolicy
+from routing.search import SearchService
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +36,18 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     bus = InProcessBus()
     desk = TicketDesk(RulesPolicy(settings.routing, clock), bus, clock)
     renderer = TemplateRenderer()
+    db = Database(settings.database_url)
+    search_index.install(db)
     return Services(
         settings=settings,
-        db=Database(settings.database_url),
+        db=db,
         bus=bus,
         clock=clock,
         desk=desk,
         health=HealthRegistry(),
         templates=TemplateLibrary(renderer=renderer),
         renderer=renderer,
+        search=SearchService(sqlite=db.is_sqlite),
     )
 
 

@@ -12,6 +12,7 @@ from core.health import HealthRegistry
 from core.template_workers import TemplateRenderer
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
+from routing.search import SearchService
 
 
 @dataclasses.dataclass(slots=True)
@@ -25,3 +26,5 @@ class Services:
     templates: TemplateLibrary
     # The render workers every ops-authored template goes through (started on first use).
     renderer: TemplateRenderer = dataclasses.field(default_factory=TemplateRenderer)
+    # Ticket and customer search over the index every flush of ``db`` keeps current.
+    search: SearchService = dataclasses.field(default_factory=lambda: SearchService(sqlite=True))

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ class Database:
     def __init__(self, url: str, echo: bool = False) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A session class of this database's own, so flush listeners (the search index) see
+        # only this database's sessions, not every engine's in the process.
+        self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=self.session_class)
 
     @property
     def is_sqlite(self) -> bool:

@@ -46,3 +46,12 @@ def format_phone(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def national_digits(e164: str) -> str | None:
+    """The number as dialled inside its country, digits only (``13800138000``), for search."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return str(parsed.national_number) if parsed.national_number else None

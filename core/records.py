@@ -279,3 +279,25 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     _sentinel: Mapped[int | None] = orm_insert_sentinel()
+
+
+class SearchDocument(Base):
+    """One searchable thing (a ticket's subject, a timeline entry, a customer) as index terms.
+
+    ``terms`` is made by ``core.search_terms`` so both databases see the same words; the
+    full-text index over it lives outside the model (an FTS5 table on SQLite, a GIN index on
+    PostgreSQL; see ``core.schema.UNMODELLED_NAMES``).
+    """
+
+    __tablename__ = "search_documents"
+    __table_args__ = (UniqueConstraint("kind", "ref_id", name="uq_search_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # ticket, entry, customer
+    ref_id: Mapped[int] = mapped_column(Integer)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text, default="")  # the start of the source text, for snippets
+    terms: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,8 +24,9 @@ from core.passwords import configure_hasher
 # Cheap password hashing for tests; production keeps argon2's recommended cost.
 configure_hasher(time_cost=1, memory_cost=1024, parallelism=1)
 
-# The web fixtures (a running site, logged-in clients, a browser): see tests/web_fixtures.py.
-pytest_plugins = ["web_fixtures", "cti_fixtures", "mail_fixtures"]
+# The web fixtures (a running site, logged-in clients, a browser): see tests/web_fixtures.py;
+# the live PBX (Asterisk, sipp phones and customers, the served app): tests/pbx_fixtures.py.
+pytest_plugins = ["web_fixtures", "cti_fixtures", "mail_fixtures", "pbx_fixtures"]
 
 REQUIRE_SERVICES = bool(os.environ.get("FRONTDESK_REQUIRE_SERVICES"))
 # Read once, then removed: each test gets its own fresh database on that server.

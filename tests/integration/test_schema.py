@@ -5,13 +5,13 @@ from alembic.migration import MigrationContext
 
 from config.services import Services
 from core.migrate import head_revision
-from core.schema import metadata
+from core.schema import include_name, metadata
 
 
 async def test_migrated_schema_matches_the_models(services: Services) -> None:
     async with services.db.engine.connect() as conn:
         diff = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"include_name": include_name}), metadata)
         )
     assert diff == []
 

@@ -1,0 +1,221 @@
+"""Keeps ``search_documents`` in step with tickets, timeline entries and customers.
+
+It listens to its database's flushes, so the index changes in the same transaction as the
+write it describes: a search never finds a ticket that was rolled back, and never misses
+one that was committed. Terms are made in Python (``core.search_terms``), so SQLite's FTS5
+table and PostgreSQL's GIN index see the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, event, func, insert, inspect, literal_column, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+from core.db import Database
+from core.records import (
+    Customer,
+    CustomerEmail,
+    CustomerPhone,
+    EntryKind,
+    SearchDocument,
+    Ticket,
+    TimelineEntry,
+)
+from core.search_terms import Query, phone_terms, terms
+
+SNIPPET_CHARS = 2000
+# The parts of a timeline entry people search for: what was written, by whom, from which number.
+ENTRY_TEXT_KEYS = ("subject", "text", "from_name", "from", "to", "caller_name", "caller", "number")
+INDEXED_KINDS = frozenset({EntryKind.EMAIL_IN, EntryKind.EMAIL_OUT, EntryKind.NOTE, EntryKind.CALL})
+
+
+def _changed(obj: object, *names: str) -> bool:
+    state: Any = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+def ticket_document(ticket: Ticket) -> dict[str, Any]:
+    subject = ticket.subject or ""
+    return {
+        "kind": "ticket", "ref_id": ticket.id, "ticket_id": ticket.id, "customer_id": ticket.customer_id,
+        "title": subject[:300], "text": subject[:SNIPPET_CHARS],
+        "terms": " ".join([*terms(subject), str(ticket.number)]),
+        "at": ticket.created_at or utcnow(),
+    }
+
+
+def entry_text(payload: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for key in ENTRY_TEXT_KEYS:
+        value = payload.get(key)
+        if isinstance(value, str) and value:
+            parts.append(value)
+        elif isinstance(value, list):
+            parts.extend(v for v in value if isinstance(v, str))
+    return "\n".join(parts)
+
+
+def entry_document(entry: TimelineEntry) -> dict[str, Any] | None:
+    if entry.kind not in INDEXED_KINDS:
+        return None
+    payload = entry.payload or {}
+    text = entry_text(payload)
+    found = terms(text)
+    for key in ("caller", "number"):
+        value = payload.get(key)
+        if isinstance(value, str) and value.startswith("+"):
+            found.extend(phone_terms(value))
+    return {
+        "kind": "entry", "ref_id": entry.id, "ticket_id": entry.ticket_id, "customer_id": None,
+        "title": "", "text": text[:SNIPPET_CHARS], "terms": " ".join(found), "at": entry.created_at or utcnow(),
+    }
+
+
+def customer_document(
+    customer_id: int, name: str, emails: Iterable[str], phones: Iterable[str], at: datetime | None
+) -> dict[str, Any]:
+    emails, phones = list(emails), list(phones)
+    found = terms(name) + [t for address in emails for t in terms(address)]
+    found += [t for phone in phones for t in phone_terms(phone)]
+    text = " · ".join([name, *emails, *phones])
+    return {
+        "kind": "customer", "ref_id": customer_id, "ticket_id": None, "customer_id": customer_id,
+        "title": (name or (emails[0] if emails else phones[0] if phones else ""))[:300],
+        "text": text[:SNIPPET_CHARS], "terms": " ".join(found), "at": at or utcnow(),
+    }
+
+
+def _customer_documents(conn: Connection, ids: set[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    customers = conn.execute(
+        select(Customer.id, Customer.name, Customer.created_at).where(Customer.id.in_(ids))
+    ).all()
+    emails: dict[int, list[str]] = {}
+    for cid, address in conn.execute(
+        select(CustomerEmail.customer_id, CustomerEmail.address).where(CustomerEmail.customer_id.in_(ids))
+    ):
+        emails.setdefault(cid, []).append(address)
+    phones: dict[int, list[str]] = {}
+    for cid, e164 in conn.execute(
+        select(CustomerPhone.customer_id, CustomerPhone.e164).where(CustomerPhone.customer_id.in_(ids))
+    ):
+        phones.setdefault(cid, []).append(e164)
+    return [customer_document(cid, name, emails.get(cid, []), phones.get(cid, []), at)
+            for cid, name, at in customers]
+
+
+def _write(conn: Connection, kind: str, ref_ids: set[int], rows: list[dict[str, Any]]) -> None:
+    if ref_ids:
+        conn.execute(delete(SearchDocument).where(SearchDocument.kind == kind, SearchDocument.ref_id.in_(ref_ids)))
+    if rows:
+        conn.execute(insert(SearchDocument), rows)
+
+
+def index_flush(session: Session, _context: object) -> None:
+    """After each flush: re-index what it created or changed, drop what it deleted."""
+    tickets: dict[int, dict[str, Any]] = {}
+    entries: dict[int, dict[str, Any] | None] = {}
+    customer_ids: set[int] = set()
+    gone: dict[str, set[int]] = {"ticket": set(), "entry": set(), "customer": set()}
+    for obj in session.new:
+        if isinstance(obj, Ticket):
+            tickets[obj.id] = ticket_document(obj)
+        elif isinstance(obj, TimelineEntry):
+            entries[obj.id] = entry_document(obj)
+        elif isinstance(obj, Customer):
+            customer_ids.add(obj.id)
+        elif isinstance(obj, CustomerPhone | CustomerEmail):
+            customer_ids.add(obj.customer_id)
+    for obj in session.dirty:
+        if isinstance(obj, Ticket) and _changed(obj, "subject", "customer_id"):
+            tickets[obj.id] = ticket_document(obj)
+        elif isinstance(obj, TimelineEntry) and _changed(obj, "payload", "ticket_id"):
+            entries[obj.id] = entry_document(obj)
+        elif isinstance(obj, Customer) and _changed(obj, "name"):
+            customer_ids.add(obj.id)
+        elif isinstance(obj, CustomerPhone | CustomerEmail):
+            customer_ids.add(obj.customer_id)
+            state: Any = inspect(obj)
+            previous = state.attrs.customer_id.history.deleted
+            customer_ids.update(c for c in previous if c is not None)
+    for obj in session.deleted:
+        if isinstance(obj, TimelineEntry):
+            gone["entry"].add(obj.id)
+        elif isinstance(obj, Customer):
+            gone["customer"].add(obj.id)
+            customer_ids.discard(obj.id)
+        elif isinstance(obj, CustomerPhone | CustomerEmail):
+            customer_ids.add(obj.customer_id)
+        elif isinstance(obj, Ticket):
+            gone["ticket"].add(obj.id)
+    if not (tickets or entries or customer_ids or any(gone.values())):
+        return
+    conn = session.connection()
+    _write(conn, "ticket", set(tickets) | gone["ticket"], list(tickets.values()))
+    _write(conn, "entry", set(entries) | gone["entry"], [row for row in entries.values() if row])
+    customer_ids -= gone["customer"]
+    _write(conn, "customer", customer_ids | gone["customer"], _customer_documents(conn, customer_ids))
+
+
+def install(db: Database) -> None:
+    """Index every flush of ``db``'s sessions (once per database)."""
+    if not event.contains(db.session_class, "after_flush", index_flush):
+        event.listen(db.session_class, "after_flush", index_flush)
+
+
+def rebuild(conn: Connection, batch: int = 2000) -> int:
+    """Index everything again from the records (after the migration adds the index, or to repair)."""
+    conn.execute(delete(SearchDocument))
+    count = 0
+    session = Session(bind=conn)
+    try:
+        sources: tuple[tuple[Any, Any], ...] = ((Ticket, ticket_document), (TimelineEntry, entry_document))
+        for model, make in sources:
+            last = 0
+            while True:
+                rows = session.scalars(select(model).where(model.id > last).order_by(model.id).limit(batch)).all()
+                if not rows:
+                    break
+                last = rows[-1].id
+                documents = [d for d in (make(r) for r in rows) if d]
+                if documents:
+                    conn.execute(insert(SearchDocument), documents)
+                count += len(documents)
+                session.expunge_all()
+        last = 0
+        while True:
+            ids = list(conn.execute(select(Customer.id).where(Customer.id > last).order_by(Customer.id).limit(batch)).scalars())
+            if not ids:
+                break
+            last = ids[-1]
+            documents = _customer_documents(conn, set(ids))
+            conn.execute(insert(SearchDocument), documents)
+            count += len(documents)
+    finally:
+        session.close()
+    return count
+
+
+def matching_ids(query: Query, sqlite: bool) -> Any:
+    """A WHERE clause over ``search_documents`` for the documents holding every term."""
+    words = [*query.terms] if query.terms else [query.phone or ""]
+    if sqlite:
+        match = " ".join(f'"{w}"' for w in words[:-1])
+        match += f' "{words[-1]}"' + ("*" if query.prefix else "")
+        return SearchDocument.id.in_(
+            select(text("rowid")).select_from(text("search_fts"))
+            .where(text("search_fts MATCH :fts_match").bindparams(fts_match=match.strip()))
+        )
+    tsquery = " & ".join(f"'{w}'" for w in words[:-1])
+    last = f"'{words[-1]}'" + (":*" if query.prefix else "")
+    tsquery = f"{tsquery} & {last}" if tsquery else last
+    return func.to_tsvector(literal_column("'simple'::regconfig"), SearchDocument.terms).op("@@")(
+        func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("ts_match", tsquery))
+    )

@@ -1,0 +1,180 @@
+"""Ticket and customer search for agents: the top bar's box and ``GET /api/v1/search``.
+
+Every query term must match (the last one may be half typed). Tickets come back one per
+ticket, whatever matched in them (the subject, a mail, a note, a call), tickets whose
+subject matched first, then the most recently active; each with a snippet of the newest
+matching text, the matched words marked. Paging is by an opaque cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth import Actor
+from core.errors import InvalidInput
+from core.records import Customer, Role, SearchDocument, Ticket
+from core.search_index import matching_ids
+from core.search_terms import Query, Segment, parse_query, snippet
+from routing.desk import OPEN_STATUSES, ticket_dict
+
+MAX_OFFSET = 5_000
+MAX_LIMIT = 50
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchFilter:
+    """Narrowing a ticket search; ``None`` means any."""
+
+    status: str | None = None  # a status, or "open" for every open status
+    queue: str | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+    channel: str | None = None
+    customer_id: int | None = None
+    since: datetime | None = None  # ticket created at or after
+    until: datetime | None = None  # ticket created before
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hit:
+    kind: str  # ticket or customer
+    id: int
+    title: list[Segment]
+    snippet: list[Segment]
+    record: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchPage:
+    query: str
+    hits: list[Hit]
+    next_cursor: str | None
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = int(data["o"])
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise InvalidInput("the page cursor is not valid", {"field": "cursor"}) from None
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput("the page cursor is not valid", {"field": "cursor"})
+    return offset
+
+
+def segments_dict(segments: list[Segment]) -> list[dict[str, Any]]:
+    return [{"text": s.text, "mark": s.mark} for s in segments]
+
+
+def hit_dict(hit: Hit) -> dict[str, Any]:
+    return {"kind": hit.kind, "id": hit.id, "title": segments_dict(hit.title),
+            "snippet": segments_dict(hit.snippet), "record": hit.record}
+
+
+class SearchService:
+    """Runs searches over the index ``core.search_index`` keeps; one per database."""
+
+    def __init__(self, sqlite: bool) -> None:
+        self.sqlite = sqlite
+
+    async def tickets(
+        self, session: AsyncSession, actor: Actor, text: str, flt: SearchFilter,
+        cursor: str | None = None, limit: int = 20,
+    ) -> SearchPage:
+        actor.require(Role.AGENT, Role.OPS)
+        query, offset, limit = parse_query(text), decode_cursor(cursor), max(1, min(limit, MAX_LIMIT))
+        if query.empty:
+            return SearchPage(text, [], None)
+        subject_hit = func.max(case((SearchDocument.kind == "ticket", 1), else_=0))
+        stmt = (
+            select(SearchDocument.ticket_id, func.max(SearchDocument.id))
+            .join(Ticket, Ticket.id == SearchDocument.ticket_id)
+            .where(SearchDocument.kind.in_(("ticket", "entry")), matching_ids(query, self.sqlite))
+            .group_by(SearchDocument.ticket_id)
+            .order_by(subject_hit.desc(), func.max(SearchDocument.at).desc(), SearchDocument.ticket_id.desc())
+            .offset(offset).limit(limit + 1)
+        )
+        stmt = _filtered(stmt, flt)
+        rows = (await session.execute(stmt)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        tickets = {t.id: t for t in (await session.scalars(
+            select(Ticket).where(Ticket.id.in_([r[0] for r in rows])))).unique()}
+        docs = {d.id: d for d in await session.scalars(
+            select(SearchDocument).where(SearchDocument.id.in_([r[1] for r in rows])))}
+        hits = []
+        for ticket_id, doc_id in rows:
+            ticket, doc = tickets.get(ticket_id), docs.get(doc_id)
+            if ticket is None or doc is None:
+                continue
+            hits.append(Hit("ticket", ticket.id, _marked(ticket.subject, query), snippet(doc.text, query),
+                            ticket_dict(ticket)))
+        return SearchPage(text, hits, encode_cursor(offset + limit) if more else None)
+
+    async def customers(
+        self, session: AsyncSession, actor: Actor, text: str, cursor: str | None = None, limit: int = 20,
+    ) -> SearchPage:
+        actor.require(Role.AGENT, Role.OPS)
+        query, offset, limit = parse_query(text), decode_cursor(cursor), max(1, min(limit, MAX_LIMIT))
+        if query.empty:
+            return SearchPage(text, [], None)
+        stmt = (
+            select(SearchDocument)
+            .where(SearchDocument.kind == "customer", matching_ids(query, self.sqlite))
+            .order_by(SearchDocument.at.desc(), SearchDocument.id.desc())
+            .offset(offset).limit(limit + 1)
+        )
+        docs = list(await session.scalars(stmt))
+        more = len(docs) > limit
+        docs = docs[:limit]
+        customers = {c.id: c for c in await session.scalars(
+            select(Customer).where(Customer.id.in_([d.ref_id for d in docs])))}
+        hits = []
+        for doc in docs:
+            customer = customers.get(doc.ref_id)
+            if customer is None:
+                continue
+            record = {"id": customer.id, "name": customer.name, "tier": customer.tier,
+                      "emails": [e.address for e in customer.emails], "phones": [p.e164 for p in customer.phones]}
+            hits.append(Hit("customer", customer.id, _marked(doc.title, query), snippet(doc.text, query), record))
+        return SearchPage(text, hits, encode_cursor(offset + limit) if more else None)
+
+
+def _marked(title: str, query: Query) -> list[Segment]:
+    return snippet(title, query, width=300) or [Segment(title, False)]
+
+
+def _filtered(stmt: Any, flt: SearchFilter) -> Any:
+    if flt.status == "open":
+        stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
+    elif flt.status and flt.status != "all":
+        stmt = stmt.where(Ticket.status == flt.status)
+    if flt.queue:
+        stmt = stmt.where(Ticket.queue == flt.queue)
+    if flt.unassigned:
+        stmt = stmt.where(Ticket.assignee_id.is_(None))
+    elif flt.assignee_id is not None:
+        stmt = stmt.where(Ticket.assignee_id == flt.assignee_id)
+    if flt.channel:
+        stmt = stmt.where(Ticket.channel == flt.channel)
+    if flt.customer_id is not None:
+        stmt = stmt.where(Ticket.customer_id == flt.customer_id)
+    if flt.since is not None:
+        stmt = stmt.where(Ticket.created_at >= flt.since)
+    if flt.until is not None:
+        stmt = stmt.where(Ticket.created_at < flt.until)
+    return stmt
