@@ -139,7 +139,7 @@ class CallControl:
             await line.link.action("Originate", {
                 "Channel": interface, "Context": line.settings.originate_context, "Exten": target,
                 "Priority": "1", "CallerID": f'"Click2Dial" <{interface.rsplit("/", 1)[-1]}>',
-                "Timeout": "30000", "Async": "true", "ChannelId": channel_id,
+                "Timeout": str(round(line.settings.dial_ring_s * 1000)), "Async": "true", "ChannelId": channel_id,
             }, action_id=channel_id)
         except Exception:
             line.tracker.outbound.pop(channel_id, None)  # no call will come of it

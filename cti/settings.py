@@ -19,6 +19,7 @@ class PbxSettings(Section):
     ping_interval: float = Field(10.0, gt=0)
     ping_timeout: float = Field(5.0, gt=0)
     action_timeout: float = Field(10.0, gt=0)
+    dial_ring_s: float = Field(30.0, gt=0, le=300, description="click-to-dial: how long the agent's own phone rings before it counts as not picked up")
     reconnect_max_s: float = Field(1.5, gt=0, le=60, description="longest wait between reconnect attempts after the link drops")
     transfer_timeout: float = Field(
         10.0, gt=0, le=120,
