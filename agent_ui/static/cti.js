@@ -25,11 +25,15 @@
     box.dataset.bad = bad ? "1" : "";
   }
 
+  let progressSeen = 0; // cti.progress frames so far: one may overtake the reply to the request that caused it
+
   async function act(url, body, done) {
+    const before = progressSeen;
     try {
       const result = await Live.post(url, body);
-      // the PBX answers in English ("Interface paused successfully"): say it in the person's words
-      say(done || words.done, false);
+      // the PBX answers in English ("Interface paused successfully"): say it in the person's words,
+      // unless the PBX has already told how it went (a later step beats "requested")
+      if (progressSeen === before) say(done || words.done, false);
       return result;
     } catch (err) {
       // the server's own messages come translated; the PBX's words are framed in ours
@@ -141,6 +145,7 @@
   function showTransfer(active) { $("cti-atxfer-cancel").hidden = !active; }
 
   Live.on("cti.progress", (data) => {
+    progressSeen += 1;
     const key = ("step-" + data.step).replace(/-(\w)/g, (_m, c) => c.toUpperCase());
     const detail = data.detail || {};
     const template = words[key] || data.step;
