@@ -123,7 +123,9 @@ class Consultation:
     target: str  # what was dialled
     token: int = 0  # tells a requested transfer from a later one (the timeout of the first must not end the second)
     started: bool = False  # the PBX placed the consultation leg
-    interface: str | None = None  # the consulted agent's phone, once it rings
+    leg: str | None = None  # its Local/ channel pair, without the ;1/;2 (its hang-up ends the consultation)
+    ringing: set[str] = dataclasses.field(default_factory=set)  # agents it rings (several for a queue)
+    interface: str | None = None  # the consulted agent who answered
     answered: bool = False
     cancelling: bool = False
     completing: bool = False  # AttendedTransfer came while the consulted phone still rang
@@ -307,6 +309,7 @@ class CallTracker:
         consult = call.consult
         if consult is not None and not consult.started and channel.startswith("Local/"):
             consult.started = True
+            consult.leg = channel.rpartition(";")[0]
             out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "consulting", {"target": consult.target}))
 
     def _on_Newstate(self, frame: Frame, out: list[DomainEvent]) -> None:
@@ -324,9 +327,12 @@ class CallTracker:
         call = self._call_for(frame)
         if call is None:
             return
+        channel = frame.get("Channel", "")
+        if channel.startswith("Local/"):
+            return  # an attended transfer's consultation leg queueing: the customer is still with the agent
         call.queue = frame.get("Queue") or call.queue
         call.joined_at = call.joined_at or self.clock.now()
-        call.customer_channel = frame.get("Channel", call.customer_channel)
+        call.customer_channel = channel or call.customer_channel
 
     def _ring(self, call: Call, interface: str, channel: str, out: list[DomainEvent]) -> None:
         if interface in call.ringing or (call.answered_at is not None and call.agent == interface):
@@ -384,7 +390,8 @@ class CallTracker:
         if consult is None:  # started from the phone's own feature code, not from the console
             consult = call.consult = Consultation(call.agent or "", call.agent_user_id, frame.get("Exten", "") or interface)
         consult.started = True
-        consult.interface = interface
+        consult.leg = consult.leg or frame.get("Channel", "").rpartition(";")[0]
+        consult.ringing.add(interface)
 
     def _on_DialEnd(self, frame: Frame, out: list[DomainEvent]) -> None:
         call = self._call_for(frame, create=False)
@@ -393,7 +400,7 @@ class CallTracker:
         status = frame.get("DialStatus", "")
         interface = interface_of(frame.get("DestChannel", ""))
         consult = call.consult
-        if consult is not None and consult.interface == interface:
+        if consult is not None and interface in consult.ringing:
             self._consult_dial_end(call, consult, interface, status, out)
             return
         if call.direction == "outbound" and frame.get("DestChannel") == call.customer_channel and call.requested_by is not None:
@@ -410,8 +417,10 @@ class CallTracker:
         self._stop_ring(call, interface, reason, out)
 
     def _consult_dial_end(self, call: Call, consult: Consultation, interface: str, status: str, out: list[DomainEvent]) -> None:
-        if status == "ANSWER":
+        consult.ringing.discard(interface)
+        if status == "ANSWER" and not consult.answered:
             consult.answered = True
+            consult.interface = interface
             if consult.completing:  # the transferrer already hung up: the consulted agent takes it now
                 call.consult = None
                 self._answer(call, interface, out)
@@ -419,8 +428,16 @@ class CallTracker:
             else:
                 out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "consult-answered", {"target": consult.target}))
             return
-        call.consult = None
+        # This phone is done ringing; the consultation itself ends with its Local/ leg (a queue may ring others).
         self._stop_ring(call, interface, "cancelled" if consult.cancelling else "no-answer", out)
+
+    def _consult_over(self, call: Call, consult: Consultation, out: list[DomainEvent]) -> None:
+        """The consultation leg hung up without a transfer: declined, not answered or cancelled."""
+        call.consult = None
+        for interface in list(consult.ringing):
+            self._stop_ring(call, interface, "cancelled" if consult.cancelling else "no-answer", out)
+        if consult.interface is not None:
+            self._stop_ring(call, consult.interface, "cancelled", out)
         step = "transfer-cancelled" if consult.cancelling else "transfer-declined"
         out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, step, {"target": consult.target}))
 
@@ -450,6 +467,8 @@ class CallTracker:
 
     def _on_AgentConnect(self, frame: Frame, out: list[DomainEvent]) -> None:
         call = self._call_for(frame)
+        if call is not None and call.consult is not None and frame.get("Channel", "").startswith("Local/"):
+            return  # a queue answered the consultation: the call changes hands only on AttendedTransfer
         if call is not None:
             self._answer(call, frame.get("Interface") or interface_of(frame.get("DestChannel", "")), out)
 
@@ -531,6 +550,9 @@ class CallTracker:
         if call is None:
             return
         call.channels.discard(channel)
+        consult = call.consult
+        if consult is not None and consult.leg and channel.startswith("Local/") and channel.rpartition(";")[0] == consult.leg:
+            self._consult_over(call, consult, out)
         interface = interface_of(channel)
         if call.ringing.get(interface) == channel:
             self._stop_ring(call, interface, "answered-elsewhere" if call.answered_at else "hung-up", out)

@@ -131,3 +131,29 @@ async def test_a_transfer_the_pbx_drops_is_reported_failed_and_the_call_stays_mi
         assert not bob.received("cti.pop")
         await alice.api("POST", f"/api/v1/cti/calls/{linkedid}/hangup", json={})
         await ami.until_no_channels()
+
+
+async def test_consulting_a_queue_hands_the_call_to_the_agent_who_answered_there(live: Lab) -> None:
+    live.phones.start("1001", answer_ms=500)
+    live.phones.start("1003", answer_ms=1500)
+    carol = await live.console("agent3", queues=("sales",))
+    alice, _bob, linkedid = await answered_call(live, "+8613800138044")
+    async with live.pbx.probe("call") as ami:
+        await ami.until_up("PJSIP/1001", "PJSIP/customer")
+        await alice.api("POST", f"/api/v1/cti/calls/{linkedid}/transfer", json={"target": "8200", "attended": True})
+        await alice.next("cti.progress", lambda d: d["step"] == "consulting")
+        await carol.next("cti.pop", lambda d: d["linkedid"] == linkedid)
+        await alice.next("cti.progress", lambda d: d["step"] == "consult-answered")
+        # The sales queue connected Carol to Alice's consultation leg; the call is still Alice's.
+        assert live.line.tracker.calls[linkedid].agent_user_id == live.user_id("agent")
+        assert not carol.received("cti.call_panel")
+        await alice.api("POST", f"/api/v1/cti/calls/{linkedid}/hangup", json={})
+        await alice.next("cti.progress", lambda d: d["step"] == "transfer-done")
+        await carol.next("cti.call_panel", lambda d: d["state"] == "live" and d["linkedid"] == linkedid)
+        call = live.line.tracker.calls[linkedid]
+        assert (call.agent_user_id, call.customer_channel is not None and call.customer_channel.startswith("PJSIP/customer-")) == (
+            live.user_id("agent3"), True)
+        await carol.api("POST", f"/api/v1/cti/calls/{linkedid}/hangup", json={})
+        await ami.until_no_channels()
+    [record] = await live.calls()
+    assert record.agent_id == live.user_id("agent3")
