@@ -727,7 +727,9 @@ class CallTracker:
                 state = item.get("ChannelState")
                 if state == "5":
                     self._ring(call, interface, channel, out)
-                elif state == "6" and item.get("BridgeId"):
+                elif state == "6" and item.get("BridgeId") and call.agent_channel not in present:
+                    # (while the agent on the call is still there, another agent's bridged leg is
+                    # a consultation, not a new owner: only AttendedTransfer hands it over)
                     self._answer(call, interface, out)
 
 

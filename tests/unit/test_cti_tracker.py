@@ -265,3 +265,24 @@ def test_pbx_crash_ends_live_calls_when_the_link_was_lost_and_phone_states_are_u
     tracker.apply({"Event": "Newchannel", "Channel": "PJSIP/customer-2", "Uniqueid": "2.1", "Linkedid": "2.1"})
     [later] = of(tracker.apply(Snapshot("CoreShowChannels", [])), CallEnded)
     assert not later.ended_during_outage
+
+
+def test_a_resync_during_a_consultation_does_not_hand_the_call_over() -> None:
+    clock = ManualClock()
+    start = clock.now()
+    tracker = CallTracker("pbx", AGENTS.get, clock)
+    linkedid = "1796473158.0"
+    for step in transcript_events(read_transcript(FIXTURES / "attended_transfer_completed.ami")):
+        clock.advance(start + timedelta(seconds=step.at) - clock.now())
+        if step.frame.get("Event") == "Hold":
+            tracker.request_transfer(linkedid, "1002", 1)
+        if step.frame.get("Event") == "BridgeMerge":
+            break  # Bob has answered the consultation; Alice has not hung up yet
+        if wants(step.frame):
+            tracker.apply(step.frame)
+    call = tracker.calls[linkedid]
+    live = [{"Event": "CoreShowChannel", "Channel": name, "Linkedid": linkedid, "ChannelState": "6", "BridgeId": "b"}
+            for name in sorted(call.channels)]
+    events = tracker.apply(Snapshot("CoreShowChannels", live))
+    assert not of(events, CallAnswered) and not of(events, CallAgentLeft)
+    assert tracker.calls[linkedid].agent_user_id == 1 and tracker.calls[linkedid].consult is not None
