@@ -27,8 +27,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("call_id", "position", name="uq_call_segments_call_position"),
     )
     op.create_index("ix_call_segments_agent_started", "call_segments", ["agent_id", "started_at"])
-    with op.batch_alter_table("calls") as batch:
-        batch.add_column(sa.Column("ended_during_outage", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # A plain ADD COLUMN (SQLite allows it with a constant default): no batch copy of ``calls``.
+    op.add_column("calls", sa.Column("ended_during_outage", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
