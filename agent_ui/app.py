@@ -52,6 +52,7 @@ from agent_ui import (
     preferences_views,
     reports_views,
     routing_views,
+    search_views,
     tokens_views,
     wallboard_views,
 )
@@ -129,6 +130,7 @@ def create_app(services: Services) -> web.Application:
     reports_views.setup_routes(app)
     routing_views.setup_routes(app)
     tokens_views.setup_routes(app)
+    search_views.setup_routes(app)
     app.router.add_get("/ws", live_socket)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     return app

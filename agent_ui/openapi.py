@@ -199,6 +199,27 @@ PATHS: dict[str, Any] = {
         "parameters": [_path_id("ticket_id")],
         "get": _op("The ticket's history, oldest first", _list("entries", "TimelineEntry"), errors=(401, 403, 404)),
     },
+    "/api/v1/search": {
+        "get": _op(
+            "Search tickets (subject, mail, notes, calls), customers (name, email, phone in any format) or "
+            "knowledge articles; every word must match, the last may be half typed; Chinese needs no spaces",
+            {"type": "object", "properties": {
+                "type": _STR, "query": _STR, "next_cursor": _NSTR,
+                "results": {"type": "array", "items": {"type": "object", "properties": {
+                    "kind": _STR, "id": {"type": "integer"},
+                    "title": {"type": "array", "items": {"type": "object"}},
+                    "snippet": {"type": "array", "items": {"type": "object"},
+                                "description": "text pieces; mark=true where the query matched"},
+                    "record": {"type": "object"}}}}}},
+            params=[_query("q", "what to look for"), _query("type", "tickets (default), customers or articles"),
+                    *[p for p in _TICKET_FILTERS if p["name"] not in ("limit", "mine", "status")],
+                    _query("status", "all (default), open, or one status"),
+                    _query("from", "tickets created on or after (YYYY-MM-DD)"),
+                    _query("to", "tickets created before (YYYY-MM-DD)"),
+                    _query("cursor", "next_cursor of the previous page"),
+                    _query("limit", "at most this many (1-50)", {"type": "integer"})],
+            errors=(400, 401, 403)),
+    },
     "/api/v1/customers": {
         "get": _op("Search customers by name, phone or email", _list("customers", "Customer"),
                    params=[_query("q", "text to look for")]),

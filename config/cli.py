@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "email": "channels.bench",
     "match": "knowledge.bench",
     "routing": "routing.bench",
+    "search": "routing.search_bench",
     "sla": "alerts.bench",
     "ws": "agent_ui.bench",
 }

@@ -8,11 +8,23 @@ table and PostgreSQL's GIN index see the same words.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, func, insert, inspect, literal_column, select, text
+from sqlalchemy import (
+    bindparam,
+    column,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -35,6 +47,15 @@ ENTRY_TEXT_KEYS = ("subject", "text", "from_name", "from", "to", "caller_name", 
 INDEXED_KINDS = frozenset({EntryKind.EMAIL_IN, EntryKind.EMAIL_OUT, EntryKind.NOTE, EntryKind.CALL})
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _stored(text: str, cap: int) -> str:
+    """Text for a column: an older release may have stored a lone surrogate in a JSON payload
+    (JSON can carry one, a text column cannot), so it becomes U+FFFD here."""
+    return _SURROGATE.sub("\ufffd", text[:cap])
+
+
 def _changed(obj: object, *names: str) -> bool:
     state: Any = inspect(obj)
     return any(state.attrs[name].history.has_changes() for name in names)
@@ -44,7 +65,7 @@ def ticket_document(ticket: Ticket) -> dict[str, Any]:
     subject = ticket.subject or ""
     return {
         "kind": "ticket", "ref_id": ticket.id, "ticket_id": ticket.id, "customer_id": ticket.customer_id,
-        "title": subject[:300], "text": subject[:SNIPPET_CHARS],
+        "title": _stored(subject, 300), "text": _stored(subject, SNIPPET_CHARS),
         "terms": " ".join([*terms(subject), str(ticket.number)]),
         "at": ticket.created_at or utcnow(),
     }
@@ -73,7 +94,7 @@ def entry_document(entry: TimelineEntry) -> dict[str, Any] | None:
             found.extend(phone_terms(value))
     return {
         "kind": "entry", "ref_id": entry.id, "ticket_id": entry.ticket_id, "customer_id": None,
-        "title": "", "text": text[:SNIPPET_CHARS], "terms": " ".join(found), "at": entry.created_at or utcnow(),
+        "title": "", "text": _stored(text, SNIPPET_CHARS), "terms": " ".join(found), "at": entry.created_at or utcnow(),
     }
 
 
@@ -86,8 +107,8 @@ def customer_document(
     text = " · ".join([name, *emails, *phones])
     return {
         "kind": "customer", "ref_id": customer_id, "ticket_id": None, "customer_id": customer_id,
-        "title": (name or (emails[0] if emails else phones[0] if phones else ""))[:300],
-        "text": text[:SNIPPET_CHARS], "terms": " ".join(found), "at": at or utcnow(),
+        "title": _stored(name or (emails[0] if emails else phones[0] if phones else ""), 300),
+        "text": _stored(text, SNIPPET_CHARS), "terms": " ".join(found), "at": at or utcnow(),
     }
 
 
@@ -166,8 +187,11 @@ def index_flush(session: Session, _context: object) -> None:
 
 def install(db: Database) -> None:
     """Index every flush of ``db``'s sessions (once per database)."""
-    if not event.contains(db.session_class, "after_flush", index_flush):
+    # Marked on the class itself: SQLAlchemy's registry is keyed by id(), and a new class can
+    # take the id of a collected one, so ``event.contains`` may answer for the wrong class.
+    if not db.session_class.__dict__.get("search_indexed"):
         event.listen(db.session_class, "after_flush", index_flush)
+        db.session_class.search_indexed = True  # type: ignore[attr-defined]
 
 
 def rebuild(conn: Connection, batch: int = 2000) -> int:
@@ -203,16 +227,18 @@ def rebuild(conn: Connection, batch: int = 2000) -> int:
     return count
 
 
+_FTS = table("search_fts", column("rowid"), column("search_fts"))
+
+
 def matching_ids(query: Query, sqlite: bool) -> Any:
     """A WHERE clause over ``search_documents`` for the documents holding every term."""
     words = [*query.terms] if query.terms else [query.phone or ""]
     if sqlite:
         match = " ".join(f'"{w}"' for w in words[:-1])
         match += f' "{words[-1]}"' + ("*" if query.prefix else "")
-        return SearchDocument.id.in_(
-            select(text("rowid")).select_from(text("search_fts"))
-            .where(text("search_fts MATCH :fts_match").bindparams(fts_match=match.strip()))
-        )
+        # A lightweight table, not text(): a value bound into text() can be served from
+        # SQLAlchemy's statement cache with an earlier query's value.
+        return SearchDocument.id.in_(select(_FTS.c.rowid).where(_FTS.c.search_fts.op("MATCH")(match.strip())))
     tsquery = " & ".join(f"'{w}'" for w in words[:-1])
     last = f"'{words[-1]}'" + (":*" if query.prefix else "")
     tsquery = f"{tsquery} & {last}" if tsquery else last

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
 
 from core.normalize import is_cjk, normalize, stem
 from core.phones import national_digits
 
 MAX_TERMS = 20_000  # per document: a huge mail is indexed by its first words
 MAX_QUERY_TERMS = 12
-_TOKEN = re.compile(r"[^\W_]+")
+_CJK_CLASS = "\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+# A run of Chinese characters, or a run of other letters and digits.
+_RUNS = re.compile(f"[{_CJK_CLASS}]+|[^\\W_{_CJK_CLASS}]+")
 _PHONE_QUERY = re.compile(r"^\+?[\d\s().\-]{5,}$")
 _DIGITS = re.compile(r"\d+")
 
@@ -31,24 +32,14 @@ def _cjk_terms(run: str) -> list[str]:
     return [run[i:i + 2] for i in range(len(run) - 1)]
 
 
-def _split(token: str) -> Iterable[tuple[str, bool]]:
-    """Runs of one script in a token: (text, is_chinese)."""
-    start = 0
-    for i in range(1, len(token) + 1):
-        if i == len(token) or is_cjk(token[i]) != is_cjk(token[start]):
-            yield token[start:i], is_cjk(token[start])
-            start = i
-
-
 def terms(text: str) -> list[str]:
-    """The index terms of ``text``, in order, duplicates kept (ranking counts them)."""
+    """The index terms of ``text``, in order, duplicates kept."""
     out: list[str] = []
-    for token in _TOKEN.findall(normalize(text)):
-        for run, chinese in _split(token):
-            if chinese:
-                out.extend(_cjk_terms(run))
-            else:
-                out.append(stem(run) if not run.isdigit() else run)
+    for run in _RUNS.findall(normalize(text)):
+        if is_cjk(run[0]):
+            out.extend(_cjk_terms(run))
+        else:
+            out.append(run if run.isdigit() else stem(run))
         if len(out) >= MAX_TERMS:
             break
     return out[:MAX_TERMS]
@@ -97,6 +88,20 @@ def parse_query(text: str) -> Query:
     return Query(unique, prefix)
 
 
+class _OneCharFold(dict[int, str]):
+    """``str.translate`` table folding each character to one character (its folded form's
+    first), filled as characters are met, so offsets in the folded copy are offsets in the text."""
+
+    def __missing__(self, code: int) -> str:
+        folded = normalize(chr(code))[:1] or " "
+        if len(self) < 100_000:
+            self[code] = folded
+        return folded
+
+
+_ONE_CHAR_FOLD = _OneCharFold()
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Segment:
     """A piece of a snippet; ``mark`` pieces matched the query. Rendered as text, never HTML."""
@@ -114,11 +119,10 @@ def snippet(text: str, query: Query, width: int = 180) -> list[Segment]:
     text = " ".join(text.split())
     if not text:
         return []
-    folded_chars = [normalize(c) or " " for c in text]
     needles = [t for t in (query.terms or ((query.phone,) if query.phone else ())) if t]
     starts: list[tuple[int, int]] = []  # original [start, end) of each match
     if needles:
-        folded = "".join(c[0] for c in folded_chars)  # one folded char per original char
+        folded = text.translate(_ONE_CHAR_FOLD)  # one folded char per original char
         for needle in needles:
             probe = needle if any(is_cjk(c) for c in needle) else needle[:max(3, len(needle) - 1)]
             for match in re.finditer(re.escape(probe), folded):

@@ -3,7 +3,9 @@
 Every query term must match (the last one may be half typed). Tickets come back one per
 ticket, whatever matched in them (the subject, a mail, a note, a call), tickets whose
 subject matched first, then the most recently active; each with a snippet of the newest
-matching text, the matched words marked. Paging is by an opaque cursor.
+matching text, the matched words marked. Paging is by an opaque cursor. A search looks at
+the newest ``MAX_CANDIDATES`` matching texts, so a word found everywhere costs no more than a
+rare one; more words or a filter narrow it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Actor
@@ -27,6 +29,8 @@ from routing.desk import OPEN_STATUSES, ticket_dict
 
 MAX_OFFSET = 5_000
 MAX_LIMIT = 50
+# Matching documents looked at per search, newest first (Zendesk's search stops at 1,000 results).
+MAX_CANDIDATES = 2_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -99,17 +103,23 @@ class SearchService:
         query, offset, limit = parse_query(text), decode_cursor(cursor), max(1, min(limit, MAX_LIMIT))
         if query.empty:
             return SearchPage(text, [], None)
-        subject_hit = func.max(case((SearchDocument.kind == "ticket", 1), else_=0))
+        # The newest matching documents (filters applied), grouped per ticket here: the database
+        # streams them newest first and stops at the cap, so a common word costs no more than a
+        # rare one. Tickets whose subject matched come first, then the most recently active.
         stmt = (
-            select(SearchDocument.ticket_id, func.max(SearchDocument.id))
+            select(SearchDocument.id, SearchDocument.ticket_id, SearchDocument.kind)
             .join(Ticket, Ticket.id == SearchDocument.ticket_id)
             .where(SearchDocument.kind.in_(("ticket", "entry")), matching_ids(query, self.sqlite))
-            .group_by(SearchDocument.ticket_id)
-            .order_by(subject_hit.desc(), func.max(SearchDocument.at).desc(), SearchDocument.ticket_id.desc())
-            .offset(offset).limit(limit + 1)
+            .order_by(SearchDocument.id.desc())
+            .limit(MAX_CANDIDATES)
         )
-        stmt = _filtered(stmt, flt)
-        rows = (await session.execute(stmt)).all()
+        best: dict[int, list[int]] = {}  # ticket id -> [subject matched, newest doc id]
+        found_rows = (await session.execute(_filtered(stmt, flt))).all()
+        for doc_id, ticket_id, kind in found_rows:
+            entry = best.setdefault(ticket_id, [0, doc_id])
+            entry[0] |= kind == "ticket"
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], -item[1][1]))
+        rows = [(ticket_id, newest) for ticket_id, (_, newest) in ranked[offset:offset + limit + 1]]
         more = len(rows) > limit
         rows = rows[:limit]
         tickets = {t.id: t for t in (await session.scalars(
