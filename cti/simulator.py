@@ -208,6 +208,15 @@ class AmiSimulator:
         self.drop_links()
         self.pbx = SimPbx(queues if queues is not None else self._queues, self._endpoints)
 
+    async def crash(self) -> None:
+        """kill -9: links dropped without a word, every call gone, and nothing listening
+        until ``start`` again (``restart`` is a PBX that is back at once)."""
+        await self.restart()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
     def hold_replies(self, *actions: str) -> None:
         self.hold.update(actions)
 
