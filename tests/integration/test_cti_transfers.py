@@ -112,9 +112,11 @@ async def test_click_to_dial_i_do_not_pick_up_answers_at_once_and_records_nothin
     sim.no_answer.add("PJSIP/1001")
     agent = await site.login("agent")
     ws = await ws_of(agent)
-    started = time.monotonic()
     result = await agent.api("POST", "/api/v1/cti/dial", json={"number": "+14155550123"})
-    assert time.monotonic() - started < 0.5 and result["ok"] and result["message"] == "ringing your phone"
+    assert result["ok"] and result["message"] == "ringing your phone"
+    tracker = site.server.app[CTI].lines["sim"].tracker
+    # Answered while Alice's phone still rings (the old request waited for the outcome, 30 s on a real PBX).
+    assert result["linkedid"] in tracker.outbound or result["linkedid"] in tracker.calls
     assert await progress(ws) == "dial-agent-no-answer"
     states = []
     while True:  # nothing said "on call" while only my own phone rang
@@ -123,7 +125,6 @@ async def test_click_to_dial_i_do_not_pick_up_answers_at_once_and_records_nothin
         except TimeoutError:
             break
     assert "on-call" not in states
-    tracker = site.server.app[CTI].lines["sim"].tracker
     await until(lambda: not tracker.calls)
     await site.server.app[CTI].idle()
     async with site.services.db.session() as session:
@@ -162,9 +163,10 @@ async def test_pbx_crash_ends_the_call_when_the_link_dropped_and_phones_show_unk
     assert state["state"] == "unknown"
     me = await agent.api("GET", "/api/v1/cti/me")
     assert me["lines"][0]["state"] == "unknown"
-    back = time.monotonic()
-    await until(lambda: link.connects > connects and link.resyncs >= 2, within=5)
-    assert time.monotonic() - back < 2.5  # reconnect backoff capped: a PBX back at once is seen at once
+    await until(lambda: link.connects > connects and link.resyncs >= 2, within=10)
+    # Reconnect attempts back off to at most reconnect_max_s (bench outage measures the delay).
+    reader = next(t for t in cti._tasks if t.name == "pbx:sim")
+    assert reader.backoff.maximum == cti.lines["sim"].settings.reconnect_max_s == 1.5
     await asyncio.sleep(1.0)  # the outage goes on after the loss; none of it is talk time
     await until(lambda: linkedid not in cti.lines["sim"].tracker.calls)
     await cti.idle()
