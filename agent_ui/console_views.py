@@ -44,6 +44,8 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
         "channels": CHANNEL_CHOICES,
         "priorities": [p.name.lower() for p in Priority],
         "categories": [c.value for c in Category],
+        "now": services.clock.now(),
+        "more": len(tickets) == view.limit,
     }
 
 

@@ -168,6 +168,9 @@ _TICKET_FILTERS = [
     _query("mine", "1 for tickets assigned to the caller"),
     _query("customer_id", "tickets of one customer", {"type": "integer"}),
     _query("limit", "at most this many (1-1000)", {"type": "integer"}),
+    _query("sort", "priority (default), due, updated, created, number, status, queue or subject; "
+                   "'-' in front for the reverse order"),
+    _query("page", "page number from 0, of 'limit' tickets each", {"type": "integer"}),
 ]
 
 PATHS: dict[str, Any] = {
@@ -212,7 +215,7 @@ PATHS: dict[str, Any] = {
                                 "description": "text pieces; mark=true where the query matched"},
                     "record": {"type": "object"}}}}}},
             params=[_query("q", "what to look for"), _query("type", "tickets (default), customers or articles"),
-                    *[p for p in _TICKET_FILTERS if p["name"] not in ("limit", "mine", "status")],
+                    *[p for p in _TICKET_FILTERS if p["name"] not in ("limit", "mine", "status", "sort", "page")],
                     _query("status", "all (default), open, or one status"),
                     _query("from", "tickets created on or after (YYYY-MM-DD)"),
                     _query("to", "tickets created before (YYYY-MM-DD)"),

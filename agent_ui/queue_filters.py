@@ -10,6 +10,7 @@ from core.auth import Actor
 from core.errors import InvalidInput
 from core.records import Channel, TicketStatus
 from routing import TicketFilter
+from routing.desk import SORTS
 
 STATUS_CHOICES = ("open", "all", *(s.value for s in TicketStatus))
 CHANNEL_CHOICES = tuple(c.value for c in Channel)
@@ -26,6 +27,24 @@ class QueueView:
     mine: bool = False
     customer_id: int | None = None
     limit: int = 200
+    sort: str = "priority"  # a column of SORTS, "-" in front for the reverse order
+    page: int = 0
+
+    @property
+    def sort_key(self) -> str:
+        return self.sort.removeprefix("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+    def sorted_by(self, key: str) -> dict[str, str]:
+        """The query string for a column header: sort by ``key``, or reverse it if already so."""
+        sort = f"-{key}" if self.sort == key else key
+        return {**{k: v for k, v in self.query().items() if k != "page"}, "sort": sort}
+
+    def paged(self, page: int) -> dict[str, str]:
+        return {**self.query(), "page": str(page)}
 
     def to_filter(self, actor: Actor) -> TicketFilter:
         flt = TicketFilter(
@@ -34,6 +53,9 @@ class QueueView:
             channel=self.channel or None,
             customer_id=self.customer_id,
             limit=self.limit,
+            offset=self.page * self.limit,
+            sort=self.sort_key,
+            descending=self.descending,
         )
         if self.mine:
             flt.assignee_id = actor.user_id
@@ -50,6 +72,8 @@ class QueueView:
             "assignee": self.assignee,
             "channel": self.channel,
             "mine": "1" if self.mine else "",
+            "sort": "" if self.sort == "priority" else self.sort,
+            "page": str(self.page) if self.page else "",
         }
         return {k: v for k, v in pairs.items() if v}
 
@@ -66,6 +90,12 @@ def read_queue_view(query: Mapping[str, str]) -> QueueView:
         as_int(assignee, "assignee")
     customer = query.get("customer_id", "")
     limit = as_int(query["limit"], "limit") if query.get("limit") else 200
+    sort = query.get("sort", "") or "priority"
+    if sort.removeprefix("-") not in SORTS:
+        raise InvalidInput("unknown sort", {"field": "sort", "allowed": list(SORTS)})
+    page = as_int(query["page"], "page") if query.get("page") else 0
+    if not 0 <= page <= 10_000:
+        raise InvalidInput("no such page", {"field": "page"})
     return QueueView(
         queue=query.get("queue", "").strip(),
         status=status,
@@ -74,4 +104,6 @@ def read_queue_view(query: Mapping[str, str]) -> QueueView:
         mine=query.get("mine", "") in ("1", "true", "yes", "on"),
         customer_id=as_int(customer, "customer_id") if customer else None,
         limit=max(1, min(limit, 1000)),
+        sort=sort,
+        page=page,
     )

@@ -161,6 +161,7 @@ def setup_rendering(app: web.Application, localizer: Localizer) -> None:
             return tag
 
     env.filters["when"] = when
+    env.filters["as_utc"] = as_utc
     env.filters["language_name"] = language_name
     env.filters["number"] = number
     env.filters["percent"] = percent

@@ -230,18 +230,22 @@ def rebuild(conn: Connection, batch: int = 2000) -> int:
 _FTS = table("search_fts", column("rowid"), column("search_fts"))
 
 
-def matching_ids(query: Query, sqlite: bool) -> Any:
-    """A WHERE clause over ``search_documents`` for the documents holding every term."""
+def match_source(query: Query, sqlite: bool) -> tuple[Any, Any, Any]:
+    """What to select from, the condition and the column that orders newest first, for the
+    documents holding every term. On SQLite the FTS table drives the join, so the database
+    reads the matches newest first and stops at the LIMIT; PostgreSQL reads the GIN index."""
     words = [*query.terms] if query.terms else [query.phone or ""]
     if sqlite:
         match = " ".join(f'"{w}"' for w in words[:-1])
-        match += f' "{words[-1]}"' + ("*" if query.prefix else "")
+        match = (match + f' "{words[-1]}"' + ("*" if query.prefix else "")).strip()
         # A lightweight table, not text(): a value bound into text() can be served from
         # SQLAlchemy's statement cache with an earlier query's value.
-        return SearchDocument.id.in_(select(_FTS.c.rowid).where(_FTS.c.search_fts.op("MATCH")(match.strip())))
+        source = _FTS.join(SearchDocument.__table__, SearchDocument.id == _FTS.c.rowid)
+        return source, _FTS.c.search_fts.op("MATCH")(match), _FTS.c.rowid
     tsquery = " & ".join(f"'{w}'" for w in words[:-1])
     last = f"'{words[-1]}'" + (":*" if query.prefix else "")
     tsquery = f"{tsquery} & {last}" if tsquery else last
-    return func.to_tsvector(literal_column("'simple'::regconfig"), SearchDocument.terms).op("@@")(
+    condition = func.to_tsvector(literal_column("'simple'::regconfig"), SearchDocument.terms).op("@@")(
         func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("ts_match", tsquery))
     )
+    return SearchDocument.__table__, condition, SearchDocument.id

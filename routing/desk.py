@@ -72,6 +72,27 @@ class TicketFilter:
     channel: str | None = None
     customer_id: int | None = None
     limit: int = 200
+    offset: int = 0
+    sort: str = "priority"  # one of SORTS
+    descending: bool = False
+
+
+# What the queue can be sorted by: the column, and the order that breaks ties. "priority"
+# is the desk's own order (most urgent first, then oldest); "due" puts tickets with no SLA
+# deadline last whichever way it runs.
+SORTS = ("priority", "due", "updated", "created", "number", "status", "queue", "subject")
+
+
+def _ordering(flt: TicketFilter) -> list[Any]:
+    if flt.sort == "priority":
+        order = [Ticket.priority.desc(), Ticket.created_at]
+        return [Ticket.priority, Ticket.created_at.desc()] if flt.descending else order
+    column = {"due": Ticket.due_at, "updated": Ticket.updated_at, "created": Ticket.created_at, "number": Ticket.id,
+              "status": Ticket.status, "queue": Ticket.queue, "subject": Ticket.subject}[flt.sort]
+    direction = column.desc() if flt.descending else column.asc()
+    if flt.sort == "due":
+        return [Ticket.due_at.is_(None), direction, Ticket.id]
+    return [direction, Ticket.id]
 
 
 def ticket_dict(ticket: Ticket) -> dict[str, Any]:
@@ -355,7 +376,7 @@ class TicketDesk:
             stmt = stmt.where(Ticket.channel == flt.channel)
         if flt.customer_id is not None:
             stmt = stmt.where(Ticket.customer_id == flt.customer_id)
-        stmt = stmt.order_by(Ticket.priority.desc(), Ticket.created_at).limit(min(max(flt.limit, 1), 1000))
+        stmt = stmt.order_by(*_ordering(flt)).offset(max(flt.offset, 0)).limit(min(max(flt.limit, 1), 1000))
         return list((await session.execute(stmt)).scalars().unique())
 
     async def assign(

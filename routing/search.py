@@ -23,14 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth import Actor
 from core.errors import InvalidInput
 from core.records import Customer, Role, SearchDocument, Ticket
-from core.search_index import matching_ids
+from core.search_index import match_source
 from core.search_terms import Query, Segment, parse_query, snippet
 from routing.desk import OPEN_STATUSES, ticket_dict
 
 MAX_OFFSET = 5_000
 MAX_LIMIT = 50
 # Matching documents looked at per search, newest first (Zendesk's search stops at 1,000 results).
-MAX_CANDIDATES = 2_000
+MAX_CANDIDATES = 1_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -106,11 +106,13 @@ class SearchService:
         # The newest matching documents (filters applied), grouped per ticket here: the database
         # streams them newest first and stops at the cap, so a common word costs no more than a
         # rare one. Tickets whose subject matched come first, then the most recently active.
+        source, matches, newest = match_source(query, self.sqlite)
         stmt = (
             select(SearchDocument.id, SearchDocument.ticket_id, SearchDocument.kind)
+            .select_from(source)
             .join(Ticket, Ticket.id == SearchDocument.ticket_id)
-            .where(SearchDocument.kind.in_(("ticket", "entry")), matching_ids(query, self.sqlite))
-            .order_by(SearchDocument.id.desc())
+            .where(matches, SearchDocument.kind.in_(("ticket", "entry")))
+            .order_by(newest.desc())
             .limit(MAX_CANDIDATES)
         )
         best: dict[int, list[int]] = {}  # ticket id -> [subject matched, newest doc id]
@@ -142,10 +144,12 @@ class SearchService:
         query, offset, limit = parse_query(text), decode_cursor(cursor), max(1, min(limit, MAX_LIMIT))
         if query.empty:
             return SearchPage(text, [], None)
+        source, matches, newest = match_source(query, self.sqlite)
         stmt = (
             select(SearchDocument)
-            .where(SearchDocument.kind == "customer", matching_ids(query, self.sqlite))
-            .order_by(SearchDocument.at.desc(), SearchDocument.id.desc())
+            .select_from(source)
+            .where(matches, SearchDocument.kind == "customer")
+            .order_by(newest.desc())
             .offset(offset).limit(limit + 1)
         )
         docs = list(await session.scalars(stmt))

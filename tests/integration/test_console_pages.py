@@ -129,3 +129,38 @@ async def test_a_new_ticket_from_the_console(site: WebSite) -> None:
     page = await agent.api("GET", location)
     assert "Walk-in visitor" in page
     assert "Lost badge" in page
+
+
+async def test_the_queue_sorts_by_any_column_shows_the_due_time_and_pages(site: WebSite) -> None:
+    from datetime import timedelta
+
+    agent = await site.login("agent")
+    ids = []
+    for n in range(3):
+        created = await agent.api("POST", "/api/v1/tickets", json={"subject": f"Sorting {n}"}, status=201)
+        ids.append(created["ticket"]["id"])
+    now = site.services.clock.now()
+    async with site.services.db.transaction() as session:
+        for ticket_id, due in zip(ids, (timedelta(hours=5), -timedelta(hours=1), None), strict=True):
+            ticket = await session.get(Ticket, ticket_id)
+            assert ticket is not None
+            ticket.due_at = now + due if due is not None else None
+
+    def order(html: str) -> list[int]:
+        return [i for _, i in sorted((html.index(f'data-ticket-id="{i}"'), i) for i in ids)]
+
+    by_due = await (await agent.http.get("/queue", params={"sort": "due"})).text()
+    assert order(by_due) == [ids[1], ids[0], ids[2]]  # overdue first, no deadline last
+    assert 'class="overdue"' in by_due and 'aria-sort="ascending"' in by_due
+    reverse = await (await agent.http.get("/queue", params={"sort": "-due"})).text()
+    assert order(reverse) == [ids[0], ids[1], ids[2]]  # no deadline stays last
+    newest = await (await agent.http.get("/queue", params={"sort": "-number"})).text()
+    assert order(newest) == list(reversed(ids))
+    first = await (await agent.http.get("/queue", params={"sort": "number", "limit": "2"})).text()
+    assert 'rel="next"' in first and f'data-ticket-id="{ids[2]}"' not in first
+    second = await (await agent.http.get("/queue", params={"sort": "number", "limit": "2", "page": "1"})).text()
+    assert f'data-ticket-id="{ids[2]}"' in second and 'rel="prev"' in second
+    bad = await agent.http.get("/api/v1/tickets", params={"sort": "password"})
+    assert bad.status == 400
+    api = await agent.api("GET", "/api/v1/tickets?sort=-number&limit=1")
+    assert [t["id"] for t in api["tickets"]] == [ids[2]]
