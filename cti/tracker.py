@@ -483,8 +483,8 @@ class CallTracker:
     def _on_AgentComplete(self, frame: Frame, out: list[DomainEvent]) -> None:
         """The queue's talk time is that agent's segment (after a transfer, the first agent's only)."""
         call = self._call_for(frame, create=False)
-        if call is None:
-            return
+        if call is None or frame.get("Channel", "").startswith("Local/"):
+            return  # a consultation leg's queue: its talk time began before the agent had the customer
         interface = frame.get("Interface") or interface_of(frame.get("DestChannel", ""))
         segment = next((s for s in reversed(call.segments) if s.interface == interface), None)
         if segment is not None:

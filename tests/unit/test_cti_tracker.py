@@ -286,3 +286,30 @@ def test_a_resync_during_a_consultation_does_not_hand_the_call_over() -> None:
     events = tracker.apply(Snapshot("CoreShowChannels", live))
     assert not of(events, CallAnswered) and not of(events, CallAgentLeft)
     assert tracker.calls[linkedid].agent_user_id == 1 and tracker.calls[linkedid].consult is not None
+
+
+def test_consulting_a_queue_keeps_the_call_until_attended_transfer_and_bobs_segment_is_his() -> None:
+    """Atxfer to 8000 (queue support): the Local/ leg joins the queue, Bob is AgentCalled/AgentConnect'ed."""
+    clock = ManualClock()
+    start = clock.now()
+    tracker = CallTracker("pbx", AGENTS.get, clock)
+    linkedid = "1796476727.0"
+    seen: list[DomainEvent] = []
+    for step in transcript_events(read_transcript(FIXTURES / "attended_transfer_to_queue.ami")):
+        clock.advance(start + timedelta(seconds=step.at) - clock.now())
+        if step.frame.get("Event") == "Hold":
+            tracker.request_transfer(linkedid, "8000", 1)
+        if step.frame.get("Event") == "AttendedTransfer":
+            call = tracker.calls[linkedid]
+            assert call.agent_user_id == 1 and call.customer_channel == "PJSIP/customer-00000000"
+            assert steps(seen, 1) == ["consulting", "consult-answered"]
+        if wants(step.frame):
+            seen += tracker.apply(step.frame)
+    assert steps(seen, 1) == ["consulting", "consult-answered", "transfer-done"]
+    assert [e.agent_user_id for e in of(seen, CallAnswered)] == [1, 2]
+    [ended] = of(seen, CallEnded)
+    assert ended.agent_user_id == 2 and [s["agent_user_id"] for s in ended.segments] == [1, 2]
+    assert ended.queue == "support"
+    # Bob's part starts at the handover (his queue TalkTime also counts the consultation with Alice).
+    alice, bob = ended.segments
+    assert 2.5 < bob["talk_s"] < 3.5 and 7 < alice["talk_s"] < 10
