@@ -111,6 +111,26 @@ async def timeline(request: web.Request) -> web.Response:
         return web.json_response({"entries": [entry_dict(e) for e in entries]})
 
 
+async def merge_ticket(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    data = await read_json(request, "TicketMerge")
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        survivor = await services.desk.merge(session, actor, path_int(request, "ticket_id"), as_int(data.get("into_id"), "into_id"))
+        await services.desk.commit_and_publish(session)
+        return web.json_response({"ticket": ticket_dict(survivor)})
+
+
+async def split_ticket(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    data = await read_json(request, "TicketSplit")
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        fresh = await services.desk.split(session, actor, as_int(data.get("entry_id"), "entry_id"))
+        await services.desk.commit_and_publish(session)
+        return web.json_response({"ticket": ticket_dict(fresh)}, status=201)
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/tickets", list_tickets)
     app.router.add_post("/api/v1/tickets", create_ticket)
@@ -118,3 +138,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_patch("/api/v1/tickets/{ticket_id}", patch_ticket)
     app.router.add_post("/api/v1/tickets/{ticket_id}/notes", add_note)
     app.router.add_get("/api/v1/tickets/{ticket_id}/timeline", timeline)
+    app.router.add_post("/api/v1/tickets/{ticket_id}/merge", merge_ticket)
+    app.router.add_post("/api/v1/tickets/{ticket_id}/split", split_ticket)

@@ -17,9 +17,11 @@ from agent_ui.keys import SERVICES
 from agent_ui.queue_filters import CHANNEL_CHOICES, STATUS_CHOICES, read_queue_view
 from agent_ui.rendering import render
 from core.auth import Actor
-from core.records import Category, Priority, Role, TicketStatus
+from core.errors import InvalidInput
+from core.records import TICKET_NUMBER_OFFSET, Category, Priority, Role, TicketStatus
 from core.users import list_users
 from routing import TicketFilter
+from routing.desk import SPLITTABLE
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -75,9 +77,12 @@ async def _ticket_context(session: AsyncSession, request: web.Request, actor: Ac
         "customer": ticket.customer,
         "other_tickets": other_tickets,
         "history": history,
-        "users": [u for u in users if u.active],
+        "users": [u for u in users if u.active and (Role.AGENT.value in (u.roles or []) or u.id == ticket.assignee_id)],
         "user_names": {u.id: u.display_name for u in users},
-        "can_assign": actor.has(Role.SUPERVISOR),
+        # Who may change the assignee here: what ``TicketDesk.assign`` allows (it checks again).
+        "splittable": SPLITTABLE,
+        "can_assign": actor.has(Role.SUPERVISOR)
+        or (actor.has(Role.AGENT) and ticket.assignee_id in (None, actor.user_id)),
         "statuses": [s.value for s in TicketStatus],
         "priorities": [p.name.lower() for p in Priority],
         "categories": [c.value for c in Category],
@@ -123,10 +128,22 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
             await desk.update_fields(session, actor, ticket_id, {"category": form.get("category", "")})
         elif action == "note":
             await desk.add_note(session, actor, ticket_id, form.get("text", ""))
+        elif action == "merge":
+            ticket_id = (await desk.merge(session, actor, ticket_id, ticket_id_of_number(form.get("into", "")))).id
+        elif action == "split":
+            ticket_id = (await desk.split(session, actor, as_int(form.get("entry_id", ""), "entry_id"))).id
         else:
             raise web.HTTPNotFound()
         await desk.commit_and_publish(session)
     raise web.HTTPSeeOther(f"/tickets/{ticket_id}")
+
+
+def ticket_id_of_number(text: str) -> int:
+    """A ticket as people write it (``#1234`` or ``1234``, the number on its page) → its id."""
+    number = as_int(text.strip().lstrip("#").strip(), "into")
+    if number <= TICKET_NUMBER_OFFSET:
+        raise InvalidInput("no such ticket number", {"field": "into"})
+    return number - TICKET_NUMBER_OFFSET
 
 
 async def new_ticket(request: web.Request) -> web.StreamResponse:

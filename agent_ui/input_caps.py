@@ -59,6 +59,8 @@ CAPS: dict[str, dict[str, int]] = {
     "TicketPatch": {"subject": _SUBJECT, "status": _CHOICE, "priority": _CHOICE, "category": _CHOICE,
                     "queue": _QUEUE},
     "NoteDraft": {"text": NOTE_CAP},
+    "TicketMerge": {"into_id": 25, "into": 25},
+    "TicketSplit": {"entry_id": 25},
     "CustomerDraft": {"name": column_length(Customer.name), "tier": column_length(Customer.tier),
                       "language": _LANGUAGE, "external_id": column_length(Customer.external_id),
                       "notes": NOTE_CAP, "phones": RAW_PHONE_CAP,

@@ -223,6 +223,20 @@ PATHS: dict[str, Any] = {
                     _query("limit", "at most this many (1-50)", {"type": "integer"})],
             errors=(400, 401, 403)),
     },
+    "/api/v1/tickets/{ticket_id}/merge": {
+        "parameters": [_path_id("ticket_id")],
+        "post": _op("Merge this ticket into another: its timeline moves there, it is closed with a pointer, and "
+                    "later mail on its thread lands in the survivor (returned)", _obj("ticket", _ref("Ticket")),
+                    body={"type": "object", "required": ["into_id"], "properties": {"into_id": {"type": "integer"}}},
+                    errors=(401, 403, 404)),
+    },
+    "/api/v1/tickets/{ticket_id}/split": {
+        "parameters": [_path_id("ticket_id")],
+        "post": _op("Split one message (a timeline entry of this ticket) into a new ticket (returned)",
+                    _obj("ticket", _ref("Ticket")), status="201",
+                    body={"type": "object", "required": ["entry_id"], "properties": {"entry_id": {"type": "integer"}}},
+                    errors=(401, 403, 404)),
+    },
     "/api/v1/customers": {
         "get": _op("Search customers by name, phone or email", _list("customers", "Customer"),
                    params=[_query("q", "text to look for")]),

@@ -51,10 +51,10 @@ def _seconds(value: float | None) -> str:
 def _rows(kind: str, report: dict[str, Any]) -> Iterable[list[object]]:
     if kind == "agents":
         yield ["agent", "calls_answered", "talk_time_s", "avg_talk_time_s", "emails_sent", "first_responses",
-               "avg_first_response_s"]
+               "avg_first_response_s", "offers", "accepted", "declined", "missed", "avg_time_to_accept_s"]
         for a in report["agents"]:
             yield [a.name, a.calls, f"{a.talk_s:.0f}", _seconds(a.avg_talk_s), a.emails, a.first_responses,
-                   _seconds(a.avg_first_response_s)]
+                   _seconds(a.avg_first_response_s), a.offers, a.accepted, a.declined, a.missed, _seconds(a.avg_accept_s)]
     elif kind == "categories":
         yield ["category", "opened", "still_open", "solved", "avg_first_response_s", "breached", "by_channel"]
         for c in report["categories"]:

@@ -292,7 +292,9 @@ class MailImporter:
             ],
             references=[MailReference(ref=ref[:500]) for ref in p.thread_refs],
         )
-        acknowledge = bool(accepted.created and not loop_reasons and self.mailbox.acknowledge and batch.may_auto_reply(p.sender))
+        acknowledge = bool(accepted.created and not loop_reasons and self.mailbox.acknowledge
+                           and accepted.decision.acknowledgement != "none"  # a routing rule said: no acknowledgement
+                           and batch.may_auto_reply(p.sender))
         if acknowledge:
             batch.acknowledgements.append((ticket, customer, p))
         result = IngestResult(mail.uid, "imported", acknowledged=acknowledge)
@@ -466,7 +468,14 @@ class BatchContext:
         return (p.message_id is not None and p.message_id in self.known_ids) or p.content_hash in self.known_hashes
 
     async def thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
-        """The ticket this mail belongs to, and how we know: references, a reply that came first, the tag."""
+        """The ticket this mail belongs to, and how we know: references, a reply that came first, the
+        tag; a ticket since merged into another stands for the one it was merged into."""
+        ticket_id, how = await self._thread(session, p)
+        if ticket_id is not None:
+            ticket_id = await self.importer.desk.survivor(session, ticket_id)
+        return ticket_id, how
+
+    async def _thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
         for ref in p.thread_refs:  # nearest first: In-Reply-To, then References from the end
             if ref in self.ticket_of:
                 return await ticket_id_of(session, self.ticket_of[ref]), "references"

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     bus = InProcessBus()
-    desk = TicketDesk(RulesPolicy(settings.routing, clock), bus, clock)
+    desk = TicketDesk(RulesPolicy(settings.routing, clock, timezone=settings.timezone), bus, clock)
     renderer = TemplateRenderer()
     db = Database(settings.database_url)
     search_index.install(db)

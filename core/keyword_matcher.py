@@ -164,6 +164,43 @@ class KeywordMatcher:
             keys.update(spelled_keys)
         return keys
 
+    def found_in_parts(self, text: str) -> tuple[set[int], set[int]]:
+        """``found`` of two folded texts (a subject and a body) joined by a NUL, in one pass of the automaton.
+
+        One ``fold`` and one pass instead of two. No keyword holds a NUL and it is not a word
+        character, so no spelling spans the two parts and each part's edges stay word boundaries.
+        """
+        in_first: set[int] = set()
+        in_second: set[int] = set()
+        if self._automaton is None or not text:
+            return in_first, in_second
+        data = _bytes_as_text(text)
+        split = data.find("\x00")
+        if split < 0:
+            split = len(data)
+        last = len(data) - 1
+        for end, (length, bound_start, bound_end, spelled_keys) in self._automaton.iter(data):
+            if bound_start:
+                start = end - length
+                if start >= 0:
+                    byte = data[start]
+                    if byte.isalnum() if byte < "\x80" else _continues_word(data, start, backwards=True):
+                        continue
+            if bound_end and end < last:
+                byte = data[end + 1]
+                if byte.isalnum() if byte < "\x80" else _continues_word(data, end + 1, backwards=False):
+                    continue
+            (in_first if end < split else in_second).update(spelled_keys)
+        return in_first, in_second
+
+    def owners(self) -> list[tuple[tuple[int, str], ...]]:
+        """Per keyword key (as ``found`` returns them), each template it belongs to and the phrase as written.
+
+        For callers that map found keys to their own conditions on every call (routing): they
+        read this table once instead of building a dictionary per mail with ``templates_found``.
+        """
+        return [tuple((self._templates[slot].template_id, phrase) for slot, phrase in sorted(p.items())) for p in self._phrases]
+
     def templates_found(self, keys: set[int]) -> dict[int, tuple[str, ...]]:
         """The templates (by id) that found keyword ``keys`` belong to, each with its phrases as written.
 

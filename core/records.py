@@ -89,6 +89,7 @@ class EntryKind(enum.StrEnum):
     STATUS_CHANGE = "status_change"
     ASSIGNMENT = "assignment"
     ALERT = "alert"
+    MERGE = "merge"  # tickets merged or a message split off: payload says which way
 
 
 class Customer(Base):
@@ -203,10 +204,12 @@ class Ticket(Base):
     sla_level: Mapped[int | None]
     sla_paused_at: Mapped[datetime | None]
     sla_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Set when this ticket was merged into another: mail and calls that find this ticket go there.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
-    customer: Mapped[Customer | None] = relationship(lazy="joined")
-    assignee: Mapped[User | None] = relationship(lazy="joined")
+    customer: Mapped[Customer | None] = relationship(lazy="joined", foreign_keys=[customer_id])
+    assignee: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[assignee_id])
 
     @property
     def number(self) -> int:

@@ -15,11 +15,11 @@ for _name in _RECORD_MODULES:
 metadata = Base.metadata
 
 # Database objects a migration creates that no model describes: the search index is
-# engine-specific (an FTS5 table and its shadow tables on SQLite, an expression GIN index
-# on PostgreSQL), so the schema comparison leaves them out.
+# engine-specific (an FTS5 table and its shadow tables on SQLite, a stored tsvector column
+# and its GIN index on PostgreSQL), so the schema comparison leaves them out.
 UNMODELLED_NAMES = frozenset({
     "search_fts", "search_fts_data", "search_fts_idx", "search_fts_docsize", "search_fts_config",
-    "search_fts_content", "ix_search_documents_tsv",
+    "search_fts_content", "ix_search_documents_tsv", "terms_tsv",
 })
 
 

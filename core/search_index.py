@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
-    bindparam,
     column,
     delete,
     event,
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from core.db import Database
 from core.records import (
+    TICKET_NUMBER_OFFSET,
     Customer,
     CustomerEmail,
     CustomerPhone,
@@ -195,39 +196,42 @@ def install(db: Database) -> None:
 
 
 def rebuild(conn: Connection, batch: int = 2000) -> int:
-    """Index everything again from the records (after the migration adds the index, or to repair)."""
+    """Index everything again from the records (the migration that adds the index calls it, so it
+    reads plain columns: a model may have gained columns a later migration adds)."""
     conn.execute(delete(SearchDocument))
     count = 0
-    session = Session(bind=conn)
-    try:
-        sources: tuple[tuple[Any, Any], ...] = ((Ticket, ticket_document), (TimelineEntry, entry_document))
-        for model, make in sources:
-            last = 0
-            while True:
-                rows = session.scalars(select(model).where(model.id > last).order_by(model.id).limit(batch)).all()
-                if not rows:
-                    break
-                last = rows[-1].id
-                documents = [d for d in (make(r) for r in rows) if d]
-                if documents:
-                    conn.execute(insert(SearchDocument), documents)
-                count += len(documents)
-                session.expunge_all()
+    tickets = select(Ticket.id, Ticket.subject, Ticket.customer_id, Ticket.created_at)
+    entries = select(TimelineEntry.id, TimelineEntry.ticket_id, TimelineEntry.kind, TimelineEntry.payload,
+                     TimelineEntry.created_at)
+    sources: tuple[tuple[Any, Any, Any], ...] = (
+        (tickets, Ticket.id, lambda r: ticket_document(_record(**r._mapping, number=r.id + TICKET_NUMBER_OFFSET))),
+        (entries, TimelineEntry.id, lambda r: entry_document(_record(**r._mapping))),
+    )
+    for stmt, key, make in sources:
         last = 0
-        while True:
-            ids = list(conn.execute(select(Customer.id).where(Customer.id > last).order_by(Customer.id).limit(batch)).scalars())
-            if not ids:
-                break
-            last = ids[-1]
-            documents = _customer_documents(conn, set(ids))
-            conn.execute(insert(SearchDocument), documents)
+        while rows := conn.execute(stmt.where(key > last).order_by(key).limit(batch)).all():
+            last = rows[-1].id
+            documents = [d for d in (make(r) for r in rows) if d]
+            if documents:
+                conn.execute(insert(SearchDocument), documents)
             count += len(documents)
-    finally:
-        session.close()
+    last = 0
+    while ids := list(conn.execute(select(Customer.id).where(Customer.id > last).order_by(Customer.id).limit(batch)).scalars()):
+        last = ids[-1]
+        documents = _customer_documents(conn, set(ids))
+        conn.execute(insert(SearchDocument), documents)
+        count += len(documents)
     return count
 
 
+def _record(**values: Any) -> Any:
+    """A record's columns as attributes, for the document functions during a rebuild."""
+    return SimpleNamespace(**values)
+
+
 _FTS = table("search_fts", column("rowid"), column("search_fts"))
+# PostgreSQL's stored vector of ``terms`` (a generated column the model does not describe).
+_TSV: Any = literal_column("search_documents.terms_tsv")
 
 
 def match_source(query: Query, sqlite: bool) -> tuple[Any, Any, Any]:
@@ -245,7 +249,8 @@ def match_source(query: Query, sqlite: bool) -> tuple[Any, Any, Any]:
     tsquery = " & ".join(f"'{w}'" for w in words[:-1])
     last = f"'{words[-1]}'" + (":*" if query.prefix else "")
     tsquery = f"{tsquery} & {last}" if tsquery else last
-    condition = func.to_tsvector(literal_column("'simple'::regconfig"), SearchDocument.terms).op("@@")(
-        func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("ts_match", tsquery))
-    )
+    # The query inline, not a bound parameter: a prepared statement's generic plan cannot tell a
+    # rare word (read the GIN index) from a common one (walk the newest rows), and picks one for all.
+    quoted = "'" + tsquery.replace("'", "''") + "'"
+    condition = _TSV.op("@@")(func.to_tsquery(literal_column("'simple'::regconfig"), literal_column(quoted)))
     return SearchDocument.__table__, condition, SearchDocument.id

@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +43,9 @@ log = logging.getLogger(__name__)
 
 PRESENCE_STATES = ("ready", "paused", "on-call", "wrap-up", "offline")
 BATCH = 200  # waiting items looked at per pass
-PASS_GAP_S = 0.005
+PASS_GAP_S = 0.002
+FULL_LOOK_S = 1.0  # how often every ready agent is looked at again, at capacity or not
+EXPIRE_EVERY_S = 0.25
 _SQLITE_PASSES: dict[str, asyncio.Lock] = {}  # per database: one assigner pass at a time
 
 
@@ -119,13 +123,44 @@ class Assignment:
         self.settings = settings
         self.presence = presence
         self.wake = asyncio.Event()
+        # Agents this process saw at capacity in its last pass: skipped until something frees
+        # theirs (``freed``) or the next full look (every ``FULL_LOOK_S``: a save in another
+        # server process frees capacity this one hears nothing of).
+        self.full: set[int] = set()
+        self._full_since = 0.0
+        self._freed_in_pass: set[int] | None = set()  # freed since the running pass began; None: anyone
+        self._expired_at = 0.0
+
+    def freed(self, agents: Iterable[int] | None = None) -> None:
+        """Capacity may have freed for these agents (None: for anyone): look at them in the next pass."""
+        if agents is None:
+            self.full.clear()
+            self._freed_in_pass = None
+        else:
+            self.full.difference_update(agents)
+            if self._freed_in_pass is not None:
+                self._freed_in_pass.update(agents)
+        self.wake.set()
+
+    def _mark_full(self, agents: Iterable[int]) -> None:
+        """Remember agents at capacity, unless their capacity freed while the pass read it (a commit it may not have seen)."""
+        freed = self._freed_in_pass
+        if freed is not None:
+            self.full.update(a for a in agents if a not in freed)
 
     # -- the assigner ------------------------------------------------------------------
     async def run(self, task: SupervisedTask) -> None:
         while True:
             self.wake.clear()  # before the pass: a wake during it means another pass
             self.presence.changed.clear()
-            await self.run_once()
+            clock = time.monotonic()
+            full_look = clock - self._full_since >= FULL_LOOK_S
+            if full_look:
+                self._full_since = clock
+            expire = clock - self._expired_at >= EXPIRE_EVERY_S  # offer timeouts are tens of seconds
+            if expire:
+                self._expired_at = clock
+            await self.run_once(full_look=full_look, expire=expire)
             task.healthy()
             waiters = [asyncio.ensure_future(e.wait()) for e in (self.wake, self.presence.changed)]
             try:
@@ -135,14 +170,21 @@ class Assignment:
                     w.cancel()
             await asyncio.sleep(PASS_GAP_S)  # a burst of wakes is one pass
 
-    async def run_once(self) -> int:
-        """Expire overdue offers, then offer waiting work to agents with room for it. Returns offers made."""
+    async def run_once(self, full_look: bool = True, expire: bool = True) -> int:
+        """Expire overdue offers, then offer waiting work to agents with room for it. Returns offers made.
+
+        ``full_look=False`` skips the agents the last passes saw at capacity (see ``freed``).
+        """
         lock = _SQLITE_PASSES.setdefault(self.db.url, asyncio.Lock()) if self.db.is_sqlite else None
         if lock is not None:
             await lock.acquire()
         try:
+            if full_look:
+                self.full.clear()
+            self._freed_in_pass = set()
             async with self.db.session() as session:
-                await self._expire(session)
+                if expire:
+                    await self._expire(session)
                 made = await self._offer(session)
                 await self.desk.commit_and_publish(session)
         finally:
@@ -174,8 +216,10 @@ class Assignment:
         for agent, channel, count in await session.execute(stmt):
             if agent is not None:
                 used[agent] += weights.get(channel, 1) * count
-        offered = select(WorkItem.offered_to, func.sum(WorkItem.weight)).where(
-            WorkItem.state == "offered", WorkItem.offered_to.in_(agents)).group_by(WorkItem.offered_to)
+        # Open offers through the offers' (agent, outcome) index: a few rows per agent, not every offered item.
+        offered = (select(Offer.agent_id, func.sum(WorkItem.weight)).join(WorkItem, WorkItem.id == Offer.work_id)
+                   .where(Offer.agent_id.in_(agents), Offer.outcome.is_(None), WorkItem.state == "offered")
+                   .group_by(Offer.agent_id))
         for agent, weight in await session.execute(offered):
             if agent is not None:
                 used[agent] += int(weight or 0)
@@ -183,26 +227,48 @@ class Assignment:
 
     async def _offer(self, session: AsyncSession) -> int:
         capacity = self.settings.agent_capacity
-        ready = self.presence.ready()
-        if not ready:
+        lightest = min(self.settings.weights.values(), default=1)
+        full = self.full
+        # Agents seen at capacity are skipped: when capacity frees for one agent among hundreds
+        # at capacity, the pass is about that one agent.
+        roomy = [a for a in self.presence.ready() if a not in full]
+        if not roomy:
             return 0
         # Lock the agents this pass may offer to; another assigner skips them (PostgreSQL).
-        agent_rows = select(User).where(User.id.in_(ready), User.active).with_for_update(skip_locked=True, of=User)
-        users = {u.id: u for u in (await session.execute(agent_rows)).unique().scalars()}
-        if not users:
+        # Their load is read again under the lock: another pass may have offered to them meanwhile.
+        agent_rows = (select(User.id, User.skills).where(User.id.in_(roomy), User.active)
+                      .with_for_update(skip_locked=True, of=User))
+        skills_of: dict[int, list[object] | None] = {agent: skills for agent, skills in await session.execute(agent_rows)}
+        if not skills_of:
             return 0
-        agents = sorted(users)
+        agents = sorted(skills_of)
         used = await self.load(session, agents)
         last_offer: dict[int, int] = {agent: offer for agent, offer in await session.execute(
             select(Offer.agent_id, func.max(Offer.id)).where(Offer.agent_id.in_(agents)).group_by(Offer.agent_id))}
-        stmt = (select(WorkItem, Ticket.assignee_id, Ticket.status, Ticket.subject)
-                .join(Ticket, Ticket.id == WorkItem.ticket_id)
-                .where(WorkItem.state == "waiting")
-                .order_by(WorkItem.priority.desc(), WorkItem.created_at, WorkItem.id)
-                .limit(BATCH).with_for_update(skip_locked=True, of=WorkItem))
-        rows = (await session.execute(stmt)).all()
-        if not rows:
-            return 0
+        self._mark_full(a for a in agents if used.get(a, 0) + lightest > capacity)
+        room = sum(max(capacity - used.get(a, 0), 0) for a in agents)
+        made = 0
+        # A few items per unit of room first (capacity freed for one agent: a short read), the
+        # whole batch only if those could not fill the room (skills, items the agent declined).
+        for limit in dict.fromkeys((min(BATCH, 8 + 4 * room), BATCH)):
+            stmt = (select(WorkItem, Ticket.assignee_id, Ticket.status, Ticket.subject)
+                    .join(Ticket, Ticket.id == WorkItem.ticket_id)
+                    .where(WorkItem.state == "waiting")
+                    .order_by(WorkItem.priority.desc(), WorkItem.created_at, WorkItem.id)
+                    .limit(limit).with_for_update(skip_locked=True, of=WorkItem))
+            rows = (await session.execute(stmt)).all()
+            if rows:
+                made += await self._offer_rows(session, rows, agents, used, last_offer, skills_of)
+            room = sum(max(capacity - used.get(a, 0), 0) for a in agents)
+            if len(rows) < limit or room == 0:
+                break
+        self._mark_full(a for a in agents if used.get(a, 0) + lightest > capacity)
+        return made
+
+    async def _offer_rows(self, session: AsyncSession, rows: Sequence[Row[WorkItem, int | None, str, str]],
+                          agents: list[int], used: dict[int, int], last_offer: dict[int, int],
+                          skills_of: dict[int, list[object] | None]) -> int:
+        capacity = self.settings.agent_capacity
         tried = {(work_id, agent) for work_id, agent in await session.execute(
             select(Offer.work_id, Offer.agent_id).where(Offer.work_id.in_([w.id for w, *_ in rows])))}
         now = self.clock.now()
@@ -212,10 +278,10 @@ class Assignment:
                 work.state = "closed"  # taken by hand, or solved, while it waited
                 continue
             eligible = [a for a in agents if used[a] + work.weight <= capacity and (work.id, a) not in tried
-                        and (work.skill is None or skill_level(users[a].skills, work.skill) > 0)]
+                        and (work.skill is None or skill_level(skills_of[a], work.skill) > 0)]
             if not eligible:
                 continue
-            agent = self._pick(work, eligible, used, last_offer, users, now)
+            agent = self._pick(work, eligible, used, last_offer, skills_of, now)
             if agent is None:
                 continue  # waiting for the customer's last agent a while longer
             taken = cast(CursorResult[Any], await session.execute(update(WorkItem).where(WorkItem.id == work.id, WorkItem.state == "waiting")
@@ -235,7 +301,7 @@ class Assignment:
         return made
 
     def _pick(self, work: WorkItem, eligible: list[int], used: dict[int, int], last_offer: dict[int, int],
-              users: dict[int, User], now: datetime) -> int | None:
+              skills_of: dict[int, list[object] | None], now: datetime) -> int | None:
         if work.strategy == "last_agent" and work.preferred_agent_id is not None:
             if work.preferred_agent_id in eligible:
                 return work.preferred_agent_id
@@ -244,7 +310,7 @@ class Assignment:
         if work.strategy == "round_robin":  # the agent offered work longest ago (or never) first
             return min(eligible, key=lambda a: (last_offer.get(a, 0), a))
         if work.strategy == "skills" and work.skill:
-            return min(eligible, key=lambda a: (-skill_level(users[a].skills, work.skill or ""), used[a], last_offer.get(a, 0), a))
+            return min(eligible, key=lambda a: (-skill_level(skills_of[a], work.skill or ""), used[a], last_offer.get(a, 0), a))
         return min(eligible, key=lambda a: (used[a], last_offer.get(a, 0), a))  # least busy
 
     # -- what agents do ----------------------------------------------------------------
@@ -268,9 +334,9 @@ class Assignment:
         return await self.desk.assign(session, actor, offer.ticket_id, actor.user_id)
 
     async def decline(self, session: AsyncSession, actor: Actor, offer_id: int) -> None:
-        _offer, work = await self._open_offer(session, actor, offer_id)
+        offer, work = await self._open_offer(session, actor, offer_id)
         await self._close_offer(session, work, "declined")
-        self.wake.set()
+        self.freed([offer.agent_id])  # (woken again once committed: the OfferEnded event)
 
     async def overview(self, session: AsyncSession, actor: Actor) -> dict[str, object]:
         """What supervisors watch: per queue, items waiting / offered / assigned; each agent's state and load."""

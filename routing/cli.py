@@ -61,19 +61,19 @@ async def recent_contacts(db: Database, count: int) -> list[Contact]:
         return [contact_of(row) for row in (await session.execute(stmt)).scalars()]
 
 
-async def _engines(db: Database, settings: RoutingSettings, draft: Path | None) -> tuple[RuleEngine, RuleEngine]:
+async def _engines(db: Database, settings: RoutingSettings, draft: Path | None, timezone: str) -> tuple[RuleEngine, RuleEngine]:
     """The live engine (from the database) and the one to test: the draft's, or the live one."""
     async with db.session() as session:
-        live = await RuleStore(settings).engine(session)
+        live = await RuleStore(settings, timezone=timezone).engine(session)
     if draft is None:
         return live, live
     text = await asyncio.to_thread(draft.read_text, encoding="utf-8")
-    return live, RuleEngine(parse_yaml(text), live.version + 1, settings)
+    return live, RuleEngine(parse_yaml(text), live.version + 1, settings, live.calendars)
 
 
-async def _test(db: Database, settings: RoutingSettings, argv: list[str]) -> list[dict[str, Any]]:
+async def _test(db: Database, settings: RoutingSettings, argv: list[str], timezone: str) -> list[dict[str, Any]]:
     args = _test_parser().parse_args(argv)
-    _live, engine = await _engines(db, settings, args.rules)
+    _live, engine = await _engines(db, settings, args.rules, timezone)
     if args.recent:
         contacts = await recent_contacts(db, args.recent)
     else:
@@ -82,12 +82,12 @@ async def _test(db: Database, settings: RoutingSettings, argv: list[str]) -> lis
     return await decide(db, RulesPolicy(settings, engine=engine), contacts)
 
 
-async def _replay(db: Database, settings: RoutingSettings, argv: list[str]) -> list[dict[str, Any]]:
+async def _replay(db: Database, settings: RoutingSettings, argv: list[str], timezone: str) -> list[dict[str, Any]]:
     p = argparse.ArgumentParser(prog="frontdesk rules replay", description="a draft over the last days' contacts, against the live rules")
     p.add_argument("rules", type=Path, help="the draft rule file (YAML)")
     p.add_argument("--days", type=int, default=7)
     args = p.parse_args(argv)
-    live, draft = await _engines(db, settings, args.rules)
+    live, draft = await _engines(db, settings, args.rules, timezone)
     result = await replay_draft(db, draft, live, args.days, SystemClock().now())
     return [result.as_dict()]
 
@@ -105,7 +105,7 @@ async def _export(db: Database, settings: RoutingSettings, argv: list[str]) -> s
         return export_yaml(row.version, row.rules)
 
 
-async def _save(db: Database, settings: RoutingSettings, command: str, argv: list[str]) -> list[dict[str, Any]]:
+async def _save(db: Database, settings: RoutingSettings, command: str, argv: list[str], timezone: str) -> list[dict[str, Any]]:
     p = argparse.ArgumentParser(prog=f"frontdesk rules {command}")
     if command == "import":
         p.add_argument("file", type=Path, help="a rule file (YAML), e.g. from 'rules export'")
@@ -113,7 +113,7 @@ async def _save(db: Database, settings: RoutingSettings, command: str, argv: lis
     else:
         p.add_argument("version", type=int)
     args = p.parse_args(argv)
-    store = RuleStore(settings)
+    store = RuleStore(settings, timezone=timezone)
     async with db.transaction() as session:
         if command == "import":
             rule_set = parse_yaml(await asyncio.to_thread(args.file.read_text, encoding="utf-8"))
@@ -130,17 +130,18 @@ async def _history(db: Database, settings: RoutingSettings, argv: list[str]) -> 
         return [version_dict(row) for row in await RuleStore(settings).history(session, Actor.system())]
 
 
-async def _run(database_url: str, settings: RoutingSettings, command: str, argv: list[str]) -> list[dict[str, Any]] | str:
+async def _run(database_url: str, settings: RoutingSettings, command: str, argv: list[str],
+               timezone: str = "UTC") -> list[dict[str, Any]] | str:
     db = Database(database_url)
     try:
         if command == "test":
-            return await _test(db, settings, argv)
+            return await _test(db, settings, argv, timezone)
         if command == "replay":
-            return await _replay(db, settings, argv)
+            return await _replay(db, settings, argv, timezone)
         if command == "export":
             return await _export(db, settings, argv)
         if command in ("import", "restore"):
-            return await _save(db, settings, command, argv)
+            return await _save(db, settings, command, argv, timezone)
         return await _history(db, settings, argv)
     finally:
         await db.close()
@@ -148,7 +149,7 @@ async def _run(database_url: str, settings: RoutingSettings, command: str, argv:
 
 def rules_command(settings: Any, command: str, argv: list[str]) -> int:
     try:
-        results = asyncio.run(_run(settings.database_url, settings.routing, command, argv))
+        results = asyncio.run(_run(settings.database_url, settings.routing, command, argv, settings.timezone))
     except FrontdeskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         for problem in (exc.details or {}).get("errors", []):

@@ -65,6 +65,8 @@ class Contact:
     ticket_id: int | None = None  # set when the channel already threaded it
     category: str | None = None
     attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # subject and body as keyword matching reads them, folded once per contact (replay decides each twice)
+    folded: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclasses.dataclass(slots=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,9 @@ from routing.rules import (
 )
 from routing.settings import RoutingSettings
 
+if TYPE_CHECKING:
+    from alerts.calendar import WorkingTime
+
 _NEED_HISTORY = object()  # a rule's verdict when it depends on the customer's tickets, not read yet
 
 
@@ -49,7 +52,8 @@ class Facts:
     tags: frozenset[str] = frozenset()
     language: str = ""
     history: CustomerTickets | None = None
-    keyword_hits: dict[int, tuple[str, ...]] | None = None  # keyword condition → phrases found
+    # keyword condition → the phrases found for it in the subject, in the body (computed once per contact)
+    keyword_hits: tuple[dict[int, list[str]], dict[int, list[str]]] | None = None
 
     def attribute(self, name: str) -> Any:
         return self.contact.attributes.get(name)
@@ -101,12 +105,19 @@ def _age_hours(facts: Facts, open_ticket: OpenTicket) -> float:
 
 
 class _Keywords:
-    """One automaton over every keyword condition of the set; each condition remembers its scope."""
+    """One automaton over every keyword condition of the set; each condition remembers its scope.
+
+    A contact's subject and body are folded once and each run through the automaton once; the
+    keys found map straight to the conditions they satisfy (a table built with the set), so
+    the cost per contact does not grow with the number of keyword rules.
+    """
 
     def __init__(self) -> None:
         self.entries: list[TemplateKeywords] = []
         self.scopes: list[str] = []
         self.matcher: KeywordMatcher | None = None
+        self.in_subject: list[tuple[tuple[int, str], ...]] = []  # automaton key → (condition, phrase) it satisfies in a subject
+        self.in_body: list[tuple[tuple[int, str], ...]] = []
 
     def add(self, scope: str, words: list[str]) -> int:
         key = len(self.entries)
@@ -116,26 +127,41 @@ class _Keywords:
 
     def build(self) -> None:
         self.matcher = KeywordMatcher(self.entries) if self.entries else None
+        if self.matcher is not None:
+            owners = self.matcher.owners()
+            scopes = self.scopes
+            self.in_subject = [tuple(o for o in pairs if scopes[o[0]] != "body") for pairs in owners]
+            self.in_body = [tuple(o for o in pairs if scopes[o[0]] != "subject") for pairs in owners]
 
-    def hits(self, facts: Facts) -> dict[int, tuple[str, ...]]:
-        """Condition → the phrases found in its scope (computed once per contact: two passes of the automaton)."""
+    def hits(self, facts: Facts) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+        """Condition → the phrases found for it in the subject, and in the body."""
         found = facts.keyword_hits
         if found is None:
-            found = {}
+            in_subject: dict[int, list[str]] = {}
+            in_body: dict[int, list[str]] = {}
             matcher = self.matcher
             if matcher is not None:
-                in_subject = matcher.templates_found(matcher.found(fold(facts.contact.subject)))
-                in_body = matcher.templates_found(matcher.found(fold(facts.contact.body)))
-                for key in in_subject.keys() | in_body.keys():
-                    scope = self.scopes[key]
-                    phrases = (in_subject.get(key, ()) if scope != "body" else ()) + (in_body.get(key, ()) if scope != "subject" else ())
-                    if phrases:
-                        found[key] = tuple(dict.fromkeys(phrases))
-            facts.keyword_hits = found
+                contact = facts.contact
+                folded = contact.folded
+                if folded is None:
+                    subject = contact.subject
+                    if "\x00" in subject:  # the separator of the two parts (a NUL in a subject is junk anyway)
+                        subject = subject.replace("\x00", " ")
+                    folded = contact.folded = fold(subject + "\x00" + contact.body)
+                keys_in_subject, keys_in_body = matcher.found_in_parts(folded)
+                for keys, table, into in ((keys_in_subject, self.in_subject, in_subject), (keys_in_body, self.in_body, in_body)):
+                    for key in keys:
+                        for condition, phrase in table[key]:
+                            phrases = into.get(condition)
+                            if phrases is None:
+                                into[condition] = [phrase]
+                            else:
+                                phrases.append(phrase)
+            found = facts.keyword_hits = (in_subject, in_body)
         return found
 
 
-def _compile_condition(cond: Condition, keywords: _Keywords) -> Predicate:
+def _compile_condition(cond: Condition, keywords: _Keywords, calendars: Mapping[str, WorkingTime]) -> Predicate:
     field, op, value = cond.field, cond.op, cond.value
     if field in ("keywords", "subject_keywords", "body_keywords"):
         scope = {"keywords": "any", "subject_keywords": "subject", "body_keywords": "body"}[field]
@@ -144,8 +170,12 @@ def _compile_condition(cond: Condition, keywords: _Keywords) -> Predicate:
         where = {"any": "", "subject": " in the subject", "body": " in the body"}[scope]
 
         def keyword(f: Facts) -> str | None:
-            found = keywords.hits(f).get(key)
-            return f"keyword {', '.join(found)}{where}" if found else None
+            in_subject, in_body = keywords.hits(f)
+            subject, body = in_subject.get(key), in_body.get(key)
+            if subject is None and body is None:
+                return None
+            found = dict.fromkeys(sorted(subject or ()) + sorted(body or ()))
+            return f"keyword {', '.join(found)}{where}"
 
         return keyword
     if field == "open_ticket":
@@ -164,6 +194,23 @@ def _compile_condition(cond: Condition, keywords: _Keywords) -> Predicate:
             return f"open ticket older than {value} h" if hours > value else None
 
         return open_ticket
+    if field == "business_hours":
+        assert isinstance(value, list)
+        names = list(value)
+        found = [calendars.get(name) for name in names]
+
+        def business_hours(f: Facts) -> str | None:
+            open_in = None
+            for name, calendar in zip(names, found, strict=True):
+                if calendar is None:  # removed since the rules were saved: the contact goes to the default queue
+                    raise LookupError(f"no business calendar named {name!r}")
+                if open_in is None and calendar.is_open(f.now):
+                    open_in = name
+            if op == "open_in":
+                return f"inside the business hours of {open_in}" if open_in is not None else None
+            return f"outside the business hours of {', '.join(names)}" if open_in is None else None
+
+        return business_hours
     if field == "open_callback":
 
         def open_callback(f: Facts) -> str | None:
@@ -193,8 +240,17 @@ def _compile_condition(cond: Condition, keywords: _Keywords) -> Predicate:
 
     def member(f: Facts) -> str | None:
         got = read(f)
-        values = [str(v).casefold() for v in got] if isinstance(got, list) else ([str(got).casefold()] if got else [])
-        hit = next((v for v in values if v in wanted), None)
+        hit = None
+        if isinstance(got, list):
+            for v in got:
+                folded = str(v).casefold()
+                if folded in wanted:
+                    hit = folded
+                    break
+        elif got:
+            folded = str(got).casefold()
+            if folded in wanted:
+                hit = folded
         if negate:
             return f"{field} not {', '.join(value)}" if hit is None else None
         return f"{field} = {hit}" if hit is not None else None
@@ -206,10 +262,24 @@ def _compile_condition(cond: Condition, keywords: _Keywords) -> Predicate:
 class CompiledRule:
     rule: Rule
     groups: list[tuple[Literal["all", "any"], list[tuple[Predicate, bool]]]]
+    actions: CompiledActions
+
+    simple: tuple[Predicate, ...] | None = None  # one ``all`` group that reads no tickets: its conditions
+
+    def __post_init__(self) -> None:
+        if len(self.groups) == 1 and self.groups[0][0] == "all" and not any(h for _p, h in self.groups[0][1]):
+            self.simple = tuple(p for p, _h in self.groups[0][1])
 
     def check(self, facts: Facts) -> list[str] | object | None:
         """Why it matches, None when it does not, ``_NEED_HISTORY`` when that depends on tickets not read."""
         reasons: list[str] = []
+        if self.simple is not None:  # the common shape, without the general bookkeeping
+            for predicate in self.simple:
+                why = predicate(facts)
+                if why is None:
+                    return None
+                reasons.append(why)
+            return reasons
         pending = False
         for mode, conditions in self.groups:
             hits: list[str] = []
@@ -252,8 +322,8 @@ class _CandidateIndex:
     """
 
     def __init__(self) -> None:
-        self.by_key: dict[tuple[str, Any], list[int]] = defaultdict(list)
-        self.always: list[int] = []
+        self.by_key: dict[tuple[str, Any], int] = defaultdict(int)  # anchor value → the rules filed under it, as bits
+        self.always = 0  # rules without an anchor, as bits
         self.member_fields: set[str] = set()
         self.flag_fields: set[str] = set()
         self.prefix_lengths: set[int] = set()
@@ -287,11 +357,12 @@ class _CandidateIndex:
             for option in options:
                 if best is None or self._cost(option) < self._cost(best):
                     best = option
+        bit = 1 << position
         if best is None:
-            self.always.append(position)
+            self.always |= bit
             return
         for key in dict.fromkeys(best):
-            self.by_key[key].append(position)
+            self.by_key[key] |= bit
             field = key[0]
             if field == "kw":
                 self.keywords = True
@@ -303,51 +374,75 @@ class _CandidateIndex:
                 self.member_fields.add(field)
 
     def candidates(self, facts: Facts, keywords: _Keywords) -> list[int]:
-        found = set(self.always)
+        """The positions of the rules that may match, in order (one integer OR per value the contact has)."""
+        found = self.always
         by_key = self.by_key
         for field in self.member_fields:
             got = _READERS[field](facts)
-            values = got if isinstance(got, list) else ([got] if got else [])
-            for value in values:
-                found.update(by_key.get((field, str(value).casefold()), ()))
+            if isinstance(got, list):
+                for value in got:
+                    found |= by_key.get((field, str(value).casefold()), 0)
+            elif got:
+                found |= by_key.get((field, str(got).casefold()), 0)
         for field in self.flag_fields:
-            found.update(by_key.get((field, _READERS[field](facts)), ()))
+            found |= by_key.get((field, _READERS[field](facts)), 0)
         if self.prefix_lengths:
             address = facts.contact.address or ""
             for length in self.prefix_lengths:
-                found.update(by_key.get(("phone_prefix", address[:length]), ()))
+                found |= by_key.get(("phone_prefix", address[:length]), 0)
         if self.keywords:
-            for key in keywords.hits(facts):
-                found.update(by_key.get(("kw", key), ()))
-        return sorted(found)
+            in_subject, in_body = keywords.hits(facts)
+            for key in in_subject:
+                found |= by_key.get(("kw", key), 0)
+            for key in in_body:
+                found |= by_key.get(("kw", key), 0)
+        positions = []
+        while found:
+            low = found & -found
+            positions.append(low.bit_length() - 1)
+            found ^= low
+        return positions
 
 
 def _priority(name: str) -> int:
     return Priority[name.upper()].value
 
 
-def _apply(actions: Actions, decision: Decision) -> None:
-    if actions.queue is not None:
-        decision.queue = actions.queue
-    if actions.priority is not None:
-        decision.priority = _priority(actions.priority)
-    if actions.min_priority is not None:
-        decision.priority = max(decision.priority, _priority(actions.min_priority))
-    if actions.category is not None:
-        decision.category = actions.category
-    if actions.tags is not None:
-        decision.tags = sorted(set(decision.tags) | set(actions.tags))
-    for name in ("skill", "assignee_id", "team", "strategy", "sla_policy", "acknowledgement", "call"):
-        value = getattr(actions, name)
-        if value is not None:
+_PLAIN_ACTIONS = ("queue", "category", "skill", "assignee_id", "team", "strategy", "sla_policy", "acknowledgement", "call")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompiledActions:
+    """A rule's actions as the few assignments they make: nothing to look up per decision."""
+
+    sets: tuple[tuple[str, Any], ...]
+    min_priority: int | None
+    tags: frozenset[str] | None
+
+    @classmethod
+    def of(cls, actions: Actions) -> CompiledActions:
+        sets = [(name, getattr(actions, name)) for name in _PLAIN_ACTIONS if getattr(actions, name) is not None]
+        if actions.priority is not None:
+            sets.append(("priority", _priority(actions.priority)))
+        return cls(tuple(sets), _priority(actions.min_priority) if actions.min_priority is not None else None,
+                   frozenset(actions.tags) if actions.tags is not None else None)
+
+    def apply(self, decision: Decision) -> None:
+        for name, value in self.sets:
             setattr(decision, name, value)
+        if self.min_priority is not None and decision.priority < self.min_priority:
+            decision.priority = self.min_priority
+        if self.tags is not None:
+            decision.tags = sorted(self.tags.union(decision.tags))
 
 
 class RuleEngine:
     """Immutable once built: saving rules builds a new engine, swapped in whole."""
 
-    def __init__(self, rule_set: RuleSet, version: int, settings: RoutingSettings) -> None:
+    def __init__(self, rule_set: RuleSet, version: int, settings: RoutingSettings,
+                 calendars: Mapping[str, WorkingTime] | None = None) -> None:
         self.rule_set = rule_set
+        self.calendars: Mapping[str, WorkingTime] = calendars or {}
         self.version = version
         self.settings = settings
         self._keywords = _Keywords()
@@ -362,12 +457,12 @@ class RuleEngine:
                 compiled = []
                 for c in g.conditions:
                     before = len(self._keywords.entries)
-                    compiled.append((_compile_condition(c, self._keywords), c.field in HISTORY_FIELDS))
+                    compiled.append((_compile_condition(c, self._keywords, self.calendars), c.field in HISTORY_FIELDS))
                     if len(self._keywords.entries) > before:
                         keyword_keys[id(c)] = before
                 groups.append((g.mode, compiled))
             self._index.add(len(self.rules), rule, keyword_keys)
-            self.rules.append(CompiledRule(rule, groups))
+            self.rules.append(CompiledRule(rule, groups, CompiledActions.of(rule.actions)))
         self._keywords.build()
 
     def base(self, contact: Contact) -> Decision:
@@ -398,7 +493,7 @@ class RuleEngine:
                 verdict = compiled.check(facts)
             if not isinstance(verdict, list):
                 continue
-            _apply(compiled.rule.actions, decision)
+            compiled.actions.apply(decision)
             decision.matched_rule = compiled.rule.name
             decision.rules.append(compiled.rule.name)
             why = " and ".join(verdict) or "every contact"

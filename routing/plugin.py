@@ -12,7 +12,7 @@ from core.db import Database
 from core.events import DomainEvent, EventBus, TicketCreated, TicketUpdated
 from core.health import HealthRegistry
 from core.supervisor import Backoff, SupervisedTask
-from routing.assignment import Assignment, Presence
+from routing.assignment import Assignment, OfferEnded, Presence
 from routing.desk import TicketDesk
 from routing.keys import ASSIGNMENT
 from routing.policy import RulesPolicy
@@ -35,11 +35,19 @@ def plugin(policy: RulesPolicy, desk: TicketDesk, db: Database, bus: EventBus, c
     async def wake(_event: DomainEvent) -> None:
         assignment.wake.set()
 
+    async def offer_ended(event: OfferEnded) -> None:  # declined or missed, committed: that agent has room
+        assignment.freed(event.user_ids)
+
+    async def ticket_updated(event: TicketUpdated) -> None:
+        # Solved or changed: its agent may have room. Reassigned: the agent it left too, whom the event does not name.
+        assignment.freed(None if "assignee_id" in event.fields or event.assignee_id is None else [event.assignee_id])
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[ASSIGNMENT] = assignment
         bus.subscribe(DomainEvent, presence.on_event)
         bus.subscribe(TicketCreated, wake)  # new work
-        bus.subscribe(TicketUpdated, wake)  # capacity freed (solved, reassigned) or work taken by hand
+        bus.subscribe(TicketUpdated, ticket_updated)  # capacity freed (solved, reassigned) or work taken by hand
+        bus.subscribe(OfferEnded, offer_ended)
         async with db.session() as session:
             await policy.refresh(session)
         tasks = [SupervisedTask("routing-rules", follow, health, Backoff(1.0, 30.0), required=False),

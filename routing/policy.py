@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock, SystemClock
 from core.records import Ticket
 from routing import history
+from routing.calendars import calendar_stamp
 from routing.contact import Contact, Decision
 from routing.defaults import default_rules
 from routing.engine import RuleEngine
@@ -40,11 +41,13 @@ class RoutingPolicy(Protocol):
 class RulesPolicy:
     """Ordered rules → queue, priority, ticket; the built-in defaults until ops save their own."""
 
-    def __init__(self, settings: RoutingSettings, clock: Clock | None = None, engine: RuleEngine | None = None) -> None:
+    def __init__(self, settings: RoutingSettings, clock: Clock | None = None, engine: RuleEngine | None = None,
+                 timezone: str = "UTC") -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.engine = engine or RuleEngine(default_rules(settings), 0, settings)
-        self.store = RuleStore(settings, self.clock)
+        self.store = RuleStore(settings, self.clock, timezone)
+        self._calendar_stamp: tuple[int, int] | None = None
 
     def use(self, engine: RuleEngine) -> None:
         """Route with a newly saved rule set from the next contact on."""
@@ -52,13 +55,20 @@ class RulesPolicy:
 
     def draft(self, data: Any) -> RuleEngine:
         """An engine for rules not saved yet (replay, ``rules test``); refused with the fields named if invalid."""
-        return RuleEngine(parse_rules(data), self.engine.version + 1, self.settings)
+        return RuleEngine(parse_rules(data), self.engine.version + 1, self.settings, self.engine.calendars)
 
     async def refresh(self, session: AsyncSession) -> bool:
-        """Take up the live rules if another save (here or in another server process) made a newer version."""
-        if await self.store.live_version(session) == self.engine.version:
+        """Take up the live rules if another save (here or in another server process) made a newer version,
+        or the business calendars they may name changed."""
+        stamp = await calendar_stamp(session)
+        if await self.store.live_version(session) != self.engine.version:
+            self.use(await self.store.engine(session))
+        elif stamp != self._calendar_stamp:  # the same rules over the calendars as they are now
+            engine = self.engine
+            self.use(RuleEngine(engine.rule_set, engine.version, engine.settings, await self.store.calendars(session)))
+        else:
             return False
-        self.use(await self.store.engine(session))
+        self._calendar_stamp = stamp
         log.info("routing rules: now version %d", self.engine.version)
         return True
 

@@ -5,7 +5,8 @@ escalations), so a report agrees with the ticket pages and the wallboard:
 
 * per agent: calls answered and their talk time (``calls``), emails sent (``email_out``
   entries they wrote), first-response time of the tickets assigned to them whose first
-  response fell in the range
+  response fell in the range; work offered to them in the range (``routing_offers``) and how
+  many they accepted (and how fast), declined and missed
 * per category: tickets opened in the range, still open, solved, first-response time, breached
 * SLA compliance: tickets opened in the range under a policy; breached when an escalation
   fired at or after its deadline, or a running target is past its deadline now
@@ -28,6 +29,7 @@ from core.errors import InvalidInput
 from core.measure import ratio
 from core.records import OPEN_STATUSES, Category, EntryKind, Role, Ticket, TimelineEntry, User
 from cti.records import CallRecord, CallSegment
+from routing.records import Offer
 
 MAX_DAYS = 366
 
@@ -68,10 +70,19 @@ class AgentRow:
     emails: int = 0
     first_responses: int = 0
     first_response_s: float = 0.0
+    offers: int = 0  # work pushed to them (routing offers), and what they did with it
+    accepted: int = 0
+    declined: int = 0
+    missed: int = 0
+    accept_s: float = 0.0  # offered → accepted, summed over the accepted
 
     @property
     def avg_talk_s(self) -> float | None:
         return ratio(self.talk_s, self.calls)
+
+    @property
+    def avg_accept_s(self) -> float | None:
+        return ratio(self.accept_s, self.accepted)
 
     @property
     def avg_first_response_s(self) -> float | None:
@@ -138,7 +149,21 @@ async def agent_report(session: AsyncSession, actor: Actor, span: DateRange) -> 
             row = rows[assignee_id]
             row.first_responses += 1
             row.first_response_s += max(0.0, (as_utc(first_response_at) - as_utc(created_at)).total_seconds())
-    active = [r for r in rows.values() if r.calls or r.emails or r.first_responses]
+    offers = select(Offer.agent_id, Offer.outcome, Offer.offered_at, Offer.answered_at).where(
+        Offer.offered_at >= span.since, Offer.offered_at < span.until)
+    for agent_id, outcome, offered_at, answered_at in await session.execute(offers):
+        offered_to = rows.get(agent_id)
+        if offered_to is None:
+            continue
+        offered_to.offers += 1
+        if outcome == "accepted" and answered_at is not None:
+            offered_to.accepted += 1
+            offered_to.accept_s += max(0.0, (as_utc(answered_at) - as_utc(offered_at)).total_seconds())
+        elif outcome == "declined":
+            offered_to.declined += 1
+        elif outcome == "missed":
+            offered_to.missed += 1
+    active = [r for r in rows.values() if r.calls or r.emails or r.first_responses or r.offers]
     return sorted(active, key=lambda r: r.name.lower())
 
 

@@ -49,6 +49,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "body_keywords": ("contains_any",),
     "open_ticket": ("exists", "updated_within_hours", "older_than_hours"),
     "open_callback": ("exists",),
+    "business_hours": ("open_in", "closed_in"),  # inside / outside the hours of the named business calendars
 }
 HISTORY_FIELDS = frozenset({"open_ticket", "open_callback"})  # need a read of the customer's tickets
 

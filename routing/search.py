@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defaultload
 
 from core.auth import Actor
 from core.errors import InvalidInput
@@ -110,22 +111,28 @@ class SearchService:
         stmt = (
             select(SearchDocument.id, SearchDocument.ticket_id, SearchDocument.kind)
             .select_from(source)
-            .join(Ticket, Ticket.id == SearchDocument.ticket_id)
             .where(matches, SearchDocument.kind.in_(("ticket", "entry")))
             .order_by(newest.desc())
             .limit(MAX_CANDIDATES)
         )
+        if dataclasses.replace(flt, status=None) != SearchFilter() or flt.status not in (None, "all"):
+            # Join the tickets only to narrow by them: the lookups cost more than the match.
+            stmt = _filtered(stmt.join(Ticket, Ticket.id == SearchDocument.ticket_id), flt)
         best: dict[int, list[int]] = {}  # ticket id -> [subject matched, newest doc id]
-        found_rows = (await session.execute(_filtered(stmt, flt))).all()
-        for doc_id, ticket_id, kind in found_rows:
+        for doc_id, ticket_id, kind in (await session.execute(stmt)).all():
+            if ticket_id is None:
+                continue
             entry = best.setdefault(ticket_id, [0, doc_id])
             entry[0] |= kind == "ticket"
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], -item[1][1]))
         rows = [(ticket_id, newest) for ticket_id, (_, newest) in ranked[offset:offset + limit + 1]]
         more = len(rows) > limit
         rows = rows[:limit]
+        # The customer's name and tier are shown, not their phones and addresses: no second query.
+        customer = defaultload(Ticket.customer)
         tickets = {t.id: t for t in (await session.scalars(
-            select(Ticket).where(Ticket.id.in_([r[0] for r in rows])))).unique()}
+            select(Ticket).where(Ticket.id.in_([r[0] for r in rows]))
+            .options(customer.lazyload(Customer.phones), customer.lazyload(Customer.emails)))).unique()}
         docs = {d.id: d for d in await session.scalars(
             select(SearchDocument).where(SearchDocument.id.in_([r[1] for r in rows])))}
         hits = []

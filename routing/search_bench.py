@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import statistics
@@ -54,13 +55,13 @@ class Corpus:
         self.rng = random.Random(seed)
         self.words = vocabulary(self.rng, 20_000)
         # Zipf: the n-th word is used about 1/n as often as the first.
-        self.weights = [1 / (n + 1) for n in range(len(self.words))]
+        self.cum_weights = list(itertools.accumulate(1 / (n + 1) for n in range(len(self.words))))
         self.entries = entries
         self.tickets = max(1, entries // 5)
         self.customers = max(1, self.tickets // 4)
 
     def sentence(self, n: int) -> list[str]:
-        return self.rng.choices(self.words, self.weights, k=n)
+        return self.rng.choices(self.words, cum_weights=self.cum_weights, k=n)
 
     def text(self, ticket: int) -> str:
         rng = self.rng
@@ -108,9 +109,17 @@ async def fill(db: Database, corpus: Corpus, batch: int = 5000) -> None:
                 text = corpus.text(t)
                 docs.append({"kind": "entry", "ref_id": doc_id, "ticket_id": t, "customer_id": None, "title": "",
                              "text": text, "terms": " ".join(terms(text)), "at": at + timedelta(seconds=e)})
-        async with db.transaction() as session:
-            await session.execute(insert(Ticket), rows)
-            await session.execute(insert(SearchDocument), docs)
+        async with db.engine.begin() as conn:
+            if db.is_sqlite:  # Core executemany: the ORM's bulk path is slower
+                await conn.execute(insert(Ticket), rows)
+                await conn.execute(insert(SearchDocument), docs)
+            else:  # COPY: the generated tsvector column is filled by PostgreSQL as on any insert
+                raw: Any = (await conn.get_raw_connection()).driver_connection
+                for table, data in (("tickets", rows), ("search_documents", docs)):
+                    columns = list(data[0])
+                    records = [tuple(json.dumps(r[c]) if isinstance(r[c], dict) else r[c] for c in columns)
+                               for r in data]
+                    await raw.copy_records_to_table(table, records=records, columns=columns)
 
 
 def queries(corpus: Corpus, count: int) -> list[tuple[str, str]]:

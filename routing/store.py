@@ -9,7 +9,8 @@ version number is unique), not a silent overwrite. YAML in and out, so rules can
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from sqlalchemy import func, select
@@ -21,11 +22,15 @@ from core.auth import Actor
 from core.clock import Clock, SystemClock
 from core.errors import Conflict, InvalidInput, NotFound
 from core.records import Role
+from routing.calendars import business_calendars
 from routing.defaults import default_rules_data
 from routing.engine import RuleEngine
 from routing.records import RuleVersion
 from routing.rules import RuleSet, parse_rules, rules_data
 from routing.settings import RoutingSettings
+
+if TYPE_CHECKING:
+    from alerts.calendar import WorkingTime
 
 MAX_YAML = 2_000_000  # bytes of an imported rule file
 
@@ -99,10 +104,25 @@ def parse_yaml(text: str) -> RuleSet:
     return parse_rules(data)
 
 
+def unknown_calendars(rule_set: RuleSet, calendars: Mapping[str, object]) -> list[dict[str, str]]:
+    """Each business-hours condition naming a calendar that does not exist, with its field path."""
+    errors = []
+    for r, rule in enumerate(rule_set.rules):
+        for g, group in enumerate(rule.groups):
+            for c, cond in enumerate(group.conditions):
+                if cond.field == "business_hours" and isinstance(cond.value, list):
+                    missing = [name for name in cond.value if name not in calendars]
+                    if missing:
+                        errors.append({"field": f"rules.{r}.groups.{g}.conditions.{c}",
+                                       "message": f"no business calendar named {', '.join(map(repr, missing))}"})
+    return errors
+
+
 class RuleStore:
-    def __init__(self, settings: RoutingSettings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: RoutingSettings, clock: Clock | None = None, timezone: str = "UTC") -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.timezone = timezone  # of business calendars written without one
 
     async def live(self, session: AsyncSession) -> LiveRules:
         row = (await session.execute(select(RuleVersion).order_by(RuleVersion.version.desc()).limit(1))).scalars().first()
@@ -113,15 +133,21 @@ class RuleStore:
     async def live_version(self, session: AsyncSession) -> int:
         return int(await session.scalar(select(func.coalesce(func.max(RuleVersion.version), 0))) or 0)
 
+    async def calendars(self, session: AsyncSession) -> Mapping[str, WorkingTime]:
+        return await business_calendars(session, self.timezone)
+
     async def engine(self, session: AsyncSession) -> RuleEngine:
         live = await self.live(session)
-        return RuleEngine(parse_rules(live.rules), live.version, self.settings)
+        return RuleEngine(parse_rules(live.rules), live.version, self.settings, await self.calendars(session))
 
     async def save(self, session: AsyncSession, actor: Actor, data: Any, note: str = "",
                    based_on: int | None = None) -> RuleVersion:
         """Validate and save as the next version; ``based_on`` refuses a save over someone else's newer one."""
         actor.require(Role.OPS)
         rule_set = parse_rules(data)
+        errors = unknown_calendars(rule_set, await self.calendars(session))
+        if errors:
+            raise InvalidInput("the routing rules are not valid", {"errors": errors})
         live = await self.live(session)
         if based_on is not None and based_on != live.version:
             raise Conflict(f"the rules were changed meanwhile (now version {live.version}): reload and try again",

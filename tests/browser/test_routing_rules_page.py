@@ -13,6 +13,7 @@ from core.auth import Actor
 from core.customers import CustomerDraft, create_customer
 from core.records import EntryKind, TimelineEntry
 from routing import Contact
+from routing.records import WorkItem
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +52,7 @@ async def test_ops_build_replay_and_save_a_rule_in_the_browser(site: WebSite, br
     await form.locator("input[name=queue]").fill("billing")
     await form.locator("select[name=priority]").select_option("urgent")
     await form.locator("select[name=strategy]").select_option("round_robin")
+    await form.locator("input[name=skill]").fill("billing")
     await form.locator("button[type=submit]").click()
     row = page.locator("[data-role=rule-list] tr[data-rule='VIP refunds']")
     await row.wait_for()
@@ -70,6 +72,17 @@ async def test_ops_build_replay_and_save_a_rule_in_the_browser(site: WebSite, br
     async with site.services.db.session() as session:
         entry = (await session.execute(select(TimelineEntry).where(TimelineEntry.ticket_id == ticket_id))).scalars().one()
     assert entry.payload["routing"]["rule"] == "VIP refunds" and entry.payload["routing"]["version"] == 1
+    async with site.services.db.session() as session:
+        work = (await session.execute(select(WorkItem).where(WorkItem.ticket_id == ticket_id))).scalars().one()
+    assert (work.queue, work.strategy, work.skill) == ("billing", "round_robin", "billing")  # offered round robin to billing agents
+    # The ticket's timeline names the rule, its version and why.
+    await page.goto(f"{site.url}/tickets/{ticket_id}")
+    why = page.locator("[data-role=routing-why]")
+    await why.wait_for()
+    assert "VIP refunds" in await why.inner_text() and "1" in await why.inner_text()
+    await why.locator("summary").click()
+    assert "keyword 退款" in await why.inner_text()
+    await page.goto(f"{site.url}/admin/routing")
 
     # A broken rule is refused with the field named, and nothing is saved.
     await row.locator("[data-role=edit]").click()

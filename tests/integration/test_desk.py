@@ -85,13 +85,27 @@ async def test_events_are_published_only_after_commit(services: Services) -> Non
     assert any(isinstance(e, TicketCreated) for e in seen)
 
 
-async def test_an_agent_cannot_give_a_ticket_to_someone_else(services: Services, people: dict[str, Actor]) -> None:
+async def test_an_agent_hands_their_own_ticket_to_a_colleague_but_not_someone_elses(
+    services: Services, people: dict[str, Actor]
+) -> None:
     tid, _ = await _contact(services, Contact("web", None, subject="Walk-in"))
     async with services.db.session() as session:
+        await services.desk.assign(session, people["agent"], tid, people["agent"].user_id)
+        await services.desk.assign(session, people["agent"], tid, people["other"].user_id)
+        await services.desk.commit_and_publish(session)
+        timeline = await services.desk.timeline(session, people["agent"], tid)
+        assert [e.payload["to"] for e in timeline if e.kind == EntryKind.ASSIGNMENT] == [
+            people["agent"].user_id, people["other"].user_id]
+    async with services.db.session() as session:
+        with pytest.raises(Forbidden):  # now Bob's: Alice cannot pass it on or drop it
+            await services.desk.assign(session, people["agent"], tid, people["agent"].user_id + 100)
         with pytest.raises(Forbidden):
-            await services.desk.assign(session, people["agent"], tid, people["other"].user_id)
+            await services.desk.assign(session, people["agent"], tid, None)
+        with pytest.raises(InvalidInput):  # a supervisor is not an agent to hand work to
+            await services.desk.assign(session, people["other"], tid, people["supervisor"].user_id)
         await session.rollback()
     async with services.db.session() as session:
+        await services.desk.assign(session, people["supervisor"], tid, people["agent"].user_id)
         await services.desk.assign(session, people["supervisor"], tid, people["other"].user_id)
         await services.desk.commit_and_publish(session)
         mine = await services.desk.list_tickets(session, people["other"], TicketFilter(assignee_id=people["other"].user_id))

@@ -63,8 +63,8 @@ async def test_reports_count_what_happened_in_the_range(site: WebSite) -> None:
     agents = list(csv.reader(io.StringIO((await supervisor.api("GET", "/reports/agents.csv?from=2026-03-03&to=2026-03-10")).lstrip("\ufeff"))))
     assert agents[0][:5] == ["agent", "calls_answered", "talk_time_s", "avg_talk_time_s", "emails_sent"]
     by_name = {row[0]: row for row in agents[1:]}
-    assert by_name["Agent"][1:] == ["2", "180", "90", "2", "2", "7200"]  # first responses: 1 h and 3 h
-    assert by_name["Agent2"][1:] == ["1", "30", "30", "1", "1", "1800"]
+    assert by_name["Agent"][1:] == ["2", "180", "90", "2", "2", "7200", "0", "0", "0", "0", ""]  # first responses: 1 h and 3 h; no offers
+    assert by_name["Agent2"][1:] == ["1", "30", "30", "1", "1", "1800", "0", "0", "0", "0", ""]
     categories = {row[0]: row for row in csv.reader(io.StringIO(
         (await supervisor.api("GET", "/reports/categories.csv?from=2026-03-03&to=2026-03-10")).lstrip("\ufeff")))}
     assert categories["complaint"][1:6] == ["2", "1", "1", "7200", "1"]  # opened, open, solved, avg first response, breached

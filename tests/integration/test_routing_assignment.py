@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -15,12 +16,13 @@ from core.clock import ManualClock
 from core.customers import CustomerDraft, create_customer
 from core.errors import Conflict, Forbidden
 from core.events import DomainEvent
-from core.records import OPEN_STATUSES, EntryKind, Ticket
+from core.records import OPEN_STATUSES, EntryKind, Role, Ticket
 from core.users import add_user
 from routing import Contact, RuleEngine, RulesPolicy, parse_rules
 from routing.assignment import Assignment, OfferEnded, OfferMade, Presence
 from routing.defaults import default_rules
 from routing.records import Offer, WorkItem
+from routing.reports import DateRange, agent_report
 from routing.settings import RoutingSettings
 
 
@@ -218,3 +220,33 @@ async def test_the_last_agent_is_offered_first_and_others_after_the_wait(service
     assert await assignment.run_once() == 1
     last = [e for e in seen if isinstance(e, OfferMade)][-1]
     assert (last.ticket_id, last.user_ids) == (other.ticket.id, (people["alice"].user_id,))
+
+
+async def test_the_agent_report_counts_offers_accepts_declines_misses_and_time_to_accept(services: Services, clock: ManualClock) -> None:
+    settings = _push(services)
+    people = await _agents(services, "alice", "bob", "carol")
+    presence = Presence()
+    for actor in people.values():
+        presence.set(actor.user_id or 0, "ready")
+    assignment = Assignment(services.db, services.desk, clock, settings, presence)
+    seen = _events(services)
+    await _mails(services, "Hello")
+    await assignment.run_once()
+    clock.advance(timedelta(seconds=31))  # the first agent misses it
+    await assignment.run_once()
+    second = [e for e in seen if isinstance(e, OfferMade)][-1]
+    async with services.db.session() as session:
+        await assignment.decline(session, Actor(second.user_ids[0], "x", frozenset()), second.offer_id)
+        await services.desk.commit_and_publish(session)
+    await assignment.run_once()
+    third = [e for e in seen if isinstance(e, OfferMade)][-1]
+    clock.advance(timedelta(seconds=12))
+    async with services.db.session() as session:
+        await assignment.accept(session, Actor(third.user_ids[0], "x", frozenset({Role.AGENT})), third.offer_id)
+        await services.desk.commit_and_publish(session)
+    today = clock.now().astimezone(ZoneInfo("UTC")).date()
+    async with services.db.session() as session:
+        rows = {r.user_id: r for r in await agent_report(session, Actor.system(), DateRange.parse(None, None, today, ZoneInfo("UTC")))}
+    by_outcome = {(r.offers, r.accepted, r.declined, r.missed, r.avg_accept_s) for r in rows.values()}
+    assert by_outcome == {(1, 0, 0, 1, None), (1, 0, 1, 0, None), (1, 1, 0, 0, 12.0)}
+    assert rows[third.user_ids[0]].avg_accept_s == 12.0

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from alerts.calendar import WEEKDAYS
+from alerts.records import SlaCalendar
 from config.cli import main
 from config.services import Services
 from core.auth import Actor
@@ -174,3 +176,24 @@ async def test_the_cli_imports_exports_and_tests_with_the_engine_production_uses
 
 async def _run_cli(argv: list[str]) -> int:
     return await asyncio.to_thread(main, argv)
+
+
+async def test_a_rule_names_an_existing_business_calendar_and_routes_by_its_hours(services: Services, people: dict[str, Any]) -> None:
+    policy = _policy(services)
+    after_hours = {"name": "After hours", "groups": [{"conditions": [
+        {"field": "business_hours", "op": "closed_in", "value": ["office"]}]}], "actions": {"queue": "night"}}
+    async with services.db.session() as session:
+        with pytest.raises(InvalidInput) as caught:
+            await policy.store.save(session, people["ops"], {"rules": [after_hours]})
+    assert caught.value.details["errors"] == [{"field": "rules.0.groups.0.conditions.0", "message": "no business calendar named 'office'"}]
+    assert await _versions(services) == 0
+    closed_today = WEEKDAYS[(services.clock.now().weekday() + 3) % 7]  # open one hour three days from now only
+    async with services.db.transaction() as session:  # the SLA calendars ops keep
+        session.add(SlaCalendar(name="office", definition={"name": "office", "timezone": "UTC", "hours": {closed_today: ["09:00-10:00"]}}))
+    async with services.db.transaction() as session:
+        await policy.store.save(session, people["ops"], {"rules": [after_hours]})
+    async with services.db.session() as session:
+        assert await policy.refresh(session)
+        decision = await policy.route(session, Contact("email", None, subject="hello"))
+    assert (decision.queue, decision.matched_rule, decision.error) == ("night", "After hours", None)
+    assert "outside the business hours of office" in decision.reasons[0]

@@ -57,21 +57,23 @@ async def test_an_agent_opens_works_and_solves_a_ticket(site: WebSite) -> None:
     assert timeline[-1]["payload"] == {"from": "open", "to": "solved"}
 
 
-async def test_an_agent_cannot_give_a_ticket_to_someone_else(site: WebSite) -> None:
+async def test_an_agent_cannot_drop_a_colleagues_ticket(site: WebSite) -> None:
     agent = await site.login("agent")
     ticket = await open_ticket(agent)
     path = f"/api/v1/tickets/{ticket['id']}"
+    handed = await agent.api("PATCH", path, json={"assignee_id": site.users["agent2"].id})
+    assert handed["ticket"]["assignee"] == "Agent2"
     refused = await agent.api(
-        "PATCH", path, json={"assignee_id": site.users["agent2"].id, "status": "pending-customer"}, status=403
+        "PATCH", path, json={"assignee_id": None, "status": "pending-customer"}, status=403
     )
     assert refused["error"] == "forbidden"
     assert "supervisor" in refused["message"]
     unchanged = (await agent.api("GET", path))["ticket"]
-    assert (unchanged["assignee_id"], unchanged["status"]) == (None, "new")
+    assert (unchanged["assignee_id"], unchanged["status"]) == (site.users["agent2"].id, "open")
 
     supervisor = await site.login("supervisor")
-    given = await supervisor.api("PATCH", path, json={"assignee_id": site.users["agent2"].id})
-    assert given["ticket"]["assignee"] == "Agent2"
+    given = await supervisor.api("PATCH", path, json={"assignee_id": site.users["agent"].id})
+    assert given["ticket"]["assignee"] == "Agent"
 
 
 async def test_bad_ticket_input_is_refused_and_writes_nothing(site: WebSite) -> None:

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alerts.calendar import BusinessCalendar
 from core.errors import InvalidInput
+from core.normalize import fold
 from routing.bench import generated_contact, generated_rules
 from routing.contact import Contact, Decision
 from routing.engine import RuleEngine
@@ -121,3 +123,36 @@ def test_a_rule_set_over_the_total_keyword_cap_is_refused() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_rules(rules)
     assert "at most 20,000 keywords in all" in caught.value.details["errors"][0]["message"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 100_000), st.text(max_size=40), st.text(max_size=40))
+def test_subject_and_body_in_one_pass_find_what_two_passes_find(seed: int, noise_a: str, noise_b: str) -> None:
+    """Routing folds subject and body once and runs one automaton pass over both (NUL-joined)."""
+    rng = random.Random(seed)
+    engine = RuleEngine(parse_rules(generated_rules(rng, 60)), 1, RoutingSettings.model_validate({}))
+    matcher = engine._keywords.matcher
+    assert matcher is not None
+    contact = generated_contact(rng)
+    subject, body = contact.subject + noise_a.replace("\x00", ""), noise_b.replace("\x00", "") + contact.body
+    assert matcher.found_in_parts(fold(subject + "\x00" + body)) == (matcher.found(fold(subject)), matcher.found(fold(body)))
+
+
+def test_inside_or_outside_business_hours_of_a_named_calendar() -> None:
+    office = BusinessCalendar("Shanghai office", "Asia/Shanghai", {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}, ())
+    rules = parse_rules([_rule("After hours", [("business_hours", "closed_in", ["Shanghai office"])], {"queue": "night"}),
+                         _rule("Office hours VIP", [("tier", "in", ["vip"]), ("business_hours", "open_in", ["Shanghai office"])],
+                               {"queue": "vip-desk"})])
+    engine = RuleEngine(rules, 3, RoutingSettings(), {"Shanghai office": office})
+    monday_10_local = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    saturday = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+    contact = Contact("email", None, customer_tier="vip", subject="hello")
+    open_now = asyncio.run(engine.decide(None, contact, monday_10_local))  # type: ignore[arg-type]
+    closed = asyncio.run(engine.decide(None, contact, saturday))  # type: ignore[arg-type]
+    assert (open_now.queue, open_now.matched_rule) == ("vip-desk", "Office hours VIP")
+    assert "inside the business hours of Shanghai office" in open_now.reasons[0]
+    assert (closed.queue, closed.matched_rule) == ("night", "After hours")
+    assert "outside the business hours of Shanghai office" in closed.reasons[0]
+    # A calendar removed since the rules were saved: the rule fails (the policy sends the contact to the default queue).
+    with pytest.raises(LookupError):
+        asyncio.run(RuleEngine(rules, 3, RoutingSettings()).decide(None, contact, saturday))  # type: ignore[arg-type]

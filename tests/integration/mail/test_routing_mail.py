@@ -11,6 +11,8 @@ from channels.settings import MailboxSettings
 from config.services import Services
 from core.records import EntryKind, OutboxMessage, Ticket, TimelineEntry
 from mail.helpers import append, eventually
+from routing import RuleEngine, RulesPolicy, parse_rules
+from routing.defaults import default_rules_data
 
 REQUESTS = ["Question about upgrading my plan", "Refund request for invoice 2231", "退款申请：订单 88"]
 
@@ -54,3 +56,34 @@ async def test_unrelated_requests_are_one_ticket_and_one_acknowledgement_each(
     async with mail_services.db.session() as session:
         subjects = sorted((await session.execute(select(Ticket.subject))).scalars())
     assert subjects == sorted(REQUESTS * len(senders))
+
+
+async def test_a_rule_with_no_acknowledgement_leaves_its_new_tickets_unacknowledged(
+    channel: EmailChannel, mail_services: Services, support: MailboxSettings
+) -> None:
+    policy = mail_services.desk.policy
+    assert isinstance(policy, RulesPolicy)
+    newsletters = {"name": "Newsletters", "groups": [{"mode": "all", "conditions": [
+        {"field": "subject_keywords", "op": "contains_any", "value": ["newsletter"]}]}],
+        "actions": {"queue": "marketing", "acknowledgement": "none"}}
+    rules = [*default_rules_data(policy.settings), newsletters]
+    policy.use(RuleEngine(parse_rules(rules), 1, policy.settings))
+    await append(support, compose(sender="ana@example.com", subject="Newsletter signup", message_id="<n1@example.com>"),
+                 compose(sender="bo@example.com", subject="Question about billing", message_id="<q1@example.com>"))
+    channel.start(outbox=False)
+
+    async def both_in() -> list[TimelineEntry] | None:
+        entries = await _entries(mail_services)
+        return entries if len(entries) == 2 else None
+
+    await eventually(both_in)
+
+    async def acknowledged() -> list[str] | None:
+        async with mail_services.db.session() as session:
+            rows = list((await session.execute(select(OutboxMessage.recipient).where(OutboxMessage.channel == "email"))).scalars())
+        return rows or None
+
+    assert await eventually(acknowledged) == ["bo@example.com"]  # written in the same commit as both tickets
+    async with mail_services.db.session() as session:
+        queues = dict((await session.execute(select(Ticket.subject, Ticket.queue))).all())
+    assert queues == {"Newsletter signup": "marketing", "Question about billing": "email"}
