@@ -66,6 +66,13 @@ async def transfer(request: web.Request) -> web.Response:
     return web.json_response(result.as_dict())
 
 
+async def cancel_transfer(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    data = await read_json(request)
+    result = await _control(request).cancel_transfer(actor, request.match_info["linkedid"], optional_str(data, "pbx"))
+    return web.json_response(result.as_dict())
+
+
 async def status(request: web.Request) -> web.Response:
     actor = actor_of(request)
     data = await read_json(request)
@@ -110,9 +117,10 @@ def _document() -> None:
     linkedid = {"name": "linkedid", "in": "path", "required": True, "schema": {"type": "string"}}
     openapi.PATHS.update({
         "/api/v1/cti/me": {"get": openapi._op("My phone: state, queues and calls in progress", _body)},
-        "/api/v1/cti/dial": {"post": openapi._op("Click-to-dial: ring my phone, then the number", _ok, body=_body, errors=errors)},
+        "/api/v1/cti/dial": {"post": openapi._op("Click-to-dial: ring my phone, then the number (answers at once; the outcome arrives as cti.progress)", _ok, body=_body, errors=errors)},
         "/api/v1/cti/calls/{linkedid}/hangup": {"post": openapi._op("Hang up a call", _ok, body=_body, errors=errors, params=[linkedid])},
-        "/api/v1/cti/calls/{linkedid}/transfer": {"post": openapi._op("Transfer (target, attended)", _ok, body=_body, errors=errors, params=[linkedid])},
+        "/api/v1/cti/calls/{linkedid}/transfer": {"post": openapi._op("Transfer (target, attended); an attended transfer's progress arrives as cti.progress", _ok, body=_body, errors=errors, params=[linkedid])},
+        "/api/v1/cti/calls/{linkedid}/transfer/cancel": {"post": openapi._op("Cancel an attended transfer under way: back to the customer", _ok, body=_body, errors=errors, params=[linkedid])},
         "/api/v1/cti/status": {"post": openapi._op("Set my status: ready, paused (reason) or wrap-up", _ok, body=_body, errors=errors)},
         "/api/v1/cti/queues/{queue}/{action}": {"post": openapi._op("Queue log-in or log-out (action: login|logout)", _ok, body=_body, errors=errors)},
         "/api/v1/cti/customers": {"post": openapi._op("Create a customer from an unknown caller's number", _body, status="201", body=openapi._ref("CallerDraft"), errors=(401, 403, 409))},
@@ -124,6 +132,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/cti/dial", dial)
     app.router.add_post("/api/v1/cti/calls/{linkedid}/hangup", hangup)
     app.router.add_post("/api/v1/cti/calls/{linkedid}/transfer", transfer)
+    app.router.add_post("/api/v1/cti/calls/{linkedid}/transfer/cancel", cancel_transfer)
     app.router.add_post("/api/v1/cti/status", status)
     app.router.add_post("/api/v1/cti/queues/{queue}/{action:login|logout}", queue_membership)
     app.router.add_post("/api/v1/cti/customers", create_caller)

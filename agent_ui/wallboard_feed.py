@@ -50,7 +50,7 @@ from cti.queue_stats import INTERVAL, CallBoard, QueueStats
 log = logging.getLogger(__name__)
 
 # Agent states as the regions name them (translated there).
-AGENT_STATE_NAMES = (N_("ready"), N_("on-call"), N_("wrap-up"), N_("paused"), N_("logged-out"))
+AGENT_STATE_NAMES = (N_("ready"), N_("on-call"), N_("wrap-up"), N_("paused"), N_("logged-out"), N_("unknown"))
 REGIONS = ("summary", "queues", "agents", "backlog", "charts")
 VIEWER_BACKLOG = 128 * 1024  # bytes unsent beyond what the kernel holds: many frames behind means stalled
 

@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "ami": "cti.bench",
     "email": "channels.bench",
     "match": "knowledge.bench",
+    "outage": "cti.outage_bench",
     "routing": "routing.bench",
     "search": "routing.search_bench",
     "sla": "alerts.bench",

@@ -4,22 +4,34 @@ An agent acts only on their own calls and their own queue membership; a supervis
 anyone's. Every outcome reaches the person: success, the PBX's refusal (``PbxRefused``),
 no answer in time (``PbxTimeout``), or the link dropping (``PbxLinkDown``: the action is
 never re-sent). Click-to-dial rings the agent's own phone first, then the customer.
+
+Click-to-dial and attended transfer are asynchronous at the PBX: it accepts them at once
+and only later events say what came of them. The request answers as soon as the PBX has
+accepted ("ringing your phone", "transfer requested"); the tracker tells the agent each
+step live (``CallProgress``), and a transfer the PBX never starts is reported failed
+after ``transfer_timeout``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.auth import Actor
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.events import DomainEvent
 from core.records import Role
 from cti.directory import AgentDirectory
 from cti.link import AmiLink
 from cti.settings import PbxSettings
 from cti.tracker import Call, CallTracker
+
+log = logging.getLogger(__name__)
 
 # What each user-influenced AMI header may hold. A value that reaches the PBX is a header
 # line and, once there, often a dialplan argument: line breaks and NUL inject headers, commas
@@ -70,9 +82,12 @@ class CommandResult:
 
 
 class CallControl:
-    def __init__(self, lines: dict[str, PbxLine], directory: AgentDirectory) -> None:
+    def __init__(self, lines: dict[str, PbxLine], directory: AgentDirectory,
+                 publish: Callable[[DomainEvent], Awaitable[None]] | None = None) -> None:
         self.lines = lines
         self.directory = directory
+        self.publish = publish
+        self._watches: set[asyncio.Task[None]] = set()
 
     def _line(self, pbx: str | None) -> PbxLine:
         if pbx is None:
@@ -119,15 +134,17 @@ class CallControl:
         channel_id = f"fd-{uuid.uuid4().hex[:16]}"
         line.tracker.expect_outbound(channel_id, target, user_id)
         try:
-            result = await line.link.action("Originate", {
+            # Answered once queued: the outcome (OriginateResponse, the customer's leg) reaches
+            # the agent as CallProgress, not by holding this request for the 30 s ring time.
+            await line.link.action("Originate", {
                 "Channel": interface, "Context": line.settings.originate_context, "Exten": target,
                 "Priority": "1", "CallerID": f'"Click2Dial" <{interface.rsplit("/", 1)[-1]}>',
-                "Timeout": "30000", "Async": "true", "ChannelId": channel_id,
-            }, final_event="OriginateResponse", deadline=line.settings.action_timeout + 30)
+                "Timeout": str(round(line.settings.dial_ring_s * 1000)), "Async": "true", "ChannelId": channel_id,
+            }, action_id=channel_id)
         except Exception:
             line.tracker.outbound.pop(channel_id, None)  # no call will come of it
             raise
-        return CommandResult(True, f"calling {target}", {"linkedid": channel_id, "pbx": line.settings.name, "reason": (result.final or {}).get("Reason")})
+        return CommandResult(True, "ringing your phone", {"linkedid": channel_id, "pbx": line.settings.name, "number": target})
 
     async def hangup(self, actor: Actor, linkedid: str, pbx: str | None = None) -> CommandResult:
         line = self._line(pbx)
@@ -146,15 +163,59 @@ class CallControl:
         call = self._own_call(actor, line, linkedid)
         context = line.settings.originate_context
         if attended:
-            if call.agent_channel is None:
+            if call.agent_channel is None or call.answered_at is None:
                 raise InvalidInput("an attended transfer needs the call to be answered")
-            result = await line.link.action("Atxfer", {"Channel": ami_value("channel", call.agent_channel), "Exten": exten, "Context": context})
+            if call.consult is not None:
+                raise Conflict("a transfer of this call is already under way", {"linkedid": linkedid})
+            token = line.tracker.request_transfer(call.linkedid, exten, actor.user_id)
+            try:
+                await line.link.action("Atxfer", {"Channel": ami_value("channel", call.agent_channel), "Exten": exten, "Context": context})
+            except Exception:
+                line.tracker.forget_transfer(call.linkedid, token)
+                raise
+            self._watch_transfer(line, call.linkedid, token)
+            return CommandResult(True, "transfer requested", {"target": exten, "attended": True})
         else:
             customer = line.tracker.other_party(call)
             if customer is None:
                 raise NotFound("the call has no customer channel to transfer", {"linkedid": linkedid})
             result = await line.link.action("Redirect", {"Channel": ami_value("channel", customer), "Exten": exten, "Context": context, "Priority": "1"})
         return CommandResult(True, result.message or "transferred", {"target": exten, "attended": attended})
+
+    async def cancel_transfer(self, actor: Actor, linkedid: str, pbx: str | None = None) -> CommandResult:
+        """Back to the customer: the consultation leg is dropped (AMI ``CancelAtxfer``)."""
+        line = self._line(pbx)
+        call = self._own_call(actor, line, linkedid)
+        if call.consult is None or call.agent_channel is None:
+            raise Conflict("no transfer of this call is under way", {"linkedid": linkedid})
+        channel = ami_value("channel", call.agent_channel)
+        line.tracker.cancelling_transfer(linkedid)
+        result = await line.link.action("CancelAtxfer", {"Channel": channel})
+        return CommandResult(True, result.message or "transfer cancelled", {"linkedid": linkedid})
+
+    def _watch_transfer(self, line: PbxLine, linkedid: str, token: int) -> None:
+        task = asyncio.create_task(self._transfer_deadline(line, linkedid, token), name=f"atxfer-watch-{linkedid}")
+        self._watches.add(task)
+        task.add_done_callback(self._watches.discard)
+
+    async def _transfer_deadline(self, line: PbxLine, linkedid: str, token: int) -> None:
+        await asyncio.sleep(line.settings.transfer_timeout)
+        events = line.tracker.transfer_overdue(linkedid, token)
+        if events:
+            log.warning("PBX %s: attended transfer of %s accepted but never started (queue 't' option, "
+                        "features.conf atxfer code, pbx-transfer prompt?)", line.settings.name, linkedid)
+        if self.publish is not None:
+            for event in events:
+                await self.publish(event)
+
+    async def close(self) -> None:
+        for task in list(self._watches):
+            task.cancel()
+        for task in list(self._watches):
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
 
     async def queue_login(self, actor: Actor, queue: str, user_id: int | None = None, pbx: str | None = None) -> CommandResult:
         ami_value("queue", queue)
@@ -191,9 +252,10 @@ class CallControl:
         calls: list[dict[str, Any]] = []
         for name, line in self.lines.items():
             agent_line = line.tracker.lines.get(interface or "")
+            up = line.link.up
             lines.append({
-                "pbx": name, "up": line.link.up,
-                "state": agent_line.state if agent_line else "logged-out",
+                "pbx": name, "up": up,
+                "state": ("unknown" if not up else agent_line.state if agent_line else "logged-out"),
                 "reason": agent_line.reason if agent_line else "",
                 "queues": sorted(agent_line.memberships) if agent_line else [],
             })

@@ -78,6 +78,28 @@ class CallEnded(DomainEvent):
     answered_at: str | None = None
     ended_at: str | None = None
     user_ids: tuple[int, ...] = ()
+    # each agent's part of the call, in order: {interface, agent_user_id, started_at, ended_at, talk_s}
+    segments: tuple[dict[str, Any], ...] = ()
+    ended_during_outage: bool = False  # the PBX went away with the call live: ended when the link was lost
+    customer_dialled: bool = True  # False: a click-to-dial that never reached the customer (nothing to record)
+
+
+@dataclasses.dataclass(frozen=True)
+class CallProgress(DomainEvent):
+    """A step of something the agent asked for that the PBX carries out later (transfer, click-to-dial).
+
+    The PBX accepts these actions at once and only tells what came of them in later events,
+    so the agent learns the outcome from these frames, not from the action's reply. ``step``
+    is a code the console words (``consulting``, ``transfer-done``, ``dial-customer-busy``, ...);
+    ``detail`` carries what the words name (the transfer target, the number).
+    """
+
+    name: ClassVar[str] = "cti.progress"
+    user_ids: tuple[int, ...]
+    pbx: str
+    linkedid: str
+    step: str
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

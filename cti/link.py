@@ -26,10 +26,12 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from core.clock import Clock, SystemClock
 from core.supervisor import SupervisedTask
 from cti.errors import PbxLinkDown, PbxLoginFailed, PbxRefused, PbxTimeout
 from cti.parser import Frame, FrameReader, encode_action
@@ -44,7 +46,7 @@ QUEUE_DEPTH = Gauge("frontdesk_ami_queue_depth", "AMI events waiting for the cal
 RECONNECTS = Counter("frontdesk_ami_connects_total", "AMI logins", ["pbx"])
 
 # Actions that change calls: never retried by anyone but the person who asked.
-NON_IDEMPOTENT = frozenset({"Originate", "Redirect", "Hangup", "Atxfer", "BlindTransfer", "QueueAdd", "QueueRemove"})
+NON_IDEMPOTENT = frozenset({"Originate", "Redirect", "Hangup", "Atxfer", "CancelAtxfer", "BlindTransfer", "QueueAdd", "QueueRemove"})
 
 
 @dataclasses.dataclass(slots=True)
@@ -70,7 +72,18 @@ class Snapshot:
     items: list[Frame]
 
 
-QueueItem = Frame | Snapshot
+@dataclasses.dataclass(slots=True)
+class LinkLost:
+    """The session dropped at ``at``; queued behind every event read before it.
+
+    A PBX that crashes sends no Hangup: the tracker ends the calls the next resync no
+    longer finds at this moment, and shows phone states as unknown until then.
+    """
+
+    at: datetime
+
+
+QueueItem = Frame | Snapshot | LinkLost
 
 
 class FrameQueue:
@@ -268,10 +281,14 @@ class AmiSession:
         collect_list: bool = False,
         final_event: str | None = None,
         snapshot: bool = False,
+        action_id: str | None = None,
     ) -> ActionResult:
+        """``action_id`` names the action when a later event must be matched to it (an
+        asynchronous Originate's OriginateResponse carries only the ActionID when no channel
+        could be made); it must be unique within the session."""
         if self.transport is None or self.transport.is_closing():
             raise PbxLinkDown(f"AMI link to {self.pbx} is down", {"action": name})
-        action_id = f"{self._prefix}{next(self._seq)}"
+        action_id = action_id or f"{self._prefix}{next(self._seq)}"
         fields = {k: v for k, v in (headers or {}).items() if v is not None}
         fields["ActionID"] = action_id
         data = encode_action(name, fields)
@@ -316,8 +333,10 @@ class AmiLink:
         wants: Callable[[Frame], bool] = lambda _f: True,
         queue_size: int = 100_000,
         keep: Callable[[bytes], bool] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
         self.name = settings.name
         self.sink = sink
         self.wants = wants
@@ -374,6 +393,7 @@ class AmiLink:
         finally:
             if self.session is session:
                 self.session = None
+                self.queue.put(LinkLost(self.clock.now()))
             session.close()
 
     async def _keepalive(self, session: AmiSession, task: SupervisedTask) -> None:

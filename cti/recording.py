@@ -4,7 +4,9 @@ A call's timeline entry is created the first time the call is seen (``TicketDesk
 with ``dedup_key=<pbx>:<linkedid>``: the customer's open ticket, or a new one) and its
 payload completed when the call ends. An abandoned or timed-out queue call also opens a
 callback ticket. An unknown caller's call still lands on a ticket (no customer, the
-number as its address).
+number as its address). A click-to-dial that never reached the customer (the agent did
+not pick up) records nothing: no call, no ticket. Each agent's segment of a transferred
+call is kept in ``call_segments``; the call's ``talk_s`` is their total.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from core.events import DomainEvent, EventBus
 from core.phones import try_normalize_phone
 from core.records import Channel, EntryKind, TimelineEntry
 from cti.events import AgentStateChanged, CallAbandoned, CallAnswered, CallEnded, CallRinging
-from cti.records import AgentStateLog, CallRecord
+from cti.records import AgentStateLog, CallRecord, CallSegment
 from cti.worker import EventWorker
 from routing.contact import Contact, call_subject, callback_detail, callback_subject
 from routing.desk import TicketDesk
@@ -74,6 +76,8 @@ class CallRecorder:
         assert isinstance(event, CallRinging | CallAnswered | CallEnded)
         if event.direction == "outbound" and not event.number:
             return  # a PBX application call (e.g. Originate to Wait), no customer on it
+        if isinstance(event, CallEnded) and not event.customer_dialled:
+            return  # click-to-dial the agent never picked up: the customer was not called
         if isinstance(event, CallRinging) and not event.user_ids:
             return  # no agent of ours sees it ring: recorded when it is answered or ends
         if not self._ours(event):
@@ -88,7 +92,8 @@ class CallRecorder:
                 await self.desk.call_answered(session, record.ticket_id, event.agent_user_id)
         elif isinstance(event, CallEnded):
             self._complete(record, event)
-            await self._update_entry(session, record)
+            await self._segments(session, record, event)
+            await self._update_entry(session, record, event)
 
     def _ours(self, event: CallRinging | CallAnswered | CallEnded | CallAbandoned) -> bool:
         """A call to one of our queues (all, unless configured) or with one of our agents on it."""
@@ -132,6 +137,7 @@ class CallRecorder:
         record.talk_s = round(event.talk_s, 3)
         record.wait_s = round(event.wait_s, 3)
         record.caller_name = record.caller_name or event.caller_name
+        record.ended_during_outage = event.ended_during_outage
         for field in ("joined_at", "ringing_at", "answered_at", "ended_at"):
             value = getattr(event, field)
             if value:
@@ -139,12 +145,27 @@ class CallRecorder:
         if event.started_at:
             record.started_at = datetime.fromisoformat(event.started_at)
 
-    async def _update_entry(self, session: AsyncSession, record: CallRecord) -> None:
+    async def _segments(self, session: AsyncSession, record: CallRecord, event: CallEnded) -> None:
+        if record.id is None:
+            await session.flush()
+        for position, segment in enumerate(event.segments):
+            session.add(CallSegment(
+                call_id=record.id, position=position, agent_id=segment.get("agent_user_id"),
+                interface=str(segment.get("interface", ""))[:80], talk_s=float(segment.get("talk_s") or 0.0),
+                started_at=datetime.fromisoformat(segment["started_at"]),
+                ended_at=datetime.fromisoformat(segment["ended_at"]) if segment.get("ended_at") else None,
+            ))
+
+    async def _update_entry(self, session: AsyncSession, record: CallRecord, event: CallEnded | None = None) -> None:
         stmt = select(TimelineEntry).where(TimelineEntry.ticket_id == record.ticket_id,
                                            TimelineEntry.dedup_key == f"{record.pbx}:{record.linkedid}")
         entry = (await session.execute(stmt)).scalars().first()
         if entry is not None:  # the routing explanation written when the call was first seen stays
-            entry.payload = {**_payload(record), **({"routing": entry.payload["routing"]} if "routing" in entry.payload else {})}
+            extra: dict[str, Any] = {"routing": entry.payload["routing"]} if "routing" in entry.payload else {}
+            if event is not None and len(event.segments) > 1:  # transferred: who talked how long
+                extra["segments"] = [{"agent": s.get("interface"), "agent_id": s.get("agent_user_id"),
+                                      "talk_s": s.get("talk_s")} for s in event.segments]
+            entry.payload = {**_payload(record), **extra}
 
     async def _callback(self, session: AsyncSession, event: CallAbandoned) -> None:
         e164 = try_normalize_phone(event.number, self.region) if event.number else None
@@ -173,4 +194,5 @@ def _payload(record: CallRecord) -> dict[str, Any]:
         "ringing_at": iso(record.ringing_at), "answered_at": iso(record.answered_at),
         "ended_at": iso(record.ended_at), "talk_s": record.talk_s, "wait_s": record.wait_s,
         "outcome": record.outcome, "pbx": record.pbx, "linkedid": record.linkedid,
+        "ended_during_outage": record.ended_during_outage or False,
     }

@@ -4,13 +4,16 @@
 come from ``joined_at``/``answered_at``/``wait_s`` and ``outcome`` (``timeout`` when the
 queue gave up, ``abandoned`` when the caller hung up: told apart by QUEUESTATUS).
 ``agent_states`` is the log of agent state changes, one row per change.
+``call_segments`` are each agent's part of a call: after a transfer the call's ``talk_s``
+is the total and each agent's talk time is their segment. ``ended_during_outage`` marks a
+call the PBX lost in a crash: it was ended when the link was lost, not when it came back.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -45,6 +48,24 @@ class CallRecord(Base):
     # answered | abandoned | timeout | no-answer | failed; None while the call is live
     outcome: Mapped[str | None] = mapped_column(String(20))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ended_during_outage: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CallSegment(Base):
+    __tablename__ = "call_segments"
+    __table_args__ = (
+        UniqueConstraint("call_id", "position", name="uq_call_segments_call_position"),
+        Index("ix_call_segments_agent_started", "agent_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    position: Mapped[int]  # 0 = the agent who answered, then each agent it was transferred to
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    interface: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    talk_s: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class AgentStateLog(Base):

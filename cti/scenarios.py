@@ -37,8 +37,12 @@ def read_transcript(path: str | Path) -> bytes:
     return gzip.decompress(data) if str(path).endswith(".gz") else data
 
 
-def transcript_events(data: bytes, substitute: dict[str, str] | None = None) -> list[Step]:
-    """The PBX-originated events of a transcript with their offsets, optionally rewritten."""
+def transcript_events(data: bytes, substitute: dict[str, str] | None = None, keep: frozenset[str] = frozenset()) -> list[Step]:
+    """The PBX-originated events of a transcript with their offsets, optionally rewritten.
+
+    Events answering the recorder's own actions are left out, except those named in ``keep``
+    (an ``OriginateResponse`` is what the tracker reads of an asynchronous Originate).
+    """
     for old, new in (substitute or {}).items():
         data = data.replace(old.encode(), new.encode())
     headers = list(_HEADER.finditer(data))
@@ -51,7 +55,7 @@ def transcript_events(data: bytes, substitute: dict[str, str] | None = None) -> 
         offset = float(match.group(4))
         for frame in parse_frames(body + b"\r\n").frames:
             event = frame.get("Event")
-            if event is None or "ActionID" in frame or event in _SESSION_EVENTS:
+            if event is None or ("ActionID" in frame and event not in keep) or event in _SESSION_EVENTS:
                 continue
             steps.append(Step(offset, frame))
     if steps:

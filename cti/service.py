@@ -53,9 +53,9 @@ class CtiService:
         for settings in pbxes:
             tracker = CallTracker(settings.name, self.directory.user_for, clock)
             link = AmiLink(settings, self._sink(tracker), wants, queue_size=settings.queue_size,
-                           keep=RawEventFilter(TRACKED_EVENTS, TRACKED_VARIABLES))
+                           keep=RawEventFilter(TRACKED_EVENTS, TRACKED_VARIABLES), clock=clock)
             self.lines[settings.name] = PbxLine(settings, link, tracker)
-        self.control = CallControl(self.lines, self.directory)
+        self.control = CallControl(self.lines, self.directory, bus.publish)
         self._tasks: list[SupervisedTask] = []
 
     def _sink(self, tracker: CallTracker) -> Callable[[list[QueueItem]], Awaitable[None]]:
@@ -85,7 +85,8 @@ class CtiService:
             directory.start()
         for name, line in self.lines.items():
             link = line.link
-            reader = SupervisedTask(f"pbx:{name}", link.run, self.health, Backoff(0.5, 30.0))
+            # A PBX back within seconds is seen within about reconnect_max_s (refused connects are cheap).
+            reader = SupervisedTask(f"pbx:{name}", link.run, self.health, Backoff(0.25, line.settings.reconnect_max_s))
             consumer = SupervisedTask(f"pbx:{name}:tracker", self._consume(link), self.health, Backoff(0.5, 30.0), required=False)
             self._tasks += [reader, consumer]
             reader.start()
@@ -113,6 +114,7 @@ class CtiService:
             await self.recorder.worker.idle()
 
     async def stop(self) -> None:
+        await self.control.close()
         for task in self._tasks:
             await task.stop()
         for line in self.lines.values():

@@ -19,6 +19,12 @@ class PbxSettings(Section):
     ping_interval: float = Field(10.0, gt=0)
     ping_timeout: float = Field(5.0, gt=0)
     action_timeout: float = Field(10.0, gt=0)
+    dial_ring_s: float = Field(30.0, gt=0, le=300, description="click-to-dial: how long the agent's own phone rings before it counts as not picked up")
+    reconnect_max_s: float = Field(1.5, gt=0, le=60, description="longest wait between reconnect attempts after the link drops")
+    transfer_timeout: float = Field(
+        10.0, gt=0, le=120,
+        description="seconds for the PBX to start an attended transfer's consultation call before the agent is told it failed",
+    )
     originate_context: str = "agents"
     region: str = Field("US", description="region for numbers without a country code")
     queue_size: int = Field(100_000, ge=100, description="AMI events buffered between reader and tracker")

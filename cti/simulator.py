@@ -67,6 +67,20 @@ class Member:
         }
 
 
+@dataclasses.dataclass(slots=True)
+class Consult:
+    """An attended transfer in the simulator, in the order a live Asterisk 22 runs it."""
+
+    transferer: str
+    customer: str
+    bridge: str  # the customer's bridge, where the customer waits on hold
+    local1: str = ""
+    local2: str = ""
+    target: str = ""  # the consulted agent's channel
+    answered: bool = False
+    cancelled: bool = False
+
+
 class SimPbx:
     """The state a real PBX would report, kept from the events the simulator emits."""
 
@@ -151,6 +165,10 @@ class AmiSimulator:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seq = itertools.count(1)
+        self.consults: dict[str, Consult] = {}  # transferring agent's channel -> its attended transfer
+        self.no_answer: set[str] = set()  # endpoints whose phones ring but are never picked up
+        self.no_answer_after_s = 0.5  # how long such a phone rings before an Originate gives up (real: its Timeout)
+        self.busy: set[str] = set()  # customer numbers that answer busy
 
     # -- server lifecycle -------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -213,6 +231,15 @@ class AmiSimulator:
             task.cancel()
         self.drop_links()
         self.pbx = SimPbx(queues if queues is not None else self._queues, self._endpoints)
+
+    async def go_down(self) -> None:
+        """kill -9 and stay down: links dropped without a word, every call gone, and nothing
+        listening until ``start`` again (``crash`` is a PBX that is back at once)."""
+        self.crash()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
 
     def hold_replies(self, *actions: str) -> None:
         self.hold.update(actions)
@@ -466,6 +493,10 @@ class AmiSimulator:
             self._reply(client, request, "Error", Message="No such channel")
             return
         self._reply(client, request, Message="Channel Hungup")
+        consult = self.consults.pop(channel, None)
+        if consult is not None:
+            self._end_consult(consult, complete=True)
+            return
         for name in [channel, *self.pbx.bridged_with(channel)]:
             self._hangup(name, "16", "Normal Clearing")
 
@@ -478,10 +509,11 @@ class AmiSimulator:
             self.emit({"Event": "BridgeLeave", "Privilege": "call,all", "BridgeUniqueid": bridge, **ch})
         self.emit({"Event": "Hangup", "Privilege": "call,all", **ch, "Cause": cause, "Cause-txt": text})
 
-    def _new_channel(self, interface: str, state: int, num: str, name: str, linkedid: str, cl_num: str = "<unknown>", uniqueid: str = "") -> Frame:
+    def _new_channel(self, interface: str, state: int, num: str, name: str, linkedid: str, cl_num: str = "<unknown>",
+                     uniqueid: str = "", suffix: str = "") -> Frame:
         seq = next(self._seq)
         frame = {
-            "Channel": f"{interface}-{0x2000 + seq:08x}", "ChannelState": str(state),
+            "Channel": f"{interface}-{0x2000 + seq:08x}{suffix}", "ChannelState": str(state),
             "ChannelStateDesc": {0: "Down", 5: "Ringing", 6: "Up"}.get(state, "Down"),
             "CallerIDNum": num, "CallerIDName": name, "ConnectedLineNum": cl_num,
             "ConnectedLineName": "<unknown>", "Language": "en", "AccountCode": "", "Context": "agents",
@@ -519,6 +551,11 @@ class AmiSimulator:
         uniqueid = request.get("ChannelId") or ""
         agent = self._new_channel(interface, 0, interface.rsplit("/", 1)[-1], "Click2Dial", uniqueid, uniqueid=uniqueid)
         agent = self._set_state(agent, 5)
+        if interface in self.no_answer:  # as Asterisk: OriginateResponse Failure Reason 3, then the Hangup (cause 19)
+            await asyncio.sleep(min(float(request.get("Timeout", "30000")) / 1000, self.no_answer_after_s))
+            response(False, "3")
+            self._hangup(agent["Channel"], "19", "User alerting, no answer")
+            return
         await asyncio.sleep(self.answer_delay_s)
         if agent["Channel"] not in self.pbx.channels:
             response(False, "1")
@@ -532,6 +569,11 @@ class AmiSimulator:
         target = f"PJSIP/{exten}" if f"PJSIP/{exten}" in self.pbx.endpoints else "PJSIP/customer"
         other = self._new_channel(target, 0, exten, "", linkedid, agent["CallerIDNum"], uniqueid=f"{linkedid};2")
         self.emit({"Event": "DialBegin", "Privilege": "call,all", **agent, **{"Dest" + k: v for k, v in other.items()}, "DialString": exten})
+        if exten in self.busy or exten.lstrip("+") in self.busy:  # the customer's phone answers 486 Busy Here
+            self.emit({"Event": "DialEnd", "Privilege": "call,all", **agent, **{"Dest" + k: v for k, v in other.items()}, "DialStatus": "BUSY"})
+            self._hangup(other["Channel"], "17", "User busy")
+            self._hangup(agent["Channel"], "17", "User busy")
+            return
         other = self._set_state(other, 5)
         await asyncio.sleep(self.answer_delay_s)
         if other["Channel"] not in self.pbx.channels or agent["Channel"] not in self.pbx.channels:
@@ -557,8 +599,84 @@ class AmiSimulator:
             return
         self._reply(client, request, Message="Atxfer successfully queued")
         peers = self.pbx.bridged_with(channel)
-        if peers:
-            self.spawn(self._transfer(peers[0], request.get("Exten", ""), attended=True, transferer=channel))
+        if peers and channel not in self.consults:
+            bridge = self.pbx.channels[channel].get("BridgeId", "")
+            consult = self.consults[channel] = Consult(channel, peers[0], bridge)
+            self.spawn(self._consult(consult, request.get("Exten", "")))
+
+    def _action_cancelatxfer(self, client: _Client, request: Frame) -> None:
+        consult = self.consults.pop(request.get("Channel", ""), None)
+        if consult is None:
+            self._reply(client, request, "Error", Message="No attended transfer to cancel")
+            return
+        self._reply(client, request, Message="CancelAtxfer successfully queued")
+        consult.cancelled = True
+        self._end_consult(consult, complete=False)
+
+    async def _consult(self, consult: Consult, exten: str) -> None:
+        """As Asterisk does it: the transferrer is put on hold, a ``Local/`` leg dials the
+        target on the same Linkedid, and the call changes hands only when the transferrer
+        hangs up (``AttendedTransfer``); ``CancelAtxfer`` or no answer gives it back."""
+        agent = self.pbx.channels.get(consult.transferer)
+        if agent is None:
+            return
+        linkedid = agent["Linkedid"]
+        self.emit({"Event": "Hold", "Privilege": "call,all", **agent})
+        await asyncio.sleep(self.answer_delay_s)  # the pbx-transfer prompt and the digit timeout
+        interface = f"PJSIP/{exten}"
+        if consult.cancelled or interface not in self.pbx.endpoints:
+            self.consults.pop(consult.transferer, None)
+            self.emit({"Event": "Unhold", "Privilege": "call,all", **agent})
+            return
+        local = f"Local/{exten}@agents"
+        local1 = self._new_channel(local, 0, exten, "", linkedid, suffix=";1")
+        local2 = self._new_channel(local, 4, exten, "", linkedid, suffix=";2")
+        consult.local1, consult.local2 = local1["Channel"], local2["Channel"]
+        leg = self._new_channel(interface, 0, exten, f"Agent {exten}", linkedid, agent.get("CallerIDNum", ""))
+        consult.target = leg["Channel"]
+        self.emit({"Event": "DialBegin", "Privilege": "call,all", **local2, **{"Dest" + k: v for k, v in leg.items()}, "DialString": exten})
+        side = f"consult-{consult.transferer}"
+        self.emit({"Event": "BridgeLeave", "Privilege": "call,all", "BridgeUniqueid": consult.bridge, **agent})
+        for ch in (local1, agent):
+            self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": side, "BridgeType": "basic", **ch})
+        leg = self._set_state(leg, 5)
+        await asyncio.sleep(self.answer_delay_s)
+        if consult.cancelled or consult.target not in self.pbx.channels or interface in self.no_answer:
+            return  # CancelAtxfer (or the transferrer hanging up) already ended it; a phone nobody picks up rings on
+        leg = self._set_state(leg, 6)
+        self.emit({"Event": "DialEnd", "Privilege": "call,all", **local2, **{"Dest" + k: v for k, v in leg.items()}, "DialStatus": "ANSWER"})
+        for ch in (leg, local2):
+            self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": f"{side}-far", "BridgeType": "basic", **ch})
+        consult.answered = True
+
+    def _end_consult(self, consult: Consult, complete: bool) -> None:
+        agent = self.pbx.channels.get(consult.transferer, {})
+        customer = self.pbx.channels.get(consult.customer, {})
+        if complete and consult.answered:
+            self.emit({"Event": "AttendedTransfer", "Privilege": "call,all", "Result": "Success",
+                       "OrigTransfererChannel": consult.transferer, "OrigTransfererLinkedid": agent.get("Linkedid", ""),
+                       "TransfereeChannel": consult.customer, "TransfereeLinkedid": customer.get("Linkedid", ""),
+                       "TransferTargetChannel": consult.local1, "DestType": "Bridge"})
+            self._hangup(consult.transferer, "16", "Normal Clearing")
+            for name in (consult.local1, consult.local2):  # the Local/ pair optimises away
+                self._hangup(name, "16", "Normal Clearing")
+            target = self.pbx.channels.get(consult.target)
+            if target is not None:
+                self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": consult.bridge, "BridgeType": "basic", **target})
+            return
+        if consult.target in self.pbx.channels and not consult.answered:
+            leg = self.pbx.channels[consult.target]
+            local2 = self.pbx.channels.get(consult.local2, {})
+            self.emit({"Event": "DialEnd", "Privilege": "call,all", **local2, **{"Dest" + k: v for k, v in leg.items()}, "DialStatus": "CANCEL"})
+        for name in (consult.local1, consult.local2, consult.target):
+            self._hangup(name, "16", "Normal Clearing")
+        if complete:  # hung up before the consulted agent answered: the call ends with them
+            self._hangup(consult.transferer, "16", "Normal Clearing")
+            self._hangup(consult.customer, "16", "Normal Clearing")
+            return
+        if agent:
+            self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": consult.bridge, "BridgeType": "basic", **agent})
+            self.emit({"Event": "Unhold", "Privilege": "call,all", **agent})
 
     async def _transfer(self, channel: str, exten: str, attended: bool, transferer: str | None = None) -> None:
         """Move ``channel`` (the customer) to ``exten``: the old agent leg leaves, the new one rings.

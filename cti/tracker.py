@@ -10,6 +10,15 @@ them apart; cancelled legs and abandoned callers hang up with cause 0; ringall s
 ``DialEnd`` twice per cancelled member; the caller's number is only in ``CallerIDNum``
 (customer channels are ``PJSIP/customer-XXXX``); ``QueuePause`` without a queue and
 ``QueueMemberStatus`` fan out one event per membership (state changes are de-duplicated).
+
+Transfers and click-to-dial, as a live Asterisk 22 showed them: during an attended
+transfer the consulted agent answers a ``Local/`` leg on the same Linkedid while the
+transferring agent stays on the call; only ``AttendedTransfer`` (on the transferrer's
+hang-up) hands the call over, so ownership moves there and nowhere else. ``Atxfer`` and
+``Originate`` are accepted at once and their outcome only shows in later events, so the
+agent who asked is told each step (``CallProgress``). A crashed PBX sends no Hangup:
+the link queues ``LinkLost`` and calls the PBX no longer lists on reconnect end at that
+moment, not at reconnect, marked as ended during the outage.
 """
 
 from __future__ import annotations
@@ -27,9 +36,10 @@ from cti.events import (
     CallAgentLeft,
     CallAnswered,
     CallEnded,
+    CallProgress,
     CallRinging,
 )
-from cti.link import QueueItem, Snapshot
+from cti.link import LinkLost, QueueItem, Snapshot
 from cti.parser import Frame
 
 # Events the tracker reads; everything else is dropped by the link before queueing.
@@ -38,7 +48,7 @@ TRACKED_EVENTS = frozenset({
     "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "AgentCalled",
     "AgentRingNoAnswer", "AgentConnect", "AgentComplete", "BlindTransfer", "AttendedTransfer",
     "QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded", "QueueMemberRemoved",
-    "DeviceStateChange", "FullyBooted", "VarSet",
+    "DeviceStateChange", "FullyBooted", "VarSet", "OriginateResponse",
 })
 TRACKED_VARIABLES = frozenset({"QUEUESTATUS"})
 
@@ -56,6 +66,7 @@ class Outcome(enum.StrEnum):
     ABANDONED = "abandoned"
     TIMEOUT = "timeout"
     NO_ANSWER = "no-answer"
+    BUSY = "busy"  # a click-to-dial whose customer was busy
     FAILED = "failed"
 
 
@@ -65,6 +76,7 @@ class AgentState(enum.StrEnum):
     WRAP_UP = "wrap-up"
     PAUSED = "paused"
     LOGGED_OUT = "logged-out"
+    UNKNOWN = "unknown"  # the link to the PBX is down: nobody knows what the phone does
 
 
 WRAP_UP_REASON = "wrap-up"
@@ -74,6 +86,49 @@ def interface_of(channel: str) -> str:
     """``PJSIP/1001-0000001c`` → ``PJSIP/1001``."""
     base, dash, _suffix = channel.rpartition("-")
     return base if dash and base else channel
+
+
+# OriginateResponse Reason codes (Asterisk's AST_CONTROL_*) for the agent's own leg.
+_ORIGINATE_STEPS = {"3": "dial-agent-no-answer", "5": "dial-agent-busy", "1": "dial-agent-no-answer"}
+_CUSTOMER_STEPS = {"BUSY": "dial-customer-busy", "NOANSWER": "dial-customer-no-answer", "CANCEL": "dial-cancelled"}
+
+
+@dataclasses.dataclass(slots=True)
+class Segment:
+    """One agent's part of a call, from answering (or taking it over) to leaving it."""
+
+    interface: str
+    user_id: int | None
+    started_at: datetime
+    ended_at: datetime | None = None
+    talk_s: float | None = None  # the PBX's own figure (AgentComplete TalkTime) when it gave one
+
+    def as_dict(self) -> dict[str, object]:
+        return {"interface": self.interface, "agent_user_id": self.user_id, "started_at": _iso(self.started_at),
+                "ended_at": _iso(self.ended_at), "talk_s": round(self.talk, 3)}
+
+    @property
+    def talk(self) -> float:
+        if self.talk_s is not None:
+            return self.talk_s
+        return max(0.0, (self.ended_at - self.started_at).total_seconds()) if self.ended_at else 0.0
+
+
+@dataclasses.dataclass(slots=True)
+class Consultation:
+    """An attended transfer under way: the transferring agent keeps the call until ``AttendedTransfer``."""
+
+    by: str  # interface of the transferring agent
+    user_id: int | None  # who is told how it goes
+    target: str  # what was dialled
+    token: int = 0  # tells a requested transfer from a later one (the timeout of the first must not end the second)
+    started: bool = False  # the PBX placed the consultation leg
+    leg: str | None = None  # its Local/ channel pair, without the ;1/;2 (its hang-up ends the consultation)
+    ringing: set[str] = dataclasses.field(default_factory=set)  # agents it rings (several for a queue)
+    interface: str | None = None  # the consulted agent who answered
+    answered: bool = False
+    cancelling: bool = False
+    completing: bool = False  # AttendedTransfer came while the consulted phone still rang
 
 
 @dataclasses.dataclass(slots=True)
@@ -101,6 +156,11 @@ class Call:
     outcome: str | None = None
     talk_s: float = 0.0
     requested_by: int | None = None  # the user who placed it from the console
+    agent_up: bool = False  # click-to-dial: the agent picked up their own phone
+    originate_reason: str | None = None  # click-to-dial: OriginateResponse Reason when the agent's leg failed
+    consult: Consultation | None = None
+    segments: list[Segment] = dataclasses.field(default_factory=list)
+    ended_during_outage: bool = False
 
     @property
     def wait_s(self) -> float:
@@ -117,6 +177,8 @@ class Call:
             "started_at": self.started_at.isoformat(),
             "answered_at": self.answered_at.isoformat() if self.answered_at else None,
             "ringing": sorted(self.ringing),
+            "transfer": ({"target": self.consult.target, "answered": self.consult.answered}
+                         if self.consult is not None else None),
         }
 
 
@@ -140,6 +202,8 @@ class CallTracker:
         self.queue_entries: dict[str, str] = {}  # caller channel -> queue (from QueueStatus)
         self.outbound: dict[str, tuple[str, int | None]] = {}  # expected linkedid -> (number, user)
         self.applied = 0
+        self.lost_at: datetime | None = None  # when the link went down, until the next channel snapshot
+        self._tokens = 0
         self._handlers: dict[str, Callable[[Frame, list[DomainEvent]], None]] = {
             name: getattr(self, "_on_" + name) for name in TRACKED_EVENTS if hasattr(self, "_on_" + name)
         }
@@ -150,6 +214,9 @@ class CallTracker:
         if isinstance(item, Snapshot):
             self._apply_snapshot(item, out)
             return out
+        if isinstance(item, LinkLost):
+            self._link_lost(item, out)
+            return out
         self.applied += 1
         handler = self._handlers.get(item.get("Event", ""))
         if handler is not None:
@@ -159,6 +226,38 @@ class CallTracker:
     def expect_outbound(self, linkedid: str, number: str, user_id: int | None) -> None:
         """The console placed a call with ``ChannelId=linkedid``: remember who and whom."""
         self.outbound[linkedid] = (number, user_id)
+
+    def request_transfer(self, linkedid: str, target: str, user_id: int | None) -> int:
+        """The agent asked for an attended transfer; its outcome comes from later events."""
+        call = self.calls[linkedid]
+        self._tokens += 1
+        call.consult = Consultation(call.agent or "", user_id, target, self._tokens)
+        return self._tokens
+
+    def forget_transfer(self, linkedid: str, token: int) -> None:
+        """The PBX refused the Atxfer (or never answered it): no consultation will follow."""
+        call = self.calls.get(linkedid)
+        if call is not None and call.consult is not None and call.consult.token == token:
+            call.consult = None
+
+    def transfer_overdue(self, linkedid: str, token: int) -> list[DomainEvent]:
+        """The PBX accepted the Atxfer but placed no consultation leg in time: it dropped it.
+
+        That is what Asterisk does without the queue's ``t`` option, an attended-transfer
+        feature code or the ``pbx-transfer`` prompt: no event at all.
+        """
+        call = self.calls.get(linkedid)
+        if call is None or call.consult is None or call.consult.token != token or call.consult.started:
+            return []
+        consult, call.consult = call.consult, None
+        return [CallProgress(_to(consult.user_id), self.pbx, linkedid, "transfer-failed", {"target": consult.target})]
+
+    def cancelling_transfer(self, linkedid: str) -> Consultation | None:
+        call = self.calls.get(linkedid)
+        if call is not None and call.consult is not None:
+            call.consult.cancelling = True
+            return call.consult
+        return None
 
     def call_of_user(self, user_id: int) -> list[Call]:
         return [c for c in self.calls.values() if c.agent_user_id == user_id or c.requested_by == user_id
@@ -207,17 +306,33 @@ class CallTracker:
         channel = frame.get("Channel", "")
         call.channels.add(channel)
         self.channel_call[channel] = call.linkedid
+        consult = call.consult
+        if consult is not None and not consult.started and channel.startswith("Local/"):
+            consult.started = True
+            consult.leg = channel.rpartition(";")[0]
+            out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "consulting", {"target": consult.target}))
 
     def _on_Newstate(self, frame: Frame, out: list[DomainEvent]) -> None:
-        pass  # ringing/answer come from the dial and queue events, which name the agent
+        """Only the click-to-dial agent's own leg matters here: on call once they pick up, not while it rings."""
+        if frame.get("ChannelState") != "6":
+            return
+        call = self.calls.get(frame.get("Linkedid", ""))
+        if call is None or call.direction != "outbound" or call.agent_up:
+            return
+        if interface_of(frame.get("Channel", "")) == call.agent:
+            call.agent_up = True
+            self._line_changed(call.agent, out)
 
     def _on_QueueCallerJoin(self, frame: Frame, out: list[DomainEvent]) -> None:
         call = self._call_for(frame)
         if call is None:
             return
+        channel = frame.get("Channel", "")
+        if channel.startswith("Local/"):
+            return  # an attended transfer's consultation leg queueing: the customer is still with the agent
         call.queue = frame.get("Queue") or call.queue
         call.joined_at = call.joined_at or self.clock.now()
-        call.customer_channel = frame.get("Channel", call.customer_channel)
+        call.customer_channel = channel or call.customer_channel
 
     def _ring(self, call: Call, interface: str, channel: str, out: list[DomainEvent]) -> None:
         if interface in call.ringing or (call.answered_at is not None and call.agent == interface):
@@ -258,12 +373,25 @@ class CallTracker:
         self.channel_call[dest] = call.linkedid
         interface = interface_of(dest)
         if self.is_agent(interface):
+            if call.answered_at is not None and frame.get("Channel", "").startswith("Local/") and interface != call.agent:
+                self._consult_ring(call, frame, interface)
             if call.direction == "inbound" or interface != call.agent:
                 self._ring(call, interface, dest, out)  # a direct call, or a transfer to this agent
-        elif call.direction == "outbound":
+        elif call.direction == "outbound" and call.customer_channel is None:
             call.customer_channel = dest
             if not call.number:
                 call.number = frame.get("DialString", "").partition("/")[2].partition("@")[0] or _number(frame.get("DestCallerIDNum"))
+            if call.requested_by is not None:
+                out.append(CallProgress((call.requested_by,), self.pbx, call.linkedid, "dial-calling-customer", {"number": call.number}))
+
+    def _consult_ring(self, call: Call, frame: Frame, interface: str) -> None:
+        """A consultation leg rings an agent: the call stays with the transferring agent."""
+        consult = call.consult
+        if consult is None:  # started from the phone's own feature code, not from the console
+            consult = call.consult = Consultation(call.agent or "", call.agent_user_id, frame.get("Exten", "") or interface)
+        consult.started = True
+        consult.leg = consult.leg or frame.get("Channel", "").rpartition(";")[0]
+        consult.ringing.add(interface)
 
     def _on_DialEnd(self, frame: Frame, out: list[DomainEvent]) -> None:
         call = self._call_for(frame, create=False)
@@ -271,6 +399,13 @@ class CallTracker:
             return
         status = frame.get("DialStatus", "")
         interface = interface_of(frame.get("DestChannel", ""))
+        consult = call.consult
+        if consult is not None and interface in consult.ringing:
+            self._consult_dial_end(call, consult, interface, status, out)
+            return
+        if call.direction == "outbound" and frame.get("DestChannel") == call.customer_channel and call.requested_by is not None:
+            step = "dial-connected" if status == "ANSWER" else _CUSTOMER_STEPS.get(status, "dial-customer-unreachable")
+            out.append(CallProgress((call.requested_by,), self.pbx, call.linkedid, step, {"number": call.number}))
         if status == "ANSWER":
             if interface in call.ringing or self.is_agent(interface):
                 self._answer(call, interface, out)
@@ -280,6 +415,31 @@ class CallTracker:
         call.dial_status = status or call.dial_status
         reason = ("answered-elsewhere" if call.answered_at else "cancelled") if status == "CANCEL" else "no-answer"
         self._stop_ring(call, interface, reason, out)
+
+    def _consult_dial_end(self, call: Call, consult: Consultation, interface: str, status: str, out: list[DomainEvent]) -> None:
+        consult.ringing.discard(interface)
+        if status == "ANSWER" and not consult.answered:
+            consult.answered = True
+            consult.interface = interface
+            if consult.completing:  # the transferrer already hung up: the consulted agent takes it now
+                call.consult = None
+                self._answer(call, interface, out)
+                out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "transfer-done", {"target": consult.target}))
+            else:
+                out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "consult-answered", {"target": consult.target}))
+            return
+        # This phone is done ringing; the consultation itself ends with its Local/ leg (a queue may ring others).
+        self._stop_ring(call, interface, "cancelled" if consult.cancelling else "no-answer", out)
+
+    def _consult_over(self, call: Call, consult: Consultation, out: list[DomainEvent]) -> None:
+        """The consultation leg hung up without a transfer: declined, not answered or cancelled."""
+        call.consult = None
+        for interface in list(consult.ringing):
+            self._stop_ring(call, interface, "cancelled" if consult.cancelling else "no-answer", out)
+        if consult.interface is not None:
+            self._stop_ring(call, consult.interface, "cancelled", out)
+        step = "transfer-cancelled" if consult.cancelling else "transfer-declined"
+        out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, step, {"target": consult.target}))
 
     def _answer(self, call: Call, interface: str, out: list[DomainEvent]) -> None:
         now = self.clock.now()
@@ -293,9 +453,12 @@ class CallTracker:
             out.append(CallAgentLeft(self.pbx, call.linkedid, previous, "transferred", (user,) if user is not None else ()))
         call.answered_at = call.answered_at or now
         call.agent = interface
+        if call.segments and call.segments[-1].ended_at is None:
+            call.segments[-1].ended_at = now
         if previous is not None:
             self._line_changed(previous, out)
         call.agent_user_id = self.user_for(interface) if call.direction == "inbound" or previous else (call.agent_user_id or self.user_for(interface))
+        call.segments.append(Segment(interface, call.agent_user_id, now))
         for other in list(call.ringing):
             self._stop_ring(call, other, "answered-elsewhere", out)
         out.append(CallAnswered(self.pbx, call.linkedid, call.direction, call.number, call.queue, interface,
@@ -304,6 +467,8 @@ class CallTracker:
 
     def _on_AgentConnect(self, frame: Frame, out: list[DomainEvent]) -> None:
         call = self._call_for(frame)
+        if call is not None and call.consult is not None and frame.get("Channel", "").startswith("Local/"):
+            return  # a queue answered the consultation: the call changes hands only on AttendedTransfer
         if call is not None:
             self._answer(call, frame.get("Interface") or interface_of(frame.get("DestChannel", "")), out)
 
@@ -316,10 +481,15 @@ class CallTracker:
             self._answer(call, call.agent or "", out)
 
     def _on_AgentComplete(self, frame: Frame, out: list[DomainEvent]) -> None:
+        """The queue's talk time is that agent's segment (after a transfer, the first agent's only)."""
         call = self._call_for(frame, create=False)
-        if call is not None:
+        if call is None or frame.get("Channel", "").startswith("Local/"):
+            return  # a consultation leg's queue: its talk time began before the agent had the customer
+        interface = frame.get("Interface") or interface_of(frame.get("DestChannel", ""))
+        segment = next((s for s in reversed(call.segments) if s.interface == interface), None)
+        if segment is not None:
             try:
-                call.talk_s = float(frame.get("TalkTime", "0"))
+                segment.talk_s = float(frame.get("TalkTime", "0"))
             except ValueError:
                 pass
 
@@ -341,7 +511,37 @@ class CallTracker:
     def _on_BlindTransfer(self, frame: Frame, out: list[DomainEvent]) -> None:
         pass  # the new leg's DialBegin/DialEnd (same Linkedid) moves the call to its new agent
 
-    _on_AttendedTransfer = _on_BlindTransfer
+    def _on_AttendedTransfer(self, frame: Frame, out: list[DomainEvent]) -> None:
+        """The one moment an attended transfer hands the call over (the transferrer hung up)."""
+        call = self.calls.get(frame.get("TransfereeLinkedid") or frame.get("OrigTransfererLinkedid", ""))
+        if call is None or call.consult is None:
+            return
+        consult = call.consult
+        if frame.get("Result") != "Success":
+            call.consult = None
+            out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "transfer-failed", {"target": consult.target}))
+        elif consult.answered and consult.interface is not None:
+            call.consult = None
+            self._answer(call, consult.interface, out)
+            out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "transfer-done", {"target": consult.target}))
+        else:
+            consult.completing = True
+
+    def _on_OriginateResponse(self, frame: Frame, out: list[DomainEvent]) -> None:
+        """Click-to-dial: why the agent's own leg failed (Reason 3 no answer, 5 busy, 0 unreachable)."""
+        if frame.get("Response") != "Failure":
+            return
+        # Uniqueid is the ChannelId asked for, or "<unknown>" when no channel could be made;
+        # the console sends that ChannelId as the ActionID too.
+        uniqueid = frame.get("Uniqueid", "")
+        linkedid = uniqueid if uniqueid in self.calls or uniqueid in self.outbound else frame.get("ActionID", "")
+        call = self.calls.get(linkedid)
+        if call is not None:
+            call.originate_reason = frame.get("Reason", "0")
+            return
+        expected = self.outbound.pop(linkedid, None)
+        if expected is not None and expected[1] is not None:  # no channel was ever made
+            out.append(CallProgress((expected[1],), self.pbx, linkedid, "dial-agent-unreachable", {"number": expected[0]}))
 
     def _on_Hangup(self, frame: Frame, out: list[DomainEvent]) -> None:
         channel = frame.get("Channel", "")
@@ -350,17 +550,27 @@ class CallTracker:
         if call is None:
             return
         call.channels.discard(channel)
+        consult = call.consult
+        if consult is not None and consult.leg and channel.startswith("Local/") and channel.rpartition(";")[0] == consult.leg:
+            self._consult_over(call, consult, out)
         interface = interface_of(channel)
         if call.ringing.get(interface) == channel:
             self._stop_ring(call, interface, "answered-elsewhere" if call.answered_at else "hung-up", out)
         if channel == call.customer_channel or not call.channels:
             self._end(call, out)
 
-    def _end(self, call: Call, out: list[DomainEvent], outcome: str | None = None) -> None:
+    def _end(self, call: Call, out: list[DomainEvent], outcome: str | None = None, at: datetime | None = None) -> None:
         self.calls.pop(call.linkedid, None)
         for channel in call.channels:
             self.channel_call.pop(channel, None)
-        call.ended_at = self.clock.now()
+        call.ended_at = at or self.clock.now()
+        if call.segments and call.segments[-1].ended_at is None:
+            call.segments[-1].ended_at = call.ended_at
+        customer_dialled = call.direction == "inbound" or call.customer_channel is not None
+        if not customer_dialled and call.requested_by is not None:
+            step = _ORIGINATE_STEPS.get(call.originate_reason or "", "dial-agent-unreachable") if call.originate_reason else (
+                "dial-cancelled" if call.agent_up else "dial-agent-no-answer")
+            out.append(CallProgress((call.requested_by,), self.pbx, call.linkedid, step, {"number": call.number}))
         for interface in list(call.ringing):
             self._stop_ring(call, interface, "hung-up", out)
         if outcome is None:
@@ -368,6 +578,8 @@ class CallTracker:
                 outcome = Outcome.ANSWERED
             elif call.abandoned:
                 outcome = Outcome.TIMEOUT if call.queue_status == "TIMEOUT" else Outcome.ABANDONED
+            elif call.direction == "outbound" and call.dial_status == "BUSY":
+                outcome = Outcome.BUSY
             elif call.dial_status in ("NOANSWER", "BUSY", "CONGESTION", "CHANUNAVAIL"):
                 outcome = Outcome.NO_ANSWER
             elif call.direction == "inbound" and (call.ringing_at or call.queue):
@@ -375,14 +587,17 @@ class CallTracker:
             else:
                 outcome = Outcome.NO_ANSWER
         call.outcome = str(outcome)
-        if call.answered_at is not None and not call.talk_s:
+        if call.segments:
+            call.talk_s = sum(s.talk for s in call.segments)
+        elif call.answered_at is not None:
             call.talk_s = max(0.0, (call.ended_at - call.answered_at).total_seconds())
         if call.abandoned and call.answered_at is None:
             out.append(CallAbandoned(self.pbx, call.linkedid, call.number, call.queue, call.wait_s, call.outcome == Outcome.TIMEOUT))
         out.append(CallEnded(self.pbx, call.linkedid, call.direction, call.number, call.queue, call.outcome,
                              call.agent_user_id, call.talk_s, call.wait_s, call.caller_name, call.agent,
                              _iso(call.started_at), _iso(call.joined_at), _iso(call.ringing_at),
-                             _iso(call.answered_at), _iso(call.ended_at), _to(call.agent_user_id)))
+                             _iso(call.answered_at), _iso(call.ended_at), _to(call.agent_user_id),
+                             tuple(s.as_dict() for s in call.segments), call.ended_during_outage, customer_dialled))
         if call.agent:
             self._line_changed(call.agent, out)
 
@@ -394,7 +609,7 @@ class CallTracker:
         return line
 
     def _derive(self, line: AgentLine) -> tuple[str, str]:
-        if any(c.agent == line.interface for c in self.calls.values()):
+        if any(c.agent == line.interface and (c.answered_at is not None or c.agent_up) for c in self.calls.values()):
             return AgentState.ON_CALL.value, ""
         if not line.memberships:
             return AgentState.LOGGED_OUT.value, ""
@@ -444,6 +659,15 @@ class CallTracker:
         pass  # the link asks for a resync; its snapshot arrives through this same queue
 
     # -- resynchronisation -------------------------------------------------------------------
+    def _link_lost(self, item: LinkLost, out: list[DomainEvent]) -> None:
+        """Nothing the PBX does is seen now: every phone's state is unknown until the resync."""
+        self.lost_at = self.lost_at or item.at
+        for line in self.lines.values():
+            if line.state != AgentState.UNKNOWN:
+                line.state, line.reason = AgentState.UNKNOWN.value, ""
+                user = self.user_for(line.interface)
+                out.append(AgentStateChanged(self.pbx, line.interface, user, line.state, "", tuple(sorted(line.memberships)), _to(user)))
+
     def _apply_snapshot(self, snapshot: Snapshot, out: list[DomainEvent]) -> None:
         if snapshot.action == "QueueStatus":
             self._queue_snapshot(snapshot.items, out)
@@ -469,9 +693,13 @@ class CallTracker:
         by_call: dict[str, list[Frame]] = {}
         for item in items:
             by_call.setdefault(item.get("Linkedid", ""), []).append(item)
+        lost_at, self.lost_at = self.lost_at, None
         for linkedid, call in list(self.calls.items()):
             if linkedid not in by_call:
-                self._end(call, out, outcome=Outcome.ANSWERED if call.answered_at else Outcome.FAILED)
+                # Gone while we were not connected: it ended when the link was lost (a crash
+                # sends no Hangup), so the outage is not counted as talk time.
+                call.ended_during_outage = lost_at is not None
+                self._end(call, out, outcome=Outcome.ANSWERED if call.answered_at else Outcome.FAILED, at=lost_at)
         for linkedid, channels in by_call.items():
             if not linkedid:
                 continue
@@ -499,7 +727,9 @@ class CallTracker:
                 state = item.get("ChannelState")
                 if state == "5":
                     self._ring(call, interface, channel, out)
-                elif state == "6" and item.get("BridgeId"):
+                elif state == "6" and item.get("BridgeId") and call.agent_channel not in present:
+                    # (while the agent on the call is still there, another agent's bridged leg is
+                    # a consultation, not a new owner: only AttendedTransfer hands it over)
                     self._answer(call, interface, out)
 
 

@@ -28,7 +28,7 @@ from core.clock import as_utc
 from core.errors import InvalidInput
 from core.measure import ratio
 from core.records import OPEN_STATUSES, Category, EntryKind, Role, Ticket, TimelineEntry, User
-from cti.records import CallRecord
+from cti.records import CallRecord, CallSegment
 from routing.records import Offer
 
 MAX_DAYS = 366
@@ -120,12 +120,21 @@ class ComplianceRow:
 async def agent_report(session: AsyncSession, actor: Actor, span: DateRange) -> list[AgentRow]:
     actor.require(Role.SUPERVISOR)
     rows = {u.id: AgentRow(u.id, u.display_name) for u in (await session.execute(select(User))).scalars()}
-    calls = select(CallRecord.agent_id, func.count(), func.coalesce(func.sum(CallRecord.talk_s), 0.0)).where(
+    # Each agent's own segments (after a transfer both agents took the call, each for their
+    # part); calls recorded without segments count whole for the agent who ended them.
+    segments = select(CallSegment.agent_id, func.count(func.distinct(CallSegment.call_id)),
+                      func.coalesce(func.sum(CallSegment.talk_s), 0.0)).where(
+        CallSegment.agent_id.is_not(None), CallSegment.started_at >= span.since, CallSegment.started_at < span.until,
+    ).group_by(CallSegment.agent_id)
+    whole = select(CallRecord.agent_id, func.count(), func.coalesce(func.sum(CallRecord.talk_s), 0.0)).where(
         CallRecord.agent_id.is_not(None), CallRecord.answered_at >= span.since, CallRecord.answered_at < span.until,
+        ~select(CallSegment.id).where(CallSegment.call_id == CallRecord.id).exists(),
     ).group_by(CallRecord.agent_id)
-    for agent_id, count, talk in await session.execute(calls):
-        if agent_id in rows:
-            rows[agent_id].calls, rows[agent_id].talk_s = int(count), float(talk)
+    for query in (segments, whole):
+        for agent_id, count, talk in await session.execute(query):
+            if agent_id in rows:
+                rows[agent_id].calls += int(count)
+                rows[agent_id].talk_s += float(talk)
     mails = select(TimelineEntry.author_id, func.count()).where(
         TimelineEntry.kind == EntryKind.EMAIL_OUT.value, TimelineEntry.author_id.is_not(None),
         TimelineEntry.created_at >= span.since, TimelineEntry.created_at < span.until,

@@ -2,8 +2,10 @@
  *
  * Server events (through live.js): cti.pop (ringing: show who calls), cti.pop_withdrawn
  * (answered elsewhere, not answered, hung up), cti.call_panel (state live / ended /
- * transferred), cti.agent_state (my status). Actions POST to /api/v1/cti/...; every
- * outcome (done, PBX refusal, timeout, link down) is written into #cti-message.
+ * transferred), cti.agent_state (my status), cti.progress (how a click-to-dial or an
+ * attended transfer goes: the PBX accepts both at once and tells the outcome later).
+ * Actions POST to /api/v1/cti/...; every outcome (done, PBX refusal, timeout, link down,
+ * each progress step) is written into #cti-message.
  */
 (function () {
   "use strict";
@@ -23,11 +25,15 @@
     box.dataset.bad = bad ? "1" : "";
   }
 
+  let progressSeen = 0; // cti.progress frames so far: one may overtake the reply to the request that caused it
+
   async function act(url, body, done) {
+    const before = progressSeen;
     try {
       const result = await Live.post(url, body);
-      // the PBX answers in English ("Interface paused successfully"): say it in the person's words
-      say(done || words.done, false);
+      // the PBX answers in English ("Interface paused successfully"): say it in the person's words,
+      // unless the PBX has already told how it went (a later step beats "requested")
+      if (progressSeen === before) say(done || words.done, false);
       return result;
     } catch (err) {
       // the server's own messages come translated; the PBX's words are framed in ours
@@ -40,7 +46,8 @@
 
   function showState(state, reason) {
     const label = $("cti-state");
-    const key = (state || "logged-out").replace(/-(\w)/g, (_m, c) => c.toUpperCase());
+    // "unknown" is the phone's state while the PBX link is down ("unknown" alone names an unknown caller)
+    const key = state === "unknown" ? "phoneUnknown" : (state || "logged-out").replace(/-(\w)/g, (_m, c) => c.toUpperCase());
     label.dataset.state = state;
     label.textContent = (words[key] || state) + (reason ? " — " + code(reason) : "");
     root.dataset.state = state;
@@ -122,12 +129,29 @@
     } else if (current && current.linkedid === data.linkedid) {
       current = null;
       panel.hidden = true;
+      showTransfer(false);
       $("cti-call-who").replaceChildren();
       say(words.ended + (data.call && data.call.outcome ? " (" + code(data.call.outcome) + ")" : ""), false);
     }
   });
 
   Live.on("cti.agent_state", (data) => showState(data.state, data.reason));
+
+  // Steps that tell the agent something did not happen; the consultation steps keep "cancel" offered.
+  const FAILED = new Set(["transfer-declined", "transfer-failed", "dial-agent-no-answer", "dial-agent-busy",
+    "dial-agent-unreachable", "dial-customer-busy", "dial-customer-no-answer", "dial-customer-unreachable"]);
+  const CONSULTING = new Set(["consulting", "consult-answered"]);
+
+  function showTransfer(active) { $("cti-atxfer-cancel").hidden = !active; }
+
+  Live.on("cti.progress", (data) => {
+    progressSeen += 1;
+    const key = ("step-" + data.step).replace(/-(\w)/g, (_m, c) => c.toUpperCase());
+    const detail = data.detail || {};
+    const template = words[key] || data.step;
+    say(template.replace("{target}", detail.target || "").replace("{number}", detail.number || ""), FAILED.has(data.step));
+    if (data.step.startsWith("transfer-") || CONSULTING.has(data.step)) showTransfer(CONSULTING.has(data.step));
+  });
 
   async function load() {
     try {
@@ -136,13 +160,14 @@
       const me = await response.json();
       const line = (me.lines || [])[0];
       if (!line) { root.hidden = true; return; }
-      if (!line.up) { showState("down"); $("cti-state").textContent = words.down; return; }
+      if (!line.up) { showState("unknown"); $("cti-state").textContent = words.phoneUnknown; return; }
       showState(line.state, line.reason);
       const live = (me.calls || []).find((c) => c.answered_at);
       if (live) {
         current = { linkedid: live.linkedid, pbx: live.pbx };
         $("cti-call-who").textContent = live.number;
         $("cti-call").hidden = false;
+        showTransfer(Boolean(live.transfer));
       }
     } catch (err) { /* the live feed will bring the state */ }
   }
@@ -158,7 +183,7 @@
   $("cti-dial").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const number = $("cti-dial-number").value.trim();
-    if (number) act("/api/v1/cti/dial", { number }, words.calling);
+    if (number) act("/api/v1/cti/dial", { number }, words.ringingYourPhone);
   });
 
   // Click-to-dial from any phone number on the page (customer panels mark them .phone[data-e164]).
@@ -166,7 +191,7 @@
     const link = ev.target.closest && ev.target.closest(".phone[data-e164]");
     if (!link) return;
     ev.preventDefault();
-    act("/api/v1/cti/dial", { number: link.dataset.e164 }, words.calling);
+    act("/api/v1/cti/dial", { number: link.dataset.e164 }, words.ringingYourPhone);
   });
 
   $("cti-hangup").addEventListener("click", () => {
@@ -176,9 +201,13 @@
   function transfer(attended) {
     const target = $("cti-transfer-target").value.trim();
     if (current && target) {
-      act("/api/v1/cti/calls/" + encodeURIComponent(current.linkedid) + "/transfer", { target, attended, pbx: current.pbx }, words.transferring);
+      act("/api/v1/cti/calls/" + encodeURIComponent(current.linkedid) + "/transfer", { target, attended, pbx: current.pbx },
+        attended ? words.transferRequested : words.transferring);
     }
   }
+  $("cti-atxfer-cancel").addEventListener("click", () => {
+    if (current) act("/api/v1/cti/calls/" + encodeURIComponent(current.linkedid) + "/transfer/cancel", { pbx: current.pbx }, words.cancellingTransfer);
+  });
   $("cti-transfer").addEventListener("click", () => transfer(false));
   $("cti-atxfer").addEventListener("click", () => transfer(true));
 

@@ -12,7 +12,7 @@ from web_fixtures import WebSite
 from alerts.records import Escalation
 from core.clock import ManualClock
 from core.records import Ticket, TimelineEntry
-from cti.records import CallRecord
+from cti.records import CallRecord, CallSegment
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -80,3 +80,26 @@ async def test_reports_are_for_supervisors_and_check_their_dates(site: WebSite) 
     await supervisor.api("GET", "/reports?from=2026-03-10&to=2026-03-01", status=400)
     await supervisor.api("GET", "/reports?from=yesterday", status=400)
     await supervisor.api("GET", "/reports/nothing.csv", status=404)
+
+
+async def test_a_transferred_call_counts_for_each_agent_with_their_own_talk_time(site: WebSite) -> None:
+    """Issue 11 bug 2: after a transfer each agent's segment is their talk time (not the whole call to the last one)."""
+    await seed(site)
+    agent, agent2 = site.users["agent"].id, site.users["agent2"].id
+    async with site.services.db.transaction() as session:
+        call = CallRecord(pbx="pbx", linkedid="transferred", direction="inbound", queue="support", agent_id=agent2,
+                          started_at=ago(4), answered_at=ago(4), ended_at=ago(4) + timedelta(seconds=100), talk_s=100.0,
+                          outcome="answered")
+        session.add(call)
+        await session.flush()
+        session.add_all([
+            CallSegment(call_id=call.id, position=0, agent_id=agent, interface="PJSIP/1001", started_at=ago(4),
+                        ended_at=ago(4) + timedelta(seconds=40), talk_s=40.0),
+            CallSegment(call_id=call.id, position=1, agent_id=agent2, interface="PJSIP/1002",
+                        started_at=ago(4) + timedelta(seconds=40), ended_at=ago(4) + timedelta(seconds=100), talk_s=60.0),
+        ])
+    supervisor = await site.login("supervisor")
+    agents = list(csv.reader(io.StringIO((await supervisor.api("GET", "/reports/agents.csv?from=2026-03-03&to=2026-03-10")).lstrip("\ufeff"))))
+    by_name = {row[0]: row for row in agents[1:]}
+    assert by_name["Agent"][1:3] == ["3", "220"]  # 60 + 120 + their 40 s of the transferred call
+    assert by_name["Agent2"][1:3] == ["2", "90"]  # 30 + their 60 s (not the call's 100)

@@ -9,7 +9,7 @@ from web_fixtures import StaffClient, WebSite
 from cti.plugin import CTI
 from cti.simulator import AmiSimulator, QueueCall
 
-COMMANDS = ("Hangup", "Redirect", "Atxfer", "QueueAdd", "QueueRemove")
+COMMANDS = ("Hangup", "Redirect", "Atxfer", "CancelAtxfer", "QueueAdd", "QueueRemove")
 
 
 def commands_sent(sim: AmiSimulator) -> dict[str, int]:
@@ -30,7 +30,8 @@ async def attack(client: StaffClient, linkedid: str) -> None:
     for path, body in ((f"/api/v1/cti/calls/{linkedid}/hangup", {}),
                        (f"/api/v1/cti/calls/{linkedid}/transfer", {"target": "1002"}),
                        (f"/api/v1/cti/calls/{linkedid}/transfer", {"target": "1002", "attended": True}),
-                       (f"/api/v1/cti/calls/{linkedid}/transfer", {"target": "9999", "pbx": "sim"})):
+                       (f"/api/v1/cti/calls/{linkedid}/transfer", {"target": "9999", "pbx": "sim"}),
+                       (f"/api/v1/cti/calls/{linkedid}/transfer/cancel", {})):
         refused = await client.api("POST", path, json=body, status=403)
         assert refused["error"] == "forbidden"
 

@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0011"
-down_revision = "0009"  # re-chained after 0010 when call_segments lands
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
