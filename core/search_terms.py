@@ -18,6 +18,9 @@ from core.normalize import is_cjk, normalize, stem
 from core.phones import national_digits
 
 MAX_TERMS = 20_000  # per document: a huge mail is indexed by its first words
+# Read of a document's text at most: indexing runs in the writer's flush, on the event loop,
+# so a multi-megabyte mail must not be folded whole there (its first words are what's indexed).
+MAX_TEXT_CHARS = 200_000
 MAX_QUERY_TERMS = 12
 _CJK_CLASS = "\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 # A run of Chinese characters, or a run of other letters and digits.
@@ -35,9 +38,13 @@ def _cjk_terms(run: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """The index terms of ``text``, in order, duplicates kept."""
     out: list[str] = []
-    for run in _RUNS.findall(normalize(text)):
+    for run in _RUNS.findall(normalize(text[:MAX_TEXT_CHARS])):
         if is_cjk(run[0]):
-            out.extend(_cjk_terms(run))
+            # Code points of the CJK blocks this Python does not know as letters would split
+            # the index's words (unicode61 reads them as separators): they are left out.
+            run = run if run.isalnum() else "".join(c for c in run if c.isalnum())
+            if run:
+                out.extend(_cjk_terms(run))
         else:
             out.append(run if run.isdigit() else stem(run))
         if len(out) >= MAX_TERMS:
@@ -75,8 +82,9 @@ def parse_query(text: str) -> Query:
     text = text[:200]
     typing = not text[-1:].isspace()  # no space after the last word: it may be half typed
     text = text.strip()
-    if _PHONE_QUERY.match(text) and sum(c.isdigit() for c in text) >= 5:
-        return Query((), True, "".join(_DIGITS.findall(text)).lstrip("0"))
+    digits = "".join(_DIGITS.findall(text)).lstrip("0")  # 00 and trunk 0 prefixes dropped
+    if _PHONE_QUERY.match(text) and len(digits) >= 5:
+        return Query((), True, digits)
     found = terms(text)
     unique = tuple(dict.fromkeys(found))[:MAX_QUERY_TERMS]
     if not unique:
