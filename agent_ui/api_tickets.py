@@ -12,6 +12,7 @@ from agent_ui.keys import SERVICES
 from agent_ui.queue_filters import read_queue_view
 from core.errors import InvalidInput
 from routing import entry_dict, ticket_dict
+from routing.merging import merge, split
 
 PATCHABLE = ("status", "priority", "category", "queue", "subject", "assignee_id")
 
@@ -116,7 +117,7 @@ async def merge_ticket(request: web.Request) -> web.Response:
     data = await read_json(request, "TicketMerge")
     services = request.app[SERVICES]
     async with services.db.session() as session:
-        survivor = await services.desk.merge(session, actor, path_int(request, "ticket_id"), as_int(data.get("into_id"), "into_id"))
+        survivor = await merge(services.desk, session, actor, path_int(request, "ticket_id"), as_int(data.get("into_id"), "into_id"))
         await services.desk.commit_and_publish(session)
         return web.json_response({"ticket": ticket_dict(survivor)})
 
@@ -126,7 +127,7 @@ async def split_ticket(request: web.Request) -> web.Response:
     data = await read_json(request, "TicketSplit")
     services = request.app[SERVICES]
     async with services.db.session() as session:
-        fresh = await services.desk.split(session, actor, as_int(data.get("entry_id"), "entry_id"))
+        fresh = await split(services.desk, session, actor, as_int(data.get("entry_id"), "entry_id"))
         await services.desk.commit_and_publish(session)
         return web.json_response({"ticket": ticket_dict(fresh)}, status=201)
 

@@ -18,10 +18,10 @@ from agent_ui.queue_filters import CHANNEL_CHOICES, STATUS_CHOICES, read_queue_v
 from agent_ui.rendering import render
 from core.auth import Actor
 from core.errors import InvalidInput
-from core.records import TICKET_NUMBER_OFFSET, Category, Priority, Role, TicketStatus
+from core.records import Category, Priority, Role, TicketStatus, ticket_id_of_number
 from core.users import list_users
 from routing import TicketFilter
-from routing.desk import SPLITTABLE
+from routing.merging import SPLITTABLE, merge, split
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -129,21 +129,21 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
         elif action == "note":
             await desk.add_note(session, actor, ticket_id, form.get("text", ""))
         elif action == "merge":
-            ticket_id = (await desk.merge(session, actor, ticket_id, ticket_id_of_number(form.get("into", "")))).id
+            ticket_id = (await merge(desk, session, actor, ticket_id, _ticket_written(form.get("into", "")))).id
         elif action == "split":
-            ticket_id = (await desk.split(session, actor, as_int(form.get("entry_id", ""), "entry_id"))).id
+            ticket_id = (await split(desk, session, actor, as_int(form.get("entry_id", ""), "entry_id"))).id
         else:
             raise web.HTTPNotFound()
         await desk.commit_and_publish(session)
     raise web.HTTPSeeOther(f"/tickets/{ticket_id}")
 
 
-def ticket_id_of_number(text: str) -> int:
+def _ticket_written(text: str) -> int:
     """A ticket as people write it (``#1234`` or ``1234``, the number on its page) → its id."""
-    number = as_int(text.strip().lstrip("#").strip(), "into")
-    if number <= TICKET_NUMBER_OFFSET:
+    ticket_id = ticket_id_of_number(as_int(text.strip().lstrip("#").strip(), "into"))
+    if ticket_id is None:
         raise InvalidInput("no such ticket number", {"field": "into"})
-    return number - TICKET_NUMBER_OFFSET
+    return ticket_id
 
 
 async def new_ticket(request: web.Request) -> web.StreamResponse:

@@ -16,7 +16,8 @@ from core.auth import Actor
 from core.errors import InvalidInput
 from core.users import list_users
 from knowledge.articles import search_articles
-from routing.search import SearchFilter, SearchPage, hit_dict
+from routing import TicketFilter
+from routing.search import SearchPage, hit_dict
 
 KINDS = ("tickets", "customers", "articles")
 
@@ -30,15 +31,12 @@ def _date(value: str, field: str) -> datetime | None:
         raise InvalidInput("not a date (YYYY-MM-DD)", {"field": field, "value": value[:40]}) from None
 
 
-def read_filter(request: web.Request, actor: Actor) -> SearchFilter:
+def read_filter(request: web.Request, actor: Actor) -> TicketFilter:
+    """The queue's filters (every status unless one is asked for) plus a creation date range."""
     query = request.query
-    view = read_queue_view({**query, "status": query.get("status") or "all"})
-    flt = view.to_filter(actor)
-    return SearchFilter(
-        status=flt.status, queue=flt.queue, assignee_id=flt.assignee_id, unassigned=flt.unassigned,
-        channel=flt.channel, customer_id=flt.customer_id,
-        since=_date(query.get("from", ""), "from"), until=_date(query.get("to", ""), "to"),
-    )
+    flt = read_queue_view({**query, "status": query.get("status") or "all"}).to_filter(actor)
+    flt.since, flt.until = _date(query.get("from", ""), "from"), _date(query.get("to", ""), "to")
+    return flt
 
 
 def _limit(request: web.Request) -> int:

@@ -39,7 +39,6 @@ from channels.records import (
 )
 from channels.settings import DEFAULT_ACK_BODY, DEFAULT_ACK_SUBJECT, MailboxSettings
 from core.records import (
-    TICKET_NUMBER_OFFSET,
     AuditLog,
     Customer,
     CustomerEmail,
@@ -47,9 +46,11 @@ from core.records import (
     OutboxMessage,
     Ticket,
     Tier,
+    ticket_id_of_number,
 )
 from core.template_workers import TemplateJob
 from routing import Contact, ticket_id_of
+from routing.merging import survivor
 
 log = logging.getLogger(__name__)
 
@@ -472,7 +473,7 @@ class BatchContext:
         tag; a ticket since merged into another stands for the one it was merged into."""
         ticket_id, how = await self._thread(session, p)
         if ticket_id is not None:
-            ticket_id = await self.importer.desk.survivor(session, ticket_id)
+            ticket_id = await survivor(session, ticket_id)
         return ticket_id, how
 
     async def _thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
@@ -482,8 +483,8 @@ class BatchContext:
         if p.message_id and p.message_id in self.replied_by:
             return await ticket_id_of(session, self.replied_by[p.message_id]), "reply-arrived-first"
         for number in ticket_number_in(p.subject):
-            ticket_id = number - TICKET_NUMBER_OFFSET
-            if ticket_id > 0 and await session.get(Ticket, ticket_id) is not None:
+            ticket_id = ticket_id_of_number(number)
+            if ticket_id is not None and await session.get(Ticket, ticket_id) is not None:
                 return ticket_id, "subject-tag"
         return None, None
 

@@ -26,7 +26,6 @@ from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
 from routing.plugin import plugin as routing_plugin
 from routing.policy import RulesPolicy
-from routing.search import SearchService
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         health=HealthRegistry(),
         templates=TemplateLibrary(renderer=renderer),
         renderer=renderer,
-        search=SearchService(sqlite=db.is_sqlite),
     )
 
 

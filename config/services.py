@@ -27,4 +27,4 @@ class Services:
     # The render workers every ops-authored template goes through (started on first use).
     renderer: TemplateRenderer = dataclasses.field(default_factory=TemplateRenderer)
     # Ticket and customer search over the index every flush of ``db`` keeps current.
-    search: SearchService = dataclasses.field(default_factory=lambda: SearchService(sqlite=True))
+    search: SearchService = dataclasses.field(default_factory=SearchService)

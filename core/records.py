@@ -28,6 +28,12 @@ from core.clock import utcnow
 TICKET_NUMBER_OFFSET = 1000
 
 
+def ticket_id_of_number(number: int) -> int | None:
+    """The ticket a number people see (``#1234``) stands for; None if no id could have it."""
+    ticket_id = number - TICKET_NUMBER_OFFSET
+    return ticket_id if ticket_id > 0 else None
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
         dict[str, Any]: JSON,
@@ -218,6 +224,10 @@ class Ticket(Base):
     @property
     def tag(self) -> str:
         return f"#{self.number}"
+
+    @property
+    def merged_into_number(self) -> int | None:
+        return None if self.merged_into_id is None else self.merged_into_id + TICKET_NUMBER_OFFSET
 
 
 class TimelineEntry(Base):

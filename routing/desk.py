@@ -75,18 +75,43 @@ class TicketFilter:
     unassigned: bool = False
     channel: str | None = None
     customer_id: int | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
     limit: int = 200
     offset: int = 0
     sort: str = "priority"  # one of SORTS
     descending: bool = False
 
 
-SPLITTABLE = (EntryKind.EMAIL_IN.value, EntryKind.EMAIL_OUT.value, EntryKind.NOTE.value, EntryKind.CALL.value)
 
 # What the queue can be sorted by: the column, and the order that breaks ties. "priority"
 # is the desk's own order (most urgent first, then oldest); "due" puts tickets with no SLA
 # deadline last whichever way it runs.
 SORTS = ("priority", "due", "updated", "created", "number", "status", "queue", "subject")
+
+
+def ticket_conditions(flt: TicketFilter) -> list[Any]:
+    """The WHERE conditions a filter means, for the queue list and for search alike."""
+    found: list[Any] = []
+    if flt.status == "open" or flt.status is None:
+        found.append(Ticket.status.in_(OPEN_STATUSES))
+    elif flt.status != "all":
+        found.append(Ticket.status == flt.status)
+    if flt.queue:
+        found.append(Ticket.queue == flt.queue)
+    if flt.unassigned:
+        found.append(Ticket.assignee_id.is_(None))
+    elif flt.assignee_id is not None:
+        found.append(Ticket.assignee_id == flt.assignee_id)
+    if flt.channel:
+        found.append(Ticket.channel == flt.channel)
+    if flt.customer_id is not None:
+        found.append(Ticket.customer_id == flt.customer_id)
+    if flt.since is not None:
+        found.append(Ticket.created_at >= flt.since)
+    if flt.until is not None:
+        found.append(Ticket.created_at < flt.until)
+    return found
 
 
 def _ordering(flt: TicketFilter) -> list[Any]:
@@ -199,7 +224,8 @@ class TicketDesk:
             if n % PUBLISH_SLICE == 0:
                 await asyncio.sleep(0)
 
-    async def _changed(self, session: AsyncSession, ticket: Ticket, change: TicketChange) -> None:
+    async def changed(self, session: AsyncSession, ticket: Ticket, change: TicketChange) -> None:
+        """Tell the hooks (the SLA clock) what happened, so their derived state follows."""
         for hook in self.hooks:
             await hook.ticket_changed(session, ticket, change)
 
@@ -251,7 +277,7 @@ class TicketDesk:
                                      preferred_agent_id=decision.preferred_agent_id, state="waiting", created_at=now))
             # Hooks see a "created" ticket before its INSERT (it has no id yet), so the
             # row is written once with its derived columns (the SLA deadline).
-            await self._changed(session, ticket, TicketChange("created"))
+            await self.changed(session, ticket, TicketChange("created"))
             self.policy.opened(session, ticket)
             if flush:
                 await session.flush()
@@ -270,8 +296,8 @@ class TicketDesk:
                 fields = ("timeline", "subject", "priority")
             self.emit(session, TicketUpdated(ticket.id, ticket.queue, fields, ticket.assignee_id))
             if before and before["priority"] != ticket.priority:
-                await self._changed(session, ticket, TicketChange("priority", ("priority",), {"priority": before["priority"]}))
-            await self._changed(session, ticket, TicketChange("customer_message"))
+                await self.changed(session, ticket, TicketChange("priority", ("priority",), {"priority": before["priority"]}))
+            await self.changed(session, ticket, TicketChange("customer_message"))
         payload = {**payload, "routing": decision.explanation()}
         entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key, flush=flush)
         session.add(snapshot(contact, decision, ticket, created, now))
@@ -373,21 +399,7 @@ class TicketDesk:
 
     async def list_tickets(self, session: AsyncSession, actor: Actor, flt: TicketFilter) -> list[Ticket]:
         actor.require(Role.AGENT, Role.OPS)
-        stmt = select(Ticket)
-        if flt.status == "open" or flt.status is None:
-            stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
-        elif flt.status != "all":
-            stmt = stmt.where(Ticket.status == flt.status)
-        if flt.queue:
-            stmt = stmt.where(Ticket.queue == flt.queue)
-        if flt.unassigned:
-            stmt = stmt.where(Ticket.assignee_id.is_(None))
-        elif flt.assignee_id is not None:
-            stmt = stmt.where(Ticket.assignee_id == flt.assignee_id)
-        if flt.channel:
-            stmt = stmt.where(Ticket.channel == flt.channel)
-        if flt.customer_id is not None:
-            stmt = stmt.where(Ticket.customer_id == flt.customer_id)
+        stmt = select(Ticket).where(*ticket_conditions(flt))
         stmt = stmt.order_by(*_ordering(flt)).offset(max(flt.offset, 0)).limit(min(max(flt.limit, 1), 1000))
         return list((await session.execute(stmt)).scalars().unique())
 
@@ -419,7 +431,7 @@ class TicketDesk:
         await self.append(session, ticket, EntryKind.ASSIGNMENT, {"from": before, "to": user_id}, actor.user_id)
         record_change(session, actor, "ticket.assign", "ticket", ticket.id, {"assignee_id": before}, {"assignee_id": user_id})
         self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("assignee_id",), user_id))
-        await self._changed(session, ticket, TicketChange("assignment", ("assignee_id",), {"assignee_id": before}))
+        await self.changed(session, ticket, TicketChange("assignment", ("assignee_id",), {"assignee_id": before}))
         return ticket
 
     async def set_status(self, session: AsyncSession, actor: Actor, ticket_id: int, status: str) -> Ticket:
@@ -436,7 +448,7 @@ class TicketDesk:
         await self.append(session, ticket, EntryKind.STATUS_CHANGE, {"from": before, "to": status}, actor.user_id)
         record_change(session, actor, "ticket.status", "ticket", ticket.id, {"status": before}, {"status": status})
         self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("status",), ticket.assignee_id))
-        await self._changed(session, ticket, TicketChange("status", ("status",), {"status": before}))
+        await self.changed(session, ticket, TicketChange("status", ("status",), {"status": before}))
         return ticket
 
     async def update_fields(
@@ -465,95 +477,8 @@ class TicketDesk:
         record_change(session, actor, "ticket.update", "ticket", ticket.id, before, clean)
         self.emit(session, TicketUpdated(ticket.id, ticket.queue, tuple(clean), ticket.assignee_id))
         kind = "priority" if "priority" in clean else "fields"
-        await self._changed(session, ticket, TicketChange(kind, tuple(clean), before))
+        await self.changed(session, ticket, TicketChange(kind, tuple(clean), before))
         return ticket
-
-    async def merge(self, session: AsyncSession, actor: Actor, ticket_id: int, into_id: int) -> Ticket:
-        """Merge ``ticket_id`` into ``into_id``: its timeline moves over (in time order with the
-        survivor's), it is closed with a pointer, and mail or calls that later find it land in the
-        survivor. Both tickets say so on their timelines; audited."""
-        if ticket_id == into_id:
-            raise InvalidInput("a ticket cannot be merged into itself", {"field": "into"})
-        source = await self.get(session, actor, ticket_id)
-        target = await self.get(session, actor, await self.survivor(session, into_id))
-        if target.id == source.id:
-            raise InvalidInput("that ticket was merged into this one", {"field": "into"})
-        if source.merged_into_id is not None:
-            raise InvalidInput("this ticket is already merged", {"field": "into", "into": source.merged_into_id})
-        taken = set(await session.scalars(
-            select(TimelineEntry.dedup_key).where(TimelineEntry.ticket_id == target.id,
-                                                  TimelineEntry.dedup_key.is_not(None))))
-        moved = 0
-        for entry in await session.scalars(select(TimelineEntry).where(TimelineEntry.ticket_id == source.id)):
-            if entry.dedup_key in taken:
-                entry.dedup_key = None  # the survivor already holds that message: keep both, unkeyed
-            entry.ticket_id = target.id
-            moved += 1
-        now = self.clock.now()
-        before = {"status": source.status, "merged_into_id": None}
-        source.merged_into_id = target.id
-        source.status = TicketStatus.CLOSED.value
-        source.solved_at = now
-        source.updated_at = target.updated_at = now
-        if target.customer_id is None and source.customer_id is not None:
-            target.customer_id = source.customer_id
-        await session.flush()
-        await self.append(session, source, EntryKind.MERGE,
-                          {"event": "merged-into", "ticket": target.number, "ticket_id": target.id}, actor.user_id)
-        await self.append(session, target, EntryKind.MERGE,
-                          {"event": "merged-from", "ticket": source.number, "ticket_id": source.id, "entries": moved},
-                          actor.user_id)
-        record_change(session, actor, "ticket.merge", "ticket", source.id, before,
-                      {"status": source.status, "merged_into_id": target.id})
-        self.emit(session, TicketUpdated(source.id, source.queue, ("status", "merged_into_id"), source.assignee_id))
-        self.emit(session, TicketUpdated(target.id, target.queue, ("timeline",), target.assignee_id))
-        await self._changed(session, source, TicketChange("status", ("status",), {"status": before["status"]}))
-        await session.refresh(target, ["assignee", "customer"])
-        return target
-
-    async def split(self, session: AsyncSession, actor: Actor, entry_id: int) -> Ticket:
-        """One message of a ticket becomes a ticket of its own (same customer, queue and priority),
-        with a note on both; audited."""
-        actor.require(Role.AGENT, Role.OPS)
-        entry = await session.get(TimelineEntry, entry_id)
-        if entry is None:
-            raise NotFound("no such timeline entry", {"id": entry_id})
-        if entry.kind not in SPLITTABLE:
-            raise InvalidInput("only a mail, a note or a call can be split off", {"field": "entry_id"})
-        source = await self.get(session, actor, entry.ticket_id)
-        if (await session.scalar(select(func.count()).select_from(TimelineEntry).where(
-                TimelineEntry.ticket_id == source.id, TimelineEntry.kind.in_(SPLITTABLE)))) == 1:
-            raise InvalidInput("the ticket's only message cannot be split off", {"field": "entry_id"})
-        now = self.clock.now()
-        subject = str((entry.payload or {}).get("subject") or "").strip() or source.subject
-        fresh = Ticket(subject=subject[:500], status=TicketStatus.OPEN.value, priority=source.priority,
-                       category=source.category, channel=source.channel, queue=source.queue,
-                       customer_id=source.customer_id, assignee_id=actor.user_id if actor.has(Role.AGENT) else None,
-                       created_at=now, updated_at=now, sla_state={})
-        session.add(fresh)
-        await self._changed(session, fresh, TicketChange("created"))  # its SLA clock, as any new ticket's
-        await session.flush()
-        entry.ticket_id = fresh.id
-        source.updated_at = now
-        await self.append(session, source, EntryKind.MERGE,
-                          {"event": "split-to", "ticket": fresh.number, "ticket_id": fresh.id}, actor.user_id)
-        await self.append(session, fresh, EntryKind.MERGE,
-                          {"event": "split-from", "ticket": source.number, "ticket_id": source.id}, actor.user_id)
-        record_change(session, actor, "ticket.split", "ticket", source.id, None, {"entry_id": entry.id, "to": fresh.id})
-        self.emit(session, TicketCreated(fresh.id, fresh.queue, fresh.channel, fresh.assignee_id))
-        self.emit(session, TicketUpdated(source.id, source.queue, ("timeline",), source.assignee_id))
-        await session.refresh(fresh, ["assignee", "customer"])
-        return fresh
-
-    async def survivor(self, session: AsyncSession, ticket_id: int) -> int:
-        """The ticket that now stands for ``ticket_id``: itself, or where it was merged (followed)."""
-        seen = {ticket_id}
-        while (into := await session.scalar(select(Ticket.merged_into_id).where(Ticket.id == ticket_id))) is not None:
-            if into in seen:  # pragma: no cover - merge refuses cycles; never loop on bad data
-                break
-            seen.add(into)
-            ticket_id = into
-        return ticket_id
 
     async def add_note(self, session: AsyncSession, actor: Actor, ticket_id: int, text: str) -> TimelineEntry:
         text = (text or "").strip()
@@ -577,7 +502,7 @@ class TicketDesk:
         if ticket.status == TicketStatus.NEW.value:
             ticket.status = TicketStatus.OPEN.value
         self.emit(session, TicketUpdated(ticket.id, ticket.queue, ("first_response_at",), ticket.assignee_id))
-        await self._changed(session, ticket, TicketChange("agent_reply", ("first_response_at",)))
+        await self.changed(session, ticket, TicketChange("agent_reply", ("first_response_at",)))
 
     async def call_answered(self, session: AsyncSession, ticket_id: int, agent_id: int | None) -> None:
         """A call on this ticket was answered: that is a first response; a new ticket goes to the agent who answered."""
@@ -601,9 +526,9 @@ class TicketDesk:
         ticket.updated_at = now
         self.emit(session, TicketUpdated(ticket.id, ticket.queue, tuple(fields), ticket.assignee_id))
         if "first_response_at" in fields:
-            await self._changed(session, ticket, TicketChange("agent_reply", ("first_response_at",)))
+            await self.changed(session, ticket, TicketChange("agent_reply", ("first_response_at",)))
         if "assignee_id" in fields:
-            await self._changed(session, ticket, TicketChange("assignment", ("assignee_id",), {"assignee_id": before}))
+            await self.changed(session, ticket, TicketChange("assignment", ("assignee_id",), {"assignee_id": before}))
 
     async def customer_history(
         self, session: AsyncSession, customer_id: int, limit: int = 10

@@ -14,7 +14,6 @@ import base64
 import binascii
 import dataclasses
 import json
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,26 +25,12 @@ from core.errors import InvalidInput
 from core.records import Customer, Role, SearchDocument, Ticket
 from core.search_index import match_source
 from core.search_terms import Query, Segment, parse_query, snippet
-from routing.desk import OPEN_STATUSES, ticket_dict
+from routing.desk import TicketFilter, ticket_conditions, ticket_dict
 
 MAX_OFFSET = 5_000
 MAX_LIMIT = 50
 # Matching documents looked at per search, newest first (Zendesk's search stops at 1,000 results).
 MAX_CANDIDATES = 1_000
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SearchFilter:
-    """Narrowing a ticket search; ``None`` means any."""
-
-    status: str | None = None  # a status, or "open" for every open status
-    queue: str | None = None
-    assignee_id: int | None = None
-    unassigned: bool = False
-    channel: str | None = None
-    customer_id: int | None = None
-    since: datetime | None = None  # ticket created at or after
-    until: datetime | None = None  # ticket created before
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,24 +75,40 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
             "snippet": segments_dict(hit.snippet), "record": hit.record}
 
 
-class SearchService:
-    """Runs searches over the index ``core.search_index`` keeps; one per database."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Asked:
+    """A search request read once: the query, the page and where its matches come from."""
 
-    def __init__(self, sqlite: bool) -> None:
-        self.sqlite = sqlite
+    query: Query
+    offset: int
+    limit: int
+    source: tuple[Any, Any, Any]
+
+    @classmethod
+    def of(cls, session: AsyncSession, text: str, cursor: str | None, limit: int) -> _Asked | None:
+        query = parse_query(text)
+        if query.empty:
+            return None
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        return cls(query, decode_cursor(cursor), max(1, min(limit, MAX_LIMIT)), match_source(query, sqlite))
+
+
+class SearchService:
+    """Runs searches over the index ``core.search_index`` keeps, on whichever database the
+    session is bound to."""
 
     async def tickets(
-        self, session: AsyncSession, actor: Actor, text: str, flt: SearchFilter,
+        self, session: AsyncSession, actor: Actor, text: str, flt: TicketFilter,
         cursor: str | None = None, limit: int = 20,
     ) -> SearchPage:
         actor.require(Role.AGENT, Role.OPS)
-        query, offset, limit = parse_query(text), decode_cursor(cursor), max(1, min(limit, MAX_LIMIT))
-        if query.empty:
+        asked = _Asked.of(session, text, cursor, limit)
+        if asked is None:
             return SearchPage(text, [], None)
+        query, offset, limit, (source, matches, newest) = asked.query, asked.offset, asked.limit, asked.source
         # The newest matching documents (filters applied), grouped per ticket here: the database
         # streams them newest first and stops at the cap, so a common word costs no more than a
         # rare one. Tickets whose subject matched come first, then the most recently active.
-        source, matches, newest = match_source(query, self.sqlite)
         stmt = (
             select(SearchDocument.id, SearchDocument.ticket_id, SearchDocument.kind)
             .select_from(source)
@@ -115,9 +116,9 @@ class SearchService:
             .order_by(newest.desc())
             .limit(MAX_CANDIDATES)
         )
-        if dataclasses.replace(flt, status=None) != SearchFilter() or flt.status not in (None, "all"):
+        if conditions := ticket_conditions(flt):
             # Join the tickets only to narrow by them: the lookups cost more than the match.
-            stmt = _filtered(stmt.join(Ticket, Ticket.id == SearchDocument.ticket_id), flt)
+            stmt = stmt.join(Ticket, Ticket.id == SearchDocument.ticket_id).where(*conditions)
         best: dict[int, list[int]] = {}  # ticket id -> [subject matched, newest doc id]
         for doc_id, ticket_id, kind in (await session.execute(stmt)).all():
             if ticket_id is None:
@@ -148,10 +149,10 @@ class SearchService:
         self, session: AsyncSession, actor: Actor, text: str, cursor: str | None = None, limit: int = 20,
     ) -> SearchPage:
         actor.require(Role.AGENT, Role.OPS)
-        query, offset, limit = parse_query(text), decode_cursor(cursor), max(1, min(limit, MAX_LIMIT))
-        if query.empty:
+        asked = _Asked.of(session, text, cursor, limit)
+        if asked is None:
             return SearchPage(text, [], None)
-        source, matches, newest = match_source(query, self.sqlite)
+        query, offset, limit, (source, matches, newest) = asked.query, asked.offset, asked.limit, asked.source
         stmt = (
             select(SearchDocument)
             .select_from(source)
@@ -177,25 +178,3 @@ class SearchService:
 
 def _marked(title: str, query: Query) -> list[Segment]:
     return snippet(title, query, width=300) or [Segment(title, False)]
-
-
-def _filtered(stmt: Any, flt: SearchFilter) -> Any:
-    if flt.status == "open":
-        stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
-    elif flt.status and flt.status != "all":
-        stmt = stmt.where(Ticket.status == flt.status)
-    if flt.queue:
-        stmt = stmt.where(Ticket.queue == flt.queue)
-    if flt.unassigned:
-        stmt = stmt.where(Ticket.assignee_id.is_(None))
-    elif flt.assignee_id is not None:
-        stmt = stmt.where(Ticket.assignee_id == flt.assignee_id)
-    if flt.channel:
-        stmt = stmt.where(Ticket.channel == flt.channel)
-    if flt.customer_id is not None:
-        stmt = stmt.where(Ticket.customer_id == flt.customer_id)
-    if flt.since is not None:
-        stmt = stmt.where(Ticket.created_at >= flt.since)
-    if flt.until is not None:
-        stmt = stmt.where(Ticket.created_at < flt.until)
-    return stmt

@@ -33,7 +33,8 @@ from core.migrate import upgrade
 from core.records import Customer, CustomerEmail, CustomerPhone, Role, SearchDocument, Ticket
 from core.search_index import customer_document
 from core.search_terms import terms
-from routing.search import SearchFilter, SearchService
+from routing import TicketFilter
+from routing.search import SearchService
 
 AGENT = Actor(None, "bench", frozenset({Role.AGENT}))
 ZH = ("退款 订单 快递 包裹 密码 账户 发票 付款 扣费 订阅 取消 升级 损坏 丢失 延迟 物流 地址 退货 换货 保修 维修 投诉 价格 "
@@ -164,7 +165,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if not db.is_sqlite:
                 async with db.engine.begin() as conn:
                     await conn.exec_driver_sql("ANALYZE")
-            service = SearchService(sqlite=db.is_sqlite)
+            service = SearchService()
             timings: dict[str, list[float]] = {}
             found = 0
             for kind, text in queries(corpus, args.queries):
@@ -173,7 +174,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     if kind in ("customer", "phone"):
                         page = await service.customers(session, AGENT, text)
                     else:
-                        page = await service.tickets(session, AGENT, text, SearchFilter(status="all"))
+                        page = await service.tickets(session, AGENT, text, TicketFilter(status="all"))
                     timings.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
                 found += bool(page.hits)
             every = sorted(t for ts in timings.values() for t in ts)

@@ -11,8 +11,8 @@ from core.auth import Actor
 from core.customers import CustomerDraft, create_customer, update_customer
 from core.errors import InvalidInput
 from core.records import EntryKind
-from routing import Contact
-from routing.search import SearchFilter, SearchPage
+from routing import Contact, TicketFilter
+from routing.search import SearchPage
 
 AGENT = Actor(None, "agent", frozenset({"agent"}))  # type: ignore[arg-type]
 
@@ -33,9 +33,9 @@ async def _mail(services: Services, customer_id: int, subject: str, text: str, c
         return accepted.ticket.id
 
 
-async def _tickets(services: Services, q: str, flt: SearchFilter | None = None, **kw: object) -> SearchPage:
+async def _tickets(services: Services, q: str, flt: TicketFilter | None = None, **kw: object) -> SearchPage:
     async with services.db.session() as session:
-        return await services.search.tickets(session, AGENT, q, flt or SearchFilter(status="all"), **kw)  # type: ignore[arg-type]
+        return await services.search.tickets(session, AGENT, q, flt or TicketFilter(status="all"), **kw)  # type: ignore[arg-type]
 
 
 def _ids(page: SearchPage) -> list[int]:
@@ -108,10 +108,10 @@ async def test_filters_and_cursor_paging(services: Services, corpus: dict[str, i
     second = await _tickets(services, "factura", limit=2, cursor=first.next_cursor)
     third = await _tickets(services, "factura", limit=2, cursor=second.next_cursor)
     assert _ids(first) + _ids(second) + _ids(third) == list(reversed(ids)) and third.next_cursor is None
-    only_zhang = await _tickets(services, "refund", SearchFilter(status="all", customer_id=corpus["zhang"]))
+    only_zhang = await _tickets(services, "refund", TicketFilter(status="all", customer_id=corpus["zhang"]))
     assert _ids(only_zhang) == [corpus["refund"]]
-    assert _ids(await _tickets(services, "refund", SearchFilter(status="closed"))) == []
-    assert _ids(await _tickets(services, "refund", SearchFilter(status="all", channel="voice"))) == []
+    assert _ids(await _tickets(services, "refund", TicketFilter(status="closed"))) == []
+    assert _ids(await _tickets(services, "refund", TicketFilter(status="all", channel="voice"))) == []
     with pytest.raises(InvalidInput):
         await _tickets(services, "factura", cursor="not-a-cursor")
 

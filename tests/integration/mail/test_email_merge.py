@@ -10,6 +10,7 @@ from channels.settings import MailboxSettings
 from config.services import Services
 from core.records import EntryKind, Ticket, TimelineEntry
 from mail.helpers import append, eventually, make_agent
+from routing.merging import merge
 
 
 async def test_a_reply_on_the_merged_tickets_thread_joins_the_survivor(
@@ -30,7 +31,7 @@ async def test_a_reply_on_the_merged_tickets_thread_joins_the_survivor(
     survivor, merged = await eventually(two_tickets)
     agent = await make_agent(mail_services)
     async with mail_services.db.session() as session:
-        await mail_services.desk.merge(session, agent, merged.id, survivor.id)
+        await merge(mail_services.desk, session, agent, merged.id, survivor.id)
         await mail_services.desk.commit_and_publish(session)
 
     follow_up = compose(sender=customer_box.address, to=support.address, subject="Re: Where is my parcel??",
