@@ -13,6 +13,7 @@ from agent_ui.queue_filters import read_queue_view
 from core.errors import InvalidInput
 from routing import entry_dict, ticket_dict
 from routing.merging import merge, split
+from routing.tags import tags_of
 
 PATCHABLE = ("status", "priority", "category", "queue", "subject", "assignee_id")
 
@@ -61,7 +62,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         ticket = await services.desk.get(session, actor, path_int(request, "ticket_id"))
-        return web.json_response({"ticket": ticket_dict(ticket)})
+        return web.json_response({"ticket": {**ticket_dict(ticket), "tags": await tags_of(session, ticket.id)}})
 
 
 async def patch_ticket(request: web.Request) -> web.Response:

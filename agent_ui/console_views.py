@@ -22,6 +22,7 @@ from core.records import Category, Priority, Role, TicketStatus, ticket_id_of_nu
 from core.users import list_users
 from routing import TicketFilter
 from routing.merging import SPLITTABLE, merge, split
+from routing.tags import add_tag, remove_tag, tags_of
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -73,6 +74,7 @@ async def _ticket_context(session: AsyncSession, request: web.Request, actor: Ac
         other_tickets = [t for t in await desk.list_tickets(session, actor, flt) if t.id != ticket.id]
     return {
         "ticket": ticket,
+        "tags": await tags_of(session, ticket.id),
         "timeline": timeline,
         "customer": ticket.customer,
         "other_tickets": other_tickets,
@@ -107,7 +109,7 @@ async def ticket_timeline(request: web.Request) -> web.StreamResponse:
 
 
 async def ticket_action(request: web.Request) -> web.StreamResponse:
-    """POST /tickets/{id}/{action}: take, assign, status, priority, note."""
+    """POST /tickets/{id}/{action}: take, assign, status, priority, category, tag, untag, note, merge, split."""
     actor = actor_of(request)
     ticket_id = path_int(request, "ticket_id")
     action = request.match_info["action"]
@@ -126,6 +128,10 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
             await desk.update_fields(session, actor, ticket_id, {"priority": form.get("priority", "")})
         elif action == "category":
             await desk.update_fields(session, actor, ticket_id, {"category": form.get("category", "")})
+        elif action == "tag":
+            await add_tag(desk, session, actor, ticket_id, form.get("tag", ""))
+        elif action == "untag":
+            await remove_tag(desk, session, actor, ticket_id, form.get("tag", ""))
         elif action == "note":
             await desk.add_note(session, actor, ticket_id, form.get("text", ""))
         elif action == "merge":

@@ -57,7 +57,7 @@ CAPS: dict[str, dict[str, int]] = {
     "TicketDraft": {"subject": _SUBJECT, "body": MAX_BODY_CHARS, "priority": _CHOICE,
                     "category": _CHOICE, "queue": _QUEUE},
     "TicketPatch": {"subject": _SUBJECT, "status": _CHOICE, "priority": _CHOICE, "category": _CHOICE,
-                    "queue": _QUEUE},
+                    "queue": _QUEUE, "tag": 80},
     "NoteDraft": {"text": NOTE_CAP},
     "TicketMerge": {"into_id": 25, "into": 25},
     "TicketSplit": {"entry_id": 25},

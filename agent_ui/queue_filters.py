@@ -11,6 +11,7 @@ from core.errors import InvalidInput
 from core.records import Channel, TicketStatus
 from routing import TicketFilter
 from routing.desk import SORTS
+from routing.tags import tidy_tag
 
 STATUS_CHOICES = ("open", "all", *(s.value for s in TicketStatus))
 CHANNEL_CHOICES = tuple(c.value for c in Channel)
@@ -26,6 +27,7 @@ class QueueView:
     channel: str = ""
     mine: bool = False
     customer_id: int | None = None
+    tag: str = ""  # tidied (``routing.tags.tidy_tag``)
     limit: int = 200
     sort: str = "priority"  # a column of SORTS, "-" in front for the reverse order
     page: int = 0
@@ -52,6 +54,7 @@ class QueueView:
             status=self.status,
             channel=self.channel or None,
             customer_id=self.customer_id,
+            tag=self.tag or None,
             limit=self.limit,
             offset=self.page * self.limit,
             sort=self.sort_key,
@@ -72,6 +75,7 @@ class QueueView:
             "assignee": self.assignee,
             "channel": self.channel,
             "mine": "1" if self.mine else "",
+            "tag": self.tag,
             "sort": "" if self.sort == "priority" else self.sort,
             "page": str(self.page) if self.page else "",
         }
@@ -93,6 +97,7 @@ def read_queue_view(query: Mapping[str, str]) -> QueueView:
     sort = query.get("sort", "") or "priority"
     if sort.removeprefix("-") not in SORTS:
         raise InvalidInput("unknown sort", {"field": "sort", "allowed": list(SORTS)})
+    tag = tidy_tag(query["tag"]) if query.get("tag", "").strip() else ""
     page = as_int(query["page"], "page") if query.get("page") else 0
     if not 0 <= page <= 10_000:
         raise InvalidInput("no such page", {"field": "page"})
@@ -103,6 +108,7 @@ def read_queue_view(query: Mapping[str, str]) -> QueueView:
         channel=channel,
         mine=query.get("mine", "") in ("1", "true", "yes", "on"),
         customer_id=as_int(customer, "customer_id") if customer else None,
+        tag=tag,
         limit=max(1, min(limit, 1000)),
         sort=sort,
         page=page,

@@ -3,7 +3,7 @@
 Runs as a ``routing.TicketHook`` inside the transaction of every ticket change. The
 ticket's ``sla_state`` holds one clock per running target::
 
-    {"policy": "email", "paused_at": null, "cycles": {"next_response": 2},
+    {"policy": "email", "chosen": null, "paused_at": null, "cycles": {"next_response": 2},
      "targets": {"first_response": {"start": iso, "paused_s": 0.0, "cycle": 0,
                                      "level": 1, "acked": false, "deadline": iso}}}
 
@@ -25,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.policies import TARGETS, Policy, PolicyStore
 from core.clock import Clock, as_utc
 from core.records import Customer, Ticket, TicketStatus
-from routing.desk import TicketChange
+from routing.desk import ROUTED_SLA_POLICY, TicketChange
 
+# Key in ``sla_state`` naming the policy a routing rule chose (``routing.desk`` writes it on a new ticket).
+CHOSEN = ROUTED_SLA_POLICY
 CLOSED = (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value)
 PAUSED = TicketStatus.PENDING_CUSTOMER.value
 
@@ -148,7 +150,12 @@ class SlaClock:
         self.clock = clock
 
     async def policy_for(self, session: AsyncSession, ticket: Ticket) -> Policy | None:
+        """The policy a routing rule chose for the ticket (``sla_state["chosen"]``), while it exists;
+        else the first whose match fits the ticket."""
         book = await self.store.book(session)
+        chosen = book.get((ticket.sla_state or {}).get(CHOSEN))
+        if chosen is not None and chosen.definition.enabled:
+            return chosen
         return book.select(ticket, await customer_tier(session, ticket))
 
     async def ticket_changed(self, session: AsyncSession, ticket: Ticket, change: TicketChange) -> None:

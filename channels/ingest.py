@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from agent_ui.i18n import guess_language, translate
 from channels.charsets import without_lone_surrogates
-from channels.mime import ParsedMail, UnparseableMail, content_hash, parse_message
+from channels.mime import ParsedMail, UnparseableMail, content_hash, html_to_text, parse_message
 from channels.outgoing import MailServices, compose_outgoing, ticket_number_in
 from channels.parsing import MailParser, Parsed
 from channels.records import (
@@ -49,6 +49,8 @@ from core.records import (
     ticket_id_of_number,
 )
 from core.template_workers import TemplateJob
+from knowledge.records import ReplyTemplate
+from knowledge.templates import template_in_language
 from routing import Contact, ticket_id_of
 from routing.merging import survivor
 
@@ -71,6 +73,17 @@ class IngestResult:
     acknowledged: bool = False
 
 
+
+
+@dataclasses.dataclass(slots=True)
+class Acknowledgement:
+    """A new ticket to acknowledge, and with what: ``template`` is the reply template a routing
+    rule named (rendered in the customer's language), None for the mailbox's own texts."""
+
+    ticket: Ticket
+    customer: Customer
+    mail: ParsedMail
+    template: str | None = None
 
 
 class MailImporter:
@@ -297,21 +310,42 @@ class MailImporter:
                            and accepted.decision.acknowledgement != "none"  # a routing rule said: no acknowledgement
                            and batch.may_auto_reply(p.sender))
         if acknowledge:
-            batch.acknowledgements.append((ticket, customer, p))
+            template = accepted.decision.acknowledgement  # a reply template a routing rule named, or None: the mailbox's
+            batch.acknowledgements.append(Acknowledgement(ticket, customer, p, template))
         result = IngestResult(mail.uid, "imported", acknowledged=acknowledge)
         batch.imported(record, p, result)
         return result
 
-    async def acknowledgements(self, created: Sequence[tuple[Ticket, Customer, ParsedMail]]) -> list[Any]:
+    async def acknowledgements(self, session: AsyncSession, created: Sequence[Acknowledgement]) -> list[Any]:
         """The outbox rows and message records acknowledging these new tickets (written: their
-        numbers are in them). The mailbox's templates render in the render workers, all in one
-        call; one that fails is replaced by the built-in text, so the customer still hears from us."""
-        contexts = [self._ack_context(ticket, customer, p) for ticket, customer, p in created]
-        languages = [customer.language or guess_language(f"{p.subject}\n{p.text}") for _t, customer, p in created]
+        numbers are in them). The mailbox's texts — or the reply template a routing rule named,
+        in the customer's language — render in the render workers, all in one call; one that
+        fails (or a template since deleted) is replaced by the built-in text, so the customer
+        still hears from us."""
+        contexts = [self._ack_context(a.ticket, a.customer, a.mail) for a in created]
+        languages = [a.customer.language or guess_language(f"{a.mail.subject}\n{a.mail.text}") for a in created]
         where = f"mailbox {self.mailbox.name!r} acknowledgement"
-        jobs = [job for context, language in zip(contexts, languages, strict=True) for job in (
-            TemplateJob(f"{where} subject", self._ack_source(self.mailbox.acknowledgement_subject, language), context),
-            TemplateJob(f"{where} body", self._ack_source(self.mailbox.acknowledgement_body, language), context))]
+        jobs: list[TemplateJob] = []
+        html_bodies: list[bool] = []  # the body came from an HTML reply template: sent as its text
+        templates: dict[tuple[str, str], ReplyTemplate | None] = {}
+        for ack, context, language in zip(created, contexts, languages, strict=True):
+            template = None
+            if ack.template is not None:
+                key = (ack.template, language or "")
+                if key not in templates:
+                    templates[key] = await template_in_language(session, ack.template, language)
+                template = templates[key]
+            if template is not None:
+                name = f"acknowledgement template {template.name!r}"
+                jobs += [TemplateJob(f"the subject of {name}", template.subject, context),
+                         TemplateJob(f"the body of {name}", template.body, context, template.is_html)]
+                html_bodies.append(template.is_html)
+            else:
+                html_bodies.append(False)
+                if ack.template is not None:
+                    log.warning("%s: no reply template named %r, the mailbox's text is used", where, ack.template)
+                jobs += [TemplateJob(f"{where} subject", self._ack_source(self.mailbox.acknowledgement_subject, language), context),
+                         TemplateJob(f"{where} body", self._ack_source(self.mailbox.acknowledgement_body, language), context)]
         results = await self.renderer.try_render(jobs)
         failed = [i for i, r in enumerate(results) if not isinstance(r, str)]
         if failed:
@@ -325,8 +359,11 @@ class MailImporter:
             for i, result in zip(failed, builtin, strict=True):
                 results[i] = result if isinstance(result, str) else _plain_ack(contexts[i // 2], i % 2 == 0)
         rows: list[Any] = []
-        for index, (ticket, _customer, p) in enumerate(created):
+        for index, ack in enumerate(created):
+            ticket, p = ack.ticket, ack.mail
             subject, body = str(results[2 * index]), str(results[2 * index + 1])
+            if html_bodies[index] and 2 * index + 1 not in failed:
+                body = html_to_text(body)
             outgoing = compose_outgoing(
                 self.clock,
                 ticket=ticket,
@@ -338,7 +375,8 @@ class MailImporter:
                 in_reply_to=p.message_id,
                 references=p.references,
                 extra_headers={"Auto-Submitted": "auto-replied", "X-Loop": self.mailbox.address},
-                payload={"kind": "acknowledgement", "mailbox": self.mailbox.name},
+                payload={"kind": "acknowledgement", "mailbox": self.mailbox.name,
+                         **({"template": ack.template} if ack.template is not None else {})},
             )
             rows += [outgoing.outbox, outgoing.record]
         return rows
@@ -351,7 +389,8 @@ class MailImporter:
     def _ack_context(self, ticket: Ticket, customer: Customer, p: ParsedMail) -> dict[str, Any]:
         return {
             "ticket": {"tag": ticket.tag, "number": ticket.number, "subject": ticket.subject},
-            "customer": {"name": customer.name},
+            "customer": {"name": customer.name, "tier": customer.tier, "language": customer.language},
+            "agent": {},  # reply templates may name one; nobody has answered yet
             "subject": p.subject,
             "mailbox": {"name": self.mailbox.name, "address": self.mailbox.address},
         }
@@ -380,7 +419,7 @@ class BatchContext:
         self.customers: dict[str, Customer] = {}
         self.auto_replies: Counter[str] = Counter()
         self.pending: list[Any] = []
-        self.acknowledgements: list[tuple[Ticket, Customer, ParsedMail]] = []
+        self.acknowledgements: list[Acknowledgement] = []
         self.results: list[tuple[IngestResult, MailMessage]] = []
         self.tickets: list[Ticket] = []
 
@@ -518,7 +557,7 @@ class BatchContext:
             result.ticket_id, result.entry_id, result.message_row_id = record.ticket_id, record.entry_id, record.id
         self.results = []
         if self.acknowledgements:
-            session.add_all(await self.importer.acknowledgements(self.acknowledgements))
+            session.add_all(await self.importer.acknowledgements(session, self.acknowledgements))
             self.acknowledgements = []
             await session.flush()
 

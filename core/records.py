@@ -96,6 +96,7 @@ class EntryKind(enum.StrEnum):
     ASSIGNMENT = "assignment"
     ALERT = "alert"
     MERGE = "merge"  # tickets merged or a message split off: payload says which way
+    TAGS = "tags"  # tags added to or removed from the ticket: payload ``added`` / ``removed``
 
 
 class Customer(Base):
@@ -228,6 +229,21 @@ class Ticket(Base):
     @property
     def merged_into_number(self) -> int | None:
         return None if self.merged_into_id is None else self.merged_into_id + TICKET_NUMBER_OFFSET
+
+
+class TicketTag(Base):
+    """One tag on one ticket. A table rather than a JSON list, so "tickets tagged X" is an index
+    lookup on SQLite and PostgreSQL alike (``ix_ticket_tags_tag``), and the queue filter is one EXISTS."""
+
+    __tablename__ = "ticket_tags"
+    __table_args__ = (Index("ix_ticket_tags_tag", "tag", "ticket_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(80), primary_key=True)  # tidied by ``routing.tags.tidy_tag``
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Lets a tag be written in the same flush as a new ticket (its id not known yet).
+    ticket: Mapped[Ticket] = relationship(lazy="raise")
 
 
 class TimelineEntry(Base):

@@ -56,6 +56,20 @@ async def _named(session: AsyncSession, name: str, language: str) -> ReplyTempla
     return (await session.scalars(stmt)).first()
 
 
+async def template_in_language(session: AsyncSession, name: str, language: str | None) -> ReplyTemplate | None:
+    """The active template of this name for a customer writing ``language`` (e.g. "zh-CN"): the one
+    written in their language, else the one for any language, else any of that name."""
+    stmt = select(ReplyTemplate).where(ReplyTemplate.name == name, ReplyTemplate.active.is_(True)).order_by(ReplyTemplate.id)
+    found = list(await session.scalars(stmt))
+    wanted = (language or "").replace("_", "-").split("-")[0].lower()
+
+    def rank(template: ReplyTemplate) -> int:
+        own = (template.language or "").replace("_", "-").split("-")[0].lower()
+        return 0 if own and own == wanted else 1 if not own else 2
+
+    return min(found, key=rank, default=None)
+
+
 async def list_templates(
     session: AsyncSession, actor: Actor, active_only: bool = False
 ) -> list[ReplyTemplate]:

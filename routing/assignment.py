@@ -1,6 +1,7 @@
 """Work pushed to agents: one presence and one capacity across calls and email, offers with a timeout.
 
-A ticket whose routing chose a push strategy (round robin, least busy, skills, or last agent
+A ticket a rule gave to a team (``routing.teams``: a name and its agents' logins) is offered
+only to that team's agents. A ticket whose routing chose a push strategy (round robin, least busy, skills, or last agent
 in a queue that pushes work: offered to the customer's last agent first, to others after
 ``last_agent_wait_s``) waits as a ``WorkItem``. The assigner offers the best waiting item (higher priority and VIP first, then
 the oldest) to an agent who is ready and has the capacity for it: each open ticket costs its
@@ -236,11 +237,13 @@ class Assignment:
             return 0
         # Lock the agents this pass may offer to; another assigner skips them (PostgreSQL).
         # Their load is read again under the lock: another pass may have offered to them meanwhile.
-        agent_rows = (select(User.id, User.skills).where(User.id.in_(roomy), User.active)
+        agent_rows = (select(User.id, User.skills, User.login).where(User.id.in_(roomy), User.active)
                       .with_for_update(skip_locked=True, of=User))
-        skills_of: dict[int, list[object] | None] = {agent: skills for agent, skills in await session.execute(agent_rows)}
+        locked = (await session.execute(agent_rows)).all()
+        skills_of: dict[int, list[object] | None] = {agent: skills for agent, skills, _login in locked}
         if not skills_of:
             return 0
+        teams = self._team_members({login: agent for agent, _skills, login in locked})
         agents = sorted(skills_of)
         used = await self.load(session, agents)
         last_offer: dict[int, int] = {agent: offer for agent, offer in await session.execute(
@@ -258,7 +261,7 @@ class Assignment:
                     .limit(limit).with_for_update(skip_locked=True, of=WorkItem))
             rows = (await session.execute(stmt)).all()
             if rows:
-                made += await self._offer_rows(session, rows, agents, used, last_offer, skills_of)
+                made += await self._offer_rows(session, rows, agents, used, last_offer, skills_of, teams)
             room = sum(max(capacity - used.get(a, 0), 0) for a in agents)
             if len(rows) < limit or room == 0:
                 break
@@ -267,7 +270,7 @@ class Assignment:
 
     async def _offer_rows(self, session: AsyncSession, rows: Sequence[Row[WorkItem, int | None, str, str]],
                           agents: list[int], used: dict[int, int], last_offer: dict[int, int],
-                          skills_of: dict[int, list[object] | None]) -> int:
+                          skills_of: dict[int, list[object] | None], teams: dict[str, frozenset[int]]) -> int:
         capacity = self.settings.agent_capacity
         tried = {(work_id, agent) for work_id, agent in await session.execute(
             select(Offer.work_id, Offer.agent_id).where(Offer.work_id.in_([w.id for w, *_ in rows])))}
@@ -278,7 +281,8 @@ class Assignment:
                 work.state = "closed"  # taken by hand, or solved, while it waited
                 continue
             eligible = [a for a in agents if used[a] + work.weight <= capacity and (work.id, a) not in tried
-                        and (work.skill is None or skill_level(skills_of[a], work.skill) > 0)]
+                        and (work.skill is None or skill_level(skills_of[a], work.skill) > 0)
+                        and (work.team is None or a in teams.get(work.team, ()))]
             if not eligible:
                 continue
             agent = self._pick(work, eligible, used, last_offer, skills_of, now)
@@ -299,6 +303,11 @@ class Assignment:
             self.desk.emit(session, OfferMade((agent,), offer.id, work.ticket_id, subject, work.queue, work.priority // 2,
                                               work.offer_expires_at.isoformat()))
         return made
+
+    def _team_members(self, agent_of_login: dict[str, int]) -> dict[str, frozenset[int]]:
+        """Each team (``routing.teams``: logins) as the ids of its agents among those this pass locked."""
+        return {team: frozenset(agent_of_login[login] for login in logins if login in agent_of_login)
+                for team, logins in self.settings.teams.items()}
 
     def _pick(self, work: WorkItem, eligible: list[int], used: dict[int, int], last_offer: dict[int, int],
               skills_of: dict[int, list[object] | None], now: datetime) -> int | None:

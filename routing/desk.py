@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
@@ -31,6 +31,7 @@ from core.records import (
     Role,
     Ticket,
     TicketStatus,
+    TicketTag,
     Tier,
     TimelineEntry,
     User,
@@ -38,6 +39,11 @@ from core.records import (
 from routing.contact import Contact, Decision
 from routing.policy import RoutingPolicy
 from routing.records import RoutedContact, WorkItem
+from routing.tags import tag_routed
+
+# The key of a ticket's ``sla_state`` naming the SLA policy a routing rule chose: the SLA clock
+# (``alerts.sla_clock``) uses that policy instead of the first one whose match fits.
+ROUTED_SLA_POLICY = "chosen"
 
 # Events published per loop turn after a commit (well under a console's queue of 256).
 PUBLISH_SLICE = 64
@@ -75,6 +81,7 @@ class TicketFilter:
     unassigned: bool = False
     channel: str | None = None
     customer_id: int | None = None
+    tag: str | None = None  # tickets carrying this tag (as ``routing.tags.tidy_tag`` writes it)
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
     limit: int = 200
@@ -107,6 +114,8 @@ def ticket_conditions(flt: TicketFilter) -> list[Any]:
         found.append(Ticket.channel == flt.channel)
     if flt.customer_id is not None:
         found.append(Ticket.customer_id == flt.customer_id)
+    if flt.tag:  # through the (tag, ticket_id) index
+        found.append(exists().where(TicketTag.ticket_id == Ticket.id, TicketTag.tag == flt.tag))
     if flt.since is not None:
         found.append(Ticket.created_at >= flt.since)
     if flt.until is not None:
@@ -268,12 +277,13 @@ class TicketDesk:
                 customer=customer,
                 created_at=now,
                 updated_at=now,
+                sla_state={ROUTED_SLA_POLICY: decision.sla_policy} if decision.sla_policy else {},
             )
             session.add(ticket)
             if assignee is None and decision.push:  # offered to an agent by the assigner
                 vip = 1 if contact.customer_tier == Tier.VIP.value else 0
                 session.add(WorkItem(ticket=ticket, queue=decision.queue, priority=decision.priority * 2 + vip,
-                                     skill=decision.skill, strategy=decision.strategy or "least_busy", weight=decision.weight,
+                                     skill=decision.skill, team=decision.team, strategy=decision.strategy or "least_busy", weight=decision.weight,
                                      preferred_agent_id=decision.preferred_agent_id, state="waiting", created_at=now))
             # Hooks see a "created" ticket before its INSERT (it has no id yet), so the
             # row is written once with its derived columns (the SLA deadline).
@@ -298,6 +308,8 @@ class TicketDesk:
             if before and before["priority"] != ticket.priority:
                 await self.changed(session, ticket, TicketChange("priority", ("priority",), {"priority": before["priority"]}))
             await self.changed(session, ticket, TicketChange("customer_message"))
+        if decision.tags:
+            await tag_routed(session, ticket, decision.tags, created, now)
         payload = {**payload, "routing": decision.explanation()}
         entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key, flush=flush)
         session.add(snapshot(contact, decision, ticket, created, now))

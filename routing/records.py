@@ -67,6 +67,7 @@ class WorkItem(Base):
     queue: Mapped[str] = mapped_column(String(80))
     priority: Mapped[int] = mapped_column(Integer)  # the ticket's, plus one for a VIP: the order of offers
     skill: Mapped[str | None] = mapped_column(String(80))
+    team: Mapped[str | None] = mapped_column(String(80))  # offered only to this team's agents (``routing.teams``)
     strategy: Mapped[str] = mapped_column(String(20))
     weight: Mapped[int] = mapped_column(Integer, default=1)
     preferred_agent_id: Mapped[int | None] = mapped_column(Integer)  # the customer's last agent

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.errors import InvalidInput
 from core.records import Category
+from routing.tags import tidy_tag
 
 MAX_RULES = 1000
 MAX_VALUES = 200  # list values of a condition (channels, domains, prefixes, ...)
@@ -124,6 +125,17 @@ class Actions(BaseModel):
     acknowledgement: str | None = Field(default=None, min_length=1, max_length=200)  # a template, or "none"
     join_open_ticket: JoinOpenTicket | None = None
     call: Literal["ticket", "log", "callback"] | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tidy_tags(cls, value: list[str] | None) -> list[str] | None:
+        """Tags spelled as the ticket will carry them (``routing.tags.tidy_tag``), so a diff shows no false change."""
+        if value is None:
+            return None
+        try:
+            return sorted({tidy_tag(tag) for tag in value})
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
 
     @field_validator("category")
     @classmethod

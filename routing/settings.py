@@ -24,6 +24,10 @@ class RoutingSettings(Section):
     )
     offer_timeout_s: float = Field(30.0, gt=0, le=3600, description="an offer not accepted by then goes to the next agent")
     last_agent_wait_s: float = Field(120.0, ge=0, le=86400, description="how long a ticket waits for the customer's last agent")
+    teams: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="teams by name, each the logins of its agents: a rule's team action offers the ticket only to them",
+    )
     queue_strategies: dict[str, Literal["manual", "round_robin", "least_busy", "skills", "last_agent"]] = Field(
         default_factory=dict, description="assignment per queue (manual, round_robin, least_busy, skills, last_agent)"
     )

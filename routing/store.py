@@ -26,6 +26,7 @@ from routing.calendars import business_calendars
 from routing.defaults import default_rules_data
 from routing.engine import RuleEngine
 from routing.records import RuleVersion
+from routing.references import unknown_references
 from routing.rules import RuleSet, parse_rules, rules_data
 from routing.settings import RoutingSettings
 
@@ -146,6 +147,7 @@ class RuleStore:
         actor.require(Role.OPS)
         rule_set = parse_rules(data)
         errors = unknown_calendars(rule_set, await self.calendars(session))
+        errors += await unknown_references(session, rule_set, self.settings)
         if errors:
             raise InvalidInput("the routing rules are not valid", {"errors": errors})
         live = await self.live(session)
