@@ -31,6 +31,7 @@ from core.records import Category, Role
 from routing.desk import ticket_dict
 from routing.keys import ASSIGNMENT
 from routing.policy import RulesPolicy
+from routing.references import known_names
 from routing.replay import replay_draft
 from routing.rules import CALL_ACTIONS, FIELDS, PRIORITIES, STRATEGIES
 from routing.store import export_yaml, parse_yaml, version_dict
@@ -148,7 +149,11 @@ async def schema_api(request: web.Request) -> web.Response:
 
 async def rules_page(request: web.Request) -> web.Response:
     live = await _live(request)
-    return render("routing/rules.html", request, {"data": {**live, "schema": _schema()}, "version": live["version"]})
+    policy = _policy(request)
+    async with request.app[SERVICES].db.session() as session:
+        names = await known_names(session, policy.settings)
+    return render("routing/rules.html", request, {"data": {**live, "schema": _schema(), "names": names},
+                                                  "version": live["version"]})
 
 
 async def history_page(request: web.Request) -> web.Response:

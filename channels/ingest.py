@@ -281,7 +281,10 @@ class MailImporter:
             body=p.text,
             address=p.sender,
             ticket_id=thread_ticket,
-            attributes={"mailbox": self.mailbox.name, "message_id": p.message_id, "automatic": bool(loop_reasons)},
+            attributes={"mailbox": self.mailbox.name, "message_id": p.message_id, "automatic": bool(loop_reasons),
+                        # the top suggestion, for rules on "the suggested template or its category"
+                        **({"template": suggestions[0].name, "template_category": suggestions[0].category}
+                           if suggestions else {})},
         )
         dedup_key = f"mail:{p.message_id or p.content_hash}"[:300]
         accepted = await self.desk.accept(session, contact, EntryKind.EMAIL_IN, payload, dedup_key=dedup_key, flush=False)

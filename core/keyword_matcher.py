@@ -30,6 +30,7 @@ class TemplateKeywords:
     keywords: tuple[tuple[str, float], ...]  # (phrase as ops wrote it, weight)
     exclusions: tuple[str, ...] = ()
     usage_count: int = 0
+    category: str = ""  # ops' grouping of templates (e.g. "billing"); routing rules may select on it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class Suggestion:
     name: str
     score: float
     matched: tuple[str, ...]  # the keywords/phrases found, so the agent sees why
+    category: str = ""  # the template's category: the top suggestion's is a routing condition
 
 
 def _language_of(tag: str | None) -> str:
@@ -244,5 +246,6 @@ class KeywordMatcher:
             phrases = sorted(self._phrases[key][slot] for key in found & self._keys_of[slot])
             template = self._templates[slot]
             score = math.ceil(scores[slot]) / _SCALE
-            best.append(Suggestion(template.template_id, template.name, score, tuple(dict.fromkeys(phrases))))
+            best.append(Suggestion(template.template_id, template.name, score, tuple(dict.fromkeys(phrases)),
+                                   template.category))
         return best

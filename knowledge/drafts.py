@@ -36,9 +36,15 @@ class TemplateDraft(BaseModel):
     subject: str = Field(default="", max_length=500)
     body: str = Field(default="", max_length=100_000)
     html: bool = False
+    category: str = Field(default="", max_length=80)  # e.g. "billing": routing rules may select on it
     keywords: list[KeywordSpec] = Field(default_factory=list, max_length=200)
     exclusions: list[str] = Field(default_factory=list, max_length=100)
     active: bool = True
+
+    @field_validator("category")
+    @classmethod
+    def _tidy_category(cls, value: str) -> str:
+        return " ".join(value.split())
 
     @field_validator("keywords", mode="before")
     @classmethod

@@ -27,6 +27,8 @@ class ReplyTemplate(Base):
     subject: Mapped[str] = mapped_column(String(500), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     is_html: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Ops' grouping (e.g. "billing"); a routing rule may select on the top suggestion's category.
+    category: Mapped[str | None] = mapped_column(String(80))
     # [{"phrase": "refund", "weight": 2.0}, ...]
     keywords: Mapped[list[Any]] = mapped_column(default=list)
     exclusions: Mapped[list[Any]] = mapped_column(default=list)  # phrases that veto the template

@@ -50,6 +50,7 @@ def template_keywords(template: ReplyTemplate) -> TemplateKeywords:
         ),
         exclusions=tuple(str(e) for e in template.exclusions or []),
         usage_count=template.usage_count or 0,
+        category=template.category or "",
     )
 
 

@@ -29,6 +29,7 @@ def template_dict(template: ReplyTemplate) -> dict[str, Any]:
         "subject": template.subject,
         "body": template.body,
         "html": template.is_html,
+        "category": template.category or "",
         "keywords": [dict(k) for k in template.keywords or []],
         "exclusions": list(template.exclusions or []),
         "active": template.active,
@@ -44,6 +45,7 @@ def _apply(template: ReplyTemplate, draft: TemplateDraft, actor: Actor) -> None:
     template.subject = draft.subject
     template.body = draft.body
     template.is_html = draft.html
+    template.category = draft.category or None
     template.keywords = [k.model_dump() for k in draft.keywords]
     template.exclusions = list(draft.exclusions)
     template.active = draft.active

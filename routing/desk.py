@@ -178,7 +178,7 @@ def parse_priority(value: str | int) -> int:
         raise InvalidInput("priority must be low, normal, high or urgent", {"priority": value}) from None
 
 
-SNAPSHOT_ATTRIBUTES = ("mailbox", "to", "dialled", "callback", "automatic", "join")
+SNAPSHOT_ATTRIBUTES = ("mailbox", "to", "dialled", "callback", "automatic", "join", "template", "template_category")
 
 
 def snapshot(contact: Contact, decision: Decision, ticket: Ticket, created: bool, now: datetime) -> RoutedContact:

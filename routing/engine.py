@@ -93,6 +93,9 @@ _READERS: dict[str, Callable[[Facts], Any]] = {  # how each field is read from t
     "callback": lambda f: bool(f.attribute("callback")),
     "automatic": lambda f: bool(f.attribute("automatic")),
     "join_requested": lambda f: bool(f.attribute("join")),
+    # the top suggested reply template of a mail and its category (set by the mail ingest)
+    "template": lambda f: f.attribute("template"),
+    "template_category": lambda f: f.attribute("template_category"),
 }
 
 
@@ -309,7 +312,7 @@ class CompiledRule:
 
 _FLAG_FIELDS = frozenset(f for f, ops in FIELDS.items() if ops == ("is",))
 # Fields with few distinct values make poor anchors: a rule is filed under them only when it has no better one.
-_BROAD_FIELDS = _FLAG_FIELDS | {"channel", "tier", "language", "country", "pbx_queue", "mailbox"}
+_BROAD_FIELDS = _FLAG_FIELDS | {"channel", "tier", "language", "country", "pbx_queue", "mailbox", "template_category"}
 
 
 class _CandidateIndex:

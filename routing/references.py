@@ -13,6 +13,21 @@ from routing.rules import RuleSet
 from routing.settings import RoutingSettings
 
 
+async def known_names(session: AsyncSession, settings: RoutingSettings) -> dict[str, list[str]]:
+    """The names a rule may refer to, for the editor to offer: SLA policies, reply templates, their categories, teams."""
+    from alerts.records import SlaPolicy
+    from knowledge.records import ReplyTemplate
+
+    active = ReplyTemplate.active.is_(True)
+    return {
+        "sla_policies": sorted(await session.scalars(select(SlaPolicy.name))),
+        "templates": sorted(set(await session.scalars(select(ReplyTemplate.name).where(active)))),
+        "template_categories": sorted(set(await session.scalars(
+            select(ReplyTemplate.category).where(active, ReplyTemplate.category.is_not(None))))),
+        "teams": sorted(settings.teams),
+    }
+
+
 async def unknown_references(session: AsyncSession, rule_set: RuleSet, settings: RoutingSettings) -> list[dict[str, str]]:
     """Each action or condition naming a policy, template or team that does not exist, with its field path."""
     # Imported here: alerts and knowledge import the desk, which imports routing's engine.

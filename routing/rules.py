@@ -48,6 +48,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "keywords": ("contains_any",),  # subject or body
     "subject_keywords": ("contains_any",),
     "body_keywords": ("contains_any",),
+    "template": LIST_OPS,  # the name of the reply template the matcher suggests first for a mail
+    "template_category": LIST_OPS,  # that template's category
     "open_ticket": ("exists", "updated_within_hours", "older_than_hours"),
     "open_callback": ("exists",),
     "business_hours": ("open_in", "closed_in"),  # inside / outside the hours of the named business calendars

@@ -63,13 +63,14 @@
   }
 
   editor("template-form", "templates-data", "/api/v1/templates", "editTemplate", (f, t) => {
-    ["name", "language", "subject", "body"].forEach((k) => { f.elements[k].value = t[k]; });
+    ["name", "language", "category", "subject", "body"].forEach((k) => { f.elements[k].value = t[k]; });
     f.elements.html.checked = t.html;
     f.elements.active.checked = t.active;
     f.elements.keywords.value = t.keywords.map((k) => k.phrase + ": " + k.weight).join("\n");
     f.elements.exclusions.value = t.exclusions.join("\n");
   }, (f) => ({
-    name: f.elements.name.value, language: f.elements.language.value, subject: f.elements.subject.value,
+    name: f.elements.name.value, language: f.elements.language.value, category: f.elements.category.value,
+    subject: f.elements.subject.value,
     body: f.elements.body.value, html: f.elements.html.checked, active: f.elements.active.checked,
     keywords: parseKeywords(f.elements.keywords.value), exclusions: lines(f.elements.exclusions.value),
   }));

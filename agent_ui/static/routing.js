@@ -80,6 +80,7 @@
   }
 
   // -- the condition builder -----------------------------------------------------------
+  const NAME_LISTS = { template: "names-templates", template_category: "names-template_categories" };
   function kindOf(op) {
     if (op === "is" || op === "exists") return "bool";
     if (op === "updated_within_hours" || op === "older_than_hours") return "hours";
@@ -107,6 +108,8 @@
         value.append(s);
       } else {
         const input = el("input", { "data-role": "value", "aria-label": L.value, type: kind === "hours" ? "number" : "text" });
+        const names = NAME_LISTS[field.value]; // the reply templates and categories there are, offered as you type
+        if (names) input.setAttribute("list", names);
         input.value = current === undefined || typeof current === "boolean" ? "" : Array.isArray(current) ? current.join(", ") : String(current);
         value.append(input);
       }

@@ -12,6 +12,7 @@ from web_fixtures import WebSite, console_page
 from core.auth import Actor
 from core.customers import CustomerDraft, create_customer
 from core.records import EntryKind, TimelineEntry
+from knowledge.records import ReplyTemplate
 from routing import Contact
 from routing.records import WorkItem
 
@@ -33,6 +34,8 @@ async def test_ops_build_replay_and_save_a_rule_in_the_browser(site: WebSite, br
     await _mail(site, vip, "vip", "我要退款")
     await _mail(site, std, "standard", "Refund please")
     await _mail(site, vip, "vip", "Password reset")
+    async with site.services.db.transaction() as session:
+        session.add(ReplyTemplate(name="Invoice copy", category="billing", subject="Your invoice", body="Attached."))
 
     page = await console_page(site, browser, "ops")
     await page.click("nav >> text=Routing rules")
@@ -83,6 +86,30 @@ async def test_ops_build_replay_and_save_a_rule_in_the_browser(site: WebSite, br
     await why.locator("summary").click()
     assert "keyword 退款" in await why.inner_text()
     await page.goto(f"{site.url}/admin/routing")
+
+    # A rule on the category of the template the matcher suggests first: the builder offers the
+    # categories there are; saved, a mail whose top suggestion is in it goes where the rule says.
+    await page.click("[data-role=new-rule]")
+    await form.locator("input[name=name]").fill("Billing documents")
+    condition = form.locator("[data-role=condition]").first
+    await condition.locator("[data-role=field]").select_option("template_category")
+    await condition.locator("[data-role=op]").select_option("in")
+    value = condition.locator("[data-role=value]")
+    assert await value.get_attribute("list") == "names-template_categories"
+    assert await page.locator("#names-template_categories option[value=billing]").count() == 1
+    await value.fill("billing")
+    await form.locator("input[name=queue]").fill("billing-docs")
+    await form.locator("input[name=tags]").fill("documents")
+    await form.locator("button[type=submit]").click()
+    await page.locator("[data-role=rule-list] tr[data-rule='Billing documents']").wait_for()
+    await page.click("[data-role=save]")
+    await page.locator("[data-role=version]", has_text="2").wait_for()
+    async with site.services.db.session() as session:
+        contact = Contact("email", std, customer_tier="standard", subject="Copy of invoice 8",
+                          attributes={"template": "Invoice copy", "template_category": "billing"})
+        accepted = await site.services.desk.accept(session, contact, EntryKind.EMAIL_IN, {})
+        await site.services.desk.commit_and_publish(session)
+    assert accepted.ticket.queue == "billing-docs" and accepted.decision.tags == ["documents"]
 
     # A broken rule is refused with the field named, and nothing is saved.
     await row.locator("[data-role=edit]").click()

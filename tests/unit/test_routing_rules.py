@@ -156,3 +156,29 @@ def test_inside_or_outside_business_hours_of_a_named_calendar() -> None:
     # A calendar removed since the rules were saved: the rule fails (the policy sends the contact to the default queue).
     with pytest.raises(LookupError):
         asyncio.run(RuleEngine(rules, 3, RoutingSettings()).decide(None, contact, saturday))  # type: ignore[arg-type]
+
+
+BILLING_TEMPLATES = [
+    _rule("Refund template", [("template", "in", ["Refund on its way"])], {"queue": "refunds", "tags": ["Refund"]}),
+    _rule("Billing templates", [("template_category", "in", ["Billing"])], {"priority": "high"}),
+    _rule("Not shipping", [("template_category", "not_in", ["shipping"])], {"skill": "general"}),
+]
+
+
+def test_the_top_suggested_template_and_its_category_are_conditions() -> None:
+    mail = Contact("email", None, subject="money back", attributes={"template": "refund on its way", "template_category": "billing"})
+    decision = _decide(BILLING_TEMPLATES, mail)
+    assert (decision.queue, decision.priority, decision.skill, decision.tags) == ("refunds", 2, "general", ["refund"])
+    assert decision.rules == ["Refund template", "Billing templates", "Not shipping"]
+    assert "rule 'Billing templates' v7: template_category = billing" in decision.reasons
+
+    parcel = _decide(BILLING_TEMPLATES, Contact("email", None, attributes={"template": "Parcel delayed", "template_category": "shipping"}))
+    assert (parcel.queue, parcel.priority, parcel.skill, parcel.rules) == ("email", 1, None, [])
+
+    call = _decide(BILLING_TEMPLATES, Contact("voice", None))  # no suggestion: only "not in" holds
+    assert call.rules == ["Not shipping"]
+
+
+def test_template_conditions_take_list_operators_only() -> None:
+    assert _fields([_rule("a", [("template", "is", True)], {"queue": "x"})]) == ["rules.0.groups.0.conditions.0"]
+    assert _fields([_rule("a", [("template_category", "in", [])], {"queue": "x"})]) == ["rules.0.groups.0.conditions.0"]

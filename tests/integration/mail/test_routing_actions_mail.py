@@ -23,6 +23,8 @@ from knowledge.templates import create_template
 from mail.helpers import append, eventually
 from routing import RulesPolicy
 from routing.defaults import default_rules_data
+from routing.records import RoutedContact
+from routing.replay import replay_draft
 
 REFUNDS = {
     "name": "Refunds",
@@ -89,3 +91,49 @@ async def test_a_rule_gives_its_mail_tags_sla_policy_and_acknowledgement_templat
     assert "Estimado/a Carla: el reembolso tarda 5 días." in refund_ack.body  # the customer's language
     assert plan_ack.recipient == "bo@example.com" and "template" not in plan_ack.payload
     assert "reembolso" not in plan_ack.subject
+
+
+async def test_rules_on_the_suggested_template_category_replay_as_production_routes(
+    channel: EmailChannel, mail_services: Services, support: MailboxSettings
+) -> None:
+    services = mail_services
+    async with services.db.transaction() as session:
+        ops = Actor.of(await add_user(session, "otto", "password1", "Otto Ops", ["ops"]))
+        await create_template(session, ops, TemplateDraft(name="Invoice copy", category="billing", subject="Your invoice",
+                                                          body="Attached.", keywords=[{"phrase": "invoice", "weight": 2}]),
+                              services.renderer)
+    services.templates.invalidate()
+    await append(support, compose(sender="ana@example.com", subject="Need a copy of my invoice", message_id="<i1@example.com>"),
+                 compose(sender="bo@example.com", subject="Hello there", message_id="<h1@example.com>"))
+    channel.start(outbox=False)
+
+    async def snapshots() -> list[RoutedContact] | None:
+        async with services.db.session() as session:
+            rows = list(await session.scalars(select(RoutedContact).order_by(RoutedContact.id)))
+        return rows if len(rows) == 2 else None
+
+    invoice, hello = await eventually(snapshots)
+    assert invoice.contact["attributes"]["template"] == "Invoice copy"
+    assert invoice.contact["attributes"]["template_category"] == "billing"
+    assert "template" not in hello.contact["attributes"]
+
+    policy = services.desk.policy
+    assert isinstance(policy, RulesPolicy)
+    by_category = {"name": "Billing mail", "groups": [{"conditions": [
+        {"field": "template_category", "op": "in", "value": ["Billing"]}]}], "actions": {"queue": "billing"}}
+    draft = policy.draft([*default_rules_data(policy.settings), by_category])
+    replayed = await replay_draft(services.db, draft, policy.engine, 7, services.clock.now())
+    assert (replayed.contacts, replayed.moved) == (2, 1)
+    assert replayed.examples[0]["subject"] == "Need a copy of my invoice" and replayed.examples[0]["after"]["queue"] == "billing"
+
+    async with services.db.transaction() as session:
+        await policy.store.save(session, ops, [*default_rules_data(policy.settings), by_category])
+    async with services.db.session() as session:
+        await policy.refresh(session)
+    await append(support, compose(sender="carla@example.es", subject="Invoice 12 please", message_id="<i2@example.es>"))
+
+    async def routed() -> Ticket | None:
+        async with services.db.session() as session:
+            return (await session.scalars(select(Ticket).where(Ticket.subject == "Invoice 12 please"))).first()
+
+    assert (await eventually(routed)).queue == "billing"  # production routes as the replay said
