@@ -24,6 +24,7 @@ import collections
 import dataclasses
 import json
 import logging
+import math
 import time
 from datetime import datetime
 from datetime import time as clock_time
@@ -46,12 +47,15 @@ from core.errors import Unavailable
 from core.events import DomainEvent
 from core.supervisor import Backoff, SupervisedTask
 from cti.queue_stats import INTERVAL, CallBoard, QueueStats
+from routing.assignment import Assignment
+from routing.work_board import WorkFigures, work_figures
 
 log = logging.getLogger(__name__)
 
 # Agent states as the regions name them (translated there).
 AGENT_STATE_NAMES = (N_("ready"), N_("on-call"), N_("wrap-up"), N_("paused"), N_("logged-out"), N_("unknown"))
-REGIONS = ("summary", "queues", "agents", "backlog", "charts")
+REGIONS = ("summary", "queues", "agents", "backlog", "work", "charts")
+WORK_EVERY_S = 2.0  # how often the pushed-work figures are read again while someone watches
 VIEWER_BACKLOG = 128 * 1024  # bytes unsent beyond what the kernel holds: many frames behind means stalled
 
 
@@ -62,6 +66,7 @@ class WallboardFigures:
     alerts: AlertFigures
     emails_per_interval: list[int]
     names: dict[int, str]
+    work: WorkFigures | None = None  # pushed work and offers (None: this server assigns no work)
 
 
 class WallboardFeed:
@@ -85,6 +90,11 @@ class WallboardFeed:
         self.backlog = WallboardBacklog(services, stats.day_start, self.mark, backlog_every)
         self._last: dict[str, dict[str, str]] = {}
         self._seq = 0
+        # Pushed work (``routing.work_board``): read from the database by the drawing loop at most
+        # every ``WORK_EVERY_S`` (sooner after an offer event); never on a viewer's path but the first.
+        self.assignment: Assignment | None = None
+        self._work: WorkFigures | None = None
+        self._work_at = -math.inf
         self.task = SupervisedTask("wallboard-feed", self._run, services.health, Backoff(0.5, 10.0), required=False)
         stats.listeners.append(self.mark)
 
@@ -98,6 +108,9 @@ class WallboardFeed:
 
     async def on_event(self, event: DomainEvent) -> None:
         self.backlog.on_event(event, watched=bool(self.viewers))
+        if event.name in ("routing.offer", "routing.offer_ended") and self.viewers:
+            self._work_at = -math.inf
+            self.mark()
 
     async def stop(self) -> None:
         await self.task.stop()
@@ -131,8 +144,20 @@ class WallboardFeed:
             raise Unavailable("the wallboard cannot read the email backlog from the database")
         snap = self.backlog.snapshot(self.services.clock.now())
         self._figures = WallboardFigures(self.stats.board(), snap.backlog, snap.alerts, snap.emails_per_interval,
-                                         snap.names)
+                                         snap.names, await self._work_figures())
         return self._figures
+
+    async def _work_figures(self) -> WorkFigures | None:
+        if self.assignment is None:
+            return None
+        if time.monotonic() - self._work_at >= WORK_EVERY_S:
+            self._work_at = time.monotonic()
+            try:
+                async with self.services.db.session() as session:
+                    self._work = await work_figures(session, self.assignment, self.stats.day_start())
+            except Exception:  # the board keeps showing the last figures; the next look tries again
+                log.exception("wallboard: reading the pushed-work figures failed")
+        return self._work
 
     async def regions(self, lang: str, figures: WallboardFigures | None = None) -> dict[str, str]:
         figures = figures or self._figures or await self.figures()
@@ -215,6 +240,7 @@ def present(figures: WallboardFigures, timezone: str) -> dict[str, Any]:
         "backlog": figures.backlog,
         "alerts": figures.alerts,
         "names": figures.names,
+        "work": figures.work,
         "contacts_chart": bar_chart("contacts", labels, [("calls", offered), ("emails", emails)]),
         "service_chart": line_chart("service level", labels, service, target=0.8),
         "since": ticking_clock,

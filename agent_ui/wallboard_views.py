@@ -26,6 +26,7 @@ from core.events import DomainEvent
 from core.records import Role
 from cti.plugin import CTI
 from cti.queue_stats import QueueStats, ServiceLevelRule, tracker_waiting
+from routing.keys import ASSIGNMENT
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ async def _start(app: web.Application) -> None:
     async with services.db.session() as session:
         await stats.load(session)
     feed = WallboardFeed(services, stats, aiohttp_jinja2.get_env(app), min_interval=1.0 / board.max_frames_per_second)
+    feed.assignment = app.get(ASSIGNMENT)  # the routing plugin's (its cleanup context ran before this)
     services.bus.subscribe(DomainEvent, feed.on_event)
     app[WALLBOARD] = feed
     feed.task.start()

@@ -63,7 +63,7 @@ async def test_a_change_reaches_the_board_within_a_second_and_bursts_are_coalesc
     tv = await site.anonymous()
     async with tv.http.ws_connect(f"/wallboard/ws?token={TOKEN}") as ws:
         first = json.loads((await ws.receive(timeout=2)).data)["data"]
-        assert set(first["regions"]) == {"summary", "queues", "agents", "backlog", "charts"}
+        assert set(first["regions"]) == {"summary", "queues", "agents", "backlog", "work", "charts"}
         started = time.monotonic()
         await site.services.bus.publish(abandoned(1))
         got = await frames_until(ws, 'data-queue="support"')
