@@ -34,7 +34,7 @@ def tidy_tag(text: str) -> str:
     if not tag:
         raise InvalidInput("a tag needs some text", {"field": "tag"})
     if len(tag) > MAX_TAG_LENGTH:
-        raise InvalidInput(f"a tag may have at most {MAX_TAG_LENGTH} characters", {"field": "tag"})
+        raise InvalidInput("a tag may have at most 80 characters", {"field": "tag", "max": MAX_TAG_LENGTH})
     return tag
 
 
@@ -66,7 +66,7 @@ async def add_tag(desk: TicketDesk, session: AsyncSession, actor: Actor, ticket_
     if tag in tags:
         return tags
     if len(tags) >= MAX_TAGS_PER_TICKET:
-        raise InvalidInput(f"a ticket may have at most {MAX_TAGS_PER_TICKET} tags", {"field": "tag"})
+        raise InvalidInput("a ticket may have at most 50 tags", {"field": "tag", "max": MAX_TAGS_PER_TICKET})
     session.add(TicketTag(ticket_id=ticket.id, tag=tag, created_at=desk.clock.now()))
     await _changed(desk, session, actor, ticket, tags, {"added": [tag]})
     return sorted([*tags, tag])
