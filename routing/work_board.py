@@ -88,9 +88,11 @@ async def work_figures(session: AsyncSession, assignment: Assignment, since: dat
     for outcome, count in await session.execute(
             select(Offer.outcome, func.count()).where(Offer.offered_at >= since).group_by(Offer.outcome)):
         outcomes[outcome] = int(count)
-    accept_s = sum((as_utc(answered) - as_utc(offered)).total_seconds() for offered, answered in await session.execute(
-        select(Offer.offered_at, Offer.answered_at).where(Offer.offered_at >= since, Offer.outcome == "accepted",
-                                                          Offer.answered_at.is_not(None))))
+    accept_s = 0.0
+    for offered, answered in await session.execute(
+            select(Offer.offered_at, Offer.answered_at).where(Offer.offered_at >= since, Offer.outcome == "accepted")):
+        if answered is not None:
+            accept_s += (as_utc(answered) - as_utc(offered)).total_seconds()
     offers = OfferTally(sum(outcomes.values()), outcomes.get("accepted", 0), outcomes.get("declined", 0),
                         outcomes.get("missed", 0), outcomes.get(None, 0), accept_s)
     return WorkFigures(queues, agents, offers)

@@ -38,9 +38,9 @@ async def _mail(services: Services, customer_id: int | None, subject: str) -> in
 
 async def test_a_rule_tags_tickets_agents_edit_tags_and_the_queue_filters_by_them(site: WebSite) -> None:
     services = site.services
-    policy = services.desk.policy
-    assert isinstance(policy, RulesPolicy)
-    policy.use(RuleEngine(parse_rules([*default_rules_data(policy.settings), RESELLERS]), 1, policy.settings))
+    ops = await site.login("ops")
+    live = await ops.api("GET", "/api/v1/routing/rules")
+    await ops.api("PUT", "/api/v1/routing/rules", json={"rules": [*live["rules"], RESELLERS]})
     async with services.db.transaction() as session:
         reseller = await create_customer(session, Actor.system(), CustomerDraft(name="Wu", tags=["reseller"]))
     tagged = await _mail(services, reseller.id, "Bulk order")
@@ -61,6 +61,9 @@ async def test_a_rule_tags_tickets_agents_edit_tags_and_the_queue_filters_by_the
     assert [t["id"] for t in listed["tickets"]] == [plain]
     listed = await agent.api("GET", "/api/v1/tickets?tag=partner&status=all")
     assert listed["tickets"] == []  # removed
+    found = await agent.api("GET", "/api/v1/search?q=parcel&tag=lost+parcel")
+    assert [r["id"] for r in found["results"]] == [plain]  # search filters by tag through the same conditions
+    assert (await agent.api("GET", "/api/v1/search?q=parcel&tag=partner"))["results"] == []
     queue_page = await (await agent.http.get("/queue?tag=priority+account")).text()
     assert "Bulk order" in queue_page and "Where is my parcel" not in queue_page
 
