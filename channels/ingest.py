@@ -52,6 +52,7 @@ from core.template_workers import TemplateJob
 from knowledge.records import ReplyTemplate
 from knowledge.templates import template_in_language
 from routing import Contact, ticket_id_of
+from routing.contact import suggested_template
 from routing.merging import survivor
 
 log = logging.getLogger(__name__)
@@ -283,8 +284,7 @@ class MailImporter:
             ticket_id=thread_ticket,
             attributes={"mailbox": self.mailbox.name, "message_id": p.message_id, "automatic": bool(loop_reasons),
                         # the top suggestion, for rules on "the suggested template or its category"
-                        **({"template": suggestions[0].name, "template_category": suggestions[0].category}
-                           if suggestions else {})},
+                        **(suggested_template(suggestions[0].name, suggestions[0].category) if suggestions else {})},
         )
         dedup_key = f"mail:{p.message_id or p.content_hash}"[:300]
         accepted = await self.desk.accept(session, contact, EntryKind.EMAIL_IN, payload, dedup_key=dedup_key, flush=False)

@@ -22,7 +22,8 @@ from core.auth import Actor
 from core.clock import SystemClock
 from core.db import Database
 from core.errors import FrontdeskError
-from routing.contact import Contact
+from core.records import Customer
+from routing.contact import Contact, suggested_template
 from routing.engine import RuleEngine
 from routing.policy import RulesPolicy
 from routing.records import RoutedContact
@@ -77,9 +78,24 @@ async def _test(db: Database, settings: RoutingSettings, argv: list[str], timezo
     if args.recent:
         contacts = await recent_contacts(db, args.recent)
     else:
-        contacts = [Contact(channel=args.channel, customer_id=args.customer_id, customer_tier=args.tier,
-                            subject=args.subject, body=args.body, address=args.address, queue_hint=args.queue_hint)]
+        contact = Contact(channel=args.channel, customer_id=args.customer_id, customer_tier=args.tier,
+                          subject=args.subject, body=args.body, address=args.address, queue_hint=args.queue_hint)
+        if contact.channel == "email":  # as the mail ingest does: the top suggested template, for rules on it
+            contact.attributes.update(await _suggestion(db, contact))
+        contacts = [contact]
     return await decide(db, RulesPolicy(settings, engine=engine), contacts)
+
+
+async def _suggestion(db: Database, contact: Contact) -> dict[str, str]:
+    from knowledge.suggestions import (
+        TemplateLibrary,  # here: knowledge imports the desk, which imports routing
+    )
+
+    async with db.session() as session:
+        customer = await session.get(Customer, contact.customer_id) if contact.customer_id is not None else None
+        found = await TemplateLibrary().suggest(session, contact.subject, contact.body,
+                                                language=customer.language if customer else None, limit=1)
+    return suggested_template(found[0].name, found[0].category) if found else {}
 
 
 async def _replay(db: Database, settings: RoutingSettings, argv: list[str], timezone: str) -> list[dict[str, Any]]:

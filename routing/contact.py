@@ -51,6 +51,13 @@ def _callback_prefixes() -> tuple[str, ...]:
     return tuple(sorted(words))
 
 
+def suggested_template(name: str, category: str | None) -> dict[str, str]:
+    """A mail's attributes for the reply template the matcher suggests first (the ``template`` and
+    ``template_category`` conditions read them). The mail ingest and ``frontdesk rules test`` both
+    build them here, so the test decides on what production decides on."""
+    return {"template": name, "template_category": category or ""}
+
+
 @dataclasses.dataclass(slots=True)
 class Contact:
     """What a channel knows about an incoming contact, before it is a ticket."""
