@@ -22,7 +22,7 @@ from core.records import Category, Priority, Role, TicketStatus, ticket_id_of_nu
 from core.users import list_users
 from routing import TicketFilter
 from routing.merging import SPLITTABLE, merge, split
-from routing.tags import add_tag, remove_tag, tags_of
+from routing.tags import add_tag, remove_tag, tags_by_ticket, tags_of
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -36,11 +36,13 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         tickets = await services.desk.list_tickets(session, actor, view.to_filter(actor))
+        tags = await tags_by_ticket(session, [t.id for t in tickets])
         users = await list_users(session, actor)
     queues = sorted({*services.settings.routing.queues.values(), *(t.queue for t in tickets), *([view.queue] if view.queue else [])})
     return {
         "view": view,
         "tickets": tickets,
+        "tags": tags,
         "users": users,
         "queues": queues,
         "statuses": STATUS_CHOICES,

@@ -43,6 +43,17 @@ async def tags_of(session: AsyncSession, ticket_id: int) -> list[str]:
     return sorted(await session.scalars(select(TicketTag.tag).where(TicketTag.ticket_id == ticket_id)))
 
 
+async def tags_by_ticket(session: AsyncSession, ticket_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The tags of many tickets in one query (a queue page's rows), each ticket's in alphabetical order."""
+    ids = list(ticket_ids)
+    found: dict[int, list[str]] = {}
+    if ids:
+        stmt = select(TicketTag.ticket_id, TicketTag.tag).where(TicketTag.ticket_id.in_(ids)).order_by(TicketTag.tag)
+        for ticket_id, tag in await session.execute(stmt):
+            found.setdefault(ticket_id, []).append(tag)
+    return found
+
+
 async def tag_routed(session: AsyncSession, ticket: Ticket, tags: Iterable[str], created: bool, now: datetime) -> list[str]:
     """Put a routing decision's tags on its ticket (a new one, maybe not flushed yet, or one it joined).
 

@@ -66,6 +66,7 @@ async def test_a_rule_tags_tickets_agents_edit_tags_and_the_queue_filters_by_the
     assert (await agent.api("GET", "/api/v1/search?q=parcel&tag=partner"))["results"] == []
     queue_page = await (await agent.http.get("/queue?tag=priority+account")).text()
     assert "Bulk order" in queue_page and "Where is my parcel" not in queue_page
+    assert 'href="/queue?status=open&amp;tag=priority+account">priority account</a>' in queue_page  # rows show their tags
 
     async with services.db.session() as session:
         entries = list(await session.scalars(select(TimelineEntry).where(TimelineEntry.kind == EntryKind.TAGS)
