@@ -13,7 +13,7 @@ from agent_ui.queue_filters import read_queue_view
 from core.errors import InvalidInput
 from routing import entry_dict, ticket_dict
 from routing.merging import merge, split
-from routing.tags import tags_of
+from routing.tags import add_tag, remove_tag, tags_of
 
 PATCHABLE = ("status", "priority", "category", "queue", "subject", "assignee_id")
 
@@ -105,6 +105,27 @@ async def add_note(request: web.Request) -> web.Response:
         return web.json_response({"entry": entry_dict(entry)}, status=201)
 
 
+async def add_ticket_tag(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    ticket_id = path_int(request, "ticket_id")
+    data = await read_json(request, "TicketTagDraft")
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        tags = await add_tag(services.desk, session, actor, ticket_id, optional_str(data, "tag") or "")
+        await services.desk.commit_and_publish(session)
+    return web.json_response({"tags": tags})
+
+
+async def remove_ticket_tag(request: web.Request) -> web.Response:
+    actor = actor_of(request)
+    ticket_id = path_int(request, "ticket_id")
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        tags = await remove_tag(services.desk, session, actor, ticket_id, request.match_info["tag"][:200])
+        await services.desk.commit_and_publish(session)
+    return web.json_response({"tags": tags})
+
+
 async def timeline(request: web.Request) -> web.Response:
     actor = actor_of(request)
     services = request.app[SERVICES]
@@ -140,5 +161,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_patch("/api/v1/tickets/{ticket_id}", patch_ticket)
     app.router.add_post("/api/v1/tickets/{ticket_id}/notes", add_note)
     app.router.add_get("/api/v1/tickets/{ticket_id}/timeline", timeline)
+    app.router.add_post("/api/v1/tickets/{ticket_id}/tags", add_ticket_tag)
+    app.router.add_delete("/api/v1/tickets/{ticket_id}/tags/{tag}", remove_ticket_tag)
     app.router.add_post("/api/v1/tickets/{ticket_id}/merge", merge_ticket)
     app.router.add_post("/api/v1/tickets/{ticket_id}/split", split_ticket)

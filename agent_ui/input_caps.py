@@ -59,6 +59,7 @@ CAPS: dict[str, dict[str, int]] = {
     "TicketPatch": {"subject": _SUBJECT, "status": _CHOICE, "priority": _CHOICE, "category": _CHOICE,
                     "queue": _QUEUE, "tag": 80},
     "NoteDraft": {"text": NOTE_CAP},
+    "TicketTagDraft": {"tag": 80},
     "TicketMerge": {"into_id": 25, "into": 25},
     "TicketSplit": {"entry_id": 25},
     "CustomerDraft": {"name": column_length(Customer.name), "tier": column_length(Customer.tier),

@@ -77,6 +77,7 @@ SCHEMAS: dict[str, Any] = {
             "assignee_id": {"type": "integer", "nullable": True}, "assignee": _NSTR,
             "customer_id": {"type": "integer", "nullable": True}, "customer": _NSTR, "customer_tier": _NSTR,
             "created_at": _TIME, "updated_at": _TIME, "first_response_at": _NTIME, "due_at": _NTIME,
+            "tags": {**_STRS, "description": "in GET /api/v1/tickets/{ticket_id} only"},
         },
     },
     "TicketDraft": {
@@ -167,6 +168,7 @@ _TICKET_FILTERS = [
     _query("channel", "voice, email, sms or web"),
     _query("mine", "1 for tickets assigned to the caller"),
     _query("customer_id", "tickets of one customer", {"type": "integer"}),
+    _query("tag", "tickets carrying this tag"),
     _query("limit", "at most this many (1-1000)", {"type": "integer"}),
     _query("sort", "priority (default), due, updated, created, number, status, queue or subject; "
                    "'-' in front for the reverse order"),
@@ -197,6 +199,15 @@ PATHS: dict[str, Any] = {
         "parameters": [_path_id("ticket_id")],
         "post": _op("Add an internal note", _obj("entry", _ref("TimelineEntry")), status="201",
                     body=_ref("NoteDraft"), errors=(401, 403, 404)),
+    },
+    "/api/v1/tickets/{ticket_id}/tags": {
+        "parameters": [_path_id("ticket_id")],
+        "post": _op("Tag the ticket (on its timeline, audited); the ticket's tags after it", _obj("tags", _STRS),
+                    body={"type": "object", "required": ["tag"], "properties": {"tag": _STR}}, errors=(400, 401, 403, 404)),
+    },
+    "/api/v1/tickets/{ticket_id}/tags/{tag}": {
+        "parameters": [_path_id("ticket_id"), {"name": "tag", "in": "path", "required": True, "schema": _STR}],
+        "delete": _op("Take a tag off the ticket; the ticket's tags after it", _obj("tags", _STRS), errors=(400, 401, 403, 404)),
     },
     "/api/v1/tickets/{ticket_id}/timeline": {
         "parameters": [_path_id("ticket_id")],

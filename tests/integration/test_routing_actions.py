@@ -51,6 +51,9 @@ async def test_a_rule_tags_tickets_agents_edit_tags_and_the_queue_filters_by_the
     assert ticket["ticket"]["tags"] == ["partner", "priority account"]  # the customer_tag condition held
     assert (await agent.api("GET", f"/api/v1/tickets/{plain}"))["ticket"]["tags"] == []
 
+    assert (await agent.api("POST", f"/api/v1/tickets/{plain}/tags", json={"tag": "Urgent"}))["tags"] == ["urgent"]
+    assert (await agent.api("DELETE", f"/api/v1/tickets/{plain}/tags/URGENT"))["tags"] == []
+    await agent.api("POST", f"/api/v1/tickets/{plain}/tags", json={"tag": "  "}, status=400)
     status, location, _ = await form_post(agent, f"/tickets/{plain}/tag", tag="  Lost Parcel ")
     assert (status, location) == (303, f"/tickets/{plain}")
     await form_post(agent, f"/tickets/{tagged}/untag", tag="partner")
@@ -72,8 +75,11 @@ async def test_a_rule_tags_tickets_agents_edit_tags_and_the_queue_filters_by_the
         entries = list(await session.scalars(select(TimelineEntry).where(TimelineEntry.kind == EntryKind.TAGS)
                                              .order_by(TimelineEntry.id)))
         audit = list(await session.scalars(select(AuditLog).where(AuditLog.action == "ticket.tags").order_by(AuditLog.id)))
-    assert [(e.ticket_id, e.payload) for e in entries] == [(plain, {"added": ["lost parcel"]}), (tagged, {"removed": ["partner"]})]
-    assert [(a.entity_id, a.after) for a in audit] == [(str(plain), {"tags": ["lost parcel"]}),
+    assert [(e.ticket_id, e.payload) for e in entries] == [
+        (plain, {"added": ["urgent"]}), (plain, {"removed": ["urgent"]}),
+        (plain, {"added": ["lost parcel"]}), (tagged, {"removed": ["partner"]})]
+    assert [(a.entity_id, a.after) for a in audit] == [(str(plain), {"tags": ["urgent"]}), (str(plain), {"tags": []}),
+                                                      (str(plain), {"tags": ["lost parcel"]}),
                                                       (str(tagged), {"tags": ["priority account"]})]
     assert all(a.actor_id == site.users["agent"].id for a in audit)
 
