@@ -18,5 +18,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("routing_work") as batch:
-        batch.drop_column("team")
+    # A plain DROP COLUMN (SQLite 3.35+) rather than a batch copy: dropping the old table would
+    # cascade, with foreign keys on, into the rows that point at it.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE routing_work DROP COLUMN team")
+    else:
+        op.drop_column("routing_work", "team")

@@ -18,5 +18,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("reply_templates") as batch:
-        batch.drop_column("category")
+    # A plain DROP COLUMN (SQLite 3.35+) rather than a batch copy: dropping the old table would
+    # cascade, with foreign keys on, into the rows that point at it.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE reply_templates DROP COLUMN category")
+    else:
+        op.drop_column("reply_templates", "category")
