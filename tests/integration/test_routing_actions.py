@@ -10,11 +10,12 @@ from sqlalchemy import select
 from test_console_pages import form_post
 from web_fixtures import WebSite
 
+from alerts.wiring import build_sla
 from config.services import Services
 from core.auth import Actor
 from core.clock import ManualClock
 from core.customers import CustomerDraft, create_customer
-from core.records import AuditLog, EntryKind, TimelineEntry
+from core.records import AuditLog, EntryKind, Ticket, TimelineEntry
 from core.users import add_user
 from routing import Contact, RuleEngine, RulesPolicy, parse_rules
 from routing.assignment import Assignment, OfferMade, Presence
@@ -140,3 +141,28 @@ async def test_a_ticket_given_to_a_team_is_offered_only_to_its_agents(services: 
         work = (await session.scalars(select(WorkItem).where(WorkItem.ticket_id == invoice))).one()
         entry = (await session.scalars(select(TimelineEntry).where(TimelineEntry.ticket_id == invoice))).one()
     assert work.team == "billing" and entry.payload["routing"]["rule"] == "Billing team"
+
+
+async def test_the_rule_s_sla_policy_holds_while_it_exists_and_is_enabled(services: Services) -> None:
+    sla = build_sla(services)
+    async with services.db.transaction() as session:
+        ops = Actor.of(await add_user(session, "otto", "password1", "Otto Ops", ["ops"]))
+        await sla.store.seed(session)
+        fast = {"name": "fast", "position": 5, "match": {"channel": ["voice"]}, "first_response_minutes": 15}
+        await sla.store.save_policy(session, ops, fast)
+    policy = services.desk.policy
+    assert isinstance(policy, RulesPolicy)
+    rule = {"name": "Fast lane", "groups": [{"conditions": [{"field": "subject_keywords", "op": "contains_any", "value": ["outage"]}]}],
+            "actions": {"sla_policy": "fast"}}
+    policy.use(RuleEngine(parse_rules([*default_rules_data(policy.settings), rule]), 1, policy.settings))
+    outage, other = await _mail(services, None, "Outage in Madrid"), await _mail(services, None, "A question")
+    async with services.db.session() as session:
+        chosen = {t.id: t.sla_policy for t in await session.scalars(select(Ticket).where(Ticket.id.in_([outage, other])))}
+    assert chosen == {outage: "fast", other: "email"}
+
+    async with services.db.transaction() as session:
+        await sla.store.save_policy(session, ops, {**fast, "enabled": False})
+    sla.store.invalidate()
+    await sla.service.recompute_open_tickets()
+    async with services.db.session() as session:
+        assert (await session.get(Ticket, outage)).sla_policy == "email"  # type: ignore[union-attr]  # the matching one again
