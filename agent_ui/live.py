@@ -40,12 +40,14 @@ from agent_ui.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from core.auth import Actor
 from core.errors import Forbidden, InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
+from core.loop_turn import LoopTurn
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
 LIST_TICK_S = 0.5  # a queue list hears of its changes at most this often
 MAX_WATCH_MESSAGE = 4096
+FANOUT_TURN_S = 0.0005  # and at most this long a turn: a screen-pop's database hand-overs each wait a turn
 MAX_BUFFERED = 256 * 1024  # bytes unsent by a connection written to directly: it stopped reading
 
 
@@ -239,7 +241,7 @@ class LiveHub:
         return sent
 
     async def _fan_out(self, per_turn: int) -> None:
-        """Hand the queued frames to their connections, in order, about ``per_turn`` messages a loop turn."""
+        """Hand the queued frames to their connections, in order, about ``per_turn`` messages (and ``FANOUT_TURN_S``) a loop turn."""
         while self._bulk:
             batch = list(self._bulk)
             self._bulk.clear()
@@ -249,6 +251,7 @@ class LiveHub:
                 for conn in self._connections if targets is None else targets:
                     texts_of.setdefault(conn, []).append(text)
             handed = sent = 0
+            turn = LoopTurn(FANOUT_TURN_S)
             for conn, texts in texts_of.items():
                 if conn not in self._connections:
                     continue
@@ -258,10 +261,9 @@ class LiveHub:
                         break
                     sent += 1
                 handed += len(texts)
-                if handed >= per_turn:
+                if await turn.pause_if_due(force=handed >= per_turn):
                     LIVE_MESSAGES.inc(sent)
                     handed = sent = 0
-                    await asyncio.sleep(0)
             LIVE_MESSAGES.inc(sent)
 
     def _drop(self, conn: LiveConnection) -> None:

@@ -12,6 +12,7 @@ from core.clock import Clock
 from core.db import Database
 from core.events import EventBus
 from core.health import HealthRegistry
+from core.loop_turn import LoopTurn
 from core.supervisor import Backoff, SupervisedTask
 from cti.control import CallControl, PbxLine
 from cti.directory import AgentDirectory
@@ -62,11 +63,13 @@ class CtiService:
         publish = self.bus.publish
 
         async def sink(batch: list[QueueItem]) -> None:
+            turn = LoopTurn()  # a screen-pop's lookup and frame go out between slices of a burst
             for item in batch:
                 if isinstance(item, Snapshot) and item.action == "CoreShowChannels":
                     await self.directory.reload()
                 for event in tracker.apply(item):
                     await publish(event)
+                await turn.pause_if_due()
 
         return sink
 

@@ -235,6 +235,11 @@ class Assignment:
         roomy = [a for a in self.presence.ready() if a not in full]
         if not roomy:
             return 0
+        # Most passes (an agent's phone rang, answered, hung up) find nothing waiting: one
+        # indexed read then, not a read of every ready agent's load on the event loop.
+        waiting = select(WorkItem.id).where(WorkItem.state == "waiting").limit(1)
+        if (await session.execute(waiting)).first() is None:
+            return 0
         # Lock the agents this pass may offer to; another assigner skips them (PostgreSQL).
         # Their load is read again under the lock: another pass may have offered to them meanwhile.
         agent_rows = (select(User.id, User.skills, User.login).where(User.id.in_(roomy), User.active)
