@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
@@ -48,9 +48,13 @@ def customer_dict(customer: Customer) -> dict[str, Any]:
     }
 
 
+def by_phone(e164: str) -> Select[tuple[Customer]]:
+    """The customer one of whose numbers is ``e164``."""
+    return select(Customer).join(CustomerPhone).where(CustomerPhone.e164 == e164)
+
+
 async def find_by_phone(session: AsyncSession, e164: str) -> Customer | None:
-    stmt = select(Customer).join(CustomerPhone).where(CustomerPhone.e164 == e164)
-    return (await session.execute(stmt)).scalars().first()
+    return (await session.execute(by_phone(e164))).scalars().first()
 
 
 async def find_by_email(session: AsyncSession, address: str) -> Customer | None:

@@ -8,13 +8,15 @@ built once per call and cached, so a ringall queue costs one lookup, not one per
 
 from __future__ import annotations
 
+import functools
 import logging
 import urllib.parse
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from core.customers import find_by_phone
+from core.customers import by_phone
 from core.db import Database
 from core.events import DomainEvent, EventBus
 from core.phones import format_phone, try_normalize_phone
@@ -29,7 +31,7 @@ from cti.events import (
     ScreenPopWithdrawn,
 )
 from cti.worker import EventWorker
-from routing.desk import TicketDesk
+from routing.desk import TicketDesk, customer_history_query
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +78,7 @@ class ScreenPopService:
         }
         if e164 is None:
             return pop
-        async with self.db.session() as session:
-            customer = await find_by_phone(session, e164)
-            if customer is None:
-                return pop
-            pop["customer"] = {"id": customer.id, "name": customer.name, "tier": customer.tier, "tags": list(customer.tags or [])}
-            stmt = (
-                select(Ticket)
-                .where(Ticket.customer_id == customer.id, Ticket.status.in_(OPEN_STATUSES))
-                .order_by(Ticket.updated_at.desc())
-                .limit(5)
-            )
-            pop["open_tickets"] = [
-                {"id": t.id, "tag": t.tag, "subject": t.subject, "status": t.status, "queue": t.queue}
-                for t in (await session.execute(stmt)).scalars().unique()
-            ]
-            pop["history"] = [
-                {"ticket_id": t.id, "tag": t.tag, "kind": e.kind, "at": e.created_at.isoformat(), "summary": _summary(e.kind, e.payload)}
-                for e, t in await self.desk.customer_history(session, customer.id, limit=5)
-            ]
+        pop.update(await self.db.read(functools.partial(_caller_record, e164)))
         return pop
 
     async def _ringing(self, event: CallRinging) -> None:
@@ -147,6 +131,31 @@ class ScreenPopService:
         user = self._panel.pop(key, None)
         if user is not None:
             await self.bus.publish(CallPanel((user,), event.pbx, event.linkedid, "ended", {"outcome": event.outcome, "talk_s": event.talk_s}))
+
+
+def _caller_record(e164: str, session: Session) -> dict[str, Any]:
+    """The pop's database part in one read (``Database.read``): the caller, their open
+    tickets and their last interactions; nothing for an unknown number."""
+    customer = session.execute(by_phone(e164)).scalars().first()
+    if customer is None:
+        return {}
+    open_tickets = (
+        select(Ticket)
+        .where(Ticket.customer_id == customer.id, Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.updated_at.desc())
+        .limit(5)
+    )
+    return {
+        "customer": {"id": customer.id, "name": customer.name, "tier": customer.tier, "tags": list(customer.tags or [])},
+        "open_tickets": [
+            {"id": t.id, "tag": t.tag, "subject": t.subject, "status": t.status, "queue": t.queue}
+            for t in session.execute(open_tickets).scalars().unique()
+        ],
+        "history": [
+            {"ticket_id": t.id, "tag": t.tag, "kind": e.kind, "at": e.created_at.isoformat(), "summary": _summary(e.kind, e.payload)}
+            for e, t in session.execute(customer_history_query(customer.id, 5)).unique()
+        ],
+    }
 
 
 def _summary(kind: str, payload: dict[str, Any]) -> str:

@@ -7,13 +7,12 @@ same transaction. ``commit_and_publish`` publishes only after the commit.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
@@ -21,6 +20,7 @@ from core.auth import Actor
 from core.clock import Clock, SystemClock
 from core.errors import InvalidInput, NotFound
 from core.events import DomainEvent, EventBus, TicketCreated, TicketUpdated, TimelineAppended
+from core.loop_turn import LoopTurn
 from core.records import (
     OPEN_STATUSES,
     Category,
@@ -224,14 +224,14 @@ class TicketDesk:
 
     async def publish_pending(self, session: AsyncSession) -> None:
         """Publish what the committed transaction emitted, yielding to the loop every
-        ``PUBLISH_SLICE`` events: subscribers only queue (each console has a bounded queue and
-        a writer task), so a batch of hundreds published in one turn (the call recorder's, at
+        ``PUBLISH_SLICE`` events and whenever a loop turn is used up (``LoopTurn``): subscribers
+        only queue (each console has a bounded queue and a writer task), so a batch of hundreds published in one turn (the call recorder's, at
         10 calls/s) would fill every console's queue before any writer ran, and close them all."""
         events: list[DomainEvent | Callable[[], DomainEvent]] = session.info.pop("frontdesk_events", [])
+        turn = LoopTurn()
         for n, event in enumerate(events, start=1):
             await self.bus.publish(event() if callable(event) else event)
-            if n % PUBLISH_SLICE == 0:
-                await asyncio.sleep(0)
+            await turn.pause_if_due(force=n % PUBLISH_SLICE == 0)
 
     async def changed(self, session: AsyncSession, ticket: Ticket, change: TicketChange) -> None:
         """Tell the hooks (the SLA clock) what happened, so their derived state follows."""
@@ -546,21 +546,25 @@ class TicketDesk:
         self, session: AsyncSession, customer_id: int, limit: int = 10
     ) -> list[tuple[TimelineEntry, Ticket]]:
         """The customer's last interactions across all tickets and channels."""
-        stmt = (
-            select(TimelineEntry, Ticket)
-            .join(Ticket, Ticket.id == TimelineEntry.ticket_id)
-            .where(
-                Ticket.customer_id == customer_id,
-                TimelineEntry.kind.in_([EntryKind.EMAIL_IN, EntryKind.EMAIL_OUT, EntryKind.CALL, EntryKind.NOTE]),
-            )
-            .order_by(TimelineEntry.created_at.desc())
-            .limit(limit)
-        )
-        return [(row[0], row[1]) for row in (await session.execute(stmt)).unique()]
+        return [(row[0], row[1]) for row in (await session.execute(customer_history_query(customer_id, limit))).unique()]
 
     async def counts(self, session: AsyncSession) -> dict[str, int]:
         stmt = select(Ticket.status, func.count()).group_by(Ticket.status)
         return {status: n for status, n in (await session.execute(stmt)).all()}
 
 
-__all__ = ["Accepted", "TicketChange", "TicketDesk", "TicketFilter", "TicketHook"]
+def customer_history_query(customer_id: int, limit: int) -> Select[tuple[TimelineEntry, Ticket]]:
+    """The customer's last ``limit`` messages, calls and notes, newest first, with their tickets."""
+    return (
+        select(TimelineEntry, Ticket)
+        .join(Ticket, Ticket.id == TimelineEntry.ticket_id)
+        .where(
+            Ticket.customer_id == customer_id,
+            TimelineEntry.kind.in_([EntryKind.EMAIL_IN, EntryKind.EMAIL_OUT, EntryKind.CALL, EntryKind.NOTE]),
+        )
+        .order_by(TimelineEntry.created_at.desc())
+        .limit(limit)
+    )
+
+
+__all__ = ["Accepted", "TicketChange", "TicketDesk", "TicketFilter", "TicketHook", "customer_history_query"]

@@ -1,0 +1,47 @@
+"""``Database.read``: the screen-pop's one-hand-over read sees what the async sessions
+committed, on SQLite and PostgreSQL, and refuses to write on SQLite."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from core.db import Database
+from core.records import Customer, CustomerPhone
+
+
+async def test_read_sees_committed_rows(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            customer = Customer(name="Ana Ruiz")
+            session.add(customer)
+            await session.flush()
+            session.add(CustomerPhone(customer_id=customer.id, e164="+34911234567"))
+
+        def names(session: Session) -> list[str]:
+            stmt = select(Customer.name).join(CustomerPhone).where(CustomerPhone.e164 == "+34911234567")
+            return list(session.execute(stmt).scalars())
+
+        assert await db.read(names) == ["Ana Ruiz"]
+    finally:
+        await db.close()
+
+
+async def test_read_refuses_writes_on_sqlite(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the write guard is SQLite's query_only; PostgreSQL reads run in an ordinary session")
+    db = Database(database_url)
+    try:
+        def write(session: Session) -> None:
+            session.add(Customer(name="Should not exist"))
+            session.flush()
+
+        with pytest.raises(OperationalError, match="readonly"):
+            await db.read(write)
+        async with db.session() as session:
+            assert (await session.execute(select(Customer).where(Customer.name == "Should not exist"))).first() is None
+    finally:
+        await db.close()
