@@ -17,7 +17,10 @@ long-running server would.
 
 Each client is a console on the agents' home page (the open queue, unfiltered): it tells
 the hub so (``agent_ui.console_watch``), as the page's script does, and so hears of every
-ticket the pops create, at most once per list tick. ``recorder_backlog_max``: the most
+ticket the pops create, at most once per list tick. The 2,000 consoles share one process,
+so they read their sockets as raw WebSocket frames (``cti.bench_consoles``): through a
+full client, each list tick's 2,000 frames kept that process busy tens of milliseconds and
+a pop arriving then waited for it, a delay no agent's own browser has. ``recorder_backlog_max``: the most
 events the call recorder had queued, sampled every 50 ms while the pops ran;
 ``recorder_backlog_end``: how many were still queued when they ended. ``--database``
 runs on that database (migrated; the benchmark's agents are users ``bench-agent<n>``,
@@ -39,11 +42,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from agent_ui.sessions import COOKIE_NAME
 from core.measure import percentile, rounded
+from cti.bench_consoles import open_consoles
 from cti.parser import parse_frames
 from cti.scenarios import Step
 from cti.simulator import AmiSimulator, QueueCall, load_template
@@ -109,27 +112,23 @@ def simulator_process(conn: Connection, agents: int) -> None:
 
 
 # -- process 3: the agents' browsers ------------------------------------------------------
-def _clients_process(conn: Connection, url: str, cookies: list[str]) -> None:
+def _clients_process(conn: Connection, host: str, port: int, cookies: list[str]) -> None:
     async def run() -> None:
         received: dict[str, float] = {}
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-            sockets = [await http.ws_connect(url, headers={"Cookie": f"{COOKIE_NAME}={cookie}"}) for cookie in cookies]
-            for ws in sockets:  # what the queue page's script says on connecting
-                await ws.send_str(json.dumps({"watch": {"queue": "status=open"}}))
 
-            async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
-                async for msg in ws:
-                    data = json.loads(msg.data)
-                    if data.get("event") == "cti.pop":
-                        received.setdefault(data["data"]["linkedid"], time.monotonic())
+        def on_pop(text: bytes) -> None:
+            at = time.monotonic()
+            data = json.loads(text)
+            if data.get("event") == "cti.pop":
+                received.setdefault(data["data"]["linkedid"], at)
 
-            tasks = [asyncio.create_task(listen(ws)) for ws in sockets]
-            conn.send(len(sockets))
-            await asyncio.to_thread(conn.recv)
-            for task in tasks:
-                task.cancel()
-            for ws in sockets:
-                await ws.close()
+        # What the queue page's script says on connecting: it shows the open queue.
+        watch = json.dumps({"watch": {"queue": "status=open"}}).encode()
+        consoles = await open_consoles(host, port, [(COOKIE_NAME, cookie) for cookie in cookies], watch, on_pop)
+        conn.send(len(consoles))
+        await asyncio.to_thread(conn.recv)
+        for console in consoles:
+            console.close()
         conn.send(received)
 
     asyncio.run(run())
@@ -204,7 +203,7 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
     # Pop latency under background load, to real WebSocket clients of the console's hub.
     cl_conn, cl_child = ctx.Pipe()
-    cl_proc = ctx.Process(target=_clients_process, args=(cl_child, f"http://127.0.0.1:{web_port}/ws", cookies), daemon=True)
+    cl_proc = ctx.Process(target=_clients_process, args=(cl_child, "127.0.0.1", web_port, cookies), daemon=True)
     cl_proc.start()
     connected = await asyncio.to_thread(cl_conn.recv)
     await _until(lambda: app[LIVE_HUB].connections >= connected)
