@@ -232,8 +232,8 @@ async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
         ordered = [round((received[k] - t) * 1000, 1) for k, t in sent.items() if k in received]
         _progress(f"pop latencies in order (ms): {ordered}")
 
+    await runner.cleanup()  # the server first: the PBX going away under it is not an outage to report
     sim_conn.send(("stop", {}))
-    await runner.cleanup()
     sim_proc.join(5)
     cl_proc.join(5)
     return {
