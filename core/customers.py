@@ -48,7 +48,7 @@ def customer_dict(customer: Customer) -> dict[str, Any]:
     }
 
 
-def by_phone(e164: str) -> Select[tuple[Customer]]:
+def by_phone(e164: str) -> Select[Customer]:
     """The customer one of whose numbers is ``e164``."""
     return select(Customer).join(CustomerPhone).where(CustomerPhone.e164 == e164)
 

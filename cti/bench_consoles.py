@@ -111,14 +111,18 @@ class BenchConsole(asyncio.Protocol):
             self.transport.close()
 
 
+def _made(console: BenchConsole) -> Callable[[], BenchConsole]:
+    return lambda: console
+
+
 async def open_consoles(host: str, port: int, cookies: list[tuple[str, str]], watch: bytes,
                         on_pop: Callable[[bytes], None]) -> list[BenchConsole]:
     """One console per ``(cookie name, value)``, each upgraded and watching before this returns."""
     loop = asyncio.get_running_loop()
     consoles = []
     for name, value in cookies:
-        _transport, console = await loop.create_connection(
-            lambda name=name, value=value: BenchConsole(f"{host}:{port}", "/ws", f"{name}={value}", watch, on_pop), host, port)
+        console = BenchConsole(f"{host}:{port}", "/ws", f"{name}={value}", watch, on_pop)
+        await loop.create_connection(_made(console), host, port)
         await console.opened
         consoles.append(console)
     return consoles

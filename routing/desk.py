@@ -553,7 +553,7 @@ class TicketDesk:
         return {status: n for status, n in (await session.execute(stmt)).all()}
 
 
-def customer_history_query(customer_id: int, limit: int) -> Select[tuple[TimelineEntry, Ticket]]:
+def customer_history_query(customer_id: int, limit: int) -> Select[TimelineEntry, Ticket]:
     """The customer's last ``limit`` messages, calls and notes, newest first, with their tickets."""
     return (
         select(TimelineEntry, Ticket)

@@ -52,12 +52,19 @@ async def test_consoles_get_pops_only_and_answer_pings() -> None:
     await site.start()
     port = runner.addresses[0][1]
     pops: list[str] = []
+    both = asyncio.Event()
+
+    def on_pop(text: bytes) -> None:
+        pops.append(json.loads(text)["data"]["linkedid"])
+        if len(pops) == 2:
+            both.set()
+
     try:
         consoles = await open_consoles("127.0.0.1", port, [("fd_session", "a"), ("fd_session", "b")],
-                                       b'{"watch": {"queue": "status=open"}}', lambda text: pops.append(json.loads(text)["data"]["linkedid"]))
+                                       b'{"watch": {"queue": "status=open"}}', on_pop)
         async with asyncio.timeout(5):
-            while len(pops) < 2 or not pongs.is_set():
-                await asyncio.sleep(0.01)
+            await both.wait()
+            await pongs.wait()
         assert sorted(pops) == ["a", "b"]
         assert watches == [{"watch": {"queue": "status=open"}}] * 2
         for console in consoles:
