@@ -5,13 +5,24 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import Any
 
 from config.settings import Settings
 from core.auth import Actor
 from core.clock import SystemClock
 from core.db import Database
 from core.errors import FrontdeskError
-from core.users import add_user, issue_token_for, list_tokens, revoke_token, token_dict, token_state
+from core.users import (
+    add_user,
+    edit_user,
+    issue_token_for,
+    list_tokens,
+    list_users,
+    revoke_token,
+    set_user_active,
+    token_dict,
+    token_state,
+)
 
 
 async def add_user_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -63,6 +74,54 @@ async def token_command(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     except FrontdeskError as exc:
         print(f"cannot {args.token_command} the token: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close()
+
+
+def _edits(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags given to ``user edit``; an empty value clears a field (``--extension ''``)."""
+    changes: dict[str, Any] = {}
+    if args.name is not None:
+        changes["display_name"] = args.name
+    if args.role:
+        changes["roles"] = args.role
+    if args.skill is not None:
+        changes["skills"] = [s for s in args.skill if s]
+    for flag, field in (("extension", "extension"), ("interface", "pbx_interface"), ("language", "language"),
+                        ("email", "email"), ("mobile", "mobile")):
+        value = getattr(args, flag)
+        if value is not None:
+            changes[field] = value or None
+    return changes
+
+
+async def user_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``frontdesk user list|edit|disable|enable``: run by whoever runs the server, audited as the system."""
+    db = Database(settings.database_url)
+    system = Actor.system()
+    try:
+        async with db.transaction() as session:
+            if args.user_command == "list":
+                users = await list_users(session, system, include_inactive=args.all)
+                print(f"{'id':>5}  {'login':<16} {'name':<24} {'roles':<22} {'interface':<16} {'skills':<24} state")
+                for user in users:
+                    print(f"{user.id:>5}  {user.login:<16} {user.display_name[:24]:<24} {','.join(user.roles or [])[:22]:<22} "
+                          f"{(user.pbx_interface or '-')[:16]:<16} {','.join(map(str, user.skills or []))[:24] or '-':<24} "
+                          f"{'active' if user.active else 'disabled'}")
+            elif args.user_command == "edit":
+                changes = _edits(args)
+                if not changes:
+                    print("nothing to change: give at least one option (see --help)", file=sys.stderr)
+                    return 2
+                user = await edit_user(session, system, args.login, changes)
+                print(f"user {user.login} changed: {', '.join(sorted(changes))}")
+            else:
+                user = await set_user_active(session, system, args.login, args.user_command == "enable")
+                print(f"user {user.login} {'enabled' if user.active else 'disabled: their sessions ended and tokens stopped'}")
+        return 0
+    except FrontdeskError as exc:
+        print(f"cannot {args.user_command} the user: {exc.message}", file=sys.stderr)
         return 2
     finally:
         await db.close()

@@ -92,6 +92,13 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return asyncio.run(add_user_command(settings, args))
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    from config.admin import user_command
+
+    settings = _settings(args)
+    return asyncio.run(user_command(settings, args))
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     from config.admin import token_command
 
@@ -154,6 +161,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extension", help="phone extension, e.g. 1001")
     p.add_argument("--interface", help="PBX interface, e.g. PJSIP/1001 (default from the extension)")
     p.add_argument("--password", help="password (prompted when omitted)")
+    p = user_sub.add_parser("list", help="list users", description="list users")
+    p.set_defaults(func=cmd_user)
+    p.add_argument("--all", action="store_true", help="disabled users too")
+    p = user_sub.add_parser("edit", help="change a user's roles, skills, phone, language or contact",
+                            description="change a user; an empty value clears a field, e.g. --extension ''")
+    p.set_defaults(func=cmd_user)
+    p.add_argument("login")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--role", action="append", choices=["agent", "supervisor", "ops", "admin"], help="repeatable; replaces the roles")
+    p.add_argument("--skill", action="append", help="repeatable, e.g. billing or billing:3; replaces the skills (--skill '' clears)")
+    p.add_argument("--extension", help="phone extension, e.g. 1001 (sets the interface PJSIP/<extension> unless --interface)")
+    p.add_argument("--interface", help="PBX interface, e.g. PJSIP/1001")
+    p.add_argument("--language", help="console language: en, es or zh_CN")
+    p.add_argument("--email", help="email address (SLA alerts)")
+    p.add_argument("--mobile", help="mobile number, E.164 (SLA alerts by SMS)")
+    for verb, help_ in (("disable", "disable a user: their sessions end and their tokens stop at once"),
+                        ("enable", "enable a disabled user again")):
+        p = user_sub.add_parser(verb, help=help_, description=help_)
+        p.set_defaults(func=cmd_user)
+        p.add_argument("login")
 
     token = sub.add_parser("token", help="API tokens", description="make, list and revoke API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)

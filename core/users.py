@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
@@ -16,7 +17,7 @@ from core.auth import Actor
 from core.clock import as_utc, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from core.passwords import hash_password, verify_password
-from core.records import ApiToken, Role, User
+from core.records import ApiToken, Role, User, WebSession
 
 
 def user_dict(user: User) -> dict[str, Any]:
@@ -254,4 +255,99 @@ async def set_own_language(session: AsyncSession, actor: Actor, language: str | 
     before = user.language
     user.language = language
     record_change(session, actor, "user.language", "user", user.id, {"language": before}, {"language": language})
+    return user
+
+
+SKILL_PATTERN = re.compile(r"^[\w.\-]{1,40}(:[1-9])?$")
+INTERFACE_PATTERN = re.compile(r"^[A-Za-z0-9]{2,16}/[\w.@\-]{1,60}$")
+EXTENSION_PATTERN = re.compile(r"^[0-9*#+]{1,20}$")
+EDITABLE = ("display_name", "roles", "skills", "extension", "pbx_interface", "language", "email", "mobile")
+
+
+async def user_by_login(session: AsyncSession, login: str) -> User:
+    user = (await session.execute(select(User).where(User.login == login.strip()))).scalar()
+    if user is None:
+        raise NotFound("no such user", {"login": login})
+    return user
+
+
+def _checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """The fields an admin may change, each checked; the first bad one is named."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(f"these fields cannot be changed: {', '.join(unknown)}", {"field": unknown[0]})
+    out: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field == "display_name":
+            if not isinstance(value, str) or not value.strip() or len(value) > 200:
+                raise InvalidInput("a display name is 1 to 200 characters", {"field": field})
+            value = value.strip()
+        elif field == "roles":
+            roles = {r.value for r in Role}
+            if not isinstance(value, list) or not value or any(r not in roles for r in value):
+                raise InvalidInput("roles must be among agent, supervisor, ops, admin", {"field": field, "roles": value})
+            value = list(dict.fromkeys(value))
+        elif field == "skills":
+            if not isinstance(value, list) or len(value) > 50 or any(not isinstance(s, str) or not SKILL_PATTERN.match(s) for s in value):
+                raise InvalidInput("a skill is a word, optionally with a level 1-9: billing or billing:3", {"field": field, "skills": value})
+            value = list(dict.fromkeys(value))
+        elif field == "extension":
+            if value is not None and (not isinstance(value, str) or not EXTENSION_PATTERN.match(value)):
+                raise InvalidInput("an extension is digits, e.g. 1001", {"field": field})
+        elif field == "pbx_interface":
+            if value is not None and (not isinstance(value, str) or not INTERFACE_PATTERN.match(value)):
+                raise InvalidInput("a PBX interface is TECH/resource, e.g. PJSIP/1001", {"field": field})
+        elif field == "language":
+            if value is not None and (not isinstance(value, str) or not re.match(r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$", value)):
+                raise InvalidInput("a language is a tag such as en, es or zh_CN", {"field": field})
+        elif field == "email":
+            if value is not None and (not isinstance(value, str) or "@" not in value or len(value) > 320):
+                raise InvalidInput("an email address has an @", {"field": field})
+        elif field == "mobile":
+            if value is not None and (not isinstance(value, str) or not re.match(r"^\+[1-9][0-9]{6,14}$", value)):
+                raise InvalidInput("a mobile number is E.164, e.g. +34600123456", {"field": field})
+        out[field] = value
+    return out
+
+
+async def edit_user(session: AsyncSession, actor: Actor, login: str, changes: dict[str, Any]) -> User:
+    """An admin changes a person's roles, skills, phone, language or contact details; audited
+    field by field. An extension without an interface gets ``PJSIP/<extension>``, as at creation."""
+    actor.require(Role.ADMIN)
+    user = await user_by_login(session, login)
+    checked = _checked_changes(changes)
+    if checked.get("extension") and "pbx_interface" not in checked:
+        checked["pbx_interface"] = f"PJSIP/{checked['extension']}"
+    if "roles" in checked and Role.ADMIN.value not in checked["roles"] and Role.ADMIN.value in (user.roles or []):
+        await _keep_an_admin(session, user)
+    before = {field: getattr(user, field) for field in checked}
+    for field, value in checked.items():
+        setattr(user, field, value)
+    record_change(session, actor, "user.edit", "user", user.id, before, checked)
+    await session.flush()
+    return user
+
+
+async def _keep_an_admin(session: AsyncSession, leaving: User) -> None:
+    others = (await session.execute(select(User).where(User.active.is_(True), User.id != leaving.id))).scalars()
+    if not any(Role.ADMIN.value in (u.roles or []) for u in others):
+        raise Conflict("this is the last active admin: make someone else admin first", {"login": leaving.login})
+
+
+async def set_user_active(session: AsyncSession, actor: Actor, login: str, active: bool) -> User:
+    """Disable (or enable again) a person. Disabled, their logins end at once: their web
+    sessions are deleted and their API tokens stop working (``user_for_token`` reads ``active``)."""
+    actor.require(Role.ADMIN)
+    user = await user_by_login(session, login)
+    if not active and actor.user_id == user.id:
+        raise Conflict("you cannot disable yourself", {"login": login})
+    if not active and Role.ADMIN.value in (user.roles or []):
+        await _keep_an_admin(session, user)
+    if user.active != active:
+        user.active = active
+        if not active:
+            await session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        record_change(session, actor, "user.enable" if active else "user.disable", "user", user.id,
+                      {"active": not active}, {"active": active})
+    await session.flush()
     return user
