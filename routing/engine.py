@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,14 +52,15 @@ class Facts:
     tags: frozenset[str] = frozenset()
     language: str = ""
     history: CustomerTickets | None = None
-    # keyword condition → the phrases found for it in the subject, in the body (computed once per contact)
-    keyword_hits: tuple[dict[int, list[str]], dict[int, list[str]]] | None = None
+    # the keyword automaton's keys found in the subject, in the body (computed once per decision)
+    keyword_keys: tuple[set[int], set[int]] | None = None
 
     def attribute(self, name: str) -> Any:
         return self.contact.attributes.get(name)
 
 
 Predicate = Callable[[Facts], str | None]  # why the condition holds, or None
+Test = Callable[[Facts], bool]  # whether it holds: the cheap question asked of every candidate rule
 
 
 def _domain(address: str | None) -> str:
@@ -100,6 +101,46 @@ def _text_of(field: str) -> Callable[[Facts], Any]:
     return _READERS[field]
 
 
+def _keys_of(field: str) -> Callable[[Facts], str | list[str] | None]:
+    """A field's value(s) as list conditions and the index compare them: case-folded, None when empty.
+
+    One reader serves both the index lookup and the condition, so the two can never disagree.
+    """
+    special = _FOLDED_READERS.get(field)
+    if special is not None:
+        return special
+    read = _READERS[field]
+
+    def keys(f: Facts) -> str | list[str] | None:
+        got = read(f)
+        if isinstance(got, list):
+            return [str(v).casefold() for v in got]
+        return str(got).casefold() if got else None
+
+    return keys
+
+
+def _folded_sender(f: Facts) -> str | None:
+    address = f.contact.address
+    return address.lower().casefold() if address else None
+
+
+def _folded_domain(f: Facts) -> str | None:
+    address = f.contact.address
+    if not address or "@" not in address:
+        return None
+    return address.rsplit("@", 1)[1].lower().casefold() or None
+
+
+# The hot fields, read without the generic wrapper (each gives what ``_keys_of``'s wrapper would).
+_FOLDED_READERS: dict[str, Callable[[Facts], str | list[str] | None]] = {
+    "channel": lambda f: f.contact.channel.casefold() or None,
+    "tier": lambda f: f.contact.customer_tier.casefold() or None if f.contact.customer_tier else None,
+    "sender": _folded_sender,
+    "sender_domain": _folded_domain,
+}
+
+
 def _age_hours(facts: Facts, open_ticket: OpenTicket) -> float:
     return (facts.now - as_utc(open_ticket.updated_at)).total_seconds() / 3600
 
@@ -107,9 +148,11 @@ def _age_hours(facts: Facts, open_ticket: OpenTicket) -> float:
 class _Keywords:
     """One automaton over every keyword condition of the set; each condition remembers its scope.
 
-    A contact's subject and body are folded once and each run through the automaton once; the
-    keys found map straight to the conditions they satisfy (a table built with the set), so
-    the cost per contact does not grow with the number of keyword rules.
+    A contact's subject and body are folded once and run through the automaton once; what a
+    contact keeps is the two sets of automaton keys found (in the subject, in the body). A
+    condition holds when one of its own keys (a table built with the set) is among them, so
+    the cost per contact does not grow with the number of keyword rules, and nothing is built
+    per condition unless its rule matches and its reason is written.
     """
 
     def __init__(self) -> None:
@@ -118,6 +161,9 @@ class _Keywords:
         self.matcher: KeywordMatcher | None = None
         self.in_subject: list[tuple[tuple[int, str], ...]] = []  # automaton key → (condition, phrase) it satisfies in a subject
         self.in_body: list[tuple[tuple[int, str], ...]] = []
+        self.subject_keys: list[frozenset[int]] = []  # condition → the automaton keys that satisfy it in a subject
+        self.body_keys: list[frozenset[int]] = []
+        self.phrases: list[dict[int, str]] = []  # condition → automaton key → the phrase as written
 
     def add(self, scope: str, words: list[str]) -> int:
         key = len(self.entries)
@@ -127,20 +173,32 @@ class _Keywords:
 
     def build(self) -> None:
         self.matcher = KeywordMatcher(self.entries) if self.entries else None
+        subject_keys: list[set[int]] = [set() for _ in self.entries]
+        body_keys: list[set[int]] = [set() for _ in self.entries]
+        self.phrases = [{} for _ in self.entries]
         if self.matcher is not None:
             owners = self.matcher.owners()
             scopes = self.scopes
             self.in_subject = [tuple(o for o in pairs if scopes[o[0]] != "body") for pairs in owners]
             self.in_body = [tuple(o for o in pairs if scopes[o[0]] != "subject") for pairs in owners]
+            for found_key, pairs in enumerate(owners):
+                for condition, phrase in pairs:
+                    self.phrases[condition][found_key] = phrase
+                    if scopes[condition] != "body":
+                        subject_keys[condition].add(found_key)
+                    if scopes[condition] != "subject":
+                        body_keys[condition].add(found_key)
+        self.subject_keys[:] = [frozenset(k) for k in subject_keys]  # in place: the tests compiled already hold these lists
+        self.body_keys[:] = [frozenset(k) for k in body_keys]
 
-    def hits(self, facts: Facts) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
-        """Condition → the phrases found for it in the subject, and in the body."""
-        found = facts.keyword_hits
+    def found(self, facts: Facts) -> tuple[set[int], set[int]]:
+        """The automaton keys found in the contact's subject, and in its body (once per decision)."""
+        found = facts.keyword_keys
         if found is None:
-            in_subject: dict[int, list[str]] = {}
-            in_body: dict[int, list[str]] = {}
             matcher = self.matcher
-            if matcher is not None:
+            if matcher is None:
+                found = (set(), set())
+            else:
                 contact = facts.contact
                 folded = contact.folded
                 if folded is None:
@@ -148,17 +206,18 @@ class _Keywords:
                     if "\x00" in subject:  # the separator of the two parts (a NUL in a subject is junk anyway)
                         subject = subject.replace("\x00", " ")
                     folded = contact.folded = fold(subject + "\x00" + contact.body)
-                keys_in_subject, keys_in_body = matcher.found_in_parts(folded)
-                for keys, table, into in ((keys_in_subject, self.in_subject, in_subject), (keys_in_body, self.in_body, in_body)):
-                    for key in keys:
-                        for condition, phrase in table[key]:
-                            phrases = into.get(condition)
-                            if phrases is None:
-                                into[condition] = [phrase]
-                            else:
-                                phrases.append(phrase)
-            found = facts.keyword_hits = (in_subject, in_body)
+                found = matcher.found_in_parts(folded)
+            facts.keyword_keys = found
         return found
+
+    def test(self, key: int) -> Test:
+        subject_keys, body_keys, found = self.subject_keys, self.body_keys, self.found
+
+        def keyword(f: Facts) -> bool:
+            in_subject, in_body = f.keyword_keys or found(f)
+            return not subject_keys[key].isdisjoint(in_subject) or not body_keys[key].isdisjoint(in_body)
+
+        return keyword
 
 
 def _compile_condition(cond: Condition, keywords: _Keywords, calendars: Mapping[str, WorkingTime]) -> Predicate:
@@ -170,11 +229,13 @@ def _compile_condition(cond: Condition, keywords: _Keywords, calendars: Mapping[
         where = {"any": "", "subject": " in the subject", "body": " in the body"}[scope]
 
         def keyword(f: Facts) -> str | None:
-            in_subject, in_body = keywords.hits(f)
-            subject, body = in_subject.get(key), in_body.get(key)
-            if subject is None and body is None:
+            in_subject, in_body = f.keyword_keys or keywords.found(f)
+            phrases = keywords.phrases[key]
+            subject = [phrases[k] for k in keywords.subject_keys[key] & in_subject]
+            body = [phrases[k] for k in keywords.body_keys[key] & in_body]
+            if not subject and not body:
                 return None
-            found = dict.fromkeys(sorted(subject or ()) + sorted(body or ()))
+            found = dict.fromkeys(sorted(subject) + sorted(body))
             return f"keyword {', '.join(found)}{where}"
 
         return keyword
@@ -258,44 +319,86 @@ def _compile_condition(cond: Condition, keywords: _Keywords, calendars: Mapping[
     return member
 
 
+def _compile_test(cond: Condition, keyword_key: int | None, keywords: _Keywords, predicate: Predicate) -> Test:
+    """The yes/no of a condition without its reason: what candidates are checked with.
+
+    Only the conditions of every contact's path get their own; any other (tickets, calendars,
+    fields added later) asks its predicate, which says the same by answering at all.
+    """
+    field, op, value = cond.field, cond.op, cond.value
+    if keyword_key is not None:
+        return keywords.test(keyword_key)
+    if field in HISTORY_FIELDS or field not in _READERS:
+        return lambda f: predicate(f) is not None
+    if op == "is":
+        read = _READERS[field]
+        return lambda f: bool(read(f) == value)
+    if op == "starts_with" and isinstance(value, list):
+        prefixes = tuple(value)
+        read = _READERS[field]
+        return lambda f: (read(f) or "").startswith(prefixes)
+    if op in ("in", "not_in") and isinstance(value, list):
+        wanted = frozenset(v.casefold() for v in value)
+        keys = _keys_of(field)
+        negate = op == "not_in"
+
+        def member(f: Facts) -> bool:
+            got = keys(f)
+            if got is None:
+                return negate
+            if isinstance(got, str):
+                return (got in wanted) != negate
+            return (not wanted.isdisjoint(got)) != negate
+
+        return member
+    return lambda f: predicate(f) is not None
+
+
 @dataclasses.dataclass(slots=True)
 class CompiledRule:
     rule: Rule
     groups: list[tuple[Literal["all", "any"], list[tuple[Predicate, bool]]]]
     actions: CompiledActions
+    tests: list[list[Test]] = dataclasses.field(default_factory=list)  # per group, per condition: holds or not
+    anchor: int | None = None  # the condition of a one-group rule that being a candidate already proves
 
     simple: tuple[Predicate, ...] | None = None  # one ``all`` group that reads no tickets: its conditions
+    rest: tuple[Test, ...] = ()  # ... and the tests left to ask of a candidate (its anchor is known to hold)
+    every: tuple[Test, ...] = ()  # ... and all of its tests (every rule tried, without the index)
+    prefix: str = ""  # of its reason, "rule 'name' vN: "
 
     def __post_init__(self) -> None:
         if len(self.groups) == 1 and self.groups[0][0] == "all" and not any(h for _p, h in self.groups[0][1]):
             self.simple = tuple(p for p, _h in self.groups[0][1])
+            self.every = tuple(self.tests[0])
+            self.rest = tuple(t for n, t in enumerate(self.tests[0]) if n != self.anchor)
 
-    def check(self, facts: Facts) -> list[str] | object | None:
-        """Why it matches, None when it does not, ``_NEED_HISTORY`` when that depends on tickets not read."""
-        reasons: list[str] = []
+    def check(self, facts: Facts, anchored: bool = True) -> list[str] | object | None:
+        """Why it matches, None when it does not, ``_NEED_HISTORY`` when that depends on tickets not read.
+
+        ``anchored``: the rule is a candidate of the index, so its anchor condition holds.
+        """
         if self.simple is not None:  # the common shape, without the general bookkeeping
-            for predicate in self.simple:
-                why = predicate(facts)
-                if why is None:
+            for test in self.rest if anchored else self.every:
+                if not test(facts):
                     return None
-                reasons.append(why)
-            return reasons
+            return [predicate(facts) for predicate in self.simple]  # type: ignore[misc]  # each holds: a reason each
+        reasons: list[str] = []
         pending = False
-        for mode, conditions in self.groups:
+        for (mode, conditions), tests in zip(self.groups, self.tests, strict=True):
             hits: list[str] = []
             unknown = False
             holds = mode == "all"
-            for predicate, needs_history in conditions:
+            for (predicate, needs_history), test in zip(conditions, tests, strict=True):
                 if needs_history and facts.history is None:
                     unknown = True
                     continue
-                why = predicate(facts)
                 if mode == "all":
-                    if why is None:
+                    if not test(facts):
                         return None
-                    hits.append(why)
-                elif why is not None:
-                    hits, holds = [why], True
+                    hits.append(predicate(facts))  # type: ignore[arg-type]  # it holds: it has a reason
+                elif test(facts):
+                    hits, holds = [predicate(facts)], True  # type: ignore[list-item]
                     break
             if not holds:
                 if not unknown:
@@ -319,20 +422,28 @@ class _CandidateIndex:
     to match (a condition of an ``all`` group, or every condition of an ``any`` group). A contact's
     candidates are the rules filed under the values it has, plus the rules without an anchor;
     they are then checked in order as before, so the index only saves work, never changes a result.
+    A candidate filed under one condition of its ``all`` group has that condition proved by the
+    lookup, so it is not asked again.
     """
 
     def __init__(self) -> None:
         self.by_key: dict[tuple[str, Any], int] = defaultdict(int)  # anchor value → the rules filed under it, as bits
         self.always = 0  # rules without an anchor, as bits
-        self.member_fields: set[str] = set()
-        self.flag_fields: set[str] = set()
-        self.prefix_lengths: set[int] = set()
+        self.members: dict[str, dict[str, int]] = {}  # list field → folded value → rules, as bits
+        self.flags: dict[str, dict[Any, int]] = {}
+        self.prefixes: dict[int, dict[str, int]] = {}  # prefix length → prefix → rules, as bits
         self.keywords = False
+        self.in_subject: list[int] = []  # automaton key found in a subject → the rules it makes candidates
+        self.in_body: list[int] = []
+        self.readers: list[tuple[Callable[[Facts], str | list[str] | None], dict[str, int]]] = []
+        self.flag_readers: list[tuple[Callable[[Facts], Any], dict[Any, int]]] = []
 
     @staticmethod
     def _anchor(cond: Condition, keyword_key: int | None) -> list[tuple[str, Any]] | None:
         if keyword_key is not None:
             return [("kw", keyword_key)]
+        if cond.field not in _READERS:  # read its own way (see ``_compile_condition``): checked, never looked up
+            return None
         if cond.op == "in" and isinstance(cond.value, list):
             return [(cond.field, v.casefold()) for v in cond.value]
         if cond.op == "is" and cond.field in _FLAG_FIELDS:
@@ -346,62 +457,80 @@ class _CandidateIndex:
         """About how many contacts an anchor lets through: few values of a selective field is best."""
         return sum(1000 if field in _BROAD_FIELDS else 1 for field, _value in anchor)
 
-    def add(self, position: int, rule: Rule, keyword_keys: dict[int, int]) -> None:
+    def add(self, position: int, rule: Rule, keyword_keys: dict[int, int]) -> int | None:
+        """File the rule; the anchor condition's place in a one-group ``all`` rule, else None."""
         best: list[tuple[str, Any]] | None = None
+        anchor: int | None = None
         for group in rule.groups:
             anchors = [self._anchor(c, keyword_keys.get(id(c))) for c in group.conditions]
             if group.mode == "all":
-                options = [a for a in anchors if a is not None]
+                options = [(n, a) for n, a in enumerate(anchors) if a is not None]
             else:
-                options = [[k for a in anchors for k in a]] if all(a is not None for a in anchors) else []  # type: ignore[union-attr]
-            for option in options:
+                options = [(None, [k for a in anchors for k in a])] if all(a is not None for a in anchors) else []  # type: ignore[union-attr]
+            for n, option in options:
                 if best is None or self._cost(option) < self._cost(best):
-                    best = option
+                    best, anchor = option, n
         bit = 1 << position
         if best is None:
             self.always |= bit
-            return
+            return None
         for key in dict.fromkeys(best):
             self.by_key[key] |= bit
-            field = key[0]
+            field, value = key
             if field == "kw":
                 self.keywords = True
             elif field == "phone_prefix":
-                self.prefix_lengths.add(len(key[1]))
+                table = self.prefixes.setdefault(len(value), {})
+                table[value] = table.get(value, 0) | bit
             elif field in _FLAG_FIELDS:
-                self.flag_fields.add(field)
+                flags = self.flags.setdefault(field, {})
+                flags[value] = flags.get(value, 0) | bit
             else:
-                self.member_fields.add(field)
+                members = self.members.setdefault(field, {})
+                members[value] = members.get(value, 0) | bit
+        return anchor if len(rule.groups) == 1 else None
 
-    def candidates(self, facts: Facts, keywords: _Keywords) -> list[int]:
-        """The positions of the rules that may match, in order (one integer OR per value the contact has)."""
-        found = self.always
+    def build(self, keywords: _Keywords) -> None:
+        """Bind each field's reader and map each automaton key straight to the rules it makes candidates."""
+        self.readers = [(_keys_of(field), values) for field, values in self.members.items()]
+        self.flag_readers = [(_READERS[field], values) for field, values in self.flags.items()]
         by_key = self.by_key
-        for field in self.member_fields:
-            got = _READERS[field](facts)
-            if isinstance(got, list):
+        self.in_subject = [_bits(by_key.get(("kw", c), 0) for c, _p in pairs) for pairs in keywords.in_subject]
+        self.in_body = [_bits(by_key.get(("kw", c), 0) for c, _p in pairs) for pairs in keywords.in_body]
+
+    def found(self, facts: Facts, keywords: _Keywords) -> int:
+        """The rules that may match, as bits (one integer OR per value the contact has)."""
+        found = self.always
+        for keys, values in self.readers:
+            got = keys(facts)
+            if got is None:
+                continue
+            if isinstance(got, str):
+                found |= values.get(got, 0)
+            else:
                 for value in got:
-                    found |= by_key.get((field, str(value).casefold()), 0)
-            elif got:
-                found |= by_key.get((field, str(got).casefold()), 0)
-        for field in self.flag_fields:
-            found |= by_key.get((field, _READERS[field](facts)), 0)
-        if self.prefix_lengths:
+                    found |= values.get(value, 0)
+        for read, flags in self.flag_readers:
+            found |= flags.get(read(facts), 0)
+        if self.prefixes:
             address = facts.contact.address or ""
-            for length in self.prefix_lengths:
-                found |= by_key.get(("phone_prefix", address[:length]), 0)
+            for length, prefixes in self.prefixes.items():
+                found |= prefixes.get(address[:length], 0)
         if self.keywords:
-            in_subject, in_body = keywords.hits(facts)
+            in_subject, in_body = keywords.found(facts)
+            subject_bits, body_bits = self.in_subject, self.in_body
             for key in in_subject:
-                found |= by_key.get(("kw", key), 0)
+                found |= subject_bits[key]
             for key in in_body:
-                found |= by_key.get(("kw", key), 0)
-        positions = []
-        while found:
-            low = found & -found
-            positions.append(low.bit_length() - 1)
-            found ^= low
-        return positions
+                found |= body_bits[key]
+        return found
+
+
+def _bits(parts: Iterable[int]) -> int:
+    found = 0
+    for part in parts:
+        found |= part
+    return found
 
 
 def _priority(name: str) -> int:
@@ -440,11 +569,13 @@ class RuleEngine:
     """Immutable once built: saving rules builds a new engine, swapped in whole."""
 
     def __init__(self, rule_set: RuleSet, version: int, settings: RoutingSettings,
-                 calendars: Mapping[str, WorkingTime] | None = None) -> None:
+                 calendars: Mapping[str, WorkingTime] | None = None, indexed: bool = True) -> None:
+        """``indexed=False`` tries every rule with every condition: the reference the index is tested against."""
         self.rule_set = rule_set
         self.calendars: Mapping[str, WorkingTime] = calendars or {}
         self.version = version
         self.settings = settings
+        self.indexed = indexed
         self._keywords = _Keywords()
         self._index = _CandidateIndex()
         self.rules: list[CompiledRule] = []
@@ -453,17 +584,26 @@ class RuleEngine:
                 continue
             keyword_keys: dict[int, int] = {}  # id(condition) → its key in the keyword automaton
             groups = []
+            tests = []
             for g in rule.groups:
                 compiled = []
+                group_tests = []
                 for c in g.conditions:
                     before = len(self._keywords.entries)
-                    compiled.append((_compile_condition(c, self._keywords, self.calendars), c.field in HISTORY_FIELDS))
-                    if len(self._keywords.entries) > before:
-                        keyword_keys[id(c)] = before
+                    predicate = _compile_condition(c, self._keywords, self.calendars)
+                    keyword_key = before if len(self._keywords.entries) > before else None
+                    if keyword_key is not None:
+                        keyword_keys[id(c)] = keyword_key
+                    compiled.append((predicate, c.field in HISTORY_FIELDS))
+                    group_tests.append(_compile_test(c, keyword_key, self._keywords, predicate))
                 groups.append((g.mode, compiled))
-            self._index.add(len(self.rules), rule, keyword_keys)
-            self.rules.append(CompiledRule(rule, groups, CompiledActions.of(rule.actions)))
+                tests.append(group_tests)
+            anchor = self._index.add(len(self.rules), rule, keyword_keys)
+            self.rules.append(CompiledRule(rule, groups, CompiledActions.of(rule.actions), tests, anchor,
+                                           prefix=f"rule '{rule.name}' v{version}: "))
         self._keywords.build()
+        self._index.build(self._keywords)
+        self._all = (1 << len(self.rules)) - 1
 
     def base(self, contact: Contact) -> Decision:
         """The decision before any rule: the default queue for the channel (or the PBX/API queue)."""
@@ -485,21 +625,25 @@ class RuleEngine:
         decision = self.base(contact)
         join: JoinOpenTicket | None = None
         rules = self.rules
-        for position in self._index.candidates(facts, self._keywords):
-            compiled = rules[position]
-            verdict = compiled.check(facts)
+        indexed = self.indexed
+        found = self._index.found(facts, self._keywords) if indexed else self._all
+        while found:  # the candidates, in order: lowest bit first
+            low = found & -found
+            found ^= low
+            compiled = rules[low.bit_length() - 1]
+            verdict = compiled.check(facts, indexed)
             if verdict is _NEED_HISTORY:
                 facts.history = await self._history(session, contact, facts.now)
-                verdict = compiled.check(facts)
-            if not isinstance(verdict, list):
+                verdict = compiled.check(facts, indexed)
+            if verdict is None or verdict is _NEED_HISTORY:
                 continue
             compiled.actions.apply(decision)
-            decision.matched_rule = compiled.rule.name
-            decision.rules.append(compiled.rule.name)
-            why = " and ".join(verdict) or "every contact"
-            decision.reasons.append(f"rule '{compiled.rule.name}' v{self.version}: {why}")
-            join = compiled.rule.actions.join_open_ticket or join
-            if compiled.rule.stop:
+            rule = compiled.rule
+            decision.matched_rule = rule.name
+            decision.rules.append(rule.name)
+            decision.reasons.append(compiled.prefix + (" and ".join(verdict) or "every contact"))  # type: ignore[arg-type]
+            join = rule.actions.join_open_ticket or join
+            if rule.stop:
                 break
         await self._resolve(session, contact, decision, facts, join)
         return decision
