@@ -565,6 +565,33 @@ class CompiledActions:
             decision.tags = sorted(self.tags.union(decision.tags))
 
 
+def _reads_tickets(rule: Rule) -> bool:
+    """Whether the rule asks about, or its actions act on, the customer's tickets (see ``RuleEngine._resolve``)."""
+    actions = rule.actions
+    return (actions.join_open_ticket is not None or actions.call in ("callback", "log") or actions.strategy == "last_agent"
+            or any(c.field in HISTORY_FIELDS for g in rule.groups for c in g.conditions))
+
+
+def _scope(rule: Rule) -> tuple[frozenset[str] | None, frozenset[str], bool | None]:
+    """The channels a rule can match (None: any), those it cannot, and whether only known (or unknown) customers."""
+    allowed: frozenset[str] | None = None
+    excluded: frozenset[str] = frozenset()
+    known: bool | None = None
+    for group in rule.groups:
+        if group.mode != "all" and len(group.conditions) > 1:
+            continue
+        for c in group.conditions:
+            if c.field == "channel" and isinstance(c.value, list):
+                values = frozenset(v.casefold() for v in c.value)
+                if c.op == "in":
+                    allowed = values if allowed is None else allowed & values
+                else:
+                    excluded |= values
+            elif c.field == "known_customer" and c.op == "is" and isinstance(c.value, bool):
+                known = c.value
+    return allowed, excluded, known
+
+
 class RuleEngine:
     """Immutable once built: saving rules builds a new engine, swapped in whole."""
 
@@ -604,6 +631,24 @@ class RuleEngine:
         self._keywords.build()
         self._index.build(self._keywords)
         self._all = (1 << len(self.rules)) - 1
+        self._ticket_readers = [_scope(r.rule) for r in self.rules if _reads_tickets(r.rule)]
+        self._queues_read_tickets = "last_agent" in settings.queue_strategies.values()
+
+    def reads_tickets(self, contact: Contact) -> bool:
+        """Whether deciding ``contact`` may read the customer's (or sender's) tickets.
+
+        What a batch reads ahead: a mail no rule asks about tickets needs no ticket read. Only
+        an optimisation: a contact said not to read that does read still gets its own query.
+        """
+        if self._queues_read_tickets:
+            return True
+        channel = contact.channel.casefold()
+        known = contact.customer_id is not None
+        for allowed, excluded, wants_known in self._ticket_readers:
+            if ((allowed is None or channel in allowed) and channel not in excluded
+                    and (wants_known is None or wants_known == known)):
+                return True
+        return False
 
     def base(self, contact: Contact) -> Decision:
         """The decision before any rule: the default queue for the channel (or the PBX/API queue)."""

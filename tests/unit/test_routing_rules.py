@@ -16,6 +16,7 @@ from core.errors import InvalidInput
 from core.normalize import fold
 from routing.bench import generated_contact, generated_rules
 from routing.contact import Contact, Decision
+from routing.defaults import default_rules
 from routing.engine import RuleEngine
 from routing.rules import MAX_KEYWORDS, parse_rules
 from routing.settings import RoutingSettings
@@ -155,3 +156,17 @@ def test_inside_or_outside_business_hours_of_a_named_calendar() -> None:
     # A calendar removed since the rules were saved: the rule fails (the policy sends the contact to the default queue).
     with pytest.raises(LookupError):
         asyncio.run(RuleEngine(rules, 3, RoutingSettings()).decide(None, contact, saturday))  # type: ignore[arg-type]
+
+
+def test_only_contacts_a_rule_may_ask_about_tickets_have_them_read_ahead() -> None:
+    """Batches (replay, the bench) read ahead tickets only for contacts ``reads_tickets`` names."""
+    settings = RoutingSettings.model_validate({})
+    engine = RuleEngine(default_rules(settings), 0, settings)
+    assert engine.reads_tickets(Contact("voice", None))  # a call joins the caller's recent ticket
+    assert engine.reads_tickets(Contact("email", 5))  # a known customer's last agent
+    assert not engine.reads_tickets(Contact("email", None))
+    assert engine.reads_tickets(Contact("web", None))  # the API caller may ask to join (a flag read per contact: read ahead)
+    waits = _rule("Old tickets", [("open_ticket", "older_than_hours", 48)], {"queue": "stale"})
+    assert RuleEngine(parse_rules([waits]), 1, settings).reads_tickets(Contact("email", None))
+    last = RoutingSettings.model_validate({"queue_strategies": {"email": "last_agent"}})
+    assert RuleEngine(parse_rules([]), 1, last).reads_tickets(Contact("email", None))
