@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from alerts.calendar import WorkingTime
 
 _NEED_HISTORY = object()  # a rule's verdict when it depends on the customer's tickets, not read yet
+_HOLDS = object()  # a rule's verdict when it matches and nobody reads why (replay)
 
 
 @dataclasses.dataclass(slots=True)
@@ -373,15 +374,18 @@ class CompiledRule:
             self.every = tuple(self.tests[0])
             self.rest = tuple(t for n, t in enumerate(self.tests[0]) if n != self.anchor)
 
-    def check(self, facts: Facts, anchored: bool = True) -> list[str] | object | None:
+    def check(self, facts: Facts, anchored: bool = True, explain: bool = True) -> list[str] | object | None:
         """Why it matches, None when it does not, ``_NEED_HISTORY`` when that depends on tickets not read.
 
         ``anchored``: the rule is a candidate of the index, so its anchor condition holds.
+        ``explain=False``: ``_HOLDS`` instead of the reasons when it matches.
         """
         if self.simple is not None:  # the common shape, without the general bookkeeping
             for test in self.rest if anchored else self.every:
                 if not test(facts):
                     return None
+            if not explain:
+                return _HOLDS
             return [predicate(facts) for predicate in self.simple]  # type: ignore[misc]  # each holds: a reason each
         reasons: list[str] = []
         pending = False
@@ -660,7 +664,8 @@ class RuleEngine:
             rule_version=self.version,
         )
 
-    async def decide(self, session: AsyncSession, contact: Contact, now: datetime) -> Decision:
+    async def decide(self, session: AsyncSession, contact: Contact, now: datetime, explain: bool = True) -> Decision:
+        """``explain=False`` (replay, which compares outcomes only): the same decision without the rules' reasons."""
         facts = Facts(contact, as_utc(now))
         if contact.customer_id is not None:
             customer = await session.get(Customer, contact.customer_id)  # usually in the identity map
@@ -676,17 +681,18 @@ class RuleEngine:
             low = found & -found
             found ^= low
             compiled = rules[low.bit_length() - 1]
-            verdict = compiled.check(facts, indexed)
+            verdict = compiled.check(facts, indexed, explain)
             if verdict is _NEED_HISTORY:
                 facts.history = await self._history(session, contact, facts.now)
-                verdict = compiled.check(facts, indexed)
+                verdict = compiled.check(facts, indexed, explain)
             if verdict is None or verdict is _NEED_HISTORY:
                 continue
             compiled.actions.apply(decision)
             rule = compiled.rule
             decision.matched_rule = rule.name
             decision.rules.append(rule.name)
-            decision.reasons.append(compiled.prefix + (" and ".join(verdict) or "every contact"))  # type: ignore[arg-type]
+            if explain:
+                decision.reasons.append(compiled.prefix + (" and ".join(verdict) or "every contact"))  # type: ignore[arg-type]
             join = rule.actions.join_open_ticket or join
             if rule.stop:
                 break

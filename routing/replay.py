@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row, make_url, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.clock import as_utc
 from core.db import Database, is_sqlite
 from core.records import Customer, Priority
 from routing import history
@@ -158,13 +159,14 @@ async def replay(session: AsyncSession, draft: RuleEngine, live: RuleEngine, sin
             result.contacts += 1
             if result.contacts % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+            at = as_utc(row.at)
             try:
-                was = _outcome(await live.decide(session, contact, row.at))
+                was = _outcome(await live.decide(session, contact, at, explain=False))
             except Exception:  # counted, as production would send it to the default queue
                 result.errors += 1
                 was = _outcome(live.base(contact))
             try:
-                would = _outcome(await draft.decide(session, contact, row.at))
+                would = _outcome(await draft.decide(session, contact, at, explain=False))
             except Exception:
                 result.errors += 1
                 would = _outcome(draft.base(contact))

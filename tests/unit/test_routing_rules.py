@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -113,6 +114,8 @@ def test_the_candidate_index_never_changes_a_decision(seed: int) -> None:
         a = asyncio.run(indexed.decide(None, contact, now))  # type: ignore[arg-type]
         b = asyncio.run(every.decide(None, contact, now))  # type: ignore[arg-type]
         assert a == b
+        quiet = asyncio.run(indexed.decide(None, contact, now, explain=False))  # type: ignore[arg-type]  # as replay decides
+        assert dataclasses.replace(quiet, reasons=a.reasons) == a
         matched += any(name.startswith("rule ") for name in a.rules)
     assert matched  # generated rules did match some contacts
 
