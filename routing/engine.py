@@ -569,6 +569,19 @@ class CompiledActions:
             decision.tags = sorted(self.tags.union(decision.tags))
 
 
+def _held_customer(session: AsyncSession, customer_id: int) -> Customer | None:
+    """The customer as the session holds it, with what the rules read loaded; None to ask ``session.get``.
+
+    Batches (the importer, replay) hold their customers: a dictionary lookup instead of an
+    awaited ``get`` (about 13 µs each, twice per contact in a replay).
+    """
+    held = session.identity_map.get((Customer, (customer_id,), None))
+    if held is None:
+        return None
+    loaded = vars(held)  # an expired attribute is not there: reading it would load it
+    return held if isinstance(held, Customer) and "tags" in loaded and "language" in loaded else None
+
+
 def _reads_tickets(rule: Rule) -> bool:
     """Whether the rule asks about, or its actions act on, the customer's tickets (see ``RuleEngine._resolve``)."""
     actions = rule.actions
@@ -668,7 +681,9 @@ class RuleEngine:
         """``explain=False`` (replay, which compares outcomes only): the same decision without the rules' reasons."""
         facts = Facts(contact, as_utc(now))
         if contact.customer_id is not None:
-            customer = await session.get(Customer, contact.customer_id)  # usually in the identity map
+            customer = _held_customer(session, contact.customer_id)
+            if customer is None:
+                customer = await session.get(Customer, contact.customer_id)
             if customer is not None:
                 facts.tags = frozenset(str(t) for t in customer.tags or ())
                 facts.language = customer.language or ""
