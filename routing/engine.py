@@ -609,6 +609,9 @@ def _scope(rule: Rule) -> tuple[frozenset[str] | None, frozenset[str], bool | No
     return allowed, excluded, known
 
 
+_OTHER = Category.OTHER.value  # read once: an enum member's value is a slow attribute
+
+
 class RuleEngine:
     """Immutable once built: saving rules builds a new engine, swapped in whole."""
 
@@ -673,7 +676,7 @@ class RuleEngine:
         return Decision(
             queue=contact.queue_hint or s.queues.get(contact.channel) or contact.channel,
             priority=s.default_priority,
-            category=contact.category or Category.OTHER.value,
+            category=contact.category or _OTHER,
             rule_version=self.version,
         )
 

@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, make_url, select
+from sqlalchemy import Row, func, make_url, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import as_utc
@@ -133,16 +133,16 @@ async def replay(session: AsyncSession, draft: RuleEngine, live: RuleEngine, sin
     """
     result = ReplayResult(live.version)
     last_id = after_id
-    columns = (RoutedContact.id, RoutedContact.at, RoutedContact.channel, RoutedContact.customer_id, RoutedContact.address,
-               RoutedContact.ticket_id, RoutedContact.contact)
+    t = RoutedContact.__table__.c  # core columns: rows without the ORM's loading layer
+    columns = (t.id, t.at, t.channel, t.customer_id, t.address, t.ticket_id, t.contact)
     before: Counter[Outcome] = Counter()
     after: Counter[Outcome] = Counter()
     while result.contacts < limit:
         # Plain rows, not ORM objects: a snapshot is read once, in bulk, by its primary key order.
-        stmt = (select(*columns).where(RoutedContact.at >= since, RoutedContact.id > last_id)
-                .order_by(RoutedContact.id).limit(min(BATCH, limit - result.contacts)))
+        stmt = (select(*columns).where(t.at >= since, t.id > last_id)
+                .order_by(t.id).limit(min(BATCH, limit - result.contacts)))
         if until_id is not None:
-            stmt = stmt.where(RoutedContact.id <= until_id)
+            stmt = stmt.where(t.id <= until_id)
         rows = (await session.execute(stmt)).all()
         if not rows:
             break
@@ -260,17 +260,20 @@ def _shared(url: str) -> bool:
 async def replay_draft(db: Database, draft: RuleEngine, live: RuleEngine, days: int, now: datetime) -> ReplayResult:
     days = min(max(days, 1), MAX_DAYS)
     since = now - timedelta(days=days)
+    t = RoutedContact.__table__.c
+    recent = select(t.id).where(t.at >= since).order_by(t.id).limit(MAX_CONTACTS)
+    if WORKERS > 1 and _shared(db.url):
+        async with db.session() as session:
+            count = (await session.execute(select(func.count()).select_from(recent.subquery()))).scalar_one()
+            ids = list((await session.execute(recent)).scalars()) if count >= PARALLEL_FROM else []
+        if ids:
+            try:
+                return await _parallel(db, draft, live, since, ids)
+            except (BrokenProcessPool, pickle.PicklingError, OSError):  # no workers here (e.g. a sandbox): decided in this process
+                log.exception("replay: worker processes failed; replaying in the server process")
+                _drop_workers()
     async with db.session() as session:
-        ids = list((await session.scalars(select(RoutedContact.id).where(RoutedContact.at >= since)
-                                           .order_by(RoutedContact.id).limit(MAX_CONTACTS))).all())
-    if len(ids) >= PARALLEL_FROM and WORKERS > 1 and _shared(db.url):
         try:
-            return await _parallel(db, draft, live, since, ids)
-        except (BrokenProcessPool, pickle.PicklingError, OSError):  # no workers here (e.g. a sandbox): decided in this process
-            log.exception("replay: worker processes failed; replaying in the server process")
-            _drop_workers()
-    async with db.session() as session:
-        try:
-            return await replay(session, draft, live, since, until_id=ids[-1] if ids else None)
+            return await replay(session, draft, live, since)
         finally:
             await session.rollback()
