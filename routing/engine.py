@@ -386,7 +386,7 @@ class CompiledRule:
                     return None
             if not explain:
                 return _HOLDS
-            return [predicate(facts) for predicate in self.simple]  # type: ignore[misc]  # each holds: a reason each
+            return [predicate(facts) for predicate in self.simple]  # each holds: a reason each
         reasons: list[str] = []
         pending = False
         for (mode, conditions), tests in zip(self.groups, self.tests, strict=True):
@@ -467,6 +467,7 @@ class _CandidateIndex:
         anchor: int | None = None
         for group in rule.groups:
             anchors = [self._anchor(c, keyword_keys.get(id(c))) for c in group.conditions]
+            options: list[tuple[int | None, list[tuple[str, Any]]]]
             if group.mode == "all":
                 options = [(n, a) for n, a in enumerate(anchors) if a is not None]
             else:

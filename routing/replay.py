@@ -48,7 +48,7 @@ BATCH = 5000
 YIELD_EVERY = 100  # contacts decided between turns of the event loop: a long replay never stalls it
 
 
-def contact_of(row: RoutedContact | Row[Any]) -> Contact:
+def contact_of(row: RoutedContact | Row[*tuple[Any, ...]]) -> Contact:
     """The contact as routing saw it, from its snapshot (see ``routing.desk.snapshot``)."""
     data = row.contact or {}
     return Contact(
