@@ -176,7 +176,7 @@ class _Keywords:
         self.matcher = KeywordMatcher(self.entries) if self.entries else None
         subject_keys: list[set[int]] = [set() for _ in self.entries]
         body_keys: list[set[int]] = [set() for _ in self.entries]
-        self.phrases = [{} for _ in self.entries]
+        self.phrases[:] = [{} for _ in self.entries]  # in place, as below
         if self.matcher is not None:
             owners = self.matcher.owners()
             scopes = self.scopes
@@ -210,6 +210,21 @@ class _Keywords:
                 found = matcher.found_in_parts(folded)
             facts.keyword_keys = found
         return found
+
+    def why(self, key: int, where: str) -> Callable[[Facts], str]:
+        """The keyword condition's reason once it holds: the phrases found, as the predicate writes them."""
+        subject_keys, body_keys, phrases, found = self.subject_keys, self.body_keys, self.phrases, self.found
+
+        def keyword(f: Facts) -> str:
+            in_subject, in_body = f.keyword_keys or found(f)
+            mine_in_subject, mine_in_body, written = subject_keys[key], body_keys[key], phrases[key]
+            subject = [written[k] for k in in_subject if k in mine_in_subject]  # a contact has few keys found
+            body = [written[k] for k in in_body if k in mine_in_body]
+            if len(subject) + len(body) == 1:
+                return f"keyword {(subject or body)[0]}{where}"
+            return f"keyword {', '.join(dict.fromkeys(sorted(subject) + sorted(body)))}{where}"
+
+        return keyword
 
     def test(self, key: int) -> Test:
         subject_keys, body_keys, found = self.subject_keys, self.body_keys, self.found
@@ -355,6 +370,44 @@ def _compile_test(cond: Condition, keyword_key: int | None, keywords: _Keywords,
     return lambda f: predicate(f) is not None
 
 
+Explain = str | Callable[[Facts], str]  # a condition's reason once it holds: fixed text, or read from the contact
+
+
+def _compile_explain(cond: Condition, keyword_key: int | None, keywords: _Keywords, predicate: Predicate) -> Explain:
+    """What ``predicate`` says of a condition that holds, without asking again whether it does.
+
+    Most reasons are fixed text ("tier = vip", "callback = no"), so a rule of only such
+    conditions has its whole reason written once, when the rules are compiled.
+    """
+    field, op, value = cond.field, cond.op, cond.value
+    if keyword_key is not None:
+        where = {"keywords": "", "subject_keywords": " in the subject", "body_keywords": " in the body"}[field]
+        return keywords.why(keyword_key, where)
+    if field in HISTORY_FIELDS or field not in _READERS:
+        return lambda f: predicate(f) or ""
+    if op == "is":
+        return f"{field} = {'yes' if value else 'no'}"
+    if op == "not_in" and isinstance(value, list):
+        return f"{field} not {', '.join(value)}"
+    if op == "starts_with" and isinstance(value, list):
+        if len(value) == 1:
+            return f"{field} starts with {value[0]}"
+        return lambda f: predicate(f) or ""
+    if op == "in" and isinstance(value, list):
+        wanted = frozenset(v.casefold() for v in value)
+        if len(wanted) == 1:
+            return f"{field} = {next(iter(wanted))}"
+        keys = _keys_of(field)
+
+        def member(f: Facts) -> str:
+            got = keys(f)
+            hit = got if isinstance(got, str) else next((v for v in got or () if v in wanted), None)
+            return f"{field} = {hit}"
+
+        return member
+    return lambda f: predicate(f) or ""
+
+
 @dataclasses.dataclass(slots=True)
 class CompiledRule:
     rule: Rule
@@ -362,31 +415,40 @@ class CompiledRule:
     actions: CompiledActions
     tests: list[list[Test]] = dataclasses.field(default_factory=list)  # per group, per condition: holds or not
     anchor: int | None = None  # the condition of a one-group rule that being a candidate already proves
+    explains: list[Explain] = dataclasses.field(default_factory=list)  # of a one-group rule: each condition's reason
+    prefix: str = ""  # of its reason, "rule 'name' vN: "
 
-    simple: tuple[Predicate, ...] | None = None  # one ``all`` group that reads no tickets: its conditions
+    simple: bool = False  # one ``all`` group that reads no tickets
     rest: tuple[Test, ...] = ()  # ... and the tests left to ask of a candidate (its anchor is known to hold)
     every: tuple[Test, ...] = ()  # ... and all of its tests (every rule tried, without the index)
-    prefix: str = ""  # of its reason, "rule 'name' vN: "
+    reason: str | None = None  # ... and its whole reason, when every condition's is fixed text
 
     def __post_init__(self) -> None:
         if len(self.groups) == 1 and self.groups[0][0] == "all" and not any(h for _p, h in self.groups[0][1]):
-            self.simple = tuple(p for p, _h in self.groups[0][1])
+            self.simple = True
             self.every = tuple(self.tests[0])
             self.rest = tuple(t for n, t in enumerate(self.tests[0]) if n != self.anchor)
+            if all(isinstance(e, str) for e in self.explains):
+                self.reason = self.prefix + " and ".join(e for e in self.explains if isinstance(e, str))
 
-    def check(self, facts: Facts, anchored: bool = True, explain: bool = True) -> list[str] | object | None:
-        """Why it matches, None when it does not, ``_NEED_HISTORY`` when that depends on tickets not read.
+    def check(self, facts: Facts, anchored: bool = True, explain: bool = True) -> str | object | None:
+        """Why it matches (the reason the timeline shows), None when it does not, ``_NEED_HISTORY`` when
+        that depends on tickets not read.
 
         ``anchored``: the rule is a candidate of the index, so its anchor condition holds.
-        ``explain=False``: ``_HOLDS`` instead of the reasons when it matches.
+        ``explain=False``: ``_HOLDS`` instead of the reason when it matches.
         """
-        if self.simple is not None:  # the common shape, without the general bookkeeping
+        if self.simple:  # the common shape, without the general bookkeeping
             for test in self.rest if anchored else self.every:
                 if not test(facts):
                     return None
             if not explain:
                 return _HOLDS
-            return [predicate(facts) for predicate in self.simple]  # each holds: a reason each
+            if not anchored:  # the reference: each condition's predicate says why, no shortcut
+                return self.prefix + " and ".join([p(facts) or "" for p, _h in self.groups[0][1]])
+            if self.reason is not None:
+                return self.reason
+            return self.prefix + " and ".join([e if isinstance(e, str) else e(facts) for e in self.explains])
         reasons: list[str] = []
         pending = False
         for (mode, conditions), tests in zip(self.groups, self.tests, strict=True):
@@ -411,7 +473,7 @@ class CompiledRule:
             elif unknown and mode == "all":
                 pending = True
             reasons.extend(hits)
-        return _NEED_HISTORY if pending else reasons
+        return _NEED_HISTORY if pending else self.prefix + (" and ".join(reasons) or "every contact")
 
 
 _FLAG_FIELDS = frozenset(f for f, ops in FIELDS.items() if ops == ("is",))
@@ -633,6 +695,7 @@ class RuleEngine:
             keyword_keys: dict[int, int] = {}  # id(condition) → its key in the keyword automaton
             groups = []
             tests = []
+            explains: list[Explain] = []
             for g in rule.groups:
                 compiled = []
                 group_tests = []
@@ -644,10 +707,12 @@ class RuleEngine:
                         keyword_keys[id(c)] = keyword_key
                     compiled.append((predicate, c.field in HISTORY_FIELDS))
                     group_tests.append(_compile_test(c, keyword_key, self._keywords, predicate))
+                    if len(rule.groups) == 1:
+                        explains.append(_compile_explain(c, keyword_key, self._keywords, predicate))
                 groups.append((g.mode, compiled))
                 tests.append(group_tests)
             anchor = self._index.add(len(self.rules), rule, keyword_keys)
-            self.rules.append(CompiledRule(rule, groups, CompiledActions.of(rule.actions), tests, anchor,
+            self.rules.append(CompiledRule(rule, groups, CompiledActions.of(rule.actions), tests, anchor, explains,
                                            prefix=f"rule '{rule.name}' v{version}: "))
         self._keywords.build()
         self._index.build(self._keywords)
@@ -711,7 +776,7 @@ class RuleEngine:
             decision.matched_rule = rule.name
             decision.rules.append(rule.name)
             if explain:
-                decision.reasons.append(compiled.prefix + (" and ".join(verdict) or "every contact"))  # type: ignore[arg-type]
+                decision.reasons.append(verdict)  # type: ignore[arg-type]  # a match's verdict is its reason
             join = rule.actions.join_open_ticket or join
             if rule.stop:
                 break

@@ -173,3 +173,25 @@ def test_only_contacts_a_rule_may_ask_about_tickets_have_them_read_ahead() -> No
     assert RuleEngine(parse_rules([waits]), 1, settings).reads_tickets(Contact("email", None))
     last = RoutingSettings.model_validate({"queue_strategies": {"email": "last_agent"}})
     assert RuleEngine(parse_rules([]), 1, last).reads_tickets(Contact("email", None))
+
+
+@pytest.mark.parametrize("contact", [
+    Contact("email", None, customer_tier="VIP", subject="Refund and 退款 please", body="refund", address="A@Big.Example",
+            attributes={"to": ["Sales@Us.Example", "billing@us.example"]}),
+    Contact("voice", None, customer_tier="new", address="+8613800138000", attributes={"callback": True}),
+    Contact("email", None, subject="nothing here", address="x@small.example", attributes={"to": ["support@us.example"]}),
+])
+def test_reasons_written_when_the_rules_are_compiled_say_what_each_condition_says(contact: Contact) -> None:
+    """Fixed reasons and reasons read after a test equal what every condition's own predicate writes."""
+    rules = parse_rules([
+        _rule("Tiers", [("tier", "in", ["vip", "new"]), ("channel", "not_in", ["web"])], {"queue": "a"}),
+        _rule("Recipients", [("recipient", "in", ["billing@us.example", "sales@us.example"])], {"queue": "b"}),
+        _rule("Prefixes", [("phone_prefix", "starts_with", ["+1", "+86"]), ("callback", "is", True)], {"queue": "c"}),
+        _rule("Words", [("keywords", "contains_any", ["refund", "退款"]), ("body_keywords", "contains_any", ["refund"])],
+              {"queue": "d"}),
+        _rule("Domains", [("sender_domain", "in", ["big.example"])], {"queue": "e"}),
+    ])
+    now = datetime.now(UTC)
+    fast = asyncio.run(RuleEngine(rules, 1, RoutingSettings()).decide(None, contact, now))  # type: ignore[arg-type]
+    reference = asyncio.run(RuleEngine(rules, 1, RoutingSettings(), indexed=False).decide(None, contact, now))  # type: ignore[arg-type]
+    assert fast == reference and (fast.rules or contact.subject == "nothing here")
