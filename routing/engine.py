@@ -449,10 +449,10 @@ class CompiledRule:
             if self.reason is not None:
                 return self.reason
             return self.prefix + " and ".join([e if isinstance(e, str) else e(facts) for e in self.explains])
-        reasons: list[str] = []
+        saying: list[Predicate] = []  # the conditions whose reasons a match writes, asked only once it matches
         pending = False
         for (mode, conditions), tests in zip(self.groups, self.tests, strict=True):
-            hits: list[str] = []
+            hits: list[Predicate] = []
             unknown = False
             holds = mode == "all"
             for (predicate, needs_history), test in zip(conditions, tests, strict=True):
@@ -462,9 +462,9 @@ class CompiledRule:
                 if mode == "all":
                     if not test(facts):
                         return None
-                    hits.append(predicate(facts))  # type: ignore[arg-type]  # it holds: it has a reason
+                    hits.append(predicate)
                 elif test(facts):
-                    hits, holds = [predicate(facts)], True  # type: ignore[list-item]
+                    hits, holds = [predicate], True
                     break
             if not holds:
                 if not unknown:
@@ -472,8 +472,12 @@ class CompiledRule:
                 pending = True
             elif unknown and mode == "all":
                 pending = True
-            reasons.extend(hits)
-        return _NEED_HISTORY if pending else self.prefix + (" and ".join(reasons) or "every contact")
+            saying.extend(hits)
+        if pending:
+            return _NEED_HISTORY
+        if not explain:
+            return _HOLDS
+        return self.prefix + (" and ".join([p(facts) or "" for p in saying]) or "every contact")
 
 
 _FLAG_FIELDS = frozenset(f for f, ops in FIELDS.items() if ops == ("is",))
