@@ -165,6 +165,8 @@ class _Keywords:
         self.subject_keys: list[frozenset[int]] = []  # condition → the automaton keys that satisfy it in a subject
         self.body_keys: list[frozenset[int]] = []
         self.phrases: list[dict[int, str]] = []  # condition → automaton key → the phrase as written
+        self.scanned: Contact | None = None  # the last contact scanned, and the keys found in it
+        self.scanned_keys: tuple[set[int], set[int]] = (set(), set())
 
     def add(self, scope: str, words: list[str]) -> int:
         key = len(self.entries)
@@ -197,10 +199,12 @@ class _Keywords:
         found = facts.keyword_keys
         if found is None:
             matcher = self.matcher
+            contact = facts.contact
             if matcher is None:
                 found = (set(), set())
+            elif contact is self.scanned:  # the other engine of a pair (replay) just scanned it
+                found = self.scanned_keys
             else:
-                contact = facts.contact
                 folded = contact.folded
                 if folded is None:
                     subject = contact.subject
@@ -208,6 +212,7 @@ class _Keywords:
                         subject = subject.replace("\x00", " ")
                     folded = contact.folded = fold(subject + "\x00" + contact.body)
                 found = matcher.found_in_parts(folded)
+                self.scanned, self.scanned_keys = contact, found  # like ``folded``: a contact is not changed once decided
             facts.keyword_keys = found
         return found
 
@@ -683,14 +688,18 @@ class RuleEngine:
     """Immutable once built: saving rules builds a new engine, swapped in whole."""
 
     def __init__(self, rule_set: RuleSet, version: int, settings: RoutingSettings,
-                 calendars: Mapping[str, WorkingTime] | None = None, indexed: bool = True) -> None:
-        """``indexed=False`` tries every rule with every condition: the reference the index is tested against."""
+                 calendars: Mapping[str, WorkingTime] | None = None, indexed: bool = True,
+                 keywords: _Keywords | None = None) -> None:
+        """``indexed=False`` tries every rule with every condition: the reference the index is tested against.
+
+        ``keywords``: an automaton shared with another engine, built by the caller (see ``pair``).
+        """
         self.rule_set = rule_set
         self.calendars: Mapping[str, WorkingTime] = calendars or {}
         self.version = version
         self.settings = settings
         self.indexed = indexed
-        self._keywords = _Keywords()
+        self._keywords = keywords or _Keywords()
         self._index = _CandidateIndex()
         self.rules: list[CompiledRule] = []
         for rule in rule_set.rules:
@@ -718,11 +727,22 @@ class RuleEngine:
             anchor = self._index.add(len(self.rules), rule, keyword_keys)
             self.rules.append(CompiledRule(rule, groups, CompiledActions.of(rule.actions), tests, anchor, explains,
                                            prefix=f"rule '{rule.name}' v{version}: "))
-        self._keywords.build()
-        self._index.build(self._keywords)
         self._all = (1 << len(self.rules)) - 1
         self._ticket_readers = [_scope(r.rule) for r in self.rules if _reads_tickets(r.rule)]
         self._queues_read_tickets = "last_agent" in settings.queue_strategies.values()
+        if keywords is None:
+            self._keywords.build()
+            self._index.build(self._keywords)
+
+    @classmethod
+    def pair(cls, first: RuleEngine, second: RuleEngine) -> tuple[RuleEngine, RuleEngine]:
+        """The two engines rebuilt over one keyword automaton: a contact both decide (replay) is scanned once."""
+        shared = _Keywords()
+        engines = [cls(e.rule_set, e.version, e.settings, e.calendars, e.indexed, keywords=shared) for e in (first, second)]
+        shared.build()
+        for engine in engines:
+            engine._index.build(shared)
+        return engines[0], engines[1]
 
     def reads_tickets(self, contact: Contact) -> bool:
         """Whether deciding ``contact`` may read the customer's (or sender's) tickets.

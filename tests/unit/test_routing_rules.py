@@ -106,6 +106,9 @@ def test_the_candidate_index_never_changes_a_decision(seed: int) -> None:
     rule_set = parse_rules(generated_rules(rng, 60))
     indexed = RuleEngine(rule_set, 1, RoutingSettings.model_validate({}))
     every = RuleEngine(rule_set, 1, RoutingSettings.model_validate({}), indexed=False)
+    # as replay pairs them: one automaton for two sets, a contact scanned once for both
+    paired, other = RuleEngine.pair(indexed, RuleEngine(parse_rules(generated_rules(random.Random(seed + 1), 30)), 2,
+                                                        RoutingSettings.model_validate({})))
     matched = 0
     for _ in range(100):  # enough that some generated rule matches whatever the seed
         contact = generated_contact(rng)
@@ -116,6 +119,9 @@ def test_the_candidate_index_never_changes_a_decision(seed: int) -> None:
         assert a == b
         quiet = asyncio.run(indexed.decide(None, contact, now, explain=False))  # type: ignore[arg-type]  # as replay decides
         assert dataclasses.replace(quiet, reasons=a.reasons) == a
+        fresh = dataclasses.replace(contact, folded=None)
+        asyncio.run(other.decide(None, fresh, now))  # type: ignore[arg-type]  # scans it for the pair
+        assert asyncio.run(paired.decide(None, fresh, now)) == a  # type: ignore[arg-type]
         matched += any(name.startswith("rule ") for name in a.rules)
     assert matched  # generated rules did match some contacts
 
