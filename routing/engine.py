@@ -165,7 +165,7 @@ class _Keywords:
         self.subject_keys: list[frozenset[int]] = []  # condition → the automaton keys that satisfy it in a subject
         self.body_keys: list[frozenset[int]] = []
         self.phrases: list[dict[int, str]] = []  # condition → automaton key → the phrase as written
-        self.scanned: Contact | None = None  # the last contact scanned, and the keys found in it
+        self.scanned: str | None = None  # the last text scanned (a string is never changed), and the keys found in it
         self.scanned_keys: tuple[set[int], set[int]] = (set(), set())
 
     def add(self, scope: str, words: list[str]) -> int:
@@ -202,8 +202,6 @@ class _Keywords:
             contact = facts.contact
             if matcher is None:
                 found = (set(), set())
-            elif contact is self.scanned:  # the other engine of a pair (replay) just scanned it
-                found = self.scanned_keys
             else:
                 folded = contact.folded
                 if folded is None:
@@ -211,8 +209,11 @@ class _Keywords:
                     if "\x00" in subject:  # the separator of the two parts (a NUL in a subject is junk anyway)
                         subject = subject.replace("\x00", " ")
                     folded = contact.folded = fold(subject + "\x00" + contact.body)
-                found = matcher.found_in_parts(folded)
-                self.scanned, self.scanned_keys = contact, found  # like ``folded``: a contact is not changed once decided
+                if folded is self.scanned:  # the same text the other engine of a pair (replay) just scanned
+                    found = self.scanned_keys
+                else:
+                    found = matcher.found_in_parts(folded)
+                    self.scanned, self.scanned_keys = folded, found
             facts.keyword_keys = found
         return found
 
