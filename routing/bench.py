@@ -111,9 +111,10 @@ async def _decisions(db: Database, engine: RuleEngine, contacts: list[Contact], 
         for start in range(0, len(contacts), batch or len(contacts)):
             chunk = contacts[start:start + batch] if batch else contacts
             now = clock.now()
-            if batch:
-                await history.prefetch(session, {c.customer_id for c in chunk if c.customer_id is not None})
-                await history.prefetch_addresses(session, {(c.channel, c.address) for c in chunk
+            if batch:  # the tickets of those the rules may ask about (calls, here)
+                readers = [c for c in chunk if engine.reads_tickets(c)]
+                await history.prefetch(session, {c.customer_id for c in readers if c.customer_id is not None})
+                await history.prefetch_addresses(session, {(c.channel, c.address) for c in readers
                                                            if c.customer_id is None and c.address}, now)
             for contact in chunk:
                 await engine.decide(session, contact, now)

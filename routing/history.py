@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.records import OPEN_STATUSES, Ticket, TimelineEntry, User
@@ -185,19 +185,23 @@ async def prefetch_addresses(session: AsyncSession, pairs: Collection[tuple[str,
             wanted.setdefault(channel, set()).add(address)
     for channel, addresses in wanted.items():
         found = {a: CustomerTickets() for a in addresses}
-        stmt = (
-            select(RoutedContact.address, Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
-                   Ticket.updated_at, Ticket.channel, Ticket.subject)
-            .join(RoutedContact, RoutedContact.ticket_id == Ticket.id)
-            .outerjoin(User, User.id == Ticket.assignee_id)
-            .where(RoutedContact.address.in_(addresses), RoutedContact.channel == channel,
-                   RoutedContact.customer_id.is_(None), RoutedContact.at >= now - ADDRESS_LOOKBACK)
-            .order_by(RoutedContact.address, Ticket.updated_at.desc(), Ticket.id.desc())
-        )
-        for row in await session.execute(stmt):
+        params = {"addresses": list(addresses), "channel": channel, "since": now - ADDRESS_LOOKBACK}
+        for row in await session.execute(_ADDRESS_TICKETS, params):
             if row[0] is not None:
                 found[row[0]].add(*row[1:])
         memo.update({(channel, a): known for a, known in found.items()})
+
+
+# Built once: a batch's read-ahead only binds new values (no statement built and keyed per batch).
+_ADDRESS_TICKETS = (
+    select(RoutedContact.address, Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
+           Ticket.updated_at, Ticket.channel, Ticket.subject)
+    .join(RoutedContact, RoutedContact.ticket_id == Ticket.id)
+    .outerjoin(User, User.id == Ticket.assignee_id)
+    .where(RoutedContact.address.in_(bindparam("addresses", expanding=True)), RoutedContact.channel == bindparam("channel"),
+           RoutedContact.customer_id.is_(None), RoutedContact.at >= bindparam("since"))
+    .order_by(RoutedContact.address, Ticket.updated_at.desc(), Ticket.id.desc())
+)
 
 
 def forget(session: AsyncSession) -> None:

@@ -14,7 +14,7 @@ from core.records import EntryKind, Priority, Role, Ticket, TimelineEntry
 from core.users import add_user
 from cti.events import CallAbandoned, CallAnswered, CallEnded, CallRinging
 from cti.recording import CallRecorder
-from routing import Contact, RuleEngine, RulesPolicy, parse_rules
+from routing import Contact, RuleEngine, RulesPolicy, history, parse_rules
 from routing.records import RoutedContact
 
 VIP_PHONE = "+8613800138000"
@@ -114,6 +114,14 @@ async def test_an_unknown_number_does_not_open_a_ticket_on_every_call(services: 
     await calls.call("+14155550199", answered_by=world["alice"])
     tickets = await _tickets(services)
     assert len(tickets) == 2 and all(t.customer_id is None for t in tickets)
+    # A batch's read-ahead (replay, bench) finds each unknown number's ticket as the one-by-one read does.
+    numbers = [("voice", "+14155550123"), ("voice", "+14155550199"), ("voice", "+14155550000")]
+    now = services.clock.now()
+    async with services.db.session() as session:
+        one_by_one = [await history.address_tickets(session, c, a, now) for c, a in numbers]
+        await history.prefetch_addresses(session, numbers, now)
+        ahead = [await history.address_tickets(session, c, a, now) for c, a in numbers]
+    assert ahead == one_by_one and [t.open_ticket is not None for t in ahead] == [True, True, False]
 
 
 async def test_new_mails_from_one_customer_are_new_tickets_each_routed_with_its_reason(services: Services, world: dict[str, int]) -> None:

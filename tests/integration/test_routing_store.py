@@ -17,9 +17,9 @@ from config.services import Services
 from core.auth import Actor
 from core.customers import CustomerDraft, create_customer
 from core.errors import Conflict, Forbidden, InvalidInput
-from core.records import EntryKind, Ticket, TimelineEntry
+from core.records import Customer, EntryKind, Ticket, TimelineEntry
 from core.users import add_user
-from routing import Contact, RuleEngine, RulesPolicy, parse_rules
+from routing import Contact, RuleEngine, RulesPolicy, parse_rules, replay
 from routing.records import RoutedContact, RuleVersion
 from routing.replay import replay_draft
 from routing.store import describe_diff, export_yaml, parse_yaml
@@ -144,6 +144,43 @@ async def test_replay_shows_what_a_draft_would_move_and_writes_nothing(services:
     assert queues == {"email": (4, 2), "billing": (0, 2)}
     assert sorted(e["subject"] for e in result["examples"]) == ["Refund for order 7", "退款"]
     assert result["examples"][0]["after"] == {"queue": "billing", "priority": "urgent", "assignee": "unassigned"}
+
+
+async def test_a_replay_split_over_worker_processes_equals_one_in_this_process(
+        services: Services, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big replay is decided in worker processes, in runs of whole batches; the result is the same."""
+    for n in range(7):
+        customer, tier = (people["vip"], "vip") if n % 2 else (people["std"], "standard")
+        await _mail(services, customer, tier, ["Refund for order 7", "退款", "Password help"][n % 3] + f" #{n}")
+    policy = _policy(services)
+    engine = RuleEngine(parse_rules([*policy.engine.rule_set.model_dump(exclude_none=True)["rules"], VIP_REFUNDS]), 1,
+                        services.settings.routing)
+    here = (await replay_draft(services.db, engine, policy.engine, 7, services.clock.now())).as_dict()
+    monkeypatch.setattr(replay, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(replay, "WORKERS", 2)
+    monkeypatch.setattr(replay, "BATCH", 2)  # shards of 2 contacts: several, merged in order
+    split = await replay_draft(services.db, engine, policy.engine, 7, services.clock.now())
+    assert split.worker_cpu_s > 0  # decided by the workers
+    assert split.as_dict() == here and here["moved"] == 2  # the VIP refund mails
+
+
+async def test_rules_read_the_customers_tags_and_language_whether_the_session_holds_the_customer_or_not(services: Services) -> None:
+    async with services.db.transaction() as session:
+        wang = await create_customer(session, Actor.system(), CustomerDraft(name="Wang", language="zh", tags=["Reseller"], emails=["w@example.com"]))
+    rule = {"name": "Chinese resellers", "groups": [{"mode": "all", "conditions": [
+        {"field": "customer_tag", "op": "in", "value": ["reseller"]}, {"field": "language", "op": "in", "value": ["zh"]}]}],
+        "actions": {"queue": "partners"}}
+    engine = RuleEngine(parse_rules([rule]), 1, services.settings.routing)
+    contact = Contact("email", wang.id, subject="hello")
+    async with services.db.session() as session:
+        fetched = await engine.decide(session, contact, services.clock.now())  # not held: read
+        held = await session.get(Customer, wang.id)
+        from_map = await engine.decide(session, contact, services.clock.now())  # held: from the identity map
+        assert held is not None
+        session.expire(held)
+        expired = await engine.decide(session, contact, services.clock.now())  # held but expired: read again
+    assert fetched.queue == from_map.queue == expired.queue == "partners"
+    assert fetched == from_map == expired
 
 
 async def test_the_cli_imports_exports_and_tests_with_the_engine_production_uses(

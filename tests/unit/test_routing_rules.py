@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from core.errors import InvalidInput
 from core.normalize import fold
 from routing.bench import generated_contact, generated_rules
 from routing.contact import Contact, Decision
+from routing.defaults import default_rules
 from routing.engine import RuleEngine
 from routing.rules import MAX_KEYWORDS, parse_rules
 from routing.settings import RoutingSettings
@@ -103,8 +105,10 @@ def test_the_candidate_index_never_changes_a_decision(seed: int) -> None:
     rng = random.Random(seed)
     rule_set = parse_rules(generated_rules(rng, 60))
     indexed = RuleEngine(rule_set, 1, RoutingSettings.model_validate({}))
-    every = RuleEngine(rule_set, 1, RoutingSettings.model_validate({}))
-    every._index.candidates = lambda _facts, _keywords: list(range(len(every.rules)))  # type: ignore[method-assign]
+    every = RuleEngine(rule_set, 1, RoutingSettings.model_validate({}), indexed=False)
+    # as replay pairs them: one automaton for two sets, a contact scanned once for both
+    paired, other = RuleEngine.pair(indexed, RuleEngine(parse_rules(generated_rules(random.Random(seed + 1), 30)), 2,
+                                                        RoutingSettings.model_validate({})))
     matched = 0
     for _ in range(100):  # enough that some generated rule matches whatever the seed
         contact = generated_contact(rng)
@@ -113,6 +117,11 @@ def test_the_candidate_index_never_changes_a_decision(seed: int) -> None:
         a = asyncio.run(indexed.decide(None, contact, now))  # type: ignore[arg-type]
         b = asyncio.run(every.decide(None, contact, now))  # type: ignore[arg-type]
         assert a == b
+        quiet = asyncio.run(indexed.decide(None, contact, now, explain=False))  # type: ignore[arg-type]  # as replay decides
+        assert dataclasses.replace(quiet, reasons=a.reasons) == a
+        fresh = dataclasses.replace(contact, folded=None)
+        asyncio.run(other.decide(None, fresh, now))  # type: ignore[arg-type]  # scans it for the pair
+        assert asyncio.run(paired.decide(None, fresh, now)) == a  # type: ignore[arg-type]
         matched += any(name.startswith("rule ") for name in a.rules)
     assert matched  # generated rules did match some contacts
 
@@ -182,3 +191,39 @@ def test_the_top_suggested_template_and_its_category_are_conditions() -> None:
 def test_template_conditions_take_list_operators_only() -> None:
     assert _fields([_rule("a", [("template", "is", True)], {"queue": "x"})]) == ["rules.0.groups.0.conditions.0"]
     assert _fields([_rule("a", [("template_category", "in", [])], {"queue": "x"})]) == ["rules.0.groups.0.conditions.0"]
+
+
+def test_only_contacts_a_rule_may_ask_about_tickets_have_them_read_ahead() -> None:
+    """Batches (replay, the bench) read ahead tickets only for contacts ``reads_tickets`` names."""
+    settings = RoutingSettings.model_validate({})
+    engine = RuleEngine(default_rules(settings), 0, settings)
+    assert engine.reads_tickets(Contact("voice", None))  # a call joins the caller's recent ticket
+    assert engine.reads_tickets(Contact("email", 5))  # a known customer's last agent
+    assert not engine.reads_tickets(Contact("email", None))
+    assert engine.reads_tickets(Contact("web", None))  # the API caller may ask to join (a flag read per contact: read ahead)
+    waits = _rule("Old tickets", [("open_ticket", "older_than_hours", 48)], {"queue": "stale"})
+    assert RuleEngine(parse_rules([waits]), 1, settings).reads_tickets(Contact("email", None))
+    last = RoutingSettings.model_validate({"queue_strategies": {"email": "last_agent"}})
+    assert RuleEngine(parse_rules([]), 1, last).reads_tickets(Contact("email", None))
+
+
+@pytest.mark.parametrize("contact", [
+    Contact("email", None, customer_tier="VIP", subject="Refund and 退款 please", body="refund", address="A@Big.Example",
+            attributes={"to": ["Sales@Us.Example", "billing@us.example"]}),
+    Contact("voice", None, customer_tier="new", address="+8613800138000", attributes={"callback": True}),
+    Contact("email", None, subject="nothing here", address="x@small.example", attributes={"to": ["support@us.example"]}),
+])
+def test_reasons_written_when_the_rules_are_compiled_say_what_each_condition_says(contact: Contact) -> None:
+    """Fixed reasons and reasons read after a test equal what every condition's own predicate writes."""
+    rules = parse_rules([
+        _rule("Tiers", [("tier", "in", ["vip", "new"]), ("channel", "not_in", ["web"])], {"queue": "a"}),
+        _rule("Recipients", [("recipient", "in", ["billing@us.example", "sales@us.example"])], {"queue": "b"}),
+        _rule("Prefixes", [("phone_prefix", "starts_with", ["+1", "+86"]), ("callback", "is", True)], {"queue": "c"}),
+        _rule("Words", [("keywords", "contains_any", ["refund", "退款"]), ("body_keywords", "contains_any", ["refund"])],
+              {"queue": "d"}),
+        _rule("Domains", [("sender_domain", "in", ["big.example"])], {"queue": "e"}),
+    ])
+    now = datetime.now(UTC)
+    fast = asyncio.run(RuleEngine(rules, 1, RoutingSettings()).decide(None, contact, now))  # type: ignore[arg-type]
+    reference = asyncio.run(RuleEngine(rules, 1, RoutingSettings(), indexed=False).decide(None, contact, now))  # type: ignore[arg-type]
+    assert fast == reference and (fast.rules or contact.subject == "nothing here")
