@@ -7,6 +7,7 @@ PostgreSQL (asyncpg) is the scale path. Both go through the same code.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -50,6 +51,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, _record)
     dbapi_connection.execute("PRAGMA query_only=ON")
+
+
+def _in_session(fn: Callable[[Session], T], connection: Connection) -> T:
+    with Session(bind=connection) as session:
+        return fn(session)
 
 
 class SqliteReader:
@@ -134,8 +140,11 @@ class Database:
         """
         if self._reader is not None:
             return await self._reader.run(fn)
-        async with self.sessions() as session:
-            return await session.run_sync(fn)
+        # Autocommit: no BEGIN and ROLLBACK round trips around a read (each statement sees
+        # what is committed, as the pop's few reads need).
+        async with self.engine.connect() as connection:
+            reading = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await reading.run_sync(functools.partial(_in_session, fn))
 
     async def ping(self) -> bool:
         try:
