@@ -73,19 +73,21 @@ from agent_ui.login_limiter import LoginLimiter
 from agent_ui.rendering import setup_rendering
 from agent_ui.security_headers import add_security_headers
 from agent_ui.sessions import SessionStore, secret_from_settings
+from agent_ui.static_files import StaticFiles
 from agent_ui.web_metrics import metrics_middleware
 from config.services import Services
 from core.events import DomainEvent
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
+AGENT_UI = Path(__file__).parent
 # Feature assets loaded on every console page when the file exists, in this order.
 FEATURES = ("cti", "channels", "alerts", "offers")
 
 
-def _present(names: list[str]) -> list[str]:
-    return [name for name in names if (STATIC_DIR / name).is_file()]
+def _asset_dirs(kind: str) -> list[Path]:
+    """Each feature's ``templates/`` or ``static/`` folder."""
+    return [folder for folder in (AGENT_UI / kind, *sorted(AGENT_UI.glob(f"*/{kind}"))) if folder.is_dir()]
 
 
 def create_app(services: Services) -> web.Application:
@@ -104,16 +106,17 @@ def create_app(services: Services) -> web.Application:
     app[LOGIN_LIMITER] = LoginLimiter(web_settings.login_attempts_per_minute, services.clock)
     localizer = Localizer(default_language=web_settings.default_language)
     app[LOCALIZER] = localizer
+    static_files = StaticFiles(_asset_dirs("static"))
     own_scripts = ["live.js", "console.js", "preferences.js", "shortcuts.js", "ringer.js", "knowledge_search.js",
                    "state_clock.js"]
-    app[FEATURE_SCRIPTS] = [*own_scripts, *_present([f"{name}.js" for name in FEATURES])]
-    app[FEATURE_STYLES] = ["console.css", *_present([f"{name}.css" for name in FEATURES])]
+    app[FEATURE_SCRIPTS] = [*own_scripts, *[f"{n}.js" for n in FEATURES if static_files.has(f"{n}.js")]]
+    app[FEATURE_STYLES] = ["console.css", *[f"{n}.css" for n in FEATURES if static_files.has(f"{n}.css")]]
     hub = LiveHub(fanout_slice=64)
     app[LIVE_HUB] = hub
     services.bus.subscribe(DomainEvent, hub.on_event)
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(lambda _app: hub.close_all())  # before aiohttp waits for handlers
-    setup_rendering(app, localizer)
+    setup_rendering(app, localizer, _asset_dirs("templates"))
 
     health_views.setup_routes(app)
     login_views.setup_routes(app)
@@ -132,5 +135,5 @@ def create_app(services: Services) -> web.Application:
     tokens_views.setup_routes(app)
     search_views.setup_routes(app)
     app.router.add_get("/ws", live_socket)
-    app.router.add_static("/static/", STATIC_DIR, name="static")
+    static_files.setup_routes(app)
     return app

@@ -1,6 +1,8 @@
 """Server-rendered pages: one Jinja2 environment (autoescaped, translatable) for every feature.
 
-Templates live in ``agent_ui/templates`` (features in a sub-folder named after them).
+Each feature package keeps its templates in its own ``templates/`` folder; the loader
+searches them all, so a template is named by its path inside that folder
+(``wallboard/board.html``, ``base.html``) whichever feature ships it.
 Render with ``render(template, request, context)``: every page also gets ``request``,
 ``signed_in``, ``actor``, ``csrf_token``, ``lang``, ``feature_scripts`` and ``feature_styles``.
 """
@@ -8,6 +10,7 @@ Render with ``render(template, request, context)``: every page also gets ``reque
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +30,6 @@ from agent_ui.keys import FEATURE_SCRIPTS, FEATURE_STYLES, LOCALIZER, SERVICES
 from core.clock import as_utc
 from core.phones import format_phone
 from core.records import Priority
-
-TEMPLATES_DIR = Path(__file__).parent / "templates"
-
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -88,7 +88,7 @@ def accepted_languages(request: web.Request) -> list[str]:
     return [tag for _, tag in sorted(tags, key=lambda item: -item[0])]
 
 
-def setup_rendering(app: web.Application, localizer: Localizer) -> None:
+def setup_rendering(app: web.Application, localizer: Localizer, template_dirs: Sequence[Path]) -> None:
     settings = app[SERVICES].settings
     try:
         zone = ZoneInfo(settings.timezone)
@@ -96,7 +96,7 @@ def setup_rendering(app: web.Application, localizer: Localizer) -> None:
         zone = ZoneInfo("UTC")
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        loader=jinja2.FileSystemLoader(list(template_dirs)),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.ChainableUndefined,
     )
