@@ -20,10 +20,10 @@ import yaml
 from aiohttp import web
 
 from agent_ui import openapi
-from agent_ui.identity import actor_of
-from agent_ui.inputs import as_int, path_int, read_form, read_json
-from agent_ui.keys import SERVICES
-from agent_ui.rendering import render
+from agent_ui.base.identity import actor_of
+from agent_ui.base.inputs import as_int, path_int, read_form, read_json
+from agent_ui.base.keys import SERVICES
+from agent_ui.base.rendering import render
 from alerts.keys import SLA
 from alerts.sms.inbound import ReplayGuard, parse_inbound
 from core.errors import InvalidInput

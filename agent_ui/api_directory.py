@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_ui.identity import actor_of, signed_in
-from agent_ui.inputs import optional_str, path_int, read_json, str_list
-from agent_ui.keys import SERVICES
+from agent_ui.base.identity import actor_of, signed_in
+from agent_ui.base.inputs import optional_str, path_int, read_json, str_list
+from agent_ui.base.keys import SERVICES
 from core.customers import (
     CustomerDraft,
     create_customer,

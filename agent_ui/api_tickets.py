@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_ui.identity import actor_of
-from agent_ui.inputs import as_int, optional_bool, optional_str, path_int, read_json
-from agent_ui.keys import SERVICES
+from agent_ui.base.identity import actor_of
+from agent_ui.base.inputs import as_int, optional_bool, optional_str, path_int, read_json
+from agent_ui.base.keys import SERVICES
 from agent_ui.queue_filters import read_queue_view
 from core.errors import InvalidInput
 from routing import entry_dict, ticket_dict

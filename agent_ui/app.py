@@ -4,12 +4,12 @@ Extension points for feature packages (each optional; a missing file is fine):
 
 * Views: put thin handlers in ``agent_ui/<feature>_views.py`` with a
   ``setup_routes(app)`` and add one line to ``create_app`` below. Build the actor with
-  ``agent_ui.identity.actor_of(request)`` and call your service; raise
+  ``agent_ui.base.identity.actor_of(request)`` and call your service; raise
   ``core.errors`` exceptions (rendered as JSON under ``/api/`` and as a page elsewhere).
-  Read bodies with ``agent_ui.inputs.read_json(request, "SchemaName")`` / ``read_form`` and
+  Read bodies with ``agent_ui.base.inputs.read_json(request, "SchemaName")`` / ``read_form`` and
   ids with ``path_int``/``as_int`` (never ``request.post()`` or ``int()``): they refuse deep
   nesting, non-finite or >64-bit numbers, lone surrogates and over-long text with a 400
-  naming the field. Declare a field's length cap once in ``agent_ui/input_caps.py``: the
+  naming the field. Declare a field's length cap once in ``agent_ui/base/input_caps.py``: the
   OpenAPI document and the forms' ``maxlength`` (``caps.Schema.field``) use the same number.
   State-changing requests need the CSRF token (form field ``csrf_token`` or header
   ``X-CSRF-Token``; pages have it in ``<meta name="csrf-token">``), except with an API token.
@@ -56,10 +56,10 @@ from agent_ui import (
     tokens_views,
     wallboard_views,
 )
-from agent_ui.error_middleware import error_middleware
-from agent_ui.i18n import Localizer
-from agent_ui.identity import identity_middleware
-from agent_ui.keys import (
+from agent_ui.base.error_middleware import error_middleware
+from agent_ui.base.i18n import Localizer
+from agent_ui.base.identity import identity_middleware
+from agent_ui.base.keys import (
     FEATURE_SCRIPTS,
     FEATURE_STYLES,
     LIVE_HUB,
@@ -68,13 +68,13 @@ from agent_ui.keys import (
     SERVICES,
     SESSIONS,
 )
+from agent_ui.base.rendering import setup_rendering
+from agent_ui.base.security_headers import add_security_headers
+from agent_ui.base.sessions import SessionStore, secret_from_settings
+from agent_ui.base.static_files import StaticFiles
+from agent_ui.base.web_metrics import metrics_middleware
 from agent_ui.live import LiveHub, live_socket
 from agent_ui.login_limiter import LoginLimiter
-from agent_ui.rendering import setup_rendering
-from agent_ui.security_headers import add_security_headers
-from agent_ui.sessions import SessionStore, secret_from_settings
-from agent_ui.static_files import StaticFiles
-from agent_ui.web_metrics import metrics_middleware
 from config.services import Services
 from core.events import DomainEvent
 

@@ -20,8 +20,8 @@ import struct
 
 from aiohttp import web
 
+from agent_ui.base.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from agent_ui.slow_clients import SlowClientCloser
-from agent_ui.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from core.auth import Actor
 
 log = logging.getLogger(__name__)

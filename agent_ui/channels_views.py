@@ -7,10 +7,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from agent_ui.identity import actor_of
-from agent_ui.inputs import as_int, optional_str, path_int, read_form, read_json
-from agent_ui.keys import SERVICES
-from agent_ui.rendering import render
+from agent_ui.base.identity import actor_of
+from agent_ui.base.inputs import as_int, optional_str, path_int, read_form, read_json
+from agent_ui.base.keys import SERVICES
+from agent_ui.base.rendering import render
 from channels.attachments import attachment_download
 from channels.ingest import IngestResult
 from channels.plugin import EMAIL_CHANNEL, EmailChannel

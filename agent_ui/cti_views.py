@@ -13,9 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from agent_ui import openapi
-from agent_ui.identity import actor_of
-from agent_ui.inputs import optional_str, read_json
-from agent_ui.keys import SERVICES
+from agent_ui.base.identity import actor_of
+from agent_ui.base.inputs import optional_str, read_json
+from agent_ui.base.keys import SERVICES
 from core.customers import CustomerDraft, create_customer, customer_dict
 from core.errors import InvalidInput, Unavailable
 from cti.control import CallControl

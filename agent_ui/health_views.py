@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agent_ui.keys import SERVICES
+from agent_ui.base.keys import SERVICES
 
 
 async def healthz(_request: web.Request) -> web.Response:

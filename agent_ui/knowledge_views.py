@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from agent_ui.identity import actor_of
-from agent_ui.inputs import form_of, path_int, read_json
-from agent_ui.keys import LOCALIZER, SERVICES
-from agent_ui.rendering import render
+from agent_ui.base.identity import actor_of
+from agent_ui.base.inputs import form_of, path_int, read_json
+from agent_ui.base.keys import LOCALIZER, SERVICES
+from agent_ui.base.rendering import render
 from core.clock import as_utc
 from core.errors import InvalidInput
 from core.records import Role

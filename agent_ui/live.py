@@ -31,12 +31,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from agent_ui.base.identity import actor_of, same_origin, signed_in
+from agent_ui.base.keys import LIVE_HUB
+from agent_ui.base.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from agent_ui.broadcast import text_frame
 from agent_ui.console_watch import ConsoleWatch, ListKey
-from agent_ui.identity import actor_of, same_origin, signed_in
-from agent_ui.keys import LIVE_HUB
 from agent_ui.slow_clients import SlowClientCloser
-from agent_ui.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from core.auth import Actor
 from core.errors import Forbidden, InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended

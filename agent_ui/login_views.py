@@ -7,11 +7,11 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from agent_ui.identity import signed_in
-from agent_ui.inputs import read_form
-from agent_ui.keys import LOGIN_LIMITER, SERVICES, SESSIONS
-from agent_ui.rendering import render
-from agent_ui.sessions import COOKIE_NAME
+from agent_ui.base.identity import signed_in
+from agent_ui.base.inputs import read_form
+from agent_ui.base.keys import LOGIN_LIMITER, SERVICES, SESSIONS
+from agent_ui.base.rendering import render
+from agent_ui.base.sessions import COOKIE_NAME
 from core.errors import TooManyRequests
 from core.users import authenticate
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_ui.input_caps import CAPS
+from agent_ui.base.input_caps import CAPS
 from core.records import Category, Channel, Priority, Role, TicketStatus, Tier
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -314,7 +314,7 @@ SCHEMAS.update(knowledge_openapi.SCHEMAS)
 
 
 def _publish_caps(schemas: dict[str, Any]) -> None:
-    """``maxLength`` from ``agent_ui.input_caps``, the numbers the server enforces."""
+    """``maxLength`` from ``agent_ui.base.input_caps``, the numbers the server enforces."""
     for name, caps in CAPS.items():
         properties = schemas.get(name, {}).get("properties", {})
         for field, cap in caps.items():

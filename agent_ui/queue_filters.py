@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from agent_ui.inputs import as_int
+from agent_ui.base.inputs import as_int
 from core.auth import Actor
 from core.errors import InvalidInput
 from core.records import Channel, TicketStatus

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from agent_ui.identity import actor_of
-from agent_ui.keys import SERVICES
-from agent_ui.rendering import render
+from agent_ui.base.identity import actor_of
+from agent_ui.base.keys import SERVICES
+from agent_ui.base.rendering import render
 from core.clock import as_utc
 from core.errors import NotFound
 from routing.reports import DateRange, agent_report, category_report, sla_compliance

@@ -22,10 +22,10 @@ from typing import Any
 from aiohttp import web
 
 from agent_ui import openapi
-from agent_ui.identity import actor_of
-from agent_ui.inputs import as_int, optional_str, path_int, read_json
-from agent_ui.keys import SERVICES
-from agent_ui.rendering import render
+from agent_ui.base.identity import actor_of
+from agent_ui.base.inputs import as_int, optional_str, path_int, read_json
+from agent_ui.base.keys import SERVICES
+from agent_ui.base.rendering import render
 from core.errors import InvalidInput, Unavailable
 from core.records import Category, Role
 from routing.desk import ticket_dict

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from agent_ui.web_metrics import LIVE_DROPPED
+from agent_ui.base.web_metrics import LIVE_DROPPED
 
 CLOSE_TIMEOUT = 2.0
 TOO_SLOW = 1013  # "try again later": the client fell behind

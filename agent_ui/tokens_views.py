@@ -19,10 +19,10 @@ from typing import Any
 from aiohttp import web
 
 from agent_ui import openapi
-from agent_ui.identity import actor_of
-from agent_ui.inputs import optional_str, path_int, read_form, read_json
-from agent_ui.keys import LOGIN_LIMITER, SERVICES
-from agent_ui.rendering import render
+from agent_ui.base.identity import actor_of
+from agent_ui.base.inputs import optional_str, path_int, read_form, read_json
+from agent_ui.base.keys import LOGIN_LIMITER, SERVICES
+from agent_ui.base.rendering import render
 from core.auth import Actor
 from core.errors import NotAuthenticated
 from core.users import (

@@ -35,9 +35,9 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from agent_ui.base.vocabulary import N_
 from agent_ui.broadcast import BroadcastHub, Viewer
 from agent_ui.charts import bar_chart, line_chart
-from agent_ui.vocabulary import N_
 from agent_ui.wallboard_backlog import WallboardBacklog
 from alerts.backlog import AlertFigures, BacklogFigures
 from config.services import Services

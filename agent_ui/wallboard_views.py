@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 
-from agent_ui.identity import actor_of, same_origin, signed_in
-from agent_ui.keys import LOCALIZER, SERVICES, WALLBOARD
-from agent_ui.rendering import render
+from agent_ui.base.identity import actor_of, same_origin, signed_in
+from agent_ui.base.keys import LOCALIZER, SERVICES, WALLBOARD
+from agent_ui.base.rendering import render
 from agent_ui.wallboard_feed import WallboardFeed
 from core.auth import Actor
 from core.errors import Forbidden, NotAuthenticated

@@ -42,7 +42,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from agent_ui.sessions import COOKIE_NAME
+from agent_ui.base.sessions import COOKIE_NAME
 from core.measure import percentile, rounded
 from cti.parser import parse_frames
 from cti.scenarios import Step
@@ -146,7 +146,7 @@ async def _until(condition: Callable[[], bool], step: float = 0.01) -> None:
 async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from agent_ui.keys import LIVE_HUB, SESSIONS
+    from agent_ui.base.keys import LIVE_HUB, SESSIONS
     from config.app import build_app, build_services
     from config.settings import load_settings
     from core.records import User

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from web_fixtures import StaffClient, WebSite
 
-from agent_ui.input_caps import CAPS
-from agent_ui.inputs import check_value, parse_json
+from agent_ui.base.input_caps import CAPS
+from agent_ui.base.inputs import check_value, parse_json
 from agent_ui.openapi import DOCUMENT
 from core.errors import InvalidInput
 

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from agent_ui.inputs import form_of
-from agent_ui.keys import SERVICES, SESSIONS
-from agent_ui.sessions import COOKIE_NAME
+from agent_ui.base.inputs import form_of
+from agent_ui.base.keys import SERVICES, SESSIONS
+from agent_ui.base.sessions import COOKIE_NAME
 from core.auth import Actor
 from core.errors import Forbidden, NotAuthenticated
 from core.records import User

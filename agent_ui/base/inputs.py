@@ -5,7 +5,7 @@ that refuses what would crash or corrupt something further in, each with a 400 n
 field: nesting deeper than ``MAX_DEPTH`` (a deep body would exhaust the stack), numbers
 that are not finite or do not fit a 64-bit column, text with lone surrogates (it cannot be
 encoded, so storing it would break every later read), and text longer than its cap
-(``agent_ui.input_caps``).
+(``agent_ui.base.input_caps``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from agent_ui.input_caps import TEXT_CAP, cap_of
+from agent_ui.base.input_caps import TEXT_CAP, cap_of
 from core.errors import InvalidInput
 
 MAX_DEPTH = 32
@@ -172,7 +172,7 @@ def parse_json(raw: bytes | str, schema: str | None = None) -> Any:
 async def read_json(request: web.Request, schema: str | None = None) -> dict[str, Any]:
     """The body as a JSON object; malformed JSON is a 400 (an oversized body a 413).
 
-    ``schema`` names the input schema whose length caps apply (``agent_ui.input_caps``);
+    ``schema`` names the input schema whose length caps apply (``agent_ui.base.input_caps``);
     without one every string still has the general cap."""
     raw = await request.read()
     data = parse_json(raw, schema) if raw else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from agent_ui.i18n import normalize_language, shipped_languages
+from agent_ui.base.i18n import normalize_language, shipped_languages
 from core.section import Section
 
 MIN_WALLBOARD_TOKEN = 20

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from agent_ui.i18n import Localizer
+    from agent_ui.base.i18n import Localizer
+    from agent_ui.base.sessions import SessionStore
     from agent_ui.live import LiveHub
     from agent_ui.login_limiter import LoginLimiter
-    from agent_ui.sessions import SessionStore
     from agent_ui.wallboard_feed import WallboardFeed
     from config.services import Services
 

@@ -23,10 +23,10 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 
-from agent_ui.i18n import Localizer
-from agent_ui.identity import signed_in
-from agent_ui.input_caps import CAPS
-from agent_ui.keys import FEATURE_SCRIPTS, FEATURE_STYLES, LOCALIZER, SERVICES
+from agent_ui.base.i18n import Localizer
+from agent_ui.base.identity import signed_in
+from agent_ui.base.input_caps import CAPS
+from agent_ui.base.keys import FEATURE_SCRIPTS, FEATURE_STYLES, LOCALIZER, SERVICES
 from core.clock import as_utc
 from core.phones import format_phone
 from core.records import Priority

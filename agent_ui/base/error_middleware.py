@@ -12,8 +12,8 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from agent_ui.keys import LOCALIZER
-from agent_ui.rendering import render, request_language
+from agent_ui.base.keys import LOCALIZER
+from agent_ui.base.rendering import render, request_language
 from core.errors import FrontdeskError, NotAuthenticated
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from jinja2.runtime import Context
 
 log = logging.getLogger(__name__)
 
-LOCALE_DIR = Path(__file__).parent / "locale"
+LOCALE_DIR = Path(__file__).parent.parent / "locale"  # agent_ui/locale, where pybabel writes
 DEFAULT_LANGUAGE = "en"
 
 
