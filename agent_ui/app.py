@@ -41,15 +41,8 @@ from aiohttp import web
 from agent_ui import (
     alerts_views,
     api_directory,
-    api_tickets,
-    channels_views,
-    console_views,
-    cti_views,
-    health_views,
     knowledge_views,
-    login_views,
     openapi,
-    preferences_views,
     reports_views,
     routing_views,
     search_views,
@@ -73,8 +66,14 @@ from agent_ui.base.security_headers import add_security_headers
 from agent_ui.base.sessions import SessionStore, secret_from_settings
 from agent_ui.base.static_files import StaticFiles
 from agent_ui.base.web_metrics import metrics_middleware
+from agent_ui.console import cti_views, preferences_views
+from agent_ui.health import views as health_views
 from agent_ui.live import LiveHub, live_socket
-from agent_ui.login_limiter import LoginLimiter
+from agent_ui.login import views as login_views
+from agent_ui.login.limiter import LoginLimiter
+from agent_ui.mail import views as channels_views
+from agent_ui.tickets import api as api_tickets
+from agent_ui.tickets import views as console_views
 from config.services import Services
 from core.events import DomainEvent
 

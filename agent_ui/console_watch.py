@@ -19,7 +19,7 @@ import dataclasses
 import urllib.parse
 from typing import Any
 
-from agent_ui.queue_filters import read_queue_view
+from agent_ui.tickets.queue_filters import read_queue_view
 from core.auth import Actor
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from agent_ui.base.i18n import Localizer
     from agent_ui.base.sessions import SessionStore
     from agent_ui.live import LiveHub
-    from agent_ui.login_limiter import LoginLimiter
+    from agent_ui.login.limiter import LoginLimiter
     from agent_ui.wallboard_feed import WallboardFeed
     from config.services import Services
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, optional_bool, optional_str, path_int, read_json
 from agent_ui.base.keys import SERVICES
-from agent_ui.queue_filters import read_queue_view
+from agent_ui.tickets.queue_filters import read_queue_view
 from core.errors import InvalidInput
 from routing import entry_dict, ticket_dict
 from routing.merging import merge, split

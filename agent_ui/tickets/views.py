@@ -15,7 +15,7 @@ from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, path_int, read_form
 from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
-from agent_ui.queue_filters import CHANNEL_CHOICES, STATUS_CHOICES, read_queue_view
+from agent_ui.tickets.queue_filters import CHANNEL_CHOICES, STATUS_CHOICES, read_queue_view
 from core.auth import Actor
 from core.errors import InvalidInput
 from core.records import Category, Priority, Role, TicketStatus, ticket_id_of_number

@@ -7,7 +7,7 @@ from aiohttp import web
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import read_form
 from agent_ui.base.keys import LOCALIZER, SERVICES
-from agent_ui.login_views import safe_next
+from agent_ui.login.views import safe_next
 from core.errors import InvalidInput
 from core.users import set_own_language
 
