@@ -26,7 +26,7 @@ Extension points for feature packages (each optional; a missing file is fine):
 * Pages are served with a Content-Security-Policy: scripts only from ``/static/`` (no
   inline ``<script>`` or ``onclick=``), connections only to this site.
 * Live events: publish a ``DomainEvent`` on the bus; one with a ``user_ids`` field
-  reaches only those users, others reach every signed-in person (``agent_ui.live``).
+  reaches only those users, others reach every signed-in person (``agent_ui.live.hub``).
 * Background work: a feature's ``plugin(services)`` cleanup-ctx in ``config/app.py``.
 """
 
@@ -38,17 +38,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent_ui import (
-    alerts_views,
-    api_directory,
-    knowledge_views,
-    openapi,
-    reports_views,
-    routing_views,
-    search_views,
-    tokens_views,
-    wallboard_views,
-)
+from agent_ui.admin import alerts_views, routing_views, tokens_views
+from agent_ui.api import directory as api_directory
+from agent_ui.api import openapi
 from agent_ui.base.error_middleware import error_middleware
 from agent_ui.base.i18n import Localizer
 from agent_ui.base.identity import identity_middleware
@@ -68,12 +60,16 @@ from agent_ui.base.static_files import StaticFiles
 from agent_ui.base.web_metrics import metrics_middleware
 from agent_ui.console import cti_views, preferences_views
 from agent_ui.health import views as health_views
-from agent_ui.live import LiveHub, live_socket
+from agent_ui.help import views as knowledge_views
+from agent_ui.live.hub import LiveHub, live_socket
 from agent_ui.login import views as login_views
 from agent_ui.login.limiter import LoginLimiter
 from agent_ui.mail import views as channels_views
+from agent_ui.reports import views as reports_views
+from agent_ui.search import views as search_views
 from agent_ui.tickets import api as api_tickets
 from agent_ui.tickets import views as console_views
+from agent_ui.wallboard import views as wallboard_views
 from config.services import Services
 from core.events import DomainEvent
 

@@ -4,7 +4,7 @@ Three processes over loopback: the simulator (writes AMI), the server pipeline (
 tracker → bus → screen-pop → WebSocket hub), and the agents' WebSocket clients. Pop
 latency runs from the simulator writing ``AgentCalled`` to the agent's client receiving
 the pop (CLOCK_MONOTONIC is system-wide, so the processes' stamps compare). The hub
-is the console's own (``agent_ui.live``) in the app ``frontdesk serve`` builds, with the
+is the console's own (``agent_ui.live.hub``) in the app ``frontdesk serve`` builds, with the
 CTI plugin, call recorder and SQLite database as configured there.
 
 ``events_per_s``: the recorded 10 calls/s mix (72 % VarSet) written as fast as the
@@ -16,7 +16,7 @@ tickets). Five warm-up pops are not counted; ``gc.freeze()`` after start-up, as 
 long-running server would.
 
 Each client is a console on the agents' home page (the open queue, unfiltered): it tells
-the hub so (``agent_ui.console_watch``), as the page's script does, and so hears of every
+the hub so (``agent_ui.live.console_watch``), as the page's script does, and so hears of every
 ticket the pops create, at most once per list tick. ``recorder_backlog_max``: the most
 events the call recorder had queued, sampled every 50 ms while the pops ran;
 ``recorder_backlog_end``: how many were still queued when they ended. ``--database``

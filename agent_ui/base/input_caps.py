@@ -1,7 +1,7 @@
 """How long each text field at the web edge may be, declared once.
 
 The JSON and form readers (``agent_ui.base.inputs``) enforce these, the OpenAPI document
-(``agent_ui.openapi``) publishes them as ``maxLength`` and the HTML forms as ``maxlength``,
+(``agent_ui.api.openapi``) publishes them as ``maxLength`` and the HTML forms as ``maxlength``,
 so a client learns the limit from the same number the server applies. A cap comes from the
 database column where there is one: PostgreSQL refuses a longer value with an error that
 would otherwise surface as a 500, and SQLite would silently store it.

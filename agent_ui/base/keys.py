@@ -9,9 +9,9 @@ from aiohttp import web
 if TYPE_CHECKING:
     from agent_ui.base.i18n import Localizer
     from agent_ui.base.sessions import SessionStore
-    from agent_ui.live import LiveHub
+    from agent_ui.live.hub import LiveHub
     from agent_ui.login.limiter import LoginLimiter
-    from agent_ui.wallboard_feed import WallboardFeed
+    from agent_ui.wallboard.feed import WallboardFeed
     from config.services import Services
 
 SERVICES: web.AppKey[Services] = web.AppKey("services")

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_ui import openapi
+from agent_ui.api import openapi, openapi_parts
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import optional_str, read_json
 from agent_ui.base.keys import SERVICES
@@ -116,14 +116,14 @@ def _document() -> None:
     errors = (401, 403, 404, 409, 503, 504)
     linkedid = {"name": "linkedid", "in": "path", "required": True, "schema": {"type": "string"}}
     openapi.PATHS.update({
-        "/api/v1/cti/me": {"get": openapi._op("My phone: state, queues and calls in progress", _body)},
-        "/api/v1/cti/dial": {"post": openapi._op("Click-to-dial: ring my phone, then the number (answers at once; the outcome arrives as cti.progress)", _ok, body=_body, errors=errors)},
-        "/api/v1/cti/calls/{linkedid}/hangup": {"post": openapi._op("Hang up a call", _ok, body=_body, errors=errors, params=[linkedid])},
-        "/api/v1/cti/calls/{linkedid}/transfer": {"post": openapi._op("Transfer (target, attended); an attended transfer's progress arrives as cti.progress", _ok, body=_body, errors=errors, params=[linkedid])},
-        "/api/v1/cti/calls/{linkedid}/transfer/cancel": {"post": openapi._op("Cancel an attended transfer under way: back to the customer", _ok, body=_body, errors=errors, params=[linkedid])},
-        "/api/v1/cti/status": {"post": openapi._op("Set my status: ready, paused (reason) or wrap-up", _ok, body=_body, errors=errors)},
-        "/api/v1/cti/queues/{queue}/{action}": {"post": openapi._op("Queue log-in or log-out (action: login|logout)", _ok, body=_body, errors=errors)},
-        "/api/v1/cti/customers": {"post": openapi._op("Create a customer from an unknown caller's number", _body, status="201", body=openapi._ref("CallerDraft"), errors=(401, 403, 409))},
+        "/api/v1/cti/me": {"get": openapi_parts.operation("My phone: state, queues and calls in progress", _body)},
+        "/api/v1/cti/dial": {"post": openapi_parts.operation("Click-to-dial: ring my phone, then the number (answers at once; the outcome arrives as cti.progress)", _ok, body=_body, errors=errors)},
+        "/api/v1/cti/calls/{linkedid}/hangup": {"post": openapi_parts.operation("Hang up a call", _ok, body=_body, errors=errors, params=[linkedid])},
+        "/api/v1/cti/calls/{linkedid}/transfer": {"post": openapi_parts.operation("Transfer (target, attended); an attended transfer's progress arrives as cti.progress", _ok, body=_body, errors=errors, params=[linkedid])},
+        "/api/v1/cti/calls/{linkedid}/transfer/cancel": {"post": openapi_parts.operation("Cancel an attended transfer under way: back to the customer", _ok, body=_body, errors=errors, params=[linkedid])},
+        "/api/v1/cti/status": {"post": openapi_parts.operation("Set my status: ready, paused (reason) or wrap-up", _ok, body=_body, errors=errors)},
+        "/api/v1/cti/queues/{queue}/{action}": {"post": openapi_parts.operation("Queue log-in or log-out (action: login|logout)", _ok, body=_body, errors=errors)},
+        "/api/v1/cti/customers": {"post": openapi_parts.operation("Create a customer from an unknown caller's number", _body, status="201", body=openapi_parts.ref("CallerDraft"), errors=(401, 403, 409))},
     })
 
 

@@ -4,7 +4,7 @@
 ``user_ids`` field goes only to those users' connections (a screen-pop to the
 ringing agent; connections are indexed by user, so an event for nobody costs nothing);
 a ticket frame (``ticket.created/updated/timeline``) goes only to the pages it can change
-(``agent_ui.console_watch``: the ticket's own page at once, queue lists whose filter it
+(``agent_ui.live.console_watch``: the ticket's own page at once, queue lists whose filter it
 matches at most once per ``list_tick``, the last frame standing for "your list changed");
 every other event goes to all connected staff. Each connection has a bounded queue and
 its own writer task, so publishing never awaits a socket: a client whose queue is full
@@ -12,7 +12,7 @@ is closed and counted, and the others never wait for it. With ``fanout_slice`` (
 console's hub), a frame for many connections is handed to about that many per loop turn:
 each hand-over wakes a writer, and 500 socket writes in one turn (20-35 ms) would hold up
 everything else, a screen-pop included. In that fan-out the frame is built once
-(``agent_ui.broadcast.text_frame``, uncompressed) and written straight to the transport of
+(``agent_ui.live.broadcast.text_frame``, uncompressed) and written straight to the transport of
 each connection with nothing queued — no writer wake-up, no compression per connection —
 and a connection with more than ``MAX_BUFFERED`` bytes unsent is dropped as too slow.
 Events for named users are queued at once, so they may overtake a broadcast still being
@@ -34,9 +34,9 @@ from aiohttp import WSMsgType, web
 from agent_ui.base.identity import actor_of, same_origin, signed_in
 from agent_ui.base.keys import LIVE_HUB
 from agent_ui.base.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
-from agent_ui.broadcast import text_frame
-from agent_ui.console_watch import ConsoleWatch, ListKey
-from agent_ui.slow_clients import SlowClientCloser
+from agent_ui.live.broadcast import text_frame
+from agent_ui.live.console_watch import ConsoleWatch, ListKey
+from agent_ui.live.slow_clients import SlowClientCloser
 from core.auth import Actor
 from core.errors import Forbidden, InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended

@@ -3,7 +3,7 @@
 Supervisors open it from the console; a TV browser opens ``/wallboard?token=...`` with
 ``web.wallboard_token`` and gets the read-only big-screen view (no chrome, large type).
 The figures come from ``cti.queue_stats`` and ``alerts.backlog``; this module only wires
-them to the page and the socket (``agent_ui.wallboard_feed``).
+them to the page and the socket (``agent_ui.wallboard.feed``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from agent_ui.base.identity import actor_of, same_origin, signed_in
 from agent_ui.base.keys import LOCALIZER, SERVICES, WALLBOARD
 from agent_ui.base.rendering import render
-from agent_ui.wallboard_feed import WallboardFeed
+from agent_ui.wallboard.feed import WallboardFeed
 from core.auth import Actor
 from core.errors import Forbidden, NotAuthenticated
 from core.events import DomainEvent

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_ui import openapi
+from agent_ui.api import openapi, openapi_parts
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import optional_str, path_int, read_form, read_json
 from agent_ui.base.keys import LOGIN_LIMITER, SERVICES
@@ -152,22 +152,22 @@ def _document() -> None:
         "login": {"type": "string"}, "password": {"type": "string"}, **asked}}
     openapi.PATHS.update({
         "/api/v1/tokens": {
-            "get": openapi._op("My API tokens (all=1: everyone's, ops)", {"type": "object", "properties": {
+            "get": openapi_parts.operation("My API tokens (all=1: everyone's, ops)", {"type": "object", "properties": {
                 "tokens": {"type": "array", "items": token}}},
-                params=[openapi._query("all", "1 for everyone's tokens (ops)"),
-                        openapi._query("login", "one person's tokens (ops)")]),
-            "post": openapi._op("Make an API token acting as me (shown once; expires after days, default 90)",
+                params=[openapi_parts.query("all", "1 for everyone's tokens (ops)"),
+                        openapi_parts.query("login", "one person's tokens (ops)")]),
+            "post": openapi_parts.operation("Make an API token acting as me (shown once; expires after days, default 90)",
                                 made, status="201", body=make_body, errors=(401,)),
         },
-        "/api/v1/me/tokens": {"post": openapi._op("Same as POST /api/v1/tokens", made, status="201",
+        "/api/v1/me/tokens": {"post": openapi_parts.operation("Same as POST /api/v1/tokens", made, status="201",
                                                   body=make_body, errors=(401,))},
         "/api/v1/tokens/password": {"post": {
-            **openapi._op("A script's first token from a login and password (no session, no CSRF)",
+            **openapi_parts.operation("A script's first token from a login and password (no session, no CSRF)",
                           made, status="201", body=password_body, errors=(401, 429)),
             "security": []}},
         "/api/v1/tokens/{token_id}": {
-            "parameters": [openapi._path_id("token_id")],
-            "delete": openapi._op("Revoke a token (mine; ops: anyone's)", token, errors=(401, 404)),
+            "parameters": [openapi_parts.path_id("token_id")],
+            "delete": openapi_parts.operation("Revoke a token (mine; ops: anyone's)", token, errors=(401, 404)),
         },
     })
 

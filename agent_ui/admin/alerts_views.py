@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from agent_ui import openapi
+from agent_ui.api import openapi, openapi_parts
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, path_int, read_form, read_json
 from agent_ui.base.keys import SERVICES
@@ -184,35 +184,35 @@ SCHEMAS: dict[str, Any] = {
 }
 PATHS: dict[str, Any] = {
     "/api/v1/tickets/{ticket_id}/sla": {
-        "parameters": [openapi._path_id("ticket_id")],
-        "get": openapi._op("The ticket's SLA clock: business time left per target, ladder level",
-                           openapi._ref("SlaClock"), errors=(401, 403, 404)),
+        "parameters": [openapi_parts.path_id("ticket_id")],
+        "get": openapi_parts.operation("The ticket's SLA clock: business time left per target, ladder level",
+                           openapi_parts.ref("SlaClock"), errors=(401, 403, 404)),
     },
     "/api/v1/tickets/{ticket_id}/sla/ack": {
-        "parameters": [openapi._path_id("ticket_id")],
-        "post": openapi._op("Acknowledge the SLA alert: the escalation ladder stops",
+        "parameters": [openapi_parts.path_id("ticket_id")],
+        "post": openapi_parts.operation("Acknowledge the SLA alert: the escalation ladder stops",
                             {"type": "object", "properties": {"acknowledged": {"type": "integer"}}},
                             errors=(401, 403, 404)),
     },
-    "/api/v1/alerts": {"get": openapi._op(
+    "/api/v1/alerts": {"get": openapi_parts.operation(
         "The SLA alerts log with delivery results (supervisors)", {"type": "object", "properties": {
             "alerts": {"type": "array", "items": _OBJ}}},
-        params=[openapi._query("unacknowledged", "1 for open alerts only"),
-                openapi._query("limit", "at most this many", {"type": "integer"})])},
-    "/api/v1/sla/policies": {"get": openapi._op(
+        params=[openapi_parts.query("unacknowledged", "1 for open alerts only"),
+                openapi_parts.query("limit", "at most this many", {"type": "integer"})])},
+    "/api/v1/sla/policies": {"get": openapi_parts.operation(
         "SLA policies and business calendars (supervisors, ops)", {"type": "object", "properties": {
-            "policies": {"type": "array", "items": openapi._ref("SlaPolicy")},
-            "calendars": {"type": "array", "items": openapi._ref("SlaCalendar")}}})},
+            "policies": {"type": "array", "items": openapi_parts.ref("SlaPolicy")},
+            "calendars": {"type": "array", "items": openapi_parts.ref("SlaCalendar")}}})},
     "/api/v1/sla/policies/{name}": {
         "parameters": [_NAME],
-        "put": openapi._op("Create or replace a policy (ops); open tickets are recomputed in the background",
-                           openapi._ref("SlaPolicy"), body=openapi._ref("SlaPolicy")),
-        "delete": openapi._op("Delete a policy (ops)", _OBJ, errors=(401, 403, 404)),
+        "put": openapi_parts.operation("Create or replace a policy (ops); open tickets are recomputed in the background",
+                           openapi_parts.ref("SlaPolicy"), body=openapi_parts.ref("SlaPolicy")),
+        "delete": openapi_parts.operation("Delete a policy (ops)", _OBJ, errors=(401, 403, 404)),
     },
     "/api/v1/sla/calendars/{name}": {
         "parameters": [_NAME],
-        "put": openapi._op("Create or replace a business calendar (ops)", openapi._ref("SlaCalendar"),
-                           body=openapi._ref("SlaCalendar")),
+        "put": openapi_parts.operation("Create or replace a business calendar (ops)", openapi_parts.ref("SlaCalendar"),
+                           body=openapi_parts.ref("SlaCalendar")),
     },
     "/api/v1/sms/inbound": {"post": {
         "summary": "SMS gateway webhook (signed: X-Frontdesk-Timestamp, -Nonce and -Signature, or X-Twilio-Signature; stale or repeated calls are refused); ACK stops the ladder",

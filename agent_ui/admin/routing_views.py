@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_ui import openapi
+from agent_ui.api import openapi, openapi_parts
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, optional_str, path_int, read_json
 from agent_ui.base.keys import SERVICES
@@ -206,45 +206,45 @@ async def assignment_api(request: web.Request) -> web.Response:
 
 
 _OBJ: dict[str, Any] = {"type": "object"}
-_RULES = {"type": "array", "items": openapi._ref("RoutingRule")}
+_RULES = {"type": "array", "items": openapi_parts.ref("RoutingRule")}
 _VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "integer"}}
 SCHEMAS: dict[str, Any] = {
     "RoutingRule": {"type": "object", "required": ["name", "groups", "actions"], "description":
                     "name, enabled, groups [{mode: all|any, conditions [{field, op, value}]}], actions, stop; "
                     "fields and operators: GET /api/v1/routing/schema"},
     "RoutingVersion": {"type": "object", "properties": {"version": {"type": "integer"}, "author_id": {"type": "integer", "nullable": True},
-                                                        "note": openapi._STR, "created_at": openapi._STR, "diff": openapi._STR}},
+                                                        "note": openapi_parts.STR, "created_at": openapi_parts.STR, "diff": openapi_parts.STR}},
 }
 PATHS: dict[str, Any] = {
     "/api/v1/routing/rules": {
-        "get": openapi._op("The live routing rules and their version", {"type": "object", "properties": {
+        "get": openapi_parts.operation("The live routing rules and their version", {"type": "object", "properties": {
             "version": {"type": "integer"}, "rules": _RULES}}),
-        "put": openapi._op("Save the rules as the next version (ops); refused whole, with the fields named, if any is invalid",
-                           openapi._ref("RoutingVersion"), body={"type": "object", "required": ["rules"], "properties": {
-                               "rules": _RULES, "based_on": {"type": "integer"}, "note": openapi._STR}}, errors=(400, 401, 403, 409)),
+        "put": openapi_parts.operation("Save the rules as the next version (ops); refused whole, with the fields named, if any is invalid",
+                           openapi_parts.ref("RoutingVersion"), body={"type": "object", "required": ["rules"], "properties": {
+                               "rules": _RULES, "based_on": {"type": "integer"}, "note": openapi_parts.STR}}, errors=(400, 401, 403, 409)),
     },
-    "/api/v1/routing/replay": {"post": openapi._op(
+    "/api/v1/routing/replay": {"post": openapi_parts.operation(
         "Replay draft rules over the last days' contacts against the live rules; writes nothing", _OBJ,
         body={"type": "object", "required": ["rules"], "properties": {"rules": _RULES, "days": {"type": "integer"}}})},
-    "/api/v1/routing/versions": {"get": openapi._op("Saved versions, newest first, with readable diffs",
-                                                   {"type": "object", "properties": {"versions": {"type": "array", "items": openapi._ref("RoutingVersion")}}})},
-    "/api/v1/routing/versions/{version}": {"parameters": [_VERSION], "get": openapi._op("One version with its rules", _OBJ, errors=(401, 403, 404))},
-    "/api/v1/routing/versions/{version}/restore": {"parameters": [_VERSION], "post": openapi._op(
-        "Save that version's rules as the next version (ops)", openapi._ref("RoutingVersion"), errors=(401, 403, 404))},
-    "/api/v1/routing/export": {"get": openapi._op("The live rules as YAML", _OBJ)},
-    "/api/v1/routing/import": {"post": openapi._op("Save a YAML rule file (request body) as the next version (ops)",
-                                                  openapi._ref("RoutingVersion"), errors=(400, 401, 403))},
-    "/api/v1/routing/schema": {"get": openapi._op("Condition fields with their operators, and action values", _OBJ)},
-    "/api/v1/me/presence": {"post": openapi._op("Set your own state: ready (offered work), paused or offline", _OBJ,
+    "/api/v1/routing/versions": {"get": openapi_parts.operation("Saved versions, newest first, with readable diffs",
+                                                   {"type": "object", "properties": {"versions": {"type": "array", "items": openapi_parts.ref("RoutingVersion")}}})},
+    "/api/v1/routing/versions/{version}": {"parameters": [_VERSION], "get": openapi_parts.operation("One version with its rules", _OBJ, errors=(401, 403, 404))},
+    "/api/v1/routing/versions/{version}/restore": {"parameters": [_VERSION], "post": openapi_parts.operation(
+        "Save that version's rules as the next version (ops)", openapi_parts.ref("RoutingVersion"), errors=(401, 403, 404))},
+    "/api/v1/routing/export": {"get": openapi_parts.operation("The live rules as YAML", _OBJ)},
+    "/api/v1/routing/import": {"post": openapi_parts.operation("Save a YAML rule file (request body) as the next version (ops)",
+                                                  openapi_parts.ref("RoutingVersion"), errors=(400, 401, 403))},
+    "/api/v1/routing/schema": {"get": openapi_parts.operation("Condition fields with their operators, and action values", _OBJ)},
+    "/api/v1/me/presence": {"post": openapi_parts.operation("Set your own state: ready (offered work), paused or offline", _OBJ,
                                                body={"type": "object", "required": ["state"], "properties": {
                                                    "state": {"type": "string", "enum": ["ready", "paused", "offline"]},
-                                                   "reason": openapi._STR}})},
-    "/api/v1/offers": {"get": openapi._op("Work offered to you and not answered yet", _OBJ)},
-    "/api/v1/offers/{offer_id}/accept": {"parameters": [openapi._path_id("offer_id")], "post": openapi._op(
+                                                   "reason": openapi_parts.STR}})},
+    "/api/v1/offers": {"get": openapi_parts.operation("Work offered to you and not answered yet", _OBJ)},
+    "/api/v1/offers/{offer_id}/accept": {"parameters": [openapi_parts.path_id("offer_id")], "post": openapi_parts.operation(
         "Accept an offer: the ticket is yours", _OBJ, errors=(401, 403, 404, 409))},
-    "/api/v1/offers/{offer_id}/decline": {"parameters": [openapi._path_id("offer_id")], "post": openapi._op(
+    "/api/v1/offers/{offer_id}/decline": {"parameters": [openapi_parts.path_id("offer_id")], "post": openapi_parts.operation(
         "Decline an offer: it goes to the next agent", _OBJ, errors=(401, 403, 404, 409))},
-    "/api/v1/routing/assignment": {"get": openapi._op("Per queue: waiting, offered, assigned; agents' state and load (supervisors)", _OBJ)},
+    "/api/v1/routing/assignment": {"get": openapi_parts.operation("Per queue: waiting, offered, assigned; agents' state and load (supervisors)", _OBJ)},
 }
 
 

@@ -36,9 +36,9 @@ from aiohttp import web
 from markupsafe import Markup
 
 from agent_ui.base.vocabulary import N_
-from agent_ui.broadcast import BroadcastHub, Viewer
-from agent_ui.charts import bar_chart, line_chart
-from agent_ui.wallboard_backlog import WallboardBacklog
+from agent_ui.live.broadcast import BroadcastHub, Viewer
+from agent_ui.wallboard.backlog import WallboardBacklog
+from agent_ui.wallboard.charts import bar_chart, line_chart
 from alerts.backlog import AlertFigures, BacklogFigures
 from config.services import Services
 from core.auth import Actor

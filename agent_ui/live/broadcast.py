@@ -21,7 +21,7 @@ import struct
 from aiohttp import web
 
 from agent_ui.base.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
-from agent_ui.slow_clients import SlowClientCloser
+from agent_ui.live.slow_clients import SlowClientCloser
 from core.auth import Actor
 
 log = logging.getLogger(__name__)
