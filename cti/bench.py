@@ -146,7 +146,8 @@ async def _until(condition: Callable[[], bool], step: float = 0.01) -> None:
 async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from agent_ui.base.keys import LIVE_HUB, SESSIONS
+    from agent_ui.base.keys import SESSIONS
+    from agent_ui.live.hub import LIVE_HUB
     from config.app import build_app, build_services
     from config.settings import load_settings
     from core.records import User

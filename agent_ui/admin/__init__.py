@@ -1,1 +1,14 @@
-"""admin."""
+"""Pages and APIs for running the desk: SLA policies and alerts, routing rules and offers,
+API tokens."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agent_ui.admin import alerts_views, routing_views, tokens_views
+
+
+def setup(app: web.Application) -> None:
+    alerts_views.setup_routes(app)
+    routing_views.setup_routes(app)
+    tokens_views.setup_routes(app)

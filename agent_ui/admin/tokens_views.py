@@ -21,8 +21,9 @@ from aiohttp import web
 from agent_ui.api import openapi, openapi_parts
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import optional_str, path_int, read_form, read_json
-from agent_ui.base.keys import LOGIN_LIMITER, SERVICES
+from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
+from agent_ui.login.limiter import LOGIN_LIMITER
 from core.auth import Actor
 from core.errors import NotAuthenticated
 from core.users import (

@@ -32,7 +32,6 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from agent_ui.base.identity import actor_of, same_origin, signed_in
-from agent_ui.base.keys import LIVE_HUB
 from agent_ui.base.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from agent_ui.live.broadcast import text_frame
 from agent_ui.live.console_watch import ConsoleWatch, ListKey
@@ -327,3 +326,6 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     finally:
         hub.detach(conn)
     return ws
+
+
+LIVE_HUB: web.AppKey[LiveHub] = web.AppKey("live_hub", LiveHub)

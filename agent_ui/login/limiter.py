@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from aiohttp import web
+
 from core.clock import Clock
 from core.errors import TooManyRequests
 
@@ -52,3 +54,6 @@ class LoginLimiter:
 
     def succeeded(self, address: str, login: str) -> None:
         self._failures.pop((address, login.lower()), None)
+
+
+LOGIN_LIMITER: web.AppKey[LoginLimiter] = web.AppKey("login_limiter", LoginLimiter)

@@ -9,9 +9,10 @@ from aiohttp import web
 
 from agent_ui.base.identity import signed_in
 from agent_ui.base.inputs import read_form
-from agent_ui.base.keys import LOGIN_LIMITER, SERVICES, SESSIONS
+from agent_ui.base.keys import SERVICES, SESSIONS
 from agent_ui.base.rendering import render
 from agent_ui.base.sessions import COOKIE_NAME
+from agent_ui.login.limiter import LOGIN_LIMITER
 from core.errors import TooManyRequests
 from core.users import authenticate
 

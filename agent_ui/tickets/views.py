@@ -1,4 +1,4 @@
-"""The agent console: the one queue and the ticket page, with the actions agents take.
+"""The ticket pages: the one queue and the ticket page, with the actions agents take.
 
 Handlers read the form, build the ``Actor``, call ``TicketDesk`` (which checks roles
 and writes the audit log), then redirect back; the pages only present.
@@ -23,11 +23,6 @@ from core.users import list_users
 from routing import TicketFilter
 from routing.merging import SPLITTABLE, merge, split
 from routing.tags import add_tag, remove_tag, tags_by_ticket, tags_of
-
-
-async def home(request: web.Request) -> web.StreamResponse:
-    actor_of(request)
-    raise web.HTTPSeeOther("/queue")
 
 
 async def _queue_context(request: web.Request) -> dict[str, Any]:
@@ -175,7 +170,6 @@ async def new_ticket(request: web.Request) -> web.StreamResponse:
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/", home)
     app.router.add_get("/queue", queue_page)
     app.router.add_get("/queue/table", queue_table)
     app.router.add_post("/tickets", new_ticket)

@@ -29,6 +29,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from agent_ui.base.services import WebServices
 from alerts.backlog import (
     AlertFigures,
     BacklogFigures,
@@ -39,7 +40,6 @@ from alerts.backlog import (
     open_email_tickets,
 )
 from alerts.events import AlertDeliveryFailed, AlertFired
-from config.services import Services
 from core.clock import as_utc
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 from core.records import Channel, EntryKind, TicketStatus, User
@@ -63,7 +63,7 @@ class BacklogSnapshot:
 class WallboardBacklog:
     """Open email tickets, today's alerts and emails, and staff names, as the board shows them."""
 
-    def __init__(self, services: Services, day_start: Callable[[], datetime], on_change: Callable[[float], None],
+    def __init__(self, services: WebServices, day_start: Callable[[], datetime], on_change: Callable[[float], None],
                  reconcile_every: float = 10.0) -> None:
         self.services = services
         self.day_start = day_start

@@ -35,12 +35,12 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from agent_ui.base.services import WebServices
 from agent_ui.base.vocabulary import N_
 from agent_ui.live.broadcast import BroadcastHub, Viewer
 from agent_ui.wallboard.backlog import WallboardBacklog
 from agent_ui.wallboard.charts import bar_chart, line_chart
 from alerts.backlog import AlertFigures, BacklogFigures
-from config.services import Services
 from core.auth import Actor
 from core.clock import as_utc
 from core.errors import Unavailable
@@ -70,7 +70,7 @@ class WallboardFigures:
 
 
 class WallboardFeed:
-    def __init__(self, services: Services, stats: QueueStats, env: jinja2.Environment,
+    def __init__(self, services: WebServices, stats: QueueStats, env: jinja2.Environment,
                  min_interval: float = 0.2, tick: float = 1.0, backlog_every: float = 10.0,
                  charts_every: float = 5.0) -> None:
         self.services = services
@@ -246,3 +246,5 @@ def present(figures: WallboardFigures, timezone: str) -> dict[str, Any]:
         "since": ticking_clock,
     }
 
+
+WALLBOARD: web.AppKey[WallboardFeed] = web.AppKey("wallboard", WallboardFeed)

@@ -17,9 +17,9 @@ import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 
 from agent_ui.base.identity import actor_of, same_origin, signed_in
-from agent_ui.base.keys import LOCALIZER, SERVICES, WALLBOARD
+from agent_ui.base.keys import LOCALIZER, SERVICES
 from agent_ui.base.rendering import render
-from agent_ui.wallboard.feed import WallboardFeed
+from agent_ui.wallboard.feed import WALLBOARD, WallboardFeed
 from core.auth import Actor
 from core.errors import Forbidden, NotAuthenticated
 from core.events import DomainEvent
