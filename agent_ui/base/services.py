@@ -12,11 +12,7 @@ from typing import Protocol
 
 from agent_ui.base.settings import WebSettings
 from alerts.settings import SlaSettings
-from core.clock import Clock
-from core.db import Database
-from core.events import EventBus
-from core.health import HealthRegistry
-from core.template_workers import TemplateRenderer
+from core.services import CoreServices
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
 from routing.search import SearchService
@@ -38,24 +34,14 @@ class WebAppSettings(Protocol):
     def phone_region(self) -> str: ...
 
 
-class WebServices(Protocol):
+class WebServices(CoreServices, Protocol):
     """The services handlers call (``request.app[SERVICES]``)."""
 
     @property
     def settings(self) -> WebAppSettings: ...
     @property
-    def db(self) -> Database: ...
-    @property
-    def bus(self) -> EventBus: ...
-    @property
-    def clock(self) -> Clock: ...
-    @property
     def desk(self) -> TicketDesk: ...
     @property
-    def health(self) -> HealthRegistry: ...
-    @property
     def templates(self) -> TemplateLibrary: ...
-    @property
-    def renderer(self) -> TemplateRenderer: ...
     @property
     def search(self) -> SearchService: ...
