@@ -1,6 +1,6 @@
 """Headers that make every page harder to misuse: no framing, no sniffing, scripts only from /static.
 
-Feature pages follow the same rule: JavaScript lives in ``agent_ui/static/*.js`` (no inline
+Feature pages follow the same rule: JavaScript lives in each feature's ``static/*.js`` (served as ``/static/<name>``) (no inline
 ``<script>`` or ``on...=`` attributes); inline ``style`` attributes are allowed.
 """
 
