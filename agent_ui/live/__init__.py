@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_ui.base.keys import SERVICES
-from agent_ui.live.hub import LIVE_HUB, LiveHub, live_socket
+from agent_ui.live.hub import LIVE_HUB, LiveHub
+from agent_ui.live.socket import live_socket
 from core.events import DomainEvent
 
 

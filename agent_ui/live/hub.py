@@ -29,15 +29,14 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from agent_ui.base.identity import actor_of, same_origin, signed_in
 from agent_ui.base.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from agent_ui.live.broadcast import text_frame
 from agent_ui.live.console_watch import ConsoleWatch, ListKey
 from agent_ui.live.slow_clients import SlowClientCloser
 from core.auth import Actor
-from core.errors import Forbidden, InvalidInput
+from core.errors import InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 
 log = logging.getLogger(__name__)
@@ -301,31 +300,6 @@ def read_watch(text: str, actor: Actor) -> ConsoleWatch | None:
     except (ValueError, InvalidInput) as exc:
         log.debug("live client of %s sent an unreadable watch: %s", actor.login, exc)
         return None
-
-
-async def live_socket(request: web.Request) -> web.StreamResponse:
-    """``GET /ws``: the console's live feed (session cookie or API token)."""
-    actor = actor_of(request)
-    who = signed_in(request)
-    if who is not None and not who.via_token and not same_origin(request):
-        raise Forbidden("the live feed only serves this site's own pages", {"origin": request.headers.get("Origin")})
-    hub = request.app[LIVE_HUB]
-    ws = web.WebSocketResponse(heartbeat=30.0)
-    await ws.prepare(request)
-    conn = hub.attach(ws, actor, request.transport if isinstance(request.transport, asyncio.Transport) else None)
-    try:
-        async for msg in ws:
-            if msg.type == WSMsgType.TEXT and msg.data == "ping":
-                conn.offer('{"event": "pong", "data": {}}')
-            elif msg.type == WSMsgType.TEXT:
-                watch = read_watch(msg.data, actor)
-                if watch is not None:
-                    hub.watch(conn, watch)
-            elif msg.type == WSMsgType.ERROR:
-                break
-    finally:
-        hub.detach(conn)
-    return ws
 
 
 LIVE_HUB: web.AppKey[LiveHub] = web.AppKey("live_hub", LiveHub)
