@@ -1,5 +1,5 @@
 """The OpenAPI paths and schemas of the templates, articles and help API
-(``agent_ui.help.views``), merged into ``agent_ui.api.openapi``'s document."""
+(``agent_ui.admin.knowledge_views``, ``agent_ui.help.views``), merged into ``agent_ui.api.openapi``'s document."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The public help centre, the knowledge ops page and the templates and articles API."""
+"""The public help centre: published knowledge articles, no sign-in."""
 
 from __future__ import annotations
 
