@@ -1,7 +1,11 @@
-"""The web layer: console pages, REST API, live WebSocket.
+"""The web layer: console pages, REST API, live WebSocket — one sub-package per feature.
 
-Public surface (import from the modules; this package stays import-light because
-``config.settings`` reads ``agent_ui.settings``): ``agent_ui.app.create_app`` and its
-extension points, ``agent_ui.identity.actor_of`` / ``signed_in``, ``agent_ui.rendering.render``,
-``agent_ui.inputs.read_json`` / ``read_form`` (caps in ``agent_ui.input_caps``), ``agent_ui.keys`` (typed app keys), ``agent_ui.live.LiveHub``.
+``agent_ui.app.create_app`` composes the features (see its docstring for the layout and the
+extension points). Shared pieces are in ``agent_ui.base``: ``identity.actor_of`` /
+``signed_in``, ``rendering.render``, ``inputs.read_json`` / ``read_form`` (caps in
+``input_caps``), ``keys`` (typed app keys), ``services.WebServices`` (what handlers may
+call). Live updates: ``agent_ui.live.hub.LiveHub``.
+
+This package and ``agent_ui.base`` stay import-light: ``config.settings`` reads
+``agent_ui.base.settings``.
 """

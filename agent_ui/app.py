@@ -1,33 +1,45 @@
-"""The aiohttp application factory: console pages, REST API, live WebSocket, health.
+"""The aiohttp application factory: composes the feature packages into one web app.
 
-Extension points for feature packages (each optional; a missing file is fine):
+Where things are (one package per feature, each with its views, ``templates/`` and ``static/``):
+``base`` (shared: rendering and the layout, i18n, identity, sessions, inputs, errors, keys),
+``login``, ``console`` (front door, softphone bar and CTI API, preferences), ``tickets``
+(queue, ticket page, REST tickets), ``mail`` (reply composer, attachments, quarantine),
+``search``, ``help`` (help centre, knowledge ops and API), ``admin`` (SLA and alerts, routing
+rules, tokens), ``wallboard``, ``reports``, ``api`` (directory, OpenAPI), ``live`` (``/ws``),
+``health``.
 
-* Views: put thin handlers in ``agent_ui/<feature>_views.py`` with a
-  ``setup_routes(app)`` and add one line to ``create_app`` below. Build the actor with
-  ``agent_ui.identity.actor_of(request)`` and call your service; raise
+Extension points for a feature package:
+
+* Views: thin handlers in ``agent_ui/<feature>/`` and a ``setup(app)`` in the package's
+  ``__init__.py``; add the package to ``FEATURES`` below. Build the actor with
+  ``agent_ui.base.identity.actor_of(request)`` and call your service; raise
   ``core.errors`` exceptions (rendered as JSON under ``/api/`` and as a page elsewhere).
-  Read bodies with ``agent_ui.inputs.read_json(request, "SchemaName")`` / ``read_form`` and
+  Read bodies with ``agent_ui.base.inputs.read_json(request, "SchemaName")`` / ``read_form`` and
   ids with ``path_int``/``as_int`` (never ``request.post()`` or ``int()``): they refuse deep
   nesting, non-finite or >64-bit numbers, lone surrogates and over-long text with a 400
-  naming the field. Declare a field's length cap once in ``agent_ui/input_caps.py``: the
+  naming the field. Declare a field's length cap once in ``agent_ui/base/input_caps.py``: the
   OpenAPI document and the forms' ``maxlength`` (``caps.Schema.field``) use the same number.
   State-changing requests need the CSRF token (form field ``csrf_token`` or header
   ``X-CSRF-Token``; pages have it in ``<meta name="csrf-token">``), except with an API token.
-* Templates: ``agent_ui/templates/<feature>/``. The console layout includes
-  ``cti/panel.html`` (always visible: agent status, screen-pop, live call panel); the
-  ticket page includes ``channels/composer.html`` (reply composer) and
-  ``alerts/ticket_sla.html`` (SLA clock), with ``ticket``, ``customer``, ``timeline``,
-  ``actor`` and ``csrf_token`` in their context. A timeline entry of kind K is drawn by
-  ``timeline/K.html`` (``timeline/_generic.html`` otherwise).
-* Scripts and styles: ``agent_ui/static/cti.js``, ``channels.js``, ``alerts.js`` (and
+* Templates: ``agent_ui/<feature>/templates/``; every feature's folder is on the loader's
+  search path, so a template is named by its path inside it (``wallboard/board.html``).
+  The layout (``base.html``, in ``base``) includes ``cti/panel.html`` (always visible:
+  agent status, screen-pop, live call panel); the ticket page includes
+  ``channels/composer.html`` (reply composer) and ``alerts/ticket_sla.html`` (SLA clock),
+  with ``ticket``, ``customer``, ``timeline``, ``actor`` and ``csrf_token`` in their
+  context. A timeline entry of kind K is drawn by ``timeline/K.html``
+  (``timeline/_generic.html`` otherwise).
+* Scripts and styles: ``agent_ui/<feature>/static/<name>``, served as ``/static/<name>``
+  (names are unique across features). ``cti.js``, ``channels.js``, ``alerts.js`` (and
   ``<name>.css``) load on every console page when present (``FEATURE_SCRIPTS``); append
-  other names to ``app[FEATURE_SCRIPTS]``. ``static/live.js`` gives them
+  other names to ``app[FEATURE_SCRIPTS]``. ``live.js`` gives them
   ``Live.on("call.ringing", (data, event) => ...)`` over the authenticated ``/ws``.
 * Pages are served with a Content-Security-Policy: scripts only from ``/static/`` (no
   inline ``<script>`` or ``onclick=``), connections only to this site.
 * Live events: publish a ``DomainEvent`` on the bus; one with a ``user_ids`` field
-  reaches only those users, others reach every signed-in person (``agent_ui.live``).
-* Background work: a feature's ``plugin(services)`` cleanup-ctx in ``config/app.py``.
+  reaches only those users, others reach every signed-in person (``agent_ui.live.hub``).
+* Background work: a feature's cleanup-ctx, registered by the composition root
+  (``config/app.py``), which hands it what it needs.
 """
 
 from __future__ import annotations
@@ -35,60 +47,56 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 
 from aiohttp import web
 
 from agent_ui import (
-    alerts_views,
-    api_directory,
-    api_tickets,
-    channels_views,
-    console_views,
-    cti_views,
-    health_views,
-    knowledge_views,
-    login_views,
-    openapi,
-    preferences_views,
-    reports_views,
-    routing_views,
-    search_views,
-    tokens_views,
-    wallboard_views,
+    admin,
+    api,
+    base,
+    console,
+    health,
+    help,
+    live,
+    login,
+    mail,
+    reports,
+    search,
+    tickets,
+    wallboard,
 )
-from agent_ui.error_middleware import error_middleware
-from agent_ui.i18n import Localizer
-from agent_ui.identity import identity_middleware
-from agent_ui.keys import (
-    FEATURE_SCRIPTS,
-    FEATURE_STYLES,
-    LIVE_HUB,
-    LOCALIZER,
-    LOGIN_LIMITER,
-    SERVICES,
-    SESSIONS,
-)
-from agent_ui.live import LiveHub, live_socket
-from agent_ui.login_limiter import LoginLimiter
-from agent_ui.rendering import setup_rendering
-from agent_ui.security_headers import add_security_headers
-from agent_ui.sessions import SessionStore, secret_from_settings
-from agent_ui.web_metrics import metrics_middleware
-from config.services import Services
-from core.events import DomainEvent
+from agent_ui.base.error_middleware import error_middleware
+from agent_ui.base.i18n import Localizer
+from agent_ui.base.identity import identity_middleware
+from agent_ui.base.keys import FEATURE_SCRIPTS, FEATURE_STYLES, LOCALIZER, SERVICES, SESSIONS
+from agent_ui.base.rendering import setup_rendering
+from agent_ui.base.security_headers import add_security_headers
+from agent_ui.base.services import WebServices
+from agent_ui.base.sessions import SessionStore, secret_from_settings
+from agent_ui.base.static_files import StaticFiles
+from agent_ui.base.web_metrics import metrics_middleware
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
+# Set up in this order: the live hub's shutdown before the wallboard's; mail's routes before
+# the ticket pages' /tickets/{id}/{action}.
+FEATURES: tuple[ModuleType, ...] = (
+    live, health, login, mail, console, tickets, api, help, admin, wallboard, reports, search,
+)
 # Feature assets loaded on every console page when the file exists, in this order.
-FEATURES = ("cti", "channels", "alerts", "offers")
+FEATURE_ASSETS = ("cti", "channels", "alerts", "offers")
+OWN_SCRIPTS = ("live.js", "console.js", "preferences.js", "shortcuts.js", "ringer.js", "knowledge_search.js",
+               "state_clock.js")
 
 
-def _present(names: list[str]) -> list[str]:
-    return [name for name in names if (STATIC_DIR / name).is_file()]
+def asset_dirs(kind: str) -> list[Path]:
+    """The ``templates`` or ``static`` folders of the base and every feature that has one."""
+    folders = [Path(package.__file__ or "").parent / kind for package in (base, *FEATURES)]
+    return [folder for folder in folders if folder.is_dir()]
 
 
-def create_app(services: Services) -> web.Application:
+def create_app(services: WebServices) -> web.Application:
     web_settings = services.settings.web
     app = web.Application(
         client_max_size=web_settings.max_body_bytes,
@@ -101,36 +109,14 @@ def create_app(services: Services) -> web.Application:
         timedelta(hours=web_settings.session_hours),
         web_settings.cookie_secure,
     )
-    app[LOGIN_LIMITER] = LoginLimiter(web_settings.login_attempts_per_minute, services.clock)
     localizer = Localizer(default_language=web_settings.default_language)
     app[LOCALIZER] = localizer
-    own_scripts = ["live.js", "console.js", "preferences.js", "shortcuts.js", "ringer.js", "knowledge_search.js",
-                   "state_clock.js"]
-    app[FEATURE_SCRIPTS] = [*own_scripts, *_present([f"{name}.js" for name in FEATURES])]
-    app[FEATURE_STYLES] = ["console.css", *_present([f"{name}.css" for name in FEATURES])]
-    hub = LiveHub(fanout_slice=64)
-    app[LIVE_HUB] = hub
-    services.bus.subscribe(DomainEvent, hub.on_event)
+    static_files = StaticFiles(asset_dirs("static"))
+    app[FEATURE_SCRIPTS] = [*OWN_SCRIPTS, *[f"{n}.js" for n in FEATURE_ASSETS if static_files.has(f"{n}.js")]]
+    app[FEATURE_STYLES] = ["console.css", *[f"{n}.css" for n in FEATURE_ASSETS if static_files.has(f"{n}.css")]]
     app.on_response_prepare.append(add_security_headers)
-    app.on_shutdown.append(lambda _app: hub.close_all())  # before aiohttp waits for handlers
-    setup_rendering(app, localizer)
-
-    health_views.setup_routes(app)
-    login_views.setup_routes(app)
-    channels_views.setup_routes(app)  # before the console's /tickets/{id}/{action}
-    preferences_views.setup_routes(app)
-    console_views.setup_routes(app)
-    api_tickets.setup_routes(app)
-    api_directory.setup_routes(app)
-    openapi.setup_routes(app)
-    knowledge_views.setup_routes(app)
-    alerts_views.setup_routes(app)
-    cti_views.setup_routes(app)
-    wallboard_views.setup(app)
-    reports_views.setup_routes(app)
-    routing_views.setup_routes(app)
-    tokens_views.setup_routes(app)
-    search_views.setup_routes(app)
-    app.router.add_get("/ws", live_socket)
-    app.router.add_static("/static/", STATIC_DIR, name="static")
+    setup_rendering(app, localizer, asset_dirs("templates"))
+    for feature in FEATURES:
+        feature.setup(app)
+    static_files.setup_routes(app)
     return app

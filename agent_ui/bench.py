@@ -117,7 +117,7 @@ async def _server(args: argparse.Namespace, url: str) -> dict[str, Any]:
     import psutil
     from aiohttp import web
 
-    from agent_ui.keys import WALLBOARD
+    from agent_ui.wallboard.feed import WALLBOARD
     from config.app import build_app, build_services
     from config.settings import load_settings
     from core.users import add_user

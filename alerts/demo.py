@@ -12,16 +12,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, Self, TypeVar
 
 from aiohttp import web
 
-from alerts.settings import LevelDefinition, PolicyDefinition, SmsHttpSettings
+from alerts.settings import LevelDefinition, PolicyDefinition, SlaSettings, SmsHttpSettings
 from core.clock import utcnow
 
-if TYPE_CHECKING:
-    from config.settings import Settings
+
+class WithSla(Protocol):
+    """Settings with an SLA section that can be copied with changes (the server's own)."""
+
+    @property
+    def sla(self) -> SlaSettings: ...
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=WithSla)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +92,6 @@ class SmsSink:
             self._runner = None
 
 
-def with_sla_demo(settings: Settings) -> Settings:
+def with_sla_demo(settings: SettingsT) -> SettingsT:
     """The demo's settings: the short policy seeded, SMS to the in-process sink."""
     return settings.model_copy(update={"sla": settings.sla.model_copy(update={"demo": True})})

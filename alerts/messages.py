@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from agent_ui.i18n import translate
+from agent_ui.base.i18n import translate
 from alerts.policies import TARGET_LABELS
 from alerts.settings import LevelDefinition
 from alerts.sms.text import fit

@@ -10,9 +10,8 @@ from aiohttp import web
 from alerts.demo import DEMO_POLICY, SmsSink
 from alerts.keys import SLA
 from alerts.sms.gateways import HttpGateway
-from alerts.wiring import build_sla
+from alerts.wiring import SlaServices, build_sla
 from channels.plugin import EMAIL_CHANNEL
-from config.services import Services
 from core.auth import Actor
 from core.supervisor import Backoff, SupervisedTask
 
@@ -23,7 +22,7 @@ log = logging.getLogger(__name__)
 SCANNER_DEGRADED_AFTER = 3
 
 
-def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+def plugin(services: SlaServices) -> Callable[[web.Application], AsyncIterator[None]]:
     settings = services.settings.sla
     sink = SmsSink() if settings.demo and settings.sms.gateway == "log" else None
     parts = build_sla(services)

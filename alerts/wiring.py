@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from alerts.delivery import SmsDelivery
 from alerts.demo import SmsSink
@@ -16,12 +16,44 @@ from alerts.settings import SlaSettings
 from alerts.sla_clock import SlaClock
 from alerts.sms.gateways import SmsGateway, build_gateway
 from channels.outbox import OutboxWorker
+from core.services import CoreServices
+from routing.desk import TicketDesk
 
-if TYPE_CHECKING:
-    from config.services import Services
+
+class WebAddress(Protocol):
+    """Where the console is served: alert messages link to its tickets."""
+
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
 
 
-def base_url(services: Services) -> str:
+class SlaAppSettings(Protocol):
+    """What the SLA feature reads of the server's settings."""
+
+    @property
+    def sla(self) -> SlaSettings: ...
+    @property
+    def web(self) -> WebAddress: ...
+    @property
+    def phone_region(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+
+
+class SlaServices(CoreServices, Protocol):
+    """What the SLA feature is built from (the composition root's container satisfies it)."""
+
+    @property
+    def settings(self) -> SlaAppSettings: ...
+    @property
+    def desk(self) -> TicketDesk: ...
+
+
+def base_url(services: SlaServices) -> str:
     web = services.settings.web
     if web.base_url:
         return web.base_url.rstrip("/")
@@ -43,7 +75,7 @@ class SlaParts:
     sms_sink: SmsSink | None = None  # the demo's stand-in gateway, when it runs
 
 
-def build_sla(services: Services, gateway: SmsGateway | None = None) -> SlaParts:
+def build_sla(services: SlaServices, gateway: SmsGateway | None = None) -> SlaParts:
     """Everything the SLA feature needs; registers the SLA clock as a ticket hook."""
     settings = services.settings.sla
     region = services.settings.phone_region

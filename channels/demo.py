@@ -10,22 +10,35 @@ pipeline as fetched mail.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
+from typing import Any, Protocol, Self, TypeVar
 
 from channels.ingest import IngestResult
-from channels.plugin import EmailChannel
+from channels.plugin import EmailChannel, EmailServices
 from channels.samples import demo_mails
-from channels.settings import MailboxSettings
+from channels.settings import MailboxSettings, SmtpSettings
 from channels.sink import MailSink
-from config.services import Services
-from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DEMO_MAILBOX = "support"
 
 
-async def start_demo_mail(settings: Settings, stack: AsyncExitStack) -> tuple[Settings, MailSink]:
+class WithMail(Protocol):
+    """Settings with the mail sections that can be copied with changes (the server's own)."""
+
+    @property
+    def smtp(self) -> SmtpSettings: ...
+    @property
+    def mailboxes(self) -> list[MailboxSettings]: ...
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=WithMail)
+
+
+async def start_demo_mail(settings: SettingsT, stack: AsyncExitStack) -> tuple[SettingsT, MailSink]:
     sink = await MailSink().start()
     stack.push_async_callback(sink.stop)
     log.info("demo SMTP sink listening on 127.0.0.1:%d (mail is kept in memory)", sink.port)
@@ -40,7 +53,7 @@ async def start_demo_mail(settings: Settings, stack: AsyncExitStack) -> tuple[Se
     return settings.model_copy(update={"smtp": smtp, "mailboxes": mailboxes}), sink
 
 
-async def ingest_samples(services: Services, mailbox: str = DEMO_MAILBOX) -> list[IngestResult]:
+async def ingest_samples(services: EmailServices, mailbox: str = DEMO_MAILBOX) -> list[IngestResult]:
     channel = EmailChannel(services)
     address = next((m.address for m in services.settings.mailboxes if m.name == mailbox), "support@example.com")
     return [await channel.ingest_raw(mailbox, raw) for raw in demo_mails(to=address)]

@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from agent_ui.i18n import guess_language, translate
+from agent_ui.base.i18n import guess_language, translate
 from channels.charsets import without_lone_surrogates
 from channels.mime import ParsedMail, UnparseableMail, content_hash, html_to_text, parse_message
 from channels.outgoing import MailServices, compose_outgoing, ticket_number_in

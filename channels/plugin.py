@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,19 +21,42 @@ from channels.outgoing import MailServices
 from channels.parsing import MailParser
 from channels.quarantine import QuarantineDesk
 from channels.replies import ReplyDesk
+from channels.settings import MailboxSettings, SmtpSettings
 from channels.smtp import CORRESPONDENCE_KINDS, SmtpDelivery
-from config.services import Services
 from core.errors import NotFound
 from core.records import EntryKind, OutboxMessage
+from core.services import CoreServices
 from core.supervisor import Backoff, SupervisedTask
+from knowledge.suggestions import TemplateLibrary
+from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
+
+
+class EmailSettings(Protocol):
+    """What the email channel reads of the server's settings."""
+
+    @property
+    def smtp(self) -> SmtpSettings: ...
+    @property
+    def mailboxes(self) -> list[MailboxSettings]: ...
+
+
+class EmailServices(CoreServices, Protocol):
+    """What the email channel is built from (the composition root's container satisfies it)."""
+
+    @property
+    def settings(self) -> EmailSettings: ...
+    @property
+    def desk(self) -> TicketDesk: ...
+    @property
+    def templates(self) -> TemplateLibrary: ...
 
 
 class EmailChannel:
     """Everything the email channel runs, built from the services."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: EmailServices) -> None:
         self.services = services
         settings = services.settings
         self.delivery = SmtpDelivery(settings.smtp, settings.mailboxes, services.clock)
@@ -120,12 +143,12 @@ class EmailChannel:
 EMAIL_CHANNEL: web.AppKey[EmailChannel] = web.AppKey("email_channel", EmailChannel)
 
 
-async def ingest_raw(services: Services, mailbox_name: str, raw: bytes) -> IngestResult:
+async def ingest_raw(services: EmailServices, mailbox_name: str, raw: bytes) -> IngestResult:
     """For the demo: put one sample mail through the same pipeline as fetched mail."""
     return await EmailChannel(services).ingest_raw(mailbox_name, raw)
 
 
-def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+def plugin(services: EmailServices) -> Callable[[web.Application], AsyncIterator[None]]:
     async def email_channel(app: web.Application) -> AsyncIterator[None]:
         channel = EmailChannel(services)
         app[EMAIL_CHANNEL] = channel

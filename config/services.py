@@ -1,4 +1,10 @@
-"""The services every feature is built from, passed in explicitly (no globals)."""
+"""The services every feature is built from, passed in explicitly (no globals).
+
+Features do not import this container: each names what it uses as a protocol
+(``core.services.CoreServices`` and extensions such as ``agent_ui.base.services.WebServices``,
+``cti.plugin.CtiServices``, ``channels.plugin.EmailServices``, ``alerts.wiring.SlaServices``),
+which this dataclass satisfies; mypy checks that where the composition root hands it over.
+"""
 
 from __future__ import annotations
 

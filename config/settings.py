@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from agent_ui.settings import WebSettings
+from agent_ui.base.settings import WebSettings
 from alerts.settings import SlaSettings
 from channels.settings import MailboxSettings, SmtpSettings
 from cti.settings import PbxSettings

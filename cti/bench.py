@@ -4,7 +4,7 @@ Three processes over loopback: the simulator (writes AMI), the server pipeline (
 tracker → bus → screen-pop → WebSocket hub), and the agents' WebSocket clients. Pop
 latency runs from the simulator writing ``AgentCalled`` to the agent's client receiving
 the pop (CLOCK_MONOTONIC is system-wide, so the processes' stamps compare). The hub
-is the console's own (``agent_ui.live``) in the app ``frontdesk serve`` builds, with the
+is the console's own (``agent_ui.live.hub``) in the app ``frontdesk serve`` builds, with the
 CTI plugin, call recorder and SQLite database as configured there.
 
 ``events_per_s``: the recorded 10 calls/s mix (72 % VarSet) written as fast as the
@@ -16,14 +16,14 @@ tickets). Five warm-up pops are not counted; ``gc.freeze()`` after start-up, as 
 long-running server would.
 
 Each client is a console on the agents' home page (the open queue, unfiltered): it tells
-the hub so (``agent_ui.console_watch``), as the page's script does, and so hears of every
-ticket the pops create, at most once per list tick. The 2,000 consoles share one process,
-so they read their sockets as raw WebSocket frames (``cti.bench_consoles``): through a
-full client, each list tick's 2,000 frames kept that process busy tens of milliseconds and
-a pop arriving then waited for it, a delay no agent's own browser has. ``recorder_backlog_max``: the most
-events the call recorder had queued, sampled every 50 ms while the pops ran;
-``recorder_backlog_end``: how many were still queued when they ended. ``--database``
-runs on that database (migrated; the benchmark's agents are users ``bench-agent<n>``,
+the hub so (``agent_ui.live.console_watch``), as the page's script does, and so hears of
+every ticket the pops create, at most once per list tick. The 2,000 consoles share one
+process, so they read their sockets as raw WebSocket frames (``cti.bench_consoles``):
+through a full client, each list tick's 2,000 frames kept that process busy tens of
+milliseconds and a pop arriving then waited for it, a delay no agent's own browser has.
+``recorder_backlog_max``: the most events the call recorder had queued, sampled every
+50 ms while the pops ran; ``recorder_backlog_end``: how many were still queued when they
+ended. ``--database`` runs on that database (migrated; the benchmark's agents are users ``bench-agent<n>``,
 reused by later runs) instead of a fresh SQLite file.
 """
 
@@ -44,7 +44,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_ui.sessions import COOKIE_NAME
+from agent_ui.base.sessions import COOKIE_NAME
 from core.measure import percentile, rounded
 from cti.bench_consoles import open_consoles
 from cti.parser import parse_frames
@@ -145,7 +145,8 @@ async def _until(condition: Callable[[], bool], step: float = 0.01) -> None:
 async def _pipeline(args: argparse.Namespace, url: str) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from agent_ui.keys import LIVE_HUB, SESSIONS
+    from agent_ui.base.keys import SESSIONS
+    from agent_ui.live.hub import LIVE_HUB
     from config.app import build_app, build_services
     from config.settings import load_settings
     from core.records import User

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
 from aiohttp import web
 
-from config.services import Services
+from core.services import CoreServices
 from cti.service import CtiService
+from cti.settings import PbxSettings
+from routing.desk import TicketDesk
 
 CTI: web.AppKey[CtiService] = web.AppKey("cti", CtiService)
 
 
-def plugin(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+class CtiSettings(Protocol):
+    """What the CTI reads of the server's settings."""
+
+    @property
+    def pbx(self) -> list[PbxSettings]: ...
+    @property
+    def phone_region(self) -> str: ...
+
+
+class CtiServices(CoreServices, Protocol):
+    """What the CTI is built from (the composition root's container satisfies it)."""
+
+    @property
+    def settings(self) -> CtiSettings: ...
+    @property
+    def desk(self) -> TicketDesk: ...
+
+
+def plugin(services: CtiServices) -> Callable[[web.Application], AsyncIterator[None]]:
     async def cti(app: web.Application) -> AsyncIterator[None]:
         settings = services.settings
         service = CtiService(

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 from typing import Any
 
-from agent_ui.i18n import format_number, system_localizer, translate
+from agent_ui.base.i18n import format_number, system_localizer, translate
 
 # A voice ticket whose subject starts so is a callback: an abandoned call to ring back.
 # The call recorder writes it (in the customer's language); SLA policies select on it, so

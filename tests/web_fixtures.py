@@ -192,8 +192,8 @@ def served_routes(app: Any) -> list[ServedRoute]:
         assert resource is not None
         info = resource.get_info()
         canonical = resource.canonical
-        if "prefix" in info:  # static files
-            path = canonical.rstrip("/") + "/live.js"
+        if canonical == "/static/{name}":  # static files: one that exists
+            path = "/static/live.js"
         elif "pattern" in info:
             names = re.findall(r"\{([^}]+)\}", canonical)
             pattern = info["pattern"]

@@ -9,8 +9,7 @@ import json
 from aiohttp import WSMsgType
 from web_fixtures import WebSite
 
-from agent_ui.keys import LIVE_HUB
-from agent_ui.live import QUEUE_SIZE
+from agent_ui.live.hub import LIVE_HUB, QUEUE_SIZE
 from core.events import TicketUpdated
 
 

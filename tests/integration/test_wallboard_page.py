@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from web_fixtures import WebSite
 
-from agent_ui.keys import WALLBOARD
+from agent_ui.wallboard.feed import WALLBOARD
 from alerts.backlog import email_backlog
 from config.settings import Settings, load_settings
 from core.auth import Actor

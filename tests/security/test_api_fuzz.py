@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web_fixtures import ServedRoute, StaffClient, WebSite, served_routes
 
-from agent_ui.openapi import DOCUMENT
+from agent_ui.api.openapi import DOCUMENT
 
 NOT_FUZZED = {"/logout"}  # it would end the fuzzing session; it reads no body
 

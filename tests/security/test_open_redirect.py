@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web_fixtures import PASSWORD, WebSite
 
-from agent_ui.login_views import safe_next
+from agent_ui.login.views import safe_next
 
 # What a browser does to a Location before resolving it (WHATWG URL parser): drop leading and
 # trailing C0 controls and spaces, remove every tab and newline, read a backslash as a slash.

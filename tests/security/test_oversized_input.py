@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from web_fixtures import StaffClient, WebSite
 
-from agent_ui.input_caps import CAPS
-from agent_ui.inputs import check_value, parse_json
-from agent_ui.openapi import DOCUMENT
+from agent_ui.api.openapi import DOCUMENT
+from agent_ui.base.input_caps import CAPS
+from agent_ui.base.inputs import check_value, parse_json
 from core.errors import InvalidInput
 
 TOO_BIG = 2**63  # one more than the largest 64-bit integer a column holds

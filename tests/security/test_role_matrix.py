@@ -27,7 +27,7 @@ PUBLIC: dict[str, str] = {
     "GET /api/v1/help/articles": "published help articles as JSON",
     "POST /api/v1/sms/inbound": "the SMS gateway's webhook: refused unless signed",
     "POST /api/v1/tokens/password": "a script trades a login and password for a token, like the login form",
-    "GET /static": "scripts and styles",
+    "GET /static/{name}": "scripts and styles",
 }
 
 # Routes only some roles may use ("supervisor", "ops", "admin": the personas allowed; an

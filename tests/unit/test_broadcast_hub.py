@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from agent_ui.broadcast import BroadcastHub, text_frame
+from agent_ui.live.broadcast import BroadcastHub, text_frame
 from core.auth import Actor
 from core.records import Role
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from agent_ui.charts import bar_chart, line_chart
+from agent_ui.wallboard.charts import bar_chart, line_chart
 
 
 def test_bars_are_as_tall_as_their_values_and_labels_are_escaped() -> None:

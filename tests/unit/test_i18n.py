@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jinja2
 
-from agent_ui.i18n import LOCALE_DIR, Localizer
+from agent_ui.base.i18n import LOCALE_DIR, Localizer
 
 ZH_PO = r'''
 msgid ""

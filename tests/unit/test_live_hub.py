@@ -9,8 +9,8 @@ from typing import Any, ClassVar, cast
 
 from aiohttp import web
 
-from agent_ui.console_watch import ConsoleWatch
-from agent_ui.live import LiveHub, encode, read_watch
+from agent_ui.live.console_watch import ConsoleWatch
+from agent_ui.live.hub import LiveHub, encode, read_watch
 from core.auth import Actor
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 from core.records import Role

@@ -12,19 +12,19 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from agent_ui.i18n import LOCALE_DIR, shipped_languages, translate
+from agent_ui.base.i18n import LOCALE_DIR, shipped_languages, translate
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = [
     ("agent_ui/**.py", "python"),
-    ("agent_ui/templates/**.html", "jinja2"),
+    ("agent_ui/**/templates/**.html", "jinja2"),
     # server-made text: subjects, acknowledgements, alert messages (``translate(language, "...")``)
     ("routing/**.py", "python"),
     ("channels/**.py", "python"),
     ("cti/**.py", "python"),
     ("alerts/**.py", "python"),
 ]
-OPTIONS = {"agent_ui/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+OPTIONS = {"agent_ui/**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "translate": (2,)}
 LANGUAGES = ["zh_CN", "es"]
 
@@ -180,6 +180,6 @@ async def test_the_built_in_sla_alert_speaks_the_recipients_language(language: s
     ("", None),
 ])
 def test_a_new_customers_language_is_guessed_from_their_mail(text: str, language: str | None) -> None:
-    from agent_ui.i18n import guess_language
+    from agent_ui.base.i18n import guess_language
 
     assert guess_language(text) == language

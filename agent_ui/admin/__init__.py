@@ -1,0 +1,15 @@
+"""Pages and APIs for running the desk: knowledge (templates, articles), SLA policies and
+alerts, routing rules and offers, API tokens."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agent_ui.admin import alerts_views, knowledge_views, routing_views, tokens_views
+
+
+def setup(app: web.Application) -> None:
+    knowledge_views.setup_routes(app)
+    alerts_views.setup_routes(app)
+    routing_views.setup_routes(app)
+    tokens_views.setup_routes(app)

@@ -1,0 +1,14 @@
+"""The agent's console around every page: the front door, the softphone bar and its CTI API,
+the language preference; the console's own scripts and styles."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agent_ui.console import cti_views, home, preferences_views
+
+
+def setup(app: web.Application) -> None:
+    preferences_views.setup_routes(app)
+    home.setup_routes(app)
+    cti_views.setup_routes(app)

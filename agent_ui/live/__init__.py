@@ -1,0 +1,18 @@
+"""Live updates to browsers: the hub that fans domain events out over ``/ws``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agent_ui.base.keys import SERVICES
+from agent_ui.live.hub import LIVE_HUB, LiveHub
+from agent_ui.live.socket import live_socket
+from core.events import DomainEvent
+
+
+def setup(app: web.Application) -> None:
+    hub = LiveHub(fanout_slice=64)
+    app[LIVE_HUB] = hub
+    app[SERVICES].bus.subscribe(DomainEvent, hub.on_event)
+    app.on_shutdown.append(lambda _app: hub.close_all())  # before aiohttp waits for handlers
+    app.router.add_get("/ws", live_socket)

@@ -1,0 +1,307 @@
+"""Live updates to browsers: domain events pushed over an authenticated WebSocket.
+
+``LiveHub`` subscribes to every ``DomainEvent`` on the bus. An event with a
+``user_ids`` field goes only to those users' connections (a screen-pop to the
+ringing agent; connections are indexed by user, so an event for nobody costs nothing);
+a ticket frame (``ticket.created/updated/timeline``) goes only to the pages it can change
+(``agent_ui.live.console_watch``: the ticket's own page at once, queue lists whose filter it
+matches at most once per ``list_tick``, the last frame standing for "your list changed");
+every other event goes to all connected staff. Each connection has a bounded queue and
+its own writer task, so publishing never awaits a socket: a client whose queue is full
+is closed and counted, and the others never wait for it. With ``fanout_slice`` (the
+console's hub), a frame for many connections is handed to about that many per loop turn:
+each hand-over wakes a writer, and 500 socket writes in one turn (20-35 ms) would hold up
+everything else, a screen-pop included. In that fan-out the frame is built once
+(``agent_ui.live.broadcast.text_frame``, uncompressed) and written straight to the transport of
+each connection with nothing queued — no writer wake-up, no compression per connection —
+and a connection with more than ``MAX_BUFFERED`` bytes unsent is dropped as too slow.
+Events for named users are queued at once, so they may overtake a broadcast still being
+handed out.
+Wire shape: ``{"event": name, "data": {...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from agent_ui.base.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
+from agent_ui.live.broadcast import text_frame
+from agent_ui.live.console_watch import ConsoleWatch, ListKey
+from agent_ui.live.slow_clients import SlowClientCloser
+from core.auth import Actor
+from core.errors import InvalidInput
+from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
+from core.loop_turn import LoopTurn
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 256
+LIST_TICK_S = 0.5  # a queue list hears of its changes at most this often
+MAX_WATCH_MESSAGE = 4096
+FANOUT_TURN_S = 0.0005  # and at most this long a turn: a screen-pop's database hand-overs each wait a turn
+MAX_BUFFERED = 256 * 1024  # bytes unsent by a connection written to directly: it stopped reading
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def encode(event: DomainEvent) -> str:
+    return json.dumps({"event": event.name, "data": dataclasses.asdict(event)}, default=_json_default)
+
+
+def recipients_of(event: DomainEvent) -> tuple[int, ...] | None:
+    """The users an event is addressed to, or None for everyone."""
+    user_ids = getattr(event, "user_ids", None)
+    return None if user_ids is None else tuple(user_ids)
+
+
+class LiveConnection:
+    """One browser tab: its queue of encoded messages, the task that writes them, and what it shows."""
+
+    def __init__(self, ws: web.WebSocketResponse, actor: Actor, queue_size: int,
+                 transport: asyncio.Transport | None = None) -> None:
+        self.ws = ws
+        self.actor = actor
+        self.transport = transport  # for frames built once and written directly (the fan-out)
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.writer: asyncio.Task[None] | None = None
+        self.watch: ConsoleWatch | None = None  # None: it never said (an API client): every ticket frame
+
+    def write(self, text: str, frame: bytes) -> bool:
+        """``frame`` straight to the socket when nothing is queued before it, else ``text`` queued."""
+        transport = self.transport
+        if transport is None or not self.queue.empty():
+            return self.offer(text)
+        if transport.is_closing() or self.ws.closed:
+            return True  # going away: the reader ends it
+        if transport.get_write_buffer_size() > MAX_BUFFERED:
+            return False
+        transport.write(frame)
+        return True
+
+    def offer(self, text: str) -> bool:
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def pump(self) -> None:
+        try:
+            while True:
+                text = await self.queue.get()
+                await self.ws.send_str(text)
+        except (ConnectionError, RuntimeError):  # the client went away: the reader ends the socket
+            log.debug("live client of %s is gone", self.actor.login)
+
+
+class LiveHub:
+    def __init__(self, queue_size: int = QUEUE_SIZE, fanout_slice: int | None = None, list_tick: float = LIST_TICK_S) -> None:
+        self.queue_size = queue_size
+        self.fanout_slice = fanout_slice
+        self.list_tick = list_tick
+        self._connections: set[LiveConnection] = set()
+        self._by_user: dict[int, set[LiveConnection]] = {}
+        self._by_ticket: dict[int, set[LiveConnection]] = {}
+        self._by_list: dict[ListKey, set[LiveConnection]] = {}
+        self._undeclared: set[LiveConnection] = set()
+        self._closer = SlowClientCloser()
+        self._bulk: collections.deque[tuple[str, list[LiveConnection] | None]] = collections.deque()
+        self._fanout: asyncio.Task[None] | None = None
+        self._lists_changed: dict[ListKey, str] = {}
+        self._list_timer: asyncio.TimerHandle | None = None
+        self._lists_sent_at = -LIST_TICK_S
+
+    @property
+    def dropped(self) -> int:
+        return self._closer.dropped
+
+    @property
+    def connections(self) -> int:
+        return len(self._connections)
+
+    def attach(self, ws: web.WebSocketResponse, actor: Actor, transport: asyncio.Transport | None = None) -> LiveConnection:
+        conn = LiveConnection(ws, actor, self.queue_size, transport)
+        conn.writer = asyncio.create_task(conn.pump(), name=f"live-writer-{actor.login}")
+        self._connections.add(conn)
+        if actor.user_id is not None:
+            self._by_user.setdefault(actor.user_id, set()).add(conn)
+        self._undeclared.add(conn)
+        LIVE_CONNECTIONS.inc()
+        return conn
+
+    def detach(self, conn: LiveConnection) -> None:
+        if conn in self._connections:
+            self._connections.remove(conn)
+            _discard(self._by_user, conn.actor.user_id, conn)
+            self._unwatch(conn)
+            LIVE_CONNECTIONS.dec()
+        if conn.writer is not None:
+            conn.writer.cancel()
+
+    def watch(self, conn: LiveConnection, watch: ConsoleWatch) -> None:
+        """What ``conn``'s page shows from now on (it says so again after each reconnect)."""
+        if conn not in self._connections:
+            return
+        self._unwatch(conn)
+        conn.watch = watch
+        if watch.ticket_id is not None:
+            self._by_ticket.setdefault(watch.ticket_id, set()).add(conn)
+        if watch.listing is not None:
+            self._by_list.setdefault(watch.listing, set()).add(conn)
+
+    def _unwatch(self, conn: LiveConnection) -> None:
+        self._undeclared.discard(conn)
+        if conn.watch is None:
+            return
+        if conn.watch.ticket_id is not None:
+            _discard(self._by_ticket, conn.watch.ticket_id, conn)
+        if conn.watch.listing is not None:
+            _discard(self._by_list, conn.watch.listing, conn)
+
+    def _targets(self, user_ids: tuple[int, ...] | None) -> list[LiveConnection]:
+        if user_ids is None:
+            return list(self._connections)
+        if len(user_ids) == 1:
+            return list(self._by_user.get(user_ids[0], ()))
+        return [c for u in set(user_ids) for c in self._by_user.get(u, ())]
+
+    async def on_event(self, event: DomainEvent) -> None:
+        """Bus handler: queue the event for its recipients without awaiting any socket."""
+        if isinstance(event, TicketCreated | TicketUpdated | TimelineAppended):
+            self._ticket_frame(event)
+            return
+        recipients = recipients_of(event)
+        if recipients is not None and not recipients:
+            return  # addressed to nobody (most CTI events): not even encoded
+        self.deliver(encode(event), recipients)
+
+    def _ticket_frame(self, event: TicketCreated | TicketUpdated | TimelineAppended) -> None:
+        """The ticket's own pages and clients that never said what they show at once; matching lists on the next tick."""
+        text = encode(event)
+        now = [*self._undeclared, *self._by_ticket.get(event.ticket_id, ())]
+        if now:
+            self._send(text, now)
+        if isinstance(event, TimelineAppended):
+            return
+        for key, watchers in self._by_list.items():
+            if watchers and key.matches(event):
+                self._lists_changed[key] = text
+        if self._lists_changed and self._list_timer is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._lists_sent_at + self.list_tick - loop.time())
+            self._list_timer = loop.call_later(delay, self._send_lists)
+
+    def _send_lists(self) -> None:
+        self._list_timer = None
+        self._lists_sent_at = asyncio.get_running_loop().time()
+        changed, self._lists_changed = self._lists_changed, {}
+        for key, text in changed.items():
+            watchers = list(self._by_list.get(key, ()))
+            if watchers:
+                self._send(text, watchers)
+
+    def deliver(self, text: str, user_ids: tuple[int, ...] | None = None) -> int:
+        if user_ids is None:
+            return self._send(text, None)
+        return self._offer_all(text, self._targets(user_ids))
+
+    def _send(self, text: str, targets: list[LiveConnection] | None) -> int:
+        """To ``targets`` (None: everyone): at once when few, else a slice per loop turn."""
+        count = len(self._connections) if targets is None else len(targets)
+        if self.fanout_slice is not None and count > self.fanout_slice:
+            self._bulk.append((text, targets))
+            if self._fanout is None or self._fanout.done():
+                self._fanout = asyncio.create_task(self._fan_out(self.fanout_slice), name="live-fan-out")
+            return count
+        return self._offer_all(text, list(self._connections) if targets is None else targets)
+
+    def _offer_all(self, text: str, targets: list[LiveConnection]) -> int:
+        sent = 0
+        for conn in targets:
+            if conn.offer(text):
+                sent += 1
+            else:
+                self._drop(conn)
+        LIVE_MESSAGES.inc(sent)
+        return sent
+
+    async def _fan_out(self, per_turn: int) -> None:
+        """Hand the queued frames to their connections, in order, about ``per_turn`` messages (and ``FANOUT_TURN_S``) a loop turn."""
+        while self._bulk:
+            batch = list(self._bulk)
+            self._bulk.clear()
+            texts_of: dict[LiveConnection, list[str]] = {}
+            frames = {text: text_frame(text) for text, _targets in batch}  # built once for all
+            for text, targets in batch:
+                for conn in self._connections if targets is None else targets:
+                    texts_of.setdefault(conn, []).append(text)
+            handed = sent = 0
+            turn = LoopTurn(FANOUT_TURN_S)
+            for conn, texts in texts_of.items():
+                if conn not in self._connections:
+                    continue
+                for text in texts:
+                    if not conn.write(text, frames[text]):
+                        self._drop(conn)
+                        break
+                    sent += 1
+                handed += len(texts)
+                if await turn.pause_if_due(force=handed >= per_turn):
+                    LIVE_MESSAGES.inc(sent)
+                    handed = sent = 0
+            LIVE_MESSAGES.inc(sent)
+
+    def _drop(self, conn: LiveConnection) -> None:
+        log.warning("live client of %s fell behind (%d queued): closing it", conn.actor.login, conn.queue.qsize())
+        self.detach(conn)
+        self._closer.drop(conn.ws)
+
+    async def close_all(self) -> None:
+        """At shutdown: close every socket at once (each bounded by ``CLOSE_TIMEOUT``)."""
+        if self._fanout is not None:
+            self._fanout.cancel()
+        if self._list_timer is not None:
+            self._list_timer.cancel()
+            self._list_timer = None
+        connections = list(self._connections)
+        for conn in connections:
+            self.detach(conn)
+        await self._closer.close_all((conn.ws, None) for conn in connections)
+
+
+def _discard(index: dict[Any, set[LiveConnection]], key: Any, conn: LiveConnection) -> None:
+    conns = index.get(key)
+    if conns is not None:
+        conns.discard(conn)
+        if not conns:
+            del index[key]
+
+
+def read_watch(text: str, actor: Actor) -> ConsoleWatch | None:
+    """A page's ``{"watch": {...}}`` message, or None for anything else (ignored, logged)."""
+    if len(text) > MAX_WATCH_MESSAGE:
+        return None
+    try:
+        message = json.loads(text)
+        if not isinstance(message, dict) or "watch" not in message:
+            return None
+        return ConsoleWatch.read(message["watch"], actor)
+    except (ValueError, InvalidInput) as exc:
+        log.debug("live client of %s sent an unreadable watch: %s", actor.login, exc)
+        return None
+
+
+LIVE_HUB: web.AppKey[LiveHub] = web.AppKey("live_hub", LiveHub)

@@ -1,0 +1,47 @@
+"""Closing live sockets without waiting on them: a client that fell behind, and all at shutdown.
+
+The console's ``LiveHub`` and the wallboard's ``BroadcastHub`` fan out differently, but drop
+a slow client alike: counted, closed with 1013 in the background (bounded by
+``CLOSE_TIMEOUT``), and every close still running is awaited at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from agent_ui.base.web_metrics import LIVE_DROPPED
+
+CLOSE_TIMEOUT = 2.0
+TOO_SLOW = 1013  # "try again later": the client fell behind
+
+Socket = tuple[web.WebSocketResponse, asyncio.Transport | None]
+
+
+async def close_socket(ws: web.WebSocketResponse, transport: asyncio.Transport | None = None) -> None:
+    with contextlib.suppress(Exception, asyncio.TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await ws.close(code=TOO_SLOW, message=b"too slow")
+    if transport is not None and not transport.is_closing():  # it never read the close either
+        transport.abort()
+
+
+class SlowClientCloser:
+    def __init__(self) -> None:
+        self._closing: set[asyncio.Task[None]] = set()
+        self.dropped = 0
+
+    def drop(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None) -> None:
+        """Count the client and close it in the background: the fan-out never waits on it."""
+        self.dropped += 1
+        LIVE_DROPPED.inc()
+        task = asyncio.create_task(close_socket(ws, transport))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def close_all(self, sockets: Iterable[Socket]) -> None:
+        """At shutdown: close ``sockets`` at once, and wait for the drops still closing."""
+        await asyncio.gather(*(close_socket(ws, transport) for ws, transport in sockets), *self._closing)
