@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
 from core.auth import Actor
@@ -25,58 +28,55 @@ from core.users import (
 )
 
 
-async def add_user_command(settings: Settings, args: argparse.Namespace) -> int:
-    password = args.password or getpass.getpass("password: ")
+async def _as_system(settings: Settings, what: str, work: Callable[[AsyncSession, Actor], Awaitable[int]]) -> int:
+    """One transaction acting as the system (whoever runs the server's CLI; audited as such);
+    a refusal is printed as ``cannot <what>: <why>`` with exit code 2, nothing written."""
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:
-            user = await add_user(
-                session,
-                args.login,
-                password,
-                args.name or args.login,
-                args.role or ["agent"],
-                extension=args.extension,
-                pbx_interface=args.interface,
-            )
-            print(f"user {user.login} added (id {user.id}, roles {', '.join(user.roles)})")
-        return 0
+            return await work(session, Actor.system())
     except FrontdeskError as exc:
-        print(f"cannot add user: {exc.message}", file=sys.stderr)
+        print(f"cannot {what}: {exc.message}", file=sys.stderr)
         return 2
     finally:
         await db.close()
+
+
+async def add_user_command(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password or getpass.getpass("password: ")
+
+    async def work(session: AsyncSession, _system: Actor) -> int:
+        user = await add_user(session, args.login, password, args.name or args.login, args.role or ["agent"],
+                              extension=args.extension, pbx_interface=args.interface)
+        print(f"user {user.login} added (id {user.id}, roles {', '.join(user.roles)})")
+        return 0
+
+    return await _as_system(settings, "add user", work)
 
 
 async def token_command(settings: Settings, args: argparse.Namespace) -> int:
-    """``frontdesk token add|list|revoke``: whoever runs the server's CLI acts as the system
-    (audited as such); no web session, so no CSRF token is involved."""
-    db = Database(settings.database_url)
-    system = Actor.system()
+    """``frontdesk token add|list|revoke``: no web session, so no CSRF token is involved."""
     now = SystemClock().now()
-    try:
-        async with db.transaction() as session:
-            if args.token_command == "add":
-                token, row = await issue_token_for(session, system, args.login, args.name, now, args.days)
-                print(f"token {row.id} '{row.name}' for {args.login}, expires {token_dict(row)['expires_at']}")
-                print("shown once, keep it secret:")
-                print(token)
-            elif args.token_command == "list":
-                rows = await list_tokens(session, system, everyone=True, login=args.login)
-                print(f"{'id':>5}  {'login':<16} {'name':<24} {'starts':<8} {'expires':<25} state")
-                for row, user in rows:
-                    d = token_dict(row, user)
-                    print(f"{d['id']:>5}  {user.login:<16} {row.name[:24]:<24} {row.hint:<8} "
-                          f"{d['expires_at']:<25} {token_state(row, now)}")
-            else:
-                row = await revoke_token(session, system, args.token_id, now)
-                print(f"token {row.id} '{row.name}' revoked")
+
+    async def work(session: AsyncSession, system: Actor) -> int:
+        if args.token_command == "add":
+            token, row = await issue_token_for(session, system, args.login, args.name, now, args.days)
+            print(f"token {row.id} '{row.name}' for {args.login}, expires {token_dict(row)['expires_at']}")
+            print("shown once, keep it secret:")
+            print(token)
+        elif args.token_command == "list":
+            rows = await list_tokens(session, system, everyone=True, login=args.login)
+            print(f"{'id':>5}  {'login':<16} {'name':<24} {'starts':<8} {'expires':<25} state")
+            for row, user in rows:
+                d = token_dict(row, user)
+                print(f"{d['id']:>5}  {user.login:<16} {row.name[:24]:<24} {row.hint:<8} "
+                      f"{d['expires_at']:<25} {token_state(row, now)}")
+        else:
+            row = await revoke_token(session, system, args.token_id, now)
+            print(f"token {row.id} '{row.name}' revoked")
         return 0
-    except FrontdeskError as exc:
-        print(f"cannot {args.token_command} the token: {exc.message}", file=sys.stderr)
-        return 2
-    finally:
-        await db.close()
+
+    return await _as_system(settings, f"{args.token_command} the token", work)
 
 
 def _edits(args: argparse.Namespace) -> dict[str, Any]:
@@ -97,31 +97,26 @@ def _edits(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def user_command(settings: Settings, args: argparse.Namespace) -> int:
-    """``frontdesk user list|edit|disable|enable``: run by whoever runs the server, audited as the system."""
-    db = Database(settings.database_url)
-    system = Actor.system()
-    try:
-        async with db.transaction() as session:
-            if args.user_command == "list":
-                users = await list_users(session, system, include_inactive=args.all)
-                print(f"{'id':>5}  {'login':<16} {'name':<24} {'roles':<22} {'interface':<16} {'skills':<24} state")
-                for user in users:
-                    print(f"{user.id:>5}  {user.login:<16} {user.display_name[:24]:<24} {','.join(user.roles or [])[:22]:<22} "
-                          f"{(user.pbx_interface or '-')[:16]:<16} {','.join(map(str, user.skills or []))[:24] or '-':<24} "
-                          f"{'active' if user.active else 'disabled'}")
-            elif args.user_command == "edit":
-                changes = _edits(args)
-                if not changes:
-                    print("nothing to change: give at least one option (see --help)", file=sys.stderr)
-                    return 2
-                user = await edit_user(session, system, args.login, changes)
-                print(f"user {user.login} changed: {', '.join(sorted(changes))}")
-            else:
-                user = await set_user_active(session, system, args.login, args.user_command == "enable")
-                print(f"user {user.login} {'enabled' if user.active else 'disabled: their sessions ended and tokens stopped'}")
+    """``frontdesk user list|edit|disable|enable``."""
+
+    async def work(session: AsyncSession, system: Actor) -> int:
+        if args.user_command == "list":
+            users = await list_users(session, system, include_inactive=args.all)
+            print(f"{'id':>5}  {'login':<16} {'name':<24} {'roles':<22} {'interface':<16} {'skills':<24} state")
+            for user in users:
+                print(f"{user.id:>5}  {user.login:<16} {user.display_name[:24]:<24} {','.join(user.roles or [])[:22]:<22} "
+                      f"{(user.pbx_interface or '-')[:16]:<16} {','.join(map(str, user.skills or []))[:24] or '-':<24} "
+                      f"{'active' if user.active else 'disabled'}")
+        elif args.user_command == "edit":
+            changes = _edits(args)
+            if not changes:
+                print("nothing to change: give at least one option (see --help)", file=sys.stderr)
+                return 2
+            user = await edit_user(session, system, args.login, changes)
+            print(f"user {user.login} changed: {', '.join(sorted(changes))}")
+        else:
+            user = await set_user_active(session, system, args.login, args.user_command == "enable")
+            print(f"user {user.login} {'enabled' if user.active else 'disabled: their sessions ended and tokens stopped'}")
         return 0
-    except FrontdeskError as exc:
-        print(f"cannot {args.user_command} the user: {exc.message}", file=sys.stderr)
-        return 2
-    finally:
-        await db.close()
+
+    return await _as_system(settings, f"{args.user_command} the user", work)
