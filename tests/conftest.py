@@ -34,10 +34,10 @@ POSTGRES_URL = os.environ.pop("FRONTDESK_DATABASE_URL", "")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """PostgreSQL-only tests (several instances sharing work) run in the PostgreSQL pass."""
-    if POSTGRES_URL.startswith("postgresql"):
-        return
-    kept = [item for item in items if item.get_closest_marker("postgres_only") is None]
+    """PostgreSQL-only tests (several instances sharing work) run in the PostgreSQL pass,
+    SQLite-only ones (a guard only SQLite has) in the SQLite pass."""
+    other = "sqlite_only" if POSTGRES_URL.startswith("postgresql") else "postgres_only"
+    kept = [item for item in items if item.get_closest_marker(other) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept

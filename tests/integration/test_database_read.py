@@ -30,9 +30,8 @@ async def test_read_sees_committed_rows(database_url: str) -> None:
         await db.close()
 
 
+@pytest.mark.sqlite_only  # the guard is SQLite's query_only
 async def test_read_refuses_writes_on_sqlite(database_url: str) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the write guard is SQLite's query_only; PostgreSQL reads run in an ordinary session")
     db = Database(database_url)
     try:
         def write(session: Session) -> None:
