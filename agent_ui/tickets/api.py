@@ -13,7 +13,8 @@ from agent_ui.tickets.queue_filters import read_queue_view
 from core.errors import InvalidInput
 from routing import entry_dict, ticket_dict
 from routing.merging import merge, split
-from routing.tags import add_tag, remove_tag, tags_of
+from routing.tagging import add_tag, remove_tag
+from routing.tags import tags_of
 
 PATCHABLE = ("status", "priority", "category", "queue", "subject", "assignee_id")
 

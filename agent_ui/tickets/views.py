@@ -22,7 +22,8 @@ from core.records import Category, Priority, Role, TicketStatus, ticket_id_of_nu
 from core.users import list_users
 from routing import TicketFilter
 from routing.merging import SPLITTABLE, merge, split
-from routing.tags import add_tag, remove_tag, tags_by_ticket, tags_of
+from routing.tagging import add_tag, remove_tag
+from routing.tags import tags_by_ticket, tags_of
 
 
 async def _queue_context(request: web.Request) -> dict[str, Any]:
