@@ -94,7 +94,7 @@ class BenchConsole(asyncio.Protocol):
             return False
         status = bytes(self._buffer[:self._buffer.find(b"\r\n")])
         del self._buffer[:end + 4]
-        if b" 101 " not in status + b" ":
+        if status.split()[1:2] != [b"101"]:  # "HTTP/1.1 101 Switching Protocols"
             self.opened.set_exception(ConnectionError(f"no WebSocket upgrade: {status.decode(errors='replace')}"))
             if self.transport is not None:
                 self.transport.close()
