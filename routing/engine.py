@@ -56,9 +56,6 @@ class Facts:
     # the keyword automaton's keys found in the subject, in the body (computed once per decision)
     keyword_keys: tuple[set[int], set[int]] | None = None
 
-    def attribute(self, name: str) -> Any:
-        return self.contact.attributes.get(name)
-
 
 Predicate = Callable[[Facts], str | None]  # why the condition holds, or None
 Test = Callable[[Facts], bool]  # whether it holds: the cheap question asked of every candidate rule
@@ -79,10 +76,10 @@ def _country(address: str | None) -> str:
 
 _READERS: dict[str, Callable[[Facts], Any]] = {  # how each field is read from the facts
     "channel": lambda f: f.contact.channel,
-    "mailbox": lambda f: f.attribute("mailbox"),
-    "recipient": lambda f: [a.lower() for a in (f.attribute("to") or [])],
+    "mailbox": lambda f: f.contact.attributes.get("mailbox"),
+    "recipient": lambda f: [a.lower() for a in (f.contact.attributes.get("to") or [])],
     "pbx_queue": lambda f: f.contact.queue_hint if f.contact.channel == "voice" else None,
-    "dialled_number": lambda f: f.attribute("dialled"),
+    "dialled_number": lambda f: f.contact.attributes.get("dialled"),
     "sender": lambda f: (f.contact.address or "").lower(),
     "phone_prefix": lambda f: f.contact.address or "",
     "sender_domain": lambda f: _domain(f.contact.address),
@@ -92,12 +89,22 @@ _READERS: dict[str, Callable[[Facts], Any]] = {  # how each field is read from t
     "language": lambda f: f.language,
     "known_customer": lambda f: f.contact.customer_id is not None,
     "reply": lambda f: f.contact.ticket_id is not None,
-    "callback": lambda f: bool(f.attribute("callback")),
-    "automatic": lambda f: bool(f.attribute("automatic")),
-    "join_requested": lambda f: bool(f.attribute("join")),
+    "callback": lambda f: bool(f.contact.attributes.get("callback")),
+    "automatic": lambda f: bool(f.contact.attributes.get("automatic")),
+    "join_requested": lambda f: bool(f.contact.attributes.get("join")),
     # the top suggested reply template of a mail and its category (set by the mail ingest)
-    "template": lambda f: f.attribute("template"),
-    "template_category": lambda f: f.attribute("template_category"),
+    "template": lambda f: f.contact.attributes.get("template"),
+    "template_category": lambda f: f.contact.attributes.get("template_category"),
+}
+
+
+# Each flag's reader is its test when the rule wants it set; these are the tests when it wants it unset.
+_UNLESS: dict[str, Callable[[Facts], bool]] = {
+    "known_customer": lambda f: f.contact.customer_id is None,
+    "reply": lambda f: f.contact.ticket_id is None,
+    "callback": lambda f: not f.contact.attributes.get("callback"),
+    "automatic": lambda f: not f.contact.attributes.get("automatic"),
+    "join_requested": lambda f: not f.contact.attributes.get("join"),
 }
 
 
@@ -356,6 +363,8 @@ def _compile_test(cond: Condition, keyword_key: int | None, keywords: _Keywords,
     if field in HISTORY_FIELDS or field not in _READERS:
         return lambda f: predicate(f) is not None
     if op == "is":
+        if field in _UNLESS:  # a flag's reader is its test (one call per candidate, not three)
+            return _READERS[field] if value else _UNLESS[field]
         read = _READERS[field]
         return lambda f: bool(read(f) == value)
     if op == "starts_with" and isinstance(value, list):
