@@ -80,12 +80,20 @@ async def recent_calls(session: AsyncSession, user_id: int, limit: int = RECENT_
         colleague = next((a for a in reversed(agents) if a is not None and a != user_id), record.agent_id)
         out.append(RecentCall(
             pbx=record.pbx, linkedid=record.linkedid, direction=record.direction, number=record.number,
-            caller=customer_name or record.caller_name or "", at=record.started_at, outcome=outcome,
+            caller=customer_name or _name_only(record.caller_name, record.number), at=record.started_at, outcome=outcome,
             colleague=names.get(colleague) if outcome == "answered-by-colleague" and colleague is not None else None,
             ticket_id=record.ticket_id, ticket_tag=ticket.tag if ticket is not None else None,
             live=record.ended_at is None,
         ))
     return out
+
+
+def _name_only(caller_name: str, number: str) -> str:
+    """The caller ID's name, unless it is only the number again (many PBXes fill it so)."""
+    digits = "".join(ch for ch in caller_name if ch.isdigit())
+    if not caller_name.strip() or (digits and digits == "".join(ch for ch in number if ch.isdigit())):
+        return ""
+    return caller_name.strip()
 
 
 async def _names(session: AsyncSession, user_ids: set[int | None]) -> dict[int, str]:

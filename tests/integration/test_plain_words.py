@@ -22,6 +22,7 @@ RAW = {
     "a PBX interface": re.compile(r"\b(?:PJSIP|SIP|IAX2|DAHDI|Local)/"),
     "a PBX reply": re.compile(r"successfully|Unable to|No such channel|Originate|Response:|Interface ", re.IGNORECASE),
     "a Python value": re.compile(r"\bNone\b|\bTrue\b|\bFalse\b|[{}]|\[\]|\(\)"),
+    "a hyphenated code": re.compile(r"\b[a-z]+-[a-z]+(?:-[a-z]+)*\b"),
 }
 SHOWN_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 

@@ -17,7 +17,7 @@
   const codes = JSON.parse($("cti-codes").textContent);
   const code = (value) => (value && Object.prototype.hasOwnProperty.call(codes, value) ? codes[value] : value);
   const pops = new Map(); // linkedid -> element
-  const tickets = new Map(); // linkedid -> {id, tag}: the call's own ticket, once recorded
+  const callTickets = new Map(); // linkedid -> {id, tag}: the call's own ticket, once recorded
   let current = null; // {linkedid, pbx}
 
   function say(text, bad) {
@@ -92,7 +92,7 @@
       });
     }
     const first = (pop.open_tickets || [])[0];
-    linkTicket(node, tickets.get(data.linkedid) || (first ? { id: first.id, tag: first.tag } : null));
+    linkTicket(node, callTickets.get(data.linkedid) || (first ? { id: first.id, tag: first.tag } : null));
     const crm = node.querySelector(".cti-crm");
     if (pop.crm_url) { crm.href = pop.crm_url; crm.hidden = false; }
     return node;
@@ -125,8 +125,8 @@
   Live.on("cti.call_recorded", (data) => {
     if (data.ticket_id) {
       const ticket = { id: data.ticket_id, tag: data.ticket_tag };
-      tickets.set(data.linkedid, ticket);
-      if (tickets.size > 50) tickets.delete(tickets.keys().next().value);
+      callTickets.set(data.linkedid, ticket);
+      if (callTickets.size > 50) callTickets.delete(callTickets.keys().next().value);
       for (const node of root.querySelectorAll(".cti-pop")) {
         if (node.dataset.linkedid === data.linkedid) linkTicket(node, ticket);
       }
