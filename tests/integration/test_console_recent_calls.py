@@ -3,7 +3,6 @@ the call's ticket and a call-back button; served from the call records (a reload
 
 from __future__ import annotations
 
-from cti_fixtures import until
 from sqlalchemy import select
 from test_cti_console import next_event, ws_of
 from web_fixtures import WebSite
@@ -56,7 +55,6 @@ async def test_recent_calls_in_chinese(phone_site: tuple[WebSite, AmiSimulator])
     ws = await ws_of(agent)
     sim.spawn(sim.play(QueueCall("+14155550100", ring=["PJSIP/1001"], answered_by=None, ring_s=0.1, abandon_s=0.2).steps()))
     await next_event(ws, "cti.pop")
-    await until(lambda: True)
     while not (await next_event(ws, "cti.call_recorded"))["ended"]:
         pass
     html = await agent.api("GET", "/console/recent-calls")
