@@ -97,6 +97,7 @@ class EntryKind(enum.StrEnum):
     ALERT = "alert"
     MERGE = "merge"  # tickets merged or a message split off: payload says which way
     TAGS = "tags"  # tags added to or removed from the ticket: payload ``added`` / ``removed``
+    QUEUE_MOVE = "queue_move"  # moved to another queue by a person: payload ``from`` / ``to`` / ``note``
 
 
 class Customer(Base):

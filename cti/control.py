@@ -153,8 +153,8 @@ class CallControl:
         if channel is None:
             raise NotFound("the call has no channel to hang up", {"linkedid": linkedid})
         ami_value("channel", channel)
-        result = await line.link.action("Hangup", {"Channel": channel, "Cause": "16"})
-        return CommandResult(True, result.message or "hung up")
+        await line.link.action("Hangup", {"Channel": channel, "Cause": "16"})
+        return CommandResult(True, "hung up")
 
     async def transfer(self, actor: Actor, linkedid: str, target: str, attended: bool = False, pbx: str | None = None) -> CommandResult:
         """Blind (Redirect the customer) or attended (Atxfer from the agent's channel)."""
@@ -179,8 +179,8 @@ class CallControl:
             customer = line.tracker.other_party(call)
             if customer is None:
                 raise NotFound("the call has no customer channel to transfer", {"linkedid": linkedid})
-            result = await line.link.action("Redirect", {"Channel": ami_value("channel", customer), "Exten": exten, "Context": context, "Priority": "1"})
-        return CommandResult(True, result.message or "transferred", {"target": exten, "attended": attended})
+            await line.link.action("Redirect", {"Channel": ami_value("channel", customer), "Exten": exten, "Context": context, "Priority": "1"})
+        return CommandResult(True, "transferred", {"target": exten, "attended": attended})
 
     async def cancel_transfer(self, actor: Actor, linkedid: str, pbx: str | None = None) -> CommandResult:
         """Back to the customer: the consultation leg is dropped (AMI ``CancelAtxfer``)."""
@@ -190,8 +190,8 @@ class CallControl:
             raise Conflict("no transfer of this call is under way", {"linkedid": linkedid})
         channel = ami_value("channel", call.agent_channel)
         line.tracker.cancelling_transfer(linkedid)
-        result = await line.link.action("CancelAtxfer", {"Channel": channel})
-        return CommandResult(True, result.message or "transfer cancelled", {"linkedid": linkedid})
+        await line.link.action("CancelAtxfer", {"Channel": channel})
+        return CommandResult(True, "transfer cancelled", {"linkedid": linkedid})
 
     def _watch_transfer(self, line: PbxLine, linkedid: str, token: int) -> None:
         task = asyncio.create_task(self._transfer_deadline(line, linkedid, token), name=f"atxfer-watch-{linkedid}")
@@ -221,15 +221,15 @@ class CallControl:
         ami_value("queue", queue)
         target, interface = self._interface(actor, user_id)
         line = self._line(pbx)
-        result = await line.link.action("QueueAdd", {"Queue": queue, "Interface": interface, "StateInterface": interface, "Penalty": "0"})
-        return CommandResult(True, result.message or "logged in", {"queue": queue, "user_id": target})
+        await line.link.action("QueueAdd", {"Queue": queue, "Interface": interface, "StateInterface": interface, "Penalty": "0"})
+        return CommandResult(True, "logged in", {"queue": queue, "user_id": target})
 
     async def queue_logout(self, actor: Actor, queue: str, user_id: int | None = None, pbx: str | None = None) -> CommandResult:
         ami_value("queue", queue)
         target, interface = self._interface(actor, user_id)
         line = self._line(pbx)
-        result = await line.link.action("QueueRemove", {"Queue": queue, "Interface": interface})
-        return CommandResult(True, result.message or "logged out", {"queue": queue, "user_id": target})
+        await line.link.action("QueueRemove", {"Queue": queue, "Interface": interface})
+        return CommandResult(True, "logged out", {"queue": queue, "user_id": target})
 
     async def pause(self, actor: Actor, paused: bool, reason: str = "", queue: str | None = None,
                     user_id: int | None = None, pbx: str | None = None) -> CommandResult:
@@ -241,8 +241,8 @@ class CallControl:
         line = self._line(pbx)
         headers = {"Interface": interface, "Paused": "true" if paused else "false", "Queue": queue,
                    "Reason": reason if paused and reason else None}
-        result = await line.link.action("QueuePause", headers)
-        return CommandResult(True, result.message or ("paused" if paused else "ready"), {"user_id": target, "paused": paused, "reason": reason})
+        await line.link.action("QueuePause", headers)
+        return CommandResult(True, "paused" if paused else "ready", {"user_id": target, "paused": paused, "reason": reason})
 
 
     def agent_view(self, actor: Actor) -> dict[str, Any]:

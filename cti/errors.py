@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.errors import FrontdeskError, Unavailable
+from cti.pbx_replies import plain_refusal
 
 
 class PbxRefused(FrontdeskError):
-    """Asterisk answered ``Response: Error`` (e.g. "No such channel")."""
+    """Asterisk answered ``Response: Error`` (e.g. "No such channel").
+
+    ``message`` is the PBX's own text (logs, tests); people are told it in plain words
+    (``cti.pbx_replies``), with the PBX's text kept in ``details.pbx_message``.
+    """
 
     status = 409
     error_id = "pbx-refused"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"error": self.error_id, "message": plain_refusal(self.message),
+                "details": {**self.details, "pbx_message": self.message}}
 
 
 class PbxTimeout(Unavailable):

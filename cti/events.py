@@ -158,3 +158,21 @@ class AgentStateChanged(DomainEvent):
     reason: str
     queues: tuple[str, ...]
     user_ids: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class CallRecorded(DomainEvent):
+    """A call an agent's phone rang for (or that they took or placed) was written down.
+
+    Sent to those agents after the recorder's commit: the ticket the call landed on (the pop
+    and the live panel link to it; it is only known once the recorder has run, after the pop
+    was shown) and a nudge for the console's recent-calls list, which reads the records.
+    """
+
+    name: ClassVar[str] = "cti.call_recorded"
+    user_ids: tuple[int, ...]
+    pbx: str
+    linkedid: str
+    ticket_id: int | None
+    ticket_tag: str | None
+    ended: bool = False

@@ -6,7 +6,9 @@ payload completed when the call ends. An abandoned or timed-out queue call also 
 callback ticket. An unknown caller's call still lands on a ticket (no customer, the
 number as its address). A click-to-dial that never reached the customer (the agent did
 not pick up) records nothing: no call, no ticket. Each agent's segment of a transferred
-call is kept in ``call_segments``; the call's ``talk_s`` is their total.
+call is kept in ``call_segments``; the call's ``talk_s`` is their total. Whose phone rang
+is kept in ``call_offers`` (the console's recent calls), and those agents are told
+(``CallRecorded``) which ticket the call is on once it is written.
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ from core.customers import find_by_phone
 from core.db import Database
 from core.events import DomainEvent, EventBus
 from core.phones import try_normalize_phone
-from core.records import Channel, EntryKind, TimelineEntry
-from cti.events import AgentStateChanged, CallAbandoned, CallAnswered, CallEnded, CallRinging
-from cti.records import AgentStateLog, CallRecord, CallSegment
+from core.records import Channel, EntryKind, Ticket, TimelineEntry
+from cti.events import (
+    AgentStateChanged,
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallRecorded,
+    CallRinging,
+)
+from cti.records import AgentStateLog, CallOffer, CallRecord, CallSegment
 from cti.worker import EventWorker
 from routing.contact import Contact, call_subject, callback_detail, callback_subject
 from routing.desk import TicketDesk
@@ -86,6 +95,8 @@ class CallRecorder:
         if not self._ours(event):
             return
         record = await self._record(session, event)
+        if isinstance(event, CallRinging):
+            await self._offered(session, record, event)
         if isinstance(event, CallAnswered):
             record.answered_at = record.answered_at or self.desk.clock.now()
             record.agent_id = event.agent_user_id
@@ -97,6 +108,32 @@ class CallRecorder:
             self._complete(record, event)
             await self._segments(session, record, event)
             await self._update_entry(session, record, event)
+        await self._tell(session, record, event)
+
+    async def _offered(self, session: AsyncSession, record: CallRecord, event: CallRinging) -> None:
+        """Each agent once per call: a queue re-rings the same phones every few seconds."""
+        if record.id is None:
+            await session.flush()
+        known = set((await session.execute(
+            select(CallOffer.user_id).where(CallOffer.call_id == record.id, CallOffer.user_id.in_(event.user_ids)))).scalars())
+        for user_id in event.user_ids:
+            if user_id not in known:
+                session.add(CallOffer(call_id=record.id, user_id=user_id, interface=event.interface[:80],
+                                      offered_at=self.desk.clock.now()))
+
+    async def _tell(self, session: AsyncSession, record: CallRecord, event: CallRinging | CallAnswered | CallEnded) -> None:
+        """The agents the call concerns learn its ticket and that their recent calls changed."""
+        users = set(event.user_ids)
+        if isinstance(event, CallEnded):
+            users.update((await session.execute(select(CallOffer.user_id).where(CallOffer.call_id == record.id))).scalars())
+            users.update(s["agent_user_id"] for s in event.segments if s.get("agent_user_id") is not None)
+            if record.agent_id is not None:
+                users.add(record.agent_id)
+        if not users:
+            return
+        ticket = await session.get(Ticket, record.ticket_id) if record.ticket_id is not None else None
+        self.desk.emit(session, CallRecorded(tuple(sorted(users)), record.pbx, record.linkedid, record.ticket_id,
+                                             ticket.tag if ticket else None, isinstance(event, CallEnded)))
 
     def _ours(self, event: CallRinging | CallAnswered | CallEnded | CallAbandoned) -> bool:
         """A call to one of our queues (all, unless configured) or with one of our agents on it."""

@@ -7,6 +7,9 @@ queue gave up, ``abandoned`` when the caller hung up: told apart by QUEUESTATUS)
 ``call_segments`` are each agent's part of a call: after a transfer the call's ``talk_s``
 is the total and each agent's talk time is their segment. ``ended_during_outage`` marks a
 call the PBX lost in a crash: it was ended when the link was lost, not when it came back.
+``call_offers`` says whose phone rang for a call: a pop the agent did not answer must stay
+in their recent calls after the page (or the server) restarts, and ``calls.agent_id`` only
+names who answered.
 """
 
 from __future__ import annotations
@@ -66,6 +69,22 @@ class CallSegment(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     talk_s: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CallOffer(Base):
+    """One agent's phone rang for one call (once per agent, however often a queue re-rings them)."""
+
+    __tablename__ = "call_offers"
+    __table_args__ = (
+        UniqueConstraint("call_id", "user_id", name="uq_call_offers_call_user"),
+        Index("ix_call_offers_user_offered", "user_id", "offered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    interface: Mapped[str] = mapped_column(String(80))
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AgentStateLog(Base):

@@ -446,6 +446,54 @@ class TicketDesk:
         await self.changed(session, ticket, TicketChange("assignment", ("assignee_id",), {"assignee_id": before}))
         return ticket
 
+    async def move_to_queue(
+        self, session: AsyncSession, actor: Actor, ticket_id: int, queue: str, note: str = ""
+    ) -> Ticket:
+        """Put a ticket in another queue, on the timeline (who, from where, why) and in the audit
+        log. Any agent may: a ticket in the wrong queue is everyone's to send on. Bulk actions and
+        macros call this once per ticket."""
+        actor.require(Role.AGENT, Role.SUPERVISOR)
+        name = (queue or "").strip()
+        if not name:
+            raise InvalidInput("choose a queue", {"field": "queue"})
+        if len(name) > 80:
+            raise InvalidInput("a queue name has at most 80 characters", {"field": "queue"})
+        note = (note or "").strip()
+        if len(note) > 2000:
+            raise InvalidInput("a note may have at most 2,000 characters", {"field": "note"})
+        ticket = await self.get(session, actor, ticket_id)
+        before = ticket.queue
+        if before == name:
+            return ticket
+        ticket.queue = name
+        ticket.updated_at = self.clock.now()
+        payload: dict[str, Any] = {"from": before, "to": name}
+        if note:
+            payload["note"] = note
+        await self.append(session, ticket, EntryKind.QUEUE_MOVE, payload, actor.user_id)
+        record_change(session, actor, "ticket.queue", "ticket", ticket.id, {"queue": before}, {"queue": name})
+        self.emit(session, TicketUpdated(ticket.id, name, ("queue",), ticket.assignee_id))
+        await self.changed(session, ticket, TicketChange("fields", ("queue",), {"queue": before}))
+        return ticket
+
+    async def hand_over(
+        self, session: AsyncSession, actor: Actor, ticket_id: int, queue: str | None, user_id: int | None, note: str = ""
+    ) -> Ticket:
+        """Send a ticket on: to another queue, to a colleague, or both, in one step (each part
+        audited as ``move_to_queue`` and ``assign`` are, with their own rules). At least one is needed;
+        the note goes with the move, or on its own when the queue stays."""
+        if not (queue or "").strip() and user_id is None:
+            raise InvalidInput("choose a queue or a colleague", {"field": "queue"})
+        ticket = await self.get(session, actor, ticket_id)
+        moving = bool((queue or "").strip()) and (queue or "").strip() != ticket.queue
+        if moving:
+            ticket = await self.move_to_queue(session, actor, ticket_id, queue or "", note)
+        elif note.strip():
+            await self.add_note(session, actor, ticket_id, note)
+        if user_id is not None:
+            ticket = await self.assign(session, actor, ticket_id, user_id)
+        return ticket
+
     async def set_status(self, session: AsyncSession, actor: Actor, ticket_id: int, status: str) -> Ticket:
         if status not in {s.value for s in TicketStatus}:
             raise InvalidInput("unknown status", {"status": status})

@@ -22,6 +22,7 @@ WORDS = (
     N_("vip"), N_("standard"),
     # call directions and outcomes
     N_("inbound"), N_("outbound"), N_("answered"), N_("abandoned"), N_("missed"),
+    N_("timeout"), N_("no-answer"), N_("busy"),
     # deliveries of alerts and mail
     N_("pending"), N_("sent"), N_("failed"),
 )

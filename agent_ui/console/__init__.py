@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.console import cti_views, home, preferences_views
+from agent_ui.console import cti_views, home, preferences_views, recent_calls_views
 
 
 def setup(app: web.Application) -> None:
     preferences_views.setup_routes(app)
     home.setup_routes(app)
     cti_views.setup_routes(app)
+    recent_calls_views.setup_routes(app)

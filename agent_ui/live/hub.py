@@ -16,7 +16,8 @@ everything else, a screen-pop included. In that fan-out the frame is built once
 each connection with nothing queued — no writer wake-up, no compression per connection —
 and a connection with more than ``MAX_BUFFERED`` bytes unsent is dropped as too slow.
 Events for named users are queued at once, so they may overtake a broadcast still being
-handed out.
+handed out. Who is on a ticket's page (and typing there) is sent to that ticket's pages as
+``ticket.presence`` whenever it changes (``agent_ui.live.ticket_presence``).
 Wire shape: ``{"event": name, "data": {...}}``.
 """
 
@@ -35,6 +36,7 @@ from agent_ui.base.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from agent_ui.live.broadcast import text_frame
 from agent_ui.live.console_watch import ConsoleWatch, ListKey
 from agent_ui.live.slow_clients import SlowClientCloser
+from agent_ui.live.ticket_presence import REPLYING, presence_frame
 from core.auth import Actor
 from core.errors import InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
@@ -71,13 +73,23 @@ class LiveConnection:
     """One browser tab: its queue of encoded messages, the task that writes them, and what it shows."""
 
     def __init__(self, ws: web.WebSocketResponse, actor: Actor, queue_size: int,
-                 transport: asyncio.Transport | None = None) -> None:
+                 transport: asyncio.Transport | None = None, name: str = "") -> None:
         self.ws = ws
         self.actor = actor
+        self.name = name or actor.login  # as others see them on a ticket they share
+        self.replying = False  # typing in the ticket page's composer (what the page last said)
         self.transport = transport  # for frames built once and written directly (the fan-out)
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.writer: asyncio.Task[None] | None = None
         self.watch: ConsoleWatch | None = None  # None: it never said (an API client): every ticket frame
+
+    @property
+    def user_id(self) -> int | None:
+        return self.actor.user_id
+
+    @property
+    def ticket_id(self) -> int | None:
+        return self.watch.ticket_id if self.watch is not None else None
 
     def write(self, text: str, frame: bytes) -> bool:
         """``frame`` straight to the socket when nothing is queued before it, else ``text`` queued."""
@@ -132,8 +144,9 @@ class LiveHub:
     def connections(self) -> int:
         return len(self._connections)
 
-    def attach(self, ws: web.WebSocketResponse, actor: Actor, transport: asyncio.Transport | None = None) -> LiveConnection:
-        conn = LiveConnection(ws, actor, self.queue_size, transport)
+    def attach(self, ws: web.WebSocketResponse, actor: Actor, transport: asyncio.Transport | None = None,
+               name: str = "") -> LiveConnection:
+        conn = LiveConnection(ws, actor, self.queue_size, transport, name)
         conn.writer = asyncio.create_task(conn.pump(), name=f"live-writer-{actor.login}")
         self._connections.add(conn)
         if actor.user_id is not None:
@@ -144,10 +157,12 @@ class LiveHub:
 
     def detach(self, conn: LiveConnection) -> None:
         if conn in self._connections:
+            ticket = conn.ticket_id
             self._connections.remove(conn)
             _discard(self._by_user, conn.actor.user_id, conn)
             self._unwatch(conn)
             LIVE_CONNECTIONS.dec()
+            self._presence_changed(ticket, left=True)
         if conn.writer is not None:
             conn.writer.cancel()
 
@@ -155,12 +170,35 @@ class LiveHub:
         """What ``conn``'s page shows from now on (it says so again after each reconnect)."""
         if conn not in self._connections:
             return
+        before = conn.ticket_id
         self._unwatch(conn)
         conn.watch = watch
         if watch.ticket_id is not None:
             self._by_ticket.setdefault(watch.ticket_id, set()).add(conn)
         if watch.listing is not None:
             self._by_list.setdefault(watch.listing, set()).add(conn)
+        if before != watch.ticket_id:
+            conn.replying = False
+            self._presence_changed(before, left=True)
+        self._presence_changed(watch.ticket_id)
+
+    def set_presence(self, conn: LiveConnection, state: str) -> None:
+        """The page's person started or stopped typing a reply: the ticket's other pages hear of it."""
+        replying = state == REPLYING
+        if conn not in self._connections or conn.ticket_id is None or conn.replying == replying:
+            return
+        conn.replying = replying
+        self._presence_changed(conn.ticket_id)
+
+    def _presence_changed(self, ticket_id: int | None, left: bool = False) -> None:
+        """To the ticket's pages; not while one person alone has it open (nobody to tell), unless
+        someone just left (the pages that stay must drop them)."""
+        if ticket_id is None:
+            return
+        pages = list(self._by_ticket.get(ticket_id, ()))
+        if not pages or (not left and len({c.user_id for c in pages}) < 2):
+            return
+        self._offer_all(presence_frame(ticket_id, pages), pages)
 
     def _unwatch(self, conn: LiveConnection) -> None:
         self._undeclared.discard(conn)

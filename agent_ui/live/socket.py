@@ -1,6 +1,6 @@
 """``GET /ws``: a signed-in page's live feed, attached to the hub.
 
-Only the handshake and the page's messages (``ping``, ``{"watch": ...}``) are read here;
+Only the handshake and the page's messages (``ping``, ``{"watch": ...}``, ``{"presence": ...}``) are read here;
 what each connection hears is the hub's business (``agent_ui.live.hub``).
 """
 
@@ -12,6 +12,7 @@ from aiohttp import WSMsgType, web
 
 from agent_ui.base.identity import actor_of, same_origin, signed_in
 from agent_ui.live.hub import LIVE_HUB, read_watch
+from agent_ui.live.ticket_presence import read_presence
 from core.errors import Forbidden
 
 
@@ -24,11 +25,14 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[LIVE_HUB]
     ws = web.WebSocketResponse(heartbeat=30.0)
     await ws.prepare(request)
-    conn = hub.attach(ws, actor, request.transport if isinstance(request.transport, asyncio.Transport) else None)
+    conn = hub.attach(ws, actor, request.transport if isinstance(request.transport, asyncio.Transport) else None,
+                      who.user.display_name if who is not None else "")
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "ping":
                 conn.offer('{"event": "pong", "data": {}}')
+            elif msg.type == WSMsgType.TEXT and (state := read_presence(msg.data)) is not None:
+                hub.set_presence(conn, state)
             elif msg.type == WSMsgType.TEXT:
                 watch = read_watch(msg.data, actor)
                 if watch is not None:

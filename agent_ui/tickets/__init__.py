@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.tickets import api, views
+from agent_ui.tickets import api, handover_views, views
 
 
 def setup(app: web.Application) -> None:
+    handover_views.setup_routes(app)
     views.setup_routes(app)
     api.setup_routes(app)

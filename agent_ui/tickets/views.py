@@ -15,6 +15,7 @@ from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, path_int, read_form
 from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
+from agent_ui.tickets.handover_views import known_queues
 from agent_ui.tickets.queue_filters import CHANNEL_CHOICES, STATUS_CHOICES, read_queue_view
 from core.auth import Actor
 from core.errors import InvalidInput
@@ -81,6 +82,7 @@ async def _ticket_context(session: AsyncSession, request: web.Request, actor: Ac
         "user_names": {u.id: u.display_name for u in users},
         # Who may change the assignee here: what ``TicketDesk.assign`` allows (it checks again).
         "splittable": SPLITTABLE,
+        "queues": known_queues(request.app[SERVICES].settings.routing.queues.values(), ticket.queue),
         "can_assign": actor.has(Role.SUPERVISOR)
         or (actor.has(Role.AGENT) and ticket.assignee_id in (None, actor.user_id)),
         "statuses": [s.value for s in TicketStatus],

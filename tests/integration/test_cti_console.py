@@ -108,7 +108,8 @@ async def test_status_and_queue_membership_with_the_pbx_answers_shown(phone_site
     await agent.api("POST", "/api/v1/cti/status", json={"state": "ready"})
     assert (await next_event(ws, "cti.agent_state"))["state"] == "ready"
     refusal = await agent.api("POST", "/api/v1/cti/queues/support/logout", json={}, status=409)
-    assert refusal["error"] == "pbx-refused" and "not dynamic" in refusal["message"]
+    assert refusal["error"] == "pbx-refused" and "permanent member of the queue" in refusal["message"]
+    assert refusal["details"]["pbx_message"] == "Member not dynamic"  # the PBX's own words, for the API
     await agent.api("POST", "/api/v1/cti/queues/sales/login", json={})
     other = await agent.api("POST", "/api/v1/cti/queues/sales/login", json={"user_id": site.users["agent2"].id}, status=403)
     assert other["error"] == "forbidden"

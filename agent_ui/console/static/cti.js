@@ -17,6 +17,7 @@
   const codes = JSON.parse($("cti-codes").textContent);
   const code = (value) => (value && Object.prototype.hasOwnProperty.call(codes, value) ? codes[value] : value);
   const pops = new Map(); // linkedid -> element
+  const callTickets = new Map(); // linkedid -> {id, tag}: the call's own ticket, once recorded
   let current = null; // {linkedid, pbx}
 
   function say(text, bad) {
@@ -90,13 +91,48 @@
         if (made && made.customer) { create.hidden = true; text(node.querySelector(".cti-pop-name"), made.customer.name || pop.number_display); }
       });
     }
-    const open = node.querySelector(".cti-open-ticket");
     const first = (pop.open_tickets || [])[0];
-    if (first) { open.href = "/tickets/" + first.id; open.hidden = false; }
+    linkTicket(node, callTickets.get(data.linkedid) || (first ? { id: first.id, tag: first.tag } : null));
     const crm = node.querySelector(".cti-crm");
     if (pop.crm_url) { crm.href = pop.crm_url; crm.hidden = false; }
     return node;
   }
+
+  // The pop (or live panel) links to the call's own ticket as soon as the recorder names it.
+  function linkTicket(node, ticket) {
+    const open = node.querySelector(".cti-open-ticket");
+    if (!open || !ticket || !ticket.id) return;
+    open.href = "/tickets/" + ticket.id;
+    open.dataset.ticketId = String(ticket.id);
+    text(open, ticket.tag ? words.callTicket.replace("{tag}", ticket.tag) : words.openTicket);
+    open.hidden = false;
+  }
+
+  const recentBox = $("cti-recent-calls");
+  let recentTimer = null;
+  async function loadRecent() {
+    if (!recentBox) return;
+    try {
+      const response = await fetch("/console/recent-calls", { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!response.ok) return;
+      recentBox.innerHTML = await response.text();
+      // a call still ringing here is the pop above, not yet a recent call
+      for (const li of recentBox.querySelectorAll("[data-linkedid]")) li.hidden = pops.has(li.dataset.linkedid);
+    } catch (err) { /* the next recorded call brings it */ }
+  }
+  function refreshRecent() { clearTimeout(recentTimer); recentTimer = setTimeout(loadRecent, 150); }
+
+  Live.on("cti.call_recorded", (data) => {
+    if (data.ticket_id) {
+      const ticket = { id: data.ticket_id, tag: data.ticket_tag };
+      callTickets.set(data.linkedid, ticket);
+      if (callTickets.size > 50) callTickets.delete(callTickets.keys().next().value);
+      for (const node of root.querySelectorAll(".cti-pop")) {
+        if (node.dataset.linkedid === data.linkedid) linkTicket(node, ticket);
+      }
+    }
+    refreshRecent();
+  });
 
   Live.on("cti.pop", (data) => {
     if (pops.has(data.linkedid)) return;
@@ -110,6 +146,7 @@
     const node = pops.get(data.linkedid);
     if (node) { node.remove(); pops.delete(data.linkedid); }
     if (!pops.size) delete root.dataset.ringing;
+    refreshRecent(); // the pop is gone: the call stays in the recent calls, with what came of it
   });
 
   Live.on("cti.call_panel", (data) => {
@@ -121,6 +158,7 @@
       who.replaceChildren();
       const call = data.call || {};
       const pop = node || popElement({ linkedid: data.linkedid, pop: call });
+      pop.dataset.linkedid = data.linkedid;
       pops.delete(data.linkedid);
       pop.classList.add("live");
       who.appendChild(pop);
@@ -212,5 +250,7 @@
   $("cti-atxfer").addEventListener("click", () => transfer(true));
 
   Live.on("live.open", load);
+  Live.on("live.open", refreshRecent);
   load();
+  loadRecent();
 })();

@@ -4,6 +4,7 @@
  *   Live.on("*", (data, event) => { ... });               // every event
  *   Live.off(name, fn); Live.csrfToken(); Live.post(url, body) // JSON POST with CSRF
  *   Live.watch({queue: "status=open"}) or Live.watch({ticket: 12})  // what this page shows
+ *   Live.send({presence: "replying"})  // a message to the server now (dropped while disconnected)
  *
  * A page gets ticket frames only for what it said it shows (nothing, unless it calls
  * Live.watch): at 2,000 consoles, sending every ticket change to every page is what
@@ -90,6 +91,9 @@
     watch(what) {
       watching = what || {};
       sendWatch();
+    },
+    send(message) {
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
     },
     get connected() { return !!socket && socket.readyState === WebSocket.OPEN; },
     csrfToken,
