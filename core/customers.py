@@ -47,6 +47,9 @@ def normalize_email(address: str, field: str = "emails") -> str:
     return text
 
 
+_PHONE_TYPED = re.compile(r"[\d\s+().-]+")
+
+
 def normalize_customer_phone(raw: str, region: str, field: str = "phones") -> str:
     """E.164, or an ``InvalidInput`` that names the field the number came from."""
     try:
@@ -158,9 +161,10 @@ async def list_customers(
             Customer.id.in_(select(CustomerEmail.customer_id).where(CustomerEmail.address.like(like, escape="\\"))),
         ]
         digits = "".join(ch for ch in wanted if ch.isdigit())
-        if len(digits) >= 3 and digits != wanted:  # "612 34 56" finds +34612345678
+        looks_like_a_number = _PHONE_TYPED.fullmatch(wanted) is not None
+        if looks_like_a_number and len(digits) >= 3 and digits != wanted:  # "612 34 56" finds +34612345678
             matches.append(Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164.like(f"%{digits}%"))))
-        e164 = try_normalize_phone(wanted, region) if digits else None
+        e164 = try_normalize_phone(wanted, region) if looks_like_a_number else None
         if e164:
             matches.append(Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)))
         stmt = stmt.where(or_(*matches))

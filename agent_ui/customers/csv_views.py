@@ -76,4 +76,5 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/customers/import", import_page)
     app.router.add_post("/customers/import", import_csv)
-    app.router.add_get("/customers/export.csv", export_csv)
+    # No HEAD: the body is streamed as it is read, so there is nothing to answer a HEAD with.
+    app.router.add_get("/customers/export.csv", export_csv, allow_head=False)
