@@ -47,6 +47,7 @@ def normalize_email(address: str, field: str = "emails") -> str:
     return text
 
 
+TIER_REASON_CAP = 200  # the column's length
 _PHONE_TYPED = re.compile(r"[\d\s+().-]+")
 
 
@@ -106,6 +107,8 @@ async def create_customer(
     actor.require(Role.AGENT, Role.OPS)
     if draft.tier not in {t.value for t in Tier}:
         raise InvalidInput("unknown tier", {"field": "tier", "tier": draft.tier})
+    if len(draft.tier_reason) > TIER_REASON_CAP:
+        raise InvalidInput("the value is too long", {"field": "tier_reason"})
     phones = [normalize_customer_phone(p, region) for p in draft.phones if p.strip()]
     emails = [normalize_email(e) for e in draft.emails if e.strip()]
     for e164 in phones:
@@ -218,6 +221,8 @@ async def update_customer(
     for key in ("name", "notes", "tier_reason"):
         if key in changes and not isinstance(changes[key], str):
             raise InvalidInput(f"{key} must be a string")
+    if len(changes.get("tier_reason") or "") > TIER_REASON_CAP:
+        raise InvalidInput("the value is too long", {"field": "tier_reason"})
     phones = emails = None
     if "phones" in changes:
         phones = list(dict.fromkeys(
