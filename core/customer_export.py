@@ -45,8 +45,9 @@ def _cells(customer: Customer) -> list[str]:
 
 
 async def export_customers(session: AsyncSession, actor: Actor) -> AsyncIterator[str]:
-    """The header, then one CSV chunk per batch of customers."""
-    actor.require(Role.AGENT, Role.OPS)
+    """The header, then one CSV chunk per batch of customers. The whole directory leaves the
+    building: supervisors and ops only."""
+    actor.require(Role.SUPERVISOR, Role.OPS)
     yield _csv_text([list(COLUMNS)])
     last = 0
     while True:

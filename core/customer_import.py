@@ -21,14 +21,15 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import record_change
+from core.audit import record_change, record_changes
 from core.auth import Actor
 from core.customers import customer_dict, normalize_customer_phone, normalize_email
 from core.errors import InvalidInput
 from core.records import Customer, CustomerEmail, CustomerPhone, Role, Tier
+from core.search_index import reindex_customers
 
 # Columns a file may have (header row, any order, any case); several phones, emails or tags
 # go in one cell separated by ";".
@@ -156,8 +157,9 @@ async def _owners(session: AsyncSession, column: Any, owner: Any, values: Iterab
 
 
 async def plan_import(session: AsyncSession, actor: Actor, text: str, region: str = "US") -> ImportPlan:
-    """What importing ``text`` would do, writing nothing (the dry run)."""
-    actor.require(Role.AGENT, Role.OPS)
+    """What importing ``text`` would do, writing nothing (the dry run). A bulk change to the
+    directory: supervisors and ops, not every agent."""
+    actor.require(Role.SUPERVISOR, Role.OPS)
     rows, errors = await asyncio.to_thread(parse_rows, text, region)
     plan = ImportPlan(errors=errors)
     phone_owner = await _owners(session, CustomerPhone.e164, CustomerPhone.customer_id, (p for r in rows for p in r.phones))
@@ -213,22 +215,42 @@ def _changes(customer: Customer, row: ImportRow) -> dict[str, Any]:
     return changes
 
 
+async def _insert_new(session: AsyncSession, actor: Actor, rows: list[ImportRow]) -> None:
+    """One chunk of new customers: the records through the ORM (batched, their ids come back),
+    their phones, emails and audit rows as one multi-row INSERT each, then their search
+    documents (the ORM would insert each phone and audit row on its own: seconds per 1,000)."""
+    made = [
+        Customer(name=r.name, tier=r.given.get("tier", Tier.STANDARD.value), language=r.given.get("language"),
+                 tags=r.given.get("tags", []), external_id=r.given.get("external_id"),
+                 notes=r.given.get("notes", ""), tier_reason=r.given.get("tier_reason", ""))
+        for r in rows
+    ]
+    session.add_all(made)
+    await session.flush()
+    pairs = list(zip(made, rows, strict=True))
+    phones = [{"customer_id": c.id, "e164": p} for c, r in pairs for p in r.phones]
+    emails = [{"customer_id": c.id, "address": e} for c, r in pairs for e in r.emails]
+    if phones:
+        await session.execute(insert(CustomerPhone), phones)
+    if emails:
+        await session.execute(insert(CustomerEmail), emails)
+    await record_changes(session, actor, "customer.import", "customer", [
+        (c.id, None, {"id": c.id, "name": c.name, "tier": c.tier, "language": c.language, "tags": list(c.tags),
+                      "external_id": c.external_id, "notes": c.notes, "tier_reason": c.tier_reason,
+                      "merged_into_id": None, "phones": r.phones, "emails": r.emails})
+        for c, r in pairs
+    ])
+    ids = {c.id for c in made}
+    await session.run_sync(lambda sync: reindex_customers(sync.connection(), ids))
+    for customer in made:  # their phone and email lists were written around the ORM: read them afresh
+        session.expire(customer, ["phones", "emails"])
+
+
 async def import_customers(session: AsyncSession, actor: Actor, text: str, region: str = "US") -> ImportPlan:
     """Plan again and write the plan's new and updated rows, in the caller's transaction."""
     plan = await plan_import(session, actor, text, region)
     for chunk in _chunks(plan.new):
-        made = [
-            Customer(name=r.name, tier=r.given.get("tier", Tier.STANDARD.value), language=r.given.get("language"),
-                     tags=r.given.get("tags", []), external_id=r.given.get("external_id"),
-                     notes=r.given.get("notes", ""), tier_reason=r.given.get("tier_reason", ""),
-                     phones=[CustomerPhone(e164=p) for p in r.phones],
-                     emails=[CustomerEmail(address=e) for e in r.emails])
-            for r in chunk
-        ]
-        session.add_all(made)
-        await session.flush()
-        for customer in made:
-            record_change(session, actor, "customer.import", "customer", customer.id, None, customer_dict(customer))
+        await _insert_new(session, actor, chunk)
     for chunk in _chunks(plan.updates):
         customers = await _existing(session, {cid for _row, cid in chunk})
         for row, customer_id in chunk:

@@ -40,7 +40,7 @@ async def _csv_text(request: web.Request) -> tuple[str, str]:
 
 
 async def import_page(request: web.Request) -> web.StreamResponse:
-    actor_of(request).require(Role.AGENT, Role.OPS)
+    actor_of(request).require(Role.SUPERVISOR, Role.OPS)
     return render("customers/import.html", request, {"columns": COLUMNS, "plan": None})
 
 
@@ -60,7 +60,7 @@ async def import_csv(request: web.Request) -> web.StreamResponse:
 
 async def export_csv(request: web.Request) -> web.StreamResponse:
     actor = actor_of(request)
-    actor.require(Role.AGENT, Role.OPS)
+    actor.require(Role.SUPERVISOR, Role.OPS)  # before the response starts: a refusal is still a 403
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": 'attachment; filename="customers.csv"'})

@@ -27,12 +27,13 @@ from core.customers import (
     list_customers,
     update_customer,
 )
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.records import AuditLog, Customer, EntryKind, Role
 from cti.records import CallRecord
 from routing import Contact
 
 AGENT = Actor(None, "agent", frozenset({Role.AGENT}))
+SUPERVISOR = Actor(None, "supervisor", frozenset({Role.SUPERVISOR, Role.AGENT}))
 
 
 @pytest.fixture
@@ -171,7 +172,9 @@ async def test_the_import_reports_bad_rows_and_the_dry_run_writes_nothing(servic
         11: "Repetido,cliente10@example.es,,standard,",
     })
     async with services.db.session() as session:
-        plan = await plan_import(session, AGENT, text, "ES")
+        with pytest.raises(Forbidden):
+            await plan_import(session, AGENT, text, "ES")  # a bulk change: not for every agent
+        plan = await plan_import(session, SUPERVISOR, text, "ES")
         await session.rollback()
     assert plan.counts == {"new": 995, "updated": 1, "duplicates": 1, "errors": 3}
     assert [(e.row, e.field) for e in plan.errors] == [(5, "emails"), (9, "phones"), (11, "tier")]
@@ -192,7 +195,7 @@ async def test_the_import_reports_bad_rows_and_the_dry_run_writes_nothing(servic
     task = asyncio.create_task(ticker())
     started = time.monotonic()
     async with services.db.transaction() as session:
-        done = await import_customers(session, AGENT, text, "ES")
+        done = await import_customers(session, SUPERVISOR, text, "ES")
     took = time.monotonic() - started
     stop = True
     await task
@@ -203,12 +206,14 @@ async def test_the_import_reports_bad_rows_and_the_dry_run_writes_nothing(servic
         updated = await session.get_one(Customer, known)
         assert updated.name == "Cliente 5" and [p.e164 for p in updated.phones] == ["+34910000005"]
         assert [c.name for c in await list_customers(session, AGENT, "+34910000999")] == ["Cliente 999"]
+        indexed = await services.search.customers(session, AGENT, "+34 910 000 998")  # the search index has them
+        assert [h.record["name"] for h in indexed.hits] == ["Cliente 998"]
 
     # a failure half way rolls everything back
     again = _csv(3, {}).replace("Cliente", "Otro").replace("example.es", "other.example").replace("+3491", "+3493")
     with pytest.raises(RuntimeError):
         async with services.db.transaction() as session:
-            await import_customers(session, AGENT, again, "ES")
+            await import_customers(session, SUPERVISOR, again, "ES")
             raise RuntimeError("the server stopped")
     async with services.db.session() as session:
         assert (await session.execute(select(func.count()).select_from(Customer))).scalar() == 996

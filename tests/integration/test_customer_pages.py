@@ -82,6 +82,9 @@ async def test_merge_unmerge_and_link_over_rest(site: WebSite) -> None:
 
 
 async def test_csv_preview_import_and_export(site: WebSite) -> None:
+    agent = await site.login("agent")
+    assert "/customers/import" not in await agent.api("GET", "/customers")
+    await agent.api("GET", "/customers/export.csv", status=403)
     admin = await site.login("admin")
     text = "name,email,phone\nUno,uno@example.es,+34910000001\nMal,mal,+34910000002\nDos,uno@example.es,\n"
     preview = await admin.api("POST", "/api/v1/customers/import", json={"csv": text})
