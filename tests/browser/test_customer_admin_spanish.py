@@ -118,6 +118,7 @@ async def test_an_admin_imports_searches_merges_and_links_in_spanish(
 
     # one person, three records: merge the other two into Lucía
     await page.goto(site.url + f"/customers/{lucia.id}")
+    assert await page.get_attribute(".merge-customer .customer-picker-q", "placeholder") == "Nombre, correo o teléfono"
     await pick(page, ".merge-customer", "trabajo", "L. Pérez")
     await page.click(".merge-customer button[type=submit]")
     await page.wait_for_selector(".customer-emails:has-text('lperez@trabajo.example')")
