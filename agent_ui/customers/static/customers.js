@@ -32,7 +32,8 @@
         const text = input.value.trim();
         const mine = ++asked;
         if (text.length < 2) { results.replaceChildren(); return; }
-        const found = await search(text);
+        const exclude = root.dataset.exclude || ""; // the merge picker leaves out the page's own customer
+        const found = (await search(text)).filter((c) => String(c.id) !== exclude);
         if (mine !== asked) return; // a later keystroke's answer wins
         results.replaceChildren();
         for (const customer of found.slice(0, 10)) {
