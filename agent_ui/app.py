@@ -4,7 +4,7 @@ Where things are (one package per feature, each with its views, ``templates/`` a
 ``base`` (shared: rendering and the layout, i18n, identity, sessions, inputs, errors, keys),
 ``login``, ``console`` (front door, softphone bar and CTI API, preferences), ``tickets``
 (queue, ticket page, REST tickets), ``mail`` (reply composer, attachments, quarantine),
-``search``, ``help`` (help centre, knowledge ops and API), ``admin`` (SLA and alerts, routing
+``search``, ``customers`` (directory, customer page, merge, CSV import/export), ``help`` (help centre, knowledge ops and API), ``admin`` (SLA and alerts, routing
 rules, tokens), ``wallboard``, ``reports``, ``api`` (directory, OpenAPI), ``live`` (``/ws``),
 ``health``.
 
@@ -56,6 +56,7 @@ from agent_ui import (
     api,
     base,
     console,
+    customers,
     health,
     help,
     live,
@@ -82,10 +83,10 @@ log = logging.getLogger(__name__)
 # Set up in this order: the live hub's shutdown before the wallboard's; mail's routes before
 # the ticket pages' /tickets/{id}/{action}.
 FEATURES: tuple[ModuleType, ...] = (
-    live, health, login, mail, console, tickets, api, help, admin, wallboard, reports, search,
+    live, health, login, mail, console, tickets, api, help, admin, wallboard, reports, search, customers,
 )
 # Feature assets loaded on every console page when the file exists, in this order.
-FEATURE_ASSETS = ("cti", "channels", "alerts", "offers")
+FEATURE_ASSETS = ("cti", "channels", "alerts", "offers", "customers")
 OWN_SCRIPTS = ("live.js", "console.js", "preferences.js", "shortcuts.js", "ringer.js", "knowledge_search.js",
                "state_clock.js")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Actor
@@ -30,3 +31,21 @@ def record_change(
             after=after,
         )
     )
+
+
+async def record_changes(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    entity: str,
+    changes: list[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
+) -> None:
+    """Many audit rows (entity id, before, after) in one statement, in the caller's
+    transaction: a bulk change (an import of thousands of rows) audits each row without an
+    INSERT per row."""
+    if changes:
+        await session.execute(insert(AuditLog), [
+            {"actor_id": actor.user_id, "action": action, "entity": entity, "entity_id": str(entity_id),
+             "before": before, "after": after}
+            for entity_id, before, after in changes
+        ])

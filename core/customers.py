@@ -1,8 +1,15 @@
-"""The customer directory: one record per person, found by phone or email."""
+"""The customer directory: one record per person, found by phone or email.
+
+Creating and editing validate everything before writing, and a refused value names its field
+(``details["field"]``), so a form can point at it. A customer merged into another
+(``merged_into_id``) keeps its record but none of its phones or emails: lookups by number or
+address land on the survivor, and lists leave it out.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -11,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import record_change
 from core.auth import Actor
 from core.errors import Conflict, InvalidInput, NotFound
-from core.phones import normalize_phone
+from core.phones import normalize_phone, try_normalize_phone
 from core.records import Customer, CustomerEmail, CustomerPhone, Role, Tier
 
 
@@ -25,13 +32,31 @@ class CustomerDraft:
     tags: list[str] = dataclasses.field(default_factory=list)
     external_id: str | None = None
     notes: str = ""
+    tier_reason: str = ""
 
 
-def normalize_email(address: str) -> str:
+# One "@", something before it, a dotted domain after it, no spaces or angle brackets: enough to
+# refuse typing mistakes ("ana.example.com", "ana@example") without rejecting real addresses.
+_EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]+")
+
+
+def normalize_email(address: str, field: str = "emails") -> str:
     text = (address or "").strip().lower()
-    if "@" not in text or text.startswith("@") or text.endswith("@") or len(text) > 320:
-        raise InvalidInput("not an email address", {"value": address})
+    if len(text) > 320 or not _EMAIL.fullmatch(text):
+        raise InvalidInput("not an email address", {"field": field, "value": address})
     return text
+
+
+TIER_REASON_CAP = 200  # the column's length
+_PHONE_TYPED = re.compile(r"[\d\s+().-]+")
+
+
+def normalize_customer_phone(raw: str, region: str, field: str = "phones") -> str:
+    """E.164, or an ``InvalidInput`` that names the field the number came from."""
+    try:
+        return normalize_phone(raw, region)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, {**exc.details, "field": field}) from None
 
 
 def customer_dict(customer: Customer) -> dict[str, Any]:
@@ -43,6 +68,8 @@ def customer_dict(customer: Customer) -> dict[str, Any]:
         "tags": list(customer.tags or []),
         "external_id": customer.external_id,
         "notes": customer.notes,
+        "tier_reason": customer.tier_reason or "",
+        "merged_into_id": customer.merged_into_id,
         "phones": [p.e164 for p in customer.phones],
         "emails": [e.address for e in customer.emails],
     }
@@ -79,15 +106,17 @@ async def create_customer(
     """Validate everything first, so a bad phone number writes nothing."""
     actor.require(Role.AGENT, Role.OPS)
     if draft.tier not in {t.value for t in Tier}:
-        raise InvalidInput("unknown tier", {"tier": draft.tier})
-    phones = [normalize_phone(p, region) for p in draft.phones]
-    emails = [normalize_email(e) for e in draft.emails]
+        raise InvalidInput("unknown tier", {"field": "tier", "tier": draft.tier})
+    if len(draft.tier_reason) > TIER_REASON_CAP:
+        raise InvalidInput("the value is too long", {"field": "tier_reason"})
+    phones = [normalize_customer_phone(p, region) for p in draft.phones if p.strip()]
+    emails = [normalize_email(e) for e in draft.emails if e.strip()]
     for e164 in phones:
         if await find_by_phone(session, e164):
-            raise Conflict("another customer has this phone number", {"phone": e164})
+            raise Conflict("another customer has this phone number", {"field": "phones", "phone": e164})
     for address in emails:
         if await find_by_email(session, address):
-            raise Conflict("another customer has this email address", {"email": address})
+            raise Conflict("another customer has this email address", {"field": "emails", "email": address})
     customer = Customer(
         name=draft.name.strip(),
         tier=draft.tier,
@@ -95,6 +124,7 @@ async def create_customer(
         tags=list(draft.tags),
         external_id=draft.external_id,
         notes=draft.notes,
+        tier_reason=draft.tier_reason.strip(),
         phones=[CustomerPhone(e164=p) for p in dict.fromkeys(phones)],
         emails=[CustomerEmail(address=a) for a in dict.fromkeys(emails)],
     )
@@ -112,27 +142,59 @@ async def read_customer(session: AsyncSession, actor: Actor, customer_id: int) -
 async def search_customers(
     session: AsyncSession, actor: Actor, text: str, limit: int = 20
 ) -> list[Customer]:
-    """Customers whose name, phone number or email address contains ``text``."""
+    """Customers whose name, phone number or email address contains ``text`` (merged ones left
+    out: their numbers and addresses now belong to the survivor). A number typed in any format
+    also finds its E.164 form."""
     actor.require(Role.AGENT, Role.OPS)
-    like = f"%{text.strip().lower()}%"
-    stmt = (
-        select(Customer)
-        .outerjoin(CustomerPhone)
-        .outerjoin(CustomerEmail)
-        .where(
-            or_(
-                func.lower(Customer.name).like(like),
-                CustomerPhone.e164.like(like),
-                CustomerEmail.address.like(like),
-            )
-        )
-        .order_by(Customer.name, Customer.id)
-        .limit(min(max(limit, 1), 200))
-    )
+    return await list_customers(session, actor, text, limit=limit)
+
+
+async def list_customers(
+    session: AsyncSession, actor: Actor, text: str = "", *, limit: int = 50, offset: int = 0, region: str = "US"
+) -> list[Customer]:
+    """One page of the directory, by name; ``text`` narrows it as ``search_customers`` does."""
+    actor.require(Role.AGENT, Role.OPS)
+    stmt = select(Customer).where(Customer.merged_into_id.is_(None))
+    wanted = text.strip().lower()
+    if wanted:
+        like = f"%{_escape_like(wanted)}%"
+        matches = [
+            func.lower(Customer.name).like(like, escape="\\"),
+            Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164.like(like, escape="\\"))),
+            Customer.id.in_(select(CustomerEmail.customer_id).where(CustomerEmail.address.like(like, escape="\\"))),
+        ]
+        digits = "".join(ch for ch in wanted if ch.isdigit())
+        looks_like_a_number = _PHONE_TYPED.fullmatch(wanted) is not None
+        if looks_like_a_number and len(digits) >= 3 and digits != wanted:  # "612 34 56" finds +34612345678
+            matches.append(Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164.like(f"%{digits}%"))))
+        e164 = try_normalize_phone(wanted, region) if looks_like_a_number else None
+        if e164:
+            matches.append(Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)))
+        stmt = stmt.where(or_(*matches))
+    stmt = stmt.order_by(func.lower(Customer.name), Customer.id).offset(max(offset, 0)).limit(min(max(limit, 1), 200))
     return list((await session.execute(stmt)).scalars().unique())
 
 
-_SIMPLE_FIELDS = ("name", "tier", "language", "tags", "external_id", "notes")
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def add_contact(
+    session: AsyncSession, actor: Actor, customer_id: int, *, phone: str = "", email: str = "", region: str = "US"
+) -> Customer:
+    """Give a customer one more number or address (the pop's "link to existing customer")."""
+    customer = await get_customer(session, customer_id)
+    changes: dict[str, Any] = {}
+    if phone.strip():
+        changes["phones"] = [*(p.e164 for p in customer.phones), phone]
+    if email.strip():
+        changes["emails"] = [*(e.address for e in customer.emails), email]
+    if not changes:
+        raise InvalidInput("give a phone number or an email address", {"field": "phones"})
+    return await update_customer(session, actor, customer_id, changes, region)
+
+
+_SIMPLE_FIELDS = ("name", "tier", "language", "tags", "external_id", "notes", "tier_reason")
 
 
 async def update_customer(
@@ -145,36 +207,41 @@ async def update_customer(
     """Change a customer; phones/emails replace the lists. Everything is validated before writing."""
     actor.require(Role.AGENT, Role.OPS)
     customer = await get_customer(session, customer_id)
+    if customer.merged_into_id is not None:
+        raise Conflict("this customer was merged into another; change that one", {"into": customer.merged_into_id})
     unknown = sorted(set(changes) - {*_SIMPLE_FIELDS, "phones", "emails"})
     if unknown:
         raise InvalidInput("these fields cannot be changed", {"fields": unknown})
     if "tier" in changes and changes["tier"] not in {t.value for t in Tier}:
-        raise InvalidInput("unknown tier", {"tier": changes["tier"]})
+        raise InvalidInput("unknown tier", {"field": "tier", "tier": changes["tier"]})
     if "tags" in changes and not (
         isinstance(changes["tags"], list) and all(isinstance(t, str) for t in changes["tags"])
     ):
         raise InvalidInput("tags must be a list of strings")
-    for key in ("name", "notes"):
+    for key in ("name", "notes", "tier_reason"):
         if key in changes and not isinstance(changes[key], str):
             raise InvalidInput(f"{key} must be a string")
+    if len(changes.get("tier_reason") or "") > TIER_REASON_CAP:
+        raise InvalidInput("the value is too long", {"field": "tier_reason"})
     phones = emails = None
     if "phones" in changes:
-        phones = list(dict.fromkeys(normalize_phone(p, region) for p in _strings(changes["phones"], "phones")))
+        phones = list(dict.fromkeys(
+            normalize_customer_phone(p, region) for p in _strings(changes["phones"], "phones") if p.strip()))
         for e164 in phones:
             other = await find_by_phone(session, e164)
             if other is not None and other.id != customer.id:
-                raise Conflict("another customer has this phone number", {"phone": e164})
+                raise Conflict("another customer has this phone number", {"field": "phones", "phone": e164})
     if "emails" in changes:
-        emails = list(dict.fromkeys(normalize_email(e) for e in _strings(changes["emails"], "emails")))
+        emails = list(dict.fromkeys(normalize_email(e) for e in _strings(changes["emails"], "emails") if e.strip()))
         for address in emails:
             other = await find_by_email(session, address)
             if other is not None and other.id != customer.id:
-                raise Conflict("another customer has this email address", {"email": address})
+                raise Conflict("another customer has this email address", {"field": "emails", "email": address})
     before = customer_dict(customer)
     for key in _SIMPLE_FIELDS:
         if key in changes:
             value = changes[key]
-            setattr(customer, key, value.strip() if key == "name" else value)
+            setattr(customer, key, value.strip() if key in ("name", "tier_reason") else value)
     if phones is not None:
         kept = {p.e164: p for p in customer.phones}
         customer.phones = [kept.get(p) or CustomerPhone(e164=p) for p in phones]

@@ -110,6 +110,9 @@ class Customer(Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     external_id: Mapped[str | None] = mapped_column(String(100), index=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    tier_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")  # why this tier
+    # Set when merged into another customer (kept, not deleted, so the merge can be undone).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     _sentinel: Mapped[int | None] = orm_insert_sentinel()
@@ -331,3 +334,18 @@ class SearchDocument(Base):
     text: Mapped[str] = mapped_column(Text, default="")  # the start of the source text, for snippets
     terms: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerMerge(Base):
+    """One customer merged into another, with the ids of every row that moved, so an undo
+    within the allowed window moves exactly those rows back (``core.customer_merging``)."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    moved: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    undone_at: Mapped[datetime | None]

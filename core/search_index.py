@@ -186,6 +186,13 @@ def index_flush(session: Session, _context: object) -> None:
     _write(conn, "customer", customer_ids | gone["customer"], _customer_documents(conn, customer_ids))
 
 
+def reindex_customers(conn: Connection, ids: set[int]) -> None:
+    """Index these customers again after a bulk write the flush listener cannot see (a Core
+    ``insert`` of many phones and emails at once, as the CSV import does)."""
+    if ids:
+        _write(conn, "customer", ids, _customer_documents(conn, ids))
+
+
 def install(db: Database) -> None:
     """Index every flush of ``db``'s sessions (once per database)."""
     # Marked on the class itself: SQLAlchemy's registry is keyed by id(), and a new class can

@@ -168,7 +168,7 @@ class SearchService:
         hits = []
         for doc in docs:
             customer = customers.get(doc.ref_id)
-            if customer is None:
+            if customer is None or customer.merged_into_id is not None:  # merged: the survivor is the hit
                 continue
             record = {"id": customer.id, "name": customer.name, "tier": customer.tier,
                       "emails": [e.address for e in customer.emails], "phones": [p.e164 for p in customer.phones]}

@@ -51,6 +51,7 @@ async def new_customer(request: web.Request) -> web.Response:
         tags=str_list(data, "tags"),
         external_id=optional_str(data, "external_id"),
         notes=optional_str(data, "notes") or "",
+        tier_reason=optional_str(data, "tier_reason") or "",
     )
     services = request.app[SERVICES]
     async with services.db.transaction() as session:

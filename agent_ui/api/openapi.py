@@ -78,6 +78,9 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"id": {"type": "integer"}, "name": STR, "tier": {"type": "string", "enum": [t.value for t in Tier]},
                        "language": NSTR, "tags": STRS, "external_id": NSTR, "notes": STR,
+                       "tier_reason": {**STR, "description": "why the customer has this tier"},
+                       "merged_into_id": {"type": "integer", "nullable": True,
+                                          "description": "set when merged into another customer"},
                        "phones": {**STRS, "description": "E.164"}, "emails": STRS},
     },
     "CustomerDraft": {
@@ -85,7 +88,7 @@ SCHEMAS: dict[str, Any] = {
         "description": "phone numbers are normalized to E.164; one that cannot be parsed is a 400",
         "properties": {"name": STR, "phones": STRS, "emails": STRS,
                        "tier": {"type": "string", "enum": [t.value for t in Tier]}, "language": NSTR,
-                       "tags": STRS, "external_id": NSTR, "notes": STR},
+                       "tags": STRS, "external_id": NSTR, "notes": STR, "tier_reason": STR},
     },
     "Suggestion": {
         "type": "object",

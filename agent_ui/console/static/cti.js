@@ -83,13 +83,36 @@
       text(li, [h.tag, kind, summary === kind || h.summary === h.kind ? "" : summary].filter(Boolean).join(" · "));
       history.appendChild(li);
     }
-    const create = node.querySelector(".cti-create-customer");
+    // An unknown caller: a small "new customer" form (name, email) or "link to existing customer"
+    // by search (customers.js); either way the number goes on the customer record.
+    const forms = node.querySelector(".cti-pop-customer-forms");
+    const page = node.querySelector(".cti-open-customer");
+    const known = (c) => {
+      forms.hidden = true;
+      pop.customer = { id: c.id, name: c.name, tier: c.tier, tags: c.tags || [] };
+      text(node.querySelector(".cti-pop-name"), c.name || pop.number_display);
+      page.href = "/customers/" + c.id;
+      page.hidden = false;
+    };
+    if (customer) { page.href = "/customers/" + customer.id; page.hidden = false; }
     if (!customer && pop.number) {
-      create.hidden = false;
-      create.addEventListener("click", async () => {
-        const made = await act("/api/v1/cti/customers", { number: pop.number, name: pop.caller_name || "" }, words.customerCreated);
-        if (made && made.customer) { create.hidden = true; text(node.querySelector(".cti-pop-name"), made.customer.name || pop.number_display); }
+      forms.hidden = false;
+      const make = forms.querySelector(".cti-new-customer");
+      make.elements.namedItem("name").value = pop.caller_name || "";
+      make.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const email = make.elements.namedItem("email").value.trim();
+        const made = await act("/api/v1/customers", {
+          name: make.elements.namedItem("name").value.trim(), phones: [pop.number], emails: email ? [email] : [],
+        }, words.customerCreated);
+        if (made && made.customer) known(made.customer);
       });
+      if (window.CustomerPicker) {
+        window.CustomerPicker.attach(forms.querySelector(".cti-link-customer"), async (c) => {
+          const linked = await act("/api/v1/customers/" + c.id + "/contacts", { phone: pop.number }, words.customerLinked);
+          if (linked && linked.customer) known(linked.customer);
+        });
+      }
     }
     const first = (pop.open_tickets || [])[0];
     linkTicket(node, callTickets.get(data.linkedid) || (first ? { id: first.id, tag: first.tag } : null));
