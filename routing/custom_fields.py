@@ -170,8 +170,9 @@ async def field_values(session: AsyncSession, ticket_id: int) -> dict[str, str]:
 
 
 class FieldErrors(InvalidInput):
-    """Several fields refused at once: ``details["errors"]`` maps each key to its message, so
-    the page shows every problem next to its field, and the API names them all."""
+    """Several fields refused at once: ``details["errors"]`` maps each key to its message and
+    ``details["reasons"]`` to a stable reason, so the page shows every problem (translated)
+    next to its field, and the API names them all."""
 
 
 async def set_field_values(desk: TicketDesk, session: AsyncSession, actor: Actor, ticket_id: int,
@@ -181,19 +182,20 @@ async def set_field_values(desk: TicketDesk, session: AsyncSession, actor: Actor
     ticket = await desk.get(session, actor, ticket_id)
     fields = {f.key: f for f in await list_fields(session)}
     errors: dict[str, str] = {}
+    reasons: dict[str, str] = {}  # required | number | date | choice | length | text | unknown
     clean: dict[str, str | None] = {}
     for key, raw in values.items():
         field = fields.get(key)
         if field is None:
-            errors[key] = "unknown field"
+            errors[key], reasons[key] = "unknown field", "unknown"
             continue
         try:
             clean[key] = canonical_value(field, raw)
         except InvalidInput as exc:
-            errors[key] = exc.message
+            errors[key], reasons[key] = exc.message, str(exc.details.get("reason", "text"))
     if errors:
         first = next(iter(errors))
-        raise FieldErrors(f"{first}: {errors[first]}", {"field": first, "errors": errors})
+        raise FieldErrors(f"{first}: {errors[first]}", {"field": first, "errors": errors, "reasons": reasons})
     before = await field_values(session, ticket.id)
     changes: list[dict[str, Any]] = [{"key": key, "name": fields[key].name, "from": before.get(key), "to": value}
                                      for key, value in clean.items() if before.get(key) != value]
