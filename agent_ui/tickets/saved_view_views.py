@@ -19,7 +19,7 @@ from routing.saved_views import delete_view, list_views, rename_view, save_view,
 def _query(text: str) -> dict[str, str]:
     """A queue query string, as the queue reads it (``InvalidInput`` if it would not open)."""
     pairs = dict(parse_qsl(text.lstrip("?"), keep_blank_values=False))
-    return read_queue_view(pairs).query()
+    return {k: v for k, v in read_queue_view(pairs).query().items() if k != "page"}
 
 
 async def save_form(request: web.Request) -> web.StreamResponse:
