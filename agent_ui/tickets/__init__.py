@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.base.keys import FEATURE_SCRIPTS
+from agent_ui.base.keys import FEATURE_SCRIPTS, FEATURE_STYLES
 from agent_ui.tickets import api, bulk_views, field_views, macro_views, saved_view_views, views
 
 
@@ -18,3 +18,4 @@ def setup(app: web.Application) -> None:
     views.setup_routes(app)
     api.setup_routes(app)
     app[FEATURE_SCRIPTS].append("desk_tools.js")
+    app[FEATURE_STYLES].append("desk_tools.css")
