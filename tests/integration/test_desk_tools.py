@@ -133,6 +133,8 @@ async def test_field_values_are_searchable_and_filter_the_queue(site: WebSite) -
     await agent.api("PATCH", f"/api/v1/tickets/{wanted}", json={"subject": "Parcel lost"})
     assert _tickets(await agent.api("GET", "/api/v1/search?q=ZX-55555")) == {wanted}
 
+    # Search narrows by a field like the queue does.
+    assert _tickets(await agent.api("GET", "/api/v1/search?q=parcel&cf_plan=Basic")) == {other}
     listed = await agent.api("GET", "/api/v1/tickets?cf_plan=pro")
     assert [t["id"] for t in listed["tickets"]] == [wanted]
     both = await agent.api("GET", "/api/v1/tickets?cf_plan=Basic&cf_order_ref=QQ-1")
