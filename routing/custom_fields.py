@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
@@ -121,8 +121,13 @@ async def delete_field(session: AsyncSession, actor: Actor, field_id: int) -> No
     if field is None:
         raise NotFound("no such field", {"id": field_id})
     before = field_dict(field)
-    ticket_ids = list(await session.scalars(select(TicketFieldValue.ticket_id).where(TicketFieldValue.field_id == field_id)))
-    await session.execute(delete(TicketFieldValue).where(TicketFieldValue.field_id == field_id))
+    # Row by row, not one DELETE: the search index (``core.search_index``) re-indexes the
+    # tickets whose values a flush removes, so the old values stop finding them.
+    rows = list(await session.scalars(select(TicketFieldValue).where(TicketFieldValue.field_id == field_id)))
+    ticket_ids = [row.ticket_id for row in rows]
+    for row in rows:
+        await session.delete(row)
+    await session.flush()
     await session.delete(field)
     record_change(session, actor, "custom_field.delete", "custom_field", field_id, before, {"tickets": len(ticket_ids)})
 

@@ -142,6 +142,12 @@ async def test_field_values_are_searchable_and_filter_the_queue(site: WebSite) -
     queue = await (await agent.http.get("/queue", params={"cf_plan": "Pro"})).text()
     assert f'data-ticket-id="{wanted}"' in queue and f'data-ticket-id="{other}"' not in queue
 
+    # Deleting a field: its values no longer find tickets.
+    order_ref = next(f for f in (await admin.api("GET", "/api/v1/fields"))["fields"] if f["key"] == "order_ref")
+    await admin.api("DELETE", f"/api/v1/fields/{order_ref['id']}")
+    assert _tickets(await agent.api("GET", "/api/v1/search?q=ZX-55555")) == set()
+    assert _tickets(await agent.api("GET", "/api/v1/search?q=parcel")) == {wanted, other}
+
 
 async def test_the_field_service_refuses_every_bad_value_at_once(site: WebSite) -> None:
     admin = Actor.of(site.users["admin"])
