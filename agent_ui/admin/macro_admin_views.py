@@ -1,6 +1,7 @@
 """Macros: a page where admins keep the shared ones and anyone keeps personal ones, and REST.
 
 - ``GET  /macros``                      the macros one may use; forms to make, change, delete
+- ``POST /macros``, ``/macros/{id}``, ``/macros/{id}/delete``   the page's forms
 - ``GET/POST /api/v1/macros``           list / make (``name``, ``status``, ``queue``, ``assignee``,
                                         ``add_tags``, ``remove_tags``, ``template_id``, ``shared``)
 - ``PATCH/DELETE /api/v1/macros/{id}``  change / delete
@@ -63,6 +64,18 @@ async def create_form(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/macros")
 
 
+async def change_form(request: web.Request) -> web.StreamResponse:
+    actor = actor_of(request)
+    form = await read_form(request, "Macro")
+    services = request.app[SERVICES]
+    try:
+        async with services.db.transaction() as session:
+            await change_macro(session, actor, path_int(request, "macro_id"), read_macro(form), services.clock.now())
+    except InvalidInput as exc:
+        return await _page(request, exc)
+    raise web.HTTPSeeOther("/macros")
+
+
 async def delete_form(request: web.Request) -> web.StreamResponse:
     actor = actor_of(request)
     await read_form(request)
@@ -113,6 +126,7 @@ async def delete_api(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/macros", macros_page)
     app.router.add_post("/macros", create_form)
+    app.router.add_post("/macros/{macro_id}", change_form)
     app.router.add_post("/macros/{macro_id}/delete", delete_form)
     app.router.add_get("/api/v1/macros", macros_api)
     app.router.add_post("/api/v1/macros", create_api)

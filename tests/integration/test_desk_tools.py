@@ -227,6 +227,15 @@ async def test_shared_macros_need_an_admin_and_personal_ones_stay_personal(site:
     assert empty["details"]["field"] == "name"
     no_template = await _macro(agent, expect=400, name="Ghost", template_id=999999)
     assert no_template["details"]["field"] == "template_id"
+    page = await (await agent.http.get("/macros")).text()
+    assert f'action="/macros/{mine["id"]}"' in page and f'action="/macros/{shared["id"]}"' not in page
+    edited = await agent.http.post(f"/macros/{mine['id']}", data={"csrf_token": agent.csrf_token or "",
+                                                                  "name": "My billing triage", "queue": "billing",
+                                                                  "add_tags": "billing, triage"}, allow_redirects=False)
+    assert edited.status == 303
+    changed = next(m for m in (await agent.api("GET", "/api/v1/macros"))["macros"] if m["id"] == mine["id"])
+    assert changed["name"] == "My billing triage" and changed["add_tags"] == ["billing", "triage"]
+    assert len(await _audit(site, "macro.change")) == 1
     await agent.api("DELETE", f"/api/v1/macros/{mine['id']}")
     assert [a.action for a in await _audit(site, "macro.delete")] == ["macro.delete"]
 
