@@ -12,7 +12,7 @@ from agent_ui.base.keys import SERVICES
 from agent_ui.tickets.queue_filters import read_queue_view
 from core.errors import InvalidInput
 from routing import entry_dict, ticket_dict
-from routing.custom_fields import field_values, set_field_values
+from routing.custom_fields import field_values, field_values_by_ticket, set_field_values
 from routing.merging import merge, split
 from routing.tagging import add_tag, remove_tag
 from routing.tags import tags_of
@@ -34,7 +34,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         tickets = await services.desk.list_tickets(session, actor, view.to_filter(actor))
-        return web.json_response({"tickets": [ticket_dict(t) for t in tickets]})
+        values = await field_values_by_ticket(session, [t.id for t in tickets])
+        return web.json_response({"tickets": [{**ticket_dict(t), "fields": values.get(t.id, {})} for t in tickets]})
 
 
 async def create_ticket(request: web.Request) -> web.Response:

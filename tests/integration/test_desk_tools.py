@@ -137,6 +137,7 @@ async def test_field_values_are_searchable_and_filter_the_queue(site: WebSite) -
     assert _tickets(await agent.api("GET", "/api/v1/search?q=parcel&cf_plan=Basic")) == {other}
     listed = await agent.api("GET", "/api/v1/tickets?cf_plan=pro")
     assert [t["id"] for t in listed["tickets"]] == [wanted]
+    assert listed["tickets"][0]["fields"] == {"order_ref": "ZX-55555", "plan": "Pro"}
     both = await agent.api("GET", "/api/v1/tickets?cf_plan=Basic&cf_order_ref=QQ-1")
     assert [t["id"] for t in both["tickets"]] == [other]
     queue = await (await agent.http.get("/queue", params={"cf_plan": "Pro"})).text()
