@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,32 @@ def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA query_only=ON")
 
 
+class WriteInRead(RuntimeError):
+    """A function given to ``Database.read`` tried to write: reads share no transaction to commit."""
+
+
+class _ReadSession(Session):
+    """The session ``Database.read`` hands out: refuses writes on every database.
+
+    SQLite's ``query_only`` would refuse them too, but a read on PostgreSQL runs in
+    autocommit, where a careless write would be committed at once.
+    """
+
+
+@event.listens_for(_ReadSession, "do_orm_execute")
+def _refuse_write_statement(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        raise WriteInRead(f"Database.read runs reads only, not {type(state.statement).__name__}")
+
+
+@event.listens_for(_ReadSession, "before_flush")
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise WriteInRead("Database.read runs reads only: nothing may be added, changed or deleted")
+
+
 def _in_session(fn: Callable[[Session], T], connection: Connection) -> T:
-    with Session(bind=connection) as session:
+    with _ReadSession(bind=connection) as session:
         return fn(session)
 
 
@@ -76,7 +100,7 @@ class SqliteReader:
         self.executor = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="db-read")
 
     def _run(self, fn: Callable[[Session], T]) -> T:
-        with Session(self.engine) as session:
+        with _ReadSession(self.engine) as session:
             return fn(session)
 
     async def run(self, fn: Callable[[Session], T]) -> T:
@@ -136,7 +160,7 @@ class Database:
 
         On a SQLite file it runs in one hand-over (``SqliteReader``); elsewhere (PostgreSQL:
         asyncpg has no driver thread) through ``run_sync`` on an ordinary session. ``fn``
-        only reads: on SQLite a write is refused.
+        only reads: a write raises ``WriteInRead`` (and SQLite's connection is ``query_only``).
         """
         if self._reader is not None:
             return await self._reader.run(fn)

@@ -13,7 +13,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 
-import ahocorasick
+import ahocorasick_rs
 
 from core.normalize import chinese_variants, fold, is_word_char, normalize, word_forms
 
@@ -49,35 +49,33 @@ def _language_of(tag: str | None) -> str:
 _SCALE = 1000  # weights are summed as integers in thousandths
 
 
-def _bytes_as_text(text: str) -> str:
-    """UTF-8 bytes, one character each: the automaton then sees a small alphabet.
-
-    pyahocorasick finds a node's child by a linear scan, so a trie whose root has a few
-    thousand CJK characters under it costs microseconds per character of mail; over
-    UTF-8 bytes a node has at most a few dozen children. UTF-8 is self-synchronising,
-    so a keyword's bytes only ever match on character boundaries.
-    """
-    return text if text.isascii() else text.encode("utf-8").decode("latin-1")
+# ASCII bytes that continue a word: a Latin keyword next to one is not a whole word.
+_ASCII_WORD = tuple(chr(b).isalnum() for b in range(128))
 
 
-def _continues_word(data: str, at: int, backwards: bool) -> bool:
-    """Whether the non-ASCII character whose byte is at ``at`` (in ``_bytes_as_text``
-    form) is a word character, i.e. a Latin keyword next to it is not a whole word."""
+def _continues_word(data: bytes, at: int, backwards: bool) -> bool:
+    """Whether the character whose UTF-8 byte is at ``at`` is a word character.
+
+    ASCII from a table; a non-ASCII character is decoded first (stepping back over
+    continuation bytes when it ends at ``at``)."""
+    byte = data[at]
+    if byte < 0x80:
+        return _ASCII_WORD[byte]
     if backwards:  # step back over continuation bytes to the character's first byte
         first = at
-        while first > 0 and "\x80" <= data[first] < "\xc0":
+        while first > 0 and 0x80 <= data[first] < 0xC0:
             first -= 1
         raw = data[first : at + 1]
     else:
         raw = data[at : at + 4]
-    char = raw.encode("latin-1").decode("utf-8", "ignore")[:1]
+    char = raw.decode("utf-8", "ignore")[:1]
     return bool(char) and is_word_char(char)
 
 
 class KeywordMatcher:
     """Immutable once built; build a new one when templates change.
 
-    The automaton runs over UTF-8 bytes (see ``_bytes_as_text``).
+    The automaton runs over UTF-8 bytes.
 
     Scores are kept as ``thousandths of weight - slot / (templates + 1)``: the fraction
     is the tie-break (more used, then by name, comes first), so ranking is a plain sort
@@ -129,40 +127,47 @@ class KeywordMatcher:
         self._exclusion_keys = frozenset(key for key, v in enumerate(vetoes) if v)
         self._phrases = phrases
         self._keys_of = [frozenset(keys) for keys in keys_of]
-        # Each spelling's value in the automaton: its length, whether each end must sit on a
-        # word boundary (a Latin end must; a CJK end need not), and the keyword keys it spells.
-        self._automaton: ahocorasick.Automaton | None = None
+        # The automaton runs over UTF-8 bytes: ahocorasick-rs scans bytes several times faster
+        # than text, and UTF-8 is self-synchronising, so a keyword's bytes only ever match on
+        # character boundaries. Each spelling (by its index in the automaton) says whether each
+        # end must sit on a word boundary (a Latin end must; a CJK end need not), and the
+        # keyword keys it spells.
+        self._spelled: list[tuple[bool, bool, tuple[int, ...]]] = []
+        self._automaton: ahocorasick_rs.BytesAhoCorasick | None = None
         if spellings:
-            automaton = ahocorasick.Automaton()
+            patterns = []
             for spelling, keys in spellings.items():
-                encoded = _bytes_as_text(spelling)
-                automaton.add_word(encoded, (len(encoded), is_word_char(spelling[0]), is_word_char(spelling[-1]),
-                                             tuple(keys)))
-            automaton.make_automaton()
-            self._automaton = automaton
+                if not spelling:  # nothing to find (the automaton refuses an empty pattern)
+                    continue
+                patterns.append(spelling.encode("utf-8"))
+                self._spelled.append((is_word_char(spelling[0]), is_word_char(spelling[-1]), tuple(keys)))
+            self._automaton = ahocorasick_rs.BytesAhoCorasick(patterns) if patterns else None
         self.forms = len(spellings)
 
     def __len__(self) -> int:
         return len(self._templates)
+
+    def _hits(self, data: bytes) -> list[tuple[int, tuple[int, ...]]]:
+        """Each whole-word hit in UTF-8 ``data``: where it ends (exclusive) and the keyword keys it spells."""
+        assert self._automaton is not None
+        spelled = self._spelled
+        size = len(data)
+        hits = []
+        for index, start, end in self._automaton.find_matches_as_indexes(data, overlapping=True):
+            bound_start, bound_end, keys = spelled[index]
+            if bound_start and start > 0 and _continues_word(data, start - 1, backwards=True):
+                continue
+            if bound_end and end < size and _continues_word(data, end, backwards=False):
+                continue
+            hits.append((end, keys))
+        return hits
 
     def found(self, text: str) -> set[int]:
         """Keys of the keywords found in folded ``text``."""
         keys: set[int] = set()
         if self._automaton is None or not text:
             return keys
-        data = _bytes_as_text(text)
-        last = len(data) - 1
-        for end, (length, bound_start, bound_end, spelled_keys) in self._automaton.iter(data):
-            if bound_start:
-                start = end - length
-                if start >= 0:
-                    byte = data[start]  # ASCII inline; other characters are decoded
-                    if byte.isalnum() if byte < "\x80" else _continues_word(data, start, backwards=True):
-                        continue
-            if bound_end and end < last:
-                byte = data[end + 1]
-                if byte.isalnum() if byte < "\x80" else _continues_word(data, end + 1, backwards=False):
-                    continue
+        for _end, spelled_keys in self._hits(text.encode("utf-8")):
             keys.update(spelled_keys)
         return keys
 
@@ -176,23 +181,12 @@ class KeywordMatcher:
         in_second: set[int] = set()
         if self._automaton is None or not text:
             return in_first, in_second
-        data = _bytes_as_text(text)
-        split = data.find("\x00")
+        data = text.encode("utf-8")
+        split = data.find(b"\x00")
         if split < 0:
             split = len(data)
-        last = len(data) - 1
-        for end, (length, bound_start, bound_end, spelled_keys) in self._automaton.iter(data):
-            if bound_start:
-                start = end - length
-                if start >= 0:
-                    byte = data[start]
-                    if byte.isalnum() if byte < "\x80" else _continues_word(data, start, backwards=True):
-                        continue
-            if bound_end and end < last:
-                byte = data[end + 1]
-                if byte.isalnum() if byte < "\x80" else _continues_word(data, end + 1, backwards=False):
-                    continue
-            (in_first if end < split else in_second).update(spelled_keys)
+        for end, spelled_keys in self._hits(data):
+            (in_first if end <= split else in_second).update(spelled_keys)
         return in_first, in_second
 
     def owners(self) -> list[tuple[tuple[int, str], ...]]:

@@ -10,27 +10,25 @@ Each decision says which rules matched, the version, and why.
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import as_utc
-from core.keyword_matcher import KeywordMatcher, TemplateKeywords
-from core.normalize import fold
 from core.records import TICKET_NUMBER_OFFSET, Category, Customer, Priority
 from routing import history
+from routing.candidates import CandidateIndex
+from routing.conditions import Explain, compile_condition, compile_explain, compile_test
 from routing.contact import Contact, Decision
-from routing.history import CustomerTickets, OpenTicket
+from routing.facts import Facts, Predicate, Test, age_hours
+from routing.history import CustomerTickets
+from routing.rule_keywords import RuleKeywords
 from routing.rules import (
-    FIELDS,
     HISTORY_FIELDS,
     PUSH_STRATEGIES,
     Actions,
-    Condition,
     JoinOpenTicket,
     Rule,
     RuleSet,
@@ -42,379 +40,6 @@ if TYPE_CHECKING:
 
 _NEED_HISTORY = object()  # a rule's verdict when it depends on the customer's tickets, not read yet
 _HOLDS = object()  # a rule's verdict when it matches and nobody reads why (replay)
-
-
-@dataclasses.dataclass(slots=True)
-class Facts:
-    """One contact as the rules see it."""
-
-    contact: Contact
-    now: datetime
-    tags: frozenset[str] = frozenset()
-    language: str = ""
-    history: CustomerTickets | None = None
-    # the keyword automaton's keys found in the subject, in the body (computed once per decision)
-    keyword_keys: tuple[set[int], set[int]] | None = None
-
-    def attribute(self, name: str) -> Any:
-        return self.contact.attributes.get(name)
-
-
-Predicate = Callable[[Facts], str | None]  # why the condition holds, or None
-Test = Callable[[Facts], bool]  # whether it holds: the cheap question asked of every candidate rule
-
-
-def _domain(address: str | None) -> str:
-    return address.rsplit("@", 1)[1].lower() if address and "@" in address else ""
-
-
-def _country(address: str | None) -> str:
-    if not address or not address.startswith("+"):
-        return ""
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(address)) or ""
-    except phonenumbers.NumberParseException:
-        return ""
-
-
-_READERS: dict[str, Callable[[Facts], Any]] = {  # how each field is read from the facts
-    "channel": lambda f: f.contact.channel,
-    "mailbox": lambda f: f.attribute("mailbox"),
-    "recipient": lambda f: [a.lower() for a in (f.attribute("to") or [])],
-    "pbx_queue": lambda f: f.contact.queue_hint if f.contact.channel == "voice" else None,
-    "dialled_number": lambda f: f.attribute("dialled"),
-    "sender": lambda f: (f.contact.address or "").lower(),
-    "phone_prefix": lambda f: f.contact.address or "",
-    "sender_domain": lambda f: _domain(f.contact.address),
-    "country": lambda f: _country(f.contact.address),
-    "tier": lambda f: f.contact.customer_tier,
-    "customer_tag": lambda f: list(f.tags),
-    "language": lambda f: f.language,
-    "known_customer": lambda f: f.contact.customer_id is not None,
-    "reply": lambda f: f.contact.ticket_id is not None,
-    "callback": lambda f: bool(f.attribute("callback")),
-    "automatic": lambda f: bool(f.attribute("automatic")),
-    "join_requested": lambda f: bool(f.attribute("join")),
-    # the top suggested reply template of a mail and its category (set by the mail ingest)
-    "template": lambda f: f.attribute("template"),
-    "template_category": lambda f: f.attribute("template_category"),
-}
-
-
-def _text_of(field: str) -> Callable[[Facts], Any]:
-    return _READERS[field]
-
-
-def _keys_of(field: str) -> Callable[[Facts], str | list[str] | None]:
-    """A field's value(s) as list conditions and the index compare them: case-folded, None when empty.
-
-    One reader serves both the index lookup and the condition, so the two can never disagree.
-    """
-    special = _FOLDED_READERS.get(field)
-    if special is not None:
-        return special
-    read = _READERS[field]
-
-    def keys(f: Facts) -> str | list[str] | None:
-        got = read(f)
-        if isinstance(got, list):
-            return [str(v).casefold() for v in got]
-        return str(got).casefold() if got else None
-
-    return keys
-
-
-def _folded_sender(f: Facts) -> str | None:
-    address = f.contact.address
-    return address.lower().casefold() if address else None
-
-
-def _folded_domain(f: Facts) -> str | None:
-    address = f.contact.address
-    if not address or "@" not in address:
-        return None
-    return address.rsplit("@", 1)[1].lower().casefold() or None
-
-
-# The hot fields, read without the generic wrapper (each gives what ``_keys_of``'s wrapper would).
-_FOLDED_READERS: dict[str, Callable[[Facts], str | list[str] | None]] = {
-    "channel": lambda f: f.contact.channel.casefold() or None,
-    "tier": lambda f: f.contact.customer_tier.casefold() or None if f.contact.customer_tier else None,
-    "sender": _folded_sender,
-    "sender_domain": _folded_domain,
-}
-
-
-def _age_hours(facts: Facts, open_ticket: OpenTicket) -> float:
-    return (facts.now - as_utc(open_ticket.updated_at)).total_seconds() / 3600
-
-
-class _Keywords:
-    """One automaton over every keyword condition of the set; each condition remembers its scope.
-
-    A contact's subject and body are folded once and run through the automaton once; what a
-    contact keeps is the two sets of automaton keys found (in the subject, in the body). A
-    condition holds when one of its own keys (a table built with the set) is among them, so
-    the cost per contact does not grow with the number of keyword rules, and nothing is built
-    per condition unless its rule matches and its reason is written.
-    """
-
-    def __init__(self) -> None:
-        self.entries: list[TemplateKeywords] = []
-        self.scopes: list[str] = []
-        self.matcher: KeywordMatcher | None = None
-        self.in_subject: list[tuple[tuple[int, str], ...]] = []  # automaton key → (condition, phrase) it satisfies in a subject
-        self.in_body: list[tuple[tuple[int, str], ...]] = []
-        self.subject_keys: list[frozenset[int]] = []  # condition → the automaton keys that satisfy it in a subject
-        self.body_keys: list[frozenset[int]] = []
-        self.phrases: list[dict[int, str]] = []  # condition → automaton key → the phrase as written
-        self.scanned: str | None = None  # the last text scanned (a string is never changed), and the keys found in it
-        self.scanned_keys: tuple[set[int], set[int]] = (set(), set())
-
-    def add(self, scope: str, words: list[str]) -> int:
-        key = len(self.entries)
-        self.entries.append(TemplateKeywords(key, str(key), "", tuple((w, 1.0) for w in words)))
-        self.scopes.append(scope)
-        return key
-
-    def build(self) -> None:
-        self.matcher = KeywordMatcher(self.entries) if self.entries else None
-        subject_keys: list[set[int]] = [set() for _ in self.entries]
-        body_keys: list[set[int]] = [set() for _ in self.entries]
-        self.phrases[:] = [{} for _ in self.entries]  # in place, as below
-        if self.matcher is not None:
-            owners = self.matcher.owners()
-            scopes = self.scopes
-            self.in_subject = [tuple(o for o in pairs if scopes[o[0]] != "body") for pairs in owners]
-            self.in_body = [tuple(o for o in pairs if scopes[o[0]] != "subject") for pairs in owners]
-            for found_key, pairs in enumerate(owners):
-                for condition, phrase in pairs:
-                    self.phrases[condition][found_key] = phrase
-                    if scopes[condition] != "body":
-                        subject_keys[condition].add(found_key)
-                    if scopes[condition] != "subject":
-                        body_keys[condition].add(found_key)
-        self.subject_keys[:] = [frozenset(k) for k in subject_keys]  # in place: the tests compiled already hold these lists
-        self.body_keys[:] = [frozenset(k) for k in body_keys]
-
-    def found(self, facts: Facts) -> tuple[set[int], set[int]]:
-        """The automaton keys found in the contact's subject, and in its body (once per decision)."""
-        found = facts.keyword_keys
-        if found is None:
-            matcher = self.matcher
-            contact = facts.contact
-            if matcher is None:
-                found = (set(), set())
-            else:
-                folded = contact.folded
-                if folded is None:
-                    subject = contact.subject
-                    if "\x00" in subject:  # the separator of the two parts (a NUL in a subject is junk anyway)
-                        subject = subject.replace("\x00", " ")
-                    folded = contact.folded = fold(subject + "\x00" + contact.body)
-                if folded is self.scanned:  # the same text the other engine of a pair (replay) just scanned
-                    found = self.scanned_keys
-                else:
-                    found = matcher.found_in_parts(folded)
-                    self.scanned, self.scanned_keys = folded, found
-            facts.keyword_keys = found
-        return found
-
-    def why(self, key: int, where: str) -> Callable[[Facts], str]:
-        """The keyword condition's reason once it holds: the phrases found, as the predicate writes them."""
-        subject_keys, body_keys, phrases, found = self.subject_keys, self.body_keys, self.phrases, self.found
-
-        def keyword(f: Facts) -> str:
-            in_subject, in_body = f.keyword_keys or found(f)
-            mine_in_subject, mine_in_body, written = subject_keys[key], body_keys[key], phrases[key]
-            subject = [written[k] for k in in_subject if k in mine_in_subject]  # a contact has few keys found
-            body = [written[k] for k in in_body if k in mine_in_body]
-            if len(subject) + len(body) == 1:
-                return f"keyword {(subject or body)[0]}{where}"
-            return f"keyword {', '.join(dict.fromkeys(sorted(subject) + sorted(body)))}{where}"
-
-        return keyword
-
-    def test(self, key: int) -> Test:
-        subject_keys, body_keys, found = self.subject_keys, self.body_keys, self.found
-
-        def keyword(f: Facts) -> bool:
-            in_subject, in_body = f.keyword_keys or found(f)
-            return not subject_keys[key].isdisjoint(in_subject) or not body_keys[key].isdisjoint(in_body)
-
-        return keyword
-
-
-def _compile_condition(cond: Condition, keywords: _Keywords, calendars: Mapping[str, WorkingTime]) -> Predicate:
-    field, op, value = cond.field, cond.op, cond.value
-    if field in ("keywords", "subject_keywords", "body_keywords"):
-        scope = {"keywords": "any", "subject_keywords": "subject", "body_keywords": "body"}[field]
-        assert isinstance(value, list)
-        key = keywords.add(scope, value)
-        where = {"any": "", "subject": " in the subject", "body": " in the body"}[scope]
-
-        def keyword(f: Facts) -> str | None:
-            in_subject, in_body = f.keyword_keys or keywords.found(f)
-            phrases = keywords.phrases[key]
-            subject = [phrases[k] for k in keywords.subject_keys[key] & in_subject]
-            body = [phrases[k] for k in keywords.body_keys[key] & in_body]
-            if not subject and not body:
-                return None
-            found = dict.fromkeys(sorted(subject) + sorted(body))
-            return f"keyword {', '.join(found)}{where}"
-
-        return keyword
-    if field == "open_ticket":
-
-        def open_ticket(f: Facts) -> str | None:
-            assert f.history is not None
-            o = f.history.open_ticket
-            if op == "exists":
-                return f"open ticket: {'yes' if o else 'no'}" if (o is not None) == value else None
-            if o is None:
-                return None
-            hours = _age_hours(f, o)
-            assert isinstance(value, int)
-            if op == "updated_within_hours":
-                return f"open ticket updated within {value} h" if hours <= value else None
-            return f"open ticket older than {value} h" if hours > value else None
-
-        return open_ticket
-    if field == "business_hours":
-        assert isinstance(value, list)
-        names = list(value)
-        found = [calendars.get(name) for name in names]
-
-        def business_hours(f: Facts) -> str | None:
-            open_in = None
-            for name, calendar in zip(names, found, strict=True):
-                if calendar is None:  # removed since the rules were saved: the contact goes to the default queue
-                    raise LookupError(f"no business calendar named {name!r}")
-                if open_in is None and calendar.is_open(f.now):
-                    open_in = name
-            if op == "open_in":
-                return f"inside the business hours of {open_in}" if open_in is not None else None
-            return f"outside the business hours of {', '.join(names)}" if open_in is None else None
-
-        return business_hours
-    if field == "open_callback":
-
-        def open_callback(f: Facts) -> str | None:
-            has = f.history is not None and f.history.open_callback is not None
-            return f"open callback: {'yes' if has else 'no'}" if has == value else None
-
-        return open_callback
-    read = _text_of(field)
-    if op == "is":
-
-        def flag(f: Facts) -> str | None:
-            return f"{field} = {'yes' if value else 'no'}" if read(f) == value else None
-
-        return flag
-    assert isinstance(value, list)
-    if op == "starts_with":
-        prefixes = tuple(value)
-
-        def starts(f: Facts) -> str | None:
-            text = read(f) or ""
-            hit = next((p for p in prefixes if text.startswith(p)), None)
-            return f"{field} starts with {hit}" if hit else None
-
-        return starts
-    wanted = frozenset(v.casefold() for v in value)
-    negate = op == "not_in"
-
-    def member(f: Facts) -> str | None:
-        got = read(f)
-        hit = None
-        if isinstance(got, list):
-            for v in got:
-                folded = str(v).casefold()
-                if folded in wanted:
-                    hit = folded
-                    break
-        elif got:
-            folded = str(got).casefold()
-            if folded in wanted:
-                hit = folded
-        if negate:
-            return f"{field} not {', '.join(value)}" if hit is None else None
-        return f"{field} = {hit}" if hit is not None else None
-
-    return member
-
-
-def _compile_test(cond: Condition, keyword_key: int | None, keywords: _Keywords, predicate: Predicate) -> Test:
-    """The yes/no of a condition without its reason: what candidates are checked with.
-
-    Only the conditions of every contact's path get their own; any other (tickets, calendars,
-    fields added later) asks its predicate, which says the same by answering at all.
-    """
-    field, op, value = cond.field, cond.op, cond.value
-    if keyword_key is not None:
-        return keywords.test(keyword_key)
-    if field in HISTORY_FIELDS or field not in _READERS:
-        return lambda f: predicate(f) is not None
-    if op == "is":
-        read = _READERS[field]
-        return lambda f: bool(read(f) == value)
-    if op == "starts_with" and isinstance(value, list):
-        prefixes = tuple(value)
-        read = _READERS[field]
-        return lambda f: (read(f) or "").startswith(prefixes)
-    if op in ("in", "not_in") and isinstance(value, list):
-        wanted = frozenset(v.casefold() for v in value)
-        keys = _keys_of(field)
-        negate = op == "not_in"
-
-        def member(f: Facts) -> bool:
-            got = keys(f)
-            if got is None:
-                return negate
-            if isinstance(got, str):
-                return (got in wanted) != negate
-            return (not wanted.isdisjoint(got)) != negate
-
-        return member
-    return lambda f: predicate(f) is not None
-
-
-Explain = str | Callable[[Facts], str]  # a condition's reason once it holds: fixed text, or read from the contact
-
-
-def _compile_explain(cond: Condition, keyword_key: int | None, keywords: _Keywords, predicate: Predicate) -> Explain:
-    """What ``predicate`` says of a condition that holds, without asking again whether it does.
-
-    Most reasons are fixed text ("tier = vip", "callback = no"), so a rule of only such
-    conditions has its whole reason written once, when the rules are compiled.
-    """
-    field, op, value = cond.field, cond.op, cond.value
-    if keyword_key is not None:
-        where = {"keywords": "", "subject_keywords": " in the subject", "body_keywords": " in the body"}[field]
-        return keywords.why(keyword_key, where)
-    if field in HISTORY_FIELDS or field not in _READERS:
-        return lambda f: predicate(f) or ""
-    if op == "is":
-        return f"{field} = {'yes' if value else 'no'}"
-    if op == "not_in" and isinstance(value, list):
-        return f"{field} not {', '.join(value)}"
-    if op == "starts_with" and isinstance(value, list):
-        if len(value) == 1:
-            return f"{field} starts with {value[0]}"
-        return lambda f: predicate(f) or ""
-    if op == "in" and isinstance(value, list):
-        wanted = frozenset(v.casefold() for v in value)
-        if len(wanted) == 1:
-            return f"{field} = {next(iter(wanted))}"
-        keys = _keys_of(field)
-
-        def member(f: Facts) -> str:
-            got = keys(f)
-            hit = got if isinstance(got, str) else next((v for v in got or () if v in wanted), None)
-            return f"{field} = {hit}"
-
-        return member
-    return lambda f: predicate(f) or ""
 
 
 @dataclasses.dataclass(slots=True)
@@ -487,130 +112,6 @@ class CompiledRule:
         if not explain:
             return _HOLDS
         return self.prefix + (" and ".join([p(facts) or "" for p in saying]) or "every contact")
-
-
-_FLAG_FIELDS = frozenset(f for f, ops in FIELDS.items() if ops == ("is",))
-# Fields with few distinct values make poor anchors: a rule is filed under them only when it has no better one.
-_BROAD_FIELDS = _FLAG_FIELDS | {"channel", "tier", "language", "country", "pbx_queue", "mailbox", "template_category"}
-
-
-class _CandidateIndex:
-    """Which rules may match a contact, found by lookups instead of trying all of them.
-
-    Each rule is filed under an anchor: the values of one condition that must hold for the rule
-    to match (a condition of an ``all`` group, or every condition of an ``any`` group). A contact's
-    candidates are the rules filed under the values it has, plus the rules without an anchor;
-    they are then checked in order as before, so the index only saves work, never changes a result.
-    A candidate filed under one condition of its ``all`` group has that condition proved by the
-    lookup, so it is not asked again.
-    """
-
-    def __init__(self) -> None:
-        self.by_key: dict[tuple[str, Any], int] = defaultdict(int)  # anchor value → the rules filed under it, as bits
-        self.always = 0  # rules without an anchor, as bits
-        self.members: dict[str, dict[str, int]] = {}  # list field → folded value → rules, as bits
-        self.flags: dict[str, dict[Any, int]] = {}
-        self.prefixes: dict[int, dict[str, int]] = {}  # prefix length → prefix → rules, as bits
-        self.keywords = False
-        self.in_subject: list[int] = []  # automaton key found in a subject → the rules it makes candidates
-        self.in_body: list[int] = []
-        self.readers: list[tuple[Callable[[Facts], str | list[str] | None], dict[str, int]]] = []
-        self.flag_readers: list[tuple[Callable[[Facts], Any], dict[Any, int]]] = []
-
-    @staticmethod
-    def _anchor(cond: Condition, keyword_key: int | None) -> list[tuple[str, Any]] | None:
-        if keyword_key is not None:
-            return [("kw", keyword_key)]
-        if cond.field not in _READERS:  # read its own way (see ``_compile_condition``): checked, never looked up
-            return None
-        if cond.op == "in" and isinstance(cond.value, list):
-            return [(cond.field, v.casefold()) for v in cond.value]
-        if cond.op == "is" and cond.field in _FLAG_FIELDS:
-            return [(cond.field, cond.value)]
-        if cond.op == "starts_with" and isinstance(cond.value, list):
-            return [("phone_prefix", v) for v in cond.value]
-        return None
-
-    @staticmethod
-    def _cost(anchor: list[tuple[str, Any]]) -> int:
-        """About how many contacts an anchor lets through: few values of a selective field is best."""
-        return sum(1000 if field in _BROAD_FIELDS else 1 for field, _value in anchor)
-
-    def add(self, position: int, rule: Rule, keyword_keys: dict[int, int]) -> int | None:
-        """File the rule; the anchor condition's place in a one-group ``all`` rule, else None."""
-        best: list[tuple[str, Any]] | None = None
-        anchor: int | None = None
-        for group in rule.groups:
-            anchors = [self._anchor(c, keyword_keys.get(id(c))) for c in group.conditions]
-            options: list[tuple[int | None, list[tuple[str, Any]]]]
-            if group.mode == "all":
-                options = [(n, a) for n, a in enumerate(anchors) if a is not None]
-            else:
-                options = [(None, [k for a in anchors for k in a])] if all(a is not None for a in anchors) else []  # type: ignore[union-attr]
-            for n, option in options:
-                if best is None or self._cost(option) < self._cost(best):
-                    best, anchor = option, n
-        bit = 1 << position
-        if best is None:
-            self.always |= bit
-            return None
-        for key in dict.fromkeys(best):
-            self.by_key[key] |= bit
-            field, value = key
-            if field == "kw":
-                self.keywords = True
-            elif field == "phone_prefix":
-                table = self.prefixes.setdefault(len(value), {})
-                table[value] = table.get(value, 0) | bit
-            elif field in _FLAG_FIELDS:
-                flags = self.flags.setdefault(field, {})
-                flags[value] = flags.get(value, 0) | bit
-            else:
-                members = self.members.setdefault(field, {})
-                members[value] = members.get(value, 0) | bit
-        return anchor if len(rule.groups) == 1 else None
-
-    def build(self, keywords: _Keywords) -> None:
-        """Bind each field's reader and map each automaton key straight to the rules it makes candidates."""
-        self.readers = [(_keys_of(field), values) for field, values in self.members.items()]
-        self.flag_readers = [(_READERS[field], values) for field, values in self.flags.items()]
-        by_key = self.by_key
-        self.in_subject = [_bits(by_key.get(("kw", c), 0) for c, _p in pairs) for pairs in keywords.in_subject]
-        self.in_body = [_bits(by_key.get(("kw", c), 0) for c, _p in pairs) for pairs in keywords.in_body]
-
-    def found(self, facts: Facts, keywords: _Keywords) -> int:
-        """The rules that may match, as bits (one integer OR per value the contact has)."""
-        found = self.always
-        for keys, values in self.readers:
-            got = keys(facts)
-            if got is None:
-                continue
-            if isinstance(got, str):
-                found |= values.get(got, 0)
-            else:
-                for value in got:
-                    found |= values.get(value, 0)
-        for read, flags in self.flag_readers:
-            found |= flags.get(read(facts), 0)
-        if self.prefixes:
-            address = facts.contact.address or ""
-            for length, prefixes in self.prefixes.items():
-                found |= prefixes.get(address[:length], 0)
-        if self.keywords:
-            in_subject, in_body = keywords.found(facts)
-            subject_bits, body_bits = self.in_subject, self.in_body
-            for key in in_subject:
-                found |= subject_bits[key]
-            for key in in_body:
-                found |= body_bits[key]
-        return found
-
-
-def _bits(parts: Iterable[int]) -> int:
-    found = 0
-    for part in parts:
-        found |= part
-    return found
 
 
 def _priority(name: str) -> int:
@@ -693,7 +194,7 @@ class RuleEngine:
 
     def __init__(self, rule_set: RuleSet, version: int, settings: RoutingSettings,
                  calendars: Mapping[str, WorkingTime] | None = None, indexed: bool = True,
-                 keywords: _Keywords | None = None) -> None:
+                 keywords: RuleKeywords | None = None) -> None:
         """``indexed=False`` tries every rule with every condition: the reference the index is tested against.
 
         ``keywords``: an automaton shared with another engine, built by the caller (see ``pair``).
@@ -703,8 +204,8 @@ class RuleEngine:
         self.version = version
         self.settings = settings
         self.indexed = indexed
-        self._keywords = keywords or _Keywords()
-        self._index = _CandidateIndex()
+        self._keywords = keywords or RuleKeywords()
+        self._index = CandidateIndex()
         self.rules: list[CompiledRule] = []
         for rule in rule_set.rules:
             if not rule.enabled:
@@ -718,14 +219,14 @@ class RuleEngine:
                 group_tests = []
                 for c in g.conditions:
                     before = len(self._keywords.entries)
-                    predicate = _compile_condition(c, self._keywords, self.calendars)
+                    predicate = compile_condition(c, self._keywords, self.calendars)
                     keyword_key = before if len(self._keywords.entries) > before else None
                     if keyword_key is not None:
                         keyword_keys[id(c)] = keyword_key
                     compiled.append((predicate, c.field in HISTORY_FIELDS))
-                    group_tests.append(_compile_test(c, keyword_key, self._keywords, predicate))
+                    group_tests.append(compile_test(c, keyword_key, self._keywords, predicate))
                     if len(rule.groups) == 1:
-                        explains.append(_compile_explain(c, keyword_key, self._keywords, predicate))
+                        explains.append(compile_explain(c, keyword_key, self._keywords, predicate))
                 groups.append((g.mode, compiled))
                 tests.append(group_tests)
             anchor = self._index.add(len(self.rules), rule, keyword_keys)
@@ -741,7 +242,7 @@ class RuleEngine:
     @classmethod
     def pair(cls, first: RuleEngine, second: RuleEngine) -> tuple[RuleEngine, RuleEngine]:
         """The two engines rebuilt over one keyword automaton: a contact both decide (replay) is scanned once."""
-        shared = _Keywords()
+        shared = RuleKeywords()
         engines = [cls(e.rule_set, e.version, e.settings, e.calendars, e.indexed, keywords=shared) for e in (first, second)]
         shared.build()
         for engine in engines:
@@ -832,7 +333,7 @@ class RuleEngine:
             callback_only = join is not None and join.callback_only
             found = facts.history.open_callback if callback_only else facts.history.open_ticket
             window = join.within_hours if join is not None else None
-            if found is not None and (window is None or _age_hours(facts, found) <= window):
+            if found is not None and (window is None or age_hours(facts, found) <= window):
                 decision.join_ticket_id = await history.ticket_id_of(session, found.ticket)
                 decision.queue = found.queue
                 what = "open callback ticket" if callback_only else "open ticket"
