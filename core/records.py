@@ -98,6 +98,7 @@ class EntryKind(enum.StrEnum):
     MERGE = "merge"  # tickets merged or a message split off: payload says which way
     TAGS = "tags"  # tags added to or removed from the ticket: payload ``added`` / ``removed``
     QUEUE_MOVE = "queue_move"  # moved to another queue by a person: payload ``from`` / ``to`` / ``note``
+    FIELDS = "fields"  # custom field values changed: payload ``changes`` [{key, name, from, to}]
 
 
 class Customer(Base):
@@ -248,6 +249,35 @@ class TicketTag(Base):
 
     # Lets a tag be written in the same flush as a new ticket (its id not known yet).
     ticket: Mapped[Ticket] = relationship(lazy="raise")
+
+
+class CustomField(Base):
+    """A ticket field an admin defined (text, number, choice or date), shown on every ticket.
+
+    Here rather than in routing: the search index (``core.search_index``) reads the values."""
+
+    __tablename__ = "custom_fields"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)  # what the API and filters call it
+    name: Mapped[str] = mapped_column(String(100))  # what people see
+    kind: Mapped[str] = mapped_column(String(10))  # text | number | choice | date
+    choices: Mapped[list[Any]] = mapped_column(default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketFieldValue(Base):
+    """One custom field's value on one ticket, stored as its canonical text (a number as
+    ``12.5``, a date as ``2026-12-06``) so filters compare it as text on both databases."""
+
+    __tablename__ = "ticket_field_values"
+    __table_args__ = (Index("ix_ticket_field_values_field_value", "field_id", "value"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    field_id: Mapped[int] = mapped_column(ForeignKey("custom_fields.id", ondelete="CASCADE"), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1000))
 
 
 class TimelineEntry(Base):

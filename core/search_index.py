@@ -38,6 +38,7 @@ from core.records import (
     EntryKind,
     SearchDocument,
     Ticket,
+    TicketFieldValue,
     TimelineEntry,
 )
 from core.search_terms import Query, phone_terms, terms
@@ -62,14 +63,40 @@ def _changed(obj: object, *names: str) -> bool:
     return any(state.attrs[name].history.has_changes() for name in names)
 
 
-def ticket_document(ticket: Ticket) -> dict[str, Any]:
+def ticket_document(ticket: Ticket, field_values: Iterable[str] = ()) -> dict[str, Any]:
+    """The ticket's subject, number and custom field values (so "ACME-42" in a field finds it)."""
     subject = ticket.subject or ""
+    values = [v for v in field_values if v]
+    text = "\n".join([subject, *values])
     return {
         "kind": "ticket", "ref_id": ticket.id, "ticket_id": ticket.id, "customer_id": ticket.customer_id,
-        "title": _stored(subject, 300), "text": _stored(subject, SNIPPET_CHARS),
-        "terms": " ".join([*terms(subject), str(ticket.number)]),
+        "title": _stored(subject, 300), "text": _stored(text, SNIPPET_CHARS),
+        "terms": " ".join([*terms(subject), str(ticket.number), *(t for v in values for t in terms(v))]),
         "at": ticket.created_at or utcnow(),
     }
+
+
+def _field_values(conn: Connection, ticket_ids: set[int]) -> dict[int, list[str]]:
+    """The custom field values of these tickets, each ticket's in field order."""
+    found: dict[int, list[str]] = {}
+    if not ticket_ids:
+        return found
+    stmt = (select(TicketFieldValue.ticket_id, TicketFieldValue.value)
+            .where(TicketFieldValue.ticket_id.in_(ticket_ids)).order_by(TicketFieldValue.field_id))
+    for ticket_id, value in conn.execute(stmt):
+        found.setdefault(ticket_id, []).append(value)
+    return found
+
+
+def _ticket_documents(conn: Connection, ticket_ids: set[int]) -> list[dict[str, Any]]:
+    """Documents for tickets read afresh (their field values changed, not the ticket row)."""
+    if not ticket_ids:
+        return []
+    values = _field_values(conn, ticket_ids)
+    rows = conn.execute(select(Ticket.id, Ticket.subject, Ticket.customer_id, Ticket.created_at)
+                        .where(Ticket.id.in_(ticket_ids))).all()
+    return [ticket_document(_record(**r._mapping, number=r.id + TICKET_NUMBER_OFFSET), values.get(r.id, []))
+            for r in rows]
 
 
 def entry_text(payload: dict[str, Any]) -> str:
@@ -145,7 +172,11 @@ def index_flush(session: Session, _context: object) -> None:
     tickets: dict[int, dict[str, Any]] = {}
     entries: dict[int, dict[str, Any] | None] = {}
     customer_ids: set[int] = set()
+    valued: set[int] = set()  # tickets whose custom field values changed
     gone: dict[str, set[int]] = {"ticket": set(), "entry": set(), "customer": set()}
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, TicketFieldValue):
+            valued.add(obj.ticket_id)
     for obj in session.new:
         if isinstance(obj, Ticket):
             tickets[obj.id] = ticket_document(obj)
@@ -177,9 +208,17 @@ def index_flush(session: Session, _context: object) -> None:
             customer_ids.add(obj.customer_id)
         elif isinstance(obj, Ticket):
             gone["ticket"].add(obj.id)
-    if not (tickets or entries or customer_ids or any(gone.values())):
+    if not (tickets or entries or customer_ids or valued or any(gone.values())):
         return
     conn = session.connection()
+    # A changed ticket keeps its field values' words; one whose values changed is read afresh.
+    new_ids = {obj.id for obj in session.new if isinstance(obj, Ticket)}
+    old = {i for i in tickets if i not in valued and i not in new_ids}
+    for ticket_id, values in _field_values(conn, old).items():
+        tickets[ticket_id] = {**tickets[ticket_id], **_with_values(tickets[ticket_id], values)}
+    valued -= gone["ticket"]
+    for row in _ticket_documents(conn, valued):
+        tickets[row["ref_id"]] = row
     _write(conn, "ticket", set(tickets) | gone["ticket"], list(tickets.values()))
     _write(conn, "entry", set(entries) | gone["entry"], [row for row in entries.values() if row])
     customer_ids -= gone["customer"]
@@ -191,6 +230,13 @@ def reindex_customers(conn: Connection, ids: set[int]) -> None:
     ``insert`` of many phones and emails at once, as the CSV import does)."""
     if ids:
         _write(conn, "customer", ids, _customer_documents(conn, ids))
+
+
+def _with_values(document: dict[str, Any], values: list[str]) -> dict[str, Any]:
+    """A ticket document made from the row alone, given its stored field values too."""
+    text = "\n".join([document["title"], *values])
+    extra = [t for v in values for t in terms(v)]
+    return {"text": _stored(text, SNIPPET_CHARS), "terms": " ".join([document["terms"], *extra]).strip()}
 
 
 def install(db: Database) -> None:
@@ -210,14 +256,19 @@ def rebuild(conn: Connection, batch: int = 2000) -> int:
     tickets = select(Ticket.id, Ticket.subject, Ticket.customer_id, Ticket.created_at)
     entries = select(TimelineEntry.id, TimelineEntry.ticket_id, TimelineEntry.kind, TimelineEntry.payload,
                      TimelineEntry.created_at)
+    # The migration that adds the index runs before custom fields exist.
+    has_values = inspect(conn).has_table(TicketFieldValue.__tablename__)
+    values: dict[int, list[str]] = {}
     sources: tuple[tuple[Any, Any, Any], ...] = (
-        (tickets, Ticket.id, lambda r: ticket_document(_record(**r._mapping, number=r.id + TICKET_NUMBER_OFFSET))),
+        (tickets, Ticket.id, lambda r: ticket_document(_record(**r._mapping, number=r.id + TICKET_NUMBER_OFFSET),
+                                                       values.get(r.id, []))),
         (entries, TimelineEntry.id, lambda r: entry_document(_record(**r._mapping))),
     )
     for stmt, key, make in sources:
         last = 0
         while rows := conn.execute(stmt.where(key > last).order_by(key).limit(batch)).all():
             last = rows[-1].id
+            values = _field_values(conn, {r.id for r in rows}) if has_values and key is Ticket.id else {}
             documents = [d for d in (make(r) for r in rows) if d]
             if documents:
                 conn.execute(insert(SearchDocument), documents)

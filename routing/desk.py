@@ -26,10 +26,12 @@ from core.records import (
     Category,
     Channel,
     Customer,
+    CustomField,
     EntryKind,
     Priority,
     Role,
     Ticket,
+    TicketFieldValue,
     TicketStatus,
     TicketTag,
     Tier,
@@ -82,6 +84,9 @@ class TicketFilter:
     channel: str | None = None
     customer_id: int | None = None
     tag: str | None = None  # tickets carrying this tag (as ``routing.tags.tidy_tag`` writes it)
+    # Custom field values, (key, value) pairs: tickets whose field holds the value (text
+    # compared without regard to case).
+    fields: tuple[tuple[str, str], ...] = ()
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
     limit: int = 200
@@ -116,6 +121,10 @@ def ticket_conditions(flt: TicketFilter) -> list[Any]:
         found.append(Ticket.customer_id == flt.customer_id)
     if flt.tag:  # through the (tag, ticket_id) index
         found.append(exists().where(TicketTag.ticket_id == Ticket.id, TicketTag.tag == flt.tag))
+    for key, value in flt.fields:  # through the (field_id, value) index's field_id
+        found.append(exists().where(
+            TicketFieldValue.ticket_id == Ticket.id, TicketFieldValue.field_id == CustomField.id,
+            CustomField.key == key, func.lower(TicketFieldValue.value) == value.strip().lower()))
     if flt.since is not None:
         found.append(Ticket.created_at >= flt.since)
     if flt.until is not None:

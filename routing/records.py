@@ -92,3 +92,30 @@ class Offer(Base):
     offered_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(20))  # accepted | declined | missed | withdrawn; None while open
+
+
+class Macro(Base):
+    """A named set of ticket actions applied in one click: shared (``owner_id`` None, made by
+    admins) or one person's own. ``actions`` is what ``routing.macros.MacroActions`` reads."""
+
+    __tablename__ = "macros"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    actions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedView(Base):
+    """A named queue filter and sort: one person's own, or shared with every agent (``owner_id`` None).
+    ``query`` is the queue's query string as a mapping, read back by the queue's own filter parser."""
+
+    __tablename__ = "saved_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    query: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

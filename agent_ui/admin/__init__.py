@@ -1,11 +1,18 @@
 """Pages and APIs for running the desk: knowledge (templates, articles), SLA policies and
-alerts, routing rules and offers, API tokens."""
+alerts, routing rules and offers, API tokens, custom ticket fields, macros."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.admin import alerts_views, knowledge_views, routing_views, tokens_views
+from agent_ui.admin import (
+    alerts_views,
+    field_admin_views,
+    knowledge_views,
+    macro_admin_views,
+    routing_views,
+    tokens_views,
+)
 
 
 def setup(app: web.Application) -> None:
@@ -13,3 +20,5 @@ def setup(app: web.Application) -> None:
     alerts_views.setup_routes(app)
     routing_views.setup_routes(app)
     tokens_views.setup_routes(app)
+    field_admin_views.setup_routes(app)
+    macro_admin_views.setup_routes(app)

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_ui.api import knowledge_openapi
+from agent_ui.api import desk_openapi, knowledge_openapi
 from agent_ui.api.openapi_parts import (
     ERROR,
     NSTR,
@@ -147,6 +147,7 @@ _TICKET_FILTERS = [
     query("sort", "priority (default), due, updated, created, number, status, queue or subject; "
                    "'-' in front for the reverse order"),
     query("page", "page number from 0, of 'limit' tickets each", {"type": "integer"}),
+    query("cf_{key}", "tickets whose custom field {key} holds this value (e.g. cf_order_ref=A-42)"),
 ]
 
 PATHS: dict[str, Any] = {
@@ -283,6 +284,10 @@ PATHS: dict[str, Any] = {
 
 PATHS.update(knowledge_openapi.PATHS)
 SCHEMAS.update(knowledge_openapi.SCHEMAS)
+PATHS.update(desk_openapi.PATHS)
+SCHEMAS.update(desk_openapi.SCHEMAS)
+SCHEMAS["Ticket"]["properties"].update(desk_openapi.TICKET_FIELDS)
+SCHEMAS["TicketPatch"]["properties"].update(desk_openapi.TICKET_FIELDS)
 
 
 def _publish_caps(schemas: dict[str, Any]) -> None:

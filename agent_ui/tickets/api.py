@@ -12,11 +12,12 @@ from agent_ui.base.keys import SERVICES
 from agent_ui.tickets.queue_filters import read_queue_view
 from core.errors import InvalidInput
 from routing import entry_dict, ticket_dict
+from routing.custom_fields import field_values, field_values_by_ticket, set_field_values
 from routing.merging import merge, split
 from routing.tagging import add_tag, remove_tag
 from routing.tags import tags_of
 
-PATCHABLE = ("status", "priority", "category", "queue", "subject", "assignee_id")
+PATCHABLE = ("status", "priority", "category", "queue", "subject", "assignee_id", "fields")
 
 
 def _priority(data: dict[str, Any]) -> str | int | None:
@@ -33,7 +34,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         tickets = await services.desk.list_tickets(session, actor, view.to_filter(actor))
-        return web.json_response({"tickets": [ticket_dict(t) for t in tickets]})
+        values = await field_values_by_ticket(session, [t.id for t in tickets])
+        return web.json_response({"tickets": [{**ticket_dict(t), "fields": values.get(t.id, {})} for t in tickets]})
 
 
 async def create_ticket(request: web.Request) -> web.Response:
@@ -63,7 +65,8 @@ async def get_ticket(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         ticket = await services.desk.get(session, actor, path_int(request, "ticket_id"))
-        return web.json_response({"ticket": {**ticket_dict(ticket), "tags": await tags_of(session, ticket.id)}})
+        return web.json_response({"ticket": {**ticket_dict(ticket), "tags": await tags_of(session, ticket.id),
+                                             "fields": await field_values(session, ticket.id)}})
 
 
 async def patch_ticket(request: web.Request) -> web.Response:
@@ -79,7 +82,12 @@ async def patch_ticket(request: web.Request) -> web.Response:
     fields: dict[str, Any] = {k: optional_str(data, k) for k in ("category", "queue", "subject") if k in data}
     if "priority" in data:
         fields["priority"] = _priority(data)
+    custom = data.get("fields")
+    if "fields" in data and not isinstance(custom, dict):
+        raise InvalidInput("fields must be an object of field keys and values", {"field": "fields"})
     async with services.db.session() as session:
+        if isinstance(custom, dict):  # first: a refused value names its field before anything else is tried
+            await set_field_values(desk, session, actor, ticket_id, custom)
         if "assignee_id" in data:
             assignee = data["assignee_id"]
             await desk.assign(session, actor, ticket_id, as_int(assignee, "assignee_id") if assignee is not None else None)
@@ -92,7 +100,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
             await desk.set_status(session, actor, ticket_id, status)
         ticket = await desk.get(session, actor, ticket_id)
         await desk.commit_and_publish(session)
-        return web.json_response({"ticket": ticket_dict(ticket)})
+        return web.json_response({"ticket": {**ticket_dict(ticket), "fields": await field_values(session, ticket_id)}})
 
 
 async def add_note(request: web.Request) -> web.Response:

@@ -14,6 +14,9 @@ from routing.desk import SORTS
 from routing.tags import tidy_tag
 
 STATUS_CHOICES = ("open", "all", *(s.value for s in TicketStatus))
+# A custom field filter is ``cf_<key>=<value>`` in the query string (``?cf_order_ref=A-42``).
+FIELD_PREFIX = "cf_"
+MAX_FIELD_FILTERS = 10
 CHANNEL_CHOICES = tuple(c.value for c in Channel)
 
 
@@ -28,6 +31,7 @@ class QueueView:
     mine: bool = False
     customer_id: int | None = None
     tag: str = ""  # tidied (``routing.tags.tidy_tag``)
+    fields: tuple[tuple[str, str], ...] = ()  # custom field (key, value) pairs, all must hold
     limit: int = 200
     sort: str = "priority"  # a column of SORTS, "-" in front for the reverse order
     page: int = 0
@@ -55,6 +59,7 @@ class QueueView:
             channel=self.channel or None,
             customer_id=self.customer_id,
             tag=self.tag or None,
+            fields=self.fields,
             limit=self.limit,
             offset=self.page * self.limit,
             sort=self.sort_key,
@@ -76,6 +81,7 @@ class QueueView:
             "channel": self.channel,
             "mine": "1" if self.mine else "",
             "tag": self.tag,
+            **{FIELD_PREFIX + key: value for key, value in self.fields},
             "sort": "" if self.sort == "priority" else self.sort,
             "page": str(self.page) if self.page else "",
         }
@@ -98,6 +104,10 @@ def read_queue_view(query: Mapping[str, str]) -> QueueView:
     if sort.removeprefix("-") not in SORTS:
         raise InvalidInput("unknown sort", {"field": "sort", "allowed": list(SORTS)})
     tag = tidy_tag(query["tag"]) if query.get("tag", "").strip() else ""
+    fields = tuple((k.removeprefix(FIELD_PREFIX), " ".join(v.split())) for k, v in query.items()
+                   if k.startswith(FIELD_PREFIX) and v.strip())
+    if len(fields) > MAX_FIELD_FILTERS or any(not k or len(k) > 40 or len(v) > 1000 for k, v in fields):
+        raise InvalidInput("at most 10 custom field filters, each a field key and a value", {"field": "cf_"})
     page = as_int(query["page"], "page") if query.get("page") else 0
     if not 0 <= page <= 10_000:
         raise InvalidInput("no such page", {"field": "page"})
@@ -109,6 +119,7 @@ def read_queue_view(query: Mapping[str, str]) -> QueueView:
         mine=query.get("mine", "") in ("1", "true", "yes", "on"),
         customer_id=as_int(customer, "customer_id") if customer else None,
         tag=tag,
+        fields=fields,
         limit=max(1, min(limit, 1000)),
         sort=sort,
         page=page,

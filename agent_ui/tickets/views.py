@@ -15,6 +15,7 @@ from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, path_int, read_form
 from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
+from agent_ui.tickets.desk_context import queue_desk_context, ticket_desk_context
 from agent_ui.tickets.handover_views import known_queues
 from agent_ui.tickets.queue_filters import CHANNEL_CHOICES, STATUS_CHOICES, read_queue_view
 from core.auth import Actor
@@ -27,7 +28,7 @@ from routing.tagging import add_tag, remove_tag
 from routing.tags import tags_by_ticket, tags_of
 
 
-async def _queue_context(request: web.Request) -> dict[str, Any]:
+async def queue_context(request: web.Request) -> dict[str, Any]:
     actor = actor_of(request)
     view = read_queue_view(request.query)
     services = request.app[SERVICES]
@@ -35,6 +36,7 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
         tickets = await services.desk.list_tickets(session, actor, view.to_filter(actor))
         tags = await tags_by_ticket(session, [t.id for t in tickets])
         users = await list_users(session, actor)
+        desk_tools = await queue_desk_context(session, actor)
     queues = sorted({*services.settings.routing.queues.values(), *(t.queue for t in tickets), *([view.queue] if view.queue else [])})
     return {
         "view": view,
@@ -48,19 +50,20 @@ async def _queue_context(request: web.Request) -> dict[str, Any]:
         "categories": [c.value for c in Category],
         "now": services.clock.now(),
         "more": len(tickets) == view.limit,
+        **desk_tools,
     }
 
 
 async def queue_page(request: web.Request) -> web.StreamResponse:
-    return render("queue.html", request, await _queue_context(request))
+    return render("queue.html", request, await queue_context(request))
 
 
 async def queue_table(request: web.Request) -> web.StreamResponse:
     """The queue's rows alone, fetched by the page when a live event says something changed."""
-    return render("queue_table.html", request, await _queue_context(request))
+    return render("queue_table.html", request, await queue_context(request))
 
 
-async def _ticket_context(session: AsyncSession, request: web.Request, actor: Actor, ticket_id: int) -> dict[str, Any]:
+async def ticket_context(session: AsyncSession, request: web.Request, actor: Actor, ticket_id: int) -> dict[str, Any]:
     desk = request.app[SERVICES].desk
     ticket = await desk.get(session, actor, ticket_id)
     timeline = await desk.timeline(session, actor, ticket_id)
@@ -88,6 +91,7 @@ async def _ticket_context(session: AsyncSession, request: web.Request, actor: Ac
         "statuses": [s.value for s in TicketStatus],
         "priorities": [p.name.lower() for p in Priority],
         "categories": [c.value for c in Category],
+        **await ticket_desk_context(session, actor, ticket.id),
     }
 
 
@@ -95,7 +99,7 @@ async def _render_ticket(request: web.Request, template: str) -> web.StreamRespo
     actor = actor_of(request)
     ticket_id = path_int(request, "ticket_id")
     async with request.app[SERVICES].db.session() as session:
-        context = await _ticket_context(session, request, actor, ticket_id)
+        context = await ticket_context(session, request, actor, ticket_id)
     return render(template, request, context)
 
 
