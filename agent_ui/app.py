@@ -5,7 +5,7 @@ Where things are (one package per feature, each with its views, ``templates/`` a
 ``login``, ``console`` (front door, softphone bar and CTI API, preferences), ``tickets``
 (queue, ticket page, REST tickets), ``mail`` (reply composer, attachments, quarantine),
 ``search``, ``help`` (help centre, knowledge ops and API), ``admin`` (SLA and alerts, routing
-rules, tokens), ``wallboard``, ``reports``, ``api`` (directory, OpenAPI), ``live`` (``/ws``),
+rules, tokens), ``people`` (users admin, passwords), ``wallboard``, ``reports``, ``api`` (directory, OpenAPI), ``live`` (``/ws``),
 ``health``.
 
 Extension points for a feature package:
@@ -61,6 +61,7 @@ from agent_ui import (
     live,
     login,
     mail,
+    people,
     reports,
     search,
     tickets,
@@ -82,7 +83,7 @@ log = logging.getLogger(__name__)
 # Set up in this order: the live hub's shutdown before the wallboard's; mail's routes before
 # the ticket pages' /tickets/{id}/{action}.
 FEATURES: tuple[ModuleType, ...] = (
-    live, health, login, mail, console, tickets, api, help, admin, wallboard, reports, search,
+    live, health, login, mail, console, tickets, api, help, admin, people, wallboard, reports, search,
 )
 # Feature assets loaded on every console page when the file exists, in this order.
 FEATURE_ASSETS = ("cti", "channels", "alerts", "offers")

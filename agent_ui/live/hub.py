@@ -39,6 +39,7 @@ from core.auth import Actor
 from core.errors import InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 from core.loop_turn import LoopTurn
+from core.users import AccessEnded
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ QUEUE_SIZE = 256
 LIST_TICK_S = 0.5  # a queue list hears of its changes at most this often
 MAX_WATCH_MESSAGE = 4096
 FANOUT_TURN_S = 0.0005  # and at most this long a turn: a screen-pop's database hand-overs each wait a turn
+ACCESS_ENDED = 4401  # close code a page reads as "your login is gone" (live.js stops reconnecting)
 MAX_BUFFERED = 256 * 1024  # bytes unsent by a connection written to directly: it stopped reading
 
 
@@ -180,6 +182,9 @@ class LiveHub:
 
     async def on_event(self, event: DomainEvent) -> None:
         """Bus handler: queue the event for its recipients without awaiting any socket."""
+        if isinstance(event, AccessEnded):
+            self.end_user(event.user_id)
+            return
         if isinstance(event, TicketCreated | TicketUpdated | TimelineAppended):
             self._ticket_frame(event)
             return
@@ -263,6 +268,21 @@ class LiveHub:
                     LIVE_MESSAGES.inc(sent)
                     handed = sent = 0
             LIVE_MESSAGES.inc(sent)
+
+    def user_ids(self) -> set[int]:
+        """The people with a connection open now."""
+        return set(self._by_user)
+
+    def end_user(self, user_id: int) -> int:
+        """Close every connection of a person whose logins ended (disabled, password reset):
+        in the background, like a slow client, so the caller never waits on their sockets."""
+        conns = list(self._by_user.get(user_id, ()))
+        for conn in conns:
+            self.detach(conn)
+            self._closer.drop(conn.ws, None, ACCESS_ENDED)
+        if conns:
+            log.info("closed %d live connection(s) of user %d: their access ended", len(conns), user_id)
+        return len(conns)
 
     def _drop(self, conn: LiveConnection) -> None:
         log.warning("live client of %s fell behind (%d queued): closing it", conn.actor.login, conn.queue.qsize())
