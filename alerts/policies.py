@@ -155,7 +155,8 @@ def compile_book(
     for p in sorted(policies, key=lambda d: (d.position, d.name)):
         hours = cals.get(p.calendar) if p.calendar else AlwaysOpen()
         if hours is None:
-            raise InvalidInput("the policy names an unknown calendar", {"policy": p.name, "calendar": p.calendar})
+            raise InvalidInput("the policy names an unknown calendar",
+                               {"policy": p.name, "calendar": p.calendar, "field": "calendar"})
         levels = tuple(Level(i, *level_offset(ld.at), ld) for i, ld in enumerate(p.levels))
         compiled.append(Policy(p, hours, hours, levels))
     return PolicyBook(tuple(compiled), cals)
@@ -165,8 +166,11 @@ def _definition(model: type[Any], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = ["{}: {}".format(".".join(str(x) for x in e["loc"]) or "definition", e["msg"]) for e in exc.errors()]
-        raise InvalidInput("the definition is not valid", {"problems": problems}) from None
+        fields = {".".join(str(x) for x in e["loc"]) or "definition": e["msg"] for e in exc.errors()}
+        problems = [f"{field}: {message}" for field, message in fields.items()]
+        # ``fields`` by dotted path (levels.0.at) so a form shows each next to its input.
+        raise InvalidInput("the definition is not valid",
+                           {"problems": problems, "fields": fields, "field": next(iter(fields))}) from None
 
 
 class PolicyStore:

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.admin import alerts_views, knowledge_views, routing_views, tokens_views
+from agent_ui.admin import (
+    alerts_views,
+    knowledge_views,
+    routing_views,
+    sla_forms_views,
+    tokens_views,
+)
 
 
 def setup(app: web.Application) -> None:
     knowledge_views.setup_routes(app)
     alerts_views.setup_routes(app)
+    sla_forms_views.setup_routes(app)
     routing_views.setup_routes(app)
     tokens_views.setup_routes(app)
