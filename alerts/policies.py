@@ -173,6 +173,12 @@ def _definition(model: type[Any], data: dict[str, Any]) -> Any:
                            {"problems": problems, "fields": fields, "field": next(iter(fields))}) from None
 
 
+def policy_definition(data: dict[str, Any]) -> PolicyDefinition:
+    """A policy as sent (form, YAML, API) checked; ``InvalidInput`` names the fields."""
+    pol: PolicyDefinition = _definition(PolicyDefinition, data)
+    return pol
+
+
 class PolicyStore:
     """Loads, caches and edits the policies and calendars."""
 

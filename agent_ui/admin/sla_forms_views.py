@@ -1,7 +1,9 @@
 """SLA policies and business calendars as forms (the YAML editor on ``/admin/sla`` stays for
 bulk edits). Each form builds the same definition the YAML holds and saves it through
 ``PolicyStore`` (which checks roles and values, audits and bumps the version); a refused
-value comes back next to its input, named by its path (``levels.0.at``).
+value comes back next to its input, named by its path (``levels.0.at``). The policy form's
+"Preview" button saves nothing: it shows when each level would fire for a ticket opened now,
+and what its messages would say (``alerts.policy_preview``).
 
 - ``GET/POST /admin/sla/policies/{name}``    a policy (``/admin/sla/policies/new`` adds one)
 - ``GET/POST /admin/sla/calendars/{name}``   a calendar's hours and holidays, with a holiday
@@ -18,9 +20,10 @@ from aiohttp import web
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import form_of, read_form
 from agent_ui.base.keys import SERVICES
-from agent_ui.base.rendering import render
+from agent_ui.base.rendering import render, request_language
 from alerts.holiday_import import holidays_from_file
 from alerts.keys import SLA
+from alerts.policy_preview import LevelPreview, preview_policy
 from core.errors import InvalidInput
 from core.records import Role
 
@@ -78,10 +81,11 @@ async def _calendar_names(request: web.Request) -> list[str]:
 
 
 async def _render_policy(request: web.Request, policy: dict[str, Any], is_new: bool, errors: dict[str, str],
-                         status: int = 200) -> web.Response:
+                         status: int = 200, preview: list[LevelPreview] | None = None) -> web.Response:
     levels = [*policy.get("levels", []), BLANK_LEVEL]
     context = {"policy": policy, "levels": levels, "is_new": is_new, "errors": errors, "priorities": PRIORITIES,
-               "channels": CHANNELS, "calendars": await _calendar_names(request), "targets": TARGETS}
+               "channels": CHANNELS, "calendars": await _calendar_names(request), "targets": TARGETS,
+               "preview": preview, "opened_at": request.app[SERVICES].clock.now()}
     return render("alerts/policy_form.html", request, context, status=status)
 
 
@@ -107,8 +111,14 @@ async def save_policy_form(request: web.Request) -> web.Response:
         form["name"] = request.match_info["name"]
     policy = policy_from_form(form)
     parts = request.app[SLA]
+    services = request.app[SERVICES]
     try:
-        async with request.app[SERVICES].db.transaction() as session:
+        if form.get("preview"):  # the "Preview" button: nothing is saved
+            async with services.db.session() as session:
+                rows = await preview_policy(session, actor, parts.store, parts.ladder.messages, policy,
+                                            services.clock.now(), request_language(request))
+            return await _render_policy(request, policy, is_new, {}, preview=rows)
+        async with services.db.transaction() as session:
             await parts.store.save_policy(session, actor, policy)
     except InvalidInput as exc:
         actor.require(Role.OPS)

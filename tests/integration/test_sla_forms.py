@@ -3,6 +3,9 @@ field, holidays imported from CSV and iCalendar files into the calendar stored i
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+
 import aiohttp
 from web_fixtures import StaffClient, WebSite
 
@@ -94,3 +97,24 @@ async def test_holidays_are_imported_from_csv_and_icalendar_files(site: WebSite)
     assert 'id="holidays-error"' in bad
     bad = await post(ops, "/admin/sla/calendars/shanghai", {"hours.mon": "9 to 5"}, status=400)
     assert 'id="hours-error"' in bad
+
+
+async def test_the_preview_shows_when_each_level_fires_and_what_it_says_without_saving(site: WebSite) -> None:
+    ops = await site.login("ops")
+    before = site.services.clock.now()
+    html = await post(ops, "/admin/sla/policies/new", {
+        "name": "preview-me", "position": "5", "enabled": "1", "first_response_minutes": "60",
+        "levels.0.at": "80%", "levels.0.channels.email": "1", "levels.0.recipients": "assignee",
+        "levels.0.subject": "Breach of {{ ticket.tag }}", "levels.0.template": "{{ ticket.subject }} is late",
+        "levels.1.at": "+1h", "levels.1.channels.sms": "1", "levels.1.recipients": "supervisors",
+        "preview": "1"}, status=200)
+    assert 'id="sla-preview"' in html
+    fires = [datetime.fromisoformat(t) for t in re.findall(r'<time datetime="([^"]+)" class="fires-at">', html)]
+    assert len(fires) == 2
+    assert abs((fires[0] - before) - timedelta(minutes=48)) < timedelta(minutes=1)
+    assert abs((fires[1] - before) - timedelta(minutes=120)) < timedelta(minutes=1)
+    assert "Breach of #1001" in html and "Pedido 42 is late" in html
+    assert "preview-me" not in (await definitions(ops))["policies"]  # nothing saved
+    refused = await post(ops, "/admin/sla/policies/new", {"name": "preview-me", "first_response_minutes": "60",
+                                                          "levels.0.at": "later", "preview": "1"}, status=400)
+    assert 'id="levels-0-at-error"' in refused
