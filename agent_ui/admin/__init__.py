@@ -1,5 +1,5 @@
 """Pages and APIs for running the desk: knowledge (templates, articles), SLA policies and
-alerts, routing rules and offers, API tokens."""
+alerts (as YAML and as forms), routing rules and offers, API tokens, queues and mailboxes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from agent_ui.admin import (
     alerts_views,
     knowledge_views,
     routing_views,
+    setup_views,
     sla_forms_views,
     tokens_views,
 )
@@ -18,5 +19,6 @@ def setup(app: web.Application) -> None:
     knowledge_views.setup_routes(app)
     alerts_views.setup_routes(app)
     sla_forms_views.setup_routes(app)
+    setup_views.setup_routes(app)
     routing_views.setup_routes(app)
     tokens_views.setup_routes(app)

@@ -206,3 +206,14 @@ async def test_menus_show_what_each_role_can_use(site: WebSite) -> None:
     assert 'id="cti"' in agent and 'href="/ops/quarantine"' not in agent and 'href="/settings/password"' in agent
     admin = await (await site.login("admin")).api("GET", "/queue")
     assert 'href="/admin/users"' in admin and 'href="/ops/quarantine"' in admin
+
+
+async def test_queues_and_mailboxes_are_shown_read_only_with_their_health(site: WebSite) -> None:
+    agent = await site.login("agent")
+    assert (await agent.http.get("/admin/setup")).status == 403
+    ops = await site.login("ops")
+    page = await ops.api("GET", "/admin/setup")
+    for queue in set(site.services.settings.routing.queues.values()):
+        assert f'data-queue="{queue}"' in page
+    assert 'data-component="database"' in page or "No mailboxes" in page
+    assert "<form" not in page.split("<main>")[1]  # nothing to change here

@@ -28,6 +28,8 @@ PUBLIC: dict[str, str] = {
     "POST /api/v1/sms/inbound": "the SMS gateway's webhook: refused unless signed",
     "POST /api/v1/tokens/password": "a script trades a login and password for a token, like the login form",
     "GET /static/{name}": "scripts and styles",
+    "GET /password/reset": "a one-time password link's page: 404 unless the link is valid, names only its person",
+    "POST /password/reset": "sets a password only with a valid one-time link (Origin-checked)",
 }
 
 # Routes only some roles may use ("supervisor", "ops", "admin": the personas allowed; an
@@ -59,6 +61,19 @@ RESTRICTED: dict[str, set[str]] = {
     "GET /admin/sla": {"supervisor", "ops"},
     "POST /admin/sla": {"ops"},
     "POST /api/v1/users": {"admin"},
+    "GET /admin/users": {"admin"},
+    "GET /admin/users/new": {"admin"},
+    "POST /admin/users/new": {"admin"},
+    "GET /admin/users/{user_id}": {"admin"},
+    "POST /admin/users/{user_id}": {"admin"},
+    "POST /admin/users/{user_id}/disable": {"admin"},
+    "POST /admin/users/{user_id}/enable": {"admin"},
+    "POST /admin/users/{user_id}/password-link": {"admin"},
+    "GET /admin/sla/policies/{name}": {"ops"},
+    "POST /admin/sla/policies/{name}": {"ops"},
+    "GET /admin/sla/calendars/{name}": {"ops"},
+    "POST /admin/sla/calendars/{name}": {"ops"},
+    "GET /admin/setup": {"supervisor", "ops"},
     "GET /wallboard": {"supervisor"},
     "GET /wallboard/ws": {"supervisor"},
     "GET /reports": {"supervisor"},
