@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_ui.base.i18n import translate
 from alerts.messages import SAMPLE_CONTEXT, AlertMessages
 from alerts.policies import TARGET_LABELS, TARGETS, PolicyStore, compile_book, policy_definition
 from alerts.records import SlaCalendar
@@ -49,16 +50,17 @@ async def preview_policy(
     pol = policy_definition(data)
     cals = [CalendarDefinition.model_validate(r.definition) for r in (await session.execute(select(SlaCalendar))).scalars()]
     policy = compile_book([pol], cals, store.server_tz).policies[0]
-    context = {**SAMPLE_CONTEXT, "language": language}
-    texts = [await messages.level_texts(level.definition, {**context, "level": level.index + 1},
-                                        f"SLA policy {pol.name!r} level {level.index + 1}") for level in policy.levels]
     rows: list[LevelPreview] = []
     for target in TARGETS:
         seconds = policy.target_seconds(target)
         if seconds is None:
             continue
         deadline = policy.working.add(opened_at, seconds)
-        for level, said in zip(policy.levels, texts, strict=True):
+        for level in policy.levels:
+            context = {**SAMPLE_CONTEXT, "language": language, "level": level.index + 1,
+                       "target": translate(language, TARGET_LABELS[target])}
+            said = await messages.level_texts(level.definition, context,
+                                              f"SLA policy {pol.name!r} level {level.index + 1}")
             rows.append(LevelPreview(
                 TARGET_LABELS[target], level.index + 1, level.definition.at, deadline,
                 policy.fire_time(level, deadline, seconds), list(level.definition.channels),
