@@ -73,9 +73,12 @@ class LiveConnection:
     """One browser tab: its queue of encoded messages, the task that writes them, and what it shows."""
 
     def __init__(self, ws: web.WebSocketResponse, actor: Actor, queue_size: int,
-                 transport: asyncio.Transport | None = None) -> None:
+                 transport: asyncio.Transport | None = None, login_key: str | None = None) -> None:
         self.ws = ws
         self.actor = actor
+        # The browser login it rides on (that login's CSRF token, unique per login); None for an
+        # API token. The access sweep ends the connection when that login is gone.
+        self.login_key = login_key
         self.transport = transport  # for frames built once and written directly (the fan-out)
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.writer: asyncio.Task[None] | None = None
@@ -134,8 +137,9 @@ class LiveHub:
     def connections(self) -> int:
         return len(self._connections)
 
-    def attach(self, ws: web.WebSocketResponse, actor: Actor, transport: asyncio.Transport | None = None) -> LiveConnection:
-        conn = LiveConnection(ws, actor, self.queue_size, transport)
+    def attach(self, ws: web.WebSocketResponse, actor: Actor, transport: asyncio.Transport | None = None,
+               login_key: str | None = None) -> LiveConnection:
+        conn = LiveConnection(ws, actor, self.queue_size, transport, login_key)
         conn.writer = asyncio.create_task(conn.pump(), name=f"live-writer-{actor.login}")
         self._connections.add(conn)
         if actor.user_id is not None:
@@ -273,16 +277,30 @@ class LiveHub:
         """The people with a connection open now."""
         return set(self._by_user)
 
+    def login_keys(self) -> set[str]:
+        """The browser logins that have a connection open now."""
+        return {c.login_key for c in self._connections if c.login_key is not None}
+
     def end_user(self, user_id: int) -> int:
         """Close every connection of a person whose logins ended (disabled, password reset):
         in the background, like a slow client, so the caller never waits on their sockets."""
         conns = list(self._by_user.get(user_id, ()))
-        for conn in conns:
-            self.detach(conn)
-            self._closer.drop(conn.ws, None, ACCESS_ENDED)
+        self._end(conns)
         if conns:
             log.info("closed %d live connection(s) of user %d: their access ended", len(conns), user_id)
         return len(conns)
+
+    def end_logins(self, login_keys: set[str]) -> int:
+        """Close the connections riding on browser logins that no longer exist (logged out,
+        expired, ended by a password change made elsewhere)."""
+        conns = [c for c in self._connections if c.login_key in login_keys]
+        self._end(conns)
+        return len(conns)
+
+    def _end(self, conns: list[LiveConnection]) -> None:
+        for conn in conns:
+            self.detach(conn)
+            self._closer.drop(conn.ws, None, ACCESS_ENDED)
 
     def _drop(self, conn: LiveConnection) -> None:
         log.warning("live client of %s fell behind (%d queued): closing it", conn.actor.login, conn.queue.qsize())

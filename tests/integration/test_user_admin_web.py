@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from aiohttp import WSMsgType
+from aiohttp import ClientWebSocketResponse, WSMsgType
 from sqlalchemy import select
 from web_fixtures import PASSWORD, StaffClient, WebSite
 
@@ -26,6 +26,12 @@ async def form(client: StaffClient, path: str, data: dict[str, str], status: int
     text = await answer.text()
     assert answer.status == status, f"POST {path}: {answer.status} {text[:500]}"
     return text
+
+
+async def closed_as_signed_out(ws: ClientWebSocketResponse) -> bool:
+    """The server closed the socket with 4401 ("your login is gone"), which live.js obeys."""
+    message = await asyncio.wait_for(ws.receive(), timeout=3)
+    return message.type == WSMsgType.CLOSE and message.data == 4401
 
 
 async def person(site: WebSite, login: str) -> User:
@@ -113,9 +119,7 @@ async def test_disabling_ends_sessions_tokens_and_open_websockets_at_once(site: 
         await asyncio.sleep(0.02)
     admin = await site.login("admin")
     await form(admin, f"/admin/users/{site.users['agent2'].id}/disable", {})
-    message = await asyncio.wait_for(ws.receive(), timeout=3)
-    assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
-    assert ws.close_code == 4401
+    assert await closed_as_signed_out(ws)
     assert (await agent.http.get("/api/v1/me")).status == 401
     robot = await site.anonymous()
     assert (await robot.http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).status == 401
@@ -143,14 +147,14 @@ async def test_a_disable_from_the_cli_closes_open_websockets_on_the_next_sweep(s
     cfg = tmp_path / "frontdesk.yaml"
     cfg.write_text(f"database_url: '{site.services.settings.database_url}'\n")
     assert await asyncio.to_thread(main, ["-c", str(cfg), "user", "disable", "agent"]) == 0
-    assert await sweep_once(hub, site.services.db) == 1
-    await asyncio.wait_for(ws.receive(), timeout=3)
-    assert ws.close_code == 4401 and site.users["agent"].id not in hub.user_ids()
+    assert await sweep_once(hub, site.services.db, site.services.clock.now()) == 1
+    assert await closed_as_signed_out(ws) and site.users["agent"].id not in hub.user_ids()
 
 
 async def test_a_one_time_link_sets_a_new_password_once_and_ends_old_logins(site: WebSite) -> None:
     admin = await site.login("admin")
     agent = await site.login("agent")
+    agent_ws = await agent.http.ws_connect("/ws")
     made = await form(admin, f"/admin/users/{site.users['agent'].id}/password-link", {}, status=201)
     links = LINK.findall(made)
     assert len(links) == 1
@@ -166,6 +170,7 @@ async def test_a_one_time_link_sets_a_new_password_once_and_ends_old_logins(site
     done = await stranger.http.post("/password/reset", data={"token": token, "new": "brand new pw", "repeat": "brand new pw"})
     assert done.status == 200 and "Log in" in await done.text()
     assert (await agent.http.get("/api/v1/me")).status == 401  # the old login ended
+    assert await closed_as_signed_out(agent_ws)  # and its open page, at once
     again = await stranger.http.post("/password/reset", data={"token": token, "new": "another pw!", "repeat": "another pw!"})
     assert again.status == 404  # used once
     assert (await stranger.http.get(path)).status == 404
@@ -185,6 +190,13 @@ async def test_a_one_time_link_sets_a_new_password_once_and_ends_old_logins(site
 async def test_a_person_changes_their_own_password_with_the_current_one(site: WebSite) -> None:
     here = await site.login("agent")
     elsewhere = await site.login("agent")
+    here_ws = await here.http.ws_connect("/ws")
+    elsewhere_ws = await elsewhere.http.ws_connect("/ws")
+    hub = site.server.app[LIVE_HUB]
+    for _ in range(50):
+        if len(hub.login_keys()) == 2:
+            break
+        await asyncio.sleep(0.02)
     wrong = await form(here, "/settings/password", {"current": "not it", "new": "brand new pw", "repeat": "brand new pw"},
                        status=400)
     assert 'id="current-error"' in wrong and "the current password is wrong" in wrong
@@ -196,6 +208,8 @@ async def test_a_person_changes_their_own_password_with_the_current_one(site: We
     await form(here, "/settings/password", {"current": PASSWORD, "new": "brand new pw", "repeat": "brand new pw"})
     assert (await here.http.get("/api/v1/me")).status == 200  # this login stays
     assert (await elsewhere.http.get("/api/v1/me")).status == 401  # the other one ended
+    assert await sweep_once(hub, site.services.db, site.services.clock.now()) == 1  # and its open page
+    assert await closed_as_signed_out(elsewhere_ws) and not here_ws.closed
     await site.login("agent", "brand new pw")
 
 
