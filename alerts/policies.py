@@ -201,9 +201,12 @@ class PolicyStore:
         self._checked = 0.0
 
     async def seed(self, session: AsyncSession) -> None:
-        """Write the configured (or built-in) defaults when the tables are empty."""
-        if (await session.execute(select(func.count()).select_from(SlaCalendar))).scalar() == 0:
-            for cal in self.settings.calendars:
+        """Write the configured (or built-in) policies when the table is empty, and every
+        configured calendar the database does not have yet: a calendar edited in the browser
+        keeps its edits (the database wins), one added to the config file later still arrives."""
+        stored = set((await session.execute(select(SlaCalendar.name))).scalars())
+        for cal in self.settings.calendars:
+            if cal.name not in stored:
                 session.add(SlaCalendar(name=cal.name, definition=cal.model_dump(), updated_at=self.clock.now()))
         if (await session.execute(select(func.count()).select_from(SlaPolicy))).scalar() == 0:
             for pol in self.settings.policies or default_policies(self.settings):

@@ -9,6 +9,9 @@ from datetime import datetime, timedelta
 import aiohttp
 from web_fixtures import StaffClient, WebSite
 
+from alerts.keys import SLA
+from alerts.settings import CalendarDefinition
+
 
 async def post(client: StaffClient, path: str, data: dict[str, str], status: int = 303) -> str:
     answer = await client.http.post(path, data={"csrf_token": client.csrf_token or "", **data}, allow_redirects=False)
@@ -118,3 +121,15 @@ async def test_the_preview_shows_when_each_level_fires_and_what_it_says_without_
     refused = await post(ops, "/admin/sla/policies/new", {"name": "preview-me", "first_response_minutes": "60",
                                                           "levels.0.at": "later", "preview": "1"}, status=400)
     assert 'id="levels-0-at-error"' in refused
+
+
+async def test_the_config_file_complements_calendars_edited_in_the_browser(site: WebSite) -> None:
+    ops = await site.login("ops")
+    await post(ops, "/admin/sla/calendars/office", {"hours.sat": "10:00-14:00", "holidays": "2026-12-25"})
+    store = site.server.app[SLA].store
+    store.settings.calendars = [CalendarDefinition(name="office"), CalendarDefinition(name="beijing", timezone="Asia/Shanghai")]
+    async with site.services.db.transaction() as session:
+        await store.seed(session)  # as at the next start
+    calendars = (await definitions(ops))["calendars"]
+    assert calendars["office"]["holidays"] == ["2026-12-25"] and list(calendars["office"]["hours"]) == ["sat"]
+    assert calendars["beijing"]["timezone"] == "Asia/Shanghai"
