@@ -231,3 +231,23 @@ async def test_queues_and_mailboxes_are_shown_read_only_with_their_health(site: 
         assert f'data-queue="{queue}"' in page
     assert 'data-component="database"' in page or "No mailboxes" in page
     assert "<form" not in page.split("<main>")[1]  # nothing to change here
+
+
+async def test_scripts_manage_people_over_rest_with_an_admin_token(site: WebSite) -> None:
+    robot = await site.token_client("admin")
+    changed = await robot.api("PATCH", "/api/v1/users/agent2", {"skills": ["billing:2"], "extension": "1050",
+                                                                "working_hours": "mon-fri 09:00-17:00"})
+    assert changed["user"]["skills"] == ["billing:2"] and changed["user"]["pbx_interface"] == "PJSIP/1050"
+    refused = await robot.api("PATCH", "/api/v1/users/agent2", {"mobile": "600"}, status=400)
+    assert refused["details"]["field"] == "mobile"
+    agent = await site.token_client("agent")
+    await agent.api("PATCH", "/api/v1/users/agent2", {"roles": ["admin"]}, status=403)
+    await agent.api("POST", "/api/v1/users/agent2/disable", status=403)
+    victim = await site.login("agent2")
+    ws = await victim.http.ws_connect("/ws")
+    disabled = await robot.api("POST", "/api/v1/users/agent2/disable")
+    assert disabled["user"]["active"] is False and await closed_as_signed_out(ws)
+    await robot.api("POST", "/api/v1/users/agent2/enable")
+    link = await robot.api("POST", "/api/v1/users/agent2/password-link", status=201)
+    assert "/password/reset?token=" in link["link"]
+    await robot.api("POST", "/api/v1/users/admin/disable", status=409)  # the last admin stays
