@@ -251,3 +251,17 @@ async def test_scripts_manage_people_over_rest_with_an_admin_token(site: WebSite
     link = await robot.api("POST", "/api/v1/users/agent2/password-link", status=201)
     assert "/password/reset?token=" in link["link"]
     await robot.api("POST", "/api/v1/users/admin/disable", status=409)  # the last admin stays
+
+
+async def test_a_disabled_supervisors_wallboard_socket_ends_at_once(site: WebSite) -> None:
+    supervisor = await site.login("supervisor")
+    ws = await supervisor.http.ws_connect("/wallboard/ws")
+    first = await asyncio.wait_for(ws.receive(), timeout=10)  # the whole board
+    assert first.type == WSMsgType.TEXT
+    admin = await site.login("admin")
+    await form(admin, f"/admin/users/{site.users['supervisor'].id}/disable", {})
+    for _ in range(20):  # board frames may be on their way before the close
+        message = await asyncio.wait_for(ws.receive(), timeout=5)
+        if message.type != WSMsgType.TEXT:
+            break
+    assert message.type == WSMsgType.CLOSE and message.data == 4401
