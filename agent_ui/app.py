@@ -5,7 +5,7 @@ Where things are (one package per feature, each with its views, ``templates/`` a
 ``login``, ``console`` (front door, softphone bar and CTI API, preferences), ``tickets``
 (queue, ticket page, REST tickets), ``mail`` (reply composer, attachments, quarantine),
 ``search``, ``customers`` (directory, customer page, merge, CSV import/export), ``help`` (help centre, knowledge ops and API), ``admin`` (SLA and alerts, routing
-rules, tokens), ``wallboard``, ``reports``, ``api`` (directory, OpenAPI), ``live`` (``/ws``),
+rules, tokens), ``people`` (users admin, passwords), ``wallboard``, ``reports``, ``api`` (directory, OpenAPI), ``live`` (``/ws``),
 ``health``.
 
 Extension points for a feature package:
@@ -62,6 +62,7 @@ from agent_ui import (
     live,
     login,
     mail,
+    people,
     reports,
     search,
     tickets,
@@ -83,7 +84,7 @@ log = logging.getLogger(__name__)
 # Set up in this order: the live hub's shutdown before the wallboard's; mail's routes before
 # the ticket pages' /tickets/{id}/{action}.
 FEATURES: tuple[ModuleType, ...] = (
-    live, health, login, mail, console, tickets, api, help, admin, wallboard, reports, search, customers,
+    live, health, login, mail, console, tickets, api, help, admin, people, wallboard, reports, search, customers,
 )
 # Feature assets loaded on every console page when the file exists, in this order.
 FEATURE_ASSETS = ("cti", "channels", "alerts", "offers", "customers")

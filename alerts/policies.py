@@ -155,7 +155,8 @@ def compile_book(
     for p in sorted(policies, key=lambda d: (d.position, d.name)):
         hours = cals.get(p.calendar) if p.calendar else AlwaysOpen()
         if hours is None:
-            raise InvalidInput("the policy names an unknown calendar", {"policy": p.name, "calendar": p.calendar})
+            raise InvalidInput("the policy names an unknown calendar",
+                               {"policy": p.name, "calendar": p.calendar, "field": "calendar"})
         levels = tuple(Level(i, *level_offset(ld.at), ld) for i, ld in enumerate(p.levels))
         compiled.append(Policy(p, hours, hours, levels))
     return PolicyBook(tuple(compiled), cals)
@@ -165,8 +166,17 @@ def _definition(model: type[Any], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = ["{}: {}".format(".".join(str(x) for x in e["loc"]) or "definition", e["msg"]) for e in exc.errors()]
-        raise InvalidInput("the definition is not valid", {"problems": problems}) from None
+        fields = {".".join(str(x) for x in e["loc"]) or "definition": e["msg"] for e in exc.errors()}
+        problems = [f"{field}: {message}" for field, message in fields.items()]
+        # ``fields`` by dotted path (levels.0.at) so a form shows each next to its input.
+        raise InvalidInput("the definition is not valid",
+                           {"problems": problems, "fields": fields, "field": next(iter(fields))}) from None
+
+
+def policy_definition(data: dict[str, Any]) -> PolicyDefinition:
+    """A policy as sent (form, YAML, API) checked; ``InvalidInput`` names the fields."""
+    pol: PolicyDefinition = _definition(PolicyDefinition, data)
+    return pol
 
 
 class PolicyStore:
@@ -191,9 +201,12 @@ class PolicyStore:
         self._checked = 0.0
 
     async def seed(self, session: AsyncSession) -> None:
-        """Write the configured (or built-in) defaults when the tables are empty."""
-        if (await session.execute(select(func.count()).select_from(SlaCalendar))).scalar() == 0:
-            for cal in self.settings.calendars:
+        """Write the configured (or built-in) policies when the table is empty, and every
+        configured calendar the database does not have yet: a calendar edited in the browser
+        keeps its edits (the database wins), one added to the config file later still arrives."""
+        stored = set((await session.execute(select(SlaCalendar.name))).scalars())
+        for cal in self.settings.calendars:
+            if cal.name not in stored:
                 session.add(SlaCalendar(name=cal.name, definition=cal.model_dump(), updated_at=self.clock.now()))
         if (await session.execute(select(func.count()).select_from(SlaPolicy))).scalar() == 0:
             for pol in self.settings.policies or default_policies(self.settings):

@@ -2,6 +2,8 @@
 
 The policies and calendars here are the defaults seeded into the database on first
 start; after that ops edit them in the admin pages (audit-logged) and the database wins.
+A calendar added to this file later is added to the database at the next start (one
+already there keeps its browser edits).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from core.auth import Actor
 from core.clock import SystemClock
 from core.db import Database
 from core.errors import FrontdeskError
+from core.password_changes import issue_reset_link
 from core.users import (
     add_user,
     edit_user,
@@ -89,7 +90,7 @@ def _edits(args: argparse.Namespace) -> dict[str, Any]:
     if args.skill is not None:
         changes["skills"] = [s for s in args.skill if s]
     for flag, field in (("extension", "extension"), ("interface", "pbx_interface"), ("language", "language"),
-                        ("email", "email"), ("mobile", "mobile")):
+                        ("email", "email"), ("mobile", "mobile"), ("working_hours", "working_hours")):
         value = getattr(args, flag)
         if value is not None:
             changes[field] = value or None
@@ -97,7 +98,7 @@ def _edits(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def user_command(settings: Settings, args: argparse.Namespace) -> int:
-    """``frontdesk user list|edit|disable|enable``."""
+    """``frontdesk user list|edit|disable|enable|reset-link``."""
 
     async def work(session: AsyncSession, system: Actor) -> int:
         if args.user_command == "list":
@@ -114,6 +115,11 @@ async def user_command(settings: Settings, args: argparse.Namespace) -> int:
                 return 2
             user = await edit_user(session, system, args.login, changes)
             print(f"user {user.login} changed: {', '.join(sorted(changes))}")
+        elif args.user_command == "reset-link":
+            token, row = await issue_reset_link(session, system, args.login, SystemClock().now())
+            base = settings.web.base_url.rstrip("/") or f"http://{settings.web.host}:{settings.web.port}"
+            print(f"one-time password link for {args.login}, valid until {row.expires_at.isoformat(timespec='minutes')}:")
+            print(f"{base}/password/reset?token={token}")
         else:
             user = await set_user_active(session, system, args.login, args.user_command == "enable")
             print(f"user {user.login} {'enabled' if user.active else 'disabled: their sessions ended and tokens stopped'}")

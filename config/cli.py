@@ -176,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", help="console language: en, es or zh_CN")
     p.add_argument("--email", help="email address (SLA alerts)")
     p.add_argument("--mobile", help="mobile number, E.164 (SLA alerts by SMS)")
+    p.add_argument("--working-hours", dest="working_hours", help="e.g. 'mon-fri 09:00-17:00, sat 10:00-14:00'")
+    p = user_sub.add_parser("reset-link", help="print a one-time link to set a new password (valid a day)",
+                            description="print a one-time link to set a new password; earlier unused links stop working")
+    p.set_defaults(func=cmd_user)
+    p.add_argument("login")
     for verb, help_ in (("disable", "disable a user: their sessions end and their tokens stop at once"),
                         ("enable", "enable a disabled user again")):
         p = user_sub.add_parser(verb, help=help_, description=help_)

@@ -161,6 +161,8 @@ class User(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the person works, as written on the admin page: "mon-fri 09:00-17:00, sat 10:00-14:00".
+    working_hours: Mapped[str | None] = mapped_column(String(200))
 
 
 class ApiToken(Base):
@@ -175,6 +177,21 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime | None]
     hint: Mapped[str] = mapped_column(String(16), default="")  # the first characters, to tell tokens apart
+
+
+class PasswordReset(Base):
+    """A one-time link an admin hands a person to set a new password: only its hash is kept,
+    it ends after a day, and it works once (``used_at``)."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class WebSession(Base):

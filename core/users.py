@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +18,18 @@ from core.audit import record_change
 from core.auth import Actor
 from core.clock import as_utc, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from core.events import DomainEvent
 from core.passwords import hash_password, verify_password
 from core.records import ApiToken, Role, User, WebSession
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessEnded(DomainEvent):
+    """A person's logins were ended (disabled, password reset): whoever holds live connections
+    of theirs (the web's live hub) closes them at once instead of waiting for a reconnect."""
+
+    name: ClassVar[str] = "user.access_ended"
+    user_id: int
 
 
 def user_dict(user: User) -> dict[str, Any]:
@@ -30,6 +42,7 @@ def user_dict(user: User) -> dict[str, Any]:
         "pbx_interface": user.pbx_interface,
         "skills": list(user.skills or []),
         "language": user.language,
+        "working_hours": user.working_hours,
         "active": user.active,
     }
 
@@ -46,14 +59,14 @@ async def add_user(
 ) -> User:
     login = login.strip()
     if not login or len(login) > 80:
-        raise InvalidInput("login must be 1 to 80 characters")
+        raise InvalidInput("login must be 1 to 80 characters", {"field": "login"})
     if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters")
+        raise InvalidInput("password must have at least 8 characters", {"field": "password"})
     unknown = [r for r in roles if r not in {x.value for x in Role}]
     if unknown or not roles:
-        raise InvalidInput("roles must be among agent, supervisor, ops, admin", {"roles": roles})
+        raise InvalidInput("roles must be among agent, supervisor, ops, admin", {"field": "roles", "roles": roles})
     if (await session.execute(select(User).where(User.login == login))).scalar():
-        raise Conflict("a user with this login exists", {"login": login})
+        raise Conflict("a user with this login exists", {"field": "login", "login": login})
     if extension and not pbx_interface:
         pbx_interface = f"PJSIP/{extension}"
     user = User(
@@ -179,9 +192,11 @@ async def create_user(
     roles: list[str],
     **extra: Any,
 ) -> User:
-    """An admin adds a person; audited without the password."""
+    """An admin adds a person; audited without the password. The other fields (skills,
+    extension, language, working hours ...) are checked as ``edit_user`` checks them."""
     actor.require(Role.ADMIN)
-    user = await add_user(session, login, password, display_name, roles, **extra)
+    checked = _checked_changes({k: v for k, v in extra.items() if v is not None})
+    user = await add_user(session, login, password, display_name, roles, **checked)
     record_change(session, actor, "user.create", "user", user.id, None, user_dict(user))
     return user
 
@@ -261,7 +276,13 @@ async def set_own_language(session: AsyncSession, actor: Actor, language: str | 
 SKILL_PATTERN = re.compile(r"^[\w.\-]{1,40}(:[1-9])?$")
 INTERFACE_PATTERN = re.compile(r"^[A-Za-z0-9]{2,16}/[\w.@\-]{1,60}$")
 EXTENSION_PATTERN = re.compile(r"^[0-9*#+]{1,20}$")
-EDITABLE = ("display_name", "roles", "skills", "extension", "pbx_interface", "language", "email", "mobile")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$")
+MOBILE_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_DAY = r"(mon|tue|wed|thu|fri|sat|sun)"
+_SPAN = re.compile(rf"^{_DAY}(-{_DAY})? ([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$|^{_DAY}(-{_DAY})? 24:00$")
+EDITABLE = ("display_name", "roles", "skills", "extension", "pbx_interface", "language", "email", "mobile",
+            "working_hours")
+ROLE_NAMES = frozenset(r.value for r in Role)
 
 
 async def user_by_login(session: AsyncSession, login: str) -> User:
@@ -271,6 +292,50 @@ async def user_by_login(session: AsyncSession, login: str) -> User:
     return user
 
 
+def _optional(pattern: re.Pattern[str]) -> Callable[[Any], bool]:
+    """A field that may be cleared (None) or must match ``pattern``."""
+    return lambda value: value is None or (isinstance(value, str) and bool(pattern.match(value)))
+
+
+def _working_hours(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str) or len(value) > 200:
+        return False
+    return all(_SPAN.match(span.strip()) for span in value.lower().split(","))
+
+
+def _normalized(field: str, value: Any) -> Any:
+    """The value as stored: trimmed text, lists without repeats, hours in lower case."""
+    if field == "display_name":
+        return value.strip()
+    if field in ("roles", "skills"):
+        return list(dict.fromkeys(value))
+    if field == "working_hours" and value is not None:
+        return ", ".join(span.strip() for span in value.lower().split(","))
+    return value
+
+
+# What each editable field must be, and the message naming it when it is not (the CLI, the
+# admin page and the API all go through this table, so a value is refused the same everywhere).
+FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "display_name": (lambda v: isinstance(v, str) and bool(v.strip()) and len(v) <= 200,
+                     "a display name is 1 to 200 characters"),
+    "roles": (lambda v: isinstance(v, list) and bool(v) and all(r in ROLE_NAMES for r in v),
+              "roles must be among agent, supervisor, ops, admin"),
+    "skills": (lambda v: isinstance(v, list) and len(v) <= 50
+               and all(isinstance(s, str) and SKILL_PATTERN.match(s) for s in v),
+               "a skill is a word, optionally with a level 1-9: billing or billing:3"),
+    "extension": (_optional(EXTENSION_PATTERN), "an extension is digits, e.g. 1001"),
+    "pbx_interface": (_optional(INTERFACE_PATTERN), "a PBX interface is TECH/resource, e.g. PJSIP/1001"),
+    "language": (_optional(LANGUAGE_PATTERN), "a language is a tag such as en, es or zh_CN"),
+    "email": (lambda v: v is None or (isinstance(v, str) and "@" in v and len(v) <= 320),
+              "an email address has an @"),
+    "mobile": (_optional(MOBILE_PATTERN), "a mobile number is E.164, e.g. +34600123456"),
+    "working_hours": (_working_hours, "working hours are days and times, e.g. mon-fri 09:00-17:00, sat 10:00-14:00"),
+}
+
+
 def _checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """The fields an admin may change, each checked; the first bad one is named."""
     unknown = sorted(set(changes) - set(EDITABLE))
@@ -278,36 +343,26 @@ def _checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"these fields cannot be changed: {', '.join(unknown)}", {"field": unknown[0]})
     out: dict[str, Any] = {}
     for field, value in changes.items():
-        if field == "display_name":
-            if not isinstance(value, str) or not value.strip() or len(value) > 200:
-                raise InvalidInput("a display name is 1 to 200 characters", {"field": field})
-            value = value.strip()
-        elif field == "roles":
-            roles = {r.value for r in Role}
-            if not isinstance(value, list) or not value or any(r not in roles for r in value):
-                raise InvalidInput("roles must be among agent, supervisor, ops, admin", {"field": field, "roles": value})
-            value = list(dict.fromkeys(value))
-        elif field == "skills":
-            if not isinstance(value, list) or len(value) > 50 or any(not isinstance(s, str) or not SKILL_PATTERN.match(s) for s in value):
-                raise InvalidInput("a skill is a word, optionally with a level 1-9: billing or billing:3", {"field": field, "skills": value})
-            value = list(dict.fromkeys(value))
-        elif field == "extension":
-            if value is not None and (not isinstance(value, str) or not EXTENSION_PATTERN.match(value)):
-                raise InvalidInput("an extension is digits, e.g. 1001", {"field": field})
-        elif field == "pbx_interface":
-            if value is not None and (not isinstance(value, str) or not INTERFACE_PATTERN.match(value)):
-                raise InvalidInput("a PBX interface is TECH/resource, e.g. PJSIP/1001", {"field": field})
-        elif field == "language":
-            if value is not None and (not isinstance(value, str) or not re.match(r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$", value)):
-                raise InvalidInput("a language is a tag such as en, es or zh_CN", {"field": field})
-        elif field == "email":
-            if value is not None and (not isinstance(value, str) or "@" not in value or len(value) > 320):
-                raise InvalidInput("an email address has an @", {"field": field})
-        elif field == "mobile":
-            if value is not None and (not isinstance(value, str) or not re.match(r"^\+[1-9][0-9]{6,14}$", value)):
-                raise InvalidInput("a mobile number is E.164, e.g. +34600123456", {"field": field})
-        out[field] = value
+        check, message = FIELD_CHECKS[field]
+        if not check(value):
+            raise InvalidInput(message, {"field": field})
+        out[field] = _normalized(field, value)
     return out
+
+
+async def users_for_admin(session: AsyncSession, actor: Actor) -> list[User]:
+    """Everyone, disabled people too, for the admin's users page."""
+    actor.require(Role.ADMIN)
+    return list((await session.execute(select(User).order_by(User.active.desc(), User.display_name, User.id))).scalars())
+
+
+async def user_for_admin(session: AsyncSession, actor: Actor, user_id: int) -> User:
+    """One person, for the admin's edit page."""
+    actor.require(Role.ADMIN)
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user", {"user_id": user_id})
+    return user
 
 
 async def edit_user(session: AsyncSession, actor: Actor, login: str, changes: dict[str, Any]) -> User:

@@ -1,5 +1,6 @@
 """Pages and APIs for running the desk: knowledge (templates, articles), SLA policies and
-alerts, routing rules and offers, API tokens, custom ticket fields, macros."""
+alerts (as YAML and as forms), routing rules and offers, API tokens, custom ticket fields, macros,
+queues and mailboxes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from agent_ui.admin import (
     knowledge_views,
     macro_admin_views,
     routing_views,
+    setup_views,
+    sla_forms_views,
     tokens_views,
 )
 
@@ -18,6 +21,8 @@ from agent_ui.admin import (
 def setup(app: web.Application) -> None:
     knowledge_views.setup_routes(app)
     alerts_views.setup_routes(app)
+    sla_forms_views.setup_routes(app)
+    setup_views.setup_routes(app)
     routing_views.setup_routes(app)
     tokens_views.setup_routes(app)
     field_admin_views.setup_routes(app)

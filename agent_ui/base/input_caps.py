@@ -70,7 +70,9 @@ CAPS: dict[str, dict[str, int]] = {
     "UserDraft": {"login": column_length(User.login), "password": PASSWORD_CAP,
                   "display_name": column_length(User.display_name), "extension": column_length(User.extension),
                   "pbx_interface": column_length(User.pbx_interface), "email": column_length(User.email),
-                  "mobile": column_length(User.mobile), "language": column_length(User.language), "skills": 80},
+                  "mobile": column_length(User.mobile), "language": column_length(User.language), "skills": 80,
+                  "working_hours": column_length(User.working_hours)},
+    "PasswordChange": {"current": PASSWORD_CAP, "new": PASSWORD_CAP, "repeat": PASSWORD_CAP, "token": 100},
     "TokenDraft": {"name": column_length(ApiToken.name), "login": column_length(User.login), "password": PASSWORD_CAP},
     # A reply's subject gets the ticket's tag ("[#1042] ") in front before it is stored.
     "ReplyDraft": {"subject": _SUBJECT - 20, "body": MAX_BODY_CHARS, "to": column_length(User.email)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_ui.base.keys import FEATURE_SCRIPTS, FEATURE_STYLES, SERVICES
+from agent_ui.live.access_sweep import access_sweep_ctx
 from agent_ui.live.hub import LIVE_HUB, LiveHub
 from agent_ui.live.socket import live_socket
 from core.events import DomainEvent
@@ -15,6 +16,7 @@ def setup(app: web.Application) -> None:
     app[LIVE_HUB] = hub
     app[SERVICES].bus.subscribe(DomainEvent, hub.on_event)
     app.on_shutdown.append(lambda _app: hub.close_all())  # before aiohttp waits for handlers
+    app.cleanup_ctx.append(access_sweep_ctx)  # sockets of people disabled from the CLI
     app.router.add_get("/ws", live_socket)
     app[FEATURE_SCRIPTS].append("presence.js")  # who else is on a ticket page (ticket_presence)
     app[FEATURE_STYLES].append("presence.css")

@@ -92,6 +92,14 @@ class BroadcastHub:
         LIVE_MESSAGES.inc(sent)
         return sent
 
+    def end_user(self, user_id: int, code: int) -> int:
+        """Close the viewers of a person whose logins ended (closed with ``code``, in the background)."""
+        gone = [v for v in self._viewers if v.actor.user_id == user_id]
+        for viewer in gone:
+            self.detach(viewer)
+            self._closer.drop(viewer.ws, viewer.transport, code)
+        return len(gone)
+
     def _write(self, viewer: Viewer, frame: bytes) -> bool:
         transport = viewer.transport
         if viewer.ws.closed or transport.is_closing():

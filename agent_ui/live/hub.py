@@ -41,6 +41,7 @@ from core.auth import Actor
 from core.errors import InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 from core.loop_turn import LoopTurn
+from core.users import AccessEnded
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ QUEUE_SIZE = 256
 LIST_TICK_S = 0.5  # a queue list hears of its changes at most this often
 MAX_WATCH_MESSAGE = 4096
 FANOUT_TURN_S = 0.0005  # and at most this long a turn: a screen-pop's database hand-overs each wait a turn
+ACCESS_ENDED = 4401  # close code a page reads as "your login is gone" (live.js stops reconnecting)
 MAX_BUFFERED = 256 * 1024  # bytes unsent by a connection written to directly: it stopped reading
 
 
@@ -73,11 +75,14 @@ class LiveConnection:
     """One browser tab: its queue of encoded messages, the task that writes them, and what it shows."""
 
     def __init__(self, ws: web.WebSocketResponse, actor: Actor, queue_size: int,
-                 transport: asyncio.Transport | None = None, name: str = "") -> None:
+                 transport: asyncio.Transport | None = None, name: str = "", login_key: str | None = None) -> None:
         self.ws = ws
         self.actor = actor
         self.name = name or actor.login  # as others see them on a ticket they share
         self.replying = False  # typing in the ticket page's composer (what the page last said)
+        # The browser login it rides on (that login's CSRF token, unique per login); None for an
+        # API token. The access sweep ends the connection when that login is gone.
+        self.login_key = login_key
         self.transport = transport  # for frames built once and written directly (the fan-out)
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.writer: asyncio.Task[None] | None = None
@@ -145,8 +150,8 @@ class LiveHub:
         return len(self._connections)
 
     def attach(self, ws: web.WebSocketResponse, actor: Actor, transport: asyncio.Transport | None = None,
-               name: str = "") -> LiveConnection:
-        conn = LiveConnection(ws, actor, self.queue_size, transport, name)
+               name: str = "", login_key: str | None = None) -> LiveConnection:
+        conn = LiveConnection(ws, actor, self.queue_size, transport, name, login_key)
         conn.writer = asyncio.create_task(conn.pump(), name=f"live-writer-{actor.login}")
         self._connections.add(conn)
         if actor.user_id is not None:
@@ -218,6 +223,9 @@ class LiveHub:
 
     async def on_event(self, event: DomainEvent) -> None:
         """Bus handler: queue the event for its recipients without awaiting any socket."""
+        if isinstance(event, AccessEnded):
+            self.end_user(event.user_id)
+            return
         if isinstance(event, TicketCreated | TicketUpdated | TimelineAppended):
             self._ticket_frame(event)
             return
@@ -301,6 +309,35 @@ class LiveHub:
                     LIVE_MESSAGES.inc(sent)
                     handed = sent = 0
             LIVE_MESSAGES.inc(sent)
+
+    def user_ids(self) -> set[int]:
+        """The people with a connection open now."""
+        return set(self._by_user)
+
+    def login_keys(self) -> set[str]:
+        """The browser logins that have a connection open now."""
+        return {c.login_key for c in self._connections if c.login_key is not None}
+
+    def end_user(self, user_id: int) -> int:
+        """Close every connection of a person whose logins ended (disabled, password reset):
+        in the background, like a slow client, so the caller never waits on their sockets."""
+        conns = list(self._by_user.get(user_id, ()))
+        self._end(conns)
+        if conns:
+            log.info("closed %d live connection(s) of user %d: their access ended", len(conns), user_id)
+        return len(conns)
+
+    def end_logins(self, login_keys: set[str]) -> int:
+        """Close the connections riding on browser logins that no longer exist (logged out,
+        expired, ended by a password change made elsewhere)."""
+        conns = [c for c in self._connections if c.login_key in login_keys]
+        self._end(conns)
+        return len(conns)
+
+    def _end(self, conns: list[LiveConnection]) -> None:
+        for conn in conns:
+            self.detach(conn)
+            self._closer.drop(conn.ws, None, ACCESS_ENDED)
 
     def _drop(self, conn: LiveConnection) -> None:
         log.warning("live client of %s fell behind (%d queued): closing it", conn.actor.login, conn.queue.qsize())

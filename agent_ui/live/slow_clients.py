@@ -21,10 +21,11 @@ TOO_SLOW = 1013  # "try again later": the client fell behind
 Socket = tuple[web.WebSocketResponse, asyncio.Transport | None]
 
 
-async def close_socket(ws: web.WebSocketResponse, transport: asyncio.Transport | None = None) -> None:
+async def close_socket(ws: web.WebSocketResponse, transport: asyncio.Transport | None = None,
+                       code: int = TOO_SLOW) -> None:
     with contextlib.suppress(Exception, asyncio.TimeoutError):
         async with asyncio.timeout(CLOSE_TIMEOUT):
-            await ws.close(code=TOO_SLOW, message=b"too slow")
+            await ws.close(code=code, message=b"too slow" if code == TOO_SLOW else b"signed out")
     if transport is not None and not transport.is_closing():  # it never read the close either
         transport.abort()
 
@@ -34,11 +35,14 @@ class SlowClientCloser:
         self._closing: set[asyncio.Task[None]] = set()
         self.dropped = 0
 
-    def drop(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None) -> None:
-        """Count the client and close it in the background: the fan-out never waits on it."""
-        self.dropped += 1
-        LIVE_DROPPED.inc()
-        task = asyncio.create_task(close_socket(ws, transport))
+    def drop(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None,
+             code: int = TOO_SLOW) -> None:
+        """Close the client in the background: the fan-out never waits on it. A client too slow
+        (``TOO_SLOW``) is counted as dropped; one closed for another reason is not."""
+        if code == TOO_SLOW:
+            self.dropped += 1
+            LIVE_DROPPED.inc()
+        task = asyncio.create_task(close_socket(ws, transport, code))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 

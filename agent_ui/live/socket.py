@@ -25,8 +25,9 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[LIVE_HUB]
     ws = web.WebSocketResponse(heartbeat=30.0)
     await ws.prepare(request)
-    conn = hub.attach(ws, actor, request.transport if isinstance(request.transport, asyncio.Transport) else None,
-                      who.user.display_name if who is not None else "")
+    transport = request.transport if isinstance(request.transport, asyncio.Transport) else None
+    conn = hub.attach(ws, actor, transport, who.user.display_name if who is not None else "",
+                      who.csrf_token if who is not None and not who.via_token else None)
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "ping":

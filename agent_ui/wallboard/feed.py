@@ -38,6 +38,7 @@ from markupsafe import Markup
 from agent_ui.base.services import WebServices
 from agent_ui.base.vocabulary import N_
 from agent_ui.live.broadcast import BroadcastHub, Viewer
+from agent_ui.live.hub import ACCESS_ENDED
 from agent_ui.wallboard.backlog import WallboardBacklog
 from agent_ui.wallboard.charts import bar_chart, line_chart
 from alerts.backlog import AlertFigures, BacklogFigures
@@ -46,6 +47,7 @@ from core.clock import as_utc
 from core.errors import Unavailable
 from core.events import DomainEvent
 from core.supervisor import Backoff, SupervisedTask
+from core.users import AccessEnded
 from cti.queue_stats import INTERVAL, CallBoard, QueueStats
 from routing.assignment import Assignment
 from routing.work_board import WorkFigures, work_figures
@@ -107,6 +109,10 @@ class WallboardFeed:
         self._wake.set()
 
     async def on_event(self, event: DomainEvent) -> None:
+        if isinstance(event, AccessEnded):  # a disabled supervisor's board goes dark at once
+            for hub in self.hubs.values():
+                hub.end_user(event.user_id, ACCESS_ENDED)
+            return
         self.backlog.on_event(event, watched=bool(self.viewers))
         if event.name in ("routing.offer", "routing.offer_ended") and self.viewers:
             self._work_at = -math.inf

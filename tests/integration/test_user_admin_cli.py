@@ -92,3 +92,24 @@ async def test_the_last_admin_cannot_be_disabled_or_demoted(site: WebSite, cli: 
     code, _, err = await cli("edit", "admin", "--role", "ops")
     assert code == 2 and "last active admin" in err
     assert (await (await site.login("admin")).api("GET", "/api/v1/me"))["user"]["login"] == "admin"
+
+
+async def test_reset_link_and_working_hours_from_the_shell(site: WebSite, cli: Cli) -> None:
+    code, out, err = await cli("edit", "agent2", "--working-hours", "mon-fri 08:00-16:00")
+    assert code == 0, err
+    code, out, err = await cli("reset-link", "agent2")
+    assert code == 0, err
+    link = out.strip().splitlines()[-1]
+    assert "/password/reset?token=" in link
+    path = link[link.index("/password/reset"):]
+    stranger = await site.anonymous()
+    assert (await stranger.http.get(path)).status == 200
+    token = path.split("token=")[1]
+    done = await stranger.http.post("/password/reset", data={"token": token, "new": "from the shell", "repeat": "from the shell"})
+    assert done.status == 200
+    await site.login("agent2", "from the shell")
+    code, _, err = await cli("reset-link", "nobody")
+    assert code == 2 and "no such user" in err
+    async with site.services.db.session() as session:
+        user = (await session.execute(select(User).where(User.login == "agent2"))).scalar_one()
+        assert user.working_hours == "mon-fri 08:00-16:00"

@@ -57,7 +57,8 @@
     socket.onclose = (ev) => {
       emit("live.closed", { code: ev.code });
       socket = null;
-      if (ev.code === 1008 || ev.code === 4401) return; // refused: the login is gone
+      if (ev.code === 4401) { location.reload(); return; } // the login ended: the login page, or this page again if it still stands
+      if (ev.code === 1008) return; // refused: the login is gone
       schedule();
     };
   }

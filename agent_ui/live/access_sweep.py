@@ -1,0 +1,63 @@
+"""A live socket lives no longer than the login it was opened with.
+
+A disable from the admin page reaches the hub at once (``AccessEnded`` on the bus). One from
+``frontdesk user disable`` happens in another process, whose bus this server never hears, and
+a login can also end without any event (logged out, expired, ended by a password change in
+another tab): this sweep asks the database every few seconds which connected people are no
+longer active and which browser logins are gone, and ends their connections the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy import select
+
+from agent_ui.base.keys import SERVICES
+from agent_ui.live.hub import LIVE_HUB, LiveHub
+from core.clock import Clock
+from core.db import Database
+from core.records import User, WebSession
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY_S = 5.0
+
+
+async def sweep_once(hub: LiveHub, db: Database, now: datetime) -> int:
+    """End the connections of disabled people and of ended logins; returns how many ended."""
+    connected, logins = hub.user_ids(), hub.login_keys()
+    if not connected:
+        return 0
+    async with db.session() as session:
+        disabled = list((await session.execute(
+            select(User.id).where(User.id.in_(connected), User.active.is_(False)))).scalars())
+        alive = set((await session.execute(
+            select(WebSession.csrf_token).where(WebSession.csrf_token.in_(logins), WebSession.expires_at > now)
+        )).scalars()) if logins else set()
+    ended = sum(hub.end_user(user_id) for user_id in disabled)
+    return ended + hub.end_logins(logins - alive)
+
+
+async def _sweep_forever(hub: LiveHub, db: Database, clock: Clock, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await sweep_once(hub, db, clock.now())
+        except Exception:  # the database may be away a moment: try again next time
+            log.warning("cannot check live connections against disabled users", exc_info=True)
+
+
+async def access_sweep_ctx(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    task = asyncio.create_task(_sweep_forever(app[LIVE_HUB], services.db, services.clock, SWEEP_EVERY_S),
+                               name="live-access-sweep")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
