@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.console import cti_views, home, preferences_views
+from agent_ui.console import cti_views, home, preferences_views, softphone_views
 
 
 def setup(app: web.Application) -> None:
     preferences_views.setup_routes(app)
     home.setup_routes(app)
     cti_views.setup_routes(app)
+    softphone_views.setup_routes(app)
