@@ -73,6 +73,9 @@ class SoftphonePresence:
         await asyncio.sleep(line.settings.softphone_offline_grace_s)
         self._timers.pop((line.settings.name, aor), None)  # past the grace: a new event starts its own clock
         interface = f"PJSIP/{aor}"
+        agent = line.tracker.lines.get(interface)
+        if agent is not None and any(paused for paused, _reason in agent.memberships.values()):
+            return  # already paused (a break, wrap-up): that reason stays, and is not lifted on return
         if await self._pause(line, interface, True):
             self.paused.add((line.settings.name, interface))
             log.info("PBX %s: %s's browser phone is offline: paused", line.settings.name, interface)

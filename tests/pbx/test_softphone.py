@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pbx_fixtures import AmiProbe, Lab
+from pbx_fixtures import AmiProbe, Lab, until
 from sqlalchemy import update
 from web_fixtures import CHROMIUM, CHROMIUM_ARGS, console_page
 
@@ -148,4 +148,133 @@ async def test_an_agent_works_a_queue_call_with_nothing_but_the_browser(
         await page.wait_for_selector("#cti-state[data-state=wrap-up]", timeout=10_000)
     [record] = await live.calls()
     assert (record.outcome, record.agent_id, record.queue) == ("answered", live.user_id(login), "support")
+    await page.close()
+
+
+async def _registered_page(live: Lab, browser: Any, login: str = "agent5") -> Any:
+    assert live.site is not None
+    page = await console_page(live.site, browser, login)
+    await page.wait_for_selector("#softphone[data-state=registered]", timeout=20_000)
+    return page
+
+
+async def _answered_queue_call(live: Lab, page: Any, ami: AmiProbe, interface: str = "PJSIP/1006") -> Any:
+    customer = live.customers.call("+8613800138000", "8000", "Zhang Wei", talk_ms=60_000, speaks=True)
+    await page.wait_for_selector("#softphone[data-state=ringing]", timeout=15_000)
+    await page.click("#softphone-answer")
+    await ami.until_up(interface, "PJSIP/customer", within=15)
+    await page.locator("#cti-call:not([hidden]) .cti-pop.live").wait_for(timeout=10_000)
+    return customer
+
+
+async def test_click_to_dial_calls_out_through_the_browser_phone_without_ringing_it_first(live: Lab, phone_browser: Any) -> None:
+    live.phones.customers_answer(500)
+    page = await _registered_page(live, phone_browser)
+    async with live.pbx.probe("call") as ami:
+        await page.fill("#cti-dial-number", "+14155550123")
+        await page.click("#cti-dial button[type=submit]")
+        await ami.until_up("PJSIP/1006", "PJSIP/customer", within=15)
+        assert await bridged_together(ami, "PJSIP/1006", "PJSIP/customer")
+        await page.wait_for_selector("#softphone[data-state=on-call]", timeout=10_000)
+        assert ami.seen("DialBegin"), "the PBX dialled the customer"
+        await page.click("#softphone-hangup")
+        await ami.until_no_channels(within=10)
+    [record] = await live.calls()
+    assert (record.direction, record.number, record.agent_id) == ("outbound", "+14155550123", live.user_id("agent5"))
+    await page.close()
+
+
+async def test_a_closed_page_pauses_the_agent_as_phone_offline_and_a_new_one_makes_them_ready(live: Lab, phone_browser: Any) -> None:
+    page = await _registered_page(live, phone_browser)
+    console = await live.console("agent5", queues=("support",))
+    async with live.pbx.probe() as ami:
+        assert not (await ami.queue("support")).paused("PJSIP/1006")
+        await page.close()
+        started = time.monotonic()
+        member = await until_paused(ami, "PJSIP/1006", True, within=15)
+        assert member.get("PausedReason") == PHONE_OFFLINE
+        assert time.monotonic() - started < 15
+        state = await console.next("cti.agent_state", lambda d: d.get("reason") == PHONE_OFFLINE, within=10)
+        assert state["state"] == "paused"
+
+        page = await _registered_page(live, phone_browser)
+        await until_paused(ami, "PJSIP/1006", False, within=10)
+        # An agent who chose a break stays on break when the phone comes back.
+        await page.select_option("#cti-pause-reason", "Lunch")
+        await page.click("[data-cti-status=paused]")
+        await until_paused(ami, "PJSIP/1006", True, within=5)
+        await page.close()
+        await asyncio.sleep(live.line.settings.softphone_offline_grace_s + 1)
+        page = await _registered_page(live, phone_browser)
+        await asyncio.sleep(1)
+        assert (await ami.queue("support")).members["PJSIP/1006"].get("PausedReason") == "Lunch"
+    await page.close()
+
+
+async def test_log_out_ends_the_sip_password_of_the_session(live: Lab, phone_browser: Any) -> None:
+    page = await _registered_page(live, phone_browser)
+    auths = await asyncio.to_thread(live.pbx.cli, "pjsip show auths")
+    assert "1006-softphone" in auths
+    again = await _registered_page(live, phone_browser)  # the same login on another page: same password, no rewrite
+    assert "1006-softphone" in await asyncio.to_thread(live.pbx.cli, "pjsip show auths")
+    await again.close()
+    await page.click(".topbar form[action='/logout'] button")
+    await page.wait_for_url("**/login")
+    for _ in range(50):
+        if "1006-softphone" not in await asyncio.to_thread(live.pbx.cli, "pjsip show auths"):
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError("the softphone's auth object outlived the log-out")
+    await page.close()
+
+
+async def test_the_agent_holds_mutes_sends_tones_and_transfers_from_the_page(live: Lab, phone_browser: Any) -> None:
+    live.phones.start("1002", answer_ms=500)
+    page = await _registered_page(live, phone_browser)
+    await live.console("agent5", queues=("support",))
+    async with live.pbx.probe("call,dtmf") as ami:
+        customer = await _answered_queue_call(live, page, ami)
+
+        await page.click("#softphone-hold")
+        await page.wait_for_selector("#softphone[data-state=on-hold]", timeout=10_000)
+        await until(lambda: any(e.get("Channel", "").startswith("PJSIP/1006") for e in ami.seen("Hold")), 10, "Asterisk saw the hold")
+        await page.click("#softphone-resume")
+        await page.wait_for_selector("#softphone[data-state=on-call]", timeout=10_000)
+        await until(lambda: any(e.get("Channel", "").startswith("PJSIP/1006") for e in ami.seen("Unhold")), 10, "Asterisk saw the resume")
+
+        await page.click("#softphone-mute")
+        await page.wait_for_selector("#softphone[data-state=muted]", timeout=5_000)
+        await page.click("#softphone-unmute")
+        await page.wait_for_selector("#softphone[data-state=on-call]", timeout=5_000)
+
+        await page.fill("#softphone-dtmf-digits", "42#")
+        await page.click("#softphone-dtmf button[type=submit]")
+        digits = lambda: [e.get("Digit") for e in ami.seen("DTMFEnd")  # noqa: E731
+                          if e.get("Channel", "").startswith("PJSIP/1006") and e.get("Direction") == "Received"]
+        await until(lambda: digits() == ["4", "2", "#"], 10, "Asterisk received the tones")
+
+        await page.fill("#cti-transfer-target", "1002")
+        await page.click("#cti-transfer")
+        await ami.until_up("PJSIP/1002", "PJSIP/customer", within=15)
+        await page.wait_for_selector("#softphone[data-state=registered]", timeout=10_000)
+        customer.stop()
+    await page.close()
+
+
+async def test_an_attended_transfer_from_the_page_hands_the_customer_over(live: Lab, phone_browser: Any) -> None:
+    live.phones.start("1002", answer_ms=500)
+    page = await _registered_page(live, phone_browser)
+    await live.console("agent5", queues=("support",))
+    async with live.pbx.probe("call") as ami:
+        customer = await _answered_queue_call(live, page, ami)
+        await page.fill("#cti-transfer-target", "1002")
+        await page.click("#cti-atxfer")
+        await until(lambda: any(e.get("DestChannel", "").startswith("PJSIP/1002") for e in ami.seen("DialBegin")), 15,
+                    "the consultation call to 1002")
+        await asyncio.sleep(1.5)  # 1002 answers after 0.5 s
+        await page.click("#softphone-hangup")  # hanging up hands the customer to 1002
+        await ami.until_up("PJSIP/1002", "PJSIP/customer", within=15)
+        assert ami.seen("AttendedTransfer")
+        customer.stop()
     await page.close()
