@@ -196,6 +196,14 @@ async def test_a_closed_page_pauses_the_agent_as_phone_offline_and_a_new_one_mak
         assert time.monotonic() - started < 15
         state = await console.next("cti.agent_state", lambda d: d.get("reason") == PHONE_OFFLINE, within=10)
         assert state["state"] == "paused"
+        # The wallboard shows why the agent takes no calls.
+        assert live.site is not None
+        board = await console_page(live.site, phone_browser, "supervisor")
+        await board.goto(live.site.url + "/wallboard")
+        await board.locator("table.board.agents", has_text="Agent5").wait_for(timeout=10_000)
+        await board.locator("table.board.agents tr", has_text="phone offline").wait_for(timeout=10_000)
+        await board.screenshot(path=str(_shots() / "softphone-offline-wallboard-en.png"))
+        await board.close()
 
         page = await _registered_page(live, phone_browser)
         await until_paused(ami, "PJSIP/1006", False, within=10)
