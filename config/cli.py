@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", help="console language: en, es or zh_CN")
     p.add_argument("--email", help="email address (SLA alerts)")
     p.add_argument("--mobile", help="mobile number, E.164 (SLA alerts by SMS)")
+    p.add_argument("--softphone", choices=["on", "off"],
+                   help="on: takes calls in the console's browser phone (WebRTC); off: a desk phone")
     for verb, help_ in (("disable", "disable a user: their sessions end and their tokens stop at once"),
                         ("enable", "enable a disabled user again")):
         p = user_sub.add_parser(verb, help=help_, description=help_)

@@ -28,6 +28,7 @@ def user_dict(user: User) -> dict[str, Any]:
         "roles": list(user.roles or []),
         "extension": user.extension,
         "pbx_interface": user.pbx_interface,
+        "softphone": user.softphone,
         "skills": list(user.skills or []),
         "language": user.language,
         "active": user.active,
@@ -261,7 +262,7 @@ async def set_own_language(session: AsyncSession, actor: Actor, language: str | 
 SKILL_PATTERN = re.compile(r"^[\w.\-]{1,40}(:[1-9])?$")
 INTERFACE_PATTERN = re.compile(r"^[A-Za-z0-9]{2,16}/[\w.@\-]{1,60}$")
 EXTENSION_PATTERN = re.compile(r"^[0-9*#+]{1,20}$")
-EDITABLE = ("display_name", "roles", "skills", "extension", "pbx_interface", "language", "email", "mobile")
+EDITABLE = ("display_name", "roles", "skills", "extension", "pbx_interface", "language", "email", "mobile", "softphone")
 
 
 async def user_by_login(session: AsyncSession, login: str) -> User:
@@ -297,6 +298,9 @@ def _checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
         elif field == "pbx_interface":
             if value is not None and (not isinstance(value, str) or not INTERFACE_PATTERN.match(value)):
                 raise InvalidInput("a PBX interface is TECH/resource, e.g. PJSIP/1001", {"field": field})
+        elif field == "softphone":
+            if not isinstance(value, bool):
+                raise InvalidInput("softphone is true (calls in the browser) or false (a desk phone)", {"field": field})
         elif field == "language":
             if value is not None and (not isinstance(value, str) or not re.match(r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$", value)):
                 raise InvalidInput("a language is a tag such as en, es or zh_CN", {"field": field})

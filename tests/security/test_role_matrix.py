@@ -28,6 +28,7 @@ PUBLIC: dict[str, str] = {
     "POST /api/v1/sms/inbound": "the SMS gateway's webhook: refused unless signed",
     "POST /api/v1/tokens/password": "a script trades a login and password for a token, like the login form",
     "GET /static/{name}": "scripts and styles",
+    "GET /static/vendor/{name}": "third-party scripts shipped as they are (the softphone's JsSIP) and their licences",
 }
 
 # Routes only some roles may use ("supervisor", "ops", "admin": the personas allowed; an
