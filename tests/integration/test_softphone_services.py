@@ -1,0 +1,128 @@
+"""The softphone's two services against a recording AMI link (no PBX): per-session SIP
+credentials written with UpdateConfig and deleted at log-out, and the "phone offline" pause
+that follows the browser phone's registrations."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from config.services import Services
+from core.auth import Actor
+from core.users import add_user
+from cti.control import PbxLine
+from cti.errors import PbxRefused
+from cti.link import ActionResult
+from cti.settings import PbxSettings
+from cti.softphone import SoftphoneCredentialService
+from cti.softphone_presence import PHONE_OFFLINE, SoftphonePresence
+from cti.tracker import AgentLine, CallTracker
+
+
+class RecordingLink:
+    """Answers like Asterisk would: UpdateConfig's DelCat of an absent category is refused."""
+
+    def __init__(self) -> None:
+        self.actions: list[tuple[str, dict[str, Any]]] = []
+        self.categories: set[str] = set()
+
+    async def action(self, name: str, headers: dict[str, Any] | None = None, **_kw: Any) -> ActionResult:
+        fields = {k: v for k, v in (headers or {}).items() if v is not None}
+        self.actions.append((name, fields))
+        if name == "UpdateConfig":
+            if fields["Action-000000"] == "DelCat":
+                if fields["Cat-000000"] not in self.categories:
+                    raise PbxRefused("Delete category did not complete successfully")
+                self.categories.discard(fields["Cat-000000"])
+            elif fields["Action-000000"] == "NewCat":
+                self.categories.add(fields["Cat-000000"])
+        return ActionResult({"Response": "Success"})
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [fields for action, fields in self.actions if action == name]
+
+
+def _line(**overrides: Any) -> tuple[PbxLine, RecordingLink]:
+    settings = PbxSettings.model_validate({"name": "live", "username": "cti", "secret": "s",
+                                           "softphone_ws_url": "ws://127.0.0.1:8088/ws",
+                                           "softphone_offline_grace_s": 0.2, **overrides})
+    link = RecordingLink()
+    return PbxLine(settings, link, CallTracker("live", lambda _i: None)), link  # type: ignore[arg-type]
+
+
+async def _people(services: Services) -> tuple[Actor, Actor]:
+    async with services.db.transaction() as session:
+        frank = await add_user(session, "frank", "long enough pw", "Frank", ["agent"], extension="1006", softphone=True)
+        desk = await add_user(session, "desk", "long enough pw", "Desk", ["agent"], extension="1001")
+    return Actor.of(frank), Actor.of(desk)
+
+
+async def test_each_console_session_gets_its_own_password_and_log_out_deletes_it(services: Services) -> None:
+    line, link = _line()
+    credentials = SoftphoneCredentialService({"live": line}, services.db)
+    frank, desk = await _people(services)
+    assert await credentials.open(desk, "session-a") is None  # a desk phone: nothing to hand out
+    assert link.actions == []
+
+    first = await credentials.open(frank, "session-a")
+    assert first is not None
+    body = first.as_dict()
+    assert body["uri"] == "sip:1006@127.0.0.1" and body["ws_url"] == "ws://127.0.0.1:8088/ws"
+    [written] = [f for f in link.named("UpdateConfig") if f["Action-000000"] == "NewCat"]
+    assert written["Cat-000000"] == "1006-softphone" and written["Reload"] == "res_pjsip.so"
+    assert written["DstFilename"] == "pjsip_softphone.conf"
+    assert {written[f"Var-00000{n}"]: written[f"Value-00000{n}"] for n in range(1, 5)} == {
+        "type": "auth", "auth_type": "userpass", "username": "1006", "password": first.password}
+    assert len(first.password) >= 24
+
+    link.actions.clear()
+    assert await credentials.open(frank, "session-a") == first  # another page of the same login
+    assert link.actions == []
+    second = await credentials.open(frank, "session-b")  # a new login: a new password replaces it
+    assert second is not None and second.password != first.password
+    assert link.categories == {"1006-softphone"}
+
+    await credentials.revoke(frank.user_id or 0)
+    assert link.categories == set()
+    assert link.named("UpdateConfig")[-1]["Reload"] == "res_pjsip.so"
+    assert credentials.ws_urls() == ["ws://127.0.0.1:8088/ws"]
+
+
+async def test_without_a_websocket_url_no_pbx_serves_browser_phones(services: Services) -> None:
+    line, _link = _line(softphone_ws_url=None)
+    frank, _desk = await _people(services)
+    with pytest.raises(Exception, match="softphone_ws_url"):
+        await SoftphoneCredentialService({"live": line}, services.db).open(frank, "s")
+
+
+def _contact(status: str, uri: str = "sip:abc@127.0.0.1;transport=ws", aor: str = "1006") -> dict[str, str]:
+    return {"Event": "ContactStatus", "ContactStatus": status, "AOR": aor, "URI": uri, "EndpointName": aor}
+
+
+async def test_an_unregistered_browser_phone_pauses_its_agent_after_the_grace_and_is_made_ready_on_return(services: Services) -> None:
+    line, link = _line()
+    presence = SoftphonePresence(services.db)
+    await _people(services)
+    await presence.contact_changed(line, _contact("Created"))
+    await presence.contact_changed(line, _contact("Removed"))
+    await presence.contact_changed(line, _contact("Created", "sip:new@127.0.0.1;transport=ws"))  # a page load
+    await asyncio.sleep(0.4)
+    assert link.named("QueuePause") == []
+
+    await presence.contact_changed(line, _contact("Removed", "sip:new@127.0.0.1;transport=ws"))
+    await asyncio.sleep(0.4)
+    assert link.named("QueuePause") == [{"Interface": "PJSIP/1006", "Paused": "true", "Reason": PHONE_OFFLINE}]
+    await presence.contact_changed(line, _contact("Reachable", "sip:back@127.0.0.1;transport=ws"))
+    assert link.named("QueuePause")[-1] == {"Interface": "PJSIP/1006", "Paused": "false"}
+
+    # Desk phones and agents already on a break are left alone.
+    link.actions.clear()
+    await presence.contact_changed(line, _contact("Removed", aor="1001"))
+    line.tracker.lines["PJSIP/1006"] = AgentLine("PJSIP/1006", {"support": (True, "Lunch")}, state="paused", reason="Lunch")
+    await presence.contact_changed(line, _contact("Removed", "sip:back@127.0.0.1;transport=ws"))
+    await asyncio.sleep(0.4)
+    await presence.contact_changed(line, _contact("Created", "sip:again@127.0.0.1;transport=ws"))
+    assert link.named("QueuePause") == []
+    await presence.close()
