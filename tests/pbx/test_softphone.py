@@ -170,6 +170,10 @@ async def _answered_queue_call(live: Lab, page: Any, ami: AmiProbe, interface: s
 async def test_click_to_dial_calls_out_through_the_browser_phone_without_ringing_it_first(live: Lab, phone_browser: Any) -> None:
     live.phones.customers_answer(500)
     page = await _registered_page(live, phone_browser)
+    # The page may connect to its own site and to the PBX's WebSocket, nowhere else.
+    response = await page.reload()
+    assert f"connect-src 'self' {live.pbx.ports.ws_url};" in response.headers["content-security-policy"]
+    await page.wait_for_selector("#softphone[data-state=registered]", timeout=20_000)
     async with live.pbx.probe("call") as ami:
         await page.fill("#cti-dial-number", "+14155550123")
         await page.click("#cti-dial button[type=submit]")
