@@ -85,6 +85,8 @@ class CtiService:
                     continue
                 for event in tracker.apply(item):
                     await publish(event)
+                if isinstance(item, Snapshot) and item.action == "QueueStatus":
+                    self.presence.resync_soon(self.lines[name])  # members are known now
                 await turn.pause_if_due()
 
         return sink

@@ -38,6 +38,43 @@ class SoftphonePresence:
         self.contacts: dict[tuple[str, str], set[str]] = {}  # (pbx, aor) -> registered contact URIs
         self.paused: set[tuple[str, str]] = set()  # (pbx, interface) paused by this service
         self._timers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._resyncs: set[asyncio.Task[None]] = set()
+
+    async def _softphone_extensions(self) -> set[str]:
+        async with self.db.session() as session:
+            found = await session.execute(
+                select(User.extension).where(User.softphone.is_(True), User.active.is_(True), User.extension.is_not(None))
+            )
+        return {extension for (extension,) in found if extension}
+
+    def resync_soon(self, line: PbxLine) -> None:
+        """After each (re)connect's queue snapshot (off the event consumer: it asks the PBX)."""
+        task = asyncio.create_task(self.resync(line), name=f"softphone-resync-{line.settings.name}")
+        self._resyncs.add(task)
+        task.add_done_callback(self._resyncs.discard)
+
+    async def resync(self, line: PbxLine) -> None:
+        """What is registered now (``PJSIPShowContacts``): no event tells about a browser that
+        went away while this server was not listening, or one that came back meanwhile."""
+        try:
+            listing = await line.link.action("PJSIPShowContacts", collect_list=True)
+        except (PbxRefused, PbxTimeout, PbxLinkDown) as err:
+            log.warning("PBX %s: browser phones' registrations not read: %s", line.settings.name, err)
+            return
+        registered: dict[str, set[str]] = {}
+        for item in listing.events:
+            if item.get("Event") != "ContactList" or item.get("Status") == "Unreachable":
+                continue
+            aor = item.get("Aor") or item.get("ObjectName", "").split(";@", 1)[0]
+            registered.setdefault(aor, set()).add(item.get("Uri", ""))
+        for extension in await self._softphone_extensions():
+            key = (line.settings.name, extension)
+            self.contacts[key] = registered.get(extension, set())
+            agent = line.tracker.lines.get(f"PJSIP/{extension}")
+            if self.contacts[key]:
+                await self._online(line, extension)
+            elif agent is not None and agent.memberships and key not in self._timers:
+                self._timers[key] = asyncio.create_task(self._offline_after_grace(line, extension), name=f"softphone-offline-{extension}")
 
     async def _is_softphone(self, extension: str) -> bool:
         async with self.db.session() as session:
@@ -102,6 +139,6 @@ class SoftphonePresence:
         return True
 
     async def close(self) -> None:
-        for task in list(self._timers.values()):
+        for task in [*self._timers.values(), *self._resyncs]:
             task.cancel()
         self._timers.clear()

@@ -27,6 +27,7 @@ class RecordingLink:
     def __init__(self) -> None:
         self.actions: list[tuple[str, dict[str, Any]]] = []
         self.categories: set[str] = set()
+        self.contacts: list[dict[str, str]] = []  # what PJSIPShowContacts lists
 
     async def action(self, name: str, headers: dict[str, Any] | None = None, **_kw: Any) -> ActionResult:
         fields = {k: v for k, v in (headers or {}).items() if v is not None}
@@ -38,6 +39,8 @@ class RecordingLink:
                 self.categories.discard(fields["Cat-000000"])
             elif fields["Action-000000"] == "NewCat":
                 self.categories.add(fields["Cat-000000"])
+        if name == "PJSIPShowContacts":
+            return ActionResult({"Response": "Success"}, [{"Event": "ContactList", **c} for c in self.contacts])
         return ActionResult({"Response": "Success"})
 
     def named(self, name: str) -> list[dict[str, Any]]:
@@ -125,4 +128,21 @@ async def test_an_unregistered_browser_phone_pauses_its_agent_after_the_grace_an
     await asyncio.sleep(0.4)
     await presence.contact_changed(line, _contact("Created", "sip:again@127.0.0.1;transport=ws"))
     assert link.named("QueuePause") == []
+    await presence.close()
+
+
+async def test_after_a_reconnect_a_queue_member_whose_browser_phone_is_gone_is_paused(services: Services) -> None:
+    line, link = _line()
+    presence = SoftphonePresence(services.db)
+    await _people(services)
+    line.tracker.lines["PJSIP/1006"] = AgentLine("PJSIP/1006", {"support": (False, "")}, state="ready")
+    link.contacts = [{"ObjectName": "1001;@x", "Uri": "sip:1001@127.0.0.1:5062", "Status": "NonQualified"}]
+    await presence.resync(line)
+    await asyncio.sleep(0.4)
+    assert link.named("QueuePause") == [{"Interface": "PJSIP/1006", "Paused": "true", "Reason": PHONE_OFFLINE}]
+
+    line.tracker.lines["PJSIP/1006"] = AgentLine("PJSIP/1006", {"support": (True, PHONE_OFFLINE)}, state="paused", reason=PHONE_OFFLINE)
+    link.contacts.append({"ObjectName": "1006;@y", "Aor": "1006", "Uri": "sip:z@127.0.0.1;transport=ws", "Status": "Reachable"})
+    await presence.resync(line)  # registered again while the server was away
+    assert link.named("QueuePause")[-1] == {"Interface": "PJSIP/1006", "Paused": "false"}
     await presence.close()

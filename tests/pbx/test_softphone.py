@@ -191,6 +191,9 @@ async def test_click_to_dial_calls_out_through_the_browser_phone_without_ringing
 async def test_a_closed_page_pauses_the_agent_as_phone_offline_and_a_new_one_makes_them_ready(live: Lab, phone_browser: Any) -> None:
     page = await _registered_page(live, phone_browser)
     console = await live.console("agent5", queues=("support",))
+    # What a (re)connecting server reads of the registrations: the page's phone is there.
+    await live.cti.presence.resync(live.line)
+    assert live.cti.presence.contacts[("live", "1006")], "PJSIPShowContacts lists the browser's contact"
     async with live.pbx.probe() as ami:
         assert not (await ami.queue("support")).paused("PJSIP/1006")
         await page.close()
