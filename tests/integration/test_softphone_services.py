@@ -8,9 +8,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from web_fixtures import WebSite
 
 from config.services import Services
 from core.auth import Actor
+from core.records import User
 from core.users import add_user
 from cti.control import PbxLine
 from cti.errors import PbxRefused
@@ -146,3 +149,23 @@ async def test_after_a_reconnect_a_queue_member_whose_browser_phone_is_gone_is_p
     await presence.resync(line)  # registered again while the server was away
     assert link.named("QueuePause")[-1] == {"Interface": "PJSIP/1006", "Paused": "false"}
     await presence.close()
+
+
+async def test_only_softphone_agents_get_the_browser_phone_and_desk_phone_pages_stay_as_they_were(site: WebSite) -> None:
+    async with site.services.db.transaction() as session:
+        await session.execute(update(User).where(User.login == "agent2").values(extension="1006", softphone=True))
+    desk = await site.login("agent")
+    page = await desk.http.get("/queue")
+    html = await page.text()
+    assert 'id="softphone"' not in html and "softphone.js" not in html
+    assert "connect-src 'self';" in page.headers["Content-Security-Policy"]  # no PBX WebSocket configured
+    assert await desk.api("POST", "/api/v1/softphone/session", json={}) == {"enabled": False}
+
+    browser_agent = await site.login("agent2")
+    html = await (await browser_agent.http.get("/queue")).text()
+    assert 'id="softphone"' in html and '<script src="/static/softphone.js" defer>' in html
+    # This site's PBX list has no softphone WebSocket URL: the page is told, nothing is written.
+    await browser_agent.api("POST", "/api/v1/softphone/session", json={}, status=404)
+    served = await browser_agent.http.get("/static/vendor/jssip.min.js")
+    assert served.status == 200 and "JsSIP" in (await served.text())[:100_000]
+    assert (await browser_agent.http.get("/static/vendor/jssip.LICENSE.txt")).status == 200
