@@ -56,13 +56,18 @@ class SoftphonePresence:
     async def resync(self, line: PbxLine) -> None:
         """What is registered now (``PJSIPShowContacts``): no event tells about a browser that
         went away while this server was not listening, or one that came back meanwhile."""
+        items: list[Frame] = []
         try:
-            listing = await line.link.action("PJSIPShowContacts", collect_list=True)
-        except (PbxRefused, PbxTimeout, PbxLinkDown) as err:
+            items = (await line.link.action("PJSIPShowContacts", collect_list=True)).events
+        except PbxRefused as err:
+            if "no contacts" not in str(err).lower():  # Asterisk's answer when nothing is registered
+                log.warning("PBX %s: browser phones' registrations not read: %s", line.settings.name, err)
+                return
+        except (PbxTimeout, PbxLinkDown) as err:
             log.warning("PBX %s: browser phones' registrations not read: %s", line.settings.name, err)
             return
         registered: dict[str, set[str]] = {}
-        for item in listing.events:
+        for item in items:
             if item.get("Event") != "ContactList" or item.get("Status") == "Unreachable":
                 continue
             aor = item.get("Aor") or item.get("ObjectName", "").split(";@", 1)[0]

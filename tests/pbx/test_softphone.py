@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from pbx_fixtures import AmiProbe, Lab, until
 from sqlalchemy import update
-from web_fixtures import CHROMIUM, CHROMIUM_ARGS, console_page
+from web_fixtures import CHROMIUM, CHROMIUM_ARGS, PASSWORD, console_page
 
 from core.records import User
 from cti.softphone_presence import PHONE_OFFLINE
@@ -227,12 +227,22 @@ async def test_a_closed_page_pauses_the_agent_as_phone_offline_and_a_new_one_mak
 
 
 async def test_log_out_ends_the_sip_password_of_the_session(live: Lab, phone_browser: Any) -> None:
-    page = await _registered_page(live, phone_browser)
-    auths = await asyncio.to_thread(live.pbx.cli, "pjsip show auths")
-    assert "1006-softphone" in auths
-    again = await _registered_page(live, phone_browser)  # the same login on another page: same password, no rewrite
+    assert live.site is not None
+    context = await phone_browser.new_context()
+    page = await context.new_page()
+    await page.goto(live.site.url + "/login")
+    await page.fill("input[name=login]", "agent5")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#softphone[data-state=registered]", timeout=20_000)
     assert "1006-softphone" in await asyncio.to_thread(live.pbx.cli, "pjsip show auths")
-    await again.close()
+    password = live.cti.softphones.issued[live.user_id("agent5")].password
+    # Another tab of the same login: the same password, nothing rewritten at the PBX.
+    other_tab = await context.new_page()
+    await other_tab.goto(live.site.url + "/queue")
+    await other_tab.wait_for_selector("#softphone[data-state=registered]", timeout=20_000)
+    assert live.cti.softphones.issued[live.user_id("agent5")].password == password
+
     await page.click(".topbar form[action='/logout'] button")
     await page.wait_for_url("**/login")
     for _ in range(50):
@@ -241,7 +251,10 @@ async def test_log_out_ends_the_sip_password_of_the_session(live: Lab, phone_bro
         await asyncio.sleep(0.2)
     else:
         raise AssertionError("the softphone's auth object outlived the log-out")
-    await page.close()
+    assert live.user_id("agent5") not in live.cti.softphones.issued
+    # The other tab hears of the log-out and its phone stops.
+    await other_tab.wait_for_selector("#softphone[data-state=offline]", timeout=10_000)
+    await context.close()
 
 
 async def test_the_agent_holds_mutes_sends_tones_and_transfers_from_the_page(live: Lab, phone_browser: Any) -> None:

@@ -183,7 +183,7 @@
     }
     if (!credentials || !credentials.enabled) { root.hidden = true; return; }
     await loadJsSip();
-    ua = new window.JsSIP.UA({
+    const mine = new window.JsSIP.UA({
       sockets: [new window.JsSIP.WebSocketInterface(credentials.ws_url)],
       uri: credentials.uri,
       authorization_user: credentials.username,
@@ -194,13 +194,33 @@
       session_timers: false,
       user_agent: "Frontdesk console",
     });
-    ua.on("registered", () => { if (!session) show("registered", words.registered); });
-    ua.on("unregistered", () => show("offline", words.offline));
-    ua.on("registrationFailed", () => show("failed", words.failed));
-    ua.on("disconnected", () => show("offline", words.offline));
-    ua.on("newRTCSession", (event) => { if (event.originator === "remote") incoming(event.session, event.request); });
-    ua.start();
+    ua = mine;
+    const current = (fn) => (...args) => { if (ua === mine) fn(...args); }; // a replaced agent's last words are ignored
+    mine.on("registered", current(() => { if (!session) show("registered", words.registered); }));
+    mine.on("unregistered", current(() => show("offline", words.offline)));
+    mine.on("registrationFailed", current(() => { show("failed", words.failed); renewSoon(); }));
+    mine.on("disconnected", current(() => show("offline", words.offline)));
+    mine.on("newRTCSession", current((event) => { if (event.originator === "remote") incoming(event.session, event.request); }));
+    mine.start();
   }
+
+  // A refused registration is usually a stale password (the server restarted and minted a new
+  // one, or another log-in replaced it): ask for this session's credentials again, calmly.
+  let renewTimer = null;
+  function renewSoon() {
+    if (renewTimer) return;
+    renewTimer = setTimeout(() => {
+      renewTimer = null;
+      if (session) return;
+      const old = ua;
+      ua = null;
+      if (old) old.stop();
+      start();
+    }, 10000);
+  }
+
+  // Logged out in another tab: this tab's phone stops too (its password no longer exists).
+  Live.on("session.signed_out", () => { if (ua) { const old = ua; ua = null; old.stop(); show("offline", words.offline); } });
 
   // Leaving the page unregisters at once (the PBX would otherwise notice only when the socket drops).
   window.addEventListener("pagehide", () => { if (ua) ua.stop(); });
