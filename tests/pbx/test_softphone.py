@@ -125,7 +125,7 @@ async def test_an_agent_works_a_queue_call_with_nothing_but_the_browser(
         customer = live.customers.call("+8613800138000", "8000", "Zhang Wei", talk_ms=40_000, speaks=True)
 
         # It rings in the page, together with the pop.
-        await page.wait_for_selector("#softphone[data-state=ringing]", timeout=15_000)
+        await page.wait_for_selector("#softphone[data-state=ringing][data-ring=on]", timeout=15_000)
         await page.locator("#cti-pops .cti-pop").wait_for(timeout=10_000)
         assert "+86" in await page.inner_text("#cti-pops .cti-pop")
         await page.screenshot(path=str(_shots() / f"softphone-ringing-{language}.png"))

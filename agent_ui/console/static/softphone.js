@@ -47,16 +47,40 @@
   }
 
   // -- ringing ---------------------------------------------------------------------------
+  // The console's ringer sounds once per pop; a browser phone rings until answered or gone.
+  // Its own audio context: browsers let it sound once the person has used the site (a click).
+  let ringAudio = null;
+  function ringOnce() {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    if (!ringAudio) ringAudio = new Context();
+    if (ringAudio.state === "suspended") ringAudio.resume().catch(() => {});
+    const now = ringAudio.currentTime;
+    for (const [start, freq] of [[0, 440], [0, 480], [1.0, 440], [1.0, 480]]) { // two short North-American-style bursts
+      const osc = ringAudio.createOscillator();
+      const gain = ringAudio.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, now + start);
+      gain.gain.exponentialRampToValueAtTime(0.1, now + start + 0.03);
+      gain.gain.setValueAtTime(0.1, now + start + 0.7);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + start + 0.8);
+      osc.connect(gain).connect(ringAudio.destination);
+      osc.start(now + start);
+      osc.stop(now + start + 0.82);
+    }
+  }
+
   function startRinging() {
     stopRinging();
-    const ring = () => { if (window.Ringer) window.Ringer.tone(); };
-    ring();
-    ringTimer = setInterval(ring, 2000);
+    ringOnce();
+    ringTimer = setInterval(ringOnce, 3000);
+    root.dataset.ring = "on";
   }
 
   function stopRinging() {
     if (ringTimer) clearInterval(ringTimer);
     ringTimer = null;
+    delete root.dataset.ring;
   }
 
   // -- the call ----------------------------------------------------------------------------
