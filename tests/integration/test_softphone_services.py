@@ -5,13 +5,16 @@ that follows the browser phone's registrations."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from web_fixtures import WebSite
 
+from config.cli import main
 from config.services import Services
+from config.settings import Settings
 from core.auth import Actor
 from core.records import User
 from core.users import add_user
@@ -169,3 +172,20 @@ async def test_only_softphone_agents_get_the_browser_phone_and_desk_phone_pages_
     served = await browser_agent.http.get("/static/vendor/jssip.min.js")
     assert served.status == 200 and "JsSIP" in (await served.text())[:100_000]
     assert (await browser_agent.http.get("/static/vendor/jssip.LICENSE.txt")).status == 200
+
+
+async def test_an_admin_turns_a_persons_browser_phone_on_and_off_from_the_shell(site: WebSite, settings: Settings, tmp_path: Path) -> None:
+    cfg = tmp_path / "frontdesk.yaml"
+    cfg.write_text(f"database_url: '{settings.database_url}'\n")
+
+    async def softphone_of(login: str) -> bool:
+        async with site.services.db.session() as session:
+            return bool((await session.execute(select(User.softphone).where(User.login == login))).scalar_one())
+
+    assert not await softphone_of("agent2")
+    assert await asyncio.to_thread(main, ["-c", str(cfg), "user", "edit", "agent2", "--softphone", "on"]) == 0
+    assert await softphone_of("agent2")
+    me = await (await site.login("agent2")).api("GET", "/api/v1/me")
+    assert me["user"]["softphone"] is True
+    assert await asyncio.to_thread(main, ["-c", str(cfg), "user", "edit", "agent2", "--softphone", "off"]) == 0
+    assert not await softphone_of("agent2")
