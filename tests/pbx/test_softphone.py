@@ -306,3 +306,27 @@ async def test_an_attended_transfer_from_the_page_hands_the_customer_over(live: 
         assert ami.seen("AttendedTransfer")
         customer.stop()
     await page.close()
+
+
+async def test_one_browser_agent_consults_another_and_hands_the_customer_over(live: Lab, phone_browser: Any) -> None:
+    frank = await _registered_page(live, phone_browser, "agent5")
+    grace = await _registered_page(live, phone_browser, "agent6")
+    await live.console("agent5", queues=("support",))
+    async with live.pbx.probe("call") as ami:
+        customer = await _answered_queue_call(live, frank, ami)
+        await frank.fill("#cti-transfer-target", "1007")
+        await frank.click("#cti-atxfer")
+        await grace.wait_for_selector("#softphone[data-state=ringing]", timeout=15_000)
+        await grace.click("#softphone-answer")
+        await frank.locator("#cti-message", has_text="1007 answered").wait_for(timeout=10_000)
+        await frank.click("#softphone-hangup")  # hanging up hands the customer to Grace
+        await ami.until_up("PJSIP/1007", "PJSIP/customer", within=15)
+        assert await bridged_together(ami, "PJSIP/1007", "PJSIP/customer")
+        assert ami.seen("AttendedTransfer")
+        await until_rtp_both_ways(live, "1007")
+        await grace.wait_for_selector("#softphone[data-state=on-call]", timeout=5_000)
+        await grace.click("#softphone-hangup")
+        await ami.until_no_channels(within=10)
+        assert await customer.wait(within=10) == 0
+    await frank.close()
+    await grace.close()
