@@ -201,8 +201,10 @@
     let credentials;
     try {
       credentials = await Live.post("/api/v1/softphone/session", {});
-    } catch (_err) {
-      show("unavailable", words.unavailable);
+    } catch (err) {
+      if (err.status === 404) { show("unavailable", words.unavailable); return; } // no PBX set up for it
+      show("offline", words.offline); // the phone system unreachable for now: try again
+      renewSoon();
       return;
     }
     if (!credentials || !credentials.enabled) { root.hidden = true; return; }
