@@ -237,11 +237,14 @@ async def test_log_out_ends_the_sip_password_of_the_session(live: Lab, phone_bro
     await page.wait_for_selector("#softphone[data-state=registered]", timeout=20_000)
     assert "1006-softphone" in await asyncio.to_thread(live.pbx.cli, "pjsip show auths")
     password = live.cti.softphones.issued[live.user_id("agent5")].password
-    # Another tab of the same login: the same password, nothing rewritten at the PBX.
+    # Another page of the same login: the same password, nothing rewritten at the PBX.
+    await page.reload()
+    await page.wait_for_selector("#softphone[data-state=registered]", timeout=20_000)
+    assert live.cti.softphones.issued[live.user_id("agent5")].password == password
+    # A second tab waits: one tab holds the phone.
     other_tab = await context.new_page()
     await other_tab.goto(live.site.url + "/queue")
-    await other_tab.wait_for_selector("#softphone[data-state=registered]", timeout=20_000)
-    assert live.cti.softphones.issued[live.user_id("agent5")].password == password
+    await other_tab.wait_for_selector("#softphone[data-state=elsewhere]", timeout=10_000)
 
     await page.click(".topbar form[action='/logout'] button")
     await page.wait_for_url("**/login")
@@ -252,8 +255,10 @@ async def test_log_out_ends_the_sip_password_of_the_session(live: Lab, phone_bro
     else:
         raise AssertionError("the softphone's auth object outlived the log-out")
     assert live.user_id("agent5") not in live.cti.softphones.issued
-    # The other tab hears of the log-out and its phone stops.
+    # The other tab hears of the log-out: it does not take the phone over.
     await other_tab.wait_for_selector("#softphone[data-state=offline]", timeout=10_000)
+    await asyncio.sleep(1)
+    assert "1006-softphone" not in await asyncio.to_thread(live.pbx.cli, "pjsip show auths")
     await context.close()
 
 
@@ -270,6 +275,17 @@ async def test_the_agent_holds_mutes_sends_tones_and_transfers_from_the_page(liv
         await page.click("#softphone-resume")
         await page.wait_for_selector("#softphone[data-state=on-call]", timeout=10_000)
         await until(lambda: any(e.get("Channel", "").startswith("PJSIP/1006") for e in ami.seen("Unhold")), 10, "Asterisk saw the resume")
+
+        # Opening the call's ticket does not leave the page the phone lives in.
+        ticket_link = page.locator("main a[href^='/tickets/']").first
+        await ticket_link.wait_for(timeout=10_000)
+        async with page.context.expect_page() as opened:
+            await ticket_link.click()
+        ticket_tab = await opened.value
+        await ticket_tab.wait_for_load_state()
+        assert "/tickets/" in ticket_tab.url and page.url.endswith("/queue")
+        await ticket_tab.wait_for_selector("#softphone[data-state=elsewhere]", timeout=5_000)  # one tab holds the phone
+        await ticket_tab.close()
 
         await page.click("#softphone-mute")
         await page.wait_for_selector("#softphone[data-state=muted]", timeout=5_000)

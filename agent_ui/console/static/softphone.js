@@ -196,13 +196,16 @@
   root.querySelector(".softphone-settings").addEventListener("toggle", listDevices);
 
   // -- registration ------------------------------------------------------------------------------
+  let signedOut = false;
   async function start() {
+    if (signedOut) { show("offline", words.offline); return; }
     show("connecting", words.connecting);
     let credentials;
     try {
       credentials = await Live.post("/api/v1/softphone/session", {});
     } catch (err) {
       if (err.status === 404) { show("unavailable", words.unavailable); return; } // no PBX set up for it
+      if (err.status === 401 || err.status === 403) { show("offline", words.offline); return; } // logged out
       show("offline", words.offline); // the phone system unreachable for now: try again
       renewSoon();
       return;
@@ -246,10 +249,39 @@
   }
 
   // Logged out in another tab: this tab's phone stops too (its password no longer exists).
-  Live.on("session.signed_out", () => { if (ua) { const old = ua; ua = null; old.stop(); show("offline", words.offline); } });
+  Live.on("session.signed_out", () => {
+    signedOut = true;
+    show("offline", words.offline);
+    if (ua) { const old = ua; ua = null; old.stop(); }
+  });
+
+  // The phone lives in this page: loading another one would end the call. While on a call,
+  // the site's links open in a new tab, and leaving otherwise asks first.
+  document.addEventListener("click", (event) => {
+    if (!session || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    const link = event.target.closest ? event.target.closest("a[href]") : null;
+    if (!link || link.target || link.origin !== location.origin || (link.getAttribute("href") || "").startsWith("#")) return;
+    event.preventDefault();
+    window.open(link.href, "_blank", "noopener");
+  });
+  window.addEventListener("beforeunload", (event) => {
+    if (session) { event.preventDefault(); event.returnValue = ""; }
+  });
 
   // Leaving the page unregisters at once (the PBX would otherwise notice only when the socket drops).
   window.addEventListener("pagehide", () => { if (ua) ua.stop(); });
   window.Softphone = { answer, state: () => root.dataset.state };
-  start();
+  // One tab of the console holds the phone (a Web Lock, released when that tab goes); the
+  // others wait and the next one takes over, so calls never ring in a tab about to close.
+  if (navigator.locks && navigator.locks.request) {
+    let holding = false;
+    navigator.locks.request("frontdesk-softphone", () => {
+      holding = true;
+      start();
+      return new Promise(() => {}); // held for the life of this page
+    });
+    setTimeout(() => { if (!holding) show("elsewhere", words.elsewhere); }, 0);
+  } else {
+    start();
+  }
 })();
