@@ -61,7 +61,8 @@ class SoftphonePresence:
             items = (await line.link.action("PJSIPShowContacts", collect_list=True)).events
         except PbxRefused as err:
             if "no contacts" not in str(err).lower():  # Asterisk's answer when nothing is registered
-                log.warning("PBX %s: browser phones' registrations not read: %s", line.settings.name, err)
+                # e.g. a PBX (or the simulator) without res_pjsip's AMI: no browser phones to follow
+                log.info("PBX %s: browser phones' registrations not read: %s", line.settings.name, err)
                 return
         except (PbxTimeout, PbxLinkDown) as err:
             log.warning("PBX %s: browser phones' registrations not read: %s", line.settings.name, err)
