@@ -94,6 +94,8 @@ def _edits(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, flag)
         if value is not None:
             changes[field] = value or None
+    if getattr(args, "softphone", None) is not None:
+        changes["softphone"] = args.softphone == "on"
     return changes
 
 

@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email", help="email address (SLA alerts)")
     p.add_argument("--mobile", help="mobile number, E.164 (SLA alerts by SMS)")
     p.add_argument("--working-hours", dest="working_hours", help="e.g. 'mon-fri 09:00-17:00, sat 10:00-14:00'")
+    p.add_argument("--softphone", choices=["on", "off"],
+                   help="on: takes calls in the console's browser phone (WebRTC); off: a desk phone")
     p = user_sub.add_parser("reset-link", help="print a one-time link to set a new password (valid a day)",
                             description="print a one-time link to set a new password; earlier unused links stop working")
     p.set_defaults(func=cmd_user)

@@ -63,6 +63,15 @@ class TimelineAppended(DomainEvent):
     kind: str
 
 
+@dataclasses.dataclass(frozen=True)
+class SignedOut(DomainEvent):
+    """A person logged out of a browser session: what was handed to that session ends with it
+    (the browser softphone's SIP password); their other tabs hear it too."""
+
+    name: ClassVar[str] = "session.signed_out"
+    user_ids: tuple[int, ...]
+
+
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[Any], Awaitable[None]]
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
 
@@ -157,6 +158,8 @@ class User(Base):
     mobile: Mapped[str | None] = mapped_column(String(32))
     extension: Mapped[str | None] = mapped_column(String(40), index=True)
     pbx_interface: Mapped[str | None] = mapped_column(String(80), index=True)
+    # Takes calls in the console's browser phone (WebRTC) instead of a desk phone.
+    softphone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     skills: Mapped[list[Any]] = mapped_column(default=list)
     language: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

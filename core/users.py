@@ -40,6 +40,7 @@ def user_dict(user: User) -> dict[str, Any]:
         "roles": list(user.roles or []),
         "extension": user.extension,
         "pbx_interface": user.pbx_interface,
+        "softphone": user.softphone,
         "skills": list(user.skills or []),
         "language": user.language,
         "working_hours": user.working_hours,
@@ -281,7 +282,7 @@ MOBILE_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _DAY = r"(mon|tue|wed|thu|fri|sat|sun)"
 _SPAN = re.compile(rf"^{_DAY}(-{_DAY})? ([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$|^{_DAY}(-{_DAY})? 24:00$")
 EDITABLE = ("display_name", "roles", "skills", "extension", "pbx_interface", "language", "email", "mobile",
-            "working_hours")
+            "working_hours", "softphone")
 ROLE_NAMES = frozenset(r.value for r in Role)
 
 
@@ -333,6 +334,7 @@ FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
               "an email address has an @"),
     "mobile": (_optional(MOBILE_PATTERN), "a mobile number is E.164, e.g. +34600123456"),
     "working_hours": (_working_hours, "working hours are days and times, e.g. mon-fri 09:00-17:00, sat 10:00-14:00"),
+    "softphone": (lambda v: isinstance(v, bool), "softphone is true (calls in the browser) or false (a desk phone)"),
 }
 
 

@@ -54,6 +54,10 @@ AMI_FIELDS: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
+# Set on the agent's leg of a click-to-dial: chan_pjsip adds it to the INVITE to the agent.
+CLICK_TO_DIAL_HEADER_VARIABLE = "PJSIP_HEADER(add,X-Frontdesk-Click-To-Dial)"
+
+
 def ami_value(field: str, value: str | None) -> str:
     """``value`` if it may be sent as AMI header ``field``; ``InvalidInput`` naming the field otherwise."""
     pattern, problem = AMI_FIELDS[field]
@@ -140,6 +144,8 @@ class CallControl:
                 "Channel": interface, "Context": line.settings.originate_context, "Exten": target,
                 "Priority": "1", "CallerID": f'"Click2Dial" <{interface.rsplit("/", 1)[-1]}>',
                 "Timeout": str(round(line.settings.dial_ring_s * 1000)), "Async": "true", "ChannelId": channel_id,
+                # A browser softphone answers its own click-to-dial by this header (desk phones ignore it).
+                "Variable": f"{CLICK_TO_DIAL_HEADER_VARIABLE}={channel_id}",
             }, action_id=channel_id)
         except Exception:
             line.tracker.outbound.pop(channel_id, None)  # no call will come of it

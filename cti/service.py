@@ -5,28 +5,38 @@ benchmark and tests the same way."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from core.clock import Clock
 from core.db import Database
-from core.events import EventBus
+from core.events import EventBus, SignedOut
 from core.health import HealthRegistry
 from core.loop_turn import LoopTurn
 from core.supervisor import Backoff, SupervisedTask
 from cti.control import CallControl, PbxLine
 from cti.directory import AgentDirectory
 from cti.link import AmiLink, QueueItem, Snapshot
+from cti.parser import Frame
 from cti.pop import ScreenPopService
 from cti.prefilter import RawEventFilter
 from cti.recording import CallRecorder
 from cti.settings import PbxSettings
+from cti.softphone import SoftphoneCredentialService
+from cti.softphone_presence import SoftphonePresence
 from cti.tracker import TRACKED_EVENTS, TRACKED_VARIABLES, CallTracker, wants
 from routing.desk import TicketDesk
 
 log = logging.getLogger(__name__)
 
 DIRECTORY_REFRESH_S = 30.0
+# Browser phones' registrations (cti.softphone_presence), read beside what the tracker reads.
+SOFTPHONE_EVENTS = frozenset({"ContactStatus"})
+
+
+def wants_with_softphones(frame: Frame) -> bool:
+    return wants(frame) or frame.get("Event") in SOFTPHONE_EVENTS
 
 
 class CtiService:
@@ -53,13 +63,16 @@ class CtiService:
         self.lines: dict[str, PbxLine] = {}
         for settings in pbxes:
             tracker = CallTracker(settings.name, self.directory.user_for, clock)
-            link = AmiLink(settings, self._sink(tracker), wants, queue_size=settings.queue_size,
-                           keep=RawEventFilter(TRACKED_EVENTS, TRACKED_VARIABLES), clock=clock)
+            link = AmiLink(settings, self._sink(settings.name, tracker), wants_with_softphones, queue_size=settings.queue_size,
+                           keep=RawEventFilter(TRACKED_EVENTS | SOFTPHONE_EVENTS, TRACKED_VARIABLES), clock=clock)
             self.lines[settings.name] = PbxLine(settings, link, tracker)
         self.control = CallControl(self.lines, self.directory, bus.publish)
+        self.softphones = SoftphoneCredentialService(self.lines, db)
+        self.presence = SoftphonePresence(db)
         self._tasks: list[SupervisedTask] = []
+        self._revocations: set[asyncio.Task[None]] = set()
 
-    def _sink(self, tracker: CallTracker) -> Callable[[list[QueueItem]], Awaitable[None]]:
+    def _sink(self, name: str, tracker: CallTracker) -> Callable[[list[QueueItem]], Awaitable[None]]:
         publish = self.bus.publish
 
         async def sink(batch: list[QueueItem]) -> None:
@@ -67,8 +80,13 @@ class CtiService:
             for item in batch:
                 if isinstance(item, Snapshot) and item.action == "CoreShowChannels":
                     await self.directory.reload()
+                elif isinstance(item, dict) and item.get("Event") in SOFTPHONE_EVENTS:
+                    await self.presence.contact_changed(self.lines[name], item)
+                    continue
                 for event in tracker.apply(item):
                     await publish(event)
+                if isinstance(item, Snapshot) and item.action == "QueueStatus":
+                    self.presence.resync_soon(self.lines[name])  # members are known now
                 await turn.pause_if_due()
 
         return sink
@@ -77,6 +95,7 @@ class CtiService:
         if not self.lines:
             return  # no PBX configured: nothing to track, pop or record
         await self.directory.reload()
+        self.bus.subscribe(SignedOut, self._signed_out)
         self.pop.subscribe()
         self.pop.worker.start()
         if self.recorder is not None:
@@ -94,6 +113,13 @@ class CtiService:
             self._tasks += [reader, consumer]
             reader.start()
             consumer.start()
+
+    async def _signed_out(self, event: SignedOut) -> None:
+        """Log-out ends the browser phone's password (off the bus: it waits on the PBX)."""
+        for user_id in event.user_ids:
+            task = asyncio.create_task(self.softphones.revoke(user_id), name=f"softphone-revoke-{user_id}")
+            self._revocations.add(task)
+            task.add_done_callback(self._revocations.discard)
 
     async def _refresh_directory(self, task: SupervisedTask) -> None:
         """New or changed agents are mapped within a minute, without waiting for a reconnect."""
@@ -118,6 +144,11 @@ class CtiService:
 
     async def stop(self) -> None:
         await self.control.close()
+        await self.presence.close()
+        for revocation in list(self._revocations):
+            with contextlib.suppress(Exception):
+                await revocation
+        await self.softphones.close()
         for task in self._tasks:
             await task.stop()
         for line in self.lines.values():

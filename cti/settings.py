@@ -33,3 +33,16 @@ class PbxSettings(Section):
         default_factory=list,
         description="the PBX queues that are this contact center's (calls to others are recorded only when one of our agents takes part); empty = every queue",
     )
+    softphone_ws_url: str | None = Field(
+        None, pattern=r"^wss?://[^\s'\";]+$",
+        description="browser softphones: the PBX's SIP-over-WebSocket URL (wss://pbx.example.com:8089/ws); unset: no browser phones",
+    )
+    softphone_domain: str | None = Field(None, description="SIP domain of browser phones' URIs (default: the WebSocket URL's host)")
+    softphone_auth_file: str = Field(
+        "pjsip_softphone.conf", pattern=r"^[A-Za-z0-9_.-]+\.conf$",
+        description="the file (included by pjsip.conf) where Frontdesk keeps browser phones' per-session auth objects",
+    )
+    softphone_offline_grace_s: float = Field(
+        4.0, ge=0, le=120,
+        description="a browser phone unregistered this long (tab closed, network lost) pauses its agent as 'phone offline'",
+    )

@@ -65,8 +65,11 @@ BUSY_PHONE = CONF_DIR / "sipp" / "uas_busy.xml"
 AMI_USERNAME = "cti"
 AMI_SECRET = "live-suite-secret"
 AGENT_EXTENSIONS = ("1001", "1002", "1003", "1004", "1005")
-# Who sits at which phone in the served site (``supervisor`` has no phone).
-STAFF_EXTENSIONS = {"agent": "1001", "agent2": "1002", "agent3": "1003", "agent4": "1004"}
+# Who sits at which phone in the served site (``supervisor`` has no phone). ``agent5`` and
+# ``agent6`` have browser softphones (WebRTC endpoints 1006, 1007: no sipp phone behind them).
+STAFF_EXTENSIONS = {"agent": "1001", "agent2": "1002", "agent3": "1003", "agent4": "1004",
+                    "agent5": "1006", "agent6": "1007"}
+SOFTPHONE_STAFF = frozenset({"agent5", "agent6"})
 QUEUES = ("support", "loadq", "sales")
 RTP_PORTS = 1000
 BOOT_TIMEOUT_S = 60
@@ -150,10 +153,16 @@ class PbxPorts:
     rtp_end: int
     phones: dict[str, int]
     customer: int
+    http: int  # Asterisk's HTTP server: the browser softphones' SIP over WebSocket
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.http}/ws"
 
     def substitutions(self, secret: str) -> dict[str, str]:
         values = {"AMI_PORT": self.ami, "SIP_PORT": self.sip, "RTP_START": self.rtp_start,
-                  "RTP_END": self.rtp_end, "CUSTOMER_PORT": self.customer, "AMI_SECRET": secret}
+                  "RTP_END": self.rtp_end, "CUSTOMER_PORT": self.customer, "AMI_SECRET": secret,
+                  "HTTP_PORT": self.http}
         values.update({f"PHONE_{ext}": port for ext, port in self.phones.items()})
         return {k: str(v) for k, v in values.items()}
 
@@ -181,7 +190,7 @@ class Pbx:
         sip = pool.take()
         rtp = pool.take(RTP_PORTS)
         self.ports = PbxPorts(ami, sip, rtp, rtp + RTP_PORTS - 1,
-                              {ext: pool.take() for ext in AGENT_EXTENSIONS}, pool.take())
+                              {ext: pool.take() for ext in AGENT_EXTENSIONS}, pool.take(), pool.take(tcp=True))
         pool.fix()
         self.conf = workdir / "conf"
         render_conf(CONF_DIR, self.conf, self.ports.substitutions(AMI_SECRET))
@@ -479,7 +488,11 @@ class Scenarios:
     def phone(self, answer_ms: int) -> Path:
         return self._file(f"uas_{answer_ms}.xml", lambda: self.generator.uas_agent(answer_ms))
 
-    def customer(self, talk_ms: int) -> Path:
+    def customer(self, talk_ms: int, speaks: bool = False) -> Path:
+        """``speaks``: the customer sends audio once answered (G.711 A-law from sipp's
+        ``g711a.pcap``, about 8 s), so a call's media can be seen flowing both ways."""
+        if speaks:
+            return self._file(f"uac_{talk_ms}_speaks.xml", lambda: speaking(self.generator.uac_customer(talk_ms)))
         return self._file(f"uac_{talk_ms}.xml", lambda: self.generator.uac_customer(talk_ms))
 
     def _file(self, name: str, make: Callable[[], str]) -> Path:
@@ -487,6 +500,18 @@ class Scenarios:
         if not path.exists():
             path.write_text(make())
         return path
+
+
+SIPP_AUDIO = Path("/usr/share/sip-tester/g711a.pcap")  # shipped with Debian's sip-tester
+
+
+def speaking(scenario: str) -> str:
+    """A customer scenario that offers A-law and plays sipp's sample audio after its ACK."""
+    scenario = scenario.replace("m=audio [media_port] RTP/AVP 0", "m=audio [media_port] RTP/AVP 8")
+    scenario = scenario.replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000")
+    play = f'  <nop><action><exec play_pcap_audio="{SIPP_AUDIO}"/></action></nop>\n'
+    head, marker, tail = scenario.partition('  <recv request="BYE"')
+    return head + play + marker + tail
 
 
 class SippProcess:
@@ -589,14 +614,15 @@ class Customers:
         self.running: list[SippProcess] = []
         self._seq = itertools.count(1)
 
-    def place(self, callers: list[Caller], talk_ms: int = 5000, rate: float | None = None) -> SippProcess:
-        """Start the calls (one after another at ``rate`` calls/s, else all at once); wait on the result."""
+    def place(self, callers: list[Caller], talk_ms: int = 5000, rate: float | None = None, speaks: bool = False) -> SippProcess:
+        """Start the calls (one after another at ``rate`` calls/s, else all at once); wait on the result.
+        ``speaks``: each customer sends audio once answered."""
         n = next(self._seq)
         csv = self.folder / f"callers-{n}.csv"
         csv.write_text("SEQUENTIAL\n" + "".join(f"{c.number};{c.dest};{c.name};\n" for c in callers))
         port = self.pbx.pool.take()
         media = self.pbx.pool.take(4)
-        args = [self.sipp, f"127.0.0.1:{self.pbx.ports.sip}", "-sf", str(self.scenarios.customer(talk_ms)),
+        args = [self.sipp, f"127.0.0.1:{self.pbx.ports.sip}", "-sf", str(self.scenarios.customer(talk_ms, speaks)),
                 "-inf", str(csv), "-i", "127.0.0.1", "-p", str(port), "-mp", str(media),
                 "-m", str(len(callers)), "-nostdin", "-max_socket", "2000"]
         args += ["-r", str(rate), "-rp", "1000"] if rate else ["-r", str(len(callers)), "-rp", "1"]
@@ -606,9 +632,9 @@ class Customers:
         self.running.append(process)
         return process
 
-    def call(self, number: str, dest: str = "8000", name: str = "", talk_ms: int = 5000) -> SippProcess:
+    def call(self, number: str, dest: str = "8000", name: str = "", talk_ms: int = 5000, speaks: bool = False) -> SippProcess:
         """One customer calls ``dest``; hangs up ``talk_ms`` after the PBX answers (unless hung up on)."""
-        return self.place([Caller(number, dest, name)], talk_ms)
+        return self.place([Caller(number, dest, name)], talk_ms, speaks=speaks)
 
     def stop_all(self) -> None:
         for process in self.running:
@@ -696,7 +722,8 @@ class Lab:
     def pbx_settings(self, **overrides: Any) -> PbxSettings:
         values: dict[str, Any] = {"name": "live", "port": self.pbx.ports.ami, "username": AMI_USERNAME,
                                   "secret": AMI_SECRET, "ping_interval": 1.0, "ping_timeout": 2.0,
-                                  "action_timeout": 5.0}
+                                  "action_timeout": 5.0, "softphone_ws_url": self.pbx.ports.ws_url,
+                                  "softphone_offline_grace_s": 2.0}
         values.update(overrides)
         return PbxSettings.model_validate(values)
 
@@ -705,9 +732,10 @@ class Lab:
         configured = self.settings.model_copy(update={"pbx": [self.pbx_settings(**pbx_overrides)]})
         services = build_services(configured)
         async with services.db.transaction() as session:
+            staff = {**STAFF, "agent3": ["agent"], "agent4": ["agent"], "agent5": ["agent"], "agent6": ["agent"]}
             users = {login: await add_user(session, login, PASSWORD, login.capitalize(), roles,
-                                           extension=STAFF_EXTENSIONS.get(login))
-                     for login, roles in {**STAFF, "agent3": ["agent"], "agent4": ["agent"]}.items()}
+                                           extension=STAFF_EXTENSIONS.get(login), softphone=login in SOFTPHONE_STAFF)
+                     for login, roles in staff.items()}
         server = TestServer(build_app(configured, services), host="127.0.0.1", port=0)
         await server.start_server()
         self.services, self._server = services, server

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.console import cti_views, home, preferences_views, recent_calls_views
+from agent_ui.console import cti_views, home, preferences_views, recent_calls_views, softphone_views
 
 
 def setup(app: web.Application) -> None:
@@ -13,3 +13,4 @@ def setup(app: web.Application) -> None:
     home.setup_routes(app)
     cti_views.setup_routes(app)
     recent_calls_views.setup_routes(app)
+    softphone_views.setup_routes(app)

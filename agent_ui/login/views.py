@@ -14,6 +14,7 @@ from agent_ui.base.rendering import render
 from agent_ui.base.sessions import COOKIE_NAME
 from agent_ui.login.limiter import LOGIN_LIMITER
 from core.errors import TooManyRequests
+from core.events import SignedOut
 from core.users import authenticate
 
 HOME = "/queue"
@@ -89,6 +90,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if cookie:
         async with request.app[SERVICES].db.transaction() as session:
             await request.app[SESSIONS].close(session, cookie)
+        who = signed_in(request)
+        if who is not None:
+            await request.app[SERVICES].bus.publish(SignedOut((who.user.id,)))
     response = web.HTTPSeeOther("/login")
     request.app[SESSIONS].clear_cookie(response)
     raise response

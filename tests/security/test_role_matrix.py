@@ -30,6 +30,7 @@ PUBLIC: dict[str, str] = {
     "GET /static/{name}": "scripts and styles",
     "GET /password/reset": "a one-time password link's page: 404 unless the link is valid, names only its person",
     "POST /password/reset": "sets a password only with a valid one-time link (Origin-checked)",
+    "GET /static/vendor/{name}": "third-party scripts shipped as they are (the softphone's JsSIP) and their licences",
 }
 
 # Routes only some roles may use ("supervisor", "ops", "admin": the personas allowed; an
