@@ -72,6 +72,7 @@ def changes_of(form: dict[str, str]) -> dict[str, Any]:
     }
     for field in ("extension", "pbx_interface", "language", "email", "mobile", "working_hours"):
         changes[field] = form.get(field, "").strip() or None
+    changes["softphone"] = bool(form.get("softphone"))
     return changes
 
 
@@ -85,7 +86,7 @@ def form_values(user: User | None, form: dict[str, str] | None = None) -> dict[s
     return {"login": user.login, "display_name": user.display_name, "roles": list(user.roles or []),
             "skill_rows": skill_rows(list(user.skills or [])), "extension": user.extension,
             "pbx_interface": user.pbx_interface, "language": user.language, "email": user.email,
-            "mobile": user.mobile, "working_hours": user.working_hours}
+            "mobile": user.mobile, "working_hours": user.working_hours, "softphone": user.softphone}
 
 
 def _page(request: web.Request, user: User | None, values: dict[str, Any], errors: dict[str, str] | None = None,

@@ -68,9 +68,9 @@ async def test_an_admin_adds_an_agent_with_skills_and_an_extension(site: WebSite
     await form(admin, "/admin/users/new", {
         "login": "lucia", "password": "long enough pw", "display_name": "Lucía", "role_agent": "1",
         "skill_0": "billing", "level_0": "3", "skill_1": "refunds", "level_1": "1", "extension": "1042",
-        "language": "es", "working_hours": "Mon-Fri 09:00-17:00, sat 10:00-14:00"})
+        "language": "es", "working_hours": "Mon-Fri 09:00-17:00, sat 10:00-14:00", "softphone": "1"})
     lucia = await person(site, "lucia")
-    assert lucia.skills == ["billing:3", "refunds"] and lucia.roles == ["agent"]
+    assert lucia.skills == ["billing:3", "refunds"] and lucia.roles == ["agent"] and lucia.softphone
     assert (lucia.extension, lucia.pbx_interface, lucia.language) == ("1042", "PJSIP/1042", "es")
     assert lucia.working_hours == "mon-fri 09:00-17:00, sat 10:00-14:00"
     await site.login("lucia", "long enough pw")
@@ -81,6 +81,7 @@ async def test_an_admin_adds_an_agent_with_skills_and_an_extension(site: WebSite
     lucia = await person(site, "lucia")
     assert lucia.roles == ["agent", "supervisor"] and lucia.skills == ["billing:5"]
     assert (lucia.extension, lucia.pbx_interface, lucia.display_name) == (None, "SIP/lucia", "Lucía G.")
+    assert not lucia.softphone  # the box left unticked: a desk phone again
     async with site.services.db.session() as session:
         actions = [a.action for a in (await session.execute(
             select(AuditLog).where(AuditLog.entity == "user", AuditLog.entity_id == str(lucia.id)))).scalars()]
