@@ -50,7 +50,8 @@
     problems.forEach((problem) => {
       const slot = problem.field && composer.querySelector('.field-error[data-field="' + problem.field + '"]');
       if (!slot) return;
-      const value = problem.value ? " (" + problem.value + ")" : "";
+      let value = problem.value ? " (" + problem.value + ")" : "";
+      if (problem.field === "attachments" && details.max_bytes) value = " (≤ " + (details.max_bytes / 1e6).toFixed(1) + " MB)";
       slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + (data.message || words.error) + value;
       const input = form.elements[problem.field];
       if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
@@ -230,6 +231,17 @@
     saveTimer = setTimeout(saveDraft, 800);
   }
 
+  // Leaving the page (a reload, another ticket) within the debounce still keeps the last words.
+  function saveOnLeave() {
+    if (saveTimer === null || sending) return;
+    clearTimeout(saveTimer);
+    saveTimer = null;
+    fetch(base + "/reply-draft", {
+      method: "PUT", credentials: "same-origin", keepalive: true,
+      headers: { "X-CSRF-Token": token, "Content-Type": "application/json" }, body: JSON.stringify(draftNow()),
+    });
+  }
+
   async function restoreDraft() {
     const result = await call("GET", base + "/reply-draft");
     const draft = result.ok && result.data.draft;
@@ -244,6 +256,7 @@
 
   async function discardDraft() {
     clearTimeout(saveTimer);
+    saveTimer = null;
     await call("DELETE", base + "/reply-draft");
     window.location.reload();
   }
@@ -253,6 +266,7 @@
     event.preventDefault();
     clearErrors();
     clearTimeout(saveTimer);
+    saveTimer = null;
     sending = true;
     say(words.sending);
     const data = new FormData(form);
@@ -279,6 +293,7 @@
   form.addEventListener("input", (event) => { if (event.target.type !== "file") saveSoon(); });
   form.addEventListener("submit", send);
   document.getElementById("discard-draft").addEventListener("click", discardDraft);
+  window.addEventListener("pagehide", saveOnLeave);
   restoreDraft();
   // A ticket with no suggestions stored (a call or web ticket) gets them from its thread now.
   if (!templateList.querySelector(".use-template")) searchTemplates(false);
