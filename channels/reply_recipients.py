@@ -1,7 +1,7 @@
 """Who a reply goes to: one To address, and Cc and Bcc lists, each checked before anything is queued.
 
-Agents type addresses the way mail programs accept them (``a@x.com, b@y.com`` or one per
-line, with ``;`` too), so lists are split here rather than in the browser. Every address must
+Agents type Cc and Bcc the way mail programs accept them (``a@x.com, b@y.com``, with ``;``
+or spaces too), so lists are split here rather than in the browser; To stays one address. Every address must
 be one plain addr-spec (``channels.addresses.is_addr_spec``): no display names and no line
 separators, so nothing typed can add a header. Every bad address is reported at once, each
 with the field it is in, so the composer can mark the field rather than make the agent guess.
@@ -14,7 +14,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from channels.addresses import is_addr_spec
+from channels.addresses import is_addr_spec, recipient_address, refuse_line_separators
 from core.errors import InvalidInput
 
 # A reply to a crowd is a mailing, not support: keep copies to a number a person types.
@@ -44,20 +44,21 @@ def _problem(field: str, value: str, message: str) -> dict[str, str]:
 
 def check_recipients(to: str | None, cc: str | Iterable[str] | None = None,
                      bcc: str | Iterable[str] | None = None) -> ReplyRecipients:
-    """The checked recipients, or ``InvalidInput`` listing every bad address with its field
-    (``details.field`` is the first field with a problem; ``details.errors`` has them all)."""
+    """The checked recipients, or ``InvalidInput``.
+
+    To is exactly one address, as it always was (``details`` then just name the field). A line
+    separator anywhere is refused before any splitting, naming its field. Cc and Bcc report every
+    bad address at once: ``details.field`` is the first field with a problem and
+    ``details.errors`` lists each bad address with its field."""
+    chosen = recipient_address(to, "to") if to is not None else None
+    texts = {field: [value] if isinstance(value, str) else list(value or []) for field, value in (("cc", cc), ("bcc", bcc))}
+    for field, values in texts.items():
+        for value in values:
+            refuse_line_separators({field: value})
     problems: list[dict[str, str]] = []
-    chosen: str | None = None
-    to_list = split_addresses(to)
-    if len(to_list) > 1:
-        problems.append(_problem("to", to or "", "give one address in To; put the others in Cc"))
-    elif to_list:
-        chosen = to_list[0]
-        if not is_addr_spec(chosen):
-            problems.append(_problem("to", chosen, "not an email address (name@example.com)"))
     lists: dict[str, list[str]] = {}
-    for field, value in (("cc", cc), ("bcc", bcc)):
-        addresses = split_addresses(value)
+    for field, values in texts.items():
+        addresses = split_addresses(values)
         for address in addresses:
             if not is_addr_spec(address):
                 problems.append(_problem(field, address, "not an email address (name@example.com)"))

@@ -46,10 +46,16 @@ def test_recipients_are_split_lowered_deduplicated_and_checked_per_field() -> No
     checked = check_recipients("Ana@Example.com", ["b@example.com; C@example.com", "b@example.com"], "ana@example.com d@example.com")
     assert checked.to == "Ana@Example.com"
     assert checked.cc == ("b@example.com", "c@example.com") and checked.bcc == ("d@example.com",)
+    with pytest.raises(InvalidInput) as one_to:
+        check_recipients("a@example.com, b@example.com")
+    assert one_to.value.details == {"field": "to"}
     with pytest.raises(InvalidInput) as refused:
-        check_recipients("a@example.com, b@example.com", "Boss <boss@example.com>", "x@")
-    fields = [e["field"] for e in refused.value.details["errors"]]
-    assert refused.value.details["field"] == "to" and fields[0] == "to" and "cc" in fields and "bcc" in fields
+        check_recipients("a@example.com", "Boss <boss@example.com>", "x@")
+    assert [(e["field"], e["value"]) for e in refused.value.details["errors"]] == [
+        ("cc", "Boss"), ("cc", "<boss@example.com>"), ("bcc", "x@")]
+    with pytest.raises(InvalidInput) as injected:
+        check_recipients(None, None, ["ok@example.com\u2028Bcc: x@evil.example"])
+    assert injected.value.details == {"field": "bcc"}
     with pytest.raises(InvalidInput) as crowd:
         check_recipients(None, [f"p{n}@example.com" for n in range(MAX_COPIES + 1)])
     assert crowd.value.details["field"] == "cc"
