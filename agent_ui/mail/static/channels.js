@@ -4,8 +4,8 @@
  * becomes HTML. This script only moves text between the page and those endpoints:
  *   - the template picker: search, "suggest again", pick → the rendered template fills the form;
  *   - knowledge articles: search, insert the text or the public link at the cursor;
- *   - the toolbar: puts the simple markup (**bold**, *italic*, - list, 1. list, > quote,
- *     [text](url)) around the selection;
+ *   - the toolbar (and Ctrl+B, Ctrl+I): puts the simple markup (**bold**, *italic*, - list,
+ *     1. list, > quote, [text](url)) around the selection; Ctrl+Enter sends;
  *   - the draft: saved a moment after each change, restored on load, gone once sent;
  *   - sending: the form with its files as multipart; a refusal is shown at the field it names.
  * Without this script the form still posts (and redirects back to the ticket). */
@@ -287,6 +287,14 @@
   templateQuery.addEventListener("input", () => { clearTimeout(templateTimer); templateTimer = setTimeout(() => searchTemplates(false), 250); });
   templateQuery.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); searchTemplates(false); } });
   document.getElementById("recompute-suggestions").addEventListener("click", () => searchTemplates(true));
+  // The whole set on first use of the search box (the page shows only what was suggested).
+  templateQuery.addEventListener("focus", () => searchTemplates(false), { once: true });
+  body.addEventListener("keydown", (e) => {
+    if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+    const key = e.key.toLowerCase();
+    if (key === "b" || key === "i") { e.preventDefault(); format(key === "b" ? "bold" : "italic"); }
+    else if (key === "enter") { e.preventDefault(); form.requestSubmit(); }
+  });
   let articleTimer = null;
   articleQuery.addEventListener("input", () => { clearTimeout(articleTimer); articleTimer = setTimeout(searchArticles, 250); });
   articleQuery.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); searchArticles(); } });
