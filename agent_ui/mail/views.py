@@ -8,7 +8,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from agent_ui.base.identity import actor_of
-from agent_ui.base.inputs import as_int, optional_str, path_int, read_json
+from agent_ui.base.inputs import as_int, optional_str, path_int, read_form, read_json
 from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
 from agent_ui.mail.reply_upload import read_reply_upload
@@ -56,7 +56,9 @@ def _draft(data: dict[str, Any], files: list[OutgoingFile] | None = None) -> Rep
 
 
 async def _posted_draft(request: web.Request) -> ReplyDraft:
-    """A reply as JSON (no files) or as a multipart form (with files)."""
+    """A reply as JSON or a plain form (no files), or as a multipart form (with files)."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        return _draft(dict(await read_form(request, "ReplyDraft")))
     if request.content_type != "multipart/form-data":
         return _draft(await read_json(request, "ReplyDraft"))
     limit = _channel(request).replies.max_attachment_bytes

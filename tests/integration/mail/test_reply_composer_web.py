@@ -170,3 +170,6 @@ async def test_the_form_without_javascript_sends_with_files(site: WebSite) -> No
         row = (await session.execute(select(OutboxMessage).where(OutboxMessage.dedup_key.like("reply:%")))).scalar_one()
     payload: dict[str, Any] = row.payload
     assert payload["html"] == "<ul><li>one</li><li>two</li></ul>" and payload["attachments"] == 1
+    plain = await agent.http.post(f"/tickets/{ticket_id}/reply", allow_redirects=False, data={
+        "csrf_token": agent.csrf_token or "", "subject": "Re", "body": "plain form", "cc": "boss@example.com"})
+    assert plain.status == 303, await plain.text()
