@@ -1,4 +1,4 @@
-"""Attachments of received mail, handed out as downloads of a safe type."""
+"""Attachments of received mail and of our replies, handed out as downloads of a safe type."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def safe_type(content_type: str) -> str:
 
 
 async def attachment_download(session: AsyncSession, desk: TicketDesk, actor: Actor, entry_id: int, index: int) -> Download:
-    """The ``index``-th attachment of the mail behind a timeline entry (who may see the ticket may download)."""
+    """The ``index``-th attachment of the mail behind a timeline entry, received or sent (who may
+    see the ticket may download)."""
     entry = await session.get(TimelineEntry, entry_id)
     if entry is None:
         raise NotFound("no such timeline entry", {"id": entry_id})

@@ -217,14 +217,14 @@ class _Walk:
         if not filename and ctype.startswith("text/") and disposition != "attachment":
             return  # a second text alternative (e.g. text/enriched): the first one is kept
         content_id = normalize_message_id(raw_header(part, "Content-ID") or "") if raw_header(part, "Content-ID") else None
-        self.attachments.append(ParsedAttachment(_safe_filename(filename or _default_name(ctype)), ctype, data, content_id))
+        self.attachments.append(ParsedAttachment(safe_filename(filename or _default_name(ctype)), ctype, data, content_id))
 
 
 def _default_name(ctype: str) -> str:
     return "attachment." + (ctype.split("/", 1)[1] if "/" in ctype else "bin")
 
 
-def _safe_filename(name: str) -> str:
+def safe_filename(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch >= " " and ch != "\x7f" and ch not in LINE_SEPARATORS).strip().strip(".")
     return (name or "attachment")[:300]

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.addresses import recipient_address, refuse_line_separators
-from channels.records import MailMessage
+from channels.records import MailAttachment, MailMessage
 from channels.settings import SmtpSettings
 from core.clock import Clock
 from core.db import Database
@@ -81,12 +81,29 @@ def compose_outgoing(
     references: list[str] | None = None,
     extra_headers: dict[str, str] | None = None,
     payload: dict[str, Any] | None = None,
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
+    html: str | None = None,
+    attachments: list[MailAttachment] | None = None,
 ) -> QueuedMail:
     """The outbox row and our record of the outgoing message (not yet added).
 
-    InvalidInput when a header would carry a line separator or the recipient is not exactly one address.
+    ``cc`` becomes the Cc header; ``bcc`` goes in the row's payload, for the SMTP envelope only;
+    ``html`` (already sanitised) is sent as the alternative to ``body``; ``attachments`` are
+    stored with our record of the message, where the delivery reads them.
+
+    InvalidInput when a header would carry a line separator or an address is not exactly one address.
     """
     headers: dict[str, str] = dict(extra_headers or {})
+    payload = dict(payload or {})
+    if cc:
+        headers["Cc"] = ", ".join(recipient_address(a, "cc") for a in cc)
+    if bcc:
+        payload["bcc"] = [recipient_address(a, "bcc") for a in bcc]
+    if html:
+        payload["html"] = html
+    if attachments:
+        payload["attachments"] = len(attachments)
     if ticket is not None:
         subject = tag_subject(subject, ticket)
     message_id = make_msgid(domain=domain)
@@ -105,7 +122,7 @@ def compose_outgoing(
         subject=subject[:500],
         body=body,
         headers=headers,
-        payload=payload or {},
+        payload=payload,
         ticket_id=ticket.id if ticket else None,
         dedup_key=dedup_key[:300],
         status=OutboxStatus.PENDING.value,
@@ -119,8 +136,9 @@ def compose_outgoing(
         ticket_id=ticket.id if ticket else None,
         sender="",
         subject=subject[:500],
-        size=len(body.encode("utf-8")),
+        size=len(body.encode("utf-8")) + len((html or "").encode("utf-8")) + sum(a.size for a in attachments or []),
         created_at=now,
+        attachments=list(attachments or []),
     )
     return QueuedMail(outbox, record, message_id)
 

@@ -59,7 +59,7 @@ class EmailChannel:
     def __init__(self, services: EmailServices) -> None:
         self.services = services
         settings = services.settings
-        self.delivery = SmtpDelivery(settings.smtp, settings.mailboxes, services.clock)
+        self.delivery = SmtpDelivery(settings.smtp, settings.mailboxes, services.clock, services.db)
         self.outbox = OutboxWorker(
             services.db,
             "email",

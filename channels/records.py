@@ -124,3 +124,24 @@ class QuarantinedMail(Base):
     message_row_id: Mapped[int | None] = mapped_column(ForeignKey("mail_messages.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+
+
+class SavedReplyDraft(Base):
+    """What an agent has typed in a ticket's reply composer, kept across reloads until sent.
+
+    One per ticket and person: two agents on one ticket each keep their own. Attachments are
+    not kept (files stay in the browser until the reply is sent)."""
+
+    __tablename__ = "reply_drafts"
+    __table_args__ = (UniqueConstraint("ticket_id", "user_id", name="uq_reply_drafts_ticket_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    to: Mapped[str] = mapped_column(String(320), default="")
+    cc: Mapped[str] = mapped_column(String(4000), default="")
+    bcc: Mapped[str] = mapped_column(String(4000), default="")
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    template_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -75,6 +75,9 @@ class SmtpSettings(Section):
     from_name: str = "Support"
     message_id_domain: str | None = Field(None, description="domain of our Message-IDs (default: from_address's)")
     timeout: float = Field(30.0, gt=0)
+    max_attachment_bytes: int = Field(
+        10_000_000, ge=0, description="most bytes of files an agent may attach to one reply, all files together"
+    )
 
     @field_validator("from_address")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -20,21 +21,41 @@ from channels.addresses import has_line_separator, is_addr_spec
 from channels.imap import connect, tls_context
 from channels.outbox import PermanentFailure, TemporaryFailure
 from channels.outgoing import domain_of
+from channels.reply_attachments import OutgoingFile, files_of_message
+from channels.reply_formatting import as_email_html
 from channels.settings import MailboxSettings, SmtpSettings
 from core.clock import Clock
+from core.db import Database
 from core.records import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 # Headers a row may carry; anything else in ``headers`` is ignored rather than sent.
-_ALLOWED_HEADERS = ("Message-ID", "In-Reply-To", "References", "Auto-Submitted", "X-Loop", "Reply-To", "X-Auto-Response-Suppress")
+_ALLOWED_HEADERS = ("Message-ID", "In-Reply-To", "References", "Auto-Submitted", "X-Loop", "Reply-To",
+                    "X-Auto-Response-Suppress", "Cc")
 
 
-def build_message(row: OutboxMessage, smtp: SmtpSettings, clock: Clock) -> EmailMessage:
-    """The MIME message for an outbox row.
+def copies_of(row: OutboxMessage) -> tuple[list[str], list[str]]:
+    """The row's Cc (a header) and Bcc (the envelope only) addresses."""
+    cc = [a.strip() for a in str((row.headers or {}).get("Cc") or "").split(",") if a.strip()]
+    bcc = [str(a).strip() for a in (row.payload or {}).get("bcc") or [] if str(a).strip()]
+    return cc, bcc
 
-    PermanentFailure when a header carries any line separator or the recipient is not one
-    address: the last gate, for rows written by any service (replies, acknowledgements, alerts).
+
+def envelope_recipients(row: OutboxMessage) -> list[str]:
+    """Everyone the SMTP server is asked to deliver to: To, Cc and Bcc (Bcc is in no header)."""
+    cc, bcc = copies_of(row)
+    return list(dict.fromkeys([row.recipient.strip(), *cc, *bcc]))
+
+
+def build_message(row: OutboxMessage, smtp: SmtpSettings, clock: Clock,
+                  attachments: Sequence[OutgoingFile] = ()) -> EmailMessage:
+    """The MIME message for an outbox row: plain text, or plain text with its HTML alternative
+    (``payload["html"]``, sanitised when the reply was composed), then the attachments.
+
+    PermanentFailure when a header carries any line separator or an address (To, Cc, Bcc) is
+    not one plain address: the last gate, for rows written by any service (replies,
+    acknowledgements, alerts).
     """
     values = {"To": row.recipient, "Subject": row.subject}
     for name in _ALLOWED_HEADERS:
@@ -46,6 +67,8 @@ def build_message(row: OutboxMessage, smtp: SmtpSettings, clock: Clock) -> Email
             raise PermanentFailure(f"line break in the {name} header refused")
     if not is_addr_spec(row.recipient.strip()):
         raise PermanentFailure("the recipient is not exactly one email address")
+    if not all(is_addr_spec(a) for group in copies_of(row) for a in group):
+        raise PermanentFailure("a Cc or Bcc address is not exactly one email address")
     msg = EmailMessage()
     msg["From"] = formataddr((smtp.from_name, smtp.from_address))
     msg["Date"] = format_datetime(clock.now())
@@ -55,6 +78,13 @@ def build_message(row: OutboxMessage, smtp: SmtpSettings, clock: Clock) -> Email
     for name, value in values.items():
         msg[name] = value
     msg.set_content(row.body or "", charset="utf-8")
+    html = (row.payload or {}).get("html")
+    if html:
+        msg.add_alternative(as_email_html(str(html)), subtype="html", charset="utf-8")
+    for file in attachments:
+        maintype, _, subtype = file.content_type.partition("/")
+        msg.add_attachment(file.data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                           filename=file.filename)
     return msg
 
 
@@ -77,14 +107,16 @@ CORRESPONDENCE_KINDS = frozenset({"reply", "acknowledgement"})
 class SmtpDelivery:
     """The outbox's ``deliver`` for the email channel."""
 
-    def __init__(self, smtp: SmtpSettings, mailboxes: list[MailboxSettings], clock: Clock) -> None:
+    def __init__(self, smtp: SmtpSettings, mailboxes: list[MailboxSettings], clock: Clock,
+                 db: Database | None = None) -> None:
         self.smtp = smtp
+        self.db = db  # where a reply's attachments are read from
         self.mailboxes = {m.name: m for m in mailboxes}
         self.default_mailbox = mailboxes[0] if mailboxes else None
         self.clock = clock
 
     async def __call__(self, row: OutboxMessage) -> None:
-        msg = build_message(row, self.smtp, self.clock)
+        msg = build_message(row, self.smtp, self.clock, await self._attachments(row))
         s = self.smtp
         try:
             await aiosmtplib.send(
@@ -97,10 +129,22 @@ class SmtpDelivery:
                 start_tls=True if s.security == "starttls" else False,
                 tls_context=tls_context(s.ca_file) if s.security != "plain" else None,
                 timeout=s.timeout,
+                recipients=envelope_recipients(row),
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise classify(exc) from exc
         await self.keep_sent_copy(row, msg)
+
+    async def _attachments(self, row: OutboxMessage) -> list[OutgoingFile]:
+        """The files stored with the reply (none for mail that had none, or without a database)."""
+        message_id = (row.headers or {}).get("Message-ID")
+        if not (row.payload or {}).get("attachments") or self.db is None or not message_id:
+            return []
+        async with self.db.session() as session:
+            files = await files_of_message(session, str(message_id))
+        if len(files) != int((row.payload or {})["attachments"]):
+            raise TemporaryFailure("the reply's attachments are not all stored yet")
+        return files
 
     async def keep_sent_copy(self, row: OutboxMessage, msg: EmailMessage) -> None:
         """Append customer correspondence to the mailbox's Sent folder.

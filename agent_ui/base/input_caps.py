@@ -75,7 +75,10 @@ CAPS: dict[str, dict[str, int]] = {
     "PasswordChange": {"current": PASSWORD_CAP, "new": PASSWORD_CAP, "repeat": PASSWORD_CAP, "token": 100},
     "TokenDraft": {"name": column_length(ApiToken.name), "login": column_length(User.login), "password": PASSWORD_CAP},
     # A reply's subject gets the ticket's tag ("[#1042] ") in front before it is stored.
-    "ReplyDraft": {"subject": _SUBJECT - 20, "body": MAX_BODY_CHARS, "to": column_length(User.email)},
+    "ReplyDraft": {"subject": _SUBJECT - 20, "body": MAX_BODY_CHARS, "to": column_length(User.email),
+                   "cc": 4000, "bcc": 4000, "format": 20, "template_id": 25, "csrf_token": 200},
+    "ComposerDraft": {"subject": _SUBJECT - 20, "body": MAX_BODY_CHARS, "to": column_length(User.email),
+                      "cc": 4000, "bcc": 4000},
     "TemplateDraft": model_caps(TemplateDraft),
     "ArticleDraft": model_caps(ArticleDraft),
     "CallerDraft": {"name": column_length(Customer.name), "number": RAW_PHONE_CAP},

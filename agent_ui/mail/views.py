@@ -11,11 +11,13 @@ from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, optional_str, path_int, read_form, read_json
 from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
+from agent_ui.mail.reply_upload import read_reply_upload
 from channels.attachments import attachment_download
 from channels.ingest import IngestResult
 from channels.plugin import EMAIL_CHANNEL, EmailChannel
 from channels.quarantine import quarantine_dict
 from channels.replies import ReplyDraft
+from channels.reply_attachments import OutgoingFile
 from core.errors import InvalidInput, Unavailable
 from routing import entry_dict
 
@@ -27,14 +29,42 @@ def _channel(request: web.Request) -> EmailChannel:
     return channel
 
 
-def _draft(data: dict[str, Any]) -> ReplyDraft:
+def _addresses(data: dict[str, Any], name: str) -> list[str]:
+    """Cc/Bcc as typed ("a@x, b@y") or as a JSON list of addresses."""
+    value = data.get(name)
+    if value is None or value == "":
+        return []
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    if isinstance(value, str):
+        return [value]
+    raise InvalidInput(f"{name} must be a string or a list of strings", {"field": name})
+
+
+def _draft(data: dict[str, Any], files: list[OutgoingFile] | None = None) -> ReplyDraft:
     template = data.get("template_id")
     return ReplyDraft(
         subject=optional_str(data, "subject") or "",
         body=optional_str(data, "body") or "",
         template_id=as_int(template, "template_id") if template not in (None, "") else None,
         to=optional_str(data, "to") or None,
+        cc=_addresses(data, "cc"),
+        bcc=_addresses(data, "bcc"),
+        format=optional_str(data, "format") or "plain",
+        attachments=files or [],
     )
+
+
+async def _posted_draft(request: web.Request) -> ReplyDraft:
+    """A reply as JSON or a plain form (no files), or as a multipart form (with files)."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        return _draft(dict(await read_form(request, "ReplyDraft")))
+    if request.content_type != "multipart/form-data":
+        return _draft(await read_json(request, "ReplyDraft"))
+    limit = _channel(request).replies.max_attachment_bytes
+    fields, files = await read_reply_upload(request, "ReplyDraft", limit)
+    data: dict[str, Any] = {k: (v if k in ("cc", "bcc") else v[-1]) for k, v in fields.items()}
+    return _draft(data, files)
 
 
 def _result(result: IngestResult) -> dict[str, Any]:
@@ -66,7 +96,7 @@ async def reply_preview(request: web.Request) -> web.Response:
 
 async def send_reply(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    draft = _draft(await read_json(request, "ReplyDraft"))
+    draft = await _posted_draft(request)
     sent = await _channel(request).replies.send(actor, path_int(request, "ticket_id"), draft)
     return web.json_response(
         {"entry": entry_dict(sent.entry), "outbox_id": sent.outbox_id, "message_id": sent.message_id}, status=201
@@ -77,8 +107,7 @@ async def reply_form(request: web.Request) -> web.StreamResponse:
     """POST /tickets/{id}/reply from the composer without JavaScript."""
     actor = actor_of(request)
     ticket_id = path_int(request, "ticket_id")
-    form = await read_form(request, "ReplyDraft")
-    await _channel(request).replies.send(actor, ticket_id, _draft(form))
+    await _channel(request).replies.send(actor, ticket_id, await _posted_draft(request))
     raise web.HTTPSeeOther(f"/tickets/{ticket_id}")
 
 
