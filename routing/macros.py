@@ -13,16 +13,17 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import column, or_, select, table
+from sqlalchemy import column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
 from core.auth import Actor
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.records import Role
 from routing import ticket_actions
 from routing.desk import TicketDesk
 from routing.records import Macro
+from routing.shared_or_own import may_change, visible, visible_to
 from routing.ticket_actions import TicketActions, read_actions
 
 MAX_MACROS_PER_OWNER = 200
@@ -76,24 +77,14 @@ def _actions_of(macro: Macro) -> TicketActions:
     return read_actions(macro.actions or {})
 
 
-def _may_change(actor: Actor, macro: Macro) -> None:
-    if macro.owner_id is None:
-        actor.require(Role.ADMIN, Role.OPS)
-    elif macro.owner_id != actor.user_id:
-        raise Forbidden("this is someone else's macro", {"id": macro.id})
 
 
 async def list_macros(session: AsyncSession, actor: Actor) -> list[Macro]:
     """The shared macros and the person's own, by name."""
-    stmt = select(Macro).where(or_(Macro.owner_id.is_(None), Macro.owner_id == actor.user_id))
+    stmt = select(Macro).where(visible_to(actor, Macro.owner_id))
     return list(await session.scalars(stmt.order_by(Macro.name, Macro.id)))
 
 
-async def _visible(session: AsyncSession, actor: Actor, macro_id: int) -> Macro:
-    macro = await session.get(Macro, macro_id)
-    if macro is None or macro.owner_id not in (None, actor.user_id):
-        raise NotFound("no such macro", {"id": macro_id})
-    return macro
 
 
 async def _check(session: AsyncSession, draft: MacroDraft) -> dict[str, Any]:
@@ -123,8 +114,8 @@ async def create_macro(session: AsyncSession, actor: Actor, draft: MacroDraft, n
 
 async def change_macro(session: AsyncSession, actor: Actor, macro_id: int, draft: MacroDraft, now: Any) -> Macro:
     """Rename it or change what it does; whether it is shared stays as it was made."""
-    macro = await _visible(session, actor, macro_id)
-    _may_change(actor, macro)
+    macro = await visible(session, actor, Macro, macro_id, "no such macro")
+    may_change(actor, macro, "this is someone else's macro")
     before = macro_dict(macro)
     macro.name, macro.actions, macro.updated_at = draft.name, await _check(session, draft), now
     record_change(session, actor, "macro.change", "macro", macro.id, before, macro_dict(macro))
@@ -132,22 +123,22 @@ async def change_macro(session: AsyncSession, actor: Actor, macro_id: int, draft
 
 
 async def delete_macro(session: AsyncSession, actor: Actor, macro_id: int) -> None:
-    macro = await _visible(session, actor, macro_id)
-    _may_change(actor, macro)
+    macro = await visible(session, actor, Macro, macro_id, "no such macro")
+    may_change(actor, macro, "this is someone else's macro")
     record_change(session, actor, "macro.delete", "macro", macro.id, macro_dict(macro), None)
     await session.delete(macro)
 
 
 async def preview(desk: TicketDesk, session: AsyncSession, actor: Actor, macro_id: int, ticket_id: int) -> MacroOutcome:
     """What applying the macro to the ticket would change; nothing is written."""
-    macro = await _visible(session, actor, macro_id)
+    macro = await visible(session, actor, Macro, macro_id, "no such macro")
     changes = await ticket_actions.plan(desk, session, actor, ticket_id, _actions_of(macro))
     return MacroOutcome(macro.id, ticket_id, changes, (macro.actions or {}).get("template_id"))
 
 
 async def apply(desk: TicketDesk, session: AsyncSession, actor: Actor, macro_id: int, ticket_id: int) -> MacroOutcome:
     """Apply the macro's actions in the caller's transaction (each one audited, on the timeline)."""
-    macro = await _visible(session, actor, macro_id)
+    macro = await visible(session, actor, Macro, macro_id, "no such macro")
     changes = await ticket_actions.apply(desk, session, actor, ticket_id, _actions_of(macro))
     return MacroOutcome(macro.id, ticket_id, changes, (macro.actions or {}).get("template_id"))
 

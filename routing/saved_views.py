@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
 from core.auth import Actor
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.records import Role
 from routing.records import SavedView
+from routing.shared_or_own import may_change, visible, visible_to
 
 MAX_VIEWS_PER_OWNER = 100
 
@@ -34,24 +35,14 @@ def _name(text: str) -> str:
     return name
 
 
-def _may_change(actor: Actor, view: SavedView) -> None:
-    if view.owner_id is None:
-        actor.require(Role.ADMIN, Role.OPS)
-    elif view.owner_id != actor.user_id:
-        raise Forbidden("this is someone else's view", {"id": view.id})
 
 
 async def list_views(session: AsyncSession, actor: Actor) -> list[SavedView]:
     """Shared views first, then the person's own, each by name."""
-    stmt = select(SavedView).where(or_(SavedView.owner_id.is_(None), SavedView.owner_id == actor.user_id))
+    stmt = select(SavedView).where(visible_to(actor, SavedView.owner_id))
     return list(await session.scalars(stmt.order_by(SavedView.owner_id.is_not(None), SavedView.name, SavedView.id)))
 
 
-async def _visible(session: AsyncSession, actor: Actor, view_id: int) -> SavedView:
-    view = await session.get(SavedView, view_id)
-    if view is None or view.owner_id not in (None, actor.user_id):
-        raise NotFound("no such view", {"id": view_id})
-    return view
 
 
 async def save_view(session: AsyncSession, actor: Actor, name: str, query: Mapping[str, str], shared: bool,
@@ -72,8 +63,8 @@ async def save_view(session: AsyncSession, actor: Actor, name: str, query: Mappi
 
 
 async def rename_view(session: AsyncSession, actor: Actor, view_id: int, name: str) -> SavedView:
-    view = await _visible(session, actor, view_id)
-    _may_change(actor, view)
+    view = await visible(session, actor, SavedView, view_id, "no such view")
+    may_change(actor, view, "this is someone else's view")
     before = view.name
     view.name = _name(name)
     record_change(session, actor, "view.rename", "saved_view", view.id, {"name": before}, {"name": view.name})
@@ -81,8 +72,8 @@ async def rename_view(session: AsyncSession, actor: Actor, view_id: int, name: s
 
 
 async def delete_view(session: AsyncSession, actor: Actor, view_id: int) -> None:
-    view = await _visible(session, actor, view_id)
-    _may_change(actor, view)
+    view = await visible(session, actor, SavedView, view_id, "no such view")
+    may_change(actor, view, "this is someone else's view")
     record_change(session, actor, "view.delete", "saved_view", view.id, view_dict(view), None)
     await session.delete(view)
 
