@@ -1,11 +1,12 @@
-"""The public help centre: published knowledge articles, no sign-in."""
+"""The public help centre: published knowledge articles and the request form, no sign-in."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.help import views
+from agent_ui.help import request_views, views
 
 
 def setup(app: web.Application) -> None:
+    request_views.setup_routes(app)  # /help/new before /help/{id}
     views.setup_routes(app)

@@ -19,7 +19,7 @@ from knowledge.articles import (
 
 # -- public help pages ------------------------------------------------------------------
 
-def _help_language(request: web.Request) -> dict[str, str]:
+def help_language(request: web.Request) -> dict[str, str]:
     """``?lang=es`` picks the help centre's language (the page's words and the articles); without
     it the page speaks the person's or the browser's language."""
     asked = request.query.get("lang")
@@ -31,7 +31,7 @@ def _help_language(request: web.Request) -> dict[str, str]:
 
 async def help_index(request: web.Request) -> web.Response:
     query = request.query.get("q", "")[:200]
-    language = _help_language(request)
+    language = help_language(request)
     async with request.app[SERVICES].db.session() as session:
         articles = await search_articles(session, None, query, language.get("help_lang"))
     return render("knowledge/help.html", request, {"query": query, "articles": articles, **language})
@@ -40,7 +40,7 @@ async def help_index(request: web.Request) -> web.Response:
 async def help_article(request: web.Request) -> web.Response:
     async with request.app[SERVICES].db.session() as session:
         article = await get_article(session, None, path_int(request, "id"))
-        return render("knowledge/help_article.html", request, {"article": article, **_help_language(request)})
+        return render("knowledge/help_article.html", request, {"article": article, **help_language(request)})
 
 
 async def public_articles(request: web.Request) -> web.Response:
