@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.customer_requests import CustomerRequests
+from channels.customer_sign_in import CustomerSignIn
 from channels.imap import ImapIngest
 from channels.ingest import FetchedMail, IngestResult, MailImporter
 from channels.outbox import OutboxWorker
@@ -80,6 +82,8 @@ class EmailChannel:
         self.replies = ReplyDesk(deps)
         # The help centre's request form: acknowledged as the first mailbox acknowledges mail.
         self.web_requests = WebRequestDesk(deps, next(iter(self.importers.values()), None))
+        self.customer_sign_in = CustomerSignIn(deps)  # the help centre's "my requests"
+        self.customer_requests = CustomerRequests(deps)
         self.quarantine = QuarantineDesk(services.db, services.desk, self.importers)
         self.tasks: list[SupervisedTask] = []
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.help import request_views, views
+from agent_ui.help import portal_views, request_views, views
 
 
 def setup(app: web.Application) -> None:
     request_views.setup_routes(app)  # /help/new before /help/{id}
+    portal_views.setup_routes(app)
     views.setup_routes(app)

@@ -1,4 +1,5 @@
-"""customer portal: help_deflections (articles that answered a question before it became a ticket)
+"""customer portal: help_deflections (articles that answered a question before it became a ticket),
+customer_sign_in_links (one-time links, hashed) and customer_sessions (customers' own sign-ins)
 
 Revision ID: 0021
 Revises: 0020
@@ -22,6 +23,34 @@ def upgrade() -> None:
         sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
     )
 
+    op.create_table(
+        "customer_sign_in_links",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("customer_id", sa.Integer(), sa.ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("address", sa.String(length=320), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.UniqueConstraint("token_hash"),
+    )
+    op.create_index("ix_customer_sign_in_links_customer_id", "customer_sign_in_links", ["customer_id"])
+    op.create_table(
+        "customer_sessions",
+        sa.Column("id", sa.String(length=64), primary_key=True),
+        sa.Column("customer_id", sa.Integer(), sa.ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_customer_sessions_customer_id", "customer_sessions", ["customer_id"])
+    op.create_index("ix_customer_sessions_expires_at", "customer_sessions", ["expires_at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_customer_sessions_expires_at", table_name="customer_sessions")
+    op.drop_index("ix_customer_sessions_customer_id", table_name="customer_sessions")
+    op.drop_table("customer_sessions")
+    op.drop_index("ix_customer_sign_in_links_customer_id", table_name="customer_sign_in_links")
+    op.drop_table("customer_sign_in_links")
     op.drop_table("help_deflections")
