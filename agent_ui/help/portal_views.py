@@ -18,10 +18,12 @@ from agent_ui.base.identity import CsrfRejected
 from agent_ui.base.inputs import form_of, path_int
 from agent_ui.base.keys import LOCALIZER, SERVICES
 from agent_ui.base.rendering import render
+from agent_ui.help.rating_views import RATING_LINKS
 from agent_ui.help.views import help_language
 from channels.plugin import EMAIL_CHANNEL, EmailChannel
 from core.errors import Unavailable
-from core.records import Customer
+from core.records import Customer, TicketStatus
+from routing.ratings import RATINGS, rating_of
 
 CUSTOMER_COOKIE = "frontdesk_customer"
 
@@ -99,9 +101,16 @@ async def my_request(request: web.Request) -> web.Response:
             raise _to_sign_in(request)
         customer, csrf = who
         ticket, messages = await _channel(request).customer_requests.thread(session, customer, path_int(request, "id"))
+        rated = await rating_of(session, ticket.id)
+        language = _language(request, customer)
+        rate_links: dict[str, str] = {}
+        if rated is None and ticket.status in (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value):
+            now = request.app[SERVICES].clock.now()
+            suffix = f"&lang={language['help_lang']}" if language.get("help_lang") else ""
+            rate_links = {r: request.app[RATING_LINKS].path(ticket.id, r, now) + suffix for r in RATINGS}
         return render("knowledge/help_request_thread.html", request,
                       {"customer": customer, "ticket": ticket, "messages": messages, "customer_csrf": csrf,
-                       **_language(request, customer)})
+                       "rated": rated.rating if rated else None, "rate_links": rate_links, **language})
 
 
 async def _posted(request: web.Request) -> tuple[Customer, dict[str, str]]:

@@ -36,6 +36,8 @@ PUBLIC: dict[str, str] = {
     "GET /help/requests": "a signed-in customer's own tickets (customer session, never a staff one)",
     "GET /help/requests/{id}": "one of the signed-in customer's own tickets, public messages only; others 404",
     "POST /help/requests/{id}/reply": "the signed-in customer's reply on their own ticket (customer CSRF token)",
+    "GET /help/rate/{id}/{rating}": "rates a solved ticket once, only with a signed, expiring link; else 404",
+    "POST /help/rate/{id}/{rating}": "adds a comment to that rating, only with the same signed link (Origin-checked)",
     "POST /api/v1/sms/inbound": "the SMS gateway's webhook: refused unless signed",
     "POST /api/v1/tokens/password": "a script trades a login and password for a token, like the login form",
     "GET /static/{name}": "scripts and styles",

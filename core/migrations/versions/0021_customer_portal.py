@@ -1,5 +1,6 @@
 """customer portal: help_deflections (articles that answered a question before it became a ticket),
-customer_sign_in_links (one-time links, hashed) and customer_sessions (customers' own sign-ins)
+customer_sign_in_links (one-time links, hashed), customer_sessions (customers' own sign-ins) and
+ticket_ratings (customer satisfaction, one per ticket)
 
 Revision ID: 0021
 Revises: 0020
@@ -46,8 +47,25 @@ def upgrade() -> None:
     op.create_index("ix_customer_sessions_customer_id", "customer_sessions", ["customer_id"])
     op.create_index("ix_customer_sessions_expires_at", "customer_sessions", ["expires_at"])
 
+    op.create_table(
+        "ticket_ratings",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("ticket_id", sa.Integer(), sa.ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("rating", sa.String(length=10), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("queue", sa.String(length=80), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("ticket_id"),
+    )
+    op.create_index("ix_ticket_ratings_agent_id", "ticket_ratings", ["agent_id"])
+    op.create_index("ix_ticket_ratings_created_at", "ticket_ratings", ["created_at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_ticket_ratings_created_at", table_name="ticket_ratings")
+    op.drop_index("ix_ticket_ratings_agent_id", table_name="ticket_ratings")
+    op.drop_table("ticket_ratings")
     op.drop_index("ix_customer_sessions_expires_at", table_name="customer_sessions")
     op.drop_index("ix_customer_sessions_customer_id", table_name="customer_sessions")
     op.drop_table("customer_sessions")

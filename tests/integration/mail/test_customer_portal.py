@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from email import policy
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -132,3 +133,61 @@ async def test_a_customer_signs_in_by_link_and_sees_only_their_own_requests(
     assert cookie is not None
     await portal.post("/help/sign-out", data={"customer_csrf": csrf.group(1)})
     assert (await portal.get("/help/requests", allow_redirects=False)).status == 303
+
+
+async def test_a_solved_ticket_is_rated_once_by_a_signed_link_on_the_timeline_and_in_the_reports(
+    portal: TestClient, mail_services: Services, channel: EmailChannel, clock: ManualClock,  # type: ignore[type-arg]
+) -> None:
+    from core.users import add_user
+    from routing.records import TicketRating
+    from routing.reports import DateRange
+    from routing.satisfaction_report import csat_report
+    from routing.tags import tags_of
+
+    request = await channel.web_requests.submit(WebRequest("Broken kettle", "It leaks.", "kim@example.com", "Kim"))
+    desk = mail_services.desk
+    async with mail_services.db.transaction() as session:
+        agent = await add_user(session, "alice", "correct horse battery", "Alice", ["agent"])
+        await desk.assign(session, Actor.system(), request.ticket_id, agent.id)
+    # the customer signs in (the link read from the outbox row, as the sink would deliver it)
+    await portal.post("/help/sign-in", data={"email": "kim@example.com"})
+    async with mail_services.db.session() as session:
+        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.recipient == "kim@example.com",
+                                                                 OutboxMessage.payload["kind"].as_string() == "customer-sign-in"))).scalar_one()
+    token = LINK.search(row.body)
+    assert token
+    await portal.post(f"/help/sign-in/{token.group(1)}")
+    page = await (await portal.get(f"/help/requests/{request.ticket_id}")).text()
+    assert "/help/rate/" not in page  # not solved yet: nothing to rate
+    async with mail_services.db.transaction() as session:
+        await desk.set_status(session, Actor.system(), request.ticket_id, "solved")
+    page = await (await portal.get(f"/help/requests/{request.ticket_id}")).text()
+    links = dict(re.findall(r'class="rate rate-(good|bad)" href="([^"]+)"', page))
+    assert set(links) == {"good", "bad"}
+    bad = links["bad"].replace("&amp;", "&")
+    forged = re.sub(r"sig=\w+", "sig=" + "0" * 32, bad)
+    assert (await portal.get(forged)).status == 404
+    assert (await portal.get(bad.replace(f"/rate/{request.ticket_id}/", f"/rate/{request.ticket_id + 1}/"))).status == 404
+    rated = await portal.get(bad)
+    assert rated.status == 200 and "Thank you for your rating" in await rated.text()
+    again = await portal.get(links["good"].replace("&amp;", "&"))
+    assert "already rated" in await again.text()
+    commented = await portal.post(bad, data={"comment": "Still <b>leaking</b>"})
+    assert commented.status == 200 and "comment was received" in await commented.text()
+    async with mail_services.db.session() as session:
+        ratings = (await session.execute(select(TicketRating))).scalars().all()
+        ticket = await session.get(Ticket, request.ticket_id)
+        entries = (await session.execute(select(TimelineEntry).where(TimelineEntry.ticket_id == request.ticket_id,
+                                                                     TimelineEntry.kind == EntryKind.RATING.value))).scalars().all()
+        tags = await tags_of(session, request.ticket_id)
+        span = DateRange.parse(None, None, clock.now().date(), ZoneInfo("UTC"))
+        report = await csat_report(session, Actor.system(), span)
+    assert [(r.rating, r.comment, r.agent_id) for r in ratings] == [("bad", "Still <b>leaking</b>", agent.id)]
+    assert ticket is not None and ticket.category == "complaint" and "bad-rating" in tags
+    assert [e.payload["rating"] for e in entries] == ["bad", "bad"] and entries[1].payload["comment"] == "Still <b>leaking</b>"
+    assert [(r.name, r.good, r.bad, r.csat) for r in report.agents] == [("Alice", 0, 1, 0.0)]
+    assert [(r.name, r.bad) for r in report.queues] == [(ticket.queue, 1)] and report.total.rated == 1
+    page = await (await portal.get(f"/help/requests/{request.ticket_id}")).text()
+    assert "/help/rate/" not in page and "Your rating" in page
+    clock.advance(timedelta(days=15))
+    assert (await portal.get(links["good"].replace("&amp;", "&"))).status == 404  # the link expired
