@@ -191,3 +191,8 @@ async def test_a_solved_ticket_is_rated_once_by_a_signed_link_on_the_timeline_an
     assert "/help/rate/" not in page and "Your rating" in page
     clock.advance(timedelta(days=15))
     assert (await portal.get(links["good"].replace("&amp;", "&"))).status == 404  # the link expired
+    # the agent sees the rating on the ticket's timeline
+    login = await portal.post("/login", data={"login": "alice", "password": "correct horse battery"}, allow_redirects=False)
+    assert login.status == 303
+    staff = await (await portal.get(f"/tickets/{request.ticket_id}")).text()
+    assert "Customer rating" in staff and "rating-bad" in staff and "Still &lt;b&gt;leaking&lt;/b&gt;" in staff

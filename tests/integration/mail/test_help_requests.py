@@ -92,6 +92,16 @@ async def test_a_request_becomes_a_ticket_and_the_customer_gets_the_acknowledgem
     assert customer is not None and customer.language == "es" and customer.name == "Lucía"
     assert message.mailbox == "web" and [(f.filename, f.data) for f in files] == [("recibo.pdf", b"%PDF-1.4 receipt")]
     assert ack.recipient == customer_box.address.lower() and "Hemos recibido su mensaje" in ack.subject
+    # the agent sees it on the ticket page like a mail, with its file
+    from core.users import add_user
+
+    async with mail_services.db.transaction() as session:
+        await add_user(session, "alice", "correct horse battery", "Alice", ["agent"])
+    login = await portal.post("/login", data={"login": "alice", "password": "correct horse battery"}, allow_redirects=False)
+    assert login.status == 303
+    staff_page = await portal.get(f"/tickets/{ticket.id}")
+    staff_text = await staff_page.text()
+    assert staff_page.status == 200 and "recibo.pdf" in staff_text and "&lt;b&gt;no&lt;/b&gt;" in staff_text
     await channel.outbox.run_once()
     delivered = await eventually(lambda: fetch_all(customer_box))
     subject = str(make_header(decode_header(email.message_from_bytes(delivered[0])["Subject"])))
