@@ -79,7 +79,13 @@ class RequestGuard:
             raise RequestRefused("too-fast", "the form was sent too fast after it was shown")
         if age > self.max_age.total_seconds():
             raise RequestRefused("expired", "the form is too old: reload the page")
-        keys = [(f"address:{address.lower()}", self.per_address), (f"ip:{ip}", self.per_ip)]
+        self.admit(address, ip)
+
+    def admit(self, address: str, ip: str, scope: str = "request") -> None:
+        """Count one more from this address and IP within ``scope``, or refuse a flood (the
+        sign-in form uses its own scope, so asking for links does not use up requests)."""
+        now = self._clock.now().timestamp()
+        keys = [(f"{scope}:address:{address.strip().lower()}", self.per_address), (f"{scope}:ip:{ip}", self.per_ip)]
         for key, limit in keys:
             recent = self._recent[key]
             while recent and recent[0] <= now - self.window.total_seconds():

@@ -19,8 +19,10 @@ from agent_ui.base.inputs import form_of, path_int
 from agent_ui.base.keys import LOCALIZER, SERVICES
 from agent_ui.base.rendering import render
 from agent_ui.help.rating_views import RATING_LINKS
+from agent_ui.help.request_views import REQUEST_GUARD
 from agent_ui.help.views import help_language
 from channels.plugin import EMAIL_CHANNEL, EmailChannel
+from channels.web_request_guard import RequestRefused
 from core.errors import Unavailable
 from core.records import Customer, TicketStatus
 from routing.ratings import RATINGS, rating_of
@@ -57,7 +59,12 @@ async def send_link(request: web.Request) -> web.Response:
     address = str(form.get("email", ""))[:320]
     language = help_language(request)
     base = request.app[SERVICES].settings.web.base_url or str(request.url.origin())
-    await _channel(request).customer_sign_in.mail_link(address, base, language.get("lang"))
+    try:
+        request.app[REQUEST_GUARD].admit(address, request.remote or "", scope="sign-in")
+    except RequestRefused:  # a flood of links to one mailbox: none sent, and the page says the same
+        pass
+    else:
+        await _channel(request).customer_sign_in.mail_link(address, base, language.get("lang"))
     # The same page whether or not the address is a customer's: nobody learns who is one.
     return render("knowledge/help_sign_in.html", request, {"sent": True, **language})
 

@@ -129,6 +129,13 @@ async def test_a_customer_signs_in_by_link_and_sees_only_their_own_requests(
     late = await mailed_link(channel, customer_box, 3)
     clock.advance(timedelta(minutes=31))
     assert (await portal.post(f"/help/sign-in/{late}", allow_redirects=False)).status == 404
+    # a flood of link requests to one address mails no more, and the page says the same
+    for _ in range(3):
+        flood = await portal.post("/help/sign-in", data={"email": customer_box.address})
+        assert flood.status == 200 and await flood.text() == await unknown.text()
+    async with mail_services.db.session() as session:
+        sent_links = (await session.execute(select(CustomerSignInLink))).scalars().all()
+    assert len(sent_links) == 3  # the per-address limit (3 an hour) was reached
     cookie = portal.session.cookie_jar.filter_cookies(portal.make_url("/help/requests")).get(CUSTOMER_COOKIE)
     assert cookie is not None
     await portal.post("/help/sign-out", data={"customer_csrf": csrf.group(1)})
