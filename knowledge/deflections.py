@@ -11,7 +11,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.auth import Actor
 from core.errors import NotFound
+from core.records import Role
 from knowledge.records import HelpDeflection, KnowledgeArticle
 
 
@@ -36,3 +38,14 @@ async def deflection_counts(session: AsyncSession) -> dict[int, int]:
     """Article id → deflections, for the reports."""
     rows = await session.execute(select(HelpDeflection.article_id, HelpDeflection.count))
     return {article_id: count for article_id, count in rows.all()}
+
+
+async def deflection_report(session: AsyncSession, actor: Actor) -> list[tuple[str, int]]:
+    """Article title and deflections (since the counting began), most first, for the reports."""
+    actor.require(Role.SUPERVISOR)
+    rows = await session.execute(
+        select(KnowledgeArticle.title, HelpDeflection.count)
+        .join(KnowledgeArticle, KnowledgeArticle.id == HelpDeflection.article_id)
+        .order_by(HelpDeflection.count.desc(), KnowledgeArticle.title)
+    )
+    return [(title, int(count)) for title, count in rows.all()]

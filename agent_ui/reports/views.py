@@ -15,6 +15,7 @@ from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
 from core.clock import as_utc
 from core.errors import NotFound
+from knowledge.deflections import deflection_report
 from routing.reports import DateRange, agent_report, category_report, sla_compliance
 from routing.satisfaction_report import csat_report
 
@@ -39,6 +40,7 @@ async def _reports(request: web.Request) -> dict[str, Any]:
             "categories": await category_report(session, actor, span, now),
             "compliance": await sla_compliance(session, actor, span, now),
             "csat": await csat_report(session, actor, span),
+            "deflections": await deflection_report(session, actor),
         }
 
 

@@ -23,9 +23,10 @@ from channels.records import MailAttachment, MailMessage
 from channels.settings import MailboxSettings
 from channels.sink import MailSink
 from config.services import Services
+from core.auth import Actor
 from core.clock import Clock, ManualClock
 from core.records import Customer, OutboxMessage, Ticket, TimelineEntry
-from knowledge.deflections import deflection_counts
+from knowledge.deflections import deflection_counts, deflection_report
 from knowledge.records import KnowledgeArticle
 from knowledge.transfer import import_samples
 from tests.integration.mail.helpers import eventually, fetch_all
@@ -153,6 +154,7 @@ async def test_a_suggested_article_that_solved_the_question_counts_a_deflection(
     async with mail_services.db.session() as session:
         hidden = (await session.execute(select(KnowledgeArticle.id).where(KnowledgeArticle.published.is_(False)))).scalars().first()
         assert await deflection_counts(session) == {article["id"]: 2}
+        assert await deflection_report(session, Actor.system()) == [("退款需要多长时间？", 2)]
     assert hidden is not None and (await portal.post(f"/help/{hidden}/solved")).status == 404
     assert (await portal.post(f"/help/{article['id']}/solved", headers={"Origin": "https://evil.example"})).status == 403
     assert await tickets(mail_services) == 0
