@@ -146,7 +146,9 @@ class WebRequestDesk:
         accepted = await self.desk.accept(session, contact, EntryKind.EMAIL_IN, payload, dedup_key=f"web:{message_id}")
         ticket = accepted.ticket
         session.add(MailMessage(
-            direction="in", mailbox="web", message_id=message_id, content_hash=digest, ticket_id=ticket.id,
+            # the mailbox that acknowledges it, whose address the agents' replies come from (and
+            # whose Sent folder keeps them); the ticket's channel and the entry say "web"
+            direction="in", mailbox=self.importer.mailbox.name if self.importer else Channel.WEB.value, message_id=message_id, content_hash=digest, ticket_id=ticket.id,
             entry_id=accepted.entry.id if accepted.entry else None, sender=request.email, subject=request.subject[:500],
             size=parsed.size, raw=None, created_at=self.clock.now(),
             attachments=[MailAttachment(filename=a.filename[:300], content_type=a.content_type[:200], size=a.size,

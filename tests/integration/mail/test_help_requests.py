@@ -20,6 +20,7 @@ from agent_ui.app import create_app
 from agent_ui.help.request_views import REQUEST_GUARD
 from channels.plugin import EMAIL_CHANNEL, EmailChannel
 from channels.records import MailAttachment, MailMessage
+from channels.replies import ReplyDraft
 from channels.settings import MailboxSettings
 from channels.sink import MailSink
 from config.services import Services
@@ -91,7 +92,7 @@ async def test_a_request_becomes_a_ticket_and_the_customer_gets_the_acknowledgem
     assert ticket.channel == "web" and ticket.subject == "Pedido sin entregar" and ticket.tag in page
     assert entry is not None and entry.payload["order_number"] == "A-1001" and "<b>no</b>" in entry.payload["text"]
     assert customer is not None and customer.language == "es" and customer.name == "Lucía"
-    assert message.mailbox == "web" and [(f.filename, f.data) for f in files] == [("recibo.pdf", b"%PDF-1.4 receipt")]
+    assert message.mailbox == "support" and message.uid is None and [(f.filename, f.data) for f in files] == [("recibo.pdf", b"%PDF-1.4 receipt")]
     assert ack.recipient == customer_box.address.lower() and "Hemos recibido su mensaje" in ack.subject
     # the agent sees it on the ticket page like a mail, with its file
     from core.users import add_user
@@ -107,6 +108,11 @@ async def test_a_request_becomes_a_ticket_and_the_customer_gets_the_acknowledgem
     delivered = await eventually(lambda: fetch_all(customer_box))
     subject = str(make_header(decode_header(email.message_from_bytes(delivered[0])["Subject"])))
     assert ticket.tag in subject and "Pedido sin entregar" in subject
+    # the agent answers by mail, as on any ticket: to the address the customer typed
+    sent = await channel.replies.send(Actor.system(), ticket.id, ReplyDraft(f"Re: {ticket.subject}", "Llega mañana."))
+    await channel.outbox.run_once()
+    replies = await eventually(lambda: _at_least(customer_box, 2))
+    assert sent.entry.kind == "email_out" and b"Llega ma" in replies[-1]
 
 
 async def test_robots_hurried_forms_and_floods_are_refused_and_nothing_is_stored(
@@ -160,3 +166,8 @@ async def test_a_suggested_article_that_solved_the_question_counts_a_deflection(
     assert await tickets(mail_services) == 0
     form = await (await portal.get("/help/new", params={"lang": "zh_CN"})).text()
     assert "向我们提交请求" in form and "/static/help_request.js" in form and 'data-lang="zh_CN"' in form
+
+
+async def _at_least(box: MailboxSettings, count: int) -> list[bytes] | None:
+    mails = await fetch_all(box)
+    return mails if len(mails) >= count else None
