@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.customer_requests import CustomerRequests
+from channels.customer_sign_in import CustomerSignIn
 from channels.imap import ImapIngest
 from channels.ingest import FetchedMail, IngestResult, MailImporter
 from channels.outbox import OutboxWorker
@@ -23,6 +25,7 @@ from channels.quarantine import QuarantineDesk
 from channels.replies import ReplyDesk
 from channels.settings import MailboxSettings, SmtpSettings
 from channels.smtp import CORRESPONDENCE_KINDS, SmtpDelivery
+from channels.web_requests import WebRequestDesk
 from core.errors import NotFound
 from core.records import EntryKind, OutboxMessage
 from core.services import CoreServices
@@ -77,6 +80,10 @@ class EmailChannel:
         self.importers = {m.name: MailImporter(deps, m, self.parser) for m in settings.mailboxes}
         self.ingests = {name: ImapIngest(imp, imp.mailbox) for name, imp in self.importers.items()}
         self.replies = ReplyDesk(deps)
+        # The help centre's request form: acknowledged as the first mailbox acknowledges mail.
+        self.web_requests = WebRequestDesk(deps, next(iter(self.importers.values()), None))
+        self.customer_sign_in = CustomerSignIn(deps)  # the help centre's "my requests"
+        self.customer_requests = CustomerRequests(deps)
         self.quarantine = QuarantineDesk(services.db, services.desk, self.importers)
         self.tasks: list[SupervisedTask] = []
 

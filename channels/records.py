@@ -145,3 +145,31 @@ class SavedReplyDraft(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     template_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerSignInLink(Base):
+    """A one-time sign-in link mailed to a customer for the help centre's "my requests": only
+    the token's hash is kept, it works once and for a short while."""
+
+    __tablename__ = "customer_sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    address: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class CustomerSession(Base):
+    """A customer's sign-in on the help centre: separate from staff logins (``web_sessions``), so
+    a customer's cookie can never be taken for a person's. The key is the cookie token's hash."""
+
+    __tablename__ = "customer_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -100,6 +100,7 @@ class EntryKind(enum.StrEnum):
     TAGS = "tags"  # tags added to or removed from the ticket: payload ``added`` / ``removed``
     QUEUE_MOVE = "queue_move"  # moved to another queue by a person: payload ``from`` / ``to`` / ``note``
     FIELDS = "fields"  # custom field values changed: payload ``changes`` [{key, name, from, to}]
+    RATING = "rating"  # the customer rated the solved ticket: payload ``rating`` (good/bad), ``comment``
 
 
 class Customer(Base):

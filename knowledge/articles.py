@@ -97,6 +97,14 @@ def _query_terms(query: str) -> tuple[tuple[str, float], ...]:
     return tuple(terms.items())
 
 
+def language_variants(language: str) -> tuple[str, ...]:
+    """The tags an article in ``language`` may carry: the product says ``zh_CN`` where an article
+    author wrote ``zh`` or ``zh-CN``, so the help centre's ``?lang=zh_CN`` and ``?lang=zh`` find the same."""
+    name = language.strip().replace("-", "_")
+    base = name.split("_")[0]
+    return tuple(dict.fromkeys((name, name.replace("_", "-"), base)))
+
+
 async def search_articles(
     session: AsyncSession,
     actor: Actor | None,
@@ -112,7 +120,7 @@ async def search_articles(
     if actor is None:
         stmt = stmt.where(KnowledgeArticle.published.is_(True))
     if language:
-        stmt = stmt.where(KnowledgeArticle.language.in_(("", language)))
+        stmt = stmt.where(KnowledgeArticle.language.in_(("", *language_variants(language))))
     articles = list(await session.scalars(stmt))
     terms = _query_terms(query)
     if not terms:

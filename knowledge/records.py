@@ -79,3 +79,14 @@ class KnowledgeArticle(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class HelpDeflection(Base):
+    """How often an article answered a question someone was about to send as a request (they
+    pressed "this solved my question" on the request form): one counter per article."""
+
+    __tablename__ = "help_deflections"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("knowledge_articles.id", ondelete="CASCADE"), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -119,3 +119,18 @@ class SavedView(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     query: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketRating(Base):
+    """The customer's satisfaction with a solved ticket (good or bad, a comment): one per ticket,
+    with the agent and queue it was solved by, so the reports count it where the work was done."""
+
+    __tablename__ = "ticket_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    rating: Mapped[str] = mapped_column(String(10))  # "good" | "bad"
+    comment: Mapped[str] = mapped_column(Text, default="")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    queue: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -19,24 +19,28 @@ from knowledge.articles import (
 
 # -- public help pages ------------------------------------------------------------------
 
-def _help_language(request: web.Request) -> dict[str, str]:
+def help_language(request: web.Request) -> dict[str, str]:
     """``?lang=es`` picks the help centre's language (the page's words and the articles); without
     it the page speaks the person's or the browser's language."""
     asked = request.query.get("lang")
-    return {"lang": request.app[LOCALIZER].pick(asked), "help_lang": asked} if asked else {}
+    if not asked:
+        return {}
+    picked = request.app[LOCALIZER].pick(asked[:16])  # zh, zh_CN and zh-CN are one language: the shipped tag
+    return {"lang": picked, "help_lang": picked}
 
 
 async def help_index(request: web.Request) -> web.Response:
     query = request.query.get("q", "")[:200]
+    language = help_language(request)
     async with request.app[SERVICES].db.session() as session:
-        articles = await search_articles(session, None, query, request.query.get("lang") or None)
-    return render("knowledge/help.html", request, {"query": query, "articles": articles, **_help_language(request)})
+        articles = await search_articles(session, None, query, language.get("help_lang"))
+    return render("knowledge/help.html", request, {"query": query, "articles": articles, **language})
 
 
 async def help_article(request: web.Request) -> web.Response:
     async with request.app[SERVICES].db.session() as session:
         article = await get_article(session, None, path_int(request, "id"))
-        return render("knowledge/help_article.html", request, {"article": article, **_help_language(request)})
+        return render("knowledge/help_article.html", request, {"article": article, **help_language(request)})
 
 
 async def public_articles(request: web.Request) -> web.Response:

@@ -15,7 +15,9 @@ from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
 from core.clock import as_utc
 from core.errors import NotFound
+from knowledge.deflections import deflection_report
 from routing.reports import DateRange, agent_report, category_report, sla_compliance
+from routing.satisfaction_report import csat_report
 
 
 def _zone(request: web.Request) -> ZoneInfo:
@@ -37,6 +39,8 @@ async def _reports(request: web.Request) -> dict[str, Any]:
             "agents": await agent_report(session, actor, span),
             "categories": await category_report(session, actor, span, now),
             "compliance": await sla_compliance(session, actor, span, now),
+            "csat": await csat_report(session, actor, span),
+            "deflections": await deflection_report(session, actor),
         }
 
 
@@ -64,8 +68,14 @@ def _rows(kind: str, report: dict[str, Any]) -> Iterable[list[object]]:
         yield ["queue", "policy", "tickets", "breached", "compliance"]
         for r in report["compliance"]:
             yield [r.queue, r.policy, r.tickets, r.breached, "" if r.compliance is None else f"{r.compliance:.4f}"]
+    elif kind == "csat":
+        yield ["by", "name", "good", "bad", "csat"]
+        csat = report["csat"]
+        for by, rows in (("agent", csat.agents), ("queue", csat.queues), ("all", [csat.total])):
+            for r in rows:
+                yield [by, r.name, r.good, r.bad, "" if r.csat is None else f"{r.csat:.4f}"]
     else:
-        raise NotFound("no such report", {"report": kind, "reports": ["agents", "categories", "sla"]})
+        raise NotFound("no such report", {"report": kind, "reports": ["agents", "categories", "sla", "csat"]})
 
 
 async def report_csv(request: web.Request) -> web.StreamResponse:

@@ -40,3 +40,17 @@ async def test_the_help_centre_speaks_the_language_asked_for(services: Services)
     assert '<html lang="zh-CN">' in chinese and "帮助中心" in chinese
     assert "Centro de ayuda" in browser  # no ?lang=: the browser's language
     assert 'href="/help?lang=es"' in spanish and "español" in spanish
+
+
+async def test_the_help_centre_takes_the_products_language_codes(services: Services) -> None:
+    """``?lang=zh_CN`` (the code the rest of the product uses) works like ``?lang=zh``."""
+    async with services.db.transaction() as session:
+        await import_samples(session, services.renderer)
+    async with TestClient(TestServer(create_app(services))) as client:
+        regional = await (await client.get("/help", params={"lang": "zh_CN"})).text()
+        short = await (await client.get("/help", params={"lang": "zh"})).text()
+        hyphen = await (await client.get("/help", params={"lang": "zh-CN", "q": "退款"})).text()
+    assert '<html lang="zh-CN">' in regional and "帮助中心" in regional
+    assert "退款需要多长时间？" in regional and "退款需要多长时间？" in short and "退款需要多长时间？" in hyphen
+    assert 'name="lang" value="zh_CN"' in regional and 'href="/help?lang=zh_CN"' in regional
+    assert 'hreflang="zh-CN" aria-current="page"' in regional
