@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from web_fixtures import WebSite, console_page
 
+from agent_ui.wallboard.feed import WALLBOARD
 from alerts.keys import SLA
 from config.settings import Settings, load_settings
 from core.clock import ManualClock
@@ -94,8 +95,13 @@ def settings(database_url: str) -> Settings:
 
 
 async def _busy_desk(site: WebSite, clock: ManualClock) -> int:
-    """A few tickets, past their SLA; returns a ticket id."""
+    """A few tickets past their SLA, the breach levels notifying the supervisor (so the alerts
+    page has rows with deliveries); returns a ticket id."""
     ticket_id = 0
+    async with site.services.db.transaction() as session:
+        supervisor = await session.get(User, site.users["supervisor"].id)
+        assert supervisor is not None
+        supervisor.mobile, supervisor.email = "+8613800138000", "supervisor@example.com"
     async with site.services.db.session() as session:
         for subject in (["Broken blender, the motor smells of smoke after two minutes",
                                      "Factura duplicada en el pedido 88213", "退货申请：包裹破损"]):
@@ -105,6 +111,14 @@ async def _busy_desk(site: WebSite, clock: ManualClock) -> int:
             ticket_id = ticket_id or accepted.ticket.id
         await site.services.desk.commit_and_publish(session)
     clock.advance(timedelta(days=1, hours=4))
+    # Calls in two queues today, so tiles and columns carry percentages and durations ("66.7%").
+    stats = site.server.app[WALLBOARD].stats
+    for n, (queue, outcome, wait_s) in enumerate([
+        ("support", "answered", 8.0), ("support", "answered", 35.0), ("support", "abandoned", 70.0),
+        ("billing-and-refunds", "answered", 12.0), ("billing-and-refunds", "answered", 3.0),
+        ("billing-and-refunds", "abandoned", 125.0),
+    ]):
+        stats.count_call("pbx", f"call-{n}", queue, outcome, wait_s, clock.now() - timedelta(minutes=20 * n))
     scanner = site.server.app[SLA].scanner  # type: ignore[index]
     while await scanner.scan_once():
         pass
