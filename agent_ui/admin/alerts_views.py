@@ -15,6 +15,7 @@ present the result. Routes:
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any, cast
@@ -69,12 +70,19 @@ def _limit(request: web.Request) -> int:
 
 
 async def alerts_api(request: web.Request) -> web.Response:
+    """The log as JSON with the page's filters; ``unacknowledged=1`` (older clients) means ``status=open``."""
     actor = actor_of(request)
+    wanted = _alert_filter(request)
+    if request.query.get("unacknowledged") == "1":
+        wanted = dataclasses.replace(wanted, status="open")
+    size = min(max(_limit(request), 1), 1000)
     async with request.app[SERVICES].db.session() as session:
-        rows = await request.app[SLA].service.alerts_log(
-            session, actor, _limit(request), unacknowledged=request.query.get("unacknowledged") == "1"
-        )
-    return web.json_response({"alerts": rows})
+        found = await request.app[SLA].service.alerts_page(session, actor, wanted, _page(request), size)
+    return web.json_response({"alerts": found.rows, "page": found.page, "has_next": found.has_next})
+
+
+MAX_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
 
 
 def _alert_filter(request: web.Request) -> AlertFilter:
@@ -109,9 +117,13 @@ def _alert_filter(request: web.Request) -> AlertFilter:
     ticket_id = None
     if ticket:
         ticket_id = ticket_id_of_number(as_int(ticket, "ticket")) or -1  # no such number: no rows
+        ticket_id = ticket_id if ticket_id <= MAX_ID else -1  # past a 32-bit id column: no rows either
     since, until = day("from"), day("to")
+    level_number = as_int(level, "level") if level else None
+    if level_number is not None and not 1 <= level_number <= 99:
+        raise InvalidInput("level must be 1 to 99", {"field": "level"})
     return AlertFilter(
-        level=as_int(level, "level") if level else None,
+        level=level_number,
         channel=channel,
         status=cast(Status, status) if status else None,
         since=start_of(since) if since else None,
@@ -121,7 +133,10 @@ def _alert_filter(request: web.Request) -> AlertFilter:
 
 
 def _page(request: web.Request) -> int:
-    return max(as_int(request.query.get("page", "1") or "1", "page"), 1)
+    page = as_int(request.query.get("page", "1") or "1", "page")
+    if not 1 <= page <= MAX_PAGE:  # an offset past a 64-bit integer is an error in the database
+        raise InvalidInput(f"page must be 1 to {MAX_PAGE}", {"field": "page"})
+    return page
 
 
 def _page_link(request: web.Request, page: int) -> str:
@@ -265,9 +280,17 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/alerts": {"get": openapi_parts.operation(
         "The SLA alerts log with delivery results (supervisors)", {"type": "object", "properties": {
-            "alerts": {"type": "array", "items": _OBJ}}},
+            "alerts": {"type": "array", "items": _OBJ}, "page": {"type": "integer"},
+            "has_next": {"type": "boolean"}}},
         params=[openapi_parts.query("unacknowledged", "1 for open alerts only"),
-                openapi_parts.query("limit", "at most this many", {"type": "integer"})])},
+                openapi_parts.query("limit", "at most this many per page", {"type": "integer"}),
+                openapi_parts.query("page", "page number, from 1", {"type": "integer"}),
+                openapi_parts.query("level", "escalation level, from 1", {"type": "integer"}),
+                openapi_parts.query("channel", "email or sms: a delivery by that channel"),
+                openapi_parts.query("status", "open, acknowledged, sent or failed"),
+                openapi_parts.query("from", "fired on or after this day (YYYY-MM-DD, site time zone)"),
+                openapi_parts.query("to", "fired on or before this day (YYYY-MM-DD)"),
+                openapi_parts.query("ticket", "ticket number (1042)")])},
     "/api/v1/sla/policies": {"get": openapi_parts.operation(
         "SLA policies and business calendars (supervisors, ops)", {"type": "object", "properties": {
             "policies": {"type": "array", "items": openapi_parts.ref("SlaPolicy")},

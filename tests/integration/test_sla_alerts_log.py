@@ -136,3 +136,19 @@ async def test_pages_follow_one_another(site: WebSite, clock: ManualClock) -> No
     assert 'rel="next"' not in first and 'rel="prev"' not in first
     second = await _log(supervisor, status="open", page="2")
     assert _rows(second) == 0 and 'rel="prev"' in second and "status=open" in second
+
+
+async def test_the_api_takes_the_same_filters_and_pages(site: WebSite, clock: ManualClock) -> None:
+    first, _, _ = await _tickets(site, clock)
+    supervisor = await site.login("supervisor")
+    one = await supervisor.api("GET", "/api/v1/alerts?limit=3")
+    assert len(one["alerts"]) == 3 and one["page"] == 1 and one["has_next"]
+    two = await supervisor.api("GET", "/api/v1/alerts?limit=3&page=2")
+    assert len(two["alerts"]) == 1 and not two["has_next"]
+    assert not {a["id"] for a in one["alerts"]} & {a["id"] for a in two["alerts"]}
+    mine = await supervisor.api("GET", f"/api/v1/alerts?ticket={first + 1000}&level=1")
+    assert [(a["ticket_id"], a["level"]) for a in mine["alerts"]] == [(first, 1)]
+    await supervisor.api("GET", "/api/v1/alerts?status=lost", status=400)
+    for bad in ("level=0", "level=100", "page=0", "page=99999999999"):
+        await supervisor.api("GET", f"/api/v1/alerts?{bad}", status=400)
+    assert (await supervisor.api("GET", "/api/v1/alerts?ticket=99999999999999"))["alerts"] == []
