@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.events import AlertAcknowledged
 from alerts.ladder import escalation_key
+from alerts.log_query import PAGE_SIZE, AlertFilter, alerts_query
 from alerts.policies import TARGET_LABELS, PolicyStore
 from alerts.records import Escalation
 from alerts.sla_clock import SlaClock, SlaState, parse_time
@@ -55,6 +57,15 @@ def escalation_dict(esc: Escalation, ticket: Ticket | None = None) -> dict[str, 
         "acknowledged_at": as_utc(esc.acknowledged_at).isoformat() if esc.acknowledged_at else None,
         "acknowledged_via": esc.acknowledged_via,
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertsPage:
+    """A page of the alerts log: its rows, its number, and whether another follows."""
+
+    rows: list[dict[str, Any]]
+    page: int
+    has_next: bool
 
 
 class SlaService:
@@ -172,12 +183,19 @@ class SlaService:
     # -- the supervisors' log ---------------------------------------------------------
     async def alerts_log(self, session: AsyncSession, actor: Actor, limit: int = 100,
                          unacknowledged: bool = False) -> list[dict[str, Any]]:
+        """The newest alerts that notified someone (the API's shape: a plain list)."""
+        page = await self.alerts_page(session, actor, AlertFilter(status="open" if unacknowledged else None),
+                                      page=1, page_size=min(max(limit, 1), 1000))
+        return page.rows
+
+    async def alerts_page(self, session: AsyncSession, actor: Actor, wanted: AlertFilter,
+                          page: int = 1, page_size: int = PAGE_SIZE) -> AlertsPage:
+        """One page of the alerts log, filtered in the query (levels that notified nobody never
+        show, so a page is never padded with rows nobody can act on), with delivery results."""
         actor.require(Role.SUPERVISOR)
-        stmt = (select(Escalation, Ticket).join(Ticket, Ticket.id == Escalation.ticket_id)
-                .order_by(Escalation.fired_at.desc(), Escalation.id.desc()).limit(min(max(limit, 1), 1000)))
-        if unacknowledged:
-            stmt = stmt.where(Escalation.acknowledged_at.is_(None))
-        rows = (await session.execute(stmt)).unique().all()
+        rows = list((await session.execute(alerts_query(wanted, page, page_size))).unique().all())
+        more = len(rows) > page_size
+        rows = rows[:page_size]
         out = [escalation_dict(esc, ticket) for esc, ticket in rows]
         if out:
             keys = {escalation_key(esc.ticket_id, esc.target, esc.cycle, esc.level): d for (esc, _), d in zip(rows, out, strict=True)}
@@ -193,7 +211,7 @@ class SlaService:
                         "channel": m.channel, "to": m.recipient, "status": m.status, "attempts": m.attempts,
                         "error": m.last_error, "fallback": bool(m.payload.get("fallback_of")),
                     })
-        return out
+        return AlertsPage(out, max(page, 1), more)
 
     async def failures(self, session: AsyncSession, actor: Actor, limit: int = 50) -> list[TimelineEntry]:
         actor.require(Role.SUPERVISOR)

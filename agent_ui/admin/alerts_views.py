@@ -6,6 +6,7 @@ present the result. Routes:
 - ``GET  /api/v1/tickets/{id}/sla``        the clock (business time left, level)
 - ``POST /api/v1/tickets/{id}/sla/ack``    acknowledge (JSON); ``POST /tickets/{id}/sla/ack`` (form)
 - ``GET  /api/v1/alerts``                  the alerts log (supervisors); ``GET /alerts`` the page
+  (filters: level, channel, status, from/to, ticket; ``page``; an acknowledge button per open alert)
 - ``GET  /api/v1/sla/policies``            policies and calendars (supervisors, ops)
 - ``PUT/DELETE /api/v1/sla/policies/{name}``, ``PUT /api/v1/sla/calendars/{name}`` (ops)
 - ``GET  /admin/sla``, ``POST /admin/sla`` the policy/calendar editor (YAML, ops)
@@ -14,7 +15,11 @@ present the result. Routes:
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import yaml
 from aiohttp import web
@@ -24,9 +29,12 @@ from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, path_int, read_form, read_json
 from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
+from agent_ui.login.views import safe_next
 from alerts.keys import SLA
+from alerts.log_query import CHANNELS, STATUSES, AlertFilter, Status
 from alerts.sms.inbound import ReplayGuard, parse_inbound
 from core.errors import InvalidInput
+from core.records import ticket_id_of_number
 
 
 async def ticket_sla(request: web.Request) -> web.Response:
@@ -50,8 +58,11 @@ async def acknowledge_api(request: web.Request) -> web.Response:
 
 
 async def acknowledge_form(request: web.Request) -> web.Response:
+    """From the ticket page back to the ticket; from the alerts log (``next``) back to the same page."""
+    form = await read_form(request)
     await _acknowledge(request)
-    raise web.HTTPSeeOther(f"/tickets/{path_int(request, 'ticket_id')}")
+    back = str(form.get("next", ""))
+    raise web.HTTPSeeOther(safe_next(back) if back else f"/tickets/{path_int(request, 'ticket_id')}")
 
 
 def _limit(request: web.Request) -> int:
@@ -59,21 +70,94 @@ def _limit(request: web.Request) -> int:
 
 
 async def alerts_api(request: web.Request) -> web.Response:
+    """The log as JSON with the page's filters; ``unacknowledged=1`` (older clients) means ``status=open``."""
     actor = actor_of(request)
+    wanted = _alert_filter(request)
+    if request.query.get("unacknowledged") == "1":
+        wanted = dataclasses.replace(wanted, status="open")
+    size = min(max(_limit(request), 1), 1000)
     async with request.app[SERVICES].db.session() as session:
-        rows = await request.app[SLA].service.alerts_log(
-            session, actor, _limit(request), unacknowledged=request.query.get("unacknowledged") == "1"
-        )
-    return web.json_response({"alerts": rows})
+        found = await request.app[SLA].service.alerts_page(session, actor, wanted, _page(request), size)
+    return web.json_response({"alerts": found.rows, "page": found.page, "has_next": found.has_next})
+
+
+MAX_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
+
+
+def _alert_filter(request: web.Request) -> AlertFilter:
+    """The log's filters from the query string; an unreadable value is a 400 naming the field.
+
+    Dates are whole days in the site's time zone (``to`` includes its day); ``ticket`` is the
+    number people see (``1042`` or ``#1042``).
+    """
+    query = request.query
+    zone = ZoneInfo(request.app[SERVICES].settings.timezone or "UTC")
+
+    def day(name: str) -> date | None:
+        text = query.get(name, "").strip()
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput("a date is written YYYY-MM-DD", {"field": name}) from None
+
+    def start_of(d: date) -> datetime:
+        return datetime.combine(d, clock_time(), zone).astimezone(UTC)
+
+    level = query.get("level", "").strip()
+    channel = query.get("channel", "").strip() or None
+    status = query.get("status", "").strip() or None
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput("unknown channel", {"field": "channel", "channels": list(CHANNELS)})
+    if status is not None and status not in STATUSES:
+        raise InvalidInput("unknown status", {"field": "status", "statuses": list(STATUSES)})
+    ticket = query.get("ticket", "").strip().lstrip("#")
+    ticket_id = None
+    if ticket:
+        ticket_id = ticket_id_of_number(as_int(ticket, "ticket")) or -1  # no such number: no rows
+        ticket_id = ticket_id if ticket_id <= MAX_ID else -1  # past a 32-bit id column: no rows either
+    since, until = day("from"), day("to")
+    level_number = as_int(level, "level") if level else None
+    if level_number is not None and not 1 <= level_number <= 99:
+        raise InvalidInput("level must be 1 to 99", {"field": "level"})
+    return AlertFilter(
+        level=level_number,
+        channel=channel,
+        status=cast(Status, status) if status else None,
+        since=start_of(since) if since else None,
+        until=start_of(until + timedelta(days=1)) if until else None,
+        ticket_id=ticket_id,
+    )
+
+
+def _page(request: web.Request) -> int:
+    page = as_int(request.query.get("page", "1") or "1", "page")
+    if not 1 <= page <= MAX_PAGE:  # an offset past a 64-bit integer is an error in the database
+        raise InvalidInput("page must be 1 to 1000000", {"field": "page"})
+    return page
+
+
+def _page_link(request: web.Request, page: int) -> str:
+    """This page's address with another page number (the filters kept)."""
+    return str(request.rel_url.update_query(page=str(page)))
 
 
 async def alerts_page(request: web.Request) -> web.Response:
     actor = actor_of(request)
     service = request.app[SLA].service
+    wanted, page = _alert_filter(request), _page(request)
     async with request.app[SERVICES].db.session() as session:
-        rows = await service.alerts_log(session, actor, _limit(request))
+        found = await service.alerts_page(session, actor, wanted, page)
         failures = await service.failures(session, actor)
-    return render("alerts/log.html", request, {"alerts": rows, "failures": failures})
+    return render("alerts/log.html", request, {
+        "alerts": found.rows, "failures": failures, "page": found.page,
+        "previous": _page_link(request, found.page - 1) if found.page > 1 else None,
+        "next": _page_link(request, found.page + 1) if found.has_next else None,
+        "query": request.query, "statuses": STATUSES, "channels": CHANNELS, "filtered": wanted.active,
+        "here": str(request.rel_url),
+    })
 
 
 async def _policies(request: web.Request) -> dict[str, Any]:
@@ -196,9 +280,17 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/alerts": {"get": openapi_parts.operation(
         "The SLA alerts log with delivery results (supervisors)", {"type": "object", "properties": {
-            "alerts": {"type": "array", "items": _OBJ}}},
+            "alerts": {"type": "array", "items": _OBJ}, "page": {"type": "integer"},
+            "has_next": {"type": "boolean"}}},
         params=[openapi_parts.query("unacknowledged", "1 for open alerts only"),
-                openapi_parts.query("limit", "at most this many", {"type": "integer"})])},
+                openapi_parts.query("limit", "at most this many per page", {"type": "integer"}),
+                openapi_parts.query("page", "page number, from 1", {"type": "integer"}),
+                openapi_parts.query("level", "escalation level, from 1", {"type": "integer"}),
+                openapi_parts.query("channel", "email or sms: a delivery by that channel"),
+                openapi_parts.query("status", "open, acknowledged, sent or failed"),
+                openapi_parts.query("from", "fired on or after this day (YYYY-MM-DD, site time zone)"),
+                openapi_parts.query("to", "fired on or before this day (YYYY-MM-DD)"),
+                openapi_parts.query("ticket", "ticket number (1042)")])},
     "/api/v1/sla/policies": {"get": openapi_parts.operation(
         "SLA policies and business calendars (supervisors, ops)", {"type": "object", "properties": {
             "policies": {"type": "array", "items": openapi_parts.ref("SlaPolicy")},

@@ -26,10 +26,9 @@ import json
 import logging
 import math
 import time
-from datetime import datetime
-from datetime import time as clock_time
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
@@ -42,6 +41,7 @@ from agent_ui.live.hub import ACCESS_ENDED
 from agent_ui.wallboard.backlog import WallboardBacklog
 from agent_ui.wallboard.charts import bar_chart, line_chart
 from alerts.backlog import AlertFigures, BacklogFigures
+from alerts.settings import CalendarDefinition
 from core.auth import Actor
 from core.clock import as_utc
 from core.errors import Unavailable
@@ -168,7 +168,8 @@ class WallboardFeed:
     async def regions(self, lang: str, figures: WallboardFigures | None = None) -> dict[str, str]:
         figures = figures or self._figures or await self.figures()
         template = self.env.get_template("wallboard/regions.html")
-        context = template.new_context({"lang": lang, **present(figures, self.services.settings.timezone)})
+        context = template.new_context({"lang": lang, **present(figures, self.services.settings.timezone,
+                                                                                 self.services.settings.sla.calendars)})
         return {name: "".join(template.blocks[name](context)).strip() for name in REGIONS}
 
     def now_epoch(self) -> float:
@@ -228,19 +229,70 @@ def ticking_clock(since: datetime | None) -> Markup:
     return Markup('<span class="clock" data-since="%d">–</span>') % int(as_utc(since).timestamp())
 
 
-def present(figures: WallboardFigures, timezone: str) -> dict[str, Any]:
-    """What the region templates show: figures plus the charts, drawn here once."""
-    try:
-        zone = ZoneInfo(timezone)
-    except Exception:
-        zone = ZoneInfo("UTC")
+DEFAULT_WORKING_DAY = ("08:00", "20:00")
+DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+INTERVAL_MIN = int(INTERVAL.total_seconds() // 60)
+INTERVALS_PER_HOUR = 60 // INTERVAL_MIN
+
+
+def _minutes(text: str) -> int:
+    hours, _, minutes = text.strip().partition(":")
+    return int(hours) * 60 + int(minutes or 0)
+
+
+def working_day(calendars: Sequence[CalendarDefinition], day: date) -> tuple[int, int]:
+    """The charts' window as 15-minute interval numbers since midnight, [first, last).
+
+    The first business calendar's opening to closing on that weekday (a board charted from
+    00:00 to now squeezes the day into a sliver), else 08:00-20:00 (weekends, no calendar,
+    hours that do not parse). The seeded calendar from the settings: frames never wait for
+    the database, and an edited calendar shifts the window only at the next start.
+    """
+    spans: list[tuple[int, int]] = []
+    if calendars:
+        for span in calendars[0].hours.get(DAY_KEYS[day.weekday()], []):
+            opens, _, closes = span.partition("-")
+            try:
+                spans.append((_minutes(opens), _minutes(closes)))
+            except ValueError:
+                continue
+    if not spans:
+        spans = [(_minutes(DEFAULT_WORKING_DAY[0]), _minutes(DEFAULT_WORKING_DAY[1]))]
+    first = min(o for o, _ in spans) // INTERVAL_MIN
+    last = -(-max(c for _, c in spans) // INTERVAL_MIN)
+    return first, max(last, first + 1)
+
+
+def chart_window(first: int, last: int, busy: Sequence[int]) -> tuple[int, int]:
+    """The working day, stretched to take in any interval that has traffic outside it."""
+    return min([first, *busy]), max([last, *(i + 1 for i in busy)])
+
+
+def hour_labels(first: int, last: int) -> list[str]:
+    """A label on whole hours, every one, two or three hours so they never crowd."""
+    span_h = (last - first) / INTERVALS_PER_HOUR
+    step = 1 if span_h <= 6 else 2 if span_h <= 14 else 3
+    return [f"{i // INTERVALS_PER_HOUR:02d}:00" if i % (INTERVALS_PER_HOUR * step) == 0 else ""
+            for i in range(first, last)]
+
+
+def present(figures: WallboardFigures, timezone: str,
+            calendars: Sequence[CalendarDefinition] = ()) -> dict[str, Any]:
+    """What the region templates show: figures plus the charts over the working day, drawn here once.
+
+    ``timezone`` is kept for callers; the intervals already count from the board's local midnight.
+    """
     calls = figures.calls
     count = max(len(calls.intervals), len(figures.emails_per_interval))
-    day_start = datetime.combine(calls.day, clock_time(), zone)
-    labels = [f"{(day_start + i * INTERVAL):%H}:00" if i % 8 == 0 else "" for i in range(count)]
-    offered = [calls.intervals[i].tally.offered if i < len(calls.intervals) else 0 for i in range(count)]
-    emails = [figures.emails_per_interval[i] if i < len(figures.emails_per_interval) else 0 for i in range(count)]
-    service = [calls.intervals[i].service_level_so_far if i < len(calls.intervals) else None for i in range(count)]
+    offered_all = [calls.intervals[i].tally.offered if i < len(calls.intervals) else 0 for i in range(count)]
+    emails_all = [figures.emails_per_interval[i] if i < len(figures.emails_per_interval) else 0 for i in range(count)]
+    busy = [i for i in range(count) if offered_all[i] or emails_all[i]]
+    first, last = chart_window(*working_day(calendars, calls.day), busy)
+    window = range(first, last)
+    labels = hour_labels(first, last)
+    offered = [offered_all[i] if 0 <= i < count else 0 for i in window]
+    emails = [emails_all[i] if 0 <= i < count else 0 for i in window]
+    service = [calls.intervals[i].service_level_so_far if 0 <= i < len(calls.intervals) else None for i in window]
     return {
         "calls": calls,
         "backlog": figures.backlog,
