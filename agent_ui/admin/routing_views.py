@@ -23,7 +23,7 @@ from aiohttp import web
 
 from agent_ui.api import openapi, openapi_parts
 from agent_ui.base.identity import actor_of
-from agent_ui.base.inputs import as_int, optional_str, path_int, read_json
+from agent_ui.base.inputs import as_int, optional_str, path_int, read_json, read_text
 from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
 from core.errors import InvalidInput, Unavailable
@@ -136,7 +136,7 @@ async def export_api(request: web.Request) -> web.Response:
 
 async def import_api(request: web.Request) -> web.Response:
     actor = actor_of(request)
-    rule_set = parse_yaml(await request.text())
+    rule_set = parse_yaml(await read_text(request))
     store = _policy(request).store
     data = {"rules": rule_set.model_dump(exclude_none=True)["rules"]}
     return web.json_response(await _save_and_use(request, lambda session: store.save(session, actor, data, note="imported YAML")))

@@ -181,6 +181,16 @@ async def read_json(request: web.Request, schema: str | None = None) -> dict[str
     return data
 
 
+async def read_text(request: web.Request) -> str:
+    """The body as text in its declared charset (UTF-8 when none); bytes that are not text in it
+    are a 400, not a ``UnicodeDecodeError``."""
+    raw = await request.read()
+    try:
+        return raw.decode(request.charset or "utf-8")
+    except (UnicodeDecodeError, LookupError):  # LookupError: a charset Python does not know
+        raise InvalidInput("the request body is not valid text in its character set", {"field": BODY}) from None
+
+
 async def form_of(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
     """The posted form as aiohttp reads it; a field that is not valid text in its charset
     (a multipart part is decoded strictly) is a 400, not a ``UnicodeDecodeError``."""

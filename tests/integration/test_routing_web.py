@@ -79,6 +79,12 @@ async def test_ops_save_replay_and_restore_rules_over_the_api(site: WebSite) -> 
     imported = await ops.api("POST", "/api/v1/routing/import", data=text.replace("billing", "refunds").encode(),
                              headers={"Content-Type": "application/yaml"})
     assert imported["version"] == 3 and "billing" in imported["diff"] and "refunds" in imported["diff"]
+    # a file that is not text in its charset is refused as such, and saves nothing
+    for body, charset in ((b"\xff\xfe", "utf-8"), ("rules: []".encode("utf-16"), "utf-8"), (b"rules: []", "x-unknown")):
+        refused = await ops.api("POST", "/api/v1/routing/import", data=body, status=400,
+                                headers={"Content-Type": f"application/yaml; charset={charset}"})
+        assert "not valid text" in refused["message"]
+    assert (await ops.api("GET", "/api/v1/routing/rules"))["version"] == 3
     assert (await _mail(site, customer, "退款"))[0] == "refunds"
 
     page = await ops.http.get("/admin/routing/history")
