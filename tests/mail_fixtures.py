@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -83,3 +84,28 @@ async def channel(mail_services: Services) -> AsyncIterator[EmailChannel]:
     ch = EmailChannel(mail_services)
     yield ch
     await ch.stop()
+
+
+# Reading the real servers back, for tests in any folder (browser ones too).
+async def fetch_all(box: MailboxSettings, folder: str | None = None) -> list[bytes]:
+    from channels.imap import connect, parse_fetch
+
+    client = await connect(box)
+    try:
+        await client.select(folder or box.folder)
+        response = await client.uid("fetch", "1:*", "(UID BODY.PEEK[])")
+        return [m.raw for m in parse_fetch(response.lines)]
+    finally:
+        await client.logout()
+
+
+async def eventually(check, within: float = 10.0):  # type: ignore[no-untyped-def]
+    """Wait for a real server to do something (never used to pass simulated time)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from mail_fixtures import eventually, fetch_all
 from sqlalchemy import select
 
 from agent_ui.app import create_app
@@ -25,7 +26,6 @@ from core.records import EntryKind, Ticket, TimelineEntry
 from core.users import add_user
 from knowledge.transfer import import_samples
 from routing.records import TicketRating
-from tests.integration.mail.helpers import eventually, fetch_all
 
 pytestmark = pytest.mark.browser
 

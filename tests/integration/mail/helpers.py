@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+from mail_fixtures import eventually, fetch_all
 
 from channels.imap import connect
 from channels.settings import MailboxSettings
 from config.services import Services
+
+__all__ = ["append", "eventually", "fetch_all", "mailbox_reading", "make_agent"]
 
 
 async def append(box: MailboxSettings, *messages: bytes, folder: str | None = None, flags: str | None = None) -> None:
@@ -17,31 +19,6 @@ async def append(box: MailboxSettings, *messages: bytes, folder: str | None = No
             assert response.result == "OK", response
     finally:
         await client.logout()
-
-
-async def fetch_all(box: MailboxSettings, folder: str | None = None) -> list[bytes]:
-    from channels.imap import parse_fetch
-
-    client = await connect(box)
-    try:
-        await client.select(folder or box.folder)
-        response = await client.uid("fetch", "1:*", "(UID BODY.PEEK[])")
-        return [m.raw for m in parse_fetch(response.lines)]
-    finally:
-        await client.logout()
-
-
-async def eventually(check, within: float = 10.0):  # type: ignore[no-untyped-def]
-    """Wait for a real server to do something (never used to pass simulated time)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
 
 
 async def make_agent(services: Services, login: str = "alice", roles: tuple[str, ...] = ("agent",)):  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from mail_fixtures import eventually, fetch_all
 from sqlalchemy import select
 
 from agent_ui.app import create_app
@@ -25,7 +26,6 @@ from core.auth import Actor
 from core.clock import Clock, ManualClock
 from core.records import EntryKind, OutboxMessage, Ticket, TimelineEntry
 from routing import Contact
-from tests.integration.mail.helpers import eventually, fetch_all
 
 LINK = re.compile(r"/help/sign-in/([A-Za-z0-9_-]+)")
 

@@ -14,6 +14,7 @@ from email.header import decode_header, make_header
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
+from mail_fixtures import eventually, fetch_all
 from sqlalchemy import func, select
 
 from agent_ui.app import create_app
@@ -30,7 +31,6 @@ from core.records import Customer, OutboxMessage, Ticket, TimelineEntry
 from knowledge.deflections import deflection_counts, deflection_report
 from knowledge.records import KnowledgeArticle
 from knowledge.transfer import import_samples
-from tests.integration.mail.helpers import eventually, fetch_all
 
 TOKEN = re.compile(r'name="token" value="([^"]+)"')
 
