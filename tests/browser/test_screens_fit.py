@@ -144,20 +144,33 @@ async def test_every_screen_fits_at_every_size_in_every_language(
         "alerts": ("/alerts", "table.alerts-log"),
         "customers": ("/customers", "main"),
     }
+    # The admin and ops pages, as the people who use them see them.
+    admin_pages = {
+        "users": ("/admin/users", "main"),
+        "user-new": ("/admin/users/new", "main"),
+        "fields": ("/admin/fields", "main"),
+    }
+    ops_pages = {
+        "routing": ("/admin/routing", "main"),
+        "routing-history": ("/admin/routing/history", "main"),
+        "setup": ("/admin/setup", "main"),
+        "macros": ("/macros", "main"),
+    }
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     for language in LANGUAGES:
-        await _speak(site, "supervisor", language)
-        page = await console_page(site, browser, "supervisor")
-        for width, height in SIZES:
-            await page.set_viewport_size({"width": width, "height": height})
-            for name, (path, ready) in pages.items():
-                await page.goto(site.url + path)
-                await page.wait_for_selector(ready, state="attached")
-                await page.wait_for_load_state("networkidle")
-                await page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}x{height}-{language}.png"),
-                                      full_page=True)
-                problems = await page.evaluate(OVERFLOW_CHECK)
-                failures += [f"{width}x{height} {language} {name}: {p}" for p in problems]
-        await page.close()
+        for login, shown in (("supervisor", pages), ("admin", admin_pages), ("ops", ops_pages)):
+            await _speak(site, login, language)
+            page = await console_page(site, browser, login)
+            for width, height in SIZES:
+                await page.set_viewport_size({"width": width, "height": height})
+                for name, (path, ready) in shown.items():
+                    await page.goto(site.url + path)
+                    await page.wait_for_selector(ready, state="attached")
+                    await page.wait_for_load_state("networkidle")
+                    await page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}x{height}-{language}.png"),
+                                          full_page=True)
+                    problems = await page.evaluate(OVERFLOW_CHECK)
+                    failures += [f"{width}x{height} {language} {name}: {p}" for p in problems]
+            await page.close()
     assert not failures, "\n".join(failures)
