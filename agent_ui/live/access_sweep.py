@@ -10,9 +10,7 @@ longer active and which browser logins are gone, and ends their connections the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -23,8 +21,7 @@ from agent_ui.live.hub import LIVE_HUB, LiveHub
 from core.clock import Clock
 from core.db import Database
 from core.records import User, WebSession
-
-log = logging.getLogger(__name__)
+from core.supervisor import Backoff, SupervisedTask
 
 SWEEP_EVERY_S = 5.0
 
@@ -44,20 +41,22 @@ async def sweep_once(hub: LiveHub, db: Database, now: datetime) -> int:
     return ended + hub.end_logins(logins - alive)
 
 
-async def _sweep_forever(hub: LiveHub, db: Database, clock: Clock, every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
+def _sweep_body(hub: LiveHub, db: Database, clock: Clock, every: float) -> Callable[[SupervisedTask], Awaitable[None]]:
+    """A failed check (the database away a moment) raises: the supervisor backs off and says so on /readyz."""
+
+    async def body(task: SupervisedTask) -> None:
+        while True:
+            await asyncio.sleep(every)
             await sweep_once(hub, db, clock.now())
-        except Exception:  # the database may be away a moment: try again next time
-            log.warning("cannot check live connections against disabled users", exc_info=True)
+            task.healthy()
+
+    return body
 
 
 async def access_sweep_ctx(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
-    task = asyncio.create_task(_sweep_forever(app[LIVE_HUB], services.db, services.clock, SWEEP_EVERY_S),
-                               name="live-access-sweep")
+    task = SupervisedTask("live-access-sweep", _sweep_body(app[LIVE_HUB], services.db, services.clock, SWEEP_EVERY_S),
+                          services.health, Backoff(1.0, 30.0), required=False)
+    task.start()
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await task.stop()
