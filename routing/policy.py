@@ -59,15 +59,22 @@ class RulesPolicy:
 
     async def refresh(self, session: AsyncSession) -> bool:
         """Take up the live rules if another save (here or in another server process) made a newer version,
-        or the business calendars they may name changed."""
+        or the business calendars they may name changed.
+
+        The engine is swapped only if no other swap (a save in this process: ``use``) came while this
+        one awaited the database; else the engine read before the await would overwrite the newer one.
+        """
         stamp = await calendar_stamp(session)
-        if await self.store.live_version(session) != self.engine.version:
-            self.use(await self.store.engine(session))
+        engine = self.engine
+        if await self.store.live_version(session) != engine.version:
+            newer = await self.store.engine(session)
         elif stamp != self._calendar_stamp:  # the same rules over the calendars as they are now
-            engine = self.engine
-            self.use(RuleEngine(engine.rule_set, engine.version, engine.settings, await self.store.calendars(session)))
+            newer = RuleEngine(engine.rule_set, engine.version, engine.settings, await self.store.calendars(session))
         else:
             return False
+        if self.engine is not engine:  # swapped meanwhile: the next refresh looks again from that one
+            return False
+        self.use(newer)
         self._calendar_stamp = stamp
         log.info("routing rules: now version %d", self.engine.version)
         return True
