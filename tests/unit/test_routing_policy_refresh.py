@@ -35,7 +35,7 @@ class _SlowStore:
     async def engine(self, _session: Any) -> RuleEngine:
         self.reading.set()
         await self.go_on.wait()
-        return RuleEngine(default_rules(RoutingSettings()), self.version, RoutingSettings())
+        return RuleEngine(default_rules(RoutingSettings.model_validate({})), self.version, RoutingSettings.model_validate({}))
 
 
 @pytest.fixture
@@ -53,13 +53,13 @@ def stamps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 @pytest.mark.parametrize("live_version", [0, 3], ids=["calendars-changed", "newer-version-elsewhere"])
 async def test_a_save_during_a_refresh_is_kept_and_the_next_refresh_builds_on_it(
         stamps: list[tuple[int, int]], live_version: int) -> None:
-    settings = RoutingSettings()
+    settings = RoutingSettings.model_validate({})
     policy = RulesPolicy(settings)
     store = _SlowStore(live_version)
     policy.store = store  # type: ignore[assignment]
     refresh = asyncio.create_task(policy.refresh(session=None))  # type: ignore[arg-type]
     await store.reading.wait()
-    saved = RuleEngine(default_rules(RoutingSettings(queue_strategies={"email": "round_robin"})), 0, settings)
+    saved = RuleEngine(default_rules(RoutingSettings.model_validate({"queue_strategies": {"email": "round_robin"}})), 0, settings)
     policy.use(saved)  # an ops save in this process while the refresh awaits the database
     store.go_on.set()
     assert await refresh is False
