@@ -35,12 +35,28 @@ POSTGRES_URL = os.environ.pop("FRONTDESK_DATABASE_URL", "")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """PostgreSQL-only tests (several instances sharing work) run in the PostgreSQL pass,
-    SQLite-only ones (a guard only SQLite has) in the SQLite pass."""
-    other = "sqlite_only" if POSTGRES_URL.startswith("postgresql") else "postgres_only"
-    kept = [item for item in items if item.get_closest_marker(other) is None]
+    SQLite-only ones (a guard only SQLite has) in the SQLite pass.
+
+    The PostgreSQL pass exists to try the database: a test whose fixtures never make one
+    (parsers, normalisers, catalogues, layout checks) would only repeat the SQLite pass's
+    result, so it runs once, there."""
+    on_postgres = POSTGRES_URL.startswith("postgresql")
+    other = "sqlite_only" if on_postgres else "postgres_only"
+    kept = [
+        item
+        for item in items
+        if item.get_closest_marker(other) is None
+        and (not on_postgres or _touches_a_database(item))
+    ]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
+
+
+def _touches_a_database(item: pytest.Item) -> bool:
+    return "database_url" in getattr(item, "fixturenames", ()) or (
+        item.get_closest_marker("postgres_only") is not None
+    )
 
 
 def need_service(available: bool, what: str) -> None:
