@@ -11,6 +11,7 @@ no database.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import inspect
 import re
@@ -317,7 +318,8 @@ def test_compose_starts_postgres_three_instances_and_nginx() -> None:
 # --- nginx and stopping ----------------------------------------------------------------
 
 
-def websocket_routes() -> set[str]:
+@functools.cache
+def websocket_routes() -> frozenset[str]:
     """Paths whose handler answers with a ``WebSocketResponse`` (read from agent_ui's source)."""
     trees = [ast.parse(path.read_text()) for path in (ROOT / "agent_ui").rglob("*.py")]
     # A handler and the line routing to it may be in different modules (live/socket.py, live/__init__.py).
@@ -336,7 +338,7 @@ def websocket_routes() -> set[str]:
                     and isinstance(node.args[0], ast.Constant) and isinstance(node.args[1], ast.Name)
                     and node.args[1].id in handlers):
                 routes.add(str(node.args[0].value))
-    return routes
+    return frozenset(routes)
 
 
 def locations(conf: str) -> list[tuple[str, str, str]]:
@@ -381,6 +383,7 @@ def test_nginx_carries_every_websocket_route(conf_path: Path) -> None:
         assert "proxy_set_header Upgrade $http_upgrade;" in body, route
         assert f"proxy_set_header Connection ${connection_map.group(1)};" in body, route
         assert "proxy_http_version 1.1;" in body, route
+        assert "proxy_set_header Host $http_host;" in body, f"{route}: the Origin check compares with Host"
         timeout = re.search(r"proxy_read_timeout\s+(\w+);", body)
         assert timeout and seconds(timeout.group(1)) > 30, f"{route}: longer than the server's 30 s ping"
     assert "proxy_set_header Host" in chosen_location(conf, "/login")
