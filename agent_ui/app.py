@@ -68,6 +68,7 @@ from agent_ui import (
     tickets,
     wallboard,
 )
+from agent_ui.base.client_address import client_address_middleware, parse_networks
 from agent_ui.base.error_middleware import error_middleware
 from agent_ui.base.i18n import Localizer
 from agent_ui.base.identity import identity_middleware
@@ -102,7 +103,12 @@ def create_app(services: WebServices) -> web.Application:
     web_settings = services.settings.web
     app = web.Application(
         client_max_size=web_settings.max_body_bytes,
-        middlewares=[metrics_middleware, error_middleware, identity_middleware],
+        middlewares=[
+            client_address_middleware(parse_networks(web_settings.trusted_proxies)),
+            metrics_middleware,
+            error_middleware,
+            identity_middleware,
+        ],
     )
     app[SERVICES] = services
     app[SESSIONS] = SessionStore(

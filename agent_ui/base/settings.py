@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from agent_ui.base.client_address import parse_networks
 from agent_ui.base.i18n import normalize_language, shipped_languages
 from core.section import Section
 
@@ -42,12 +43,22 @@ class WebSettings(Section):
     wallboard_token: SecretStr | None = Field(None, description="read-only big-screen access: /wallboard?token=...")
     wallboard: WallboardSettings = Field(default_factory=WallboardSettings)  # type: ignore[arg-type]
     crm_url: str | None = Field(None, description="external CRM page; {number} is the caller's number")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="reverse proxies (addresses or CIDR) whose X-Forwarded-For names the client",
+    )
 
     @field_validator("secret_key")
     @classmethod
     def _long_enough(cls, value: SecretStr) -> SecretStr:
         if value.get_secret_value() and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (or empty to generate one at start-up)")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
         return value
 
     @field_validator("default_language")
