@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
 from sqlalchemy import select
+from webhook_receiver import Receiver, serve_receiver
 
 from config.services import Services
 from core.auth import Actor
@@ -31,36 +30,10 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@dataclass
-class Receiver:
-    """A CRM's endpoint: answers with the next of ``statuses`` (then 200), keeps what came."""
-
-    url: str = ""
-    statuses: list[int] = field(default_factory=list)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.received]
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    got = Receiver()
-
-    async def hook(request: web.Request) -> web.Response:
-        got.received.append((dict(request.headers), await request.read()))
-        return web.Response(status=got.statuses.pop(0) if got.statuses else 200, text="ok")
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    got.url = f"http://127.0.0.1:{port}/hook"
-    yield got
-    await runner.cleanup()
+    async with serve_receiver() as got:
+        yield got
 
 
 def _settings(**changes: Any) -> WebhookSettings:
