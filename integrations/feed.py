@@ -21,11 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
+from core.customers import customer_dict
 from core.db import Database
 from core.events import DomainEvent, EventBus, TicketCreated, TicketUpdated, TimelineAppended
-from core.records import EntryKind, Ticket, TicketStatus
+from core.records import Customer, EntryKind, Ticket, TicketStatus
 from core.supervisor import SupervisedTask
 from cti.events import CallAnswered, CallEnded, CallRinging
+from integrations.customer_watch import CustomerCreated, CustomerUpdated
 from integrations.deliveries import enabled_subscriptions, queue_event, stable_event_id
 from integrations.records import WebhookSubscription
 from routing.desk import ticket_dict
@@ -41,6 +43,8 @@ TYPES_OF: dict[type[DomainEvent], frozenset[str]] = {
     CallRinging: frozenset({"call.started"}),
     CallAnswered: frozenset({"call.answered"}),
     CallEnded: frozenset({"call.ended"}),
+    CustomerCreated: frozenset({"customer.created"}),
+    CustomerUpdated: frozenset({"customer.updated"}),
 }
 BATCH = 200
 
@@ -161,4 +165,12 @@ async def webhook_events(session: AsyncSession, event: DomainEvent) -> list[Webh
                 "agent_user_id": event.agent_user_id, "wait_s": event.wait_s, "talk_s": event.talk_s,
                 "started_at": event.started_at, "answered_at": event.answered_at, "ended_at": event.ended_at}
         return [("call.ended", {"call": call}, stable_event_id("call.ended", event.pbx, event.linkedid))]
+    if isinstance(event, CustomerCreated | CustomerUpdated):
+        customer = await session.get(Customer, event.customer_id)
+        if customer is None:
+            return []
+        customer_data = {"customer": customer_dict(customer)}
+        if isinstance(event, CustomerCreated):
+            return [("customer.created", customer_data, stable_event_id("customer.created", customer.id))]
+        return [("customer.updated", customer_data, None)]
     return []

@@ -8,6 +8,7 @@ from channels.outbox import OutboxWorker
 from core.auth import Actor
 from core.errors import Conflict
 from core.services import CoreServices
+from integrations.customer_watch import CustomerWatch
 from integrations.deliveries import new_event_id, queue_event
 from integrations.feed import WebhookFeed
 from integrations.sender import WebhookSender
@@ -48,6 +49,8 @@ class Webhooks:
         self.subscriptions.on_change.append(self.feed.forget_wanted)
         self.feed.on_queued.append(self.worker.wake)
         self.feed.subscribe(services.bus)
+        self.customer_watch = CustomerWatch(services.db, services.bus)
+        self.customer_watch.install()
 
     async def send_test(self, actor: Actor, subscription_id: int) -> str:
         """Queue a ``webhook.test`` event to one subscription; its id, to find it in the log."""
@@ -62,4 +65,5 @@ class Webhooks:
         return event_id
 
     async def close(self) -> None:
+        self.customer_watch.remove()
         await self.sender.close()

@@ -16,6 +16,7 @@ from webhook_receiver import Receiver, serve_receiver
 from config.services import Services
 from core.auth import Actor
 from core.clock import ManualClock
+from core.customers import CustomerDraft, create_customer, update_customer
 from core.errors import Conflict, InvalidInput
 from core.records import OutboxMessage, OutboxStatus
 from cti.events import CallRinging
@@ -56,6 +57,7 @@ async def _open_ticket(services: Services, subject: str = "Where is my order?") 
 
 
 async def _deliver_all(webhooks: Webhooks) -> None:
+    await webhooks.customer_watch.settled()
     await webhooks.feed.drain()
     while await webhooks.worker.run_once():
         pass
@@ -225,3 +227,23 @@ async def test_a_loopback_target_is_refused_unless_allowed(services: Services, r
     assert receiver.received == []
     [attempt] = await strict.subscriptions.log(ADMIN, sub.id)
     assert attempt.outcome == "failed"
+
+
+async def test_customer_events_follow_every_commit_and_none_after_a_rollback(
+        services: Services, webhooks: Webhooks, receiver: Receiver) -> None:
+    await webhooks.subscriptions.create(ADMIN, {"url": receiver.url, "events": ["customer.created", "customer.updated"]})
+    async with services.db.transaction() as session:
+        customer = await create_customer(session, ADMIN, CustomerDraft(name="Li Lei", phones=["+8613800138000"]))
+    await _deliver_all(webhooks)
+    async with services.db.transaction() as session:
+        await update_customer(session, ADMIN, customer.id, {"emails": ["li.lei@example.com"]})
+    with pytest.raises(RuntimeError):
+        async with services.db.transaction() as session:
+            await create_customer(session, ADMIN, CustomerDraft(name="Never saved"))
+            raise RuntimeError("the caller gives up")
+    await _deliver_all(webhooks)
+
+    bodies = receiver.bodies()
+    assert [b["type"] for b in bodies] == ["customer.created", "customer.updated"]
+    assert bodies[0]["data"]["customer"]["phones"] == ["+8613800138000"]
+    assert bodies[1]["data"]["customer"]["emails"] == ["li.lei@example.com"]
