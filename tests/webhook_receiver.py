@@ -3,6 +3,7 @@ told to (then 200) and keeps every request it got."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ class Receiver:
     url: str = ""
     statuses: list[int] = field(default_factory=list)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    delay_s: float = 0.0  # a slow receiver: answers after this long
 
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(body) for _, body in self.received]
@@ -28,6 +30,8 @@ async def serve_receiver() -> AsyncIterator[Receiver]:
 
     async def hook(request: web.Request) -> web.Response:
         got.received.append((dict(request.headers), await request.read()))
+        if got.delay_s:
+            await asyncio.sleep(got.delay_s)
         return web.Response(status=got.statuses.pop(0) if got.statuses else 200, text="ok")
 
     app = web.Application()
