@@ -251,21 +251,23 @@ async def test_customer_events_follow_every_commit_and_none_after_a_rollback(
 
 async def test_a_slow_receiver_times_out_and_the_log_keeps_only_the_newest(
         services: Services, receiver: Receiver) -> None:
-    parts = Webhooks(services, _settings(timeout_s=0.2, log_keep=10))
+    impatient = Webhooks(services, _settings(timeout_s=0.2))
+    keeping_ten = Webhooks(services, _settings(log_keep=10))
     try:
-        sub, _ = await parts.subscriptions.create(ADMIN, {"url": receiver.url, "events": ["ticket.created"]})
+        sub, _ = await impatient.subscriptions.create(ADMIN, {"url": receiver.url, "events": ["ticket.created"]})
         receiver.delay_s = 1.0
-        await parts.send_test(ADMIN, sub.id)
-        await parts.worker.run_once()
-        [timed_out] = await parts.subscriptions.log(ADMIN, sub.id)
+        await impatient.send_test(ADMIN, sub.id)
+        await impatient.worker.run_once()
+        [timed_out] = await impatient.subscriptions.log(ADMIN, sub.id)
         assert (timed_out.status_code, timed_out.outcome) == (None, "retrying")
         assert timed_out.error == "no answer within 0.2 s"
         receiver.delay_s = 0
         for _ in range(12):
-            await parts.send_test(ADMIN, sub.id)
-        while await parts.worker.run_once():
+            await keeping_ten.send_test(ADMIN, sub.id)
+        while await keeping_ten.worker.run_once():
             pass
-        log = await parts.subscriptions.log(ADMIN, sub.id)
+        log = await keeping_ten.subscriptions.log(ADMIN, sub.id)
     finally:
-        await parts.close()
+        await impatient.close()
+        await keeping_ten.close()
     assert len(log) == 10 and all(a.outcome == "delivered" for a in log)
