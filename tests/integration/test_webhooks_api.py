@@ -12,6 +12,7 @@ from web_fixtures import WebSite
 from webhook_receiver import Receiver, serve_receiver
 
 from config.settings import Settings, load_settings
+from core.records import User
 from integrations import SIGNATURE_HEADER, verify
 
 
@@ -58,6 +59,14 @@ async def test_ops_subscribe_test_and_read_the_log(site: WebSite, receiver: Rece
     assert [(d["event_id"], d["status_code"], d["outcome"]) for d in log] == [(tested["event_id"], 200, "delivered")]
     headers, raw = receiver.received[0]
     assert verify(secret, headers[SIGNATURE_HEADER], raw, site.services.clock.now().timestamp())
+
+    async with site.services.db.transaction() as session:  # the page in the person's language
+        person = await session.get(User, site.users["ops"].id)
+        assert person is not None
+        person.language = "zh_CN"
+    page = await ops.api("GET", f"/admin/webhooks/{made['id']}")
+    assert "投递日志" in page and "发送测试事件" in page and "已送达" in page
+    assert "Delivery log" not in page and "Send a test event" not in page
 
     patched = await ops.api("PATCH", f"/api/v1/webhooks/{made['id']}", json={"enabled": False})
     assert patched["enabled"] is False
