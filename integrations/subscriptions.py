@@ -125,7 +125,7 @@ class WebhookSubscriptions:
                                       created_by_id=actor.user_id, created_at=now, updated_at=now)
             session.add(row)
             await session.flush()
-            record_change(session, actor, "created", "webhook", row.id, None, _audited(row))
+            record_change(session, actor, "webhook.create", "webhook", row.id, None, _audited(row))
         self._changed()
         return row, secret
 
@@ -137,7 +137,7 @@ class WebhookSubscriptions:
             for key, value in clean.items():
                 setattr(row, key, value)
             row.updated_at = self.clock.now()
-            record_change(session, actor, "updated", "webhook", row.id, before, _audited(row))
+            record_change(session, actor, "webhook.update", "webhook", row.id, before, _audited(row))
         self._changed()
         return row
 
@@ -150,7 +150,7 @@ class WebhookSubscriptions:
                 OutboxMessage.channel == WEBHOOK_CHANNEL, OutboxMessage.recipient == recipient_of(row.id),
                 OutboxMessage.status == OutboxStatus.PENDING.value))
             await session.delete(row)
-            record_change(session, actor, "deleted", "webhook", row.id, _audited(row), None)
+            record_change(session, actor, "webhook.delete", "webhook", row.id, _audited(row), None)
         self._changed()
         return row
 
