@@ -113,7 +113,8 @@ class WebhookSender:
 
     async def _log(self, subscription_id: int, message: OutboxMessage, status: int | None, elapsed_ms: int,
                    error: str | None, final: bool) -> None:
-        """One row of the delivery log; the oldest beyond ``log_keep`` go."""
+        """One row of the delivery log; the oldest beyond ``log_keep`` go (deliveries logged side
+        by side may each miss the others' rows, so the log can briefly hold a batch more)."""
         outcome = "delivered" if error is None else ("failed" if final else "retrying")
         payload = message.payload or {}
         try:
