@@ -16,8 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.clock import Clock, as_utc, sleep_or_wake
 from core.db import Database
@@ -136,10 +137,29 @@ class OutboxWorker:
             if not self.db.is_sqlite:
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = list((await session.execute(stmt)).scalars())
+            until = now + timedelta(seconds=self.lease)
+            if not self.db.is_sqlite:
+                for row in rows:
+                    row.attempts += 1
+                    row.next_attempt_at = until
+                return rows
+            # SQLite reads outside the write lock (the driver begins at the first write), so two
+            # workers may read the same rows: each takes a row only if its attempts are still
+            # what it read — the writes are serialised, the second finds it changed.
+            taken = []
             for row in rows:
-                row.attempts += 1
-                row.next_attempt_at = now + timedelta(seconds=self.lease)
-        return rows
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id, OutboxMessage.attempts == row.attempts,
+                           OutboxMessage.status == OutboxStatus.PENDING.value)
+                    .values(attempts=row.attempts + 1, next_attempt_at=until)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(result, "rowcount", 0) == 1:
+                    set_committed_value(row, "attempts", row.attempts + 1)
+                    set_committed_value(row, "next_attempt_at", until)
+                    taken.append(row)
+        return taken
 
     async def _attempt(self, message: OutboxMessage) -> DeliveryError | None:
         try:

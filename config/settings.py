@@ -29,6 +29,7 @@ from agent_ui.base.settings import WebSettings
 from alerts.settings import SlaSettings
 from channels.settings import MailboxSettings, SmtpSettings
 from cti.settings import PbxSettings
+from integrations.settings import WebhookSettings
 from routing.settings import RoutingSettings
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/frontdesk.db"
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     sla: SlaSettings = Field(default_factory=SlaSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @field_validator("timezone")
     @classmethod

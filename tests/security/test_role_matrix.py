@@ -96,6 +96,20 @@ RESTRICTED: dict[str, set[str]] = {
     "GET /wallboard/ws": {"supervisor"},
     "GET /reports": {"supervisor"},
     "GET /reports/{kind}.csv": {"supervisor"},
+    "GET /admin/webhooks": {"ops"},
+    "POST /admin/webhooks": {"ops"},
+    "GET /admin/webhooks/{webhook_id}": {"ops"},
+    "POST /admin/webhooks/{webhook_id}/test": {"ops"},
+    "POST /admin/webhooks/{webhook_id}/enable": {"ops"},
+    "POST /admin/webhooks/{webhook_id}/disable": {"ops"},
+    "POST /admin/webhooks/{webhook_id}/delete": {"ops"},
+    "GET /api/v1/webhooks": {"ops"},
+    "POST /api/v1/webhooks": {"ops"},
+    "GET /api/v1/webhooks/{webhook_id}": {"ops"},
+    "PATCH /api/v1/webhooks/{webhook_id}": {"ops"},
+    "DELETE /api/v1/webhooks/{webhook_id}": {"ops"},
+    "POST /api/v1/webhooks/{webhook_id}/test": {"ops"},
+    "GET /api/v1/webhooks/{webhook_id}/deliveries": {"ops"},
 }
 # Whatever is added under these prefixes later refuses an agent, declared here or not.
 STAFF_ONLY_PREFIXES = ("/ops/", "/admin/", "/api/v1/mail/quarantine")

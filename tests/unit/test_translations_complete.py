@@ -48,7 +48,7 @@ def ui_strings() -> set[str]:
 
 
 # Messages of the errors people get back (API and error pages translate them, error_middleware.py)
-ERROR_PACKAGES = ["core", "agent_ui", "channels", "routing", "cti", "alerts", "knowledge", "config"]
+ERROR_PACKAGES = ["core", "agent_ui", "channels", "routing", "cti", "alerts", "knowledge", "config", "integrations"]
 ERROR_KEYWORDS = {name: None for name in (
     "InvalidInput", "NotAuthenticated", "Forbidden", "NotFound", "Conflict", "TooManyRequests", "Unavailable",
 )}
