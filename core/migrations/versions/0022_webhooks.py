@@ -1,14 +1,14 @@
 """webhooks: webhook_subscriptions (where to send which events, with the signing secret) and
 webhook_attempts (the delivery log); the deliveries are outbox rows of channel "webhook"
 
-Revision ID: 0025
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-06
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0025"
+revision = "0022"
 down_revision = "0021"
 branch_labels = None
 depends_on = None
