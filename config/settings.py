@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from agent_ui.base.settings import WebSettings
 from alerts.settings import SlaSettings
 from channels.settings import MailboxSettings, SmtpSettings
+from core.cluster_settings import ClusterSettings
 from cti.settings import PbxSettings
 from routing.settings import RoutingSettings
 
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     sla: SlaSettings = Field(default_factory=SlaSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)  # type: ignore[arg-type]
 
     @field_validator("timezone")
     @classmethod
@@ -252,7 +254,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
 
 
 def _name_problems(settings: Settings) -> list[str]:
-    """Zone and region names inside the features' sections (their models accept any text)."""
+    """Zone and region names inside the features' sections (their models accept any text), and
+    what the cluster section cannot do with this database."""
     problems: list[str] = []
     checks = [(f"sla.calendars[{i}].timezone", c.timezone, check_time_zone)
               for i, c in enumerate(settings.sla.calendars) if c.timezone]
@@ -262,4 +265,5 @@ def _name_problems(settings: Settings) -> list[str]:
             check(value)
         except ValueError as exc:
             problems.append(f"{key}: {exc}")
+    problems += settings.cluster.problems(settings.database_url)
     return problems

@@ -14,7 +14,9 @@ from core.events import DomainEvent
 def setup(app: web.Application) -> None:
     hub = LiveHub(fanout_slice=64)
     app[LIVE_HUB] = hub
-    app[SERVICES].bus.subscribe(DomainEvent, hub.on_event)
+    bus = app[SERVICES].bus
+    bus.subscribe(DomainEvent, hub.on_event, everywhere=True)  # a pop or a ticket change from any instance
+    bus.on_resync(hub.resync)  # events from other instances were missed: the pages read their state again
     app.on_shutdown.append(lambda _app: hub.close_all())  # before aiohttp waits for handlers
     app.cleanup_ctx.append(access_sweep_ctx)  # sockets of people disabled from the CLI
     app.router.add_get("/ws", live_socket)

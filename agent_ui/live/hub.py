@@ -50,6 +50,7 @@ LIST_TICK_S = 0.5  # a queue list hears of its changes at most this often
 MAX_WATCH_MESSAGE = 4096
 FANOUT_TURN_S = 0.0005  # and at most this long a turn: a screen-pop's database hand-overs each wait a turn
 ACCESS_ENDED = 4401  # close code a page reads as "your login is gone" (live.js stops reconnecting)
+RESYNC_FRAME = '{"event": "live.resync", "data": {}}'
 MAX_BUFFERED = 256 * 1024  # bytes unsent by a connection written to directly: it stopped reading
 
 
@@ -343,6 +344,11 @@ class LiveHub:
         log.warning("live client of %s fell behind (%d queued): closing it", conn.actor.login, conn.queue.qsize())
         self.detach(conn)
         self._closer.drop(conn.ws)
+
+    async def resync(self) -> None:
+        """Every page reads what it shows again (``live.resync``: the pages do what they do on a
+        reconnect), because events from other instances may have been missed."""
+        self._send(RESYNC_FRAME, None)
 
     async def close_all(self) -> None:
         """At shutdown: close every socket at once (each bounded by ``CLOSE_TIMEOUT``)."""

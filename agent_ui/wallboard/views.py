@@ -93,12 +93,13 @@ async def _start(app: web.Application) -> None:
     stats = QueueStats(services.clock, zone, ServiceLevelRule(board.service_level_seconds, board.short_abandon_seconds),
                        tracker_waiting(cti.lines.values()) if cti is not None else None)
     for event_type in stats.EVENTS:
-        services.bus.subscribe(event_type, stats.on_event)
+        services.bus.subscribe(event_type, stats.on_event, everywhere=True)  # calls seen by any instance's PBX link
     async with services.db.session() as session:
         await stats.load(session)
     feed = WallboardFeed(services, stats, aiohttp_jinja2.get_env(app), min_interval=1.0 / board.max_frames_per_second)
     feed.assignment = app.get(ASSIGNMENT)  # the routing plugin's (its cleanup context ran before this)
-    services.bus.subscribe(DomainEvent, feed.on_event)
+    services.bus.subscribe(DomainEvent, feed.on_event, everywhere=True)
+    services.bus.on_resync(feed.resync)
     app[WALLBOARD] = feed
     feed.task.start()
 

@@ -52,7 +52,10 @@
     socket.onmessage = (msg) => {
       let parsed;
       try { parsed = JSON.parse(msg.data); } catch (err) { return; }
-      if (parsed && typeof parsed.event === "string") emit(parsed.event, parsed.data || {});
+      if (!parsed || typeof parsed.event !== "string") return;
+      // The server may have missed events (another instance's): read everything again, as after a reconnect.
+      if (parsed.event === "live.resync") { emit("live.open", {}); return; }
+      emit(parsed.event, parsed.data || {});
     };
     socket.onclose = (ev) => {
       emit("live.closed", { code: ev.code });
