@@ -105,6 +105,7 @@ class Reassembler:
 
     def __init__(self) -> None:
         self._partial: dict[tuple[str, str], tuple[int, list[str]]] = {}
+        self._skipping: dict[tuple[str, str], int] = {}  # the event whose remaining frames are ignored
         self.broken = 0  # events lost part-way (a frame missing): the receiver resynchronises
 
     def feed(self, text: str) -> Received | None:
@@ -118,8 +119,9 @@ class Reassembler:
             self._drop_partial(key)
             current = self._partial[key] = (frame.seq, [])
         if current is None or current[0] != frame.seq or len(current[1]) != frame.part - 1:
-            self._drop_partial(key)
-            self.broken += 1
+            if self._partial.pop(key, None) is not None or self._skipping.get(key) != frame.seq:
+                self.broken += 1  # counted once per event lost
+            self._skipping[key] = frame.seq
             return None
         current[1].append(frame.piece)
         if frame.part < frame.total:
