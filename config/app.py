@@ -65,9 +65,9 @@ def build_bus(settings: Settings, health: HealthRegistry) -> EventBus:
     backend = cluster.chosen_backend(settings.database_url)
     transport: BusTransport
     if backend == "redis" and cluster.redis_url is not None:
-        transport = RedisPubSub(cluster.redis_url.get_secret_value(), cluster.instance_id, cluster.keepalive_s)
+        transport = RedisPubSub(cluster.redis_url.get_secret_value(), cluster.instance_id, cluster.keepalive_s, cluster.channel)
     elif backend == "postgresql" and settings.database_url.startswith("postgresql"):
-        transport = PostgresNotify(settings.database_url, cluster.instance_id, cluster.keepalive_s)
+        transport = PostgresNotify(settings.database_url, cluster.instance_id, cluster.keepalive_s, cluster.channel)
     else:
         return InProcessBus()
     return ClusterBus(cluster.instance_id, transport, health)

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "frontdesk_events"
 CONNECT_TIMEOUT_S = 5.0
-SEND = f"SELECT pg_notify('{CHANNEL}', frame) FROM unnest($1::text[]) AS frame"
+SEND = "SELECT pg_notify($1, frame) FROM unnest($2::text[]) AS frame"
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -35,7 +35,8 @@ class PostgresNotify:
     backend = "postgresql"
     limit = PG_NOTIFY_LIMIT
 
-    def __init__(self, database_url: str, instance_id: str, keepalive_s: float = 5.0) -> None:
+    def __init__(self, database_url: str, instance_id: str, keepalive_s: float = 5.0, channel: str = CHANNEL) -> None:
+        self.channel = channel
         self._dsn = asyncpg_dsn(database_url)
         self._name = f"frontdesk-bus:{instance_id}"[:63]
         self.keepalive_s = keepalive_s
@@ -51,7 +52,7 @@ class PostgresNotify:
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
         try:
-            await conn.add_listener(CHANNEL, lambda _conn, _pid, _channel, payload: deliver(payload))
+            await conn.add_listener(self.channel, lambda _conn, _pid, _channel, payload: deliver(payload))
             self.listener_pid = conn.get_server_pid()
             ready()
             while not lost.is_set() and not conn.is_closed():
@@ -70,7 +71,7 @@ class PostgresNotify:
         if self._sender is None or self._sender.is_closed():
             self._sender = await self._connect("send")
         try:
-            await self._sender.execute(SEND, list(payloads))
+            await self._sender.execute(SEND, self.channel, list(payloads))
         except BaseException:
             sender, self._sender = self._sender, None
             sender.terminate()

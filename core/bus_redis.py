@@ -27,7 +27,8 @@ class RedisPubSub:
     backend = "redis"
     limit = REDIS_FRAME_LIMIT
 
-    def __init__(self, url: str, instance_id: str, keepalive_s: float = 5.0) -> None:
+    def __init__(self, url: str, instance_id: str, keepalive_s: float = 5.0, channel: str = CHANNEL) -> None:
+        self.channel = channel
         self._url = url
         self._name = f"frontdesk-bus:{instance_id}"
         self.keepalive_s = keepalive_s
@@ -42,7 +43,7 @@ class RedisPubSub:
         client = self._client("listen")
         pubsub = client.pubsub()
         try:
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(self.channel)
             message = await pubsub.get_message(timeout=self.keepalive_s)  # the subscription's confirmation
             if message is None or message.get("type") != "subscribe":
                 raise ConnectionError("Redis did not confirm the subscription")
@@ -66,7 +67,7 @@ class RedisPubSub:
         try:
             async with self._sender.pipeline(transaction=False) as pipe:
                 for frame in payloads:
-                    pipe.publish(CHANNEL, frame)
+                    pipe.publish(self.channel, frame)
                 await pipe.execute()
         except BaseException:
             sender, self._sender = self._sender, None

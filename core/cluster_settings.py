@@ -24,6 +24,8 @@ class ClusterSettings(Section):
     backend: Literal["auto", "local", "postgresql", "redis"] = Field(
         "auto", description="auto: redis when redis_url is set, else postgresql on a PostgreSQL database, else local")
     redis_url: SecretStr | None = Field(None, description="redis://host:6379/0: events go over Redis pub/sub")
+    channel: str = Field("frontdesk_events", pattern=r"^[a-z][a-z0-9_]{0,62}$",
+                         description="the NOTIFY / pub-sub channel (one per cluster sharing a Redis)")
     keepalive_s: float = Field(5.0, gt=0, le=300, description="how often an idle listener checks its connection")
 
     @field_validator("instance_id")

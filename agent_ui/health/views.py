@@ -1,4 +1,4 @@
-"""/healthz (process up), /readyz (database and links), /metrics (Prometheus text)."""
+"""/healthz (process up), /readyz (database, links, the cluster bus), /metrics (Prometheus text)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent_ui.base.keys import SERVICES
+from core.cluster_bus import ClusterBus
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -19,7 +20,10 @@ async def readyz(request: web.Request) -> web.Response:
     ready = services.health.ready()
     # "degraded": serving (so still 200 for a load balancer), but a part keeps failing.
     status = "not-ready" if not ready else "degraded" if services.health.degraded() else "ready"
-    body = {"status": status, "components": services.health.snapshot()}
+    bus = services.bus
+    cluster = bus.describe() if isinstance(bus, ClusterBus) else {
+        "instance": services.settings.cluster.instance_id, "backend": "local", "state": "local"}
+    body = {"status": status, "components": services.health.snapshot(), "cluster": cluster}
     return web.json_response(body, status=200 if ready else 503)
 
 

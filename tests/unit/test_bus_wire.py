@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.bus_wire import PG_NOTIFY_LIMIT, Reassembler, decode_event, event_body, frames, parse_frame
+from core.bus_wire import (
+    PG_NOTIFY_LIMIT,
+    Reassembler,
+    decode_event,
+    event_body,
+    frames,
+    parse_frame,
+)
 from cti.events import CallEnded, ScreenPopShown
 
 

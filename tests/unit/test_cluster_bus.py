@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from cti_fixtures import until
+
 from core.cluster_bus import ClusterBus
 from core.events import DomainEvent, TicketUpdated, TimelineAppended
 from core.health import HealthRegistry
@@ -46,12 +48,6 @@ class WireTransport:
         pass
 
 
-async def _until(check: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not check():
-            await asyncio.sleep(0.01)
-
-
 async def _pair() -> tuple[ClusterBus, ClusterBus, WireTransport]:
     wire = Wire()
     b_transport = WireTransport(wire)
@@ -59,7 +55,7 @@ async def _pair() -> tuple[ClusterBus, ClusterBus, WireTransport]:
     b = ClusterBus("b", b_transport, HealthRegistry(), max_backoff_s=0.05)
     for bus in (a, b):
         bus.start()
-    await _until(lambda: len(wire.listeners) == 2)
+    await until(lambda: len(wire.listeners) == 2)
     return a, b, b_transport
 
 
@@ -77,7 +73,7 @@ async def test_everywhere_subscribers_hear_every_instance_once_and_local_ones_on
         bus.subscribe(TicketUpdated, keep(f"{name}-local"))
     await a.publish(TicketUpdated(1, "email"))
     await b.publish(TicketUpdated(2, "email"))
-    await _until(lambda: len(heard["a-everywhere"]) == 2 and len(heard["b-everywhere"]) == 2)
+    await until(lambda: len(heard["a-everywhere"]) == 2 and len(heard["b-everywhere"]) == 2)
     await asyncio.sleep(0.05)  # an echo of one's own event would land by now
     assert heard == {"a-everywhere": [1, 2], "a-local": [1], "b-everywhere": [2, 1], "b-local": [2]}
     assert a.describe()["peers"] == ["b"] and b.received == 1
@@ -99,7 +95,7 @@ async def test_a_burst_on_one_ticket_arrives_in_order_with_large_events_cut_and_
                               TicketUpdated(7, "email", tuple(f"field_{i}_长字段" for i in range(60))))
         sent.append(event)
         await a.publish(event)
-    await _until(lambda: len(got) == 300)
+    await until(lambda: len(got) == 300)
     assert got == sent and b.resyncs == 0
     await a.stop()
     await b.stop()
@@ -124,7 +120,7 @@ async def test_a_listener_that_lost_its_connection_reconnects_and_resyncs() -> N
         await resynced.wait()
     assert b.reconnects == 1 and b.state == "connected"
     await a.publish(TicketUpdated(9, "email"))
-    await _until(lambda: got == [9])
+    await until(lambda: got == [9])
     await a.stop()
     await b.stop()
 
@@ -138,9 +134,9 @@ async def test_a_gap_in_an_instances_sequence_resyncs_the_receiver() -> None:
 
     b.on_resync(refresh)
     await a.publish(TicketUpdated(1, "email"))
-    await _until(lambda: b.received == 1)
+    await until(lambda: b.received == 1)
     a._seq += 3  # three events that never went out (the send queue was full)
     await a.publish(TicketUpdated(2, "email"))
-    await _until(lambda: b.received == 2 and resyncs == [1])
+    await until(lambda: b.received == 2 and resyncs == [1])
     await a.stop()
     await b.stop()
