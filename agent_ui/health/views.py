@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent_ui.base.keys import SERVICES
+from agent_ui.live.drain import DRAIN
 from core.cluster_bus import ClusterBus
 
 
@@ -17,9 +18,13 @@ async def readyz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     db_ok = await services.db.ping()
     services.health.set("database", db_ok, "connected" if db_ok else "unreachable")
-    ready = services.health.ready()
+    drain = request.app.get(DRAIN)
+    draining = drain is not None and drain.draining
+    ready = services.health.ready() and not draining
     # "degraded": serving (so still 200 for a load balancer), but a part keeps failing.
-    status = "not-ready" if not ready else "degraded" if services.health.degraded() else "ready"
+    # "draining": shutting down (SIGTERM); a load balancer sends nothing new here.
+    status = ("draining" if draining else "not-ready" if not ready
+              else "degraded" if services.health.degraded() else "ready")
     bus = services.bus
     cluster = bus.describe() if isinstance(bus, ClusterBus) else {
         "instance": services.settings.cluster.instance_id, "backend": "local", "state": "local"}

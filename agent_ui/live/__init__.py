@@ -6,6 +6,7 @@ from aiohttp import web
 
 from agent_ui.base.keys import FEATURE_SCRIPTS, FEATURE_STYLES, SERVICES
 from agent_ui.live.access_sweep import access_sweep_ctx
+from agent_ui.live.drain import DRAIN, Drain
 from agent_ui.live.hub import LIVE_HUB, LiveHub
 from agent_ui.live.socket import live_socket
 from core.events import DomainEvent
@@ -14,6 +15,8 @@ from core.events import DomainEvent
 def setup(app: web.Application) -> None:
     hub = LiveHub(fanout_slice=64)
     app[LIVE_HUB] = hub
+    drain = app[DRAIN] = Drain()
+    app.on_shutdown.insert(0, drain.begin)  # SIGTERM: refuse new sockets before the open ones are closed
     bus = app[SERVICES].bus
     bus.subscribe(DomainEvent, hub.on_event, everywhere=True)  # a pop or a ticket change from any instance
     bus.on_resync(hub.resync)  # events from other instances were missed: the pages read their state again

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from agent_ui.base.identity import actor_of, same_origin, signed_in
 from agent_ui.base.keys import LOCALIZER, SERVICES
 from agent_ui.base.rendering import render
+from agent_ui.live.drain import DRAIN
 from agent_ui.wallboard.feed import WALLBOARD, WallboardFeed
 from core.auth import Actor
 from core.errors import Forbidden, NotAuthenticated
@@ -62,6 +63,9 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
 
 
 async def wallboard_socket(request: web.Request) -> web.StreamResponse:
+    drain = request.app.get(DRAIN)
+    if drain is not None:
+        drain.refuse_new_socket()
     actor, lang = _viewer(request)
     if actor is not BOARD_VIEWER and not same_origin(request):
         raise Forbidden("the wallboard feed only serves this site's own pages", {"origin": request.headers.get("Origin")})

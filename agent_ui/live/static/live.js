@@ -62,6 +62,7 @@
       socket = null;
       if (ev.code === 4401) { location.reload(); return; } // the login ended: the login page, or this page again if it still stands
       if (ev.code === 1008) return; // refused: the login is gone
+      if (ev.code === 1012) { delay = 250; } // this server is going away: reconnect now (another one answers)
       schedule();
     };
   }
