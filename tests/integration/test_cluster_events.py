@@ -18,6 +18,7 @@ import redis.asyncio as redis
 from aiohttp import ClientWebSocketResponse
 from aiohttp.test_utils import TestServer
 from cti_fixtures import EXTENSIONS, until
+from pydantic import SecretStr
 from web_fixtures import PASSWORD, STAFF, WebSite
 
 from config.app import build_app, build_services
@@ -31,9 +32,11 @@ from core.users import add_user
 from cti.plugin import CTI
 from cti.settings import PbxSettings
 from cti.simulator import AmiSimulator, QueueCall
+from routing.keys import ASSIGNMENT
 
 pytestmark = pytest.mark.postgres_only  # several instances share one database: PostgreSQL's job
 REDIS_URL = "redis://127.0.0.1:6379/0"
+SHARED_SECRET = "the-same-secret-key-on-every-instance-0123456789"
 
 
 async def _redis_up() -> bool:
@@ -50,7 +53,8 @@ async def _serve(settings: Settings, name: str, users: dict[str, Any] | None, ba
                  pbx: list[PbxSettings] | None = None) -> WebSite:
     cluster = ClusterSettings(instance_id=name, backend=backend, channel=channel, keepalive_s=0.5,  # type: ignore[arg-type]
                               redis_url=REDIS_URL if backend == "redis" else None)  # type: ignore[arg-type]
-    configured = settings.model_copy(update={"cluster": cluster, "pbx": pbx or []})
+    web = settings.web.model_copy(update={"secret_key": SecretStr(SHARED_SECRET), "login_attempts_per_minute": 3})
+    configured = settings.model_copy(update={"cluster": cluster, "pbx": pbx or [], "web": web})
     services = build_services(configured)
     if users is None:
         async with services.db.transaction() as session:
@@ -78,7 +82,8 @@ async def two_instances(request: pytest.FixtureRequest, settings: Settings) -> A
                                       "md5_auth": True, "ping_interval": 1.0, "action_timeout": 2.0})
     a = await _serve(settings, "instance-a", None, backend, channel, [pbx])
     b = await _serve(settings, "instance-b", a.users, backend, channel)
-    link = a.server.app[CTI].lines["sim"].link  # type: ignore[union-attr]
+    assert a.server.app is not None
+    link = a.server.app[CTI].lines["sim"].link
     await until(lambda: link.up and link.resyncs >= 1 and bus_of(a).state == bus_of(b).state == "connected")
     try:
         yield a, b, sim
@@ -164,3 +169,29 @@ async def test_a_listener_cut_off_reconnects_and_tells_the_consoles_to_refresh(
     robot = await a.token_client("supervisor")  # and events flow again
     made = await robot.api("POST", "/api/v1/tickets", json={"subject": "After the cut"}, status=201)
     assert (await next_event(ws, "ticket.created"))["ticket_id"] == made["ticket"]["id"]
+
+
+async def test_a_login_made_on_a_works_on_b_and_failed_logins_count_on_every_instance(
+        two_instances: tuple[WebSite, WebSite, AmiSimulator]) -> None:
+    a, b, _sim = two_instances
+    on_a = await a.login("agent")
+    assert on_a.http.server is a.server
+    # The same browser (its cookie) sent to B by the load balancer: signed in, its CSRF token good there.
+    cookies = {c.key: c.value for c in on_a.http.session.cookie_jar}
+    on_b = await b.anonymous()
+    on_b.http.session.cookie_jar.update_cookies(cookies)
+    on_b.csrf_token = on_a.csrf_token
+    me = await on_b.api("GET", "/api/v1/me")
+    assert me["user"]["login"] == "agent" and me["csrf_token"] == on_a.csrf_token
+    await on_b.api("POST", "/api/v1/me/presence", json={"state": "ready"})
+    # ...and the presence chosen on B is what A's assigner offers work by.
+    await until(lambda: a.server.app[ASSIGNMENT].presence.states.get(a.users["agent"].id) == "ready")
+    # Three wrong passwords on A: B refuses the fourth try (limit 3 a minute), not only A.
+    for _ in range(3):
+        response = await (await a.anonymous()).http.post("/login", data={"login": "agent2", "password": "wrong"},
+                                                           allow_redirects=False)
+        assert response.status == 401
+    await until(lambda: bus_of(b).received >= 3)
+    response = await (await b.anonymous()).http.post("/login", data={"login": "agent2", "password": "wrong"},
+                                                       allow_redirects=False)
+    assert response.status == 429
