@@ -9,11 +9,15 @@ from agent_ui.live.access_sweep import access_sweep_ctx
 from agent_ui.live.drain import DRAIN, Drain
 from agent_ui.live.hub import LIVE_HUB, LiveHub
 from agent_ui.live.socket import live_socket
+from core.cluster_bus import ClusterBus
 from core.events import DomainEvent
 
 
 def setup(app: web.Application) -> None:
-    hub = LiveHub(fanout_slice=64)
+    services = app[SERVICES]
+    clustered = isinstance(services.bus, ClusterBus)  # several instances: share who is on which ticket
+    hub = LiveHub(fanout_slice=64, publish=services.bus.publish if clustered else None,
+                  instance=services.settings.cluster.instance_id)
     app[LIVE_HUB] = hub
     drain = app[DRAIN] = Drain()
     app.on_shutdown.insert(0, drain.begin)  # SIGTERM: refuse new sockets before the open ones are closed

@@ -195,3 +195,30 @@ async def test_a_login_made_on_a_works_on_b_and_failed_logins_count_on_every_ins
     response = await (await b.anonymous()).http.post("/login", data={"login": "agent2", "password": "wrong"},
                                                        allow_redirects=False)
     assert response.status == 429
+
+
+async def _people(ws: ClientWebSocketResponse, ticket_id: int, expected: list[tuple[int, str]]) -> None:
+    """Read ``ticket.presence`` frames until the ticket's people (id, state) are ``expected``."""
+    while True:
+        data = await next_event(ws, "ticket.presence")
+        if data["ticket_id"] == ticket_id and [(p["user_id"], p["state"]) for p in data["people"]] == expected:
+            return
+
+
+async def test_two_people_on_one_ticket_through_different_instances_see_each_other(
+        two_instances: tuple[WebSite, WebSite, AmiSimulator]) -> None:
+    a, b, _sim = two_instances
+    robot = await a.token_client("supervisor")
+    ticket_id = (await robot.api("POST", "/api/v1/tickets", json={"subject": "Shared"}, status=201))["ticket"]["id"]
+    on_a, on_b = await a.login("agent"), await b.login("agent2")
+    ws_a, ws_b = await on_a.http.ws_connect("/ws"), await on_b.http.ws_connect("/ws")
+    alice, bob = a.users["agent"].id, a.users["agent2"].id
+    await ws_a.send_str(json.dumps({"watch": {"ticket": ticket_id}}))
+    await asyncio.sleep(0.2)
+    await ws_b.send_str(json.dumps({"watch": {"ticket": ticket_id}}))
+    await _people(ws_b, ticket_id, [(alice, "viewing"), (bob, "viewing")])
+    await _people(ws_a, ticket_id, [(alice, "viewing"), (bob, "viewing")])
+    await ws_b.send_str(json.dumps({"presence": "replying"}))
+    await _people(ws_a, ticket_id, [(alice, "viewing"), (bob, "replying")])
+    await ws_b.close()  # Bob's page on B is gone: Alice's on A drops him
+    await _people(ws_a, ticket_id, [(alice, "viewing")])
