@@ -21,15 +21,20 @@ from agent_ui.base.keys import LOCALIZER, SERVICES
 from agent_ui.base.rendering import render
 from agent_ui.live.drain import DRAIN
 from agent_ui.wallboard.feed import WALLBOARD, WallboardFeed
+from agent_ui.wallboard.waiting_share import CallsWaiting, SharedWaiting
 from core.auth import Actor
+from core.cluster_bus import ClusterBus
 from core.errors import Forbidden, NotAuthenticated
 from core.events import DomainEvent
 from core.records import Role
+from core.supervisor import Backoff, SupervisedTask
 from cti.plugin import CTI
 from cti.queue_stats import QueueStats, ServiceLevelRule, tracker_waiting
 from routing.keys import ASSIGNMENT
 
 log = logging.getLogger(__name__)
+
+WAITING_SHARE: web.AppKey[SupervisedTask] = web.AppKey("wallboard_waiting_share", SupervisedTask)
 
 HEARTBEAT_S = 5.0  # a TV that stops answering pings is dropped after about 1.5 heartbeats
 BOARD_VIEWER = Actor(None, "wallboard", frozenset())
@@ -94,8 +99,16 @@ async def _start(app: web.Application) -> None:
     except Exception:
         zone = ZoneInfo("UTC")
     cti = app.get(CTI)
+    waiting = tracker_waiting(cti.lines.values()) if cti is not None else None
+    if isinstance(services.bus, ClusterBus):  # the calls waiting on the other instances' PBX links too
+        shared = SharedWaiting(waiting or (lambda: ()), services.settings.cluster.instance_id, services.bus.publish)
+        services.bus.subscribe(CallsWaiting, shared.on_event, everywhere=True)
+        waiting = shared.waiting
+        share = app[WAITING_SHARE] = SupervisedTask("wallboard-waiting-share", shared.run, services.health,
+                                                    Backoff(0.5, 10.0), required=False)
+        share.start()
     stats = QueueStats(services.clock, zone, ServiceLevelRule(board.service_level_seconds, board.short_abandon_seconds),
-                       tracker_waiting(cti.lines.values()) if cti is not None else None)
+                       waiting)
     for event_type in stats.EVENTS:
         services.bus.subscribe(event_type, stats.on_event, everywhere=True)  # calls seen by any instance's PBX link
     async with services.db.session() as session:
@@ -109,6 +122,9 @@ async def _start(app: web.Application) -> None:
 
 
 async def _stop(app: web.Application) -> None:
+    share = app.get(WAITING_SHARE)
+    if share is not None:
+        await share.stop()
     feed = app.get(WALLBOARD)
     if feed is not None:
         await feed.stop()

@@ -21,6 +21,7 @@ from cti_fixtures import EXTENSIONS, until
 from pydantic import SecretStr
 from web_fixtures import PASSWORD, STAFF, WebSite
 
+from agent_ui.wallboard.feed import WALLBOARD
 from config.app import build_app, build_services
 from config.settings import Settings
 from core.bus_postgres import PostgresNotify, asyncpg_dsn
@@ -222,3 +223,14 @@ async def test_two_people_on_one_ticket_through_different_instances_see_each_oth
     await _people(ws_a, ticket_id, [(alice, "viewing"), (bob, "replying")])
     await ws_b.close()  # Bob's page on B is gone: Alice's on A drops him
     await _people(ws_a, ticket_id, [(alice, "viewing")])
+
+
+async def test_the_wallboard_on_b_counts_the_calls_waiting_on_as_pbx_link_and_the_calls_answered_there(
+        two_instances: tuple[WebSite, WebSite, AmiSimulator]) -> None:
+    _a, b, sim = two_instances
+    assert b.server.app is not None
+    stats = b.server.app[WALLBOARD].stats
+    sim.spawn(sim.play(QueueCall("+15550100", "Waiting Caller", ring=["PJSIP/1001"], answered_by="PJSIP/1001",
+                                 ring_s=2.0, talk_s=0.2).steps()))
+    await until(lambda: stats.board().overall.waiting == 1)  # ringing in the queue, seen by A's link only
+    await until(lambda: stats.board().overall.waiting == 0 and stats.board().overall.tally.offered == 1)
