@@ -118,6 +118,10 @@ async def test_a_call_ringing_on_instance_a_pops_on_the_agents_socket_on_instanc
     assert (await next_event(ws, "cti.call_panel"))["state"] == "live"
     assert (await next_event(ws, "cti.call_panel"))["state"] == "ended"
     assert bus_of(b).received > 0 and bus_of(b).describe()["peers"] == ["instance-a"]
+    metrics = await (await b.anonymous()).api("GET", "/metrics")
+    lag = [line for line in metrics.splitlines() if line.startswith("frontdesk_cluster_event_lag_seconds_count")]
+    assert lag and float(lag[0].split()[-1]) > 0
+    assert "frontdesk_cluster_bus_reconnects_total" in metrics
 
 
 async def test_a_ticket_changed_on_a_appears_live_on_b_and_a_burst_keeps_its_order(
