@@ -93,6 +93,11 @@ class ClusterBus:
         self.sender = SupervisedTask("cluster-bus-send", self._send, health,
                                      Backoff(0.2, max_backoff_s), required=False, degrade_after=3)
 
+    @property
+    def identity(self) -> str:
+        """This bus among all (two apps of one process, or a restart keeping its id, stay apart)."""
+        return f"{self.instance_id}#{self.boot}"
+
     # -- the EventBus ---------------------------------------------------------------------
     def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]], *,
                   everywhere: bool = False) -> None:

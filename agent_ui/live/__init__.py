@@ -15,13 +15,14 @@ from core.events import DomainEvent
 
 def setup(app: web.Application) -> None:
     services = app[SERVICES]
-    clustered = isinstance(services.bus, ClusterBus)  # several instances: share who is on which ticket
-    hub = LiveHub(fanout_slice=64, publish=services.bus.publish if clustered else None,
-                  instance=services.settings.cluster.instance_id)
+    bus = services.bus
+    if isinstance(bus, ClusterBus):  # several instances: share who is on which ticket
+        hub = LiveHub(fanout_slice=64, publish=bus.publish, instance=bus.identity)
+    else:
+        hub = LiveHub(fanout_slice=64)
     app[LIVE_HUB] = hub
     drain = app[DRAIN] = Drain()
     app.on_shutdown.insert(0, drain.begin)  # SIGTERM: refuse new sockets before the open ones are closed
-    bus = app[SERVICES].bus
     bus.subscribe(DomainEvent, hub.on_event, everywhere=True)  # a pop or a ticket change from any instance
     bus.on_resync(hub.resync)  # events from other instances were missed: the pages read their state again
     app.on_shutdown.append(lambda _app: hub.close_all())  # before aiohttp waits for handlers

@@ -101,7 +101,7 @@ async def _start(app: web.Application) -> None:
     cti = app.get(CTI)
     waiting = tracker_waiting(cti.lines.values()) if cti is not None else None
     if isinstance(services.bus, ClusterBus):  # the calls waiting on the other instances' PBX links too
-        shared = SharedWaiting(waiting or (lambda: ()), services.settings.cluster.instance_id, services.bus.publish)
+        shared = SharedWaiting(waiting or (lambda: ()), services.bus.identity, services.bus.publish)
         services.bus.subscribe(CallsWaiting, shared.on_event, everywhere=True)
         waiting = shared.waiting
         share = app[WAITING_SHARE] = SupervisedTask("wallboard-waiting-share", shared.run, services.health,
