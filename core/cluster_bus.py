@@ -17,6 +17,7 @@ a sender could not write stay queued (bounded) and go out once it is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -76,6 +77,8 @@ class ClusterBus:
         self._seq = 0
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._unsent: list[str] = []  # a batch whose write failed: first out after the reconnect
+        self._sent_all = asyncio.Event()  # nothing queued or unsent
+        self._sent_all.set()
         self._inbox: asyncio.Queue[str] = asyncio.Queue()
         self._reassembler = Reassembler()
         self._last_seq: dict[tuple[str, str], int] = {}
@@ -124,6 +127,7 @@ class ClusterBus:
             return
         for text in out:
             self._outbox.put_nowait(text)
+        self._sent_all.clear()
 
     async def _deliver(self, event: DomainEvent, remote: bool) -> None:
         for handler, everywhere in (*self._handlers.get(type(event), ()), *self._handlers.get(DomainEvent, ())):
@@ -158,8 +162,13 @@ class ClusterBus:
         self.listener.start()
         self.sender.start()
 
-    async def stop(self) -> None:
+    async def stop(self, flush_s: float = 1.0) -> None:
+        """Stop listening, give the sender up to ``flush_s`` to write what is queued (the last
+        events before a drain still reach the other instances), then close."""
         await self.listener.stop()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(flush_s):
+                await self._sent_all.wait()
         await self.sender.stop()
         for task in (self._dispatcher, self._resyncing):
             if task is not None and not task.done():
@@ -178,6 +187,8 @@ class ClusterBus:
             await self.transport.send(self._unsent)
             FRAMES.labels("sent").inc(len(self._unsent))
             self._unsent = []
+            if self._outbox.empty():
+                self._sent_all.set()
             task.healthy(f"sending over {self.transport.backend}")
 
     # -- receiving ------------------------------------------------------------------------

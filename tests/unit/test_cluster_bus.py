@@ -140,3 +140,18 @@ async def test_a_gap_in_an_instances_sequence_resyncs_the_receiver() -> None:
     await until(lambda: b.received == 2 and resyncs == [1])
     await a.stop()
     await b.stop()
+
+
+async def test_events_published_just_before_a_stop_still_go_out() -> None:
+    a, b, _ = await _pair()
+    got: list[int] = []
+
+    async def keep(event: TicketUpdated) -> None:
+        got.append(event.ticket_id)
+
+    b.subscribe(TicketUpdated, keep, everywhere=True)
+    for n in range(50):
+        await a.publish(TicketUpdated(n, "email"))
+    await a.stop()  # SIGTERM right after a burst
+    await until(lambda: len(got) == 50)
+    await b.stop()
