@@ -266,9 +266,4 @@ def _name_problems(settings: Settings) -> list[str]:
         except ValueError as exc:
             problems.append(f"{key}: {exc}")
     problems += settings.cluster.problems(settings.database_url)
-    if settings.cluster.backend in ("postgresql", "redis") and not settings.web.secret_key.get_secret_value():
-        # Each instance would sign cookies with its own random key: a browser sent to another
-        # instance by the load balancer would be logged out.
-        problems.append("web.secret_key: must be set (the same on every instance) when cluster.backend is "
-                        f"{settings.cluster.backend}")
     return problems

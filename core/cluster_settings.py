@@ -22,11 +22,18 @@ class ClusterSettings(Section):
     instance_id: str = Field(default_factory=default_instance_id,
                              description="this instance's name in events, /readyz and /metrics (default host-pid)")
     backend: Literal["auto", "local", "postgresql", "redis"] = Field(
-        "auto", description="auto: redis when redis_url is set, else postgresql on a PostgreSQL database, else local")
+        "auto", description="auto: redis when redis_url is set, else postgresql (or postgres, pg) on a PostgreSQL "
+                           "database, else local")
     redis_url: SecretStr | None = Field(None, description="redis://host:6379/0: events go over Redis pub/sub")
     channel: str = Field("frontdesk_events", pattern=r"^[a-z][a-z0-9_]{0,62}$",
                          description="the NOTIFY / pub-sub channel (one per cluster sharing a Redis)")
     keepalive_s: float = Field(5.0, gt=0, le=300, description="how often an idle listener checks its connection")
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend_aliases(cls, value: object) -> object:
+        """``postgres`` and ``pg`` are what people write for PostgreSQL."""
+        return "postgresql" if isinstance(value, str) and value.lower() in ("postgres", "pg") else value
 
     @field_validator("instance_id")
     @classmethod
