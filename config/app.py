@@ -15,10 +15,13 @@ from channels.plugin import plugin as email_plugin
 from config.services import Services
 from config.settings import Settings
 from core import search_index
+from core.bus_postgres import PostgresNotify
+from core.bus_redis import RedisPubSub
 from core.clock import Clock, SystemClock
+from core.cluster_bus import BusTransport, ClusterBus
 from core.db import Database
 from core.errors import Unavailable
-from core.events import InProcessBus
+from core.events import EventBus, InProcessBus
 from core.health import HealthRegistry
 from core.migrate import head_revision
 from core.template_workers import TemplateRenderer
@@ -38,7 +41,8 @@ GC_THRESHOLDS = (700, 10, 100)  # CPython's are (700, 10, 10): full collections 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    bus = InProcessBus()
+    health = HealthRegistry()
+    bus = build_bus(settings, health)
     desk = TicketDesk(RulesPolicy(settings.routing, clock, timezone=settings.timezone), bus, clock)
     renderer = TemplateRenderer()
     db = Database(settings.database_url)
@@ -49,10 +53,28 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         bus=bus,
         clock=clock,
         desk=desk,
-        health=HealthRegistry(),
+        health=health,
         templates=TemplateLibrary(renderer=renderer),
         renderer=renderer,
     )
+
+
+def build_bus(settings: Settings, health: HealthRegistry) -> EventBus:
+    """One process alone (SQLite, or ``cluster.backend: local``) keeps its events to itself;
+    otherwise they travel to the other instances over PostgreSQL or Redis."""
+    cluster = settings.cluster
+    backend = cluster.chosen_backend(settings.database_url)
+    transport: BusTransport
+    if backend == "redis" and cluster.redis_url is not None:
+        transport = RedisPubSub(cluster.redis_url.get_secret_value(), cluster.instance_id, cluster.keepalive_s, cluster.channel)
+    elif backend == "postgresql" and settings.database_url.startswith("postgresql"):
+        transport = PostgresNotify(settings.database_url, cluster.instance_id, cluster.keepalive_s, cluster.channel)
+    else:
+        return InProcessBus()
+    if not settings.web.secret_key.get_secret_value():
+        log.warning("cluster bus over %s but web.secret_key is not set: a browser sent to another instance "
+                    "must log in again; give every instance the same web.secret_key", backend)
+    return ClusterBus(cluster.instance_id, transport, health)
 
 
 async def check_schema(services: Services) -> None:
@@ -81,9 +103,18 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         await task.stop()
         await services.renderer.close()
 
+    async def cluster_bus(_app: web.Application) -> AsyncIterator[None]:
+        bus = services.bus
+        if isinstance(bus, ClusterBus):
+            bus.start()
+        yield
+        if isinstance(bus, ClusterBus):
+            await bus.stop()
+
     app = create_app(services)
     app.cleanup_ctx.insert(0, database)
-    app.cleanup_ctx.insert(1, render_workers)
+    app.cleanup_ctx.insert(1, cluster_bus)
+    app.cleanup_ctx.insert(2, render_workers)
     policy = services.desk.policy
     if isinstance(policy, RulesPolicy):
         app.cleanup_ctx.append(routing_plugin(policy, services.desk, services.db, services.bus, services.clock, services.health))

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from agent_ui.base.settings import WebSettings
 from alerts.settings import SlaSettings
 from channels.settings import MailboxSettings, SmtpSettings
+from core.cluster_settings import ClusterSettings
 from cti.settings import PbxSettings
 from integrations.settings import WebhookSettings
 from routing.settings import RoutingSettings
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     sla: SlaSettings = Field(default_factory=SlaSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)  # type: ignore[arg-type]
 
     @field_validator("timezone")
     @classmethod
@@ -254,7 +256,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
 
 
 def _name_problems(settings: Settings) -> list[str]:
-    """Zone and region names inside the features' sections (their models accept any text)."""
+    """Zone and region names inside the features' sections (their models accept any text), and
+    what the cluster section cannot do with this database."""
     problems: list[str] = []
     checks = [(f"sla.calendars[{i}].timezone", c.timezone, check_time_zone)
               for i, c in enumerate(settings.sla.calendars) if c.timezone]
@@ -264,4 +267,5 @@ def _name_problems(settings: Settings) -> list[str]:
             check(value)
         except ValueError as exc:
             problems.append(f"{key}: {exc}")
+    problems += settings.cluster.problems(settings.database_url)
     return problems

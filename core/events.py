@@ -1,8 +1,11 @@
 """Typed domain events and the bus that carries them.
 
-``EventBus`` is the seam: ``InProcessBus`` delivers inside one process; a
-PostgreSQL LISTEN/NOTIFY or Redis fan-out implements the same two methods and
-serialises events with ``to_wire``/``from_wire`` to reach other instances.
+``EventBus`` is the seam: ``InProcessBus`` delivers inside one process;
+``core.cluster_bus.ClusterBus`` also carries events to the other instances (PostgreSQL
+LISTEN/NOTIFY or Redis). A subscriber says whether it wants the events of every instance
+(``everywhere=True``: what browsers are shown, what is counted for them) or only those
+published here (the default: work done once, by the instance where the event happened —
+a screen-pop drawn, a call recorded).
 """
 
 from __future__ import annotations
@@ -74,10 +77,16 @@ class SignedOut(DomainEvent):
 
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[Any], Awaitable[None]]
+Resync = Callable[[], Awaitable[None]]
 
 
 class EventBus(Protocol):
-    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None: ...
+    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]], *,
+                  everywhere: bool = False) -> None: ...
+
+    def on_resync(self, callback: Resync) -> None:
+        """``callback`` runs when events from other instances may have been missed (a lost
+        listener connection): what it shows must be read again."""
 
     async def publish(self, event: DomainEvent) -> None: ...
 
@@ -86,15 +95,20 @@ class InProcessBus:
     """Delivers each event to its subscribers in order; a failing handler is logged, not fatal.
 
     Handlers must be quick (hand work to a queue): publish awaits them in turn.
-    Subscribing to ``DomainEvent`` receives everything.
+    Subscribing to ``DomainEvent`` receives everything. One process is the whole cluster:
+    ``everywhere`` changes nothing and nothing is ever missed (no resync).
     """
 
     def __init__(self) -> None:
         self._handlers: dict[type[DomainEvent], list[Handler]] = defaultdict(list)
         self.published = 0
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
+    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]], *,
+                  everywhere: bool = False) -> None:
         self._handlers[event_type].append(handler)
+
+    def on_resync(self, callback: Resync) -> None:
+        pass
 
     async def publish(self, event: DomainEvent) -> None:
         self.published += 1

@@ -95,7 +95,7 @@ class CtiService:
         if not self.lines:
             return  # no PBX configured: nothing to track, pop or record
         await self.directory.reload()
-        self.bus.subscribe(SignedOut, self._signed_out)
+        self.bus.subscribe(SignedOut, self._signed_out, everywhere=True)  # a log-out on any instance
         self.pop.subscribe()
         self.pop.worker.start()
         if self.recorder is not None:

@@ -73,6 +73,18 @@ class OfferEnded(DomainEvent):
     outcome: str  # accepted | declined | missed | withdrawn
 
 
+@dataclasses.dataclass(frozen=True)
+class PresenceChosen(DomainEvent):
+    """An agent set their own state from the console (ready, paused, offline): every instance's
+    assigner must know it, whichever instance took the request. Addressed to no browser."""
+
+    name: ClassVar[str] = "routing.presence"
+    user_id: int
+    state: str
+    reason: str = ""
+    user_ids: tuple[int, ...] = ()
+
+
 def skill_level(skills: list[object] | None, wanted: str) -> int:
     """An agent's level in a skill written ``billing`` (level 1) or ``billing:3``; 0 without it."""
     best = 0
@@ -103,7 +115,11 @@ class Presence:
         self.changed.set()
 
     async def on_event(self, event: DomainEvent) -> None:
-        """The PBX's view of an agent (``cti.agent_state``), read by name: routing does not import cti."""
+        """The agent's own choice (``PresenceChosen``, from any instance), or the PBX's view of an
+        agent (``cti.agent_state``), read by name: routing does not import cti."""
+        if isinstance(event, PresenceChosen):
+            self.set(event.user_id, event.state, event.reason)
+            return
         if event.name != "cti.agent_state":
             return
         user_id, state = getattr(event, "user_id", None), str(getattr(event, "state", ""))

@@ -274,7 +274,10 @@ def _agent(user_id: int) -> Actor:
 
 
 class _NullBus:
-    def subscribe(self, event_type: Any, handler: Any) -> None:
+    def subscribe(self, event_type: Any, handler: Any, *, everywhere: bool = False) -> None:
+        return None
+
+    def on_resync(self, callback: Any) -> None:
         return None
 
     async def publish(self, event: Any) -> None:

@@ -44,10 +44,11 @@ def plugin(policy: RulesPolicy, desk: TicketDesk, db: Database, bus: EventBus, c
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[ASSIGNMENT] = assignment
-        bus.subscribe(DomainEvent, presence.on_event)
-        bus.subscribe(TicketCreated, wake)  # new work
-        bus.subscribe(TicketUpdated, ticket_updated)  # capacity freed (solved, reassigned) or work taken by hand
-        bus.subscribe(OfferEnded, offer_ended)
+        # Every instance's assigner hears of every instance's changes (the PBX link is owned by one).
+        bus.subscribe(DomainEvent, presence.on_event, everywhere=True)
+        bus.subscribe(TicketCreated, wake, everywhere=True)  # new work
+        bus.subscribe(TicketUpdated, ticket_updated, everywhere=True)  # capacity freed (solved, reassigned) or work taken by hand
+        bus.subscribe(OfferEnded, offer_ended, everywhere=True)
         async with db.session() as session:
             await policy.refresh(session)
         tasks = [SupervisedTask("routing-rules", follow, health, Backoff(1.0, 30.0), required=False),

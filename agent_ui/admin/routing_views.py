@@ -28,6 +28,7 @@ from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
 from core.errors import InvalidInput, Unavailable
 from core.records import Category, Role
+from routing.assignment import PresenceChosen
 from routing.desk import ticket_dict
 from routing.keys import ASSIGNMENT
 from routing.policy import RulesPolicy
@@ -171,7 +172,8 @@ async def presence_api(request: web.Request) -> web.Response:
     if state not in ("ready", "paused", "offline"):
         raise InvalidInput("state must be ready, paused or offline", {"state": state})
     assert actor.user_id is not None
-    request.app[ASSIGNMENT].presence.set(actor.user_id, state, optional_str(data, "reason") or "")
+    # Through the bus: this instance's assigner at once, the other instances' too.
+    await request.app[SERVICES].bus.publish(PresenceChosen(actor.user_id, state, (optional_str(data, "reason") or "")[:200]))
     return web.json_response({"state": state})
 
 

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from agent_ui.base.settings import WebSettings
 from alerts.settings import SlaSettings
+from core.cluster_settings import ClusterSettings
 from core.services import CoreServices
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
@@ -32,6 +33,8 @@ class WebAppSettings(Protocol):
     def timezone(self) -> str: ...
     @property
     def phone_region(self) -> str: ...
+    @property
+    def cluster(self) -> ClusterSettings: ...
 
 
 class WebServices(CoreServices, Protocol):

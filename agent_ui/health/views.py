@@ -1,4 +1,4 @@
-"""/healthz (process up), /readyz (database and links), /metrics (Prometheus text)."""
+"""/healthz (process up), /readyz (database, links, the cluster bus), /metrics (Prometheus text)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent_ui.base.keys import SERVICES
+from agent_ui.live.drain import DRAIN
+from core.cluster_bus import ClusterBus
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -16,10 +18,17 @@ async def readyz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     db_ok = await services.db.ping()
     services.health.set("database", db_ok, "connected" if db_ok else "unreachable")
-    ready = services.health.ready()
+    drain = request.app.get(DRAIN)
+    draining = drain is not None and drain.draining
+    ready = services.health.ready() and not draining
     # "degraded": serving (so still 200 for a load balancer), but a part keeps failing.
-    status = "not-ready" if not ready else "degraded" if services.health.degraded() else "ready"
-    body = {"status": status, "components": services.health.snapshot()}
+    # "draining": shutting down (SIGTERM); a load balancer sends nothing new here.
+    status = ("draining" if draining else "not-ready" if not ready
+              else "degraded" if services.health.degraded() else "ready")
+    bus = services.bus
+    cluster = bus.describe() if isinstance(bus, ClusterBus) else {
+        "instance": services.settings.cluster.instance_id, "backend": "local", "state": "local"}
+    body = {"status": status, "components": services.health.snapshot(), "cluster": cluster}
     return web.json_response(body, status=200 if ready else 503)
 
 

@@ -28,6 +28,7 @@ import collections
 import dataclasses
 import json
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -36,7 +37,7 @@ from agent_ui.base.web_metrics import LIVE_CONNECTIONS, LIVE_MESSAGES
 from agent_ui.live.broadcast import text_frame
 from agent_ui.live.console_watch import ConsoleWatch, ListKey
 from agent_ui.live.slow_clients import SlowClientCloser
-from agent_ui.live.ticket_presence import REPLYING, presence_frame
+from agent_ui.live.ticket_presence import REPLYING, TicketViewers, people_on, presence_frame
 from core.auth import Actor
 from core.errors import InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
@@ -50,6 +51,7 @@ LIST_TICK_S = 0.5  # a queue list hears of its changes at most this often
 MAX_WATCH_MESSAGE = 4096
 FANOUT_TURN_S = 0.0005  # and at most this long a turn: a screen-pop's database hand-overs each wait a turn
 ACCESS_ENDED = 4401  # close code a page reads as "your login is gone" (live.js stops reconnecting)
+RESYNC_FRAME = '{"event": "live.resync", "data": {}}'
 MAX_BUFFERED = 256 * 1024  # bytes unsent by a connection written to directly: it stopped reading
 
 
@@ -125,8 +127,15 @@ class LiveConnection:
 
 
 class LiveHub:
-    def __init__(self, queue_size: int = QUEUE_SIZE, fanout_slice: int | None = None, list_tick: float = LIST_TICK_S) -> None:
+    def __init__(self, queue_size: int = QUEUE_SIZE, fanout_slice: int | None = None, list_tick: float = LIST_TICK_S,
+                 publish: Callable[[DomainEvent], Coroutine[Any, Any, None]] | None = None, instance: str = "") -> None:
         self.queue_size = queue_size
+        # Several instances: who is on a ticket here is published for the others (``TicketViewers``),
+        # and theirs kept here, per ticket and instance, to be merged into this hub's presence frames.
+        self._publish = publish
+        self.instance = instance
+        self._remote_people: dict[int, dict[str, tuple[dict[str, Any], ...]]] = {}
+        self._publishing: set[asyncio.Task[None]] = set()
         self.fanout_slice = fanout_slice
         self.list_tick = list_tick
         self._connections: set[LiveConnection] = set()
@@ -201,9 +210,36 @@ class LiveHub:
         if ticket_id is None:
             return
         pages = list(self._by_ticket.get(ticket_id, ()))
-        if not pages or (not left and len({c.user_id for c in pages}) < 2):
+        if self._publish is not None:
+            self._share_presence(ticket_id, pages)
+        remote = self._remote_people.get(ticket_id, {})
+        others = {int(p["user_id"]) for listing in remote.values() for p in listing}
+        if not pages or (not left and len({c.user_id for c in pages} | others) < 2):
             return
-        self._offer_all(presence_frame(ticket_id, pages), pages)
+        self._offer_all(presence_frame(ticket_id, pages, remote.values()), pages)
+
+    def _share_presence(self, ticket_id: int, pages: list[LiveConnection]) -> None:
+        assert self._publish is not None
+        event = TicketViewers(ticket_id, self.instance, tuple(people_on(pages)))
+        task = asyncio.get_running_loop().create_task(self._publish(event), name="live-presence-share")
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    def _remote_presence(self, event: TicketViewers) -> None:
+        """Another instance's people on a ticket: this instance's pages of it hear the merged list."""
+        if event.instance == self.instance:
+            return
+        remote = self._remote_people.setdefault(event.ticket_id, {})
+        if event.people:
+            remote[event.instance] = event.people
+        else:
+            remote.pop(event.instance, None)
+            if not remote:
+                del self._remote_people[event.ticket_id]
+        pages = list(self._by_ticket.get(event.ticket_id, ()))
+        if pages:
+            self._offer_all(presence_frame(event.ticket_id, pages, self._remote_people.get(event.ticket_id, {}).values()),
+                            pages)
 
     def _unwatch(self, conn: LiveConnection) -> None:
         self._undeclared.discard(conn)
@@ -225,6 +261,9 @@ class LiveHub:
         """Bus handler: queue the event for its recipients without awaiting any socket."""
         if isinstance(event, AccessEnded):
             self.end_user(event.user_id)
+            return
+        if isinstance(event, TicketViewers):
+            self._remote_presence(event)
             return
         if isinstance(event, TicketCreated | TicketUpdated | TimelineAppended):
             self._ticket_frame(event)
@@ -343,6 +382,14 @@ class LiveHub:
         log.warning("live client of %s fell behind (%d queued): closing it", conn.actor.login, conn.queue.qsize())
         self.detach(conn)
         self._closer.drop(conn.ws)
+
+    async def resync(self) -> None:
+        """Every page reads what it shows again (``live.resync``: the pages do what they do on a
+        reconnect), because events from other instances may have been missed. Who the other
+        instances have on tickets is forgotten (an instance that died never says it left);
+        the pages' reconnects and watches bring back what still stands."""
+        self._remote_people.clear()
+        self._send(RESYNC_FRAME, None)
 
     async def close_all(self) -> None:
         """At shutdown: close every socket at once (each bounded by ``CLOSE_TIMEOUT``)."""

@@ -2,7 +2,9 @@
 
 The console's ``LiveHub`` and the wallboard's ``BroadcastHub`` fan out differently, but drop
 a slow client alike: counted, closed with 1013 in the background (bounded by
-``CLOSE_TIMEOUT``), and every close still running is awaited at shutdown.
+``CLOSE_TIMEOUT``), and every close still running is awaited at shutdown. At shutdown
+(``SIGTERM``: the instance is drained) every socket is closed with 1012, "reconnect
+elsewhere": the pages reconnect at once, through the load balancer, to another instance.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from agent_ui.base.web_metrics import LIVE_DROPPED
 
 CLOSE_TIMEOUT = 2.0
 TOO_SLOW = 1013  # "try again later": the client fell behind
+GOING_ELSEWHERE = 1012  # "service restart": this instance is going away, reconnect (to another one)
+REASONS = {TOO_SLOW: b"too slow", GOING_ELSEWHERE: b"reconnect elsewhere"}
 
 Socket = tuple[web.WebSocketResponse, asyncio.Transport | None]
 
@@ -25,7 +29,7 @@ async def close_socket(ws: web.WebSocketResponse, transport: asyncio.Transport |
                        code: int = TOO_SLOW) -> None:
     with contextlib.suppress(Exception, asyncio.TimeoutError):
         async with asyncio.timeout(CLOSE_TIMEOUT):
-            await ws.close(code=code, message=b"too slow" if code == TOO_SLOW else b"signed out")
+            await ws.close(code=code, message=REASONS.get(code, b"signed out"))
     if transport is not None and not transport.is_closing():  # it never read the close either
         transport.abort()
 
@@ -47,5 +51,6 @@ class SlowClientCloser:
         task.add_done_callback(self._closing.discard)
 
     async def close_all(self, sockets: Iterable[Socket]) -> None:
-        """At shutdown: close ``sockets`` at once, and wait for the drops still closing."""
-        await asyncio.gather(*(close_socket(ws, transport) for ws, transport in sockets), *self._closing)
+        """At shutdown: close ``sockets`` at once ("reconnect elsewhere"), and wait for the drops still closing."""
+        await asyncio.gather(*(close_socket(ws, transport, GOING_ELSEWHERE) for ws, transport in sockets),
+                             *self._closing)

@@ -11,6 +11,7 @@ import asyncio
 from aiohttp import WSMsgType, web
 
 from agent_ui.base.identity import actor_of, same_origin, signed_in
+from agent_ui.live.drain import DRAIN
 from agent_ui.live.hub import LIVE_HUB, read_watch
 from agent_ui.live.ticket_presence import read_presence
 from core.errors import Forbidden
@@ -18,6 +19,7 @@ from core.errors import Forbidden
 
 async def live_socket(request: web.Request) -> web.StreamResponse:
     """``GET /ws``: the console's live feed (session cookie or API token)."""
+    request.app[DRAIN].refuse_new_socket()
     actor = actor_of(request)
     who = signed_in(request)
     if who is not None and not who.via_token and not same_origin(request):

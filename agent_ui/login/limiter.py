@@ -1,16 +1,38 @@
 """Login rate limiting: failed attempts per (client address, login) in a sliding minute.
 
-A wider cap per address alone stops one client spraying many logins.
+A wider cap per address alone stops one client spraying many logins. Every instance counts
+the failures of all: a failure or success is published (``LoginFailed``, ``LoginSucceeded``,
+addressed to no browser) and each instance's limiter hears it from the bus, so a client sent
+round the instances by a load balancer gets no more tries than against one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
+from typing import ClassVar
 
 from aiohttp import web
 
 from core.clock import Clock
 from core.errors import TooManyRequests
+from core.events import DomainEvent
+
+
+@dataclasses.dataclass(frozen=True)
+class LoginFailed(DomainEvent):
+    name: ClassVar[str] = "login.failed"
+    address: str
+    login: str
+    user_ids: tuple[int, ...] = ()  # to no browser
+
+
+@dataclasses.dataclass(frozen=True)
+class LoginSucceeded(DomainEvent):
+    name: ClassVar[str] = "login.succeeded"
+    address: str
+    login: str
+    user_ids: tuple[int, ...] = ()
 
 WINDOW_SECONDS = 60.0
 ADDRESS_FACTOR = 5  # an address may fail this many times the per-login limit, over all logins
@@ -54,6 +76,13 @@ class LoginLimiter:
 
     def succeeded(self, address: str, login: str) -> None:
         self._failures.pop((address, login.lower()), None)
+
+    async def on_event(self, event: DomainEvent) -> None:
+        """Bus handler (every instance's logins): count what happened wherever it happened."""
+        if isinstance(event, LoginFailed):
+            self.failed(event.address, event.login)
+        elif isinstance(event, LoginSucceeded):
+            self.succeeded(event.address, event.login)
 
 
 LOGIN_LIMITER: web.AppKey[LoginLimiter] = web.AppKey("login_limiter", LoginLimiter)

@@ -12,7 +12,7 @@ from agent_ui.base.inputs import read_form
 from agent_ui.base.keys import SERVICES, SESSIONS
 from agent_ui.base.rendering import render
 from agent_ui.base.sessions import COOKIE_NAME
-from agent_ui.login.limiter import LOGIN_LIMITER
+from agent_ui.login.limiter import LOGIN_LIMITER, LoginFailed, LoginSucceeded
 from core.errors import TooManyRequests
 from core.events import SignedOut
 from core.users import authenticate
@@ -76,10 +76,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     async with services.db.transaction() as session:
         user = await authenticate(session, login_name, password) if login_name else None
         if user is None:
-            limiter.failed(address, login_name)
+            await services.bus.publish(LoginFailed(address, login_name))  # counted by every instance's limiter
             return render("login.html", request, context, status=401)
         cookie = await request.app[SESSIONS].open(session, user)
-    limiter.succeeded(address, login_name)
+    await services.bus.publish(LoginSucceeded(address, login_name))
     response = web.HTTPSeeOther(target)
     request.app[SESSIONS].set_cookie(response, cookie)
     raise response

@@ -118,6 +118,15 @@ class WallboardFeed:
             self._work_at = -math.inf
             self.mark()
 
+    async def resync(self) -> None:
+        """Events from other instances may have been missed: today's call figures and the backlog
+        are read again from the database, and every viewer gets the board as it then stands."""
+        async with self.services.db.session() as session:
+            await self.stats.load(session)
+        await self.backlog.load()
+        self._work_at = -math.inf
+        self.mark()
+
     async def stop(self) -> None:
         await self.task.stop()
         await self.backlog.stop()

@@ -19,16 +19,22 @@ from aiohttp import WSMsgType, web
 from agent_ui.base.identity import actor_of, same_origin, signed_in
 from agent_ui.base.keys import LOCALIZER, SERVICES
 from agent_ui.base.rendering import render
+from agent_ui.live.drain import DRAIN
 from agent_ui.wallboard.feed import WALLBOARD, WallboardFeed
+from agent_ui.wallboard.waiting_share import CallsWaiting, SharedWaiting
 from core.auth import Actor
+from core.cluster_bus import ClusterBus
 from core.errors import Forbidden, NotAuthenticated
 from core.events import DomainEvent
 from core.records import Role
+from core.supervisor import Backoff, SupervisedTask
 from cti.plugin import CTI
 from cti.queue_stats import QueueStats, ServiceLevelRule, tracker_waiting
 from routing.keys import ASSIGNMENT
 
 log = logging.getLogger(__name__)
+
+WAITING_SHARE: web.AppKey[SupervisedTask] = web.AppKey("wallboard_waiting_share", SupervisedTask)
 
 HEARTBEAT_S = 5.0  # a TV that stops answering pings is dropped after about 1.5 heartbeats
 BOARD_VIEWER = Actor(None, "wallboard", frozenset())
@@ -62,6 +68,9 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
 
 
 async def wallboard_socket(request: web.Request) -> web.StreamResponse:
+    drain = request.app.get(DRAIN)
+    if drain is not None:
+        drain.refuse_new_socket()
     actor, lang = _viewer(request)
     if actor is not BOARD_VIEWER and not same_origin(request):
         raise Forbidden("the wallboard feed only serves this site's own pages", {"origin": request.headers.get("Origin")})
@@ -90,20 +99,32 @@ async def _start(app: web.Application) -> None:
     except Exception:
         zone = ZoneInfo("UTC")
     cti = app.get(CTI)
+    waiting = tracker_waiting(cti.lines.values()) if cti is not None else None
+    if isinstance(services.bus, ClusterBus):  # the calls waiting on the other instances' PBX links too
+        shared = SharedWaiting(waiting or (lambda: ()), services.bus.identity, services.bus.publish)
+        services.bus.subscribe(CallsWaiting, shared.on_event, everywhere=True)
+        waiting = shared.waiting
+        share = app[WAITING_SHARE] = SupervisedTask("wallboard-waiting-share", shared.run, services.health,
+                                                    Backoff(0.5, 10.0), required=False)
+        share.start()
     stats = QueueStats(services.clock, zone, ServiceLevelRule(board.service_level_seconds, board.short_abandon_seconds),
-                       tracker_waiting(cti.lines.values()) if cti is not None else None)
+                       waiting)
     for event_type in stats.EVENTS:
-        services.bus.subscribe(event_type, stats.on_event)
+        services.bus.subscribe(event_type, stats.on_event, everywhere=True)  # calls seen by any instance's PBX link
     async with services.db.session() as session:
         await stats.load(session)
     feed = WallboardFeed(services, stats, aiohttp_jinja2.get_env(app), min_interval=1.0 / board.max_frames_per_second)
     feed.assignment = app.get(ASSIGNMENT)  # the routing plugin's (its cleanup context ran before this)
-    services.bus.subscribe(DomainEvent, feed.on_event)
+    services.bus.subscribe(DomainEvent, feed.on_event, everywhere=True)
+    services.bus.on_resync(feed.resync)
     app[WALLBOARD] = feed
     feed.task.start()
 
 
 async def _stop(app: web.Application) -> None:
+    share = app.get(WAITING_SHARE)
+    if share is not None:
+        await share.stop()
     feed = app.get(WALLBOARD)
     if feed is not None:
         await feed.stop()

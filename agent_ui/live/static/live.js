@@ -52,13 +52,17 @@
     socket.onmessage = (msg) => {
       let parsed;
       try { parsed = JSON.parse(msg.data); } catch (err) { return; }
-      if (parsed && typeof parsed.event === "string") emit(parsed.event, parsed.data || {});
+      if (!parsed || typeof parsed.event !== "string") return;
+      // The server may have missed events (another instance's): read everything again, as after a reconnect.
+      if (parsed.event === "live.resync") { emit("live.open", {}); return; }
+      emit(parsed.event, parsed.data || {});
     };
     socket.onclose = (ev) => {
       emit("live.closed", { code: ev.code });
       socket = null;
       if (ev.code === 4401) { location.reload(); return; } // the login ended: the login page, or this page again if it still stands
       if (ev.code === 1008) return; // refused: the login is gone
+      if (ev.code === 1012) { delay = 250; } // this server is going away: reconnect now (another one answers)
       schedule();
     };
   }

@@ -48,6 +48,7 @@
     socket.onclose = (ev) => {
       state.dataset.state = "closed";
       if (ev.code === 1008 || ev.code === 4401) return;
+      if (ev.code === 1012) delay = 250; // this server is going away: reconnect now (another one answers)
       const wait = Math.min(delay, 30000) * (0.8 + Math.random() * 0.4);
       delay = Math.min(delay * 2, 30000);
       setTimeout(connect, wait);
