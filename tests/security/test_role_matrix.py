@@ -96,6 +96,10 @@ RESTRICTED: dict[str, set[str]] = {
     "GET /wallboard/ws": {"supervisor"},
     "GET /reports": {"supervisor"},
     "GET /reports/{kind}.csv": {"supervisor"},
+    "GET /customers/{customer_id}/privacy": {"admin"},
+    "POST /customers/{customer_id}/erase": {"admin"},
+    "GET /api/v1/customers/{customer_id}/export": {"admin"},
+    "POST /api/v1/customers/{customer_id}/erase": {"admin"},
 }
 # Whatever is added under these prefixes later refuses an agent, declared here or not.
 STAFF_ONLY_PREFIXES = ("/ops/", "/admin/", "/api/v1/mail/quarantine")

@@ -1,0 +1,12 @@
+"""Privacy pages and API: a customer's export and erasure, the view log, the privacy policy
+(masked roles, retention) with its dry run."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agent_ui.privacy import subject_views
+
+
+def setup(app: web.Application) -> None:
+    subject_views.setup_routes(app)
