@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.privacy import subject_views
+from agent_ui.privacy import subject_views, view_log_views, view_recording
 
 
 def setup(app: web.Application) -> None:
     subject_views.setup_routes(app)
+    view_log_views.setup_routes(app)
+    view_recording.setup(app)
