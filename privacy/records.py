@@ -44,3 +44,12 @@ class PrivacyPolicy(Base):
     call_days: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class TicketPurge(Base):
+    """A closed ticket whose bodies and attachments the retention job has removed (once each)."""
+
+    __tablename__ = "ticket_purges"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    purged_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.privacy import subject_views, view_log_views, view_recording
+from agent_ui.privacy import policy_views, subject_views, view_log_views, view_recording
 
 
 def setup(app: web.Application) -> None:
     subject_views.setup_routes(app)
     view_log_views.setup_routes(app)
+    policy_views.setup_routes(app)
     view_recording.setup(app)

@@ -98,6 +98,8 @@ RESTRICTED: dict[str, set[str]] = {
     "GET /reports/{kind}.csv": {"supervisor"},
     "GET /customers/{customer_id}/privacy": {"admin"},
     "GET /admin/views": {"admin"},
+    "GET /admin/privacy": {"admin"},
+    "POST /admin/privacy": {"admin"},
     "POST /customers/{customer_id}/erase": {"admin"},
     "GET /api/v1/customers/{customer_id}/export": {"admin"},
     "POST /api/v1/customers/{customer_id}/erase": {"admin"},

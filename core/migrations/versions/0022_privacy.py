@@ -1,5 +1,5 @@
 """privacy: record_views (who looked at which customer or ticket), privacy_policy (masked roles,
-retention periods) and customers.erased_at (an erased customer is anonymised and mailed no more)
+retention periods), ticket_purges and customers.erased_at (an erased customer is anonymised and mailed no more)
 
 Revision ID: 0022
 Revises: 0021
@@ -37,6 +37,11 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     )
+    op.create_table(
+        "ticket_purges",
+        sa.Column("ticket_id", sa.Integer(), sa.ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=False),
+    )
     with op.batch_alter_table("customers") as batch:
         batch.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
 
@@ -44,6 +49,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("customers") as batch:
         batch.drop_column("erased_at")
+    op.drop_table("ticket_purges")
     op.drop_table("privacy_policy")
     op.drop_index("ix_record_views_at", table_name="record_views")
     op.drop_index("ix_record_views_user_at", table_name="record_views")
