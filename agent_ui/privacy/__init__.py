@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.privacy import policy_views, subject_views, view_log_views, view_recording
+from agent_ui.privacy import (
+    masking_setup,
+    policy_views,
+    subject_views,
+    view_log_views,
+    view_recording,
+)
 
 
 def setup(app: web.Application) -> None:
@@ -13,3 +19,4 @@ def setup(app: web.Application) -> None:
     view_log_views.setup_routes(app)
     policy_views.setup_routes(app)
     view_recording.setup(app)
+    masking_setup.setup(app)
