@@ -26,6 +26,21 @@ def shown_customer(request: web.Request, document: dict[str, Any]) -> dict[str, 
     return mask_document(document) if masks_contacts(request) else document
 
 
+def shown_hit(request: web.Request, hit: dict[str, Any]) -> dict[str, Any]:
+    """A search hit as this person may see it: a customer's numbers and addresses masked, and
+    no snippet (a customer's snippet is made of them)."""
+    if hit.get("kind") != "customer" or not masks_contacts(request):
+        return hit
+    return {**hit, "record": mask_document(hit["record"]), "snippet": []}
+
+
+def shown_entry(request: web.Request, entry: dict[str, Any]) -> dict[str, Any]:
+    """A timeline entry as this person may see it: the payload's numbers and addresses masked."""
+    if not masks_contacts(request) or not isinstance(entry.get("payload"), dict):
+        return entry
+    return {**entry, "payload": mask_document(entry["payload"])}
+
+
 def shown_phone(request: web.Request, e164: str) -> str:
     return mask_phone(e164) if masks_contacts(request) else format_phone(e164)
 
