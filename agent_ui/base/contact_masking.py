@@ -22,7 +22,8 @@ def masks_contacts(request: web.Request) -> bool:
 
 
 def shown_customer(request: web.Request, document: dict[str, Any]) -> dict[str, Any]:
-    """A customer document as this person may see it."""
+    """A customer document (or any answer naming numbers and addresses by the usual keys:
+    ``phones``, ``emails``, ``number``...) as this person may see it."""
     return mask_document(document) if masks_contacts(request) else document
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_ui.api import openapi, openapi_parts
+from agent_ui.base.contact_masking import shown_customer
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, optional_str, read_json
 from agent_ui.base.keys import SERVICES
@@ -54,7 +55,7 @@ async def dial(request: web.Request) -> web.Response:
     else:
         number = _text(data, "number")
     result = await _control(request).dial(actor, number, optional_str(data, "pbx"))
-    return web.json_response(result.as_dict())
+    return web.json_response(shown_customer(request, result.as_dict()))
 
 
 async def hangup(request: web.Request) -> web.Response:
