@@ -2,7 +2,7 @@
 erasure, and retention of closed tickets' contents and call records."""
 
 from privacy.erasure import ErasureResult, erase_customer
-from privacy.holdings import Holdings, customer_holdings
+from privacy.holdings import Holdings, customer_holdings, find_customer
 from privacy.keys import PRIVACY_POLICY, VIEW_LOG
 from privacy.policy import (
     PolicyCache,
@@ -30,6 +30,7 @@ __all__ = [
     "dry_run",
     "erase_customer",
     "export_customer",
+    "find_customer",
     "find_views",
     "parse_settings",
     "read_settings",

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
 from core.auth import Actor
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput
 from core.normalize import fold
 from core.records import Base, Customer, OutboxStatus, Role
-from privacy.holdings import Holdings, customer_holdings, primary_key
+from privacy.holdings import Holdings, customer_holdings, find_customer, primary_key
 
 ERASED_NAME = "(erased)"
 # Rows removed outright.
@@ -137,9 +137,7 @@ async def erase_customer(session: AsyncSession, actor: Actor, customer_id: int, 
                          now: datetime) -> ErasureResult:
     """Anonymise ``customer_id`` everywhere in the caller's transaction, audited with counts only."""
     actor.require(Role.ADMIN)
-    customer = await session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound("no such customer", {"field": "customer_id", "id": customer_id})
+    customer = await find_customer(session, customer_id)
     if customer.erased_at is not None:
         raise Conflict("this customer is already erased", {"field": "customer_id", "id": customer_id})
     if not confirmed(customer, confirmation):

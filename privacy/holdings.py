@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import Column, Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.records import AuditLog, Base
+from core.errors import NotFound
+from core.records import AuditLog, Base, Customer
 
 CHUNK = 500
 # Links not followed: a ticket merged into one of this customer's tickets stays another
@@ -27,6 +28,14 @@ NOT_FOLLOWED = frozenset({("tickets", "merged_into_id")})
 AUDITED_ENTITIES = {"customer": "customers", "ticket": "tickets"}
 
 Key = tuple[Any, ...]
+MAX_ID = 2**31 - 1  # ids are 32-bit columns: a larger one names nothing (and PostgreSQL refuses it)
+
+
+async def find_customer(session: AsyncSession, customer_id: int) -> Customer:
+    customer = await session.get(Customer, customer_id) if 1 <= customer_id <= MAX_ID else None
+    if customer is None:
+        raise NotFound("no such customer", {"field": "customer_id", "id": customer_id})
+    return customer
 
 
 @dataclasses.dataclass

@@ -23,9 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import record_change
 from core.auth import Actor
 from core.customers import customer_dict
-from core.errors import NotFound
-from core.records import Customer, Role
-from privacy.holdings import Holdings, customer_holdings
+from core.records import Role
+from privacy.holdings import Holdings, customer_holdings, find_customer
 
 _UNSAFE = re.compile(r"[^\w.\-]+")
 
@@ -74,9 +73,7 @@ def build_archive(holdings: Holdings, profile: dict[str, Any], generated_at: dat
 async def export_customer(session: AsyncSession, actor: Actor, customer_id: int, now: datetime) -> bytes:
     """The archive for ``customer_id``; the export itself is audited (what left, not its content)."""
     actor.require(Role.ADMIN)
-    customer = await session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound("no such customer", {"field": "customer_id", "id": customer_id})
+    customer = await find_customer(session, customer_id)
     profile = {**customer_dict(customer), "erased_at": _plain(customer.erased_at)}
     holdings = await customer_holdings(session, customer_id)
     data = await asyncio.to_thread(build_archive, holdings, profile, now)

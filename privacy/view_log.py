@@ -30,6 +30,7 @@ FLUSH_EVERY_S = 1.0
 BATCH = 500
 MAX_PENDING = 50_000
 PAGE_SIZE = 100
+MAX_ID = 2**31 - 1
 
 
 class ViewLog:
@@ -132,6 +133,8 @@ class ViewRow:
 async def find_views(session: AsyncSession, actor: Actor, wanted: ViewFilter) -> tuple[list[ViewRow], bool]:
     """One page of views, newest first, and whether there is a next page. Admins only."""
     actor.require(Role.ADMIN)
+    if any(i is not None and not 1 <= i <= MAX_ID for i in (wanted.user_id, wanted.customer_id)):
+        return [], False  # past a 32-bit id column: nobody
     ticket_customer = select(Ticket.customer_id).where(Ticket.id == RecordView.ticket_id).scalar_subquery()
     customer_of = func.coalesce(RecordView.customer_id, ticket_customer)
     stmt = (select(RecordView, User.display_name, Customer.name, customer_of)

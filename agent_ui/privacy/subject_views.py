@@ -18,10 +18,9 @@ from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import optional_str, path_int, read_form, read_json
 from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
-from core.customers import get_customer
 from core.errors import Conflict, InvalidInput
 from core.records import Role
-from privacy import erase_customer, export_customer
+from privacy import erase_customer, export_customer, find_customer
 
 
 async def export_archive(request: web.Request) -> web.Response:
@@ -52,7 +51,7 @@ async def _page(request: web.Request, customer_id: int, error: Exception | None 
     actor = actor_of(request)
     actor.require(Role.ADMIN)
     async with request.app[SERVICES].db.session() as session:
-        customer = await get_customer(session, customer_id)
+        customer = await find_customer(session, customer_id)
     context: dict[str, Any] = {"customer": customer, "error": error}
     return render("privacy/customer.html", request, context, status=status)
 

@@ -99,6 +99,7 @@ async def test_agents_see_masked_contacts_everywhere_and_still_dial(phone_site: 
     result = await agent.api("POST", "/api/v1/cti/dial", json={"phone_id": phone_id})
     assert result["ok"] and sim.actions["Originate"] == originates + 1 and result["number"] == SHOWN
     refused = await agent.api("POST", "/api/v1/cti/dial", json={"phone_id": 999999}, status=404)
+    await agent.api("POST", "/api/v1/cti/dial", json={"phone_id": 2**40}, status=404)
     assert refused["details"]["field"] == "phone_id"
     bad = await agent.api("POST", "/api/v1/cti/dial", json={"phone_id": "x"}, status=400)
     assert bad["details"]["field"] == "phone_id"

@@ -182,6 +182,7 @@ async def test_the_archive_holds_every_row_the_database_holds_about_the_customer
     refused = await admin.api("GET", "/api/v1/customers/99999999/export", status=404)
     assert refused["error"] == "not-found"
     assert (await admin.http.get("/api/v1/customers/abc/export")).status == 400
+    assert (await admin.http.get(f"/api/v1/customers/{2**40}/export")).status == 404  # past a 32-bit id column
     assert other_id != customer_id
 
 
@@ -213,6 +214,8 @@ async def test_an_erased_customer_leaves_no_personal_value_and_the_counts_stay(s
     assert wrong["details"]["field"] == "confirmation"
     assert (await admin.api("POST", "/api/v1/customers/99999999/erase", {"confirmation": NAME},
                             status=404))["error"] == "not-found"
+    await admin.api("POST", f"/api/v1/customers/{2**40}/erase", {"confirmation": NAME}, status=404)
+    await admin.api("POST", f"/api/v1/customers/{customer_id}/erase", {"confirmation": 12}, status=400)
     agent = await site.login("agent")
     await agent.api("POST", f"/api/v1/customers/{customer_id}/erase", {"confirmation": NAME}, status=403)
     page = await admin.http.post(f"/customers/{customer_id}/erase",

@@ -60,6 +60,7 @@ async def test_views_are_recorded_in_batches_and_shown_to_admins_with_filters(si
     # bad filters are refused with the field named; people other than admins are refused
     assert (await admin.http.get("/admin/views?from=yesterday")).status == 400
     assert (await admin.http.get("/admin/views?customer=abc")).status == 400
+    assert "Nothing viewed" in await admin.api("GET", f"/admin/views?customer={2**40}")
     assert (await agent.http.get("/admin/views", allow_redirects=False)).status == 403
 
 
