@@ -5,7 +5,7 @@ Where things are (one package per feature, each with its views, ``templates/`` a
 ``login``, ``console`` (front door, softphone bar and CTI API, preferences), ``tickets``
 (queue, ticket page, REST tickets), ``mail`` (reply composer, attachments, quarantine),
 ``search``, ``customers`` (directory, customer page, merge, CSV import/export), ``help`` (help centre, knowledge ops and API), ``admin`` (SLA and alerts, routing
-rules, tokens), ``people`` (users admin, passwords), ``wallboard``, ``reports``, ``api`` (directory, OpenAPI), ``live`` (``/ws``),
+rules, tokens), ``people`` (users admin, passwords), ``privacy`` (view log, export, erasure, policy), ``wallboard``, ``reports``, ``api`` (directory, OpenAPI), ``live`` (``/ws``),
 ``health``.
 
 Extension points for a feature package:
@@ -63,6 +63,7 @@ from agent_ui import (
     login,
     mail,
     people,
+    privacy,
     reports,
     search,
     tickets,
@@ -86,6 +87,7 @@ log = logging.getLogger(__name__)
 # the ticket pages' /tickets/{id}/{action}.
 FEATURES: tuple[ModuleType, ...] = (
     live, health, login, mail, console, tickets, api, help, admin, people, wallboard, reports, search, customers,
+    privacy,
 )
 # Feature assets loaded on every console page when the file exists, in this order.
 FEATURE_ASSETS = ("cti", "channels", "alerts", "offers", "customers")

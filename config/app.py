@@ -28,6 +28,7 @@ from core.template_workers import TemplateRenderer
 from cti.plugin import plugin as cti_plugin
 from integrations.plugin import plugin as webhooks_plugin
 from knowledge.suggestions import TemplateLibrary
+from privacy.plugin import plugin as privacy_plugin
 from routing.desk import TicketDesk
 from routing.plugin import plugin as routing_plugin
 from routing.policy import RulesPolicy
@@ -122,6 +123,7 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     app.cleanup_ctx.append(sla_plugin(services))
     app.cleanup_ctx.append(cti_plugin(services))
     app.cleanup_ctx.append(webhooks_plugin(services))
+    app.cleanup_ctx.append(privacy_plugin(services))
     app.on_startup.append(_freeze_startup_objects)
     app.on_startup.append(_short_gil_turns)
     return app

@@ -124,6 +124,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return result
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    module = importlib.import_module("privacy.cli")
+    result: int = module.retention_command(_settings(args).database_url, args.dry_run, args.json)
+    return result
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="frontdesk", description="Frontdesk contact-center server")
     parser.add_argument("-c", "--config", help="YAML config file (default: $FRONTDESK_CONFIG)")
@@ -147,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("migrate", cmd_migrate, "apply database migrations")
     p.add_argument("--revision", default="head")
+
+    p = add("retention", cmd_retention, "purge closed tickets' contents and call records past the retention periods")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be purged")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = add("check-config", cmd_check_config, "validate a config file and report every problem")
     p.add_argument("path", nargs="?")

@@ -118,6 +118,8 @@ class Customer(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when the customer was erased (anonymised on request): no mail goes to them any more.
+    erased_at: Mapped[datetime | None]
     _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     phones: Mapped[list[CustomerPhone]] = relationship(

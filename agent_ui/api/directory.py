@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agent_ui.base.contact_masking import shown_customer
 from agent_ui.base.identity import actor_of, signed_in
 from agent_ui.base.inputs import optional_str, path_int, read_json, str_list
 from agent_ui.base.keys import SERVICES
@@ -36,7 +37,7 @@ async def find_customers(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         found = await search_customers(session, actor, request.query.get("q", ""))
-        return web.json_response({"customers": [customer_dict(c) for c in found]})
+        return web.json_response({"customers": [shown_customer(request, customer_dict(c)) for c in found]})
 
 
 async def new_customer(request: web.Request) -> web.Response:
@@ -65,7 +66,7 @@ async def get_customer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         customer = await read_customer(session, actor, path_int(request, "customer_id"))
-        return web.json_response({"customer": customer_dict(customer)})
+        return web.json_response({"customer": shown_customer(request, customer_dict(customer))})
 
 
 async def patch_customer(request: web.Request) -> web.Response:

@@ -13,11 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from agent_ui.api import openapi, openapi_parts
+from agent_ui.base.contact_masking import shown_customer
 from agent_ui.base.identity import actor_of
-from agent_ui.base.inputs import optional_str, read_json
+from agent_ui.base.inputs import as_int, optional_str, read_json
 from agent_ui.base.keys import SERVICES
 from core.customers import CustomerDraft, create_customer, customer_dict
-from core.errors import InvalidInput, Unavailable
+from core.errors import InvalidInput, NotFound, Unavailable
+from core.records import CustomerPhone
 from cti.control import CallControl
 from cti.plugin import CTI
 
@@ -43,8 +45,18 @@ async def me(request: web.Request) -> web.Response:
 async def dial(request: web.Request) -> web.Response:
     actor = actor_of(request)
     data = await read_json(request)
-    result = await _control(request).dial(actor, _text(data, "number"), optional_str(data, "pbx"))
-    return web.json_response(result.as_dict())
+    if data.get("phone_id") is not None:
+        # A customer's number by its id: a person who sees numbers masked still dials them.
+        phone_id = as_int(data.get("phone_id"), "phone_id")
+        async with request.app[SERVICES].db.session() as session:
+            phone = await session.get(CustomerPhone, phone_id) if 1 <= phone_id < 2**31 else None
+        if phone is None:
+            raise NotFound("no such phone number", {"field": "phone_id"})
+        number = phone.e164
+    else:
+        number = _text(data, "number")
+    result = await _control(request).dial(actor, number, optional_str(data, "pbx"))
+    return web.json_response(shown_customer(request, result.as_dict()))
 
 
 async def hangup(request: web.Request) -> web.Response:
@@ -117,7 +129,7 @@ def _document() -> None:
     linkedid = {"name": "linkedid", "in": "path", "required": True, "schema": {"type": "string"}}
     openapi.PATHS.update({
         "/api/v1/cti/me": {"get": openapi_parts.operation("My phone: state, queues and calls in progress", _body)},
-        "/api/v1/cti/dial": {"post": openapi_parts.operation("Click-to-dial: ring my phone, then the number (answers at once; the outcome arrives as cti.progress)", _ok, body=_body, errors=errors)},
+        "/api/v1/cti/dial": {"post": openapi_parts.operation("Click-to-dial: ring my phone, then the number, or a customer's phone by phone_id (answers at once; the outcome arrives as cti.progress)", _ok, body=_body, errors=errors)},
         "/api/v1/cti/calls/{linkedid}/hangup": {"post": openapi_parts.operation("Hang up a call", _ok, body=_body, errors=errors, params=[linkedid])},
         "/api/v1/cti/calls/{linkedid}/transfer": {"post": openapi_parts.operation("Transfer (target, attended); an attended transfer's progress arrives as cti.progress", _ok, body=_body, errors=errors, params=[linkedid])},
         "/api/v1/cti/calls/{linkedid}/transfer/cancel": {"post": openapi_parts.operation("Cancel an attended transfer under way: back to the customer", _ok, body=_body, errors=errors, params=[linkedid])},

@@ -149,6 +149,9 @@ class LiveHub:
         self._lists_changed: dict[ListKey, str] = {}
         self._list_timer: asyncio.TimerHandle | None = None
         self._lists_sent_at = -LIST_TICK_S
+        # A per-person form of an addressed event (the privacy policy masks a pop's numbers for
+        # some roles); None: everyone gets the event as published.
+        self.rewrite: Callable[[DomainEvent, Actor], DomainEvent] | None = None
 
     @property
     def dropped(self) -> int:
@@ -271,7 +274,25 @@ class LiveHub:
         recipients = recipients_of(event)
         if recipients is not None and not recipients:
             return  # addressed to nobody (most CTI events): not even encoded
+        if recipients is not None and self.rewrite is not None:
+            self._deliver_rewritten(event, self.rewrite, recipients)
+            return
         self.deliver(encode(event), recipients)
+
+    def _deliver_rewritten(self, event: DomainEvent, rewrite: Callable[[DomainEvent, Actor], DomainEvent],
+                           recipients: tuple[int, ...]) -> None:
+        """An addressed event as each recipient may see it (contact details masked for some):
+        encoded once per distinct form."""
+        texts: dict[int, str] = {}
+        groups: dict[int, list[LiveConnection]] = {}
+        for conn in self._targets(recipients):
+            shown = rewrite(event, conn.actor)
+            key = 0 if shown is event else 1
+            if key not in texts:
+                texts[key] = encode(shown)
+            groups.setdefault(key, []).append(conn)
+        for key, targets in groups.items():
+            self._offer_all(texts[key], targets)
 
     def _ticket_frame(self, event: TicketCreated | TicketUpdated | TimelineAppended) -> None:
         """The ticket's own pages and clients that never said what they show at once; matching lists on the next tick."""

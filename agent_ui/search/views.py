@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agent_ui.base.contact_masking import shown_hit
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int
 from agent_ui.base.keys import SERVICES
@@ -64,7 +65,7 @@ async def api_search(request: web.Request) -> web.Response:
             page = await services.search.tickets(session, actor, text, read_filter(request, actor), cursor,
                                                  _limit(request))
     return web.json_response({"type": kind, "query": text, "next_cursor": page.next_cursor,
-                              "results": [hit_dict(h) for h in page.hits]})
+                              "results": [shown_hit(request, hit_dict(h)) for h in page.hits]})
 
 
 async def search_page(request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agent_ui.base.contact_masking import shown_entry
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, optional_bool, optional_str, path_int, read_json
 from agent_ui.base.keys import SERVICES
@@ -140,7 +141,7 @@ async def timeline(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         entries = await services.desk.timeline(session, actor, path_int(request, "ticket_id"))
-        return web.json_response({"entries": [entry_dict(e) for e in entries]})
+        return web.json_response({"entries": [shown_entry(request, entry_dict(e)) for e in entries]})
 
 
 async def merge_ticket(request: web.Request) -> web.Response:

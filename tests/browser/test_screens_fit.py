@@ -149,6 +149,8 @@ async def test_every_screen_fits_at_every_size_in_every_language(
         "users": ("/admin/users", "main"),
         "user-new": ("/admin/users/new", "main"),
         "fields": ("/admin/fields", "main"),
+        "privacy": ("/admin/privacy", "form.privacy-policy"),
+        "views": ("/admin/views", "table.view-log"),
     }
     ops_pages = {
         "routing": ("/admin/routing", "main"),

@@ -110,6 +110,13 @@ RESTRICTED: dict[str, set[str]] = {
     "DELETE /api/v1/webhooks/{webhook_id}": {"ops"},
     "POST /api/v1/webhooks/{webhook_id}/test": {"ops"},
     "GET /api/v1/webhooks/{webhook_id}/deliveries": {"ops"},
+    "GET /customers/{customer_id}/privacy": {"admin"},
+    "GET /admin/views": {"admin"},
+    "GET /admin/privacy": {"admin"},
+    "POST /admin/privacy": {"admin"},
+    "POST /customers/{customer_id}/erase": {"admin"},
+    "GET /api/v1/customers/{customer_id}/export": {"admin"},
+    "POST /api/v1/customers/{customer_id}/erase": {"admin"},
 }
 # Whatever is added under these prefixes later refuses an agent, declared here or not.
 STAFF_ONLY_PREFIXES = ("/ops/", "/admin/", "/api/v1/mail/quarantine")

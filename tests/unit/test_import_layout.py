@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("core", "routing", "knowledge", "channels", "cti", "alerts", "agent_ui", "config", "integrations")
+PACKAGES = (
+    "core", "routing", "knowledge", "channels", "cti", "alerts", "privacy", "agent_ui", "config", "integrations",
+)
 # Modules that start or build the whole server, so they may import the composition root.
 ENTRY_POINTS = {"agent_ui.bench", "alerts.bench", "channels.bench", "cti.bench", "routing.bench"}
 

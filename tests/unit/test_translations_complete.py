@@ -23,6 +23,7 @@ METHODS = [
     ("channels/**.py", "python"),
     ("cti/**.py", "python"),
     ("alerts/**.py", "python"),
+    ("privacy/**.py", "python"),
 ]
 OPTIONS = {"agent_ui/**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "translate": (2,)}
@@ -48,7 +49,9 @@ def ui_strings() -> set[str]:
 
 
 # Messages of the errors people get back (API and error pages translate them, error_middleware.py)
-ERROR_PACKAGES = ["core", "agent_ui", "channels", "routing", "cti", "alerts", "knowledge", "config", "integrations"]
+ERROR_PACKAGES = [
+    "core", "agent_ui", "channels", "routing", "cti", "alerts", "knowledge", "privacy", "config", "integrations",
+]
 ERROR_KEYWORDS = {name: None for name in (
     "InvalidInput", "NotAuthenticated", "Forbidden", "NotFound", "Conflict", "TooManyRequests", "Unavailable",
 )}

@@ -247,12 +247,14 @@
     if (number) act("/api/v1/cti/dial", { number }, words.ringingYourPhone);
   });
 
-  // Click-to-dial from any phone number on the page (customer panels mark them .phone[data-e164]).
+  // Click-to-dial from any phone number on the page (customer panels mark them .phone[data-e164],
+  // or .phone[data-phone-id] where numbers are masked: the server looks the number up).
   document.addEventListener("click", (ev) => {
-    const link = ev.target.closest && ev.target.closest(".phone[data-e164]");
+    const link = ev.target.closest && ev.target.closest(".phone[data-e164], .phone[data-phone-id]");
     if (!link) return;
     ev.preventDefault();
-    act("/api/v1/cti/dial", { number: link.dataset.e164 }, words.ringingYourPhone);
+    const body = link.dataset.e164 ? { number: link.dataset.e164 } : { phone_id: Number(link.dataset.phoneId) };
+    act("/api/v1/cti/dial", body, words.ringingYourPhone);
   });
 
   $("cti-hangup").addEventListener("click", () => {
