@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from agent_ui.base.settings import WebSettings
 from alerts.settings import SlaSettings
 from channels.settings import MailboxSettings, SmtpSettings
+from core.tier_worker import TierSettings
 from cti.settings import PbxSettings
 from routing.settings import RoutingSettings
 
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     sla: SlaSettings = Field(default_factory=SlaSettings)
+    tiers: TierSettings = Field(default_factory=TierSettings)  # type: ignore[arg-type]
 
     @field_validator("timezone")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from agent_ui.base.i18n import normalize_language, shipped_languages
+from core.crm_links import check_template
 from core.section import Section
 
 MIN_WALLBOARD_TOKEN = 20
@@ -41,7 +42,15 @@ class WebSettings(Section):
     default_language: str = "en"
     wallboard_token: SecretStr | None = Field(None, description="read-only big-screen access: /wallboard?token=...")
     wallboard: WallboardSettings = Field(default_factory=WallboardSettings)  # type: ignore[arg-type]
-    crm_url: str | None = Field(None, description="external CRM page; {number} is the caller's number")
+    crm_url: str | None = Field(
+        None, description="'open in CRM' link on the pop and customer page, e.g. "
+                          "https://crm.example.com/contacts/{external_id} (shown when the customer has a CRM id); "
+                          "{number} is the caller's number")
+
+    @field_validator("crm_url")
+    @classmethod
+    def _crm_link(cls, value: str | None) -> str | None:
+        return check_template(value) if value else None
 
     @field_validator("secret_key")
     @classmethod
