@@ -17,7 +17,7 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change, record_changes
@@ -47,6 +47,9 @@ async def save_rules(session: AsyncSession, actor: Actor, data: Any) -> list[Tie
     await session.flush()
     record_change(session, actor, "tier_rules.save", "tier_rules", "all", {"rules": before},
                   {"rules": [r.as_dict() for r in rules]})
+    # Everyone is due under the new rules: the scheduled recompute takes them batch by batch.
+    await session.execute(update(Customer).values(tier_computed_at=None, updated_at=Customer.updated_at)
+                          .execution_options(synchronize_session=False))
     return rules
 
 
