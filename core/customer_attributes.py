@@ -19,7 +19,7 @@ def check_attributes(value: Any, field: str = "attributes", *, allow_null: bool 
     if not isinstance(value, dict):
         raise InvalidInput("attributes must be an object of names and values", {"field": field})
     if len(value) > MAX_ATTRIBUTES:
-        raise InvalidInput(f"at most {MAX_ATTRIBUTES} attributes", {"field": field})
+        raise InvalidInput("at most 50 attributes", {"field": field, "max": MAX_ATTRIBUTES})
     for name, item in value.items():
         where = f"{field}.{name}"
         if not isinstance(name, str) or not ATTRIBUTE_NAME.fullmatch(name):
@@ -43,7 +43,7 @@ def merged_attributes(current: dict[str, Any], changes: dict[str, Any]) -> dict[
     merged = {**current, **changes}
     merged = {k: v for k, v in merged.items() if v is not None}
     if len(merged) > MAX_ATTRIBUTES:
-        raise InvalidInput(f"at most {MAX_ATTRIBUTES} attributes", {"field": "attributes"})
+        raise InvalidInput("at most 50 attributes", {"field": "attributes", "max": MAX_ATTRIBUTES})
     return merged
 
 

@@ -125,7 +125,7 @@ def parse_condition(data: Any, where: str) -> Condition:
     if field in COUNT_FIELDS and raw_days not in (None, ""):
         number = typed_number(raw_days)
         if not isinstance(number, int) or not 1 <= number <= MAX_DAYS:
-            raise _refuse(f"days must be a whole number from 1 to {MAX_DAYS}", f"{where}.days")
+            raise _refuse("days must be a whole number from 1 to 3650", f"{where}.days", max=MAX_DAYS)
         days = number
     attribute = ""
     if field == "attribute":
@@ -163,7 +163,7 @@ def parse_rules(data: Any, where: str = "rules") -> list[TierRule]:
     if not isinstance(data, list):
         raise _refuse("rules must be a list", where)
     if len(data) > MAX_RULES:
-        raise _refuse(f"at most {MAX_RULES} rules", where)
+        raise _refuse("at most 50 rules", where, max=MAX_RULES)
     rules: list[TierRule] = []
     seen: set[str] = set()
     tiers = [t.value for t in Tier]
@@ -174,7 +174,7 @@ def parse_rules(data: Any, where: str = "rules") -> list[TierRule]:
         raw_name = item.get("name")
         name = raw_name.strip() if isinstance(raw_name, str) else ""
         if not name or len(name) > NAME_CAP:
-            raise _refuse(f"give the rule a name (up to {NAME_CAP} characters)", f"{at}.name")
+            raise _refuse("give the rule a name (up to 100 characters)", f"{at}.name", max=NAME_CAP)
         if name.casefold() in seen:
             raise _refuse("two rules have this name", f"{at}.name", name=name)
         seen.add(name.casefold())
@@ -182,7 +182,7 @@ def parse_rules(data: Any, where: str = "rules") -> list[TierRule]:
             raise _refuse("unknown tier", f"{at}.tier", allowed=tiers)
         conditions = item.get("conditions") or []
         if not isinstance(conditions, list) or len(conditions) > MAX_CONDITIONS:
-            raise _refuse(f"conditions must be a list of at most {MAX_CONDITIONS}", f"{at}.conditions")
+            raise _refuse("conditions must be a list of at most 10", f"{at}.conditions", max=MAX_CONDITIONS)
         parsed = tuple(parse_condition(c, f"{at}.conditions[{j}]") for j, c in enumerate(conditions))
         enabled = item.get("enabled", True)
         if not isinstance(enabled, bool):
