@@ -14,6 +14,7 @@ from alerts import PolicyStore, SlaClock
 from alerts.settings import SlaSettings
 from config.services import Services
 from core.auth import Actor
+from core.customer_import import import_customers
 from core.customers import CustomerDraft, create_customer, update_customer
 from core.errors import Forbidden, InvalidInput
 from core.records import AuditLog, Category, Customer, EntryKind, Role, Ticket, TimelineEntry
@@ -23,6 +24,7 @@ from routing import Contact
 
 OPS = Actor(None, "ops", frozenset({Role.OPS}))
 AGENT = Actor(None, "agent", frozenset({Role.AGENT}))
+SUPERVISOR = Actor(None, "supervisor", frozenset({Role.SUPERVISOR, Role.AGENT}))
 
 RULES: list[dict[str, Any]] = [
     {"name": "High value", "tier": "vip",
@@ -189,3 +191,24 @@ async def test_a_computed_vip_gets_the_shorter_sla_and_the_priority_bump(service
             policy = await sla_clock.policy_for(session, ticket)
             found[who] = (ticket.priority, policy.name if policy else None)
     assert found[rich] == (2, "vip") and found[plain] == (1, "everyone")
+
+
+async def test_the_csv_import_carries_crm_attributes_and_the_rules_see_them(services: Services) -> None:
+    async with services.db.transaction() as session:
+        await save_rules(session, OPS, RULES[:2])
+    text = ("name,emails,attr.lifetime_value,attr.contract_level\n"
+            "Ana,ana@example.es,\"15,000\",\n"
+            "Bo,bo@example.com,200,platinum\n"
+            "Cy,cy@example.com,10,\n")
+    async with services.db.transaction() as session:
+        plan = await import_customers(session, SUPERVISOR, text, now=services.clock.now())
+    assert plan.counts["new"] == 3
+    async with services.db.session() as session:
+        found = {c.name: c for c in (await session.execute(select(Customer))).scalars()}
+    assert found["Ana"].attributes == {"lifetime_value": 15000}
+    assert found["Bo"].attributes == {"lifetime_value": 200, "contract_level": "platinum"}
+    assert [(found[n].tier, found[n].tier_override) for n in ("Ana", "Bo", "Cy")] == [
+        ("vip", None), ("vip", None), ("standard", None)]
+    async with services.db.transaction() as session:
+        bad = await import_customers(session, SUPERVISOR, "name,attr.bad name\nDee,1\n")
+    assert [(e.code, e.field) for e in bad.errors] == [("invalid", "attr.bad name")]

@@ -10,6 +10,7 @@ from web_fixtures import WebSite
 from config.settings import ConfigError, Settings, load_settings
 from core.crm_links import crm_link
 from core.records import AuditLog, Customer
+from cti.pop import ScreenPopService
 
 MAX_BODY = 8192
 
@@ -114,3 +115,16 @@ def test_the_crm_link_template_is_checked() -> None:
     assert crm_link("https://crm.example.com/c/{external_id}", "x?y") == "https://crm.example.com/c/x%3Fy"
     assert crm_link("https://crm.example.com/?phone={number}", None, "+8613800138000") == \
         "https://crm.example.com/?phone=+8613800138000"
+
+
+async def test_the_pop_links_to_the_crm_only_for_a_customer_with_a_crm_id(site: WebSite) -> None:
+    agent = await site.token_client("agent")
+    await agent.api("PUT", "/api/v1/customers/by-external-id/C-9", {"name": "Known", "phones": ["+8613800138000"]},
+                    status=201)
+    await agent.api("POST", "/api/v1/customers", {"name": "Local", "phones": ["+8613900139000"]}, status=201)
+    services = site.services
+    pop = ScreenPopService(services.db, services.desk, services.bus, "CN", services.settings.web.crm_url)
+    known = await pop.build("13800138000")
+    assert known["customer"]["tier"] and known["crm_url"] == "https://crm.example.com/contacts/C-9"
+    assert (await pop.build("13900139000"))["crm_url"] is None
+    assert (await pop.build("13700137000"))["crm_url"] is None  # an unknown caller
