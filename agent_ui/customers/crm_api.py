@@ -16,6 +16,7 @@ from aiohttp import web
 
 from agent_ui.api import openapi, openapi_parts
 from agent_ui.base.identity import actor_of
+from agent_ui.base.input_caps import CAPS
 from agent_ui.base.inputs import optional_str, read_json, str_list
 from agent_ui.base.keys import SERVICES
 from core.customer_sync import FIELDS, sync_customer
@@ -80,6 +81,12 @@ def _document() -> None:
             "tier_reason": {"type": "string", "description": "why, with tier_override"},
         },
     }
+    for field, cap in CAPS[SCHEMA].items():  # the caps the reader enforces, published (as openapi does)
+        prop = openapi.SCHEMAS[SCHEMA]["properties"][field]
+        if prop.get("type") == "array":
+            prop["items"] = {**prop["items"], "maxLength": cap}
+        else:
+            prop["maxLength"] = cap
     param = {"name": "external_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 100},
              "description": "the customer's id in the CRM"}
     result = {"type": "object", "properties": {"customer": openapi_parts.ref("Customer"), "created": {"type": "boolean"}}}
