@@ -41,4 +41,4 @@ def crm_link(template: str | None, external_id: str | None, number: str = "") ->
     if "{external_id}" in template and not external_id:
         return None
     return template.format(external_id=urllib.parse.quote(external_id or "", safe=""),
-                           number=urllib.parse.quote(number or "", safe="+"))
+                           number=urllib.parse.quote(number or ""))

@@ -114,7 +114,7 @@ def test_the_crm_link_template_is_checked() -> None:
     assert crm_link("https://crm.example.com/c/{external_id}", None) is None
     assert crm_link("https://crm.example.com/c/{external_id}", "x?y") == "https://crm.example.com/c/x%3Fy"
     assert crm_link("https://crm.example.com/?phone={number}", None, "+8613800138000") == \
-        "https://crm.example.com/?phone=+8613800138000"
+        "https://crm.example.com/?phone=%2B8613800138000"
 
 
 async def test_the_pop_links_to_the_crm_only_for_a_customer_with_a_crm_id(site: WebSite) -> None:
