@@ -3,14 +3,20 @@ page as people use them: tier, reason, override and its clearing, the "open in C
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 from web_fixtures import WebSite
 
 from config.settings import ConfigError, Settings, load_settings
+from core.auth import Actor
 from core.crm_links import crm_link
-from core.records import AuditLog, Customer
+from core.customers import CustomerDraft, create_customer
+from core.records import AuditLog, Customer, EntryKind
+from core.tiering import save_rules
 from cti.pop import ScreenPopService
+from routing import Contact
 
 MAX_BODY = 8192
 
@@ -128,3 +134,22 @@ async def test_the_pop_links_to_the_crm_only_for_a_customer_with_a_crm_id(site: 
     assert known["customer"]["tier"] and known["crm_url"] == "https://crm.example.com/contacts/C-9"
     assert (await pop.build("13900139000"))["crm_url"] is None
     assert (await pop.build("13700137000"))["crm_url"] is None  # an unknown caller
+
+
+async def test_the_running_server_recomputes_a_tier_when_a_contact_arrives(site: WebSite) -> None:
+    services = site.services
+    async with services.db.transaction() as session:
+        await save_rules(session, Actor.system(), [{"name": "Writes to us", "tier": "vip",
+                                                    "conditions": [{"field": "tickets", "op": ">=", "value": 1}]}])
+        customer = await create_customer(session, Actor.system(), CustomerDraft(name="Eve", emails=["eve@example.com"]))
+    assert customer.tier == "standard"
+    async with services.db.session() as session:
+        await services.desk.accept(session, Contact("email", customer.id, subject="Hello"), EntryKind.EMAIL_IN, {})
+        await services.desk.commit_and_publish(session)
+    for _ in range(100):  # the server's tier worker takes it up within a second
+        async with services.db.session() as session:
+            if (await session.get_one(Customer, customer.id)).tier == "vip":
+                break
+        await asyncio.sleep(0.05)
+    async with services.db.session() as session:
+        assert (await session.get_one(Customer, customer.id)).tier_reason == "rule 'Writes to us': tickets >= 1"
