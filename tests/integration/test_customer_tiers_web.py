@@ -153,3 +153,6 @@ async def test_the_running_server_recomputes_a_tier_when_a_contact_arrives(site:
         await asyncio.sleep(0.05)
     async with services.db.session() as session:
         assert (await session.get_one(Customer, customer.id)).tier_reason == "rule 'Writes to us': tickets >= 1"
+    agent = await site.login("agent")
+    queue = await agent.api("GET", "/queue")
+    assert "Eve" in queue and '<span class="badge vip">VIP</span>' in queue  # the queue shows the computed tier
