@@ -88,8 +88,12 @@ async def _apply(session: AsyncSession, customers: list[Customer], rules: list[T
     live = [c for c in customers if c.merged_into_id is None and c.tier_override is None]
     outcomes = await evaluate(session, live, rules, now)
     audit: list[tuple[object, dict[str, Any] | None, dict[str, Any] | None]] = []
+    # When they were looked at goes around the ORM: a customer whose tier did not change is not
+    # an updated customer (watchers of customer changes, such as webhooks, see only real changes).
+    await session.execute(update(Customer).where(Customer.id.in_([c.id for c in customers]))
+                          .values(tier_computed_at=now, updated_at=Customer.updated_at)
+                          .execution_options(synchronize_session=False))
     for customer in customers:
-        customer.tier_computed_at = now
         outcome = outcomes.get(customer.id)
         if outcome is None or (customer.tier, customer.tier_reason) == (outcome.tier, outcome.reason):
             continue

@@ -162,11 +162,17 @@ async def test_changes_and_the_schedule_recompute(services: Services) -> None:
     assert (await _tier(services, busy))[0] == "standard"  # not yet: the worker has not run
     assert await worker.apply_changes() == 1
     assert (await _tier(services, busy))[0] == "vip"
+    async def stamps() -> list[object]:
+        async with services.db.session() as session:
+            return [(await session.get_one(Customer, i)).updated_at for i in others]
+
     assert await worker.sweep() == len(others)  # those never looked at, two by two
+    before = await stamps()
     assert await worker.sweep() == 0  # nothing due again within the hour
     async with services.db.transaction() as session:
         later = services.clock.now() + timedelta(hours=2)
         assert await sweep_batch(session, later, timedelta(hours=1), 100) >= 4
+    assert await stamps() == before  # looked at again, tier unchanged: not an update of the customer
 
 
 async def test_a_computed_vip_gets_the_shorter_sla_and_the_priority_bump(services: Services) -> None:
