@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -25,6 +25,7 @@ from core.events import EventBus, InProcessBus
 from core.health import HealthRegistry
 from core.migrate import head_revision
 from core.template_workers import TemplateRenderer
+from core.tier_worker import TierWorker
 from cti.plugin import plugin as cti_plugin
 from integrations.plugin import plugin as webhooks_plugin
 from knowledge.suggestions import TemplateLibrary
@@ -124,9 +125,21 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     app.cleanup_ctx.append(cti_plugin(services))
     app.cleanup_ctx.append(webhooks_plugin(services))
     app.cleanup_ctx.append(privacy_plugin(services))
+    app.cleanup_ctx.append(_tier_worker(services))
     app.on_startup.append(_freeze_startup_objects)
     app.on_startup.append(_short_gil_turns)
     return app
+
+
+def _tier_worker(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Tiers recomputed on change and on schedule (``core.tier_worker``)."""
+    async def tiers(_app: web.Application) -> AsyncIterator[None]:
+        worker = TierWorker(services.db, services.bus, services.clock, services.health, services.settings.tiers)
+        worker.start()
+        yield
+        await worker.stop()
+
+    return tiers
 
 
 async def _short_gil_turns(_app: web.Application) -> None:

@@ -29,6 +29,7 @@ from agent_ui.base.settings import WebSettings
 from alerts.settings import SlaSettings
 from channels.settings import MailboxSettings, SmtpSettings
 from core.cluster_settings import ClusterSettings
+from core.tier_worker import TierSettings
 from cti.settings import PbxSettings
 from integrations.settings import WebhookSettings
 from routing.settings import RoutingSettings
@@ -75,6 +76,7 @@ class Settings(BaseSettings):
     sla: SlaSettings = Field(default_factory=SlaSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)  # type: ignore[arg-type]
+    tiers: TierSettings = Field(default_factory=TierSettings)  # type: ignore[arg-type]
 
     @field_validator("timezone")
     @classmethod

@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import io
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -26,13 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change, record_changes
 from core.auth import Actor
+from core.clock import utcnow
+from core.customer_attributes import CSV_PREFIX, check_attributes, typed_cell
 from core.customers import customer_dict, normalize_customer_phone, normalize_email
 from core.errors import InvalidInput
 from core.records import Customer, CustomerEmail, CustomerPhone, Role, Tier
 from core.search_index import reindex_customers
+from core.tiering import recompute
 
 # Columns a file may have (header row, any order, any case); several phones, emails or tags
-# go in one cell separated by ";".
+# go in one cell separated by ";". A column "attr.NAME" fills the CRM attribute NAME (a number
+# when the cell is one, text otherwise); a tier given in the file is a person's (an override).
 COLUMNS = ("name", "emails", "phones", "tier", "tier_reason", "language", "tags", "external_id", "notes")
 _ALIASES = {"email": "emails", "phone": "phones", "tag": "tags"}
 MAX_ROWS = 20_000
@@ -94,7 +99,8 @@ def parse_rows(text: str, region: str) -> tuple[list[ImportRow], list[RowIssue]]
         raise InvalidInput("the file is empty", {"field": "file"}) from None
     except csv.Error:
         raise InvalidInput("the file is not CSV", {"field": "file"}) from None
-    names = [_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
+    names = [h.strip() if h.strip().lower().startswith(CSV_PREFIX) else _ALIASES.get(h.strip().lower(), h.strip().lower())
+             for h in header]
     if not {"name", "emails", "phones"} & set(names):
         raise InvalidInput("the first row must name the columns: name, emails, phones, ...", {"field": "file"})
     rows: list[ImportRow] = []
@@ -138,6 +144,14 @@ def _checked_row(number: int, record: dict[str, str], region: str, tiers: set[st
             given[key] = value
     if record.get("tags"):
         given["tags"] = _cells(record["tags"])
+    attributes = {key[len(CSV_PREFIX):]: typed_cell(value) for key, value in record.items()
+                  if key.lower().startswith(CSV_PREFIX) and value}
+    if attributes:
+        try:
+            given["attributes"] = check_attributes(attributes)
+        except InvalidInput as exc:
+            column = str(exc.details.get("field", "")).replace("attributes.", CSV_PREFIX, 1)
+            raise InvalidInput(exc.message, {"field": column}) from None
     name = record.get("name", "")
     if len(name) > 200:
         raise InvalidInput("the value is too long", {"field": "name", "value": name[:40]})
@@ -210,17 +224,23 @@ def _changes(customer: Customer, row: ImportRow) -> dict[str, Any]:
     for key, value in row.given.items():
         if key == "tags":
             value = list(dict.fromkeys([*(customer.tags or []), *value]))
-        if getattr(customer, key) != value:
+        if key == "attributes":
+            value = {**(customer.attributes or {}), **value}
+        if key == "tier":  # a tier the customer already has (the rules', or a person's) is no change
+            if value != (customer.tier_override or customer.tier):
+                changes[key] = value
+        elif getattr(customer, key) != value:
             changes[key] = value
     return changes
 
 
-async def _insert_new(session: AsyncSession, actor: Actor, rows: list[ImportRow]) -> None:
+async def _insert_new(session: AsyncSession, actor: Actor, rows: list[ImportRow]) -> set[int]:
     """One chunk of new customers: the records through the ORM (batched, their ids come back),
     their phones, emails and audit rows as one multi-row INSERT each, then their search
     documents (the ORM would insert each phone and audit row on its own: seconds per 1,000)."""
     made = [
-        Customer(name=r.name, tier=r.given.get("tier", Tier.STANDARD.value), language=r.given.get("language"),
+        Customer(name=r.name, tier=r.given.get("tier", Tier.STANDARD.value), tier_override=r.given.get("tier"),
+                 attributes=r.given.get("attributes", {}), language=r.given.get("language"),
                  tags=r.given.get("tags", []), external_id=r.given.get("external_id"),
                  notes=r.given.get("notes", ""), tier_reason=r.given.get("tier_reason", ""))
         for r in rows
@@ -237,6 +257,7 @@ async def _insert_new(session: AsyncSession, actor: Actor, rows: list[ImportRow]
     await record_changes(session, actor, "customer.import", "customer", [
         (c.id, None, {"id": c.id, "name": c.name, "tier": c.tier, "language": c.language, "tags": list(c.tags),
                       "external_id": c.external_id, "notes": c.notes, "tier_reason": c.tier_reason,
+                      "tier_override": c.tier_override, "attributes": dict(c.attributes),
                       "merged_into_id": None, "phones": r.phones, "emails": r.emails})
         for c, r in pairs
     ])
@@ -244,13 +265,17 @@ async def _insert_new(session: AsyncSession, actor: Actor, rows: list[ImportRow]
     await session.run_sync(lambda sync: reindex_customers(sync.connection(), ids))
     for customer in made:  # their phone and email lists were written around the ORM: read them afresh
         session.expire(customer, ["phones", "emails"])
+    return ids
 
 
-async def import_customers(session: AsyncSession, actor: Actor, text: str, region: str = "US") -> ImportPlan:
-    """Plan again and write the plan's new and updated rows, in the caller's transaction."""
+async def import_customers(session: AsyncSession, actor: Actor, text: str, region: str = "US",
+                           now: datetime | None = None) -> ImportPlan:
+    """Plan again and write the plan's new and updated rows, in the caller's transaction; then
+    the tier rules look at every customer the file touched (their attributes may have changed)."""
     plan = await plan_import(session, actor, text, region)
+    touched: set[int] = set()
     for chunk in _chunks(plan.new):
-        await _insert_new(session, actor, chunk)
+        touched.update(await _insert_new(session, actor, chunk))
     for chunk in _chunks(plan.updates):
         customers = await _existing(session, {cid for _row, cid in chunk})
         for row, customer_id in chunk:
@@ -261,6 +286,10 @@ async def import_customers(session: AsyncSession, actor: Actor, text: str, regio
             customer.emails.extend(CustomerEmail(address=e) for e in changes.pop("emails", []))
             for key, value in changes.items():
                 setattr(customer, key, value)
+                if key == "tier":
+                    customer.tier_override = value
+            touched.add(customer.id)
             record_change(session, actor, "customer.import", "customer", customer.id, before, customer_dict(customer))
         await session.flush()
+    await recompute(session, touched, now or utcnow())
     return plan

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -17,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
 from core.auth import Actor
+from core.clock import utcnow
+from core.customer_attributes import check_attributes, merged_attributes
 from core.errors import Conflict, InvalidInput, NotFound
 from core.phones import normalize_phone, try_normalize_phone
 from core.records import Customer, CustomerEmail, CustomerPhone, Role, Tier
+from core.tiering import clear_override, recompute, set_override
 
 
 @dataclasses.dataclass(slots=True)
@@ -33,6 +37,8 @@ class CustomerDraft:
     external_id: str | None = None
     notes: str = ""
     tier_reason: str = ""
+    tier_override: str | None = None  # a person's tier: wins over the tier rules
+    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)  # from the CRM
 
 
 # One "@", something before it, a dotted domain after it, no spaces or angle brackets: enough to
@@ -69,6 +75,8 @@ def customer_dict(customer: Customer) -> dict[str, Any]:
         "external_id": customer.external_id,
         "notes": customer.notes,
         "tier_reason": customer.tier_reason or "",
+        "tier_override": customer.tier_override,
+        "attributes": dict(customer.attributes or {}),
         "merged_into_id": customer.merged_into_id,
         "phones": [p.e164 for p in customer.phones],
         "emails": [e.address for e in customer.emails],
@@ -101,12 +109,16 @@ async def get_customer(session: AsyncSession, customer_id: int) -> Customer:
 
 
 async def create_customer(
-    session: AsyncSession, actor: Actor, draft: CustomerDraft, region: str = "US"
+    session: AsyncSession, actor: Actor, draft: CustomerDraft, region: str = "US", now: datetime | None = None
 ) -> Customer:
-    """Validate everything first, so a bad phone number writes nothing."""
+    """Validate everything first, so a bad phone number writes nothing. Without an override
+    the tier rules (when there are any) give the tier at once."""
     actor.require(Role.AGENT, Role.OPS)
     if draft.tier not in {t.value for t in Tier}:
         raise InvalidInput("unknown tier", {"field": "tier", "tier": draft.tier})
+    if draft.tier_override is not None and draft.tier_override not in {t.value for t in Tier}:
+        raise InvalidInput("unknown tier", {"field": "tier_override", "tier": draft.tier_override})
+    attributes = check_attributes(draft.attributes)
     if len(draft.tier_reason) > TIER_REASON_CAP:
         raise InvalidInput("the value is too long", {"field": "tier_reason"})
     phones = [normalize_customer_phone(p, region) for p in draft.phones if p.strip()]
@@ -119,7 +131,9 @@ async def create_customer(
             raise Conflict("another customer has this email address", {"field": "emails", "email": address})
     customer = Customer(
         name=draft.name.strip(),
-        tier=draft.tier,
+        tier=draft.tier_override or draft.tier,
+        tier_override=draft.tier_override,
+        attributes=attributes,
         language=draft.language,
         tags=list(draft.tags),
         external_id=draft.external_id,
@@ -130,6 +144,7 @@ async def create_customer(
     )
     session.add(customer)
     await session.flush()
+    await recompute(session, [customer.id], now or utcnow())
     record_change(session, actor, "customer.create", "customer", customer.id, None, customer_dict(customer))
     return customer
 
@@ -194,7 +209,10 @@ async def add_contact(
     return await update_customer(session, actor, customer_id, changes, region)
 
 
-_SIMPLE_FIELDS = ("name", "tier", "language", "tags", "external_id", "notes", "tier_reason")
+_SIMPLE_FIELDS = ("name", "language", "tags", "external_id", "notes", "tier_reason")
+# "tier" (as the API has always taken it) and "tier_override" set a person's tier, which wins
+# over the tier rules; "tier_override": null clears it. "attributes" are merged (null removes one).
+_TIER_FIELDS = ("tier", "tier_override", "attributes")
 
 
 async def update_customer(
@@ -203,17 +221,23 @@ async def update_customer(
     customer_id: int,
     changes: dict[str, Any],
     region: str = "US",
+    now: datetime | None = None,
 ) -> Customer:
     """Change a customer; phones/emails replace the lists. Everything is validated before writing."""
     actor.require(Role.AGENT, Role.OPS)
     customer = await get_customer(session, customer_id)
     if customer.merged_into_id is not None:
         raise Conflict("this customer was merged into another; change that one", {"into": customer.merged_into_id})
-    unknown = sorted(set(changes) - {*_SIMPLE_FIELDS, "phones", "emails"})
+    unknown = sorted(set(changes) - {*_SIMPLE_FIELDS, *_TIER_FIELDS, "phones", "emails"})
     if unknown:
         raise InvalidInput("these fields cannot be changed", {"fields": unknown})
-    if "tier" in changes and changes["tier"] not in {t.value for t in Tier}:
-        raise InvalidInput("unknown tier", {"field": "tier", "tier": changes["tier"]})
+    for key in ("tier", "tier_override"):
+        if changes.get(key) not in (None, "") and changes[key] not in {t.value for t in Tier}:
+            raise InvalidInput("unknown tier", {"field": key, "tier": changes[key]})
+    attributes = None
+    if "attributes" in changes:
+        attributes = merged_attributes(dict(customer.attributes or {}),
+                                       check_attributes(changes["attributes"], allow_null=True))
     if "tags" in changes and not (
         isinstance(changes["tags"], list) and all(isinstance(t, str) for t in changes["tags"])
     ):
@@ -248,6 +272,17 @@ async def update_customer(
     if emails is not None:
         kept_emails = {e.address: e for e in customer.emails}
         customer.emails = [kept_emails.get(a) or CustomerEmail(address=a) for a in emails]
+    moment = now or utcnow()
+    wanted = changes["tier_override"] if "tier_override" in changes else changes.get("tier")
+    reason = changes.get("tier_reason", customer.tier_reason if customer.tier_override else "")
+    if "tier_override" in changes and not wanted:
+        await clear_override(session, actor, customer, moment)
+    elif wanted and (wanted != customer.tier or customer.tier_override is not None):
+        await set_override(session, actor, customer, wanted, reason or "")
+    if attributes is not None and attributes != (customer.attributes or {}):
+        customer.attributes = attributes
+        await session.flush()
+        await recompute(session, [customer.id], moment)
     await session.flush()
     record_change(session, actor, "customer.update", "customer", customer.id, before, customer_dict(customer))
     return customer

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
 
@@ -114,6 +115,13 @@ class Customer(Base):
     external_id: Mapped[str | None] = mapped_column(String(100), index=True)
     notes: Mapped[str] = mapped_column(Text, default="")
     tier_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")  # why this tier
+    # A tier a person set by hand: it wins over the tier rules until cleared (``core.tiering``).
+    tier_override: Mapped[str | None] = mapped_column(String(20))
+    # When the tier rules last looked at this customer; the scheduled sweep takes the oldest first.
+    tier_computed_at: Mapped[datetime | None] = mapped_column(index=True)
+    # What the CRM says about them (lifetime_value, contract_level, ...): free-form typed values
+    # the tier rules can test; set by the customer CSV import and the API.
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     # Set when merged into another customer (kept, not deleted, so the merge can be undone).
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,8 +7,8 @@ import importlib
 from core.records import Base
 
 # Feature packages that own tables; each has a ``records`` module on the shared Base.
-_RECORD_MODULES = ("cti.records", "channels.records", "knowledge.records", "alerts.records", "routing.records",
-                   "integrations.records", "privacy.records")
+_RECORD_MODULES = ("core.tier_records", "cti.records", "channels.records", "knowledge.records", "alerts.records",
+                   "routing.records", "integrations.records", "privacy.records")
 
 for _name in _RECORD_MODULES:
     importlib.import_module(_name)

@@ -15,8 +15,16 @@ from routing.desk import TicketDesk
 CTI: web.AppKey[CtiService] = web.AppKey("cti", CtiService)
 
 
+class CrmLinkSettings(Protocol):
+    @property
+    def crm_url(self) -> str | None: ...
+
+
 class CtiSettings(Protocol):
     """What the CTI reads of the server's settings."""
+
+    @property
+    def web(self) -> CrmLinkSettings: ...
 
     @property
     def pbx(self) -> list[PbxSettings]: ...
@@ -39,7 +47,7 @@ def plugin(services: CtiServices) -> Callable[[web.Application], AsyncIterator[N
         service = CtiService(
             settings.pbx, services.db, services.bus, services.desk, services.health, services.clock,
             region=settings.phone_region,
-            crm_url=next((p.crm_url for p in settings.pbx if p.crm_url), None),
+            crm_url=settings.web.crm_url or next((p.crm_url for p in settings.pbx if p.crm_url), None),
         )
         app[CTI] = service
         await service.start()

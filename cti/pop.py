@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import urllib.parse
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.crm_links import crm_link
 from core.customers import by_phone
 from core.db import Database
 from core.events import DomainEvent, EventBus
@@ -74,11 +74,13 @@ class ScreenPopService:
             "customer": None,
             "open_tickets": [],
             "history": [],
-            "crm_url": self.crm_url.format(number=urllib.parse.quote(e164 or number)) if self.crm_url else None,
+            "crm_url": crm_link(self.crm_url, None, e164 or number),
         }
         if e164 is None:
             return pop
         pop.update(await self.db.read(functools.partial(_caller_record, e164)))
+        if pop["customer"]:
+            pop["crm_url"] = crm_link(self.crm_url, pop["customer"]["external_id"], e164)
         return pop
 
     async def _ringing(self, event: CallRinging) -> None:
@@ -146,7 +148,8 @@ def _caller_record(e164: str, session: Session) -> dict[str, Any]:
         .limit(5)
     )
     return {
-        "customer": {"id": customer.id, "name": customer.name, "tier": customer.tier, "tags": list(customer.tags or [])},
+        "customer": {"id": customer.id, "name": customer.name, "tier": customer.tier, "tags": list(customer.tags or []),
+                     "external_id": customer.external_id},
         "open_tickets": [
             {"id": t.id, "tag": t.tag, "subject": t.subject, "status": t.status, "queue": t.queue}
             for t in session.execute(open_tickets).scalars().unique()

@@ -1,6 +1,6 @@
 """Pages and APIs for running the desk: knowledge (templates, articles), SLA policies and
 alerts (as YAML and as forms), routing rules and offers, API tokens, custom ticket fields, macros,
-queues and mailboxes, outbound webhooks."""
+queues and mailboxes, outbound webhooks, customer tier rules."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from agent_ui.admin import (
     routing_views,
     setup_views,
     sla_forms_views,
+    tier_views,
     tokens_views,
     webhooks_views,
 )
@@ -29,3 +30,4 @@ def setup(app: web.Application) -> None:
     field_admin_views.setup_routes(app)
     macro_admin_views.setup_routes(app)
     webhooks_views.setup_routes(app)
+    tier_views.setup_routes(app)

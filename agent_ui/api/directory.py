@@ -53,10 +53,12 @@ async def new_customer(request: web.Request) -> web.Response:
         external_id=optional_str(data, "external_id"),
         notes=optional_str(data, "notes") or "",
         tier_reason=optional_str(data, "tier_reason") or "",
+        tier_override=optional_str(data, "tier_override"),
+        attributes=data.get("attributes") or {},
     )
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
-        customer = await create_customer(session, actor, draft, services.settings.phone_region)
+        customer = await create_customer(session, actor, draft, services.settings.phone_region, services.clock.now())
         body = {"customer": customer_dict(customer)}
     return web.json_response(body, status=201)
 
@@ -75,7 +77,8 @@ async def patch_customer(request: web.Request) -> web.Response:
     data = await read_json(request, "CustomerDraft")
     services = request.app[SERVICES]
     async with services.db.transaction() as session:
-        customer = await update_customer(session, actor, customer_id, data, services.settings.phone_region)
+        customer = await update_customer(session, actor, customer_id, data, services.settings.phone_region,
+                                         services.clock.now())
         body = {"customer": customer_dict(customer)}
     return web.json_response(body)
 

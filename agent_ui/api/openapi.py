@@ -79,6 +79,9 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"id": {"type": "integer"}, "name": STR, "tier": {"type": "string", "enum": [t.value for t in Tier]},
                        "language": NSTR, "tags": STRS, "external_id": NSTR, "notes": STR,
                        "tier_reason": {**STR, "description": "why the customer has this tier"},
+                       "tier_override": {"type": "string", "nullable": True,
+                                         "description": "set when a person chose the tier (it wins over the tier rules)"},
+                       "attributes": {"type": "object", "description": "CRM attributes the tier rules test"},
                        "merged_into_id": {"type": "integer", "nullable": True,
                                           "description": "set when merged into another customer"},
                        "phones": {**STRS, "description": "E.164"}, "emails": STRS},
@@ -88,7 +91,11 @@ SCHEMAS: dict[str, Any] = {
         "description": "phone numbers are normalized to E.164; one that cannot be parsed is a 400",
         "properties": {"name": STR, "phones": STRS, "emails": STRS,
                        "tier": {"type": "string", "enum": [t.value for t in Tier]}, "language": NSTR,
-                       "tags": STRS, "external_id": NSTR, "notes": STR, "tier_reason": STR},
+                       "tags": STRS, "external_id": NSTR, "notes": STR, "tier_reason": STR,
+                       "tier_override": {"type": "string", "enum": [t.value for t in Tier], "nullable": True,
+                                         "description": "a person's tier, winning over the tier rules; null clears it "
+                                                        "(tier, as before, sets it too)"},
+                       "attributes": {"type": "object", "description": "CRM attributes, merged (null removes one)"}},
     },
     "Suggestion": {
         "type": "object",

@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from agent_ui.base.client_address import parse_networks
 from agent_ui.base.i18n import normalize_language, shipped_languages
+from core.crm_links import check_template
 from core.section import Section
 
 MIN_WALLBOARD_TOKEN = 20
@@ -42,11 +43,19 @@ class WebSettings(Section):
     default_language: str = "en"
     wallboard_token: SecretStr | None = Field(None, description="read-only big-screen access: /wallboard?token=...")
     wallboard: WallboardSettings = Field(default_factory=WallboardSettings)  # type: ignore[arg-type]
-    crm_url: str | None = Field(None, description="external CRM page; {number} is the caller's number")
+    crm_url: str | None = Field(
+        None, description="'open in CRM' link on the pop and customer page, e.g. "
+                          "https://crm.example.com/contacts/{external_id} (shown when the customer has a CRM id); "
+                          "{number} is the caller's number")
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="reverse proxies (addresses or CIDR) whose X-Forwarded-For names the client",
     )
+
+    @field_validator("crm_url")
+    @classmethod
+    def _crm_link(cls, value: str | None) -> str | None:
+        return check_template(value) if value else None
 
     @field_validator("secret_key")
     @classmethod

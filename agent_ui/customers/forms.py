@@ -24,7 +24,9 @@ def draft_of(form: dict[str, str]) -> CustomerDraft:
         name=form.get("name", "").strip(),
         phones=listed(form.get("phones", "")),
         emails=listed(form.get("emails", "")),
-        tier=form.get("tier", "standard") or "standard",
+        # The tier chosen here is a person's (it wins over the tier rules); "" leaves it to the rules.
+        tier=form.get("tier", "").strip() or "standard",
+        tier_override=form.get("tier", "").strip() or None,
         language=form.get("language", "").strip() or None,
         tags=listed(form.get("tags", "")),
         external_id=form.get("external_id", "").strip() or None,
@@ -36,7 +38,7 @@ def draft_of(form: dict[str, str]) -> CustomerDraft:
 def changes_of(form: dict[str, str]) -> dict[str, Any]:
     """The edit form sends every field: each becomes a change (the service keeps what is equal)."""
     draft = draft_of(form)
-    return {"name": draft.name, "phones": draft.phones, "emails": draft.emails, "tier": draft.tier,
+    return {"name": draft.name, "phones": draft.phones, "emails": draft.emails, "tier_override": draft.tier_override,
             "language": draft.language, "tags": draft.tags, "external_id": draft.external_id,
             "notes": draft.notes, "tier_reason": draft.tier_reason}
 

@@ -14,6 +14,7 @@ from agent_ui.base.inputs import as_int, path_int, read_form
 from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
 from agent_ui.customers.forms import changes_of, draft_of, ticket_written
+from core.crm_links import crm_link
 from core.customer_linking import link_ticket
 from core.customer_merging import merge_customers, unmerge_customer
 from core.customer_profile import customer_profile
@@ -56,7 +57,7 @@ def _joined(customer: dict[str, Any]) -> dict[str, Any]:
 
 async def new_form(request: web.Request) -> web.StreamResponse:
     actor_of(request)
-    return _form(request, {"tier": Tier.STANDARD.value, "phones": request.query.get("phone", "")[:64]})
+    return _form(request, {"tier": "", "phones": request.query.get("phone", "")[:64]})
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -65,7 +66,8 @@ async def create(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     try:
         async with services.db.transaction() as session:
-            customer = await create_customer(session, actor, draft_of(form), services.settings.phone_region)
+            customer = await create_customer(session, actor, draft_of(form), services.settings.phone_region,
+                                             services.clock.now())
     except (InvalidInput, Conflict) as exc:
         return _form(request, form, error=exc)
     raise web.HTTPSeeOther(f"/customers/{customer.id}")
@@ -76,7 +78,10 @@ async def customer_page(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         profile = await customer_profile(session, actor, path_int(request, "customer_id"))
-    return render("customers/page.html", request, {"p": profile, "now": services.clock.now()})
+    customer = profile.customer
+    crm_url = crm_link(services.settings.web.crm_url, customer.external_id,
+                       customer.phones[0].e164 if customer.phones else "")
+    return render("customers/page.html", request, {"p": profile, "now": services.clock.now(), "crm_url": crm_url})
 
 
 async def edit_form(request: web.Request) -> web.StreamResponse:
@@ -84,7 +89,8 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
     customer_id = path_int(request, "customer_id")
     async with request.app[SERVICES].db.session() as session:
         customer = customer_dict(await read_customer(session, actor, customer_id))
-    return _form(request, _joined(customer), customer_id=customer_id)
+    # The select shows a person's tier; "given by the rules" when none was set by hand.
+    return _form(request, {**_joined(customer), "tier": customer["tier_override"] or ""}, customer_id=customer_id)
 
 
 async def save(request: web.Request) -> web.StreamResponse:
@@ -94,9 +100,22 @@ async def save(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     try:
         async with services.db.transaction() as session:
-            await update_customer(session, actor, customer_id, changes_of(form), services.settings.phone_region)
+            await update_customer(session, actor, customer_id, changes_of(form), services.settings.phone_region,
+                                  services.clock.now())
     except (InvalidInput, Conflict) as exc:
         return _form(request, form, customer_id=customer_id, error=exc)
+    raise web.HTTPSeeOther(f"/customers/{customer_id}")
+
+
+async def clear_tier(request: web.Request) -> web.StreamResponse:
+    """Back to the tier the rules give: the person's override is cleared (and audited)."""
+    actor = actor_of(request)
+    customer_id = path_int(request, "customer_id")
+    await read_form(request)
+    services = request.app[SERVICES]
+    async with services.db.transaction() as session:
+        await update_customer(session, actor, customer_id, {"tier_override": None}, services.settings.phone_region,
+                              services.clock.now())
     raise web.HTTPSeeOther(f"/customers/{customer_id}")
 
 
@@ -152,6 +171,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(r"/customers/{customer_id:\d+}", customer_page)
     app.router.add_post(r"/customers/{customer_id:\d+}", save)
     app.router.add_get(r"/customers/{customer_id:\d+}/edit", edit_form)
+    app.router.add_post(r"/customers/{customer_id:\d+}/tier/clear", clear_tier)
     app.router.add_post(r"/customers/{customer_id:\d+}/merge", merge)
     app.router.add_post(r"/customers/{customer_id:\d+}/unmerge", unmerge)
     app.router.add_post(r"/customers/{customer_id:\d+}/tickets", link)

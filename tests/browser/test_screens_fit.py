@@ -155,6 +155,7 @@ async def test_every_screen_fits_at_every_size_in_every_language(
     ops_pages = {
         "routing": ("/admin/routing", "main"),
         "routing-history": ("/admin/routing/history", "main"),
+        "tiers": ("/admin/tiers", "main"),
         "setup": ("/admin/setup", "main"),
         "macros": ("/macros", "main"),
     }
