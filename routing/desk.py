@@ -38,6 +38,7 @@ from core.records import (
     TimelineEntry,
     User,
 )
+from routing.complaints import complaint_by_template, set_complaint
 from routing.contact import Contact, Decision
 from routing.policy import RoutingPolicy
 from routing.records import RoutedContact, WorkItem
@@ -321,8 +322,24 @@ class TicketDesk:
             await tag_routed(session, ticket, decision.tags, created, now)
         payload = {**payload, "routing": decision.explanation()}
         entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key, flush=flush)
+        await self._complaint_of(session, contact, decision, ticket, flush)
         session.add(snapshot(contact, decision, ticket, created, now))
         return Accepted(ticket, entry, created, decision)
+
+    async def _complaint_of(self, session: AsyncSession, contact: Contact, decision: Decision, ticket: Ticket,
+                            flush: bool) -> None:
+        """A rule's complaint category, else the one the suggested reply template's category names."""
+        if decision.complaint_category:
+            await set_complaint(self, session, ticket, decision.complaint_category, "rule",
+                                detail={"rule": decision.matched_rule}, flush=flush)
+            return
+        template_category = contact.attributes.get("template_category")
+        if template_category:
+            with session.no_autoflush:  # a batch import writes its tickets in one INSERT later
+                key = await complaint_by_template(session, str(template_category))
+            if key:
+                await set_complaint(self, session, ticket, key, "template",
+                                    detail={"template": contact.attributes.get("template")}, flush=flush)
 
     async def prefetch(self, session: AsyncSession, customer_ids: Collection[int]) -> None:
         """Read what routing needs for a batch of contacts from these customers, in a few queries."""
