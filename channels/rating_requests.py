@@ -28,10 +28,6 @@ from routing.ratings import rating_of
 
 log = logging.getLogger(__name__)
 
-REQUEST_SUBJECT = "How did we do? %(subject)s"
-REQUEST_BODY = ("Hello %(name)s,\n\nyour request %(tag)s is solved. How did we do? One click is enough:\n\n"
-                "Good: %(good)s\n\nBad: %(bad)s\n\nThe page that opens lets you add a comment. "
-                "The links work for %(days)s days.\n")
 
 
 def request_key(ticket_id: int) -> str:
@@ -80,11 +76,13 @@ class RatingRequests:
         language = customer.language or guess_language(ticket.subject)
         now = self.clock.now()
         links = {rating: f"{self.base_url}{self.links.path(ticket.id, rating, now)}" for rating in ("good", "bad")}
-        body = translate(language, REQUEST_BODY, name=customer.name or address, tag=ticket.tag,
+        body = translate(language, "Hello %(name)s,\n\nyour request %(tag)s is solved. How did we do? One click is "
+                         "enough:\n\nGood: %(good)s\n\nBad: %(bad)s\n\nThe page that opens lets you add a comment. "
+                         "The links work for %(days)s days.\n", name=customer.name or address, tag=ticket.tag,
                          good=links["good"], bad=links["bad"], days=str(LINK_DAYS))
         queued = compose_outgoing(
             self.clock, ticket=ticket, recipient=address,
-            subject=" ".join(translate(language, REQUEST_SUBJECT, subject=ticket.subject).split()),
+            subject=" ".join(translate(language, "How did we do? %(subject)s", subject=ticket.subject).split()),
             body=body, domain=self.domain, dedup_key=key,
             in_reply_to=original.message_id if original else None,
             extra_headers={"Auto-Submitted": "auto-generated", **({"X-Loop": min(self.own)} if self.own else {})},

@@ -90,6 +90,9 @@ class TicketFilter:
     fields: tuple[tuple[str, str], ...] = ()
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    complaint: str | None = None  # a complaint category key, or "any" for every complaint
+    complained_since: datetime | None = None  # became a complaint at or after
+    complained_until: datetime | None = None  # became a complaint before
     limit: int = 200
     offset: int = 0
     sort: str = "priority"  # one of SORTS
@@ -130,6 +133,13 @@ def ticket_conditions(flt: TicketFilter) -> list[Any]:
         found.append(Ticket.created_at >= flt.since)
     if flt.until is not None:
         found.append(Ticket.created_at < flt.until)
+    if flt.complaint:
+        found.append(Ticket.complaint_category.is_not(None) if flt.complaint == "any"
+                     else Ticket.complaint_category == flt.complaint)
+    if flt.complained_since is not None:
+        found.append(Ticket.complained_at >= flt.complained_since)
+    if flt.complained_until is not None:
+        found.append(Ticket.complained_at < flt.complained_until)
     return found
 
 

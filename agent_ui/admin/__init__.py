@@ -8,6 +8,7 @@ from aiohttp import web
 
 from agent_ui.admin import (
     alerts_views,
+    complaint_category_views,
     field_admin_views,
     knowledge_views,
     macro_admin_views,
@@ -27,3 +28,4 @@ def setup(app: web.Application) -> None:
     tokens_views.setup_routes(app)
     field_admin_views.setup_routes(app)
     macro_admin_views.setup_routes(app)
+    complaint_category_views.setup_routes(app)

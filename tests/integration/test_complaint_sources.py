@@ -160,7 +160,7 @@ async def test_a_solved_ticket_mails_the_rating_links_once_in_the_customers_lang
     assert [(r.ticket_id, r.recipient) for r in rows] == [(mail.id, "li@example.cn")]
     row = rows[0]
     assert row.headers["Auto-Submitted"] == "auto-generated" and f"#{mail.number}" in row.subject
-    assert "您好" in row.body or "李雷" in row.body
+    assert "李雷，您好" in row.body and "您对我们的服务满意吗" in row.subject  # the customer's language
     found = {rating: link for link, rating in
              re.findall(r"https://help\.example\.com(/help/rate/\d+/(good|bad)\?expires=\d+&sig=\w+)", row.body)}
     assert set(found) == {"good", "bad"}

@@ -96,6 +96,11 @@ RESTRICTED: dict[str, set[str]] = {
     "GET /wallboard/ws": {"supervisor"},
     "GET /reports": {"supervisor"},
     "GET /reports/{kind}.csv": {"supervisor"},
+    "GET /reports/complaints": {"supervisor"},
+    "GET /reports/complaints.csv": {"supervisor"},
+    "GET /admin/complaint-categories": {"admin"},
+    "POST /admin/complaint-categories": {"admin"},
+    "POST /api/v1/cti/calls/{linkedid}/wrap-up": {"agent", "supervisor"},
 }
 # Whatever is added under these prefixes later refuses an agent, declared here or not.
 STAFF_ONLY_PREFIXES = ("/ops/", "/admin/", "/api/v1/mail/quarantine")
