@@ -18,6 +18,8 @@
   const code = (value) => (value && Object.prototype.hasOwnProperty.call(codes, value) ? codes[value] : value);
   const pops = new Map(); // linkedid -> element
   const callTickets = new Map(); // linkedid -> {id, tag}: the call's own ticket, once recorded
+  const recorded = new Set(); // linkedids the recorder has written (a wrap-up goes on the call's ticket)
+  const wrapForm = $("cti-wrap-up");
   let current = null; // {linkedid, pbx}
 
   function say(text, bad) {
@@ -146,6 +148,9 @@
   function refreshRecent() { clearTimeout(recentTimer); recentTimer = setTimeout(loadRecent, 150); }
 
   Live.on("cti.call_recorded", (data) => {
+    recorded.add(data.linkedid);
+    if (recorded.size > 50) recorded.delete(recorded.values().next().value);
+    if (wrapForm && wrapForm.dataset.linkedid === data.linkedid) $("cti-wrap-up-save").disabled = false;
     if (data.ticket_id) {
       const ticket = { id: data.ticket_id, tag: data.ticket_tag };
       callTickets.set(data.linkedid, ticket);
@@ -200,8 +205,8 @@
     }
   });
 
-  // The wrap-up form: once a call this agent took has ended, what came of it (saved on the call's ticket).
-  const wrapForm = $("cti-wrap-up");
+  // The wrap-up form: once a call this agent took has ended, what came of it (saved on the call's
+  // ticket, so Save waits until the recorder has written the call).
   async function loadCategories() {
     const select = $("cti-wrap-up-category");
     if (select.dataset.loaded) return;
@@ -222,6 +227,7 @@
     wrapForm.reset();
     wrapForm.dataset.linkedid = linkedid;
     text($("cti-wrap-up-who"), number);
+    $("cti-wrap-up-save").disabled = !recorded.has(linkedid);
     wrapForm.hidden = false;
     loadCategories();
   }
