@@ -25,6 +25,7 @@ from cti.records import CallRecord
 from routing import Contact, parse_rules
 from routing.defaults import default_rules_data
 from routing.ratings import rate_ticket
+from routing.references import unknown_references
 from routing.tags import tags_of
 from routing.wrap_up import WrapUp, wrap_up_call
 
@@ -60,6 +61,11 @@ async def test_a_rule_and_a_suggested_template_make_complaints(services: Service
     assert parse_rules([RULE]).rules[0].actions.complaint_category == "billing"
     with pytest.raises(InvalidInput):
         parse_rules([{**RULE, "actions": {"complaint_category": "no spaces please"}}])
+    async with services.db.session() as session:  # saving refuses a category nobody keeps, naming the field
+        unknown = await unknown_references(session, parse_rules([{**RULE, "actions": {"complaint_category": "nope"}}]),
+                                           services.settings.routing)
+        assert [e["field"] for e in unknown] == ["rules.0.actions.complaint_category"]
+        assert await unknown_references(session, parse_rules([RULE]), services.settings.routing) == []
 
     by_rule = await accept(services, Contact("email", None, subject="I want a refund", body="now"))
     by_template = await accept(services, Contact("email", None, subject="Parcel", body="late again",
