@@ -175,6 +175,8 @@ def ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "updated_at": ticket.updated_at.isoformat(),
         "first_response_at": ticket.first_response_at.isoformat() if ticket.first_response_at else None,
         "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
+        "complaint_category": ticket.complaint_category,
+        "complained_at": ticket.complained_at.isoformat() if ticket.complained_at else None,
     }
 
 

@@ -92,3 +92,4 @@ async def test_complaints_by_category_product_queue_and_channel_week_by_week(sit
     listed = await agent.api("GET", "/api/v1/tickets?status=all&complaint=billing"
                                     "&complained_since=2026-03-01T00:00:00%2B00:00&complained_until=2026-03-11T00:00:00%2B00:00")
     assert {t["id"] for t in listed["tickets"]} == {ids["router-mail"], ids["router-call"]}
+    assert {t["complaint_category"] for t in listed["tickets"]} == {"billing"}
