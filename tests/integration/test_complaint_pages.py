@@ -6,14 +6,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy import select
 from test_console_pages import form_post
 from web_fixtures import WebSite
 
 from core.auth import Actor
-from core.records import EntryKind
+from core.customers import CustomerDraft, create_customer
+from core.records import EntryKind, OutboxMessage, Ticket
 from cti.records import CallRecord
 from routing import Contact
-from routing.ratings import rate_ticket
+from routing.ratings import rate_ticket, rating_of
 
 
 async def test_admins_keep_the_complaint_categories_with_a_name_in_each_language(site: WebSite) -> None:
@@ -75,3 +77,29 @@ async def test_the_wallboard_shows_todays_csat_and_complaints(site: WebSite) -> 
     board = await supervisor.api("GET", "/wallboard")
     assert re.search(r'data-figure="csat-today">50\.0\s?%<', board)
     assert 'data-figure="rated-today">2<' in board and 'data-figure="complaints-today">1<' in board
+
+
+async def test_the_solved_mail_links_rate_the_ticket_and_offer_the_comment_box(site: WebSite) -> None:
+    """The mail's links are signed with the key the help centre checks (one key, even unset)."""
+    services = site.services
+    async with services.db.transaction() as session:
+        customer = await create_customer(session, Actor.system(), CustomerDraft(name="Kim", emails=["kim@example.com"]))
+        accepted = await services.desk.accept(session, Contact("email", customer.id, subject="Kettle leaks"),
+                                              EntryKind.EMAIL_IN, {"text": "It leaks"})
+        await services.desk.set_status(session, Actor.system(), accepted.ticket.id, "solved")
+    async with services.db.session() as session:
+        mail = (await session.scalars(select(OutboxMessage).where(OutboxMessage.ticket_id == accepted.ticket.id))).one()
+    assert mail.payload["kind"] == "rating-request" and mail.recipient == "kim@example.com"
+    bad = re.search(r"https?://[^/\s]+(/help/rate/\d+/bad\?\S+)", mail.body)
+    assert bad, mail.body
+    customer_browser = await site.anonymous()
+    landed = await customer_browser.http.get(bad.group(1))
+    page = await landed.text()
+    assert landed.status == 200 and "Thank you for your rating" in page and 'name="comment"' in page
+    commented = await customer_browser.http.post(bad.group(1), data={"comment": "Still leaking"}, headers={"Origin": site.url})
+    assert commented.status == 200 and "comment was received" in await commented.text()
+    async with services.db.session() as session:
+        ticket = await session.get(Ticket, accepted.ticket.id)
+        rating = await rating_of(session, accepted.ticket.id)
+    assert rating is not None and (rating.rating, rating.comment) == ("bad", "Still leaking")
+    assert ticket is not None and ticket.complaint_category == "bad-rating"
