@@ -38,6 +38,7 @@ LANGUAGES = ("en", "zh_CN", "es")
 KEY_PATTERN = COMPLAINT_KEY
 NAME_CAP = 80
 MAX_CATEGORIES = 200
+_TEMPLATE_NAMES = "frontdesk_complaint_names"  # session.info: what template categories name, read once
 
 
 def tidy_key(value: object, field: str = "key") -> str:
@@ -93,6 +94,7 @@ async def save_category(session: AsyncSession, actor: Actor, key: str, names: Ma
     else:
         row.names, row.active = clean, active
     await session.flush()
+    session.info.pop(_TEMPLATE_NAMES, None)
     record_change(session, actor, "complaint_category.save", "complaint_category", key, before,
                   {"names": clean, "active": active})
     return row
@@ -126,14 +128,19 @@ async def set_complaint(desk: TicketDesk, session: AsyncSession, ticket: Ticket,
 
 async def complaint_by_template(session: AsyncSession, template_category: str) -> str | None:
     """The active complaint category a reply template's category names (by key or by any of its
-    names, without regard to case), or None when it names none."""
+    names, without regard to case), or None when it names none. Read once per session: a batch
+    import asks for each of its mails."""
     wanted = " ".join(str(template_category or "").split()).lower()
     if not wanted:
         return None
-    for category in await list_categories(session, active_only=True):
-        if wanted == category.key or wanted in {str(n).lower() for n in (category.names or {}).values()}:
-            return category.key
-    return None
+    names: dict[str, str] | None = session.info.get(_TEMPLATE_NAMES)
+    if names is None:
+        names = {}
+        for category in reversed(await list_categories(session, active_only=True)):  # the first listed wins
+            for name in (*(str(n).lower() for n in (category.names or {}).values()), category.key):
+                names[name] = category.key
+        session.info[_TEMPLATE_NAMES] = names
+    return names.get(wanted)
 
 
 async def require_active(session: AsyncSession, key: str, field: str = "category") -> str:
