@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_ui.base.i18n import guess_language, translate
@@ -43,7 +43,8 @@ class RatingRequests:
         self.links = links
         self.base_url = base_url.rstrip("/")
         self.own = frozenset(a.lower() for a in own_addresses)
-        self.queued = 0  # for the caller to wake the outbox after its commit
+        self.on_outbox = deps.on_outbox
+        self.queued = 0
 
     async def ticket_changed(self, session: AsyncSession, ticket: Ticket, change: TicketChange) -> None:
         if change.kind != "status" or ticket.status != TicketStatus.SOLVED.value:
@@ -90,6 +91,9 @@ class RatingRequests:
         )
         session.add_all([queued.outbox, queued.record])
         self.queued += 1
+        if self.on_outbox is not None:  # sent once the solve commits, not at the outbox's next poll
+            wake = self.on_outbox
+            event.listen(session.sync_session, "after_commit", lambda _session: wake(), once=True)
         return queued.outbox
 
     @staticmethod

@@ -155,6 +155,8 @@ async def test_a_solved_ticket_mails_the_rating_links_once_in_the_customers_lang
         for ticket_id in (mail.id, robot.id, phone.id):
             async with services.db.transaction() as session:
                 await desk.set_status(session, Actor.system(), ticket_id, "solved")
+            if ticket_id == mail.id:  # the outbox is woken once the solve commits, not at its next poll
+                assert channel.outbox._wakeup.is_set()
         async with services.db.transaction() as session:  # reopened and solved again: still one mail
             await desk.set_status(session, Actor.system(), mail.id, "open")
             await desk.set_status(session, Actor.system(), mail.id, "solved")
