@@ -22,6 +22,8 @@ from channels.outbox import OutboxWorker
 from channels.outgoing import MailServices
 from channels.parsing import MailParser
 from channels.quarantine import QuarantineDesk
+from channels.rating_links import RatingLinks
+from channels.rating_requests import RatingRequests
 from channels.replies import ReplyDesk
 from channels.settings import MailboxSettings, SmtpSettings
 from channels.smtp import CORRESPONDENCE_KINDS, SmtpDelivery
@@ -86,6 +88,18 @@ class EmailChannel:
         self.customer_requests = CustomerRequests(deps)
         self.quarantine = QuarantineDesk(services.db, services.desk, self.importers)
         self.tasks: list[SupervisedTask] = []
+        self._deps = deps
+        self.rating_requests: RatingRequests | None = None
+
+    def ask_for_ratings(self, links: RatingLinks, base_url: str) -> RatingRequests:
+        """From now on a solved ticket's customer is mailed the rating links (signed by ``links``,
+        the ones the help centre checks). Undone by ``stop``."""
+        if self.rating_requests is None:
+            settings = self.services.settings
+            own = frozenset({settings.smtp.from_address, *(m.address for m in settings.mailboxes)} - {""})
+            self.rating_requests = RatingRequests(self._deps, links, base_url, own)
+            self.services.desk.hooks.append(self.rating_requests)
+        return self.rating_requests
 
     def start(self, ingest: bool = True, outbox: bool = True) -> None:
         health = self.services.health
@@ -105,6 +119,8 @@ class EmailChannel:
             task.start()
 
     async def stop(self) -> None:
+        if self.rating_requests is not None and self.rating_requests in self.services.desk.hooks:
+            self.services.desk.hooks.remove(self.rating_requests)
         for task in self.tasks:
             await task.stop()
         self.tasks.clear()

@@ -101,7 +101,7 @@ def classify(exc: Exception) -> Exception:
 
 
 # Outbox email kinds that belong to a customer conversation.
-CORRESPONDENCE_KINDS = frozenset({"reply", "acknowledgement"})
+CORRESPONDENCE_KINDS = frozenset({"reply", "acknowledgement", "rating-request"})
 
 
 class SmtpDelivery:

@@ -102,6 +102,8 @@ class EntryKind(enum.StrEnum):
     QUEUE_MOVE = "queue_move"  # moved to another queue by a person: payload ``from`` / ``to`` / ``note``
     FIELDS = "fields"  # custom field values changed: payload ``changes`` [{key, name, from, to}]
     RATING = "rating"  # the customer rated the solved ticket: payload ``rating`` (good/bad), ``comment``
+    COMPLAINT = "complaint"  # the ticket became a complaint of a category: payload ``category``, ``source``, ``from``
+    WRAP_UP = "wrap_up"  # the agent's wrap-up of a call: payload ``call``, ``category``, ``outcome``, ``note``, ``product``
 
 
 class Customer(Base):
@@ -249,6 +251,10 @@ class Ticket(Base):
     sla_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Set when this ticket was merged into another: mail and calls that find this ticket go there.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # The complaint category (a key of ``routing.records.ComplaintCategory``) and when the ticket
+    # first became a complaint: what the complaint report counts (``routing.complaint_report``).
+    complaint_category: Mapped[str | None] = mapped_column(String(40), index=True)
+    complained_at: Mapped[datetime | None] = mapped_column(index=True)
     _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     customer: Mapped[Customer | None] = relationship(lazy="joined", foreign_keys=[customer_id])

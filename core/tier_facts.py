@@ -2,8 +2,8 @@
 (calls, mails and web requests) per window of days and the last one's age, their tickets and
 complaints per window, and their CRM attributes.
 
-A complaint is a ticket whose category is complaint or that carries a complaint tag (a bad
-rating tags its ticket ``bad-rating``). Merged-away tickets are left out of the counts, so a
+A complaint is a ticket with a complaint category (set by a routing rule, a template, a call's
+wrap-up or a bad rating), in the complaint category, or with a complaint tag. Merged-away tickets are left out of the counts, so a
 merge does not count one request twice.
 """
 
@@ -80,7 +80,7 @@ async def gather(session: AsyncSession, customers: list[Customer], rules: list[T
             fact.counts.update({key: int(n or 0) for key, n in zip(contact_keys, counts, strict=True)})
     ticket_keys = [k for k in sorted(wanted, key=str) if k[0] in ("tickets", "complaints")]
     if ticket_keys:
-        complaint = or_(Ticket.category == Category.COMPLAINT.value,
+        complaint = or_(Ticket.complaint_category.is_not(None), Ticket.category == Category.COMPLAINT.value,
                         exists().where(TicketTag.ticket_id == Ticket.id, TicketTag.tag.in_(COMPLAINT_TAGS)))
         columns = [func.sum(case((and_(true() if f == "tickets" else complaint, since(Ticket.created_at, d)), 1),
                                  else_=0)) for f, d in ticket_keys]

@@ -94,6 +94,7 @@ class Decision:
     sla_policy: str | None = None
     acknowledgement: str | None = None  # a template name, or "none" for no acknowledgement
     call: str | None = None  # ticket | log | callback
+    complaint_category: str | None = None  # a rule made it a complaint of this category
     subject: str | None = None  # a joined ticket takes this subject (a call's ticket turned callback)
     weight: int = 1  # capacity units the ticket costs its agent
     push: bool = False  # offered to agents by the assigner (else it waits to be taken)

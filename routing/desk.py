@@ -38,6 +38,7 @@ from core.records import (
     TimelineEntry,
     User,
 )
+from routing.complaints import complaint_by_template, set_complaint
 from routing.contact import Contact, Decision
 from routing.policy import RoutingPolicy
 from routing.records import RoutedContact, WorkItem
@@ -89,6 +90,9 @@ class TicketFilter:
     fields: tuple[tuple[str, str], ...] = ()
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    complaint: str | None = None  # a complaint category key, or "any" for every complaint
+    complained_since: datetime | None = None  # became a complaint at or after
+    complained_until: datetime | None = None  # became a complaint before
     limit: int = 200
     offset: int = 0
     sort: str = "priority"  # one of SORTS
@@ -129,6 +133,13 @@ def ticket_conditions(flt: TicketFilter) -> list[Any]:
         found.append(Ticket.created_at >= flt.since)
     if flt.until is not None:
         found.append(Ticket.created_at < flt.until)
+    if flt.complaint:
+        found.append(Ticket.complaint_category.is_not(None) if flt.complaint == "any"
+                     else Ticket.complaint_category == flt.complaint)
+    if flt.complained_since is not None:
+        found.append(Ticket.complained_at >= flt.complained_since)
+    if flt.complained_until is not None:
+        found.append(Ticket.complained_at < flt.complained_until)
     return found
 
 
@@ -164,6 +175,8 @@ def ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "updated_at": ticket.updated_at.isoformat(),
         "first_response_at": ticket.first_response_at.isoformat() if ticket.first_response_at else None,
         "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
+        "complaint_category": ticket.complaint_category,
+        "complained_at": ticket.complained_at.isoformat() if ticket.complained_at else None,
     }
 
 
@@ -321,8 +334,24 @@ class TicketDesk:
             await tag_routed(session, ticket, decision.tags, created, now)
         payload = {**payload, "routing": decision.explanation()}
         entry = await self.append(session, ticket, kind, payload, author_id=author_id, dedup_key=dedup_key, flush=flush)
+        await self._complaint_of(session, contact, decision, ticket, flush)
         session.add(snapshot(contact, decision, ticket, created, now))
         return Accepted(ticket, entry, created, decision)
+
+    async def _complaint_of(self, session: AsyncSession, contact: Contact, decision: Decision, ticket: Ticket,
+                            flush: bool) -> None:
+        """A rule's complaint category, else the one the suggested reply template's category names."""
+        if decision.complaint_category:
+            await set_complaint(self, session, ticket, decision.complaint_category, "rule",
+                                detail={"rule": decision.matched_rule}, flush=flush)
+            return
+        template_category = contact.attributes.get("template_category")
+        if template_category:
+            with session.no_autoflush:  # a batch import writes its tickets in one INSERT later
+                key = await complaint_by_template(session, str(template_category))
+            if key:
+                await set_complaint(self, session, ticket, key, "template",
+                                    detail={"template": contact.attributes.get("template")}, flush=flush)
 
     async def prefetch(self, session: AsyncSession, customer_ids: Collection[int]) -> None:
         """Read what routing needs for a batch of contacts from these customers, in a few queries."""

@@ -118,7 +118,8 @@ def _priority(name: str) -> int:
     return Priority[name.upper()].value
 
 
-_PLAIN_ACTIONS = ("queue", "category", "skill", "assignee_id", "team", "strategy", "sla_policy", "acknowledgement", "call")
+_PLAIN_ACTIONS = ("queue", "category", "skill", "assignee_id", "team", "strategy", "sla_policy", "acknowledgement", "call",
+                  "complaint_category")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

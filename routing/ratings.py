@@ -1,8 +1,8 @@
 """Customer satisfaction: a customer rates their solved ticket good or bad, once.
 
 The rating is kept with the agent and queue the ticket had when rated (the reports count it
-there), goes on the ticket's timeline, and a bad one makes the ticket a complaint and tags it
-``bad-rating``, so the team sees it in their complaint views and can follow it up. Only the
+there), goes on the ticket's timeline, and a bad one makes the ticket a complaint of the
+``bad-rating`` category (``routing.complaints``) and tags it ``bad-rating``, so the team sees it in their complaint views and can follow it up. Only the
 first rating counts: a second click (or a mail scanner opening the link again) changes nothing.
 """
 
@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Actor
 from core.errors import Conflict, InvalidInput, NotFound
-from core.records import Category, EntryKind, Ticket, TicketStatus
+from core.records import EntryKind, Ticket, TicketStatus
+from routing.complaints import ensure_bad_rating_category, set_complaint
 from routing.desk import TicketDesk
 from routing.records import TicketRating
 from routing.tagging import add_tag
@@ -55,11 +56,9 @@ async def rate_ticket(desk: TicketDesk, session: AsyncSession, ticket_id: int, r
     session.add(row)
     await session.flush()
     await desk.append(session, ticket, EntryKind.RATING, {"rating": rating, "comment": comment})
-    if rating == "bad":
-        system = Actor.system()
-        if ticket.category != Category.COMPLAINT.value:
-            await desk.update_fields(session, system, ticket.id, {"category": Category.COMPLAINT.value})
-        await add_tag(desk, session, system, ticket.id, BAD_RATING_TAG)
+    if rating == "bad":  # a complaint of the "bad rating" category, as every complaint source writes it
+        await set_complaint(desk, session, ticket, await ensure_bad_rating_category(session), "rating")
+        await add_tag(desk, session, Actor.system(), ticket.id, BAD_RATING_TAG)
     return Rated(row, True)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.clock import utcnow
@@ -134,3 +134,17 @@ class TicketRating(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     queue: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ComplaintCategory(Base):
+    """A complaint category admins keep (``routing.complaints``): a stable key that rules, templates,
+    wrap-ups and the report use, and its name in each language people read."""
+
+    __tablename__ = "complaint_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    names: Mapped[dict[str, Any]] = mapped_column(default=dict)  # language code -> display name
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

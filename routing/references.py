@@ -1,4 +1,4 @@
-"""What a rule names outside the rules — SLA policies, reply templates, teams — checked when the
+"""What a rule names outside the rules — SLA policies, reply templates, teams, complaint categories — checked when the
 rules are saved, so a typo is refused with its field named instead of showing up when a contact
 comes in (an unknown policy would quietly fall back to the matching one, an unknown
 acknowledgement template to the mailbox's text, an unknown team would offer work to nobody).
@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from routing.complaints import list_categories
 from routing.rules import RuleSet
 from routing.settings import RoutingSettings
 
@@ -25,6 +26,7 @@ async def known_names(session: AsyncSession, settings: RoutingSettings) -> dict[
         "template_categories": sorted(set(await session.scalars(
             select(ReplyTemplate.category).where(active, ReplyTemplate.category.is_not(None))))),
         "teams": sorted(settings.teams),
+        "complaint_categories": [c.key for c in await list_categories(session, active_only=True)],
     }
 
 
@@ -36,9 +38,13 @@ async def unknown_references(session: AsyncSession, rule_set: RuleSet, settings:
 
     policies = set(await session.scalars(select(SlaPolicy.name)))
     templates = set(await session.scalars(select(ReplyTemplate.name).where(ReplyTemplate.active.is_(True))))
+    categories = {c.key for c in await list_categories(session, active_only=True)}
     errors: list[dict[str, str]] = []
     for r, rule in enumerate(rule_set.rules):
         actions = rule.actions
+        if actions.complaint_category is not None and actions.complaint_category not in categories:
+            errors.append({"field": f"rules.{r}.actions.complaint_category",
+                           "message": f"no complaint category {actions.complaint_category!r}"})
         if actions.sla_policy is not None and actions.sla_policy not in policies:
             errors.append({"field": f"rules.{r}.actions.sla_policy", "message": f"no SLA policy named {actions.sla_policy!r}"})
         if actions.acknowledgement not in (None, "none") and actions.acknowledgement not in templates:

@@ -10,6 +10,7 @@ No regular expressions: keywords go through the template matcher's automaton (li
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -60,6 +61,7 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 STRATEGIES = ("manual", "round_robin", "least_busy", "skills", "last_agent")
 PUSH_STRATEGIES = ("round_robin", "least_busy", "skills")  # offered to agents by ``routing.assignment``
 CALL_ACTIONS = ("ticket", "log", "callback")
+COMPLAINT_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")  # as ``routing.complaints.tidy_key`` checks
 
 
 class Condition(BaseModel):
@@ -127,6 +129,18 @@ class Actions(BaseModel):
     acknowledgement: str | None = Field(default=None, min_length=1, max_length=200)  # a template, or "none"
     join_open_ticket: JoinOpenTicket | None = None
     call: Literal["ticket", "log", "callback"] | None = None
+    # makes the ticket a complaint of this category (a key of the admin's list, ``routing.complaints``)
+    complaint_category: str | None = Field(default=None, min_length=1, max_length=40)
+
+    @field_validator("complaint_category")
+    @classmethod
+    def _category_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        key = value.strip().lower()
+        if not COMPLAINT_KEY.match(key):
+            raise ValueError("a complaint category key is lower-case letters, digits or dashes")
+        return key
 
     @field_validator("tags")
     @classmethod

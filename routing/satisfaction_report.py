@@ -1,16 +1,18 @@
 """Customer satisfaction (CSAT) for the reports: per agent and per queue, the share of good
-ratings among the ratings given in the date range (``routing.ratings`` records them)."""
+ratings among the ratings given in the date range (``routing.ratings`` records them); and
+today's ratings and complaints for the wallboard."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import Actor
 from core.measure import ratio
-from core.records import Role, User
+from core.records import Role, Ticket, User
 from routing.records import TicketRating
 from routing.reports import DateRange
 
@@ -57,3 +59,24 @@ async def csat_report(session: AsyncSession, actor: Actor, span: DateRange) -> C
             else:
                 row.bad += int(count)
     return CsatReport(sorted(agents.values(), key=lambda r: r.name.lower()), sorted(queues.values(), key=lambda r: r.name), total)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SatisfactionToday:
+    """The wallboard's customer figures since the board's day started: ratings and new complaints."""
+
+    good: int = 0
+    bad: int = 0
+    complaints: int = 0
+
+    @property
+    def csat(self) -> float | None:
+        return ratio(self.good, self.good + self.bad)
+
+
+async def satisfaction_today(session: AsyncSession, since: datetime) -> SatisfactionToday:
+    """Two small counts over indexed columns (ratings' and complaints' times), for the wallboard."""
+    counted = select(TicketRating.rating, func.count()).where(TicketRating.created_at >= since).group_by(TicketRating.rating)
+    ratings = {rating: int(n) for rating, n in await session.execute(counted)}
+    complaints = await session.scalar(select(func.count()).select_from(Ticket).where(Ticket.complained_at >= since))
+    return SatisfactionToday(ratings.get("good", 0), ratings.get("bad", 0), int(complaints or 0))

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from agent_ui.admin import (
     alerts_views,
+    complaint_category_views,
     field_admin_views,
     knowledge_views,
     macro_admin_views,
@@ -31,3 +32,4 @@ def setup(app: web.Application) -> None:
     macro_admin_views.setup_routes(app)
     webhooks_views.setup_routes(app)
     tier_views.setup_routes(app)
+    complaint_category_views.setup_routes(app)

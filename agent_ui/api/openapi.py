@@ -48,6 +48,8 @@ SCHEMAS: dict[str, Any] = {
             "assignee_id": {"type": "integer", "nullable": True}, "assignee": NSTR,
             "customer_id": {"type": "integer", "nullable": True}, "customer": NSTR, "customer_tier": NSTR,
             "created_at": TIME, "updated_at": TIME, "first_response_at": NTIME, "due_at": NTIME,
+            "complaint_category": {**NSTR, "description": "a complaint category key; null: not a complaint"},
+            "complained_at": NTIME,
             "tags": {**STRS, "description": "in GET /api/v1/tickets/{ticket_id} only"},
         },
     },
@@ -178,6 +180,11 @@ _TICKET_FILTERS = [
                    "'-' in front for the reverse order"),
     query("page", "page number from 0, of 'limit' tickets each", {"type": "integer"}),
     query("cf_{key}", "tickets whose custom field {key} holds this value (e.g. cf_order_ref=A-42)"),
+    query("complaint", "complaints of this complaint category key, or 'any' for every complaint"),
+    query("complained_since", "became a complaint at or after this moment (ISO 8601 with offset)",
+          {"type": "string", "format": "date-time"}),
+    query("complained_until", "became a complaint before this moment (ISO 8601 with offset)",
+          {"type": "string", "format": "date-time"}),
 ]
 
 PATHS: dict[str, Any] = {

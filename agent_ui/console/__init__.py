@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_ui.console import cti_views, home, preferences_views, recent_calls_views, softphone_views
+from agent_ui.console import (
+    cti_views,
+    home,
+    preferences_views,
+    recent_calls_views,
+    softphone_views,
+    wrap_up_views,
+)
 
 
 def setup(app: web.Application) -> None:
@@ -14,3 +21,4 @@ def setup(app: web.Application) -> None:
     cti_views.setup_routes(app)
     recent_calls_views.setup_routes(app)
     softphone_views.setup_routes(app)
+    wrap_up_views.setup_routes(app)

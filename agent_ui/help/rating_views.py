@@ -11,6 +11,7 @@ from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
 from agent_ui.base.sessions import secret_from_settings
 from agent_ui.help.views import help_language
+from channels.plugin import EMAIL_CHANNEL
 from channels.rating_links import RatingLinks
 from core.errors import NotFound
 from routing.ratings import RATINGS, add_comment, rate_ticket
@@ -50,8 +51,19 @@ async def comment(request: web.Request) -> web.Response:
                    **help_language(request)})
 
 
+async def _ask_for_ratings(app: web.Application) -> None:
+    """Runs after the email channel started (cleanup contexts run first): solved tickets' customers
+    get these links by mail, signed with the key this page checks."""
+    channel = app.get(EMAIL_CHANNEL)
+    if channel is not None:
+        settings = app[SERVICES].settings.web
+        base = settings.base_url or f"http://{'localhost' if settings.host in ('0.0.0.0', '::', '') else settings.host}:{settings.port}"
+        channel.ask_for_ratings(app[RATING_LINKS], base)
+
+
 def setup_routes(app: web.Application) -> None:
     web_settings = app[SERVICES].settings.web
     app[RATING_LINKS] = RatingLinks(secret_from_settings(web_settings.secret_key.get_secret_value()))
+    app.on_startup.append(_ask_for_ratings)
     app.router.add_get(r"/help/rate/{id:\d+}/{rating}", rate)
     app.router.add_post(r"/help/rate/{id:\d+}/{rating}", comment)

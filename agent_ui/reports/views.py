@@ -27,12 +27,18 @@ def _zone(request: web.Request) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def report_span(request: web.Request) -> DateRange:
+    """The ``from`` / ``to`` dates asked for (the last seven days by default), in the server's zone."""
+    zone = _zone(request)
+    now = as_utc(request.app[SERVICES].clock.now())
+    return DateRange.parse(request.query.get("from"), request.query.get("to"), now.astimezone(zone).date(), zone)
+
+
 async def _reports(request: web.Request) -> dict[str, Any]:
     actor = actor_of(request)
     services = request.app[SERVICES]
-    zone = _zone(request)
     now = as_utc(services.clock.now())
-    span = DateRange.parse(request.query.get("from"), request.query.get("to"), now.astimezone(zone).date(), zone)
+    span = report_span(request)
     async with services.db.session() as session:
         return {
             "span": span,
@@ -84,14 +90,14 @@ async def report_csv(request: web.Request) -> web.StreamResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in _rows(kind, report):
-        writer.writerow([_safe_cell(cell) for cell in row])
+        writer.writerow([safe_cell(cell) for cell in row])
     span: DateRange = report["span"]
     name = f"frontdesk-{kind}-{span.first.isoformat()}-{span.last.isoformat()}.csv"
     return web.Response(body=buffer.getvalue().encode("utf-8-sig"), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _safe_cell(value: object) -> object:
+def safe_cell(value: object) -> object:
     """Cells a spreadsheet would run as a formula get a leading quote (CSV injection)."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import datetime
 
 from agent_ui.base.inputs import as_int
 from core.auth import Actor
@@ -11,6 +12,7 @@ from core.errors import InvalidInput
 from core.records import Channel, TicketStatus
 from routing import TicketFilter
 from routing.desk import SORTS
+from routing.rules import COMPLAINT_KEY
 from routing.tags import tidy_tag
 
 STATUS_CHOICES = ("open", "all", *(s.value for s in TicketStatus))
@@ -32,6 +34,9 @@ class QueueView:
     customer_id: int | None = None
     tag: str = ""  # tidied (``routing.tags.tidy_tag``)
     fields: tuple[tuple[str, str], ...] = ()  # custom field (key, value) pairs, all must hold
+    complaint: str = ""  # a complaint category key or "any" (the complaint report's drill-down)
+    complained_since: datetime | None = None
+    complained_until: datetime | None = None
     limit: int = 200
     sort: str = "priority"  # a column of SORTS, "-" in front for the reverse order
     page: int = 0
@@ -60,6 +65,9 @@ class QueueView:
             customer_id=self.customer_id,
             tag=self.tag or None,
             fields=self.fields,
+            complaint=self.complaint or None,
+            complained_since=self.complained_since,
+            complained_until=self.complained_until,
             limit=self.limit,
             offset=self.page * self.limit,
             sort=self.sort_key,
@@ -82,10 +90,27 @@ class QueueView:
             "mine": "1" if self.mine else "",
             "tag": self.tag,
             **{FIELD_PREFIX + key: value for key, value in self.fields},
+            "complaint": self.complaint,
+            "complained_since": self.complained_since.isoformat() if self.complained_since else "",
+            "complained_until": self.complained_until.isoformat() if self.complained_until else "",
             "sort": "" if self.sort == "priority" else self.sort,
             "page": str(self.page) if self.page else "",
         }
         return {k: v for k, v in pairs.items() if v}
+
+
+def _moment(query: Mapping[str, str], name: str) -> datetime | None:
+    """An ISO date and time with its offset (the complaint report writes them), or None."""
+    text = query.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("a moment is written YYYY-MM-DDTHH:MM:SS+00:00", {"field": name}) from None
+    if moment.tzinfo is None or not 2000 <= moment.year <= 2999:
+        raise InvalidInput("a moment is written YYYY-MM-DDTHH:MM:SS+00:00", {"field": name})
+    return moment
 
 
 def read_queue_view(query: Mapping[str, str]) -> QueueView:
@@ -111,6 +136,9 @@ def read_queue_view(query: Mapping[str, str]) -> QueueView:
     page = as_int(query["page"], "page") if query.get("page") else 0
     if not 0 <= page <= 10_000:
         raise InvalidInput("no such page", {"field": "page"})
+    complaint = query.get("complaint", "").strip().lower()
+    if complaint and not (complaint == "any" or COMPLAINT_KEY.match(complaint)):
+        raise InvalidInput("unknown complaint category", {"field": "complaint"})
     return QueueView(
         queue=query.get("queue", "").strip(),
         status=status,
@@ -120,6 +148,9 @@ def read_queue_view(query: Mapping[str, str]) -> QueueView:
         customer_id=as_int(customer, "customer_id") if customer else None,
         tag=tag,
         fields=fields,
+        complaint=complaint,
+        complained_since=_moment(query, "complained_since"),
+        complained_until=_moment(query, "complained_until"),
         limit=max(1, min(limit, 1000)),
         sort=sort,
         page=page,

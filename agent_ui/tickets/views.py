@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, path_int, read_form
 from agent_ui.base.keys import SERVICES
-from agent_ui.base.rendering import render
+from agent_ui.base.rendering import render, request_language
 from agent_ui.tickets.desk_context import queue_desk_context, ticket_desk_context
 from agent_ui.tickets.handover_views import known_queues
 from agent_ui.tickets.queue_filters import CHANNEL_CHOICES, STATUS_CHOICES, read_queue_view
@@ -23,6 +23,7 @@ from core.errors import InvalidInput
 from core.records import Category, Priority, Role, TicketStatus, ticket_id_of_number
 from core.users import list_users
 from routing import TicketFilter
+from routing.complaints import category_names
 from routing.merging import SPLITTABLE, merge, split
 from routing.tagging import add_tag, remove_tag
 from routing.tags import tags_by_ticket, tags_of
@@ -91,6 +92,7 @@ async def ticket_context(session: AsyncSession, request: web.Request, actor: Act
         "statuses": [s.value for s in TicketStatus],
         "priorities": [p.name.lower() for p in Priority],
         "categories": [c.value for c in Category],
+        "complaint_names": await category_names(session, request_language(request)),
         **await ticket_desk_context(session, actor, ticket.id),
     }
 

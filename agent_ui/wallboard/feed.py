@@ -50,6 +50,7 @@ from core.supervisor import Backoff, SupervisedTask
 from core.users import AccessEnded
 from cti.queue_stats import INTERVAL, CallBoard, QueueStats
 from routing.assignment import Assignment
+from routing.satisfaction_report import SatisfactionToday, satisfaction_today
 from routing.work_board import WorkFigures, work_figures
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 AGENT_STATE_NAMES = (N_("ready"), N_("on-call"), N_("wrap-up"), N_("paused"), N_("logged-out"), N_("unknown"))
 REGIONS = ("summary", "queues", "agents", "backlog", "work", "charts")
 WORK_EVERY_S = 2.0  # how often the pushed-work figures are read again while someone watches
+SATISFACTION_EVERY_S = 10.0  # how often today's ratings and complaints are read again while someone watches
 VIEWER_BACKLOG = 128 * 1024  # bytes unsent beyond what the kernel holds: many frames behind means stalled
 
 
@@ -69,6 +71,7 @@ class WallboardFigures:
     emails_per_interval: list[int]
     names: dict[int, str]
     work: WorkFigures | None = None  # pushed work and offers (None: this server assigns no work)
+    satisfaction: SatisfactionToday | None = None  # today's ratings (CSAT) and complaints (None: not read yet)
 
 
 class WallboardFeed:
@@ -97,6 +100,8 @@ class WallboardFeed:
         self.assignment: Assignment | None = None
         self._work: WorkFigures | None = None
         self._work_at = -math.inf
+        self._satisfaction: SatisfactionToday | None = None
+        self._satisfaction_at = -math.inf
         self.task = SupervisedTask("wallboard-feed", self._run, services.health, Backoff(0.5, 10.0), required=False)
         stats.listeners.append(self.mark)
 
@@ -159,8 +164,19 @@ class WallboardFeed:
             raise Unavailable("the wallboard cannot read the email backlog from the database")
         snap = self.backlog.snapshot(self.services.clock.now())
         self._figures = WallboardFigures(self.stats.board(), snap.backlog, snap.alerts, snap.emails_per_interval,
-                                         snap.names, await self._work_figures())
+                                         snap.names, await self._work_figures(), await self._satisfaction_figures())
         return self._figures
+
+    async def _satisfaction_figures(self) -> SatisfactionToday | None:
+        """Today's CSAT and complaints: two indexed counts, read at most every ``SATISFACTION_EVERY_S``."""
+        if time.monotonic() - self._satisfaction_at >= SATISFACTION_EVERY_S:
+            self._satisfaction_at = time.monotonic()
+            try:
+                async with self.services.db.session() as session:
+                    self._satisfaction = await satisfaction_today(session, self.stats.day_start())
+            except Exception:  # the board keeps showing the last figures; the next look tries again
+                log.exception("wallboard: reading today's ratings and complaints failed")
+        return self._satisfaction
 
     async def _work_figures(self) -> WorkFigures | None:
         if self.assignment is None:
@@ -308,6 +324,7 @@ def present(figures: WallboardFigures, timezone: str,
         "alerts": figures.alerts,
         "names": figures.names,
         "work": figures.work,
+        "satisfaction": figures.satisfaction,
         "contacts_chart": bar_chart("contacts", labels, [("calls", offered), ("emails", emails)]),
         "service_chart": line_chart("service level", labels, service, target=0.8),
         "since": ticking_clock,

@@ -23,9 +23,11 @@ from web_fixtures import WebSite, console_page
 from agent_ui.wallboard.feed import WALLBOARD
 from alerts.keys import SLA
 from config.settings import Settings, load_settings
+from core.auth import Actor
 from core.clock import ManualClock
 from core.records import EntryKind, User
 from routing import Contact
+from routing.tagging import add_tag
 
 pytestmark = pytest.mark.browser
 
@@ -109,6 +111,9 @@ async def _busy_desk(site: WebSite, clock: ManualClock) -> int:
                 session, Contact("email", None, subject=subject), EntryKind.EMAIL_IN,
                 {"text": subject})
             ticket_id = ticket_id or accepted.ticket.id
+            # a complaint with a product, so the complaint report has rows to measure
+            accepted.ticket.complaint_category, accepted.ticket.complained_at = "product-quality", clock.now()
+            await add_tag(site.services.desk, session, Actor.system(), accepted.ticket.id, "product:blender pro 3000")
         await site.services.desk.commit_and_publish(session)
     clock.advance(timedelta(days=1, hours=4))
     # Calls in two queues today, so tiles and columns carry percentages and durations ("66.7%").
@@ -143,6 +148,7 @@ async def test_every_screen_fits_at_every_size_in_every_language(
         "ticket": (f"/tickets/{ticket_id}", "#timeline"),
         "alerts": ("/alerts", "table.alerts-log"),
         "customers": ("/customers", "main"),
+        "complaints": ("/reports/complaints?by=category&key=product-quality", "#drill-down"),
     }
     # The admin and ops pages, as the people who use them see them.
     admin_pages = {
@@ -151,6 +157,7 @@ async def test_every_screen_fits_at_every_size_in_every_language(
         "fields": ("/admin/fields", "main"),
         "privacy": ("/admin/privacy", "form.privacy-policy"),
         "views": ("/admin/views", "table.view-log"),
+        "complaint-categories": ("/admin/complaint-categories", "main"),
     }
     ops_pages = {
         "routing": ("/admin/routing", "main"),

@@ -100,8 +100,10 @@ async def test_rules_give_tier_and_reason_from_attributes_complaints_and_contact
         # Attributes set through the service are recomputed at once.
         await update_customer(session, AGENT, rich, {"attributes": {"lifetime_value": 12000}})
         await update_customer(session, AGENT, gold, {"attributes": {"contract_level": "Gold"}})
-    for _ in range(2):
-        await _mail(services, cross, "You broke it again", category=Category.COMPLAINT.value)
+    await _mail(services, cross, "You broke it again", category=Category.COMPLAINT.value)
+    wrapped = await _mail(services, cross, "About my call")
+    async with services.db.transaction() as session:  # a complaint category from a call's wrap-up
+        await session.execute(update(Ticket).where(Ticket.id == wrapped).values(complaint_category="delivery"))
     for n in range(3):
         await _mail(services, busy, f"Question {n}")
     old = await _mail(services, quiet, "Long ago")

@@ -120,6 +120,11 @@ RESTRICTED: dict[str, set[str]] = {
     "POST /customers/{customer_id}/erase": {"admin"},
     "GET /api/v1/customers/{customer_id}/export": {"admin"},
     "POST /api/v1/customers/{customer_id}/erase": {"admin"},
+    "GET /reports/complaints": {"supervisor"},
+    "GET /reports/complaints.csv": {"supervisor"},
+    "GET /admin/complaint-categories": {"admin"},
+    "POST /admin/complaint-categories": {"admin"},
+    "POST /api/v1/cti/calls/{linkedid}/wrap-up": {"agent", "supervisor"},
 }
 # Whatever is added under these prefixes later refuses an agent, declared here or not.
 STAFF_ONLY_PREFIXES = ("/ops/", "/admin/", "/api/v1/mail/quarantine")

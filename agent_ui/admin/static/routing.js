@@ -141,7 +141,8 @@
   }
 
   // -- the rule editor ------------------------------------------------------------------
-  const ACTION_TEXT = ["queue", "priority", "min_priority", "category", "skill", "team", "strategy", "sla_policy", "acknowledgement", "call"];
+  const ACTION_TEXT = ["queue", "priority", "min_priority", "category", "complaint_category", "skill", "team", "strategy", "sla_policy",
+    "acknowledgement", "call"];
   function openEditor(index) {
     editing = index;
     const rule = index >= 0 ? draft[index] : { name: "", enabled: true, stop: false, groups: [{ mode: "all", conditions: [{ field: "channel", op: "in", value: ["email"] }] }], actions: {} };

@@ -2,7 +2,7 @@
  *
  * Server events (through live.js): cti.pop (ringing: show who calls), cti.pop_withdrawn
  * (answered elsewhere, not answered, hung up), cti.call_panel (state live / ended /
- * transferred), cti.agent_state (my status), cti.progress (how a click-to-dial or an
+ * transferred; an ended call opens the wrap-up form), cti.agent_state (my status), cti.progress (how a click-to-dial or an
  * attended transfer goes: the PBX accepts both at once and tells the outcome later).
  * Actions POST to /api/v1/cti/...; every outcome (done, PBX refusal, timeout, link down,
  * each progress step) is written into #cti-message.
@@ -18,6 +18,8 @@
   const code = (value) => (value && Object.prototype.hasOwnProperty.call(codes, value) ? codes[value] : value);
   const pops = new Map(); // linkedid -> element
   const callTickets = new Map(); // linkedid -> {id, tag}: the call's own ticket, once recorded
+  const recorded = new Set(); // linkedids the recorder has written (a wrap-up goes on the call's ticket)
+  const wrapForm = $("cti-wrap-up");
   let current = null; // {linkedid, pbx}
 
   function say(text, bad) {
@@ -146,6 +148,9 @@
   function refreshRecent() { clearTimeout(recentTimer); recentTimer = setTimeout(loadRecent, 150); }
 
   Live.on("cti.call_recorded", (data) => {
+    recorded.add(data.linkedid);
+    if (recorded.size > 50) recorded.delete(recorded.values().next().value);
+    if (wrapForm && wrapForm.dataset.linkedid === data.linkedid) $("cti-wrap-up-save").disabled = false;
     if (data.ticket_id) {
       const ticket = { id: data.ticket_id, tag: data.ticket_tag };
       callTickets.set(data.linkedid, ticket);
@@ -188,13 +193,56 @@
       panel.hidden = false;
       if (!pops.size) delete root.dataset.ringing;
     } else if (current && current.linkedid === data.linkedid) {
+      const ended = current;
+      const number = $("cti-call-who").querySelector(".cti-pop-number");
+      const caller = number ? number.textContent : "";
       current = null;
       panel.hidden = true;
       showTransfer(false);
       $("cti-call-who").replaceChildren();
       say(words.ended + (data.call && data.call.outcome ? " (" + code(data.call.outcome) + ")" : ""), false);
+      if (data.state === "ended") openWrapUp(ended.linkedid, caller);
     }
   });
+
+  // The wrap-up form: once a call this agent took has ended, what came of it (saved on the call's
+  // ticket, so Save waits until the recorder has written the call).
+  async function loadCategories() {
+    const select = $("cti-wrap-up-category");
+    if (select.dataset.loaded) return;
+    try {
+      const response = await fetch("/api/v1/complaint-categories", { credentials: "same-origin" });
+      if (!response.ok) return;
+      for (const c of (await response.json()).categories || []) {
+        const option = document.createElement("option");
+        option.value = c.key;
+        option.textContent = c.name;
+        select.appendChild(option);
+      }
+      select.dataset.loaded = "1";
+    } catch (err) { /* the form still records outcome and note */ }
+  }
+  function openWrapUp(linkedid, number) {
+    if (!wrapForm) return;
+    wrapForm.reset();
+    wrapForm.dataset.linkedid = linkedid;
+    text($("cti-wrap-up-who"), number);
+    $("cti-wrap-up-save").disabled = !recorded.has(linkedid);
+    wrapForm.hidden = false;
+    loadCategories();
+  }
+  if (wrapForm) {
+    wrapForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = {
+        outcome: $("cti-wrap-up-outcome").value, category: $("cti-wrap-up-category").value,
+        product: $("cti-wrap-up-product").value, note: $("cti-wrap-up-note").value,
+      };
+      const saved = await act("/api/v1/cti/calls/" + encodeURIComponent(wrapForm.dataset.linkedid) + "/wrap-up", body, words.wrapUpSaved);
+      if (saved) wrapForm.hidden = true;
+    });
+    $("cti-wrap-up-skip").addEventListener("click", () => { wrapForm.hidden = true; });
+  }
 
   Live.on("cti.agent_state", (data) => showState(data.state, data.reason));
 
