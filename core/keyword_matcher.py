@@ -182,11 +182,24 @@ class KeywordMatcher:
         if self._automaton is None or not text:
             return in_first, in_second
         data = text.encode("utf-8")
+        size = len(data)
         split = data.find(b"\x00")
         if split < 0:
-            split = len(data)
-        for end, spelled_keys in self._hits(data):
-            (in_first if end <= split else in_second).update(spelled_keys)
+            split = size
+        spelled, word = self._spelled, _ASCII_WORD
+        # ``_hits`` written out (this runs for every routed contact): an ASCII neighbour is read
+        # from the table, anything else decoded by ``_continues_word``.
+        for index, start, end in self._automaton.find_matches_as_indexes(data, overlapping=True):
+            bound_start, bound_end, keys = spelled[index]
+            if bound_start and start > 0:
+                byte = data[start - 1]
+                if word[byte] if byte < 0x80 else _continues_word(data, start - 1, backwards=True):
+                    continue
+            if bound_end and end < size:
+                byte = data[end]
+                if word[byte] if byte < 0x80 else _continues_word(data, end, backwards=False):
+                    continue
+            (in_first if end <= split else in_second).update(keys)
         return in_first, in_second
 
     def owners(self) -> list[tuple[tuple[int, str], ...]]:

@@ -90,8 +90,11 @@ def _s2t_table() -> dict[str, tuple[str, ...]]:
 # Characters that never need folding beyond lower-casing: ASCII, CJK ideographs (their
 # traditional forms are met on the keyword side, see ``chinese_variants``), the common
 # CJK and full-width punctuation (in every Chinese sentence, never deciding a match).
-_PLAIN = "\x00-\x7f\u3000-\u3003\u300a-\u3011\u4e00-\u9fff\uff01-\uff0f\uff1a-\uff20"
+# Whitespace other than the plain space (tabs, line breaks, the ideographic space) is kept out
+# of ``_PLAIN`` so that one scan tells whether a text has anything to fold or to collapse.
+_PLAIN = "\x00-\x08\x0e-\x1b\x20-\x7f\u3001-\u3003\u300a-\u3011\u4e00-\u9fff\uff01-\uff0f\uff1a-\uff20"
 _MAYBE_SPECIAL = re.compile(f"[^{_PLAIN}]+")
+_ODD_ASCII_SPACE = re.compile("[\t\n\x0b-\r\x1c-\x1f]")  # ASCII whitespace other than the space
 
 
 @functools.lru_cache(maxsize=16384)  # the same accented words and characters recur in every mail
@@ -109,13 +112,24 @@ def fold(text: str) -> str:
     whitespace collapsed; Chinese characters are left as written.
 
     Only runs of characters outside ``_PLAIN`` go through Unicode normalisation, so a
-    Chinese or plain-ASCII mail costs a couple of C-level scans. (Runs are folded on
+    Chinese or plain-ASCII mail costs a couple of C-level scans; a text with nothing to fold
+    and its words already single-spaced (the usual mail) is not split and joined again. (Runs are folded on
     their own: a combining mark composes only within its run; Latin marks are dropped.)
     """
+    lowered = text.lower()
     if text.isascii():
-        return " ".join(text.lower().split())
-    text = _MAYBE_SPECIAL.sub(_fold_run, text.lower())
-    return " ".join(text.split())
+        if _ODD_ASCII_SPACE.search(lowered) is None and _spaced_once(lowered):
+            return lowered
+        return " ".join(lowered.split())
+    folded = _MAYBE_SPECIAL.sub(_fold_run, lowered)
+    if folded is lowered and _spaced_once(folded):  # nothing to fold and no whitespace to collapse: as it is
+        return folded
+    return " ".join(folded.split())
+
+
+def _spaced_once(text: str) -> bool:
+    """No space doubled or at either end, in text whose only whitespace is the plain space."""
+    return "  " not in text and not text.startswith(" ") and not text.endswith(" ")
 
 
 def normalize(text: str) -> str:

@@ -135,8 +135,18 @@ def compile_test(cond: Condition, keyword_key: int | None, keywords: RuleKeyword
         return lambda f: (read(f) or "").startswith(prefixes)
     if op in ("in", "not_in") and isinstance(value, list):
         wanted = frozenset(v.casefold() for v in value)
-        keys = keys_of(field)
         negate = op == "not_in"
+        # The two fields nearly every rule set asks of every candidate, read straight from the
+        # contact. No value is empty, so a missing one ("" here, None for ``keys_of``) is in no list.
+        if field == "channel":
+            if negate:
+                return lambda f: f.contact.channel.casefold() not in wanted
+            return lambda f: f.contact.channel.casefold() in wanted
+        if field == "tier":
+            if negate:
+                return lambda f: (f.contact.customer_tier or "").casefold() not in wanted
+            return lambda f: (f.contact.customer_tier or "").casefold() in wanted
+        keys = keys_of(field)
 
         def member(f: Facts) -> bool:
             got = keys(f)

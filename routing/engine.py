@@ -80,9 +80,17 @@ class CompiledRule:
                 return _HOLDS
             if not anchored:  # the reference: each condition's predicate says why, no shortcut
                 return self.prefix + " and ".join([p(facts) or "" for p, _h in self.groups[0][1]])
-            if self.reason is not None:
-                return self.reason
-            return self.prefix + " and ".join([e if isinstance(e, str) else e(facts) for e in self.explains])
+            return self.why(facts)
+        return self.check_groups(facts, explain)
+
+    def why(self, facts: Facts) -> str:
+        """The reason of a simple rule that holds, from the reasons compiled with it."""
+        if self.reason is not None:
+            return self.reason
+        return self.prefix + " and ".join([e if isinstance(e, str) else e(facts) for e in self.explains])
+
+    def check_groups(self, facts: Facts, explain: bool) -> str | object | None:
+        """``check`` of a rule of several groups, an ``any`` group or ticket conditions."""
         saying: list[Predicate] = []  # the conditions whose reasons a match writes, asked only once it matches
         pending = False
         for (mode, conditions), tests in zip(self.groups, self.tests, strict=True):
@@ -295,12 +303,22 @@ class RuleEngine:
             low = found & -found
             found ^= low
             compiled = rules[low.bit_length() - 1]
-            verdict = compiled.check(facts, indexed, explain)
-            if verdict is _NEED_HISTORY:
-                facts.history = await self._history(session, contact, facts.now)
+            if compiled.simple and indexed:  # ``check`` written out for the common shape (every candidate of every contact)
+                held = True
+                for test in compiled.rest:
+                    if not test(facts):
+                        held = False
+                        break
+                if not held:
+                    continue
+                verdict = (compiled.reason or compiled.why(facts)) if explain else _HOLDS
+            else:
                 verdict = compiled.check(facts, indexed, explain)
-            if verdict is None or verdict is _NEED_HISTORY:
-                continue
+                if verdict is _NEED_HISTORY:
+                    facts.history = await self._history(session, contact, facts.now)
+                    verdict = compiled.check(facts, indexed, explain)
+                if verdict is None or verdict is _NEED_HISTORY:
+                    continue
             compiled.actions.apply(decision)
             rule = compiled.rule
             decision.matched_rule = rule.name

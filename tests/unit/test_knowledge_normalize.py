@@ -80,3 +80,29 @@ def test_a_keyword_is_found_whichever_script_the_mail_writes_it_in(
     written = "".join(rng.choice(variants.get(char, (char,))) for char in simplified)
     found = _matcher(simplified).match("", before + written + after)
     assert [s.template_id for s in found] == [1]
+
+
+def _fold_reference(text: str) -> str:
+    """``fold`` written plainly: every run outside the plain ranges folded, then the whitespace collapsed."""
+    import re
+
+    from core.normalize import _fold
+
+    plain = "\x00-\x7f\u3000-\u3003\u300a-\u3011\u4e00-\u9fff\uff01-\uff0f\uff1a-\uff20"
+    return " ".join(re.sub(f"[^{plain}]+", lambda m: _fold(m.group()), text.lower()).split())
+
+
+_mail_like = st.text(alphabet=st.sampled_from([*"ab Z\t\n\r\x0b\x1c\x1fé\u0301ＲΣς\xa0\u3000\u2003，。、退款貨\x00", "ﬁ", "İ", "Å"]),
+                     max_size=40)
+
+
+@given(st.one_of(_mail_like, st.text(max_size=40)))
+def test_fold_is_the_plain_fold_and_collapse(text: str) -> None:
+    """The fast paths (nothing to fold, single spaces) give what folding every run and collapsing would."""
+    assert fold(text) == _fold_reference(text)
+
+
+def test_fold_keeps_a_single_spaced_mail_as_lowered() -> None:
+    assert fold("Refund for order 12 退款，谢谢。") == "refund for order 12 退款，谢谢。"
+    assert fold(" Refund\u3000退款  now\t") == "refund 退款 now"
+    assert fold("REFUND  now ") == "refund now"
