@@ -95,7 +95,9 @@ class EmailChannel:
             for name, imap in self.ingests.items():
                 if not imap.mailbox.fetch:
                     continue
-                self.tasks.append(SupervisedTask(f"mailbox:{name}", imap.run, health, Backoff(1.0, 60.0)))
+                resource = f"mailbox:{name}"  # one reader across instances, with fail-over
+                body = self.services.ownership.owned(resource, imap.run)
+                self.tasks.append(SupervisedTask(resource, body, health, Backoff(1.0, 60.0)))
         if outbox:
             # Reported on /readyz, but not required: readiness is the database and the links.
             self.tasks.append(

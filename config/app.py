@@ -21,6 +21,7 @@ from core.errors import Unavailable
 from core.events import InProcessBus
 from core.health import HealthRegistry
 from core.migrate import head_revision
+from core.ownership import Ownership
 from core.template_workers import TemplateRenderer
 from cti.plugin import plugin as cti_plugin
 from knowledge.suggestions import TemplateLibrary
@@ -51,6 +52,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         health=HealthRegistry(),
         templates=TemplateLibrary(renderer=renderer),
         renderer=renderer,
+        ownership=Ownership(db),
     )
 
 
@@ -70,6 +72,7 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         await check_schema(services)
         services.health.set("database", True, "connected")
         yield
+        await services.ownership.close()
         await services.db.close()
 
     async def render_workers(_app: web.Application) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ from core.db import Database
 from core.events import EventBus, SignedOut
 from core.health import HealthRegistry
 from core.loop_turn import LoopTurn
+from core.ownership import Ownership
 from core.supervisor import Backoff, SupervisedTask
 from cti.control import CallControl, PbxLine
 from cti.directory import AgentDirectory
@@ -51,7 +52,10 @@ class CtiService:
         region: str = "US",
         crm_url: str | None = None,
         record_calls: bool = True,
+        ownership: Ownership | None = None,
     ) -> None:
+        # Several instances: only the owner of "pbx:<name>" runs that link (None: always run it).
+        self.ownership = ownership
         self.bus = bus
         self.health = health
         self.directory = AgentDirectory(db)
@@ -108,7 +112,10 @@ class CtiService:
         for name, line in self.lines.items():
             link = line.link
             # A PBX back within seconds is seen within about reconnect_max_s (refused connects are cheap).
-            reader = SupervisedTask(f"pbx:{name}", link.run, self.health, Backoff(0.25, line.settings.reconnect_max_s))
+            resource = f"pbx:{name}"
+            # A new owner logs in and resyncs (CoreShowChannels, QueueStatus) as after any reconnect.
+            body = link.run if self.ownership is None else self.ownership.owned(resource, link.run)
+            reader = SupervisedTask(resource, body, self.health, Backoff(0.25, line.settings.reconnect_max_s))
             consumer = SupervisedTask(f"pbx:{name}:tracker", self._consume(link), self.health, Backoff(0.5, 30.0), required=False)
             self._tasks += [reader, consumer]
             reader.start()

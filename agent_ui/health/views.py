@@ -19,7 +19,13 @@ async def readyz(request: web.Request) -> web.Response:
     ready = services.health.ready()
     # "degraded": serving (so still 200 for a load balancer), but a part keeps failing.
     status = "not-ready" if not ready else "degraded" if services.health.degraded() else "ready"
-    body = {"status": status, "components": services.health.snapshot()}
+    # With several instances, each says which PBX links and mailboxes it runs.
+    body = {
+        "status": status,
+        "instance": services.ownership.instance,
+        "owns": services.ownership.owns(),
+        "components": services.health.snapshot(),
+    }
     return web.json_response(body, status=200 if ready else 503)
 
 
