@@ -23,6 +23,7 @@ from cti.parser import Frame
 from cti.pop import ScreenPopService
 from cti.prefilter import RawEventFilter
 from cti.recording import CallRecorder
+from cti.relay import PbxCommandRelay
 from cti.settings import PbxSettings
 from cti.softphone import SoftphoneCredentialService
 from cti.softphone_presence import SoftphonePresence
@@ -71,6 +72,8 @@ class CtiService:
                            keep=RawEventFilter(TRACKED_EVENTS | SOFTPHONE_EVENTS, TRACKED_VARIABLES), clock=clock)
             self.lines[settings.name] = PbxLine(settings, link, tracker)
         self.control = CallControl(self.lines, self.directory, bus.publish)
+        if ownership is not None and not ownership.single_instance:
+            self.control.relay = PbxCommandRelay(db, ownership, clock, self.control.run_relayed)
         self.softphones = SoftphoneCredentialService(self.lines, db)
         self.presence = SoftphonePresence(db)
         self._tasks: list[SupervisedTask] = []
@@ -105,6 +108,10 @@ class CtiService:
         if self.recorder is not None:
             self.recorder.subscribe()
             self.recorder.worker.start()
+        if self.control.relay is not None:
+            relay = SupervisedTask("pbx:commands", self.control.relay.run, self.health, Backoff(0.5, 10.0), required=False)
+            self._tasks.append(relay)
+            relay.start()
         if self.lines:
             directory = SupervisedTask("cti:directory", self._refresh_directory, self.health, Backoff(1.0, 60.0), required=False)
             self._tasks.append(directory)
