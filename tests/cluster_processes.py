@@ -23,7 +23,10 @@ from typing import Any
 import aiohttp
 import yaml
 
-FRONTDESK = str(Path(sys.executable).parent / "frontdesk")
+# ``frontdesk`` as the console script runs it, but from ``-c``: run from the script file, every
+# template worker (forkserver) would re-import that file as ``__mp_main__`` on start, which on
+# a loaded machine overran the render deadline again and again (see the report of issue 17).
+FRONTDESK = [sys.executable, "-c", "import sys; from config.cli import main; sys.exit(main())"]
 
 
 def free_port() -> int:
@@ -75,7 +78,7 @@ class Cluster:
             env.pop("FRONTDESK_DATABASE_URL", None)
             with log.open("wb") as out:
                 process = subprocess.Popen(
-                    [FRONTDESK, "-c", str(self.config_path), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    [*FRONTDESK, "-c", str(self.config_path), "serve", "--host", "127.0.0.1", "--port", str(port)],
                     stdout=out, stderr=subprocess.STDOUT, env=env,
                 )
             instance = Instance(index, port, process, log)

@@ -5,6 +5,7 @@ every SLA level fires exactly once however the scanners share the work."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections import Counter
@@ -140,6 +141,8 @@ async def test_kill_9_of_the_owner_moves_the_pbx_link_and_the_mailbox_without_du
             assert time.monotonic() - killed_at < FAILOVER_TARGET_S + 1, "the new owner's link did not come up"
             await asyncio.sleep(0.05)
         pbx_failover = time.monotonic() - killed_at
+        async with cluster.http.get(f"{new_pbx_owner.url}/metrics") as resp:
+            metrics = await resp.text()
         await cluster.wait_owner("mailbox:support", within=FAILOVER_TARGET_S + 1, not_=first)
         mailbox_failover = time.monotonic() - killed_at
         await sending
@@ -166,6 +169,8 @@ async def test_kill_9_of_the_owner_moves_the_pbx_link_and_the_mailbox_without_du
     assert pbx_failover < FAILOVER_TARGET_S, f"PBX link back on another instance after {pbx_failover:.1f}s"
     assert mailbox_failover < FAILOVER_TARGET_S, f"mailbox read by another instance after {mailbox_failover:.1f}s"
     assert pbx.most_links == 1, "never two AMI links to one PBX"
+    assert 'frontdesk_owned{resource="pbx:sim"} 1.0' in metrics
+    assert 'frontdesk_ownership_acquired_total{resource="pbx:sim"} 1.0' in metrics
     # Mail: every message imported, none twice.
     assert sorted(imported) == sorted(f"<{run}-{n}@example.net>" for n in range(mails))
     assert tickets == mails
@@ -204,7 +209,8 @@ CLUSTER_POLICY = {
 async def test_sla_levels_fire_exactly_once_across_three_instances_with_one_killed(
     database_url: str, tmp_path: Path
 ) -> None:
-    breaches = 300
+    # A few hundred in CI; FRONTDESK_CLUSTER_BREACHES=10000 for the issue's full count.
+    breaches = int(os.environ.get("FRONTDESK_CLUSTER_BREACHES", "300"))
     config = {
         "database_url": database_url,
         "log_level": "INFO",
