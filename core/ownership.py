@@ -99,6 +99,7 @@ class Ownership:
         self._conn_lock = asyncio.Lock()  # one query at a time on the lock connection
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
+        self._claimants = 0  # owned bodies running or standing by: the lock connection stays open for them
 
     @property
     def single_instance(self) -> bool:
@@ -216,34 +217,48 @@ class Ownership:
         """``body`` run only while this instance owns ``resource``; cancelled when that ends."""
 
         async def run(task: SupervisedTask) -> None:
-            lost = await self.wait_for(resource, task)
-            work = asyncio.ensure_future(body(task))
-            watch = asyncio.create_task(lost.wait())
+            self._claimants += 1
             try:
-                await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
-                if work.done():
-                    work.result()  # its error, for the supervisor to log and back off
-                    return
-                raise OwnershipLost(f"lost ownership of {resource}: database link lost")
+                lost = await self.wait_for(resource, task)
+                await self._run_owned(resource, lost, body, task)
             finally:
-                watch.cancel()
-                if not work.done():
-                    work.cancel()
-                    await asyncio.wait({work})
-                await self.release(resource)
+                self._claimants -= 1
+                if not self._claimants and not self.held:
+                    await self._disconnect()  # nothing owned or wanted: no connection kept open
 
         return run
+
+    async def _run_owned(self, resource: str, lost: asyncio.Event, body: Body, task: SupervisedTask) -> None:
+        work = asyncio.ensure_future(body(task))
+        watch = asyncio.create_task(lost.wait())
+        try:
+            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done():
+                work.result()  # its error, for the supervisor to log and back off
+                return
+            raise OwnershipLost(f"lost ownership of {resource}: database link lost")
+        finally:
+            watch.cancel()
+            if not work.done():
+                work.cancel()
+                await asyncio.wait({work})
+            await self.release(resource)
 
     async def close(self) -> None:
         self._closed = True
         for resource in list(self.held):
             await self.release(resource)
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            await asyncio.wait({self._watchdog})
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            try:
-                await asyncio.wait_for(conn.close(), 2)
-            except Exception:
-                conn.terminate()
+        await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and watchdog is not asyncio.current_task():
+            watchdog.cancel()
+            await asyncio.wait({watchdog})
+        async with self._conn_lock:
+            conn, self._conn = self._conn, None
+            if conn is not None and not conn.is_closed():
+                try:
+                    await asyncio.wait_for(conn.close(), 2)
+                except Exception:
+                    conn.terminate()
