@@ -110,6 +110,8 @@ class EmailChannel:
         for task in self.tasks:
             await task.stop()
         self.tasks.clear()
+        for name in self.ingests:
+            await self.services.ownership.release(f"mailbox:{name}")  # another instance reads it now
         await asyncio.to_thread(self.parser.close)
 
     async def ingest_raw(self, mailbox_name: str, raw: bytes) -> IngestResult:

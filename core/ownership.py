@@ -185,16 +185,20 @@ class Ownership:
         return lost
 
     async def release(self, resource: str) -> None:
-        """Give ``resource`` up (a clean stop): another instance may take it at once."""
+        """Give ``resource`` up (a clean stop): another instance may take it at once.
+
+        The owner of a supervised ``owned`` task calls this after stopping it: a task stopped
+        during its backoff (the PBX down) still holds the resource."""
         lost = self.held.pop(resource, None)
         OWNED.labels(resource).set(0)
-        if lost is None or lost.is_set() or self.single_instance:
-            return
-        lost.set()
-        try:
-            await self._query("SELECT pg_advisory_unlock($1)", lock_key(resource))
-        except Exception as exc:  # the lock dies with the connection anyway
-            self._link_lost(f"unlock failed: {exc}")
+        if lost is not None and not lost.is_set() and not self.single_instance:
+            lost.set()
+            try:
+                await self._query("SELECT pg_advisory_unlock($1)", lock_key(resource))
+            except Exception as exc:  # the lock dies with the connection anyway
+                self._link_lost(f"unlock failed: {exc}")
+        if not self.held and not self._claimants:
+            await self._disconnect()  # nothing owned or wanted: no connection kept open
 
     async def wait_for(self, resource: str, task: SupervisedTask | None = None) -> asyncio.Event:
         """Stand by until this instance owns ``resource``, retrying with a short capped backoff."""
@@ -229,11 +233,16 @@ class Ownership:
         return run
 
     async def _run_owned(self, resource: str, lost: asyncio.Event, body: Body, task: SupervisedTask) -> None:
+        """Run ``body`` while owning; a body that fails (the PBX or IMAP server down) keeps the
+        ownership through the supervisor's backoff, so instances do not pass a dead link round;
+        it is given up when the ownership is lost or the task is stopped."""
         work = asyncio.ensure_future(body(task))
         watch = asyncio.create_task(lost.wait())
+        keep = False
         try:
             await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
             if work.done():
+                keep = not lost.is_set()
                 work.result()  # its error, for the supervisor to log and back off
                 return
             raise OwnershipLost(f"lost ownership of {resource}: database link lost")
@@ -242,7 +251,8 @@ class Ownership:
             if not work.done():
                 work.cancel()
                 await asyncio.wait({work})
-            await self.release(resource)
+            if not keep:
+                await self.release(resource)
 
     async def close(self) -> None:
         self._closed = True

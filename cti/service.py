@@ -167,6 +167,8 @@ class CtiService:
             await task.stop()
         for line in self.lines.values():
             await line.link.close()
+            if self.ownership is not None:
+                await self.ownership.release(f"pbx:{line.settings.name}")  # another instance links now
         await self.pop.worker.stop()
         if self.recorder is not None:
             await self.recorder.worker.stop()
