@@ -20,7 +20,6 @@ import aioimaplib
 
 from channels.ingest import FetchedMail, MailImporter
 from channels.parsing import Parsed
-from channels.reader_lock import mailbox_reader_lock
 from channels.settings import MailboxSettings
 from core.supervisor import SupervisedTask
 
@@ -155,16 +154,9 @@ class ImapIngest:
         self.watch: ArrivalWatch | None = None
 
     async def run(self, task: SupervisedTask) -> None:
-        while True:
-            async with mailbox_reader_lock(self.importer.db, self.mailbox.name) as reader:
-                if reader:
-                    await self._read(task)
-                    return
-            self.mode = "standby"
-            task.healthy("standby: another instance reads this mailbox")
-            await self.importer.clock.sleep(self.mailbox.poll_interval)
-
-    async def _read(self, task: SupervisedTask) -> None:
+        """Read the mailbox until the link drops. With several instances, only the one that
+        owns ``mailbox:<name>`` runs this (``core.ownership``, wired in ``channels.plugin``);
+        it starts after the committed checkpoint, so a new owner imports nothing twice."""
         client = await connect(self.mailbox)
         self.watch = ArrivalWatch(client)
         try:

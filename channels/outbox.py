@@ -112,10 +112,18 @@ class OutboxWorker:
 
         errors = await asyncio.gather(*(attempt(m) for m in claimed))
         outcome = {m.id: e for m, e in zip(claimed, errors, strict=True)}
+        claim = {m.id: m.attempts for m in claimed}
         async with self.db.session() as session:
             async with session.begin():
-                rows = (await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(outcome)))).scalars()
-                for row in rows:
+                stmt = select(OutboxMessage).where(OutboxMessage.id.in_(outcome))
+                if not self.db.is_sqlite:
+                    stmt = stmt.with_for_update()
+                for row in (await session.execute(stmt)).scalars():
+                    if row.status != OutboxStatus.PENDING.value or row.attempts != claim[row.id]:
+                        # Our lease ran out and another instance claimed it since: its result counts.
+                        log.warning("outbox %s: message %s was claimed again meanwhile; not recorded twice",
+                                    self.channel, row.id)
+                        continue
                     await self._record(session, row, outcome[row.id])
             if self.after_commit:
                 await self.after_commit(session)

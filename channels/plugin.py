@@ -109,7 +109,9 @@ class EmailChannel:
             for name, imap in self.ingests.items():
                 if not imap.mailbox.fetch:
                     continue
-                self.tasks.append(SupervisedTask(f"mailbox:{name}", imap.run, health, Backoff(1.0, 60.0)))
+                resource = f"mailbox:{name}"  # one reader across instances, with fail-over
+                body = self.services.ownership.owned(resource, imap.run)
+                self.tasks.append(SupervisedTask(resource, body, health, Backoff(1.0, 60.0)))
         if outbox:
             # Reported on /readyz, but not required: readiness is the database and the links.
             self.tasks.append(
@@ -124,6 +126,8 @@ class EmailChannel:
         for task in self.tasks:
             await task.stop()
         self.tasks.clear()
+        for name in self.ingests:
+            await self.services.ownership.release(f"mailbox:{name}")  # another instance reads it now
         await asyncio.to_thread(self.parser.close)
 
     async def ingest_raw(self, mailbox_name: str, raw: bytes) -> IngestResult:

@@ -24,6 +24,7 @@ from core.errors import Unavailable
 from core.events import EventBus, InProcessBus
 from core.health import HealthRegistry
 from core.migrate import head_revision
+from core.ownership import Ownership
 from core.template_workers import TemplateRenderer
 from core.tier_worker import TierWorker
 from cti.plugin import plugin as cti_plugin
@@ -58,6 +59,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         health=health,
         templates=TemplateLibrary(renderer=renderer),
         renderer=renderer,
+        ownership=Ownership(db, instance=settings.cluster.instance_id),
     )
 
 
@@ -95,6 +97,7 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
         await check_schema(services)
         services.health.set("database", True, "connected")
         yield
+        await services.ownership.close()
         await services.db.close()
 
     async def render_workers(_app: web.Application) -> AsyncIterator[None]:

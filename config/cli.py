@@ -14,6 +14,7 @@ from config.settings import ConfigError, Settings, load_settings
 # `frontdesk bench NAME` runs the module's `main(argv)`; each feature owns its benchmark.
 BENCHMARKS: dict[str, str] = {
     "ami": "cti.bench",
+    "cluster": "config.cluster_bench",
     "email": "channels.bench",
     "match": "knowledge.bench",
     "outage": "cti.outage_bench",

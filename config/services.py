@@ -15,6 +15,7 @@ from core.clock import Clock
 from core.db import Database
 from core.events import EventBus
 from core.health import HealthRegistry
+from core.ownership import Ownership
 from core.template_workers import TemplateRenderer
 from knowledge.suggestions import TemplateLibrary
 from routing.desk import TicketDesk
@@ -30,6 +31,8 @@ class Services:
     desk: TicketDesk
     health: HealthRegistry
     templates: TemplateLibrary
+    # Which PBX links and mailboxes this instance runs (advisory locks on PostgreSQL).
+    ownership: Ownership
     # The render workers every ops-authored template goes through (started on first use).
     renderer: TemplateRenderer = dataclasses.field(default_factory=TemplateRenderer)
     # Ticket and customer search over the index every flush of ``db`` keeps current.

@@ -14,6 +14,7 @@ from core.clock import Clock
 from core.db import Database
 from core.events import EventBus
 from core.health import HealthRegistry
+from core.ownership import Ownership
 from core.template_workers import TemplateRenderer
 
 
@@ -28,3 +29,5 @@ class CoreServices(Protocol):
     def health(self) -> HealthRegistry: ...
     @property
     def renderer(self) -> TemplateRenderer: ...
+    @property
+    def ownership(self) -> Ownership: ...

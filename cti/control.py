@@ -28,6 +28,7 @@ from core.events import DomainEvent
 from core.records import Role
 from cti.directory import AgentDirectory
 from cti.link import AmiLink
+from cti.relay import PbxCommandRelay
 from cti.settings import PbxSettings
 from cti.tracker import Call, CallTracker
 
@@ -91,6 +92,8 @@ class CallControl:
         self.lines = lines
         self.directory = directory
         self.publish = publish
+        # Set when several instances share the PBX links: a dial is then run by the link's owner.
+        self.relay: PbxCommandRelay | None = None
         self._watches: set[asyncio.Task[None]] = set()
 
     def _line(self, pbx: str | None) -> PbxLine:
@@ -131,12 +134,35 @@ class CallControl:
         return ami_value("number", text)
 
     async def dial(self, actor: Actor, number: str, pbx: str | None = None) -> CommandResult:
-        """Click-to-dial: the agent's own phone rings first; when answered, the PBX dials ``number``."""
+        """Click-to-dial: the agent's own phone rings first; when answered, the PBX dials ``number``.
+
+        On an instance that does not run the link to that PBX, the owner is asked to do it
+        (``cti.relay``), exactly once, under the call's channel id."""
         target = self._target(number)
         user_id, interface = self._interface(actor, None)
         line = self._line(pbx)
         channel_id = f"fd-{uuid.uuid4().hex[:16]}"
-        line.tracker.expect_outbound(channel_id, target, user_id)
+        payload = {"user_id": user_id, "interface": interface, "number": target, "channel_id": channel_id}
+        relay = self.relay
+        if relay is None or relay.is_local(line.settings.name):
+            result = await self.originate(line, payload)
+        else:
+            result = await relay.request(line.settings.name, "dial", payload, channel_id,
+                                         wait_s=line.settings.action_timeout + 5.0)
+        return CommandResult(True, "ringing your phone", result)
+
+    async def run_relayed(self, pbx: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A command another instance asked for, run here where the link is (``cti.relay``)."""
+        if action != "dial":
+            raise InvalidInput("unknown PBX command", {"action": action})
+        return await self.originate(self._line(pbx), payload)
+
+    async def originate(self, line: PbxLine, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send the click-to-dial Originate on this instance's link (checked fields only)."""
+        interface = ami_value("interface", payload["interface"])
+        target = ami_value("number", payload["number"])
+        channel_id = str(payload["channel_id"])
+        line.tracker.expect_outbound(channel_id, target, int(payload["user_id"]))
         try:
             # Answered once queued: the outcome (OriginateResponse, the customer's leg) reaches
             # the agent as CallProgress, not by holding this request for the 30 s ring time.
@@ -150,7 +176,7 @@ class CallControl:
         except Exception:
             line.tracker.outbound.pop(channel_id, None)  # no call will come of it
             raise
-        return CommandResult(True, "ringing your phone", {"linkedid": channel_id, "pbx": line.settings.name, "number": target})
+        return {"linkedid": channel_id, "pbx": line.settings.name, "number": target}
 
     async def hangup(self, actor: Actor, linkedid: str, pbx: str | None = None) -> CommandResult:
         line = self._line(pbx)

@@ -48,6 +48,7 @@ def plugin(services: CtiServices) -> Callable[[web.Application], AsyncIterator[N
             settings.pbx, services.db, services.bus, services.desk, services.health, services.clock,
             region=settings.phone_region,
             crm_url=settings.web.crm_url or next((p.crm_url for p in settings.pbx if p.crm_url), None),
+            ownership=services.ownership,
         )
         app[CTI] = service
         await service.start()

@@ -15,8 +15,9 @@ names who answered.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -98,3 +99,31 @@ class AgentStateLog(Base):
     state: Mapped[str] = mapped_column(String(20))  # ready | on-call | wrap-up | paused | logged-out
     reason: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PbxCommand(Base):
+    """A call-control action asked for on an instance that does not own the PBX link.
+
+    Any instance inserts it (``key`` is its idempotency key: asking twice inserts once);
+    the link's owner claims it (``FOR UPDATE SKIP LOCKED``), marks it ``sending`` and commits
+    before it writes to the PBX, then records the outcome. A command left ``sending`` by an
+    owner that died is failed by the next owner, never re-sent: a duplicated Originate rings
+    a customer twice, a reported failure lets the agent click again.
+    """
+
+    __tablename__ = "pbx_commands"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_pbx_commands_key"),
+        Index("ix_pbx_commands_pbx_status", "pbx", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    pbx: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))  # dial
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | done | failed
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -14,6 +14,7 @@ from core.db import Database
 from core.events import EventBus, SignedOut
 from core.health import HealthRegistry
 from core.loop_turn import LoopTurn
+from core.ownership import Ownership
 from core.supervisor import Backoff, SupervisedTask
 from cti.control import CallControl, PbxLine
 from cti.directory import AgentDirectory
@@ -22,6 +23,7 @@ from cti.parser import Frame
 from cti.pop import ScreenPopService
 from cti.prefilter import RawEventFilter
 from cti.recording import CallRecorder
+from cti.relay import PbxCommandRelay
 from cti.settings import PbxSettings
 from cti.softphone import SoftphoneCredentialService
 from cti.softphone_presence import SoftphonePresence
@@ -51,7 +53,10 @@ class CtiService:
         region: str = "US",
         crm_url: str | None = None,
         record_calls: bool = True,
+        ownership: Ownership | None = None,
     ) -> None:
+        # Several instances: only the owner of "pbx:<name>" runs that link (None: always run it).
+        self.ownership = ownership
         self.bus = bus
         self.health = health
         self.directory = AgentDirectory(db)
@@ -67,6 +72,8 @@ class CtiService:
                            keep=RawEventFilter(TRACKED_EVENTS | SOFTPHONE_EVENTS, TRACKED_VARIABLES), clock=clock)
             self.lines[settings.name] = PbxLine(settings, link, tracker)
         self.control = CallControl(self.lines, self.directory, bus.publish)
+        if ownership is not None and not ownership.single_instance:
+            self.control.relay = PbxCommandRelay(db, ownership, clock, self.control.run_relayed)
         self.softphones = SoftphoneCredentialService(self.lines, db)
         self.presence = SoftphonePresence(db)
         self._tasks: list[SupervisedTask] = []
@@ -101,6 +108,10 @@ class CtiService:
         if self.recorder is not None:
             self.recorder.subscribe()
             self.recorder.worker.start()
+        if self.control.relay is not None:
+            relay = SupervisedTask("pbx:commands", self.control.relay.run, self.health, Backoff(0.5, 10.0), required=False)
+            self._tasks.append(relay)
+            relay.start()
         if self.lines:
             directory = SupervisedTask("cti:directory", self._refresh_directory, self.health, Backoff(1.0, 60.0), required=False)
             self._tasks.append(directory)
@@ -108,7 +119,10 @@ class CtiService:
         for name, line in self.lines.items():
             link = line.link
             # A PBX back within seconds is seen within about reconnect_max_s (refused connects are cheap).
-            reader = SupervisedTask(f"pbx:{name}", link.run, self.health, Backoff(0.25, line.settings.reconnect_max_s))
+            resource = f"pbx:{name}"
+            # A new owner logs in and resyncs (CoreShowChannels, QueueStatus) as after any reconnect.
+            body = link.run if self.ownership is None else self.ownership.owned(resource, link.run)
+            reader = SupervisedTask(resource, body, self.health, Backoff(0.25, line.settings.reconnect_max_s))
             consumer = SupervisedTask(f"pbx:{name}:tracker", self._consume(link), self.health, Backoff(0.5, 30.0), required=False)
             self._tasks += [reader, consumer]
             reader.start()
@@ -153,6 +167,8 @@ class CtiService:
             await task.stop()
         for line in self.lines.values():
             await line.link.close()
+            if self.ownership is not None:
+                await self.ownership.release(f"pbx:{line.settings.name}")  # another instance links now
         await self.pop.worker.stop()
         if self.recorder is not None:
             await self.recorder.worker.stop()

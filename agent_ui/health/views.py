@@ -28,7 +28,14 @@ async def readyz(request: web.Request) -> web.Response:
     bus = services.bus
     cluster = bus.describe() if isinstance(bus, ClusterBus) else {
         "instance": services.settings.cluster.instance_id, "backend": "local", "state": "local"}
-    body = {"status": status, "components": services.health.snapshot(), "cluster": cluster}
+    # With several instances, each says which PBX links and mailboxes it runs.
+    body = {
+        "status": status,
+        "instance": services.ownership.instance,
+        "owns": services.ownership.owns(),
+        "components": services.health.snapshot(),
+        "cluster": cluster,
+    }
     return web.json_response(body, status=200 if ready else 503)
 
 

@@ -83,3 +83,29 @@ async def test_a_claimed_message_is_not_delivered_twice_while_its_lease_runs(ser
     clock.advance(timedelta(seconds=first.lease + 1))
     assert await second.run_once() == 1
     assert delivered == ["+15550003"]
+
+
+async def test_a_slow_delivery_overtaken_after_its_lease_is_recorded_once(services: Services, clock: ManualClock) -> None:
+    """Instance A's delivery outlives its lease; B claims the row again and records it. A's
+    late result must not count a second time (no second 'delivered' note, no attempts lost)."""
+    recorded: list[int] = []
+
+    async def on_sent(_session: AsyncSession, message: OutboxMessage) -> None:
+        recorded.append(message.attempts)
+
+    second = OutboxWorker(services.db, "sms", lambda _m: _noop(), clock, lease=60, on_sent=on_sent)
+
+    async def slow(_message: OutboxMessage) -> None:
+        clock.advance(timedelta(seconds=61))  # A's lease runs out while it delivers
+        assert await second.run_once() == 1  # B claims it again and records its own result
+
+    first = OutboxWorker(services.db, "sms", slow, clock, lease=60, on_sent=on_sent)
+    await _queue(services, "+15550009")
+    assert await first.run_once() == 1
+    assert recorded == [2], "only the latest claim's result is recorded"
+    row = (await _rows(services))["+15550009"]
+    assert row.status == OutboxStatus.SENT.value and row.attempts == 2
+
+
+async def _noop() -> None:
+    return None

@@ -1,0 +1,268 @@
+"""One owner per PBX link and per mailbox across server instances: advisory locks, fail-over.
+
+Several instances on one PostgreSQL must never run two AMI links to one PBX, nor two
+readers of one mailbox. Each named resource (``"pbx:main"``, ``"mailbox:support"``) is
+owned by the instance holding a PostgreSQL *session-level* advisory lock named after it.
+The locks live on one dedicated connection of this instance, outside the pool (a pooled
+connection would keep a lock after its user is done with it); PostgreSQL frees them the
+moment that connection ends, which is what fail-over rests on:
+
+- the owner is killed (``kill -9``): the kernel closes its socket, PostgreSQL ends the
+  session, the locks are free; a standby, trying again every ``retry_max_s`` at most,
+  takes over within about that long;
+- the owner loses the database (network drop, PostgreSQL restarted): its watchdog pings
+  the lock connection every ``watch_s`` and, on the first failure, stops everything it
+  owns at once, before PostgreSQL can notice the dead session and let another instance
+  in (the session is told to probe its client by TCP keepalive, so that happens within
+  seconds too, not after the kernel's two hours).
+
+On SQLite there is one instance by definition: it owns everything, with no lock.
+
+``Ownership.owned(resource, body)`` turns a supervised body into one that runs only while
+this instance owns the resource (standing by, healthy, otherwise) and is cancelled the
+moment the ownership is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from prometheus_client import Counter, Gauge
+from sqlalchemy.engine import make_url
+
+from core.cluster_settings import default_instance_id
+from core.db import Database
+from core.supervisor import SupervisedTask
+
+log = logging.getLogger(__name__)
+
+OWNED = Gauge("frontdesk_owned", "1 while this instance owns the resource (PBX link, mailbox)", ["resource"])
+TAKEOVERS = Counter("frontdesk_ownership_acquired_total", "Times this instance became the owner of a resource", ["resource"])
+LOSSES = Counter("frontdesk_ownership_lost_total", "Times this instance lost a resource it owned (database link lost)", ["resource"])
+LOCK_LINK_LOSSES = Counter("frontdesk_ownership_link_lost_total", "Times the advisory-lock connection was lost")
+
+Body = Callable[[SupervisedTask], Awaitable[None]]
+
+# PostgreSQL settings of the lock session: it notices a vanished client within seconds
+# (idle 2 s, then probes 1 s apart, 3 of them), so a cut-off owner's locks come free.
+LOCK_SESSION_SETTINGS = {
+    "application_name": "frontdesk-ownership",
+    "tcp_keepalives_idle": "2",
+    "tcp_keepalives_interval": "1",
+    "tcp_keepalives_count": "3",
+}
+
+
+class OwnershipLost(Exception):
+    """The lock connection went away: whatever this instance owned, it no longer does."""
+
+
+def lock_key(resource: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a resource name such as ``mailbox:support``."""
+    return int.from_bytes(hashlib.sha256(f"frontdesk-{resource}".encode()).digest()[:8], "big", signed=True)
+
+
+class Ownership:
+    """This instance's claims on named resources, held on one dedicated lock connection."""
+
+    def __init__(
+        self,
+        db: Database,
+        instance: str | None = None,
+        retry_initial_s: float = 0.25,
+        retry_max_s: float = 1.0,
+        watch_s: float = 0.5,
+        ping_timeout_s: float = 1.5,
+    ) -> None:
+        self.db = db
+        self.instance = instance or default_instance_id()
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.watch_s = watch_s
+        self.ping_timeout_s = ping_timeout_s
+        self.held: dict[str, asyncio.Event] = {}  # resource -> set when its ownership is lost
+        self.acquired = 0  # ownerships taken (the first one and every fail-over)
+        self.lost = 0
+        self._conn: Any = None  # asyncpg.Connection, PostgreSQL only
+        self._conn_lock = asyncio.Lock()  # one query at a time on the lock connection
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closed = False
+        self._claimants = 0  # owned bodies running or standing by: the lock connection stays open for them
+
+    @property
+    def single_instance(self) -> bool:
+        return self.db.is_sqlite
+
+    def owns(self) -> list[str]:
+        """The resources this instance owns now (for /readyz)."""
+        return sorted(r for r, lost in self.held.items() if not lost.is_set())
+
+    @property
+    def session_pid(self) -> int | None:
+        """The PostgreSQL backend holding this instance's locks (operators: pg_stat_activity)."""
+        conn = self._conn
+        return None if conn is None or conn.is_closed() else int(conn.get_server_pid())
+
+    # -- the lock connection -------------------------------------------------------------
+    async def _connection(self) -> Any:
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        url = make_url(self.db.url).set(drivername="postgresql")
+        self._conn = await asyncpg.connect(
+            url.render_as_string(hide_password=False), timeout=self.ping_timeout_s * 2, server_settings=LOCK_SESSION_SETTINGS
+        )
+        self._conn.add_termination_listener(lambda _conn: self._link_lost("connection closed"))
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.create_task(self._watch(), name="ownership-watchdog")
+        return self._conn
+
+    async def _query(self, sql: str, *args: Any) -> Any:
+        async with self._conn_lock:
+            conn = await self._connection()
+            return await asyncio.wait_for(conn.fetchval(sql, *args), self.ping_timeout_s)
+
+    def _link_lost(self, why: str) -> None:
+        """Every ownership ends now: the link is gone, PostgreSQL will free the locks."""
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+        if not self.held:
+            return
+        LOCK_LINK_LOSSES.inc()
+        for resource, lost in self.held.items():
+            if not lost.is_set():
+                log.warning("ownership of %s lost (%s): stopping it now", resource, why)
+                lost.set()
+                self.lost += 1
+                LOSSES.labels(resource).inc()
+                OWNED.labels(resource).set(0)
+
+    async def _watch(self) -> None:
+        """Ping the lock connection while anything is held; the first failure ends every ownership."""
+        while not self._closed:
+            await asyncio.sleep(self.watch_s)
+            if not any(not lost.is_set() for lost in self.held.values()):
+                continue
+            try:
+                await self._query("SELECT 1")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._link_lost(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+    # -- claiming --------------------------------------------------------------------------
+    async def try_acquire(self, resource: str) -> asyncio.Event | None:
+        """Take ``resource`` if free; the returned event is set when the ownership is lost."""
+        current = self.held.get(resource)
+        if current is not None and not current.is_set():
+            return current  # already ours (an advisory lock would count twice)
+        if not self.single_instance:
+            try:
+                got = await self._query("SELECT pg_try_advisory_lock($1)", lock_key(resource))
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                self._link_lost(f"{type(exc).__name__}: {exc}")
+                raise OwnershipLost(f"cannot reach the database to claim {resource}: {exc}") from exc
+            if not got:
+                return None
+        lost = asyncio.Event()
+        self.held[resource] = lost
+        self.acquired += 1
+        TAKEOVERS.labels(resource).inc()
+        OWNED.labels(resource).set(1)
+        log.info("instance %s now owns %s", self.instance, resource)
+        return lost
+
+    async def release(self, resource: str) -> None:
+        """Give ``resource`` up (a clean stop): another instance may take it at once.
+
+        The owner of a supervised ``owned`` task calls this after stopping it: a task stopped
+        during its backoff (the PBX down) still holds the resource."""
+        lost = self.held.pop(resource, None)
+        OWNED.labels(resource).set(0)
+        if lost is not None and not lost.is_set() and not self.single_instance:
+            lost.set()
+            try:
+                await self._query("SELECT pg_advisory_unlock($1)", lock_key(resource))
+            except Exception as exc:  # the lock dies with the connection anyway
+                self._link_lost(f"unlock failed: {exc}")
+        if not self.held and not self._claimants:
+            await self._disconnect()  # nothing owned or wanted: no connection kept open
+
+    async def wait_for(self, resource: str, task: SupervisedTask | None = None) -> asyncio.Event:
+        """Stand by until this instance owns ``resource``, retrying with a short capped backoff."""
+        delay = self.retry_initial_s
+        while True:
+            try:
+                lost = await self.try_acquire(resource)
+            except OwnershipLost as exc:
+                if task is not None:
+                    task.unhealthy(str(exc))
+                lost = None
+            if lost is not None:
+                return lost
+            if task is not None and self._conn is not None:
+                task.healthy(f"standby: another instance owns {resource}")
+            await asyncio.sleep(delay * random.uniform(0.8, 1.0))
+            delay = min(self.retry_max_s, delay * 2)
+
+    def owned(self, resource: str, body: Body) -> Body:
+        """``body`` run only while this instance owns ``resource``; cancelled when that ends."""
+
+        async def run(task: SupervisedTask) -> None:
+            self._claimants += 1
+            try:
+                lost = await self.wait_for(resource, task)
+                await self._run_owned(resource, lost, body, task)
+            finally:
+                self._claimants -= 1
+                if not self._claimants and not self.held:
+                    await self._disconnect()  # nothing owned or wanted: no connection kept open
+
+        return run
+
+    async def _run_owned(self, resource: str, lost: asyncio.Event, body: Body, task: SupervisedTask) -> None:
+        """Run ``body`` while owning; a body that fails (the PBX or IMAP server down) keeps the
+        ownership through the supervisor's backoff, so instances do not pass a dead link round;
+        it is given up when the ownership is lost or the task is stopped."""
+        work = asyncio.ensure_future(body(task))
+        watch = asyncio.create_task(lost.wait())
+        keep = False
+        try:
+            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done():
+                keep = not lost.is_set()
+                work.result()  # its error, for the supervisor to log and back off
+                return
+            raise OwnershipLost(f"lost ownership of {resource}: database link lost")
+        finally:
+            watch.cancel()
+            if not work.done():
+                work.cancel()
+                await asyncio.wait({work})
+            if not keep:
+                await self.release(resource)
+
+    async def close(self) -> None:
+        self._closed = True
+        for resource in list(self.held):
+            await self.release(resource)
+        await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and watchdog is not asyncio.current_task():
+            watchdog.cancel()
+            await asyncio.wait({watchdog})
+        async with self._conn_lock:
+            conn, self._conn = self._conn, None
+            if conn is not None and not conn.is_closed():
+                try:
+                    await asyncio.wait_for(conn.close(), 2)
+                except Exception:
+                    conn.terminate()
