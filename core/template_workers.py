@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 HEALTH_NAME = "template-workers"
 MEMORY_LIMIT = 768 * 1024 * 1024  # bytes of address space per worker
+# A new worker says it is ready before it is given work, so its start-up (slow on a loaded
+# machine: the interpreter, imports) never counts against a render's deadline.
+STARTUP_SECONDS = 60.0
+READY = "ready"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,6 +59,10 @@ def _serve(conn: multiprocessing.connection.Connection, limits: Limits, memory: 
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    try:
+        conn.send(READY)
+    except (EOFError, OSError):
+        return
     while True:
         try:
             jobs: list[TemplateJob] = conn.recv()
@@ -74,11 +82,19 @@ def _serve(conn: multiprocessing.connection.Connection, limits: Limits, memory: 
 
 class _Worker:
     def __init__(self, context: Any, limits: Limits, memory: int) -> None:
+        """Start a worker and wait (blocking: call it in a thread) until it says it is ready."""
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, limits, memory), daemon=True,
                                        name="frontdesk-template-worker")
         self.process.start()
         child.close()
+        try:
+            ready = self.conn.poll(STARTUP_SECONDS) and self.conn.recv() == READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.kill()
+            raise RuntimeError(f"a template worker did not start within {STARTUP_SECONDS:g} s")
 
     def exchange(self, jobs: list[TemplateJob]) -> list[tuple[str, Any, Any]]:
         """Send a batch and wait for its results (in a thread: this blocks)."""

@@ -22,10 +22,12 @@ from web_fixtures import StaffClient, WebSite
 from channels.plugin import EmailChannel
 from config.app import build_services
 from config.settings import load_settings
+from core import template_workers
 from core.errors import InvalidInput
 from core.records import Channel, EntryKind, OutboxMessage
 from core.template_sandbox import Limits
 from core.template_workers import TemplateJob, TemplateRenderer
+from core.template_workers import _serve as serve
 from routing import Contact
 
 HEALTHZ_BUDGET = 0.100  # seconds: the promise to everything else the server does
@@ -202,6 +204,25 @@ async def test_a_render_that_exhausts_memory_fails_alone_and_the_server_does_not
         await renderer.close()
     assert _max_rss_mb() - rss_before < 100
 
+
+
+def _slow_to_start(conn: Any, limits: Limits, memory: int) -> None:
+    time.sleep(1.5)  # a loaded machine: the interpreter and its imports take their time
+    serve(conn, limits, memory)
+
+
+async def test_a_worker_slow_to_start_is_waited_for_not_killed_by_the_render_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before, a worker was handed its first batch at once and its start-up counted against the
+    # deadline: on a busy server every new worker was killed and SLA alerts never rendered.
+    monkeypatch.setattr(template_workers, "_serve", _slow_to_start)
+    renderer = TemplateRenderer(workers=1, hard_seconds=0.5)
+    try:
+        assert await renderer.render_one(TemplateJob("t", "{{ 1 + 1 }}", {})) == "2"
+        assert renderer.killed == 0
+    finally:
+        await renderer.close()
 
 
 async def test_a_worker_killed_from_outside_is_replaced_without_failing_the_next_render() -> None:
