@@ -13,7 +13,7 @@ from alerts.sms.gateways import HttpGateway
 from alerts.wiring import SlaServices, build_sla
 from channels.plugin import EMAIL_CHANNEL
 from core.auth import Actor
-from core.supervisor import Backoff, SupervisedTask
+from core.supervisor import Backoff, SupervisedTask, running
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,11 @@ def plugin(services: SlaServices) -> Callable[[web.Application], AsyncIterator[N
             tasks.append(SupervisedTask("sla-scanner", parts.scanner.run, services.health, Backoff(1.0, 30.0), False,
                                         degrade_after=SCANNER_DEGRADED_AFTER))
         tasks.append(SupervisedTask("sms-outbox", parts.sms_worker.run, services.health, Backoff(1.0, 60.0), False))
-        for task in tasks:
-            task.start()
         try:
-            yield
+            async with running(tasks):
+                yield
         finally:
             adopting.cancel()
-            for task in tasks:
-                await task.stop()
             await parts.gateway.close()
             if sink is not None:
                 await sink.stop()

@@ -56,7 +56,8 @@ class Received:
     body: str
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """How an event's fields that JSON lacks travel: sets as lists, times as ISO text."""
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     if hasattr(value, "isoformat"):
@@ -66,7 +67,7 @@ def _json_default(value: Any) -> Any:
 
 def event_body(event: DomainEvent) -> str:
     """The event as ASCII JSON (``{"event": name, "data": {...}}``)."""
-    return json.dumps(event.to_wire(), default=_json_default, ensure_ascii=True, separators=(",", ":"))
+    return json.dumps(event.to_wire(), default=json_default, ensure_ascii=True, separators=(",", ":"))
 
 
 def frames(body: str, origin: str, boot: str, seq: int, sent_ms: int, limit: int) -> list[str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from core.health import HealthRegistry
 
@@ -113,3 +114,16 @@ class SupervisedTask:
                 log.debug("%s ended with %r while stopping", self.name, task.exception())
             self._task = None
         self.health.remove(self.name)
+
+
+@contextlib.asynccontextmanager
+async def running(tasks: Sequence[SupervisedTask]) -> AsyncIterator[None]:
+    """The tasks run for the body of the ``async with``, and are stopped however it ends:
+    a feature's lifecycle (an aiohttp cleanup context) is this around its ``yield``."""
+    for task in tasks:
+        task.start()
+    try:
+        yield
+    finally:
+        for task in tasks:
+            await task.stop()

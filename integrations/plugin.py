@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from core.supervisor import Backoff, SupervisedTask
+from core.supervisor import Backoff, SupervisedTask, running
 from integrations.keys import WEBHOOKS
 from integrations.wiring import Webhooks, WebhookServices
 
@@ -22,13 +22,10 @@ def plugin(services: WebhookServices) -> Callable[[web.Application], AsyncIterat
         tasks = [SupervisedTask("webhook-feed", parts.feed.run, services.health, Backoff(1.0, 30.0), False)]
         if settings.workers:
             tasks.append(SupervisedTask("outbox:webhook", parts.worker.run, services.health, Backoff(1.0, 60.0), False))
-        for task in tasks:
-            task.start()
         try:
-            yield
+            async with running(tasks):
+                yield
         finally:
-            for task in tasks:
-                await task.stop()
             await parts.close()
 
     return lifecycle

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from core.services import CoreServices
-from core.supervisor import Backoff, SupervisedTask
+from core.supervisor import Backoff, SupervisedTask, running
 from privacy.keys import PRIVACY_POLICY, VIEW_LOG
 from privacy.policy import PolicyCache
 from privacy.retention import RetentionJob
@@ -30,12 +30,7 @@ def plugin(services: CoreServices) -> Callable[[web.Application], AsyncIterator[
             SupervisedTask("privacy-policy", policy.run, services.health, Backoff(1.0, 30.0), False),
             SupervisedTask("retention", retention.run, services.health, Backoff(5.0, 300.0), False),
         ]
-        for task in tasks:
-            task.start()
-        try:
+        async with running(tasks):
             yield
-        finally:
-            for task in tasks:
-                await task.stop()
 
     return lifecycle

@@ -11,7 +11,7 @@ from core.clock import Clock
 from core.db import Database
 from core.events import DomainEvent, EventBus, TicketCreated, TicketUpdated
 from core.health import HealthRegistry
-from core.supervisor import Backoff, SupervisedTask
+from core.supervisor import Backoff, SupervisedTask, running
 from routing.assignment import Assignment, OfferEnded, Presence
 from routing.desk import TicketDesk
 from routing.keys import ASSIGNMENT
@@ -53,12 +53,7 @@ def plugin(policy: RulesPolicy, desk: TicketDesk, db: Database, bus: EventBus, c
             await policy.refresh(session)
         tasks = [SupervisedTask("routing-rules", follow, health, Backoff(1.0, 30.0), required=False),
                  SupervisedTask("routing-assigner", assignment.run, health, Backoff(1.0, 30.0), required=False)]
-        for task in tasks:
-            task.start()
-        try:
+        async with running(tasks):
             yield
-        finally:
-            for task in tasks:
-                await task.stop()
 
     return lifecycle

@@ -39,6 +39,7 @@ from agent_ui.live.console_watch import ConsoleWatch, ListKey
 from agent_ui.live.slow_clients import SlowClientCloser
 from agent_ui.live.ticket_presence import REPLYING, TicketViewers, people_on, presence_frame
 from core.auth import Actor
+from core.bus_wire import json_default
 from core.errors import InvalidInput
 from core.events import DomainEvent, TicketCreated, TicketUpdated, TimelineAppended
 from core.loop_turn import LoopTurn
@@ -55,16 +56,8 @@ RESYNC_FRAME = '{"event": "live.resync", "data": {}}'
 MAX_BUFFERED = 256 * 1024  # bytes unsent by a connection written to directly: it stopped reading
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
 def encode(event: DomainEvent) -> str:
-    return json.dumps({"event": event.name, "data": dataclasses.asdict(event)}, default=_json_default)
+    return json.dumps({"event": event.name, "data": dataclasses.asdict(event)}, default=json_default)
 
 
 def recipients_of(event: DomainEvent) -> tuple[int, ...] | None:
