@@ -56,6 +56,7 @@ async def seed(site: WebSite) -> tuple[int, int, list[int]]:
             tickets.append(ticket)
         await session.flush()
         first = tickets[0]
+        first.complaint_category, first.complained_at = "bad-rating", AT
         entry = TimelineEntry(ticket_id=first.id, kind="email_in", created_at=AT, dedup_key="<m1@mail.example>",
                               payload={"from": EMAIL, "from_name": NAME, "subject": first.subject, "text": BODY})
         session.add_all([
@@ -69,6 +70,8 @@ async def seed(site: WebSite) -> tuple[int, int, list[int]]:
             SavedReplyDraft(ticket_id=first.id, user_id=agent_id, to=EMAIL, body=f"Dear {NAME}"),
             OutboxMessage(channel="email", recipient=EMAIL, subject="Re: refund", body=f"Dear {NAME}",
                           ticket_id=first.id),
+            OutboxMessage(channel="email", recipient=EMAIL.upper(), subject="Sign in", status="sent",  # about no ticket
+                          body=f"Hello {NAME}, your sign-in link"),
             RoutedContact(channel="email", customer_id=customer.id, address=EMAIL, ticket_id=first.id,
                           queue="support", priority=2, contact={"from": EMAIL, "subject": first.subject}),
             RecordView(user_id=agent_id, customer_id=customer.id, via="page", at=AT),
@@ -176,8 +179,11 @@ async def test_an_erased_customer_leaves_no_personal_value_and_the_counts_stay(s
         assert (rating.rating, rating.comment) == ("bad", "")
         status = (await session.execute(select(TimelineEntry).where(TimelineEntry.kind == "status"))).scalars().one()
         assert status.payload == {"status": "solved"}
-        outbox = (await session.execute(select(OutboxMessage))).scalars().one()
-        assert outbox.status == "failed" and outbox.recipient == ""
+        reply, sign_in = (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
+        assert reply.status == "failed" and reply.recipient == ""
+        assert sign_in.status == "sent" and sign_in.recipient == sign_in.body == ""  # the mail about no ticket too
+        first = await session.get(Ticket, tickets[0])
+        assert first is not None and first.complaint_category == "bad-rating"  # the complaint still counts
         assert await session.scalar(select(func.count()).select_from(MailAttachment)) == 0
         # the bystander keeps everything
         other = await session.get(Customer, other_id)
