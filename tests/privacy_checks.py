@@ -3,8 +3,9 @@
 the archive and the erased database against the test's answer, not the code's.
 
 * ``held_in_database(db, customer_id)``: every row reachable through foreign keys from the
-  customer's row, table by table from the metadata (a new table is caught), plus the audit rows
-  naming the customer or one of their tickets; keyed by table name, as primary-key tuples.
+  customer's row, table by table from the metadata (a new table is caught), plus the mail queued
+  to one of their addresses and the audit rows naming the customer or one of their tickets;
+  keyed by table name, as primary-key tuples.
 * ``archive_keys(archive)``: the same shape, read from an export zip's ``tables/*.json``.
 * ``personal_leftovers(db, values)``: every text, JSON and binary column of every table,
   searched (case-insensitively) for any of ``values``.
@@ -17,7 +18,7 @@ import zipfile
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import JSON, LargeBinary, String, Text, select
+from sqlalchemy import JSON, LargeBinary, String, Text, func, select
 
 from core.db import Database
 from core.records import AuditLog, Base
@@ -46,6 +47,10 @@ async def held_in_database(db: Database, customer_id: int) -> dict[str, set[tupl
                         if key not in held.setdefault(table.name, {}):
                             held[table.name][key] = mapping
                             grew = True
+        addresses = {r["address"].lower() for r in held.get("customer_emails", {}).values()}
+        outbox = Base.metadata.tables["outbox"]
+        for row in (await session.execute(select(outbox).where(func.lower(outbox.c.recipient).in_(addresses)))).all():
+            held.setdefault("outbox", {})[(row.id,)] = dict(row._mapping)  # mail to them, about a ticket or not
         ticket_ids = {str(r["id"]) for r in held.get("tickets", {}).values()}
         audit = (await session.execute(select(AuditLog.id).where(
             ((AuditLog.entity == "customer") & (AuditLog.entity_id == str(customer_id)))
