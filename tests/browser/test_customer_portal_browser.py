@@ -248,7 +248,7 @@ async def test_a_customer_asks_in_chinese_rates_good_and_bad_and_an_admin_export
 
     # ... and erases them, typing the name to confirm: none of their words is left, the figures stay
     personal = ["王芳", customer_box.address, "我的退款需要多长时间？", "收到，谢谢！", "新买的水壶漏水", "谢谢，很快！",
-                "太失望了", PHOTO.decode("latin-1")[1:]]
+                "太失望了", "水壶坏了", "退款将在 5 个工作日内到账", "我们不能更换", PHOTO.decode("latin-1")[1:]]
     assert len(await personal_leftovers(mail_services.db, personal)) > len(personal)
     await admin.fill("input[name=confirmation]", "王芳")
     await admin.click("form.erase-customer button[type=submit]")
