@@ -38,7 +38,7 @@ KEPT_COLUMNS = frozenset({
     "mailbox", "pbx", "linkedid", "message_id", "content_hash", "dedup_key", "tier", "language",
     "sla_policy", "sla_target", "sla_state", "interface", "skill", "team", "strategy", "state",
     "policy", "target", "channels", "recipients", "acknowledged_via", "action", "entity",
-    "entity_id", "tag", "content_type", "ref", "moved",
+    "entity_id", "tag", "content_type", "ref", "moved", "complaint_category",
 })
 # Keys whose string values survive inside a wiped JSON document (a status change's states,
 # a rating's verdict), so the timeline and reports still read.

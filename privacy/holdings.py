@@ -4,7 +4,8 @@ The walk starts at the customer's row and takes, table by table, every row that 
 row already taken (a ticket references the customer, a timeline entry the ticket, an attachment
 the mail message...), until nothing new is found. Tables are enumerated from the metadata, so a
 table added later is covered without touching this module. The audit log names its rows by
-entity and id instead of a foreign key, so its customer and ticket rows are added by name.
+entity and id instead of a foreign key, so its customer and ticket rows are added by name; mail
+queued to one of the customer's addresses about no ticket (a sign-in link) by its recipient.
 Both the subject access export and the erasure read this one answer.
 """
 
@@ -14,7 +15,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, Table, or_, select
+from sqlalchemy import Column, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
@@ -97,6 +98,12 @@ async def customer_holdings(session: AsyncSession, customer_id: int) -> Holdings
                 wanted = holdings.ids(parent.name, fk.column.name)
                 if wanted and holdings._add(table, await _select(session, table, fk.parent, wanted)):
                     changed = True
+    # Mail about no ticket (a help-centre sign-in link) is theirs by its recipient alone.
+    outbox = metadata.tables["outbox"]
+    addresses = {a.lower() for a in holdings.ids("customer_emails", "address")}
+    for chunk in _chunks(sorted(addresses)):
+        result = await session.execute(select(outbox).where(func.lower(outbox.c.recipient).in_(chunk)))
+        holdings._add(outbox, (dict(row._mapping) for row in result))
     audit = AuditLog.__table__
     named = [(entity, {str(i) for i in holdings.ids(table)}) for entity, table in AUDITED_ENTITIES.items()]
     conditions = [

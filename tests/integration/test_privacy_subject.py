@@ -8,15 +8,14 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import JSON, LargeBinary, String, Text, func, select
+from privacy_checks import archive_keys, held_in_database, missing_from_archive, personal_leftovers
+from sqlalchemy import func, select
 from web_fixtures import WebSite
 
 from channels.records import MailAttachment, MailMessage, QuarantinedMail, SavedReplyDraft
 from core.records import (
     AuditLog,
-    Base,
     Customer,
     CustomerEmail,
     CustomerPhone,
@@ -57,6 +56,7 @@ async def seed(site: WebSite) -> tuple[int, int, list[int]]:
             tickets.append(ticket)
         await session.flush()
         first = tickets[0]
+        first.complaint_category, first.complained_at = "bad-rating", AT
         entry = TimelineEntry(ticket_id=first.id, kind="email_in", created_at=AT, dedup_key="<m1@mail.example>",
                               payload={"from": EMAIL, "from_name": NAME, "subject": first.subject, "text": BODY})
         session.add_all([
@@ -70,6 +70,8 @@ async def seed(site: WebSite) -> tuple[int, int, list[int]]:
             SavedReplyDraft(ticket_id=first.id, user_id=agent_id, to=EMAIL, body=f"Dear {NAME}"),
             OutboxMessage(channel="email", recipient=EMAIL, subject="Re: refund", body=f"Dear {NAME}",
                           ticket_id=first.id),
+            OutboxMessage(channel="email", recipient=EMAIL.upper(), subject="Sign in", status="sent",  # about no ticket
+                          body=f"Hello {NAME}, your sign-in link"),
             RoutedContact(channel="email", customer_id=customer.id, address=EMAIL, ticket_id=first.id,
                           queue="support", priority=2, contact={"from": EMAIL, "subject": first.subject}),
             RecordView(user_id=agent_id, customer_id=customer.id, via="page", at=AT),
@@ -99,52 +101,9 @@ async def seed(site: WebSite) -> tuple[int, int, list[int]]:
         return customer.id, other.id, [t.id for t in tickets]
 
 
-async def held_in_database(site: WebSite, customer_id: int) -> dict[str, set[tuple[Any, ...]]]:
-    """The test's own answer to "which rows are about this customer": every row reachable
-    through foreign keys from the customer's row, table by table from the metadata, plus the
-    audit rows naming the customer or one of their tickets."""
-    held: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
-    async with site.services.db.session() as session:
-        customers = Base.metadata.tables["customers"]
-        held["customers"] = {(customer_id,): dict((await session.execute(
-            select(customers).where(customers.c.id == customer_id))).one()._mapping)}
-        grew = True
-        while grew:
-            grew = False
-            for table in Base.metadata.tables.values():
-                for fk in table.foreign_keys:
-                    if (table.name, fk.parent.name) == ("tickets", "merged_into_id"):
-                        continue  # another customer's ticket merged into theirs stays that customer's
-                    parents = {r[fk.column.name] for r in held.get(fk.column.table.name, {}).values()}
-                    if not parents:
-                        continue
-                    for row in (await session.execute(select(table).where(fk.parent.in_(parents)))).all():
-                        mapping = dict(row._mapping)
-                        key = tuple(mapping[c.name] for c in table.primary_key.columns)
-                        if key not in held.setdefault(table.name, {}):
-                            held[table.name][key] = mapping
-                            grew = True
-        ticket_ids = {str(r["id"]) for r in held.get("tickets", {}).values()}
-        audit = (await session.execute(select(AuditLog.id).where(
-            ((AuditLog.entity == "customer") & (AuditLog.entity_id == str(customer_id)))
-            | ((AuditLog.entity == "ticket") & AuditLog.entity_id.in_(ticket_ids))))).scalars()
-        held.setdefault("audit_log", {}).update({(i,): {} for i in audit})
-    return {name: set(rows) for name, rows in held.items() if rows}
-
-
-def archive_keys(archive: zipfile.ZipFile) -> dict[str, set[tuple[Any, ...]]]:
-    keys: dict[str, set[tuple[Any, ...]]] = {}
-    for name in archive.namelist():
-        if name.startswith("tables/"):
-            table = Base.metadata.tables[name.removeprefix("tables/").removesuffix(".json")]
-            rows = json.loads(archive.read(name))
-            keys[table.name] = {tuple(r[c.name] for c in table.primary_key.columns) for r in rows}
-    return keys
-
-
 async def test_the_archive_holds_every_row_the_database_holds_about_the_customer(site: WebSite) -> None:
     customer_id, other_id, tickets = await seed(site)
-    in_database = await held_in_database(site, customer_id)  # before the export audits itself
+    in_database = await held_in_database(site.services.db, customer_id)  # before the export audits itself
     admin = await site.login("admin")
     response = await admin.http.get(f"/api/v1/customers/{customer_id}/export")
     assert response.status == 200 and response.content_type == "application/zip"
@@ -155,8 +114,7 @@ async def test_the_archive_holds_every_row_the_database_holds_about_the_customer
     assert {"customer_phones", "customer_emails", "tickets", "timeline_entries", "mail_messages",
             "mail_attachments", "calls", "call_segments", "ticket_ratings", "record_views", "outbox",
             "routed_contacts", "audit_log", "search_documents"} <= set(in_database)
-    missing = {t: keys - in_archive.get(t, set()) for t, keys in in_database.items() if keys - in_archive.get(t, set())}
-    assert missing == {}
+    assert missing_from_archive(in_database, in_archive) == {}
     assert set(in_archive) == set(in_database)  # and nothing that is not theirs
     assert all(in_archive[t] == in_database[t] for t in in_database)
 
@@ -186,27 +144,9 @@ async def test_the_archive_holds_every_row_the_database_holds_about_the_customer
     assert other_id != customer_id
 
 
-async def _personal_leftovers(site: WebSite) -> list[str]:
-    """Every text, JSON and binary column of every table, searched for the customer's words."""
-    found = []
-    async with site.services.db.session() as session:
-        for table in Base.metadata.sorted_tables:
-            columns = [c for c in table.columns if isinstance(c.type, String | Text | JSON | LargeBinary)]
-            if not columns:
-                continue
-            for row in (await session.execute(select(*columns))).all():
-                for column, value in zip(columns, row, strict=True):
-                    if value is None:
-                        continue
-                    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else \
-                        json.dumps(value, ensure_ascii=False) if isinstance(column.type, JSON) else str(value)
-                    found += [f"{table.name}.{column.name}: {p}" for p in PERSONAL if p.lower() in text.lower()]
-    return found
-
-
 async def test_an_erased_customer_leaves_no_personal_value_and_the_counts_stay(site: WebSite) -> None:
     customer_id, other_id, tickets = await seed(site)
-    assert await _personal_leftovers(site)  # the search finds them before
+    assert await personal_leftovers(site.services.db, PERSONAL)  # the search finds them before
     admin = await site.login("admin")
 
     # a wrong confirmation, another customer's name, a forged id: refused, nothing changed
@@ -221,11 +161,11 @@ async def test_an_erased_customer_leaves_no_personal_value_and_the_counts_stay(s
     page = await admin.http.post(f"/customers/{customer_id}/erase",
                                  data={"csrf_token": admin.csrf_token or "", "confirmation": "nope"})
     assert page.status == 400 and "privacy-error" in await page.text()
-    assert len(await _personal_leftovers(site)) > 5
+    assert len(await personal_leftovers(site.services.db, PERSONAL)) > 5
 
     done = await admin.api("POST", f"/api/v1/customers/{customer_id}/erase", {"confirmation": "zhang wei liang"})
     assert done["erasure"]["deleted"]["customer_phones"] == 1 and done["erasure"]["kept"]["tickets"] == 2
-    assert await _personal_leftovers(site) == []
+    assert await personal_leftovers(site.services.db, PERSONAL) == []
     await admin.api("POST", f"/api/v1/customers/{customer_id}/erase", {"confirmation": "(erased)"}, status=409)
 
     async with site.services.db.session() as session:
@@ -239,8 +179,11 @@ async def test_an_erased_customer_leaves_no_personal_value_and_the_counts_stay(s
         assert (rating.rating, rating.comment) == ("bad", "")
         status = (await session.execute(select(TimelineEntry).where(TimelineEntry.kind == "status"))).scalars().one()
         assert status.payload == {"status": "solved"}
-        outbox = (await session.execute(select(OutboxMessage))).scalars().one()
-        assert outbox.status == "failed" and outbox.recipient == ""
+        reply, sign_in = (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
+        assert reply.status == "failed" and reply.recipient == ""
+        assert sign_in.status == "sent" and sign_in.recipient == sign_in.body == ""  # the mail about no ticket too
+        first = await session.get(Ticket, tickets[0])
+        assert first is not None and first.complaint_category == "bad-rating"  # the complaint still counts
         assert await session.scalar(select(func.count()).select_from(MailAttachment)) == 0
         # the bystander keeps everything
         other = await session.get(Customer, other_id)
