@@ -21,7 +21,7 @@ from core.audit import record_change
 from core.auth import Actor
 from core.clock import Clock, SystemClock
 from core.errors import Conflict, InvalidInput, NotFound
-from core.records import Role
+from core.records import Role, User
 from routing.calendars import business_calendars
 from routing.defaults import default_rules_data
 from routing.engine import RuleEngine
@@ -83,11 +83,32 @@ def describe_diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> 
     for rule in before:
         if rule["name"] not in new:
             lines.append(f"- rule '{rule['name']}' removed")
-    kept_old = [r["name"] for r in before if r["name"] in new]
-    kept_new = [r["name"] for r in after if r["name"] in old]
-    if kept_old != kept_new:
-        lines.append("↕ order: " + ", ".join(f"'{n}'" for n in kept_new))
+    lines += _moves(before, after)
     return "\n".join(lines) or "no change"
+
+
+def _moves(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[str]:
+    """The rules that moved, each from and to its position: the fewest that explain the new order.
+
+    The longest run of kept rules still in their old relative order stayed put; the others moved.
+    (Inserting or removing a rule shifts positions but moves nothing.)
+    """
+    old_at = {r["name"]: n for n, r in enumerate(before)}
+    kept = [(name, old_at[name], n) for n, r in enumerate(after) if (name := r["name"]) in old_at]
+    # Longest increasing subsequence of the old positions, in O(n²): rule lists are short.
+    best = [1] * len(kept)
+    for i in range(len(kept)):
+        for j in range(i):
+            if kept[j][1] < kept[i][1] and best[j] + 1 > best[i]:
+                best[i] = best[j] + 1
+    stayed: set[str] = set()
+    length, last = max(best, default=0), None
+    for i in range(len(kept) - 1, -1, -1):
+        if best[i] == length and (last is None or kept[i][1] < last):
+            stayed.add(kept[i][0])
+            length, last = length - 1, kept[i][1]
+    return [f"↕ rule '{name}' moved from position {was + 1} to {now + 1}"
+            for name, was, now in kept if name not in stayed]
 
 
 def export_yaml(version: int, rules: list[dict[str, Any]]) -> str:
@@ -177,6 +198,14 @@ class RuleStore:
         if row is None:
             raise NotFound("no such version of the rules", {"version": version})
         return row
+
+    async def author_names(self, session: AsyncSession, rows: list[RuleVersion]) -> dict[int, str]:
+        """Who wrote each version, by name: the history is read by people, not by user ids."""
+        ids = {row.author_id for row in rows if row.author_id is not None}
+        if not ids:
+            return {}
+        found = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+        return {int(row.id): str(row.display_name) for row in found}
 
     async def restore(self, session: AsyncSession, actor: Actor, version: int) -> RuleVersion:
         old = await self.version(session, actor, version)
