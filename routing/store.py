@@ -149,7 +149,8 @@ class RuleStore:
     async def live(self, session: AsyncSession) -> LiveRules:
         row = (await session.execute(select(RuleVersion).order_by(RuleVersion.version.desc()).limit(1))).scalars().first()
         if row is None:
-            return LiveRules(0, default_rules_data(self.settings))
+            # As a save would store them, so the first version's diff shows only what ops changed.
+            return LiveRules(0, rules_data(parse_rules(default_rules_data(self.settings))))
         return LiveRules(row.version, list(row.rules))
 
     async def live_version(self, session: AsyncSession) -> int:

@@ -94,7 +94,10 @@ async def test_ops_reorder_disable_and_restore_rules_in_the_browser(site: WebSit
     moved = await v2.locator(".diff").inner_text()
     assert "↕ rule 'Refunds to finance' moved from position" in moved and "billing" not in moved
     assert "finance first" in await v2.inner_text() and "Ops" in await v2.inner_text()
-    assert "Admin" in await page.locator("article[data-version='1']").inner_text()
+    v1 = page.locator("article[data-version='1']")
+    assert "Admin" in await v1.inner_text()
+    assert (await v1.locator(".diff").inner_text()).splitlines() == [
+        "+ rule 'Refunds to billing' added at position 7", "+ rule 'Refunds to finance' added at position 8"]
     assert await v3.locator("[data-role=live]").count() == 1 and await v3.locator("button").count() == 0
 
     # Restore version 2: a new version 4 with the restore noted, by this person, is live.
