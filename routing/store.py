@@ -95,18 +95,23 @@ def _moves(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[st
     """
     old_at = {r["name"]: n for n, r in enumerate(before)}
     kept = [(name, old_at[name], n) for n, r in enumerate(after) if (name := r["name"]) in old_at]
-    # Longest increasing subsequence of the old positions, in O(n²): rule lists are short.
-    best = [1] * len(kept)
-    for i in range(len(kept)):
+    # Longest increasing subsequence of the old positions, in O(n²): rule lists are short. Among
+    # equally long ones, the one keeping most rules at their very position (a reversal then says
+    # the middle rule stayed).
+    best: list[tuple[int, int]] = []
+    back: list[int] = []
+    for i, (_, was, now) in enumerate(kept):
+        score, prev = (1, int(was == now)), -1
         for j in range(i):
-            if kept[j][1] < kept[i][1] and best[j] + 1 > best[i]:
-                best[i] = best[j] + 1
+            if kept[j][1] < was and (best[j][0] + 1, best[j][1] + int(was == now)) > score:
+                score, prev = (best[j][0] + 1, best[j][1] + int(was == now)), j
+        best.append(score)
+        back.append(prev)
     stayed: set[str] = set()
-    length, last = max(best, default=0), None
-    for i in range(len(kept) - 1, -1, -1):
-        if best[i] == length and (last is None or kept[i][1] < last):
-            stayed.add(kept[i][0])
-            length, last = length - 1, kept[i][1]
+    i = max(reversed(range(len(kept))), key=best.__getitem__, default=-1)  # ties: the moved rule went up
+    while i >= 0:
+        stayed.add(kept[i][0])
+        i = back[i]
     return [f"↕ rule '{name}' moved from position {was + 1} to {now + 1}"
             for name, was, now in kept if name not in stayed]
 
