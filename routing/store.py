@@ -21,7 +21,7 @@ from core.audit import record_change
 from core.auth import Actor
 from core.clock import Clock, SystemClock
 from core.errors import Conflict, InvalidInput, NotFound
-from core.records import Role
+from core.records import Role, User
 from routing.calendars import business_calendars
 from routing.defaults import default_rules_data
 from routing.engine import RuleEngine
@@ -83,11 +83,37 @@ def describe_diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> 
     for rule in before:
         if rule["name"] not in new:
             lines.append(f"- rule '{rule['name']}' removed")
-    kept_old = [r["name"] for r in before if r["name"] in new]
-    kept_new = [r["name"] for r in after if r["name"] in old]
-    if kept_old != kept_new:
-        lines.append("↕ order: " + ", ".join(f"'{n}'" for n in kept_new))
+    lines += _moves(before, after)
     return "\n".join(lines) or "no change"
+
+
+def _moves(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[str]:
+    """The rules that moved, each from and to its position: the fewest that explain the new order.
+
+    The longest run of kept rules still in their old relative order stayed put; the others moved.
+    (Inserting or removing a rule shifts positions but moves nothing.)
+    """
+    old_at = {r["name"]: n for n, r in enumerate(before)}
+    kept = [(name, old_at[name], n) for n, r in enumerate(after) if (name := r["name"]) in old_at]
+    # Longest increasing subsequence of the old positions, in O(n²): rule lists are short. Among
+    # equally long ones, the one keeping most rules at their very position (a reversal then says
+    # the middle rule stayed).
+    best: list[tuple[int, int]] = []
+    back: list[int] = []
+    for i, (_, was, now) in enumerate(kept):
+        score, prev = (1, int(was == now)), -1
+        for j in range(i):
+            if kept[j][1] < was and (best[j][0] + 1, best[j][1] + int(was == now)) > score:
+                score, prev = (best[j][0] + 1, best[j][1] + int(was == now)), j
+        best.append(score)
+        back.append(prev)
+    stayed: set[str] = set()
+    i = max(reversed(range(len(kept))), key=best.__getitem__, default=-1)  # ties: the moved rule went up
+    while i >= 0:
+        stayed.add(kept[i][0])
+        i = back[i]
+    return [f"↕ rule '{name}' moved from position {was + 1} to {now + 1}"
+            for name, was, now in kept if name not in stayed]
 
 
 def export_yaml(version: int, rules: list[dict[str, Any]]) -> str:
@@ -128,7 +154,8 @@ class RuleStore:
     async def live(self, session: AsyncSession) -> LiveRules:
         row = (await session.execute(select(RuleVersion).order_by(RuleVersion.version.desc()).limit(1))).scalars().first()
         if row is None:
-            return LiveRules(0, default_rules_data(self.settings))
+            # As a save would store them, so the first version's diff shows only what ops changed.
+            return LiveRules(0, rules_data(parse_rules(default_rules_data(self.settings))))
         return LiveRules(row.version, list(row.rules))
 
     async def live_version(self, session: AsyncSession) -> int:
@@ -177,6 +204,14 @@ class RuleStore:
         if row is None:
             raise NotFound("no such version of the rules", {"version": version})
         return row
+
+    async def author_names(self, session: AsyncSession, rows: list[RuleVersion]) -> dict[int, str]:
+        """Who wrote each version, by name: the history is read by people, not by user ids."""
+        ids = {row.author_id for row in rows if row.author_id is not None}
+        if not ids:
+            return {}
+        found = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+        return {int(row.id): str(row.display_name) for row in found}
 
     async def restore(self, session: AsyncSession, actor: Actor, version: int) -> RuleVersion:
         old = await self.version(session, actor, version)

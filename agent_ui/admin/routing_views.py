@@ -160,8 +160,10 @@ async def rules_page(request: web.Request) -> web.Response:
 async def history_page(request: web.Request) -> web.Response:
     actor = actor_of(request)
     async with request.app[SERVICES].db.session() as session:
-        rows = await _policy(request).store.history(session, actor)
-    return render("routing/history.html", request, {"versions": [version_dict(r) for r in rows]})
+        store = _policy(request).store
+        rows = await store.history(session, actor)
+        authors = await store.author_names(session, rows)
+    return render("routing/history.html", request, {"versions": [version_dict(r) for r in rows], "authors": authors})
 
 
 async def presence_api(request: web.Request) -> web.Response:
