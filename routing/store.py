@@ -27,6 +27,7 @@ from routing.defaults import default_rules_data
 from routing.engine import RuleEngine
 from routing.records import RuleVersion
 from routing.references import unknown_references
+from routing.rule_diff import N_, describe_diff
 from routing.rules import RuleSet, parse_rules, rules_data
 from routing.settings import RoutingSettings
 
@@ -34,86 +35,13 @@ if TYPE_CHECKING:
     from alerts.calendar import WorkingTime
 
 MAX_YAML = 2_000_000  # bytes of an imported rule file
+RESTORED = N_("restored version %(version)s")  # the note of a restore (translated where it is shown)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class LiveRules:
     version: int  # 0: the built-in defaults, nothing saved yet
     rules: list[dict[str, Any]]
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        out = {}
-        for n, item in enumerate(value):
-            out.update(_flatten(item, f"{prefix}[{n + 1}]"))
-        return out
-    return {prefix: value}
-
-
-def _show(value: Any) -> str:
-    return yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
-
-
-def describe_diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
-    """What a person reads in the history: rules added, removed, moved and each changed field."""
-    old = {r["name"]: r for r in before}
-    new = {r["name"]: r for r in after}
-    lines: list[str] = []
-    for rule in after:
-        name = rule["name"]
-        if name not in old:
-            lines.append(f"+ rule '{name}' added at position {after.index(rule) + 1}")
-            continue
-        was, now = _flatten(old[name]), _flatten(rule)
-        for key in sorted(was.keys() | now.keys()):
-            if key == "name" or was.get(key) == now.get(key):
-                continue
-            if key not in was:
-                lines.append(f"~ rule '{name}': {key} set to {_show(now[key])}")
-            elif key not in now:
-                lines.append(f"~ rule '{name}': {key} removed (was {_show(was[key])})")
-            else:
-                lines.append(f"~ rule '{name}': {key} {_show(was[key])} → {_show(now[key])}")
-    for rule in before:
-        if rule["name"] not in new:
-            lines.append(f"- rule '{rule['name']}' removed")
-    lines += _moves(before, after)
-    return "\n".join(lines) or "no change"
-
-
-def _moves(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[str]:
-    """The rules that moved, each from and to its position: the fewest that explain the new order.
-
-    The longest run of kept rules still in their old relative order stayed put; the others moved.
-    (Inserting or removing a rule shifts positions but moves nothing.)
-    """
-    old_at = {r["name"]: n for n, r in enumerate(before)}
-    kept = [(name, old_at[name], n) for n, r in enumerate(after) if (name := r["name"]) in old_at]
-    # Longest increasing subsequence of the old positions, in O(n²): rule lists are short. Among
-    # equally long ones, the one keeping most rules at their very position (a reversal then says
-    # the middle rule stayed).
-    best: list[tuple[int, int]] = []
-    back: list[int] = []
-    for i, (_, was, now) in enumerate(kept):
-        score, prev = (1, int(was == now)), -1
-        for j in range(i):
-            if kept[j][1] < was and (best[j][0] + 1, best[j][1] + int(was == now)) > score:
-                score, prev = (best[j][0] + 1, best[j][1] + int(was == now)), j
-        best.append(score)
-        back.append(prev)
-    stayed: set[str] = set()
-    i = max(reversed(range(len(kept))), key=best.__getitem__, default=-1)  # ties: the moved rule went up
-    while i >= 0:
-        stayed.add(kept[i][0])
-        i = back[i]
-    return [f"↕ rule '{name}' moved from position {was + 1} to {now + 1}"
-            for name, was, now in kept if name not in stayed]
 
 
 def export_yaml(version: int, rules: list[dict[str, Any]]) -> str:
@@ -213,9 +141,17 @@ class RuleStore:
         found = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
         return {int(row.id): str(row.display_name) for row in found}
 
+    async def previous_rules(self, session: AsyncSession, version: int) -> list[dict[str, Any]]:
+        """The rules a version was compared with when saved: the one before, or the built-in ones."""
+        if version > 1:
+            row = (await session.execute(select(RuleVersion).where(RuleVersion.version == version - 1))).scalars().first()
+            if row is not None:
+                return list(row.rules)
+        return rules_data(parse_rules(default_rules_data(self.settings)))
+
     async def restore(self, session: AsyncSession, actor: Actor, version: int) -> RuleVersion:
         old = await self.version(session, actor, version)
-        return await self.save(session, actor, old.rules, note=f"restored version {version}")
+        return await self.save(session, actor, old.rules, note=RESTORED % {"version": version})
 
 
 def version_dict(row: RuleVersion, with_rules: bool = False) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from aiohttp import web
 from agent_ui.api import openapi, openapi_parts
 from agent_ui.base.identity import actor_of
 from agent_ui.base.inputs import as_int, optional_str, path_int, read_json, read_text
-from agent_ui.base.keys import SERVICES
-from agent_ui.base.rendering import render
+from agent_ui.base.keys import LOCALIZER, SERVICES
+from agent_ui.base.rendering import render, request_language
 from core.errors import InvalidInput, Unavailable
 from core.records import Category, Role
 from routing.assignment import PresenceChosen
@@ -34,8 +34,9 @@ from routing.keys import ASSIGNMENT
 from routing.policy import RulesPolicy
 from routing.references import known_names
 from routing.replay import replay_draft
+from routing.rule_diff import describe_diff
 from routing.rules import CALL_ACTIONS, FIELDS, PRIORITIES, STRATEGIES
-from routing.store import export_yaml, parse_yaml, version_dict
+from routing.store import RESTORED, export_yaml, parse_yaml, version_dict
 
 
 def _policy(request: web.Request) -> RulesPolicy:
@@ -159,11 +160,26 @@ async def rules_page(request: web.Request) -> web.Response:
 
 async def history_page(request: web.Request) -> web.Response:
     actor = actor_of(request)
+    language = request_language(request)
+    words = request.app[LOCALIZER].translations(language).gettext
     async with request.app[SERVICES].db.session() as session:
         store = _policy(request).store
         rows = await store.history(session, actor)
         authors = await store.author_names(session, rows)
-    return render("routing/history.html", request, {"versions": [version_dict(r) for r in rows], "authors": authors})
+        before = {row.version: row.rules for row in rows}
+        before_oldest: list[dict[str, Any]] | None = None
+        if rows:  # the oldest one shown was compared with the version before it (or the built-in rules)
+            before_oldest = await store.previous_rules(session, rows[-1].version)
+    versions = []
+    for row in rows:
+        earlier = before.get(row.version - 1, before_oldest if row is rows[-1] else None)
+        shown = version_dict(row)
+        if earlier is not None:  # drawn again in the reader's words
+            shown["diff"] = describe_diff(list(earlier), list(row.rules), words)
+        if row.note.startswith("restored version "):
+            shown["note"] = words(RESTORED) % {"version": row.note.removeprefix("restored version ")}
+        versions.append(shown)
+    return render("routing/history.html", request, {"versions": versions, "authors": authors})
 
 
 async def presence_api(request: web.Request) -> web.Response:

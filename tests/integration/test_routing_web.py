@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from web_fixtures import WebSite
 
 from core.auth import Actor
 from core.customers import CustomerDraft, create_customer
-from core.records import EntryKind, TimelineEntry
+from core.records import EntryKind, TimelineEntry, User
 from routing import Contact
 from routing.records import RuleVersion
 
@@ -93,6 +93,12 @@ async def test_ops_save_replay_and_restore_rules_over_the_api(site: WebSite) -> 
     assert form.status == 303
     assert (await ops.api("GET", "/api/v1/routing/rules"))["version"] == 4
     assert (await ops.http.get("/admin/routing")).status == 200
+    # The history is read in the reader's language, diffs and restore notes included.
+    async with site.services.db.transaction() as session:
+        await session.execute(update(User).where(User.login == "ops").values(language="zh_CN"))
+    chinese = await (await ops.http.get("/admin/routing/history")).text()
+    assert "+ 规则“VIP refunds”已添加在第" in chinese and "已恢复版本 1" in chinese
+    assert "added at position" not in chinese and "restored version" not in chinese
 
 
 async def test_the_api_joins_the_open_ticket_only_when_asked(site: WebSite) -> None:
