@@ -282,7 +282,9 @@ async def run_one(database_url: str, count: int, traffic_s: float, dial_every: f
             result["ready_s"] = round(time.monotonic() - started, 2)
             asker = next((i for i in cluster.alive() if i is not owner), owner)
             if bench_agents:
-                async with aiohttp.ClientSession() as ws_http:
+                # no pool limit: aiohttp's default of 100 connections would hold back the 101st socket
+                async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                                 timeout=aiohttp.ClientTimeout(total=None, connect=20)) as ws_http:
                     sockets = await _connect_agents(cluster, ws_http, bench_agents, cluster.alive())
                     result["agents_ws"] = [sum(1 for s in sockets if s[1] is i) for i in cluster.alive()]
                     if rings and sockets:
