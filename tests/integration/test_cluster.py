@@ -266,3 +266,28 @@ def test_bench_cluster_refuses_sqlite_with_the_option_named(capsys: pytest.Captu
 
     assert main(["--json", "--database", "sqlite+aiosqlite:///x.db"]) == 2
     assert "--database postgresql" in capsys.readouterr().err
+
+
+@pytest.mark.postgres_only
+async def test_bench_cluster_pops_on_an_instance_without_the_link_and_fails_over(database_url: str) -> None:
+    from config.cluster_bench import measure
+
+    report = await measure(database_url, [2], traffic_s=1.5, dial_every=0.2, agents=3, rings=6)
+    [run] = report["runs"]
+    assert run["agents_ws"] == [3, 3], "three agents answered a ping on each instance"
+    assert run["cross_instance"] is True, "the rung agents were on the instance without the PBX link"
+    assert run["pops"] == 6 and run["pops_missed"] == 0 and run["pops_duplicated"] == 0
+    assert report["pop_p99_ms_cross_instance"] is not None and report["pop_p99_ms_cross_instance"] > 0
+    assert run["event_lag_count"] > 0 and report["event_lag_p99_ms"] is not None
+    assert report["failover_s"] is not None and report["failover_s"] <= FAILOVER_TARGET_S
+    assert report["lost"] == 0 and report["duplicated"] == 0
+
+
+def test_bench_cluster_reads_the_event_lag_quantile_as_prometheus_does() -> None:
+    from config.cluster_bench import _histogram_quantile
+
+    # 100 events: 90 within 1 ms, 10 between 5 and 10 ms
+    buckets = {0.001: 90.0, 0.0025: 90.0, 0.005: 90.0, 0.01: 100.0, float("inf"): 100.0}
+    assert _histogram_quantile(buckets, 0.5) == pytest.approx(0.56, abs=0.01)
+    assert _histogram_quantile(buckets, 0.99) == pytest.approx(9.5)
+    assert _histogram_quantile({0.001: 0.0, float("inf"): 0.0}, 0.99) is None
