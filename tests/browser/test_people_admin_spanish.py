@@ -70,7 +70,7 @@ async def test_a_spanish_admin_manages_people_and_sla_settings(site: WebSite, br
 
     # A refused value is shown next to its field, in Spanish.
     await page.fill("input[name=extension]", "ext-9")
-    await page.click("button:has-text('Guardar')")
+    await page.click("button:visible:has-text('Guardar')")
     error = await page.inner_text("#extension-error")
     assert "una extensión son dígitos" in error
 
@@ -97,7 +97,7 @@ async def test_a_spanish_admin_manages_people_and_sla_settings(site: WebSite, br
     await page.wait_for_selector("#sla-preview")
     assert await english_left(page) == []
     await shoot(page, "sla-policy-preview-es")
-    await page.click("button:has-text('Guardar')")
+    await page.click("button:visible:has-text('Guardar')")
     await page.wait_for_selector("text=Guardado.")
     async with site.services.db.session() as session:
         saved = (await session.execute(select(SlaPolicy).where(SlaPolicy.name == policy.name))).scalar_one()
@@ -114,7 +114,7 @@ async def test_a_spanish_admin_manages_people_and_sla_settings(site: WebSite, br
     await page.fill("textarea[name=holidays]", "2026-12-25")
     await page.set_input_files("input[name=holiday_file]", str(holidays))
     assert await english_left(page) == []
-    await page.click("button:has-text('Guardar')")
+    await page.click("button:visible:has-text('Guardar')")
     await page.wait_for_selector("text=festivos leídos del archivo")
     async with site.services.db.session() as session:
         calendar = (await session.execute(select(SlaCalendar).where(SlaCalendar.name == "madrid"))).scalar_one()
