@@ -29,7 +29,9 @@ from core.records import EntryKind, User
 from routing import Contact
 from routing.tagging import add_tag
 
-pytestmark = pytest.mark.browser
+# Layout at every size and language: what is measured is the pages' boxes, which no database
+# changes, so it runs once, in the SQLite pass (the longest test of the suite).
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "fit"
 SIZES = [(1366, 768), (1440, 900), (1920, 1080), (3840, 2160)]
