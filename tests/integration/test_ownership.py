@@ -16,9 +16,8 @@ from core.ownership import Ownership
 from core.supervisor import Backoff, SupervisedTask
 
 
+@pytest.mark.sqlite_only
 async def test_on_sqlite_the_single_instance_owns_everything(services: Services) -> None:
-    if not services.db.is_sqlite:
-        pytest.skip("SQLite only: one instance")
     ownership = Ownership(services.db)
     assert await ownership.try_acquire("pbx:main") is not None
     assert await ownership.try_acquire("mailbox:support") is not None

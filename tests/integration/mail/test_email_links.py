@@ -12,6 +12,7 @@ from channels.dovecot import ThrowawayDovecot
 from channels.plugin import EmailChannel
 from channels.samples import compose
 from channels.settings import MailboxSettings
+from config.app import build_services
 from config.services import Services
 from core.records import EntryKind, TimelineEntry
 from mail.helpers import append, eventually, fetch_all, mailbox_reading
@@ -81,12 +82,16 @@ async def test_two_instances_share_a_mailbox_one_reads_the_other_stands_by(
 ) -> None:
     box = support.model_copy(update={"poll_interval": 0.2})
     mail_services.settings.mailboxes[:] = [box]
-    first, second = EmailChannel(mail_services), EmailChannel(mail_services)
+    # Two instances: each its own services (database pool and ownership lock connection).
+    other = build_services(mail_services.settings)
+    first, second = EmailChannel(mail_services), EmailChannel(other)
     first.start(outbox=False)
     await eventually(lambda: _mode(first, "idle"))
     second.start(outbox=False)
     try:
-        await eventually(lambda: _mode(second, "standby"))
+        # The second instance stands by: the mailbox is the first one's, it does not read.
+        assert "mailbox:support" in mail_services.ownership.owns()
+        assert other.ownership.owns() == [] and second.ingests["support"].mode == "starting"
         await append(box, *(compose(sender=f"s{n}@example.com", subject=f"m{n}") for n in range(20)))
         await eventually(lambda: _has(mail_services, 20))
         await first.stop()  # the reader goes away: the standby takes over
@@ -98,6 +103,8 @@ async def test_two_instances_share_a_mailbox_one_reads_the_other_stands_by(
     finally:
         await first.stop()
         await second.stop()
+        await other.ownership.close()
+        await other.db.close()
 
 
 async def _mode(channel: EmailChannel, mode: str) -> bool:
