@@ -28,7 +28,7 @@ from typing import Protocol
 from prometheus_client import Counter, Histogram
 
 from core.bus_wire import Reassembler, UnknownEvent, decode_event, event_body, frames
-from core.events import DomainEvent, E, Handler, Resync
+from core.events import DomainEvent, E, Handler, Resync, run_handler
 from core.health import HealthRegistry
 from core.supervisor import Backoff, SupervisedTask
 
@@ -133,12 +133,7 @@ class ClusterBus:
         for handler, everywhere in (*self._handlers.get(type(event), ()), *self._handlers.get(DomainEvent, ())):
             if remote and not everywhere:
                 continue
-            try:
-                await handler(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event handler %r failed for %s", handler, event.name)
+            await run_handler(handler, event)
 
     # -- life -----------------------------------------------------------------------------
     @property

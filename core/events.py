@@ -77,6 +77,16 @@ class SignedOut(DomainEvent):
 
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[Any], Awaitable[None]]
+
+
+async def run_handler(handler: Handler, event: DomainEvent) -> None:
+    """One subscriber's turn: its failure is logged and the next subscriber still hears the event."""
+    try:
+        await handler(event)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("event handler %r failed for %s", handler, event.name)
 Resync = Callable[[], Awaitable[None]]
 
 
@@ -113,9 +123,4 @@ class InProcessBus:
     async def publish(self, event: DomainEvent) -> None:
         self.published += 1
         for handler in (*self._handlers.get(type(event), ()), *self._handlers.get(DomainEvent, ())):
-            try:
-                await handler(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event handler %r failed for %s", handler, event.name)
+            await run_handler(handler, event)
