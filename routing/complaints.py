@@ -15,22 +15,33 @@ still read right.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
 from core.auth import Actor
+from core.clock import Clock
 from core.errors import InvalidInput
-from core.events import TicketUpdated
-from core.records import Category, EntryKind, Role, Ticket
+from core.events import DomainEvent, TicketUpdated
+from core.records import Category, EntryKind, Role, Ticket, TimelineEntry
 from routing.records import ComplaintCategory
 from routing.rules import COMPLAINT_KEY
 
-if TYPE_CHECKING:
-    from routing.desk import TicketDesk
+
+class TimelineWriter(Protocol):
+    """What setting a complaint needs of the desk (``routing.desk.TicketDesk`` is one): the desk
+    calls this module, so this module names only these three, not the desk."""
+
+    clock: Clock
+
+    async def append(self, session: AsyncSession, ticket: Ticket | int, kind: EntryKind | str,
+                     payload: dict[str, Any], author_id: int | None = None, dedup_key: str | None = None,
+                     flush: bool = True) -> TimelineEntry: ...
+
+    def emit(self, session: AsyncSession, event: DomainEvent | Callable[[], DomainEvent]) -> None: ...
 
 BAD_RATING_CATEGORY = "bad-rating"
 SOURCES = ("rule", "template", "wrap-up", "rating", "agent")
@@ -104,7 +115,7 @@ async def known_category(session: AsyncSession, key: str) -> ComplaintCategory |
     return (await session.scalars(select(ComplaintCategory).where(ComplaintCategory.key == key))).first()
 
 
-async def set_complaint(desk: TicketDesk, session: AsyncSession, ticket: Ticket, key: str, source: str,
+async def set_complaint(desk: TimelineWriter, session: AsyncSession, ticket: Ticket, key: str, source: str,
                         author_id: int | None = None, detail: dict[str, Any] | None = None,
                         flush: bool = True) -> bool:
     """Make ``ticket`` a complaint of category ``key`` (known to exist), on its timeline.
