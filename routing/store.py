@@ -9,6 +9,7 @@ version number is unique), not a silent overwrite. YAML in and out, so rules can
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from routing.defaults import default_rules_data
 from routing.engine import RuleEngine
 from routing.records import RuleVersion
 from routing.references import unknown_references
-from routing.rule_diff import N_, describe_diff
+from routing.rule_diff import N_, Words, describe_diff
 from routing.rules import RuleSet, parse_rules, rules_data
 from routing.settings import RoutingSettings
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 MAX_YAML = 2_000_000  # bytes of an imported rule file
 RESTORED = N_("restored version %(version)s")  # the note of a restore (translated where it is shown)
+_RESTORED_NOTE = re.compile(re.escape(RESTORED).replace(re.escape("%(version)s"), r"(\d+)"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -141,13 +143,29 @@ class RuleStore:
         found = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
         return {int(row.id): str(row.display_name) for row in found}
 
-    async def previous_rules(self, session: AsyncSession, version: int) -> list[dict[str, Any]]:
-        """The rules a version was compared with when saved: the one before, or the built-in ones."""
-        if version > 1:
-            row = (await session.execute(select(RuleVersion).where(RuleVersion.version == version - 1))).scalars().first()
-            if row is not None:
-                return list(row.rules)
-        return rules_data(parse_rules(default_rules_data(self.settings)))
+    async def readable_history(self, session: AsyncSession, actor: Actor, words: Words) -> list[dict[str, Any]]:
+        """The history as a person reads it: each version's diff against the one before (the
+        built-in rules for the first) and a restore's note, in ``words`` (the reader's catalogue)."""
+        rows = await self.history(session, actor)
+        if not rows:
+            return []
+        oldest = rows[-1].version
+        before: dict[int, list[dict[str, Any]]] = {row.version: list(row.rules) for row in rows}
+        if oldest == 1:
+            before[0] = rules_data(parse_rules(default_rules_data(self.settings)))
+        else:
+            earlier = (await session.execute(select(RuleVersion).where(RuleVersion.version == oldest - 1))).scalars().first()
+            if earlier is not None:
+                before[oldest - 1] = list(earlier.rules)
+        shown = []
+        for row in rows:
+            item = version_dict(row)
+            if row.version - 1 in before:
+                item["diff"] = describe_diff(before[row.version - 1], list(row.rules), words)
+            if (restored := _RESTORED_NOTE.fullmatch(row.note)) is not None:
+                item["note"] = words(RESTORED) % {"version": restored.group(1)}
+            shown.append(item)
+        return shown
 
     async def restore(self, session: AsyncSession, actor: Actor, version: int) -> RuleVersion:
         old = await self.version(session, actor, version)

@@ -34,9 +34,8 @@ from routing.keys import ASSIGNMENT
 from routing.policy import RulesPolicy
 from routing.references import known_names
 from routing.replay import replay_draft
-from routing.rule_diff import describe_diff
 from routing.rules import CALL_ACTIONS, FIELDS, PRIORITIES, STRATEGIES
-from routing.store import RESTORED, export_yaml, parse_yaml, version_dict
+from routing.store import export_yaml, parse_yaml, version_dict
 
 
 def _policy(request: web.Request) -> RulesPolicy:
@@ -159,26 +158,12 @@ async def rules_page(request: web.Request) -> web.Response:
 
 
 async def history_page(request: web.Request) -> web.Response:
-    actor = actor_of(request)
-    language = request_language(request)
-    words = request.app[LOCALIZER].translations(language).gettext
+    words = request.app[LOCALIZER].translations(request_language(request)).gettext
     async with request.app[SERVICES].db.session() as session:
         store = _policy(request).store
-        rows = await store.history(session, actor)
+        rows = await store.history(session, actor_of(request))
         authors = await store.author_names(session, rows)
-        before = {row.version: row.rules for row in rows}
-        before_oldest: list[dict[str, Any]] | None = None
-        if rows:  # the oldest one shown was compared with the version before it (or the built-in rules)
-            before_oldest = await store.previous_rules(session, rows[-1].version)
-    versions = []
-    for row in rows:
-        earlier = before.get(row.version - 1, before_oldest if row is rows[-1] else None)
-        shown = version_dict(row)
-        if earlier is not None:  # drawn again in the reader's words
-            shown["diff"] = describe_diff(list(earlier), list(row.rules), words)
-        if row.note.startswith("restored version "):
-            shown["note"] = words(RESTORED) % {"version": row.note.removeprefix("restored version ")}
-        versions.append(shown)
+        versions = await store.readable_history(session, actor_of(request), words)
     return render("routing/history.html", request, {"versions": versions, "authors": authors})
 
 
