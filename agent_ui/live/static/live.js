@@ -105,5 +105,9 @@
     post,
   };
 
-  if (document.querySelector('meta[name="csrf-token"]')) connect();
+  // Connect once every feature script has run: the socket can open while the parser
+  // still waits for a later script, and that script's "live.open" handler would miss it.
+  function start() { if (document.querySelector('meta[name="csrf-token"]')) connect(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start, { once: true });
+  else start();
 })();
