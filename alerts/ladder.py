@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.events import AlertFired
 from alerts.messages import AlertMessages
 from alerts.policies import TARGET_LABELS, PolicyStore
-from alerts.recipients import Directory
+from alerts.recipients import Directory, Recipient
 from alerts.records import Escalation
+from alerts.settings import LevelDefinition
 from alerts.sla_clock import SlaState, parse_time
 from core.records import EntryKind, OutboxMessage, Ticket, TimelineEntry
 from routing.desk import TicketDesk
@@ -59,6 +60,20 @@ def template_failed_entry(
     }
 
 
+@dataclasses.dataclass(slots=True, frozen=True)
+class UnsentLevel:
+    """A fired level's messages before its texts are rendered."""
+
+    ticket_id: int
+    key: str
+    policy: str
+    level: int  # 1-based, as people count
+    level_definition: LevelDefinition
+    context: dict[str, Any]
+    recipients: list[Recipient]
+    now: datetime
+
+
 @dataclasses.dataclass(slots=True)
 class FiredBatch:
     """The rows one scan transaction writes, inserted together by ``write``."""
@@ -69,18 +84,22 @@ class FiredBatch:
     # (ticket, target, cycle, level) already fired: a ticket whose state was overwritten by a
     # concurrent change skips them instead of failing on the unique constraint forever.
     already: set[tuple[int, str, int, int]] = dataclasses.field(default_factory=set)
+    # Fired levels whose texts are still to render: ``EscalationLadder.send`` renders them
+    # together and turns them into outbox rows.
+    unsent: list[UnsentLevel] = dataclasses.field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.escalations)
 
-    def mark(self) -> tuple[int, int, int]:
-        return len(self.escalations), len(self.outbox), len(self.timeline)
+    def mark(self) -> tuple[int, int, int, int]:
+        return len(self.escalations), len(self.outbox), len(self.timeline), len(self.unsent)
 
-    def rollback(self, mark: tuple[int, int, int]) -> None:
+    def rollback(self, mark: tuple[int, int, int, int]) -> None:
         """Drop the rows added since ``mark`` (one ticket's, when its escalation failed)."""
         del self.escalations[mark[0]:]
         del self.outbox[mark[1]:]
         del self.timeline[mark[2]:]
+        del self.unsent[mark[3]:]
 
     async def write(self, session: AsyncSession) -> None:
         for model, rows in ((Escalation, self.escalations), (OutboxMessage, self.outbox), (TimelineEntry, self.timeline)):
@@ -97,7 +116,9 @@ class EscalationLadder:
     async def fire_due(
         self, session: AsyncSession, ticket: Ticket, now: datetime, directory: Directory, batch: FiredBatch
     ) -> int:
-        """Add the rows of every level of ``ticket`` due by ``now`` to ``batch``; advance its clock."""
+        """Add the rows of every level of ``ticket`` due by ``now`` to ``batch``; advance its clock.
+
+        The levels' messages wait in ``batch.unsent`` until ``send`` renders them all at once."""
         book = await self.store.book(session)
         policy = book.get(ticket.sla_policy)
         state = SlaState(ticket)
@@ -129,24 +150,8 @@ class EscalationLadder:
             })
             customer = {"name": ticket.customer.name, "tier": ticket.customer.tier} if ticket.customer else {}
             context = self.messages.context(ticket, customer, target, parse_time(clock["start"]), deadline, now, index)
-            texts = await self.messages.level_texts(level, context, f"SLA policy {policy.name!r} level {index + 1}")
-            sms_text, subject, body = texts.sms, texts.subject, texts.body
             key = escalation_key(ticket.id, target, cycle, index)
-            for r in recipients:
-                batch.outbox.append({
-                    "channel": r.channel,
-                    "recipient": r.address,
-                    "subject": subject,
-                    "body": sms_text if r.channel == "sms" else body,
-                    "headers": ALERT_EMAIL_HEADERS if r.channel == "email" else {},
-                    "payload": {"kind": "sla", "escalation": key, "fallback_email": r.fallback_email, "name": r.name},
-                    "ticket_id": ticket.id,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "dedup_key": f"{key}:{r.channel}:{r.address}",
-                })
+            batch.unsent.append(UnsentLevel(ticket.id, key, policy.name, index + 1, level, context, recipients, now))
             breached = deadline <= now
             batch.timeline.append({
                 "ticket_id": ticket.id,
@@ -168,11 +173,37 @@ class EscalationLadder:
                 },
                 "dedup_key": key,
             })
-            for failure in texts.failures:
-                batch.timeline.append(template_failed_entry(ticket.id, now, policy.name, index + 1, key, failure))
             self.desk.emit(session, AlertFired(ticket.id, ticket.queue, target, index + 1, breached))
             fired += 1
             if not recipients:
                 log.warning("ticket %s: SLA level %s of %s reached nobody", ticket.id, index + 1, policy.name)
         state.recompute(policy)
         return fired
+
+    async def send(self, batch: FiredBatch) -> None:
+        """Render the texts of every level ``fire_due`` added to ``batch`` and queue their messages.
+
+        One call per scan: the texts of hundreds of levels render together instead of one
+        round trip to the render workers each (rendering never raises: a failed template
+        falls back to the built-in text and says so on the ticket's timeline)."""
+        unsent, batch.unsent = batch.unsent, []
+        texts = await self.messages.level_texts_many(
+            [(u.level_definition, u.context, f"SLA policy {u.policy!r} level {u.level}") for u in unsent])
+        for u, said in zip(unsent, texts, strict=True):
+            for r in u.recipients:
+                batch.outbox.append({
+                    "channel": r.channel,
+                    "recipient": r.address,
+                    "subject": said.subject,
+                    "body": said.sms if r.channel == "sms" else said.body,
+                    "headers": ALERT_EMAIL_HEADERS if r.channel == "email" else {},
+                    "payload": {"kind": "sla", "escalation": u.key, "fallback_email": r.fallback_email, "name": r.name},
+                    "ticket_id": u.ticket_id,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": u.now,
+                    "created_at": u.now,
+                    "dedup_key": f"{u.key}:{r.channel}:{r.address}",
+                })
+            for failure in said.failures:
+                batch.timeline.append(template_failed_entry(u.ticket_id, u.now, u.policy, u.level, u.key, failure))

@@ -7,9 +7,11 @@ saved, and fall back to the built-in text when they fail at run time.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +19,7 @@ from agent_ui.base.i18n import translate
 from alerts.policies import TARGET_LABELS
 from alerts.settings import LevelDefinition
 from alerts.sms.text import fit
+from core.errors import InvalidInput
 from core.records import Ticket
 from core.template_workers import TemplateJob, TemplateRenderer
 from routing.desk import ticket_dict
@@ -24,6 +27,7 @@ from routing.desk import ticket_dict
 log = logging.getLogger(__name__)
 
 SKIP_EXPENSIVE_SECONDS = 300.0
+RENDER_CHUNK = 40  # jobs per round trip to a render worker (two per level)
 
 DEFAULT_TEXT = (
     "{{ ticket.tag }} {{ target }} {% if overdue %}overdue by {{ overdue }}{% else %}due in {{ left }}{% endif %}"
@@ -97,42 +101,65 @@ class AlertMessages:
         await self.renderer.render(jobs)
 
     async def level_texts(self, level: LevelDefinition, context: dict[str, Any], where: str) -> LevelTexts:
-        """The SMS text, email subject and email body of one level for one ticket; never raises.
+        """The SMS text, email subject and email body of one level for one ticket; never raises."""
+        return (await self.level_texts_many([(level, context, where)]))[0]
 
-        One round trip to the render workers: ops' templates and the built-in text of the parts
-        they leave empty render together; a second renders the built-in text of any that failed."""
-        language = context.get("language")  # the built-in texts in the recipient's language
-        parts = {"text": (level.template, translate(language, DEFAULT_TEXT)),
-                 "subject": (level.subject, translate(language, DEFAULT_SUBJECT))}
-        rendered: dict[str, str] = {}
-        failures: list[dict[str, str]] = []
+    async def level_texts_many(
+        self, requests: Sequence[tuple[LevelDefinition, dict[str, Any], str]]
+    ) -> list[LevelTexts]:
+        """``level_texts`` for many (level, context, where) at once; never raises.
+
+        A scan that fires hundreds of levels would otherwise wait for one render round trip
+        per level: here ops' templates and the built-in text of the parts they leave empty
+        render in chunks spread over the render workers, and a second pass renders the
+        built-in text of any that failed."""
         now = time.monotonic()
-        first: list[tuple[str, TemplateJob]] = []
-        for part, (source, builtin) in parts.items():
-            if source and self._expensive.get(source, 0.0) > now:
-                failures.append({"part": part, "error": f"{where} {part} recently exceeded its limits"})
-            elif source:
-                first.append((part, TemplateJob(f"{where} {part}", source, context)))
-                continue
-            first.append((part, TemplateJob(f"built-in alert {part}", builtin, context)))
-        results = await self.renderer.try_render([job for _, job in first])
-        for (part, job), result in zip(first, results, strict=True):
+        rendered: list[dict[str, str]] = [{} for _ in requests]
+        failures: list[list[dict[str, str]]] = [[] for _ in requests]
+        builtins: list[dict[str, str]] = []
+        first: list[tuple[int, str, TemplateJob]] = []
+        for n, (level, context, where) in enumerate(requests):
+            language = context.get("language")  # the built-in texts in the recipient's language
+            parts = {"text": (level.template, translate(language, DEFAULT_TEXT)),
+                     "subject": (level.subject, translate(language, DEFAULT_SUBJECT))}
+            builtins.append({part: builtin for part, (_source, builtin) in parts.items()})
+            for part, (source, builtin) in parts.items():
+                if source and self._expensive.get(source, 0.0) > now:
+                    failures[n].append({"part": part, "error": f"{where} {part} recently exceeded its limits"})
+                elif source:
+                    first.append((n, part, TemplateJob(f"{where} {part}", source, context)))
+                    continue
+                first.append((n, part, TemplateJob(f"built-in alert {part}", builtin, context)))
+        results = await self._render_spread([job for _n, _part, job in first])
+        for (n, part, job), result in zip(first, results, strict=True):
             if isinstance(result, str):
-                rendered[part] = result
-            elif job.source != parts[part][1]:
+                rendered[n][part] = result
+            elif job.source != builtins[n][part]:
                 log.warning("ticket %s: alert %s failed, the built-in text is used: %s",
-                            context["ticket"].get("id"), part, result.message)
-                failures.append({"part": part, "error": result.message})
+                            requests[n][1]["ticket"].get("id"), part, result.message)
+                failures[n].append({"part": part, "error": result.message})
                 if result.details.get("limit") in ("time", "memory"):
                     self._expensive[job.source] = now + SKIP_EXPENSIVE_SECONDS
-        missing = [part for part in parts if part not in rendered]
-        fallbacks = await self.renderer.try_render(
-            [TemplateJob(f"built-in alert {part}", parts[part][1], context) for part in missing])
-        for part, result in zip(missing, fallbacks, strict=True):
-            rendered[part] = result if isinstance(result, str) else _plain(context)
-        text = " ".join(rendered["text"].split())
-        subject = " ".join(rendered["subject"].split())[:500]
-        return LevelTexts(fit(text, self.max_segments, context["link"]), subject, text, failures)
+        missing = [(n, part) for n in range(len(requests)) for part in builtins[n] if part not in rendered[n]]
+        fallbacks = await self._render_spread(
+            [TemplateJob(f"built-in alert {part}", builtins[n][part], requests[n][1]) for n, part in missing])
+        for (n, part), result in zip(missing, fallbacks, strict=True):
+            rendered[n][part] = result if isinstance(result, str) else _plain(requests[n][1])
+        texts = []
+        for n, (_level, context, _where) in enumerate(requests):
+            text = " ".join(rendered[n]["text"].split())
+            subject = " ".join(rendered[n]["subject"].split())[:500]
+            texts.append(LevelTexts(fit(text, self.max_segments, context["link"]), subject, text, failures[n]))
+        return texts
+
+    async def _render_spread(self, jobs: Sequence[TemplateJob]) -> list[str | InvalidInput]:
+        """``try_render`` in chunks, run at once on the render workers; results in order.
+
+        Chunks stay small: a worker's time limit covers its whole chunk, and one slow template
+        must not push the built-in text onto a hundred other tickets' alerts."""
+        chunks = [jobs[i:i + RENDER_CHUNK] for i in range(0, len(jobs), RENDER_CHUNK)]
+        results = await asyncio.gather(*(self.renderer.try_render(chunk) for chunk in chunks))
+        return [result for chunk in results for result in chunk]
 
     def context(
         self, ticket: Ticket, customer: dict[str, Any], target: str, start: datetime, deadline: datetime,

@@ -106,6 +106,7 @@ class SlaScanner:
                 directory = await Directory.load(session, self.region)
                 for ticket in tickets:
                     await self._fire_isolated(session, ticket, now, directory, batch)
+                await self.ladder.send(batch)
                 await batch.write(session)
             await self.desk.publish_pending(session)
         self.scans += 1
