@@ -67,8 +67,14 @@ class TierWorker:
         if not self._pending:
             return 0
         tickets, self._pending = self._pending, set()
-        async with self.db.transaction() as session:
-            return await recompute_for_tickets(session, tickets, self.clock.now())
+        try:
+            async with self.db.transaction() as session:
+                return await recompute_for_tickets(session, tickets, self.clock.now())
+        except BaseException:
+            # Rolled back (the database away, or cancelled at shutdown): these customers are
+            # still to recompute, on the supervisor's next try.
+            self._pending |= tickets
+            raise
 
     async def sweep(self) -> int:
         """The scheduled recompute: batches until nothing is due; how many were looked at."""

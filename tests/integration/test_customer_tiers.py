@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from alerts import PolicyStore, SlaClock
 from alerts.settings import SlaSettings
 from config.services import Services
+from core import tier_worker
 from core.auth import Actor
 from core.customer_import import import_customers
 from core.customers import CustomerDraft, create_customer, update_customer
@@ -175,6 +176,29 @@ async def test_changes_and_the_schedule_recompute(services: Services) -> None:
         later = services.clock.now() + timedelta(hours=2)
         assert await sweep_batch(session, later, timedelta(hours=1), 100) >= 4
     assert await stamps() == before  # looked at again, tier unchanged: not an update of the customer
+
+
+async def test_a_recompute_that_fails_keeps_its_customers_for_the_next_try(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy = await _customer(services, name="Busy", emails=["busy@example.com"])
+    async with services.db.transaction() as session:
+        await save_rules(session, OPS, [RULES[3]])
+    worker = TierWorker(services.db, services.bus, services.clock, services.health,
+                        TierSettings(recompute_every_s=3600, check_every_s=60, batch=2, change_delay_s=0))
+    worker.subscribe()
+    for n in range(3):
+        await _mail(services, busy, f"Question {n}")
+
+    async def database_away(*_args: object) -> int:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(tier_worker, "recompute_for_tickets", database_away)
+    with pytest.raises(ConnectionError):
+        await worker.apply_changes()
+    monkeypatch.undo()
+    assert await worker.apply_changes() == 1  # the supervisor's next try: the customer was not forgotten
+    assert (await _tier(services, busy))[0] == "vip"
 
 
 async def test_a_computed_vip_gets_the_shorter_sla_and_the_priority_bump(services: Services) -> None:
