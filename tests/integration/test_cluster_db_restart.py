@@ -176,7 +176,7 @@ async def test_every_instance_recovers_from_a_database_restart_under_load_withou
                     for i in instances}
         outcomes: Counter[str] = Counter()
         dials: list[dict[str, Any]] = []
-        refusals: list[dict[str, Any]] = []  # every answer but a success, to read what people were told
+        answers: list[dict[str, Any]] = []  # what people were told, to read the refusals
 
         async def load() -> None:
             """Dials via a non-owner and tickets on every instance, whatever the database does."""
@@ -190,12 +190,12 @@ async def test_every_instance_recovers_from_a_database_restart_under_load_withou
                                              headers=agent_auth) as resp:
                             dials.append({"status": resp.status, **await resp.json()})
                             outcomes[f"dial {resp.status}"] += 1
-                            refusals.append(dials[-1])
+                            answers.append(dials[-1])
                     else:
                         async with http.post(f"{target.url}/api/v1/tickets", json={"subject": f"Load {run} {n}"},
                                              headers=boss_auth) as resp:
                             outcomes[f"ticket {resp.status}"] += 1
-                            refusals.append({"status": resp.status, **await resp.json()})
+                            answers.append({"status": resp.status, **await resp.json()})
                 except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                     outcomes[type(exc).__name__] += 1
                 await asyncio.sleep(0.05)
@@ -295,7 +295,7 @@ async def test_every_instance_recovers_from_a_database_restart_under_load_withou
         assert pbx.originated[dial["linkedid"]] == 1
     assert outcomes["ticket 201"] > 5 and outcomes["dial 200"] > 3, outcomes
     # While the database was down people were told to try again shortly (503), never "a bug" (500).
-    told = Counter((r["status"], r["error"]) for r in refusals if r["status"] not in (200, 201))
+    told = Counter((r["status"], r["error"]) for r in answers if r["status"] not in (200, 201))
     assert told and set(told) <= {(503, "database-unavailable"), (504, "pbx-timeout"), (503, "pbx-link-down")}, told
 
 
