@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -159,6 +160,17 @@ def create_engine(url: str, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+async def one_at_a_time(session: AsyncSession, name: str) -> None:
+    """Until this transaction ends, no other holds ``name``: instances starting together on
+    one PostgreSQL take turns (seeding defaults: the second finds what the first wrote instead
+    of writing it again). A transaction-level advisory lock, freed by the commit or rollback;
+    nothing to do on SQLite, where one instance serves."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(f"frontdesk-turn-{name}".encode()).digest()[:8], "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 class Database:
