@@ -31,6 +31,7 @@ from alerts.settings import (
 from core.audit import record_change
 from core.auth import Actor
 from core.clock import Clock
+from core.db import one_at_a_time
 from core.errors import InvalidInput, NotFound
 from core.records import Priority, Role, Ticket
 from routing.contact import is_callback
@@ -203,7 +204,9 @@ class PolicyStore:
     async def seed(self, session: AsyncSession) -> None:
         """Write the configured (or built-in) policies when the table is empty, and every
         configured calendar the database does not have yet: a calendar edited in the browser
-        keeps its edits (the database wins), one added to the config file later still arrives."""
+        keeps its edits (the database wins), one added to the config file later still arrives.
+        Instances starting together take turns: each calendar and policy is written once."""
+        await one_at_a_time(session, "sla-seed")
         stored = set((await session.execute(select(SlaCalendar.name))).scalars())
         for cal in self.settings.calendars:
             if cal.name not in stored:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +16,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,6 +35,39 @@ T = TypeVar("T")
 READ_THREADS = 2
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+# What a database that is down, restarting or cut off raises (connection class 08, the
+# server shutting down or still starting, a refused socket): the request or job may simply
+# be tried again once it is back; nothing of it was committed unless it was the commit itself.
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    ConnectionRefusedError,
+)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) means the database cannot be reached just now.
+
+    Callers answer "try again shortly" (503) or retry their work instead of reporting a
+    bug: during a PostgreSQL restart every query fails this way for a few seconds."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _UNREACHABLE):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        orig = getattr(current, "orig", None)
+        pending.extend([current.__cause__, current.__context__, orig if isinstance(orig, BaseException) else None])
+    return False
 
 
 def is_sqlite(url: str) -> bool:
@@ -124,6 +160,17 @@ def create_engine(url: str, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+async def one_at_a_time(session: AsyncSession, name: str) -> None:
+    """Until this transaction ends, no other holds ``name``: instances starting together on
+    one PostgreSQL take turns (seeding defaults: the second finds what the first wrote instead
+    of writing it again). A transaction-level advisory lock, freed by the commit or rollback;
+    nothing to do on SQLite, where one instance serves."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(f"frontdesk-turn-{name}".encode()).digest()[:8], "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 class Database:

@@ -8,9 +8,16 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
+from core.db import database_unreachable
 from core.health import HealthRegistry
 
 log = logging.getLogger(__name__)
+
+# A body that failed because the database cannot be reached tries again at least this often,
+# however long its backoff has grown: when PostgreSQL is back (a restart takes seconds, an
+# outage may take minutes), every loop resumes within seconds, not after a 30-300 s backoff.
+# A refused connection costs nothing; the warning is logged once per outage, not per retry.
+DATABASE_RETRY_MAX_S = 2.0
 
 
 class Backoff:
@@ -62,10 +69,12 @@ class SupervisedTask:
         self.restarts = 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._database_down = False  # the last failure was the database unreachable (logged once)
 
     def healthy(self, detail: str = "running") -> None:
         self.backoff.reset()
         self.failures = 0
+        self._database_down = False
         self.health.set(self.name, True, detail, self.required)
 
     def unhealthy(self, detail: str, degraded: bool | None = None) -> None:
@@ -80,6 +89,7 @@ class SupervisedTask:
 
     async def _run(self) -> None:
         while not self._stopping:
+            unreachable = False
             try:
                 await self.body(self)
                 detail = "stopped"
@@ -87,10 +97,15 @@ class SupervisedTask:
                 raise
             except Exception as exc:  # a supervised loop must outlive its failures
                 detail = f"{type(exc).__name__}: {exc}"
-                log.warning("%s failed: %s", self.name, detail, exc_info=log.isEnabledFor(logging.DEBUG))
+                unreachable = database_unreachable(exc)
+                level = logging.DEBUG if unreachable and self._database_down else logging.WARNING
+                log.log(level, "%s failed: %s", self.name, detail, exc_info=log.isEnabledFor(logging.DEBUG))
+            self._database_down = unreachable
             if self._stopping:
                 break
             delay = self.backoff.next_delay()
+            if unreachable:
+                delay = min(delay, DATABASE_RETRY_MAX_S)
             self.restarts += 1
             self.failures += 1
             self.unhealthy(f"{detail}; retrying in {delay:.1f}s")

@@ -41,6 +41,10 @@ from routing.desk import TicketDesk
 log = logging.getLogger(__name__)
 
 RECORD_BATCH = 50  # events per transaction
+# A database restart (seconds) or a short cut: the calls seen meanwhile are recorded once it is
+# back (their events wait in the worker's bounded queue). Replaying is safe: a call is found
+# by its linkedid, its timeline entry by its dedup key, its segments are written once.
+RETRY_UNREACHABLE_S = 120.0
 
 
 class CallRecorder:
@@ -50,7 +54,8 @@ class CallRecorder:
         self.bus = bus
         self.region = region
         # Batches of 50: one flush of 200 rows held the event loop ~6 ms, a screen-pop's lookup behind it.
-        self.worker = EventWorker("cti-call-recorder", self.handle, handle_batch=self.handle_batch, batch_size=RECORD_BATCH)
+        self.worker = EventWorker("cti-call-recorder", self.handle, handle_batch=self.handle_batch, batch_size=RECORD_BATCH,
+                                  retry_unreachable_s=RETRY_UNREACHABLE_S)
         self.yield_to: EventWorker | None = None
         self.queues: dict[str, frozenset[str]] = {}  # per PBX: its queues that are ours
 
@@ -188,6 +193,8 @@ class CallRecorder:
     async def _segments(self, session: AsyncSession, record: CallRecord, event: CallEnded) -> None:
         if record.id is None:
             await session.flush()
+        if await session.scalar(select(CallSegment.id).where(CallSegment.call_id == record.id).limit(1)) is not None:
+            return  # written before (this end handled again after a lost database connection)
         for position, segment in enumerate(event.segments):
             session.add(CallSegment(
                 call_id=record.id, position=position, agent_id=segment.get("agent_user_id"),

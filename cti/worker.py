@@ -2,6 +2,11 @@
 
 The bus awaits each handler in turn; the screen-pop and the call recorder do database
 work, so they enqueue here and return. Overflow is counted and logged, never silent.
+
+A worker given ``retry_unreachable_s`` keeps an item (or batch) whose handling failed because
+the database could not be reached — PostgreSQL restarting, a network cut — and handles it
+again once it is back, for up to that long into the outage: a call that rang while the
+database restarted is still recorded. Other failures are logged and the item dropped, as before.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from core.db import database_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +32,7 @@ class EventWorker:
         maxsize: int = 50_000,
         handle_batch: Callable[[list[Any]], Awaitable[None]] | None = None,
         batch_size: int = 200,
+        retry_unreachable_s: float = 0.0,
     ) -> None:
         self.name = name
         self.handle = handle
@@ -34,6 +42,9 @@ class EventWorker:
         self.overflow = 0
         self.failed = 0
         self.done = 0
+        self.retry_unreachable_s = retry_unreachable_s
+        self.retried = 0  # attempts made again after the database could not be reached
+        self._outage_since: float | None = None  # when the database was first found unreachable
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -64,7 +75,7 @@ class EventWorker:
             try:
                 if self.handle_batch is not None and len(batch) > 1:
                     try:
-                        await self.handle_batch(batch)
+                        await self._attempt(self.handle_batch, batch)
                         continue
                     except asyncio.CancelledError:
                         raise
@@ -77,9 +88,35 @@ class EventWorker:
                 for _ in batch:
                     self.queue.task_done()
 
+    async def _attempt(self, handle: Callable[[Any], Awaitable[None]], work: Any) -> None:
+        """``handle(work)``, again and again while the database is unreachable (with a capped
+        backoff), until ``retry_unreachable_s`` after the outage began; then its error."""
+        loop = asyncio.get_running_loop()
+        delay = 0.1
+        while True:
+            try:
+                await handle(work)
+                self._outage_since = None
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self.retry_unreachable_s or not database_unreachable(exc):
+                    raise
+                now = loop.time()
+                if self._outage_since is None:
+                    self._outage_since = now
+                    log.warning("%s: the database cannot be reached (%s); holding the work until it is back",
+                                self.name, exc)
+                if now - self._outage_since > self.retry_unreachable_s:
+                    raise
+            self.retried += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
     async def _one(self, item: Any) -> None:
         try:
-            await self.handle(item)
+            await self._attempt(self.handle, item)
         except asyncio.CancelledError:
             raise
         except Exception:

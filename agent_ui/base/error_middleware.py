@@ -14,9 +14,13 @@ from aiohttp.typedefs import Handler
 
 from agent_ui.base.keys import LOCALIZER
 from agent_ui.base.rendering import render, request_language
+from agent_ui.base.vocabulary import N_
+from core.db import database_unreachable
 from core.errors import FrontdeskError, NotAuthenticated
 
 log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_S = 5  # a PostgreSQL restart takes seconds
 
 _HTTP_ERROR_IDS = {
     400: "invalid-input",
@@ -56,7 +60,7 @@ def _in_their_language(request: web.Request, body: dict[str, Any]) -> dict[str, 
 def _error_response(request: web.Request, status: int, body: dict[str, Any]) -> web.StreamResponse:
     body = _in_their_language(request, body)
     headers = {}
-    if status == 429 and "retry_after" in body.get("details", {}):
+    if status in (429, 503) and "retry_after" in body.get("details", {}):
         headers["Retry-After"] = str(body["details"]["retry_after"])
     if wants_json(request):
         return web.json_response(body, status=status, headers=headers)
@@ -87,7 +91,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _error_response(request, exc.status, {"error": error_id, "message": message, "details": {}})
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except Exception:
+    except Exception as exc:
+        if database_unreachable(exc):
+            # A database restart or network cut, not a bug: one line, and an answer to retry on.
+            log.warning("database unreachable answering %s %s: %s", request.method, request.path, exc)
+            body = {"error": "database-unavailable",
+                    "message": N_("the database cannot be reached just now; try again in a few seconds"),
+                    "details": {"retry_after": DATABASE_RETRY_AFTER_S}}
+            return _error_response(request, 503, body)
         log.exception("unexpected failure answering %s %s", request.method, request.path)
         body = {"error": "internal-error", "message": "something went wrong on the server", "details": {}}
         return _error_response(request, 500, body)

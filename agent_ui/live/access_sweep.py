@@ -42,13 +42,15 @@ async def sweep_once(hub: LiveHub, db: Database, now: datetime) -> int:
 
 
 def _sweep_body(hub: LiveHub, db: Database, clock: Clock, every: float) -> Callable[[SupervisedTask], Awaitable[None]]:
-    """A failed check (the database away a moment) raises: the supervisor backs off and says so on /readyz."""
+    """A failed check (the database away a moment) raises: the supervisor backs off and says so on /readyz.
+    A (re)started body checks at once: after a database outage it is working again, and says
+    so, as soon as the database answers, not a period later."""
 
     async def body(task: SupervisedTask) -> None:
         while True:
-            await asyncio.sleep(every)
             await sweep_once(hub, db, clock.now())
             task.healthy()
+            await asyncio.sleep(every)
 
     return body
 
