@@ -179,6 +179,11 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the person works, as written on the admin page: "mon-fri 09:00-17:00, sat 10:00-14:00".
     working_hours: Mapped[str | None] = mapped_column(String(200))
+    # The agent's own choice in the console (ready, paused, offline), kept here so every server
+    # process, and one started later, knows it (routing.presence_book).
+    presence_state: Mapped[str | None] = mapped_column(String(20))
+    presence_reason: Mapped[str | None] = mapped_column(String(200))
+    presence_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):

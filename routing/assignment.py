@@ -43,6 +43,7 @@ from routing.settings import RoutingSettings
 log = logging.getLogger(__name__)
 
 PRESENCE_STATES = ("ready", "paused", "on-call", "wrap-up", "offline")
+PRESENCE_CHOICES = ("ready", "paused", "offline")  # what an agent chooses; the others come from the PBX
 BATCH = 200  # waiting items looked at per pass
 PASS_GAP_S = 0.002
 FULL_LOOK_S = 1.0  # how often every ready agent is looked at again, at capacity or not

@@ -1,4 +1,4 @@
-"""Typed key under which the assignment service lives on the web app."""
+"""Typed keys under which the assignment service and the presence book live on the web app."""
 
 from __future__ import annotations
 
@@ -8,5 +8,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from routing.assignment import Assignment
+    from routing.presence_book import PresenceBook
 
 ASSIGNMENT: web.AppKey[Assignment] = web.AppKey("routing.assignment")
+PRESENCE_BOOK: web.AppKey[PresenceBook] = web.AppKey("routing.presence_book")

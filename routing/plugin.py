@@ -14,8 +14,9 @@ from core.health import HealthRegistry
 from core.supervisor import Backoff, SupervisedTask, running
 from routing.assignment import Assignment, OfferEnded, Presence
 from routing.desk import TicketDesk
-from routing.keys import ASSIGNMENT
+from routing.keys import ASSIGNMENT, PRESENCE_BOOK
 from routing.policy import RulesPolicy
+from routing.presence_book import PresenceBook
 
 REFRESH_S = 2.0  # how soon a save in another server process is routed with everywhere
 
@@ -24,6 +25,11 @@ def plugin(policy: RulesPolicy, desk: TicketDesk, db: Database, bus: EventBus, c
            health: HealthRegistry) -> Callable[[web.Application], AsyncIterator[None]]:
     presence = Presence()
     assignment = Assignment(db, desk, clock, policy.settings, presence)
+    book = PresenceBook(db, bus, clock, presence)
+
+    async def read_choices() -> None:  # events from other instances may have been missed
+        if await book.read():
+            assignment.wake.set()
 
     async def follow(task: SupervisedTask) -> None:
         while True:
@@ -44,13 +50,16 @@ def plugin(policy: RulesPolicy, desk: TicketDesk, db: Database, bus: EventBus, c
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[ASSIGNMENT] = assignment
+        app[PRESENCE_BOOK] = book
         # Every instance's assigner hears of every instance's changes (the PBX link is owned by one).
         bus.subscribe(DomainEvent, presence.on_event, everywhere=True)
         bus.subscribe(TicketCreated, wake, everywhere=True)  # new work
         bus.subscribe(TicketUpdated, ticket_updated, everywhere=True)  # capacity freed (solved, reassigned) or work taken by hand
         bus.subscribe(OfferEnded, offer_ended, everywhere=True)
+        bus.on_resync(read_choices)
         async with db.session() as session:
             await policy.refresh(session)
+        await book.read()  # the choices agents made before this process started
         tasks = [SupervisedTask("routing-rules", follow, health, Backoff(1.0, 30.0), required=False),
                  SupervisedTask("routing-assigner", assignment.run, health, Backoff(1.0, 30.0), required=False)]
         async with running(tasks):

@@ -28,9 +28,8 @@ from agent_ui.base.keys import LOCALIZER, SERVICES
 from agent_ui.base.rendering import render, request_language
 from core.errors import InvalidInput, Unavailable
 from core.records import Category, Role
-from routing.assignment import PresenceChosen
 from routing.desk import ticket_dict
-from routing.keys import ASSIGNMENT
+from routing.keys import ASSIGNMENT, PRESENCE_BOOK
 from routing.policy import RulesPolicy
 from routing.references import known_names
 from routing.replay import replay_draft
@@ -171,12 +170,10 @@ async def presence_api(request: web.Request) -> web.Response:
     actor = actor_of(request)
     actor.require(Role.AGENT)
     data = await read_json(request)
-    state = optional_str(data, "state")
-    if state not in ("ready", "paused", "offline"):
-        raise InvalidInput("state must be ready, paused or offline", {"state": state})
-    assert actor.user_id is not None
-    # Through the bus: this instance's assigner at once, the other instances' too.
-    await request.app[SERVICES].bus.publish(PresenceChosen(actor.user_id, state, (optional_str(data, "reason") or "")[:200]))
+    state = optional_str(data, "state") or ""
+    if actor.user_id is None:
+        raise InvalidInput("a state is kept for people, not for API tokens without a user")
+    await request.app[PRESENCE_BOOK].choose(actor.user_id, state, optional_str(data, "reason") or "")
     return web.json_response({"state": state})
 
 

@@ -21,6 +21,7 @@ from core.users import add_user
 from routing import Contact, RuleEngine, RulesPolicy, parse_rules
 from routing.assignment import Assignment, OfferEnded, OfferMade, Presence
 from routing.defaults import default_rules
+from routing.presence_book import PresenceBook
 from routing.records import Offer, WorkItem
 from routing.reports import DateRange, agent_report
 from routing.settings import RoutingSettings
@@ -183,6 +184,25 @@ async def test_an_agent_sets_ready_gets_an_offer_over_the_api_and_accepts_it(sit
     async with services.db.session() as session:
         ticket = await session.get(Ticket, ticket_id)
         assert ticket is not None and ticket.status in OPEN_STATUSES
+
+
+async def test_a_server_process_started_later_knows_who_chose_ready(site: WebSite) -> None:
+    """A replacement instance (after a crash, a rolling restart) heard none of the choices made
+    before it started: it reads them, and offers work to the agents who are ready."""
+    agent = await site.login("agent")
+    supervisor = await site.login("supervisor")
+    await agent.api("POST", "/api/v1/me/presence", json={"state": "ready"})
+    await supervisor.api("POST", "/api/v1/me/presence", json={"state": "paused", "reason": "coaching"})
+    services = site.services
+    later = Presence()  # what a process started now begins with: nothing
+    book = PresenceBook(services.db, services.bus, services.clock, later)
+    assert await book.read() == 2
+    assert later.ready() == [site.users["agent"].id]
+    assert later.reasons[site.users["supervisor"].id] == "coaching"
+    # After its bus missed events it reads what changed meanwhile.
+    await agent.api("POST", "/api/v1/me/presence", json={"state": "offline"})
+    assert await book.read() >= 1
+    assert later.ready() == [] and later.states[site.users["agent"].id] == "offline"
 
 
 async def test_the_last_agent_is_offered_first_and_others_after_the_wait(services: Services, clock: ManualClock) -> None:
