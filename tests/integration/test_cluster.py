@@ -10,13 +10,12 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from cluster_processes import Cluster
+from cluster_processes import Cluster, CountingPbx, append_mail, order_mail, pbx_connected
 from mail_fixtures import add_user as add_imap_user
 from sqlalchemy import func, select
 
@@ -25,58 +24,14 @@ from alerts.records import Escalation
 from alerts.wiring import build_sla
 from channels.dovecot import ThrowawayDovecot
 from channels.records import MailMessage
-from channels.settings import MailboxSettings
 from config.app import build_services
 from config.settings import load_settings
 from core.records import OutboxMessage, Ticket
 from core.users import add_user, new_api_token
-from cti.parser import Frame
-from cti.simulator import AmiSimulator, _Client
 
 pytestmark = [pytest.mark.slow]
 
 FAILOVER_TARGET_S = 5.0
-
-
-class CountingPbx(AmiSimulator):
-    """The AMI simulator, counting each Originate by its channel id and the links logged in at once."""
-
-    def __init__(self) -> None:
-        super().__init__("cti", "s3cret", queues={"support": ["PJSIP/1001", "PJSIP/1002"]}, answer_delay_s=0.05)
-        self.originated: Counter[str] = Counter()
-        self.most_links = 0
-
-    def _action_originate(self, client: _Client, request: Frame) -> None:
-        self.originated[request.get("ChannelId", "")] += 1
-        super()._action_originate(client, request)
-
-    def sample(self) -> None:
-        self.most_links = max(self.most_links, len(self.clients))
-
-
-def _mail(n: int, run: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"customer{n}@example.net"
-    msg["To"] = "support@example.com"
-    msg["Subject"] = f"Order {run}-{n} did not arrive"
-    msg["Message-ID"] = f"<{run}-{n}@example.net>"
-    msg.set_content(f"Hello, my order number {n} is late.")
-    return msg.as_bytes()
-
-
-async def _append(box: MailboxSettings, raw: bytes) -> None:
-    from channels.imap import connect
-
-    client = await connect(box)
-    try:
-        assert (await client.append(raw, mailbox=box.folder)).result == "OK"
-    finally:
-        await client.logout()
-
-
-async def _pbx_connected(cluster: Cluster, owner: Any) -> bool:
-    body = await cluster.readyz(owner)
-    return body is not None and "connected" in body["components"].get("pbx:sim", {}).get("detail", "")
 
 
 @pytest.mark.postgres_only
@@ -125,7 +80,7 @@ async def test_kill_9_of_the_owner_moves_the_pbx_link_and_the_mailbox_without_du
             headers = {"Authorization": f"Bearer {token}"}
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
                 for n in range(mails):
-                    await _append(box, _mail(n, run))
+                    await append_mail(box, order_mail(run, n))
                     if n % 2 == 0:
                         async with http.post(f"{asker.url}/api/v1/cti/dial", json={"number": f"55501{n:02d}"},
                                              headers=headers) as resp:
@@ -138,7 +93,7 @@ async def test_kill_9_of_the_owner_moves_the_pbx_link_and_the_mailbox_without_du
         cluster.kill(first)
         killed_at = time.monotonic()
         new_pbx_owner = await cluster.wait_owner("pbx:sim", within=FAILOVER_TARGET_S + 1, not_=first)
-        await cluster.until(lambda: _pbx_connected(cluster, new_pbx_owner), within=FAILOVER_TARGET_S + 1,
+        await cluster.until(lambda: pbx_connected(cluster, new_pbx_owner), within=FAILOVER_TARGET_S + 1,
                             what="the new owner's AMI link")
         pbx_failover = time.monotonic() - killed_at
         async with cluster.http.get(f"{new_pbx_owner.url}/metrics") as resp:

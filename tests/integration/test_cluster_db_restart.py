@@ -19,13 +19,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from cluster_processes import Cluster, Instance
+from cluster_processes import Cluster, CountingPbx, Instance, append_mail, order_mail, pbx_connected
 from conftest import need_service
 from mail_fixtures import add_user as add_imap_user
 from private_postgres import PrivatePostgres, postgres_bin_dir
@@ -33,13 +32,10 @@ from sqlalchemy import select
 
 from channels.dovecot import ThrowawayDovecot
 from channels.records import MailMessage
-from channels.settings import MailboxSettings
 from config.app import build_services
 from config.settings import load_settings
 from core.migrate import upgrade
 from core.users import add_user, new_api_token
-from cti.parser import Frame
-from cti.simulator import AmiSimulator, _Client
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 
@@ -47,22 +43,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 # supervised loop's backoff to have grown to its cap).
 DOWN_S = float(os.environ.get("FRONTDESK_DB_DOWN_S", "3"))
 RECOVERY_S = 30.0  # from the database back to every instance serving again
-
-
-class CountingPbx(AmiSimulator):
-    """The AMI simulator, counting each Originate by its channel id and the links logged in at once."""
-
-    def __init__(self) -> None:
-        super().__init__("cti", "s3cret", queues={"support": ["PJSIP/1001", "PJSIP/1002"]}, answer_delay_s=0.05)
-        self.originated: Counter[str] = Counter()
-        self.most_links = 0
-
-    def _action_originate(self, client: _Client, request: Frame) -> None:
-        self.originated[request.get("ChannelId", "")] += 1
-        super()._action_originate(client, request)
-
-    def sample(self) -> None:
-        self.most_links = max(self.most_links, len(self.clients))
 
 
 @pytest.fixture
@@ -76,26 +56,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield server
     finally:
         server.cleanup()
-
-
-def _mail(run: str, n: int) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"customer{n}@example.net"
-    msg["To"] = "support@example.com"
-    msg["Subject"] = f"Order {run}-{n} did not arrive"
-    msg["Message-ID"] = f"<{run}-{n}@example.net>"
-    msg.set_content(f"Hello, my order number {n} is late.")
-    return msg.as_bytes()
-
-
-async def _append(box: MailboxSettings, raw: bytes) -> None:
-    from channels.imap import connect
-
-    client = await connect(box)
-    try:
-        assert (await client.append(raw, mailbox=box.folder)).result == "OK"
-    finally:
-        await client.logout()
 
 
 class Console:
@@ -220,7 +180,7 @@ async def test_every_instance_recovers_from_a_database_restart_under_load_withou
             # The same processes: nobody restarted them.
             assert {i.index: i.process.pid for i in instances} == pids and all(i.alive for i in instances)
             new_owner = await cluster.wait_owner("pbx:sim", within=RECOVERY_S)
-            await cluster.until(lambda: _pbx_connected(cluster, new_owner), within=RECOVERY_S,
+            await cluster.until(lambda: pbx_connected(cluster, new_owner), within=RECOVERY_S,
                                 what="the PBX link's owner connected again")
             await cluster.wait_owner("mailbox:support", within=RECOVERY_S)
 
@@ -271,7 +231,7 @@ async def test_every_instance_recovers_from_a_database_restart_under_load_withou
             async with http.get(f"{instance.url}/api/v1/tickets", headers=boss_auth) as resp:
                 assert resp.status == 200, await resp.text()
         # A mail sent now is imported, once.
-        await _append(box, _mail(run, 1))
+        await append_mail(box, order_mail(run, 1))
         db = build_services(load_settings(None, database_url=database_url)).db
         try:
             async def imported() -> list[str]:
@@ -307,6 +267,3 @@ async def _nonempty(rows: Any) -> bool:
     return bool(await rows)
 
 
-async def _pbx_connected(cluster: Cluster, owner: Instance) -> bool:
-    body = await cluster.readyz(owner)
-    return body is not None and "connected" in body["components"].get("pbx:sim", {}).get("detail", "")
