@@ -5,15 +5,20 @@ Here too: what the cluster tests drive them with (a counting PBX, customers' mai
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
+from typing import Any
 
 from channels.settings import MailboxSettings
 from config.cluster_processes import Cluster, Instance, free_port
 from cti.parser import Frame
 from cti.simulator import AmiSimulator, _Client
 
-__all__ = ["Cluster", "CountingPbx", "Instance", "append_mail", "free_port", "order_mail", "pbx_connected"]
+__all__ = ["Cluster", "CountingPbx", "Instance", "append_mail", "cluster_config", "free_port", "order_mail",
+           "pbx_connected"]
 
 
 class CountingPbx(AmiSimulator):
@@ -30,6 +35,36 @@ class CountingPbx(AmiSimulator):
 
     def sample(self) -> None:
         self.most_links = max(self.most_links, len(self.clients))
+
+    @contextlib.asynccontextmanager
+    async def sampling(self) -> AsyncIterator[None]:
+        """Count the links logged in at once every 5 ms while the block runs."""
+        stop = asyncio.Event()
+
+        async def sample() -> None:
+            while not stop.is_set():
+                self.sample()
+                await asyncio.sleep(0.005)
+
+        sampler = asyncio.create_task(sample())
+        try:
+            yield
+        finally:
+            stop.set()
+            await sampler
+
+
+def cluster_config(database_url: str, pbx: CountingPbx, box: MailboxSettings, **more: Any) -> dict[str, Any]:
+    """The instances' settings: one PBX link (``pbx:sim``) and one mailbox to own, quick to notice a loss."""
+    return {
+        "database_url": database_url,
+        "log_level": "WARNING",
+        "web": {"secret_key": "k" * 40},
+        "pbx": [{"name": "sim", "port": pbx.port, "username": "cti", "secret": "s3cret", "md5_auth": True,
+                 "ping_interval": 1.0, "action_timeout": 2.0, "reconnect_max_s": 0.5}],
+        "mailboxes": [{**box.model_dump(mode="json"), "password": "secret"}],
+        **more,
+    }
 
 
 def order_mail(run: str, n: int) -> bytes:

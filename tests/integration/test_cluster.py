@@ -15,7 +15,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from cluster_processes import Cluster, CountingPbx, append_mail, order_mail, pbx_connected
+from cluster_processes import (
+    Cluster,
+    CountingPbx,
+    append_mail,
+    cluster_config,
+    order_mail,
+    pbx_connected,
+)
 from mail_fixtures import add_user as add_imap_user
 from sqlalchemy import func, select
 
@@ -48,24 +55,9 @@ async def test_kill_9_of_the_owner_moves_the_pbx_link_and_the_mailbox_without_du
         agent = await add_user(session, "agent", "correct horse battery", "Agent", ["agent"], extension="1001")
         token, _ = await new_api_token(session, agent, "cluster test")
     await services.db.close()
-    config = {
-        "database_url": database_url,
-        "log_level": "WARNING",
-        "web": {"secret_key": "k" * 40},
-        "pbx": [{"name": "sim", "port": pbx.port, "username": "cti", "secret": "s3cret", "md5_auth": True,
-                 "ping_interval": 1.0, "action_timeout": 2.0, "reconnect_max_s": 0.5}],
-        "mailboxes": [{**box.model_dump(mode="json"), "password": "secret"}],
-    }
-    sampler_stop = asyncio.Event()
-
-    async def sample() -> None:
-        while not sampler_stop.is_set():
-            pbx.sample()
-            await asyncio.sleep(0.005)
-
-    sampler = asyncio.create_task(sample())
+    config = cluster_config(database_url, pbx, box)
     run = uuid.uuid4().hex[:6]
-    async with Cluster(config, tmp_path) as cluster:
+    async with pbx.sampling(), Cluster(config, tmp_path) as cluster:
         [first] = cluster.start(1)
         await cluster.wait_ready([first])
         assert await cluster.wait_owner("pbx:sim") is first
@@ -117,8 +109,6 @@ async def test_kill_9_of_the_owner_moves_the_pbx_link_and_the_mailbox_without_du
                                                  .where(Ticket.channel == "email"))).scalar()
         finally:
             await db.close()
-        sampler_stop.set()
-        await sampler
 
     await pbx.close()
     assert pbx_failover < FAILOVER_TARGET_S, f"PBX link back on another instance after {pbx_failover:.1f}s"

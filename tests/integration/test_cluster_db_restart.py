@@ -24,7 +24,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from cluster_processes import Cluster, CountingPbx, Instance, append_mail, order_mail, pbx_connected
+from cluster_processes import (
+    Cluster,
+    CountingPbx,
+    Instance,
+    append_mail,
+    cluster_config,
+    order_mail,
+    pbx_connected,
+)
 from conftest import need_service
 from mail_fixtures import add_user as add_imap_user
 from private_postgres import PrivatePostgres, postgres_bin_dir
@@ -104,27 +112,12 @@ async def test_every_instance_recovers_from_a_database_restart_under_load_withou
         agent_token, _ = await new_api_token(session, agent, "db restart test")
         boss_token, _ = await new_api_token(session, boss, "db restart test")
     await services.db.close()
-    config = {
-        "database_url": database_url,
-        "log_level": "WARNING",
-        "web": {"secret_key": "k" * 40},
-        "cluster": {"keepalive_s": 1.0},
-        "pbx": [{"name": "sim", "port": pbx.port, "username": "cti", "secret": "s3cret", "md5_auth": True,
-                 "ping_interval": 1.0, "action_timeout": 2.0, "reconnect_max_s": 0.5}],
-        "mailboxes": [{**box.model_dump(mode="json"), "password": "secret"}],
-    }
+    config = cluster_config(database_url, pbx, box, cluster={"keepalive_s": 1.0})
     stop_load = asyncio.Event()
-
-    async def sample() -> None:
-        while not stop_load.is_set():
-            pbx.sample()
-            await asyncio.sleep(0.005)
-
-    sampler = asyncio.create_task(sample())
     run = uuid.uuid4().hex[:6]
     agent_auth = {"Authorization": f"Bearer {agent_token}"}
     boss_auth = {"Authorization": f"Bearer {boss_token}"}
-    async with Cluster(config, tmp_path) as cluster, aiohttp.ClientSession(
+    async with pbx.sampling(), Cluster(config, tmp_path) as cluster, aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=10)) as http:
         instances = cluster.start(3)
         await cluster.wait_ready(instances)
@@ -209,7 +202,6 @@ async def test_every_instance_recovers_from_a_database_restart_under_load_withou
         finally:
             stop_load.set()
             await loading
-            await sampler
 
         # The consoles open all along are told to read their pages again (what they missed)...
         for console in consoles.values():

@@ -152,9 +152,10 @@ async def test_an_override_wins_is_audited_and_can_be_cleared(services: Services
         assert bad.value.details["field"] == "tier_override"
 
 
-async def test_changes_and_the_schedule_recompute(services: Services) -> None:
+async def _busy_customer_and_worker(services: Services) -> tuple[int, TierWorker]:
+    """A customer who wrote three times under the "three contacts make a VIP" rule, and a tier
+    worker that heard of it but has not run yet."""
     busy = await _customer(services, name="Busy", emails=["busy@example.com"])
-    others = [await _customer(services, name=f"C{n}") for n in range(3)]  # before any rule: never computed
     async with services.db.transaction() as session:
         await save_rules(session, OPS, [RULES[3]])
     worker = TierWorker(services.db, services.bus, services.clock, services.health,
@@ -162,6 +163,12 @@ async def test_changes_and_the_schedule_recompute(services: Services) -> None:
     worker.subscribe()
     for n in range(3):
         await _mail(services, busy, f"Question {n}")
+    return busy, worker
+
+
+async def test_changes_and_the_schedule_recompute(services: Services) -> None:
+    others = [await _customer(services, name=f"C{n}") for n in range(3)]  # before any rule: never computed
+    busy, worker = await _busy_customer_and_worker(services)
     assert (await _tier(services, busy))[0] == "standard"  # not yet: the worker has not run
     assert await worker.apply_changes() == 1
     assert (await _tier(services, busy))[0] == "vip"
@@ -181,14 +188,7 @@ async def test_changes_and_the_schedule_recompute(services: Services) -> None:
 async def test_a_recompute_that_fails_keeps_its_customers_for_the_next_try(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    busy = await _customer(services, name="Busy", emails=["busy@example.com"])
-    async with services.db.transaction() as session:
-        await save_rules(session, OPS, [RULES[3]])
-    worker = TierWorker(services.db, services.bus, services.clock, services.health,
-                        TierSettings(recompute_every_s=3600, check_every_s=60, batch=2, change_delay_s=0))
-    worker.subscribe()
-    for n in range(3):
-        await _mail(services, busy, f"Question {n}")
+    busy, worker = await _busy_customer_and_worker(services)
 
     async def database_away(*_args: object) -> int:
         raise ConnectionError("the database went away")
