@@ -272,7 +272,7 @@ def test_bench_cluster_refuses_sqlite_with_the_option_named(capsys: pytest.Captu
 async def test_bench_cluster_pops_on_an_instance_without_the_link_and_fails_over(database_url: str) -> None:
     from config.cluster_bench import measure
 
-    report = await measure(database_url, [2], traffic_s=1.5, dial_every=0.2, agents=3, rings=6)
+    report = await measure(database_url, [2], traffic_s=1.5, dial_every=0.2, agents=3, rings=6, mails=20)
     [run] = report["runs"]
     assert run["agents_ws"] == [3, 3], "three agents answered a ping on each instance"
     assert run["cross_instance"] is True, "the rung agents were on the instance without the PBX link"
@@ -281,6 +281,24 @@ async def test_bench_cluster_pops_on_an_instance_without_the_link_and_fails_over
     assert run["event_lag_count"] > 0 and report["event_lag_p99_ms"] is not None
     assert report["failover_s"] is not None and report["failover_s"] <= FAILOVER_TARGET_S
     assert report["lost"] == 0 and report["duplicated"] == 0
+    # Mail: one mailbox read by each instance, every mail imported once.
+    assert run["mailbox_owners"] == [1, 1], "the two mailboxes spread, one per instance"
+    assert run["email_imported"] == 40 and report["email_per_s"]["2"] > 0
+    assert report["email_lost"] == 0 and report["email_duplicated"] == 0
+    assert run["email_acknowledgements_sent"] > 0, "the outbox delivered acknowledgements to the sink"
+
+
+def test_bench_cluster_reports_the_mail_scaling_of_three_instances_over_one() -> None:
+    from config.cluster_mail_bench import summary
+
+    runs = [{"instances": 1, "email_per_s": 100.0, "email_lost": 0, "email_duplicated": 0},
+            {"instances": 2, "email_per_s": 190.0, "email_lost": 0, "email_duplicated": 0},
+            {"instances": 3, "email_per_s": 260.0, "email_lost": 1, "email_duplicated": 0}]
+    report = summary(runs)
+    assert report["email_per_s"] == {"1": 100.0, "2": 190.0, "3": 260.0}
+    assert report["email_scaling"] == 2.6
+    assert report["email_lost"] == 1
+    assert summary(runs[1:])["email_scaling"] is None, "no one-instance run: nothing to scale against"
 
 
 def test_bench_cluster_reads_the_event_lag_quantile_as_prometheus_does() -> None:
