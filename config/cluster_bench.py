@@ -439,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "email_per_s" in run:
                 print(f"    mail: {run['email_per_s']}/s over {run['mailboxes']} mailbox(es) (owners {run['mailbox_owners']}, "
                       f"per box {run['email_per_s_per_box']}), machine CPU {run['email_cpu_percent']}%, instances' CPU "
-                      f"{run['email_instance_cpu_percent']}% of a core, {run['email_lost']} lost, "
+                      f"{run['email_instance_cpu_percent']}% of a core (by part {run['email_cpu_percent_by_part']}), {run['email_lost']} lost, "
                       f"{run['email_duplicated']} duplicated")
     print(json.dumps(report))
     return 0

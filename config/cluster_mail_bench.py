@@ -118,6 +118,8 @@ class MailLoad:
             first_entry = int((await session.execute(select(func.max(TimelineEntry.id)))).scalar() or 0)
         processes = _processes(cluster.alive())
         cpu_before = {pid: _cpu_seconds(p) for pid, p in processes.items()}
+        database = db.url.rsplit("/", 1)[-1].split("?", 1)[0]
+        machine_before = self._cpu_by_part(cluster, database)
         psutil.cpu_percent(interval=None)
         started = time.perf_counter()
         await asyncio.gather(*(self._deliver(box) for box in self.boxes))
@@ -137,6 +139,10 @@ class MailLoad:
         elapsed = max(done_at.values()) if len(done_at) == len(names) else time.perf_counter() - started
         cpu_percent = psutil.cpu_percent(interval=None)
         instance_cpu = [round((_cpu_seconds(p) - cpu_before[pid]) / elapsed * 100, 1) for pid, p in processes.items()]
+        machine_after = self._cpu_by_part(cluster, database)
+        by_part = dict.fromkeys(("instances", "postgres", "dovecot", "bench", "others"), 0.0)
+        for pid, (part, seconds) in machine_after.items():
+            by_part[part] += seconds - machine_before.get(pid, (part, 0.0))[1]
         imported = sum(counts.values())
         seen, shown = await self._check(db, first_entry)
         expected = [f"<{self.prefix(n)}-{i}@customers.example>" for n in range(self.count) for i in range(self.per_box)]
@@ -152,9 +158,41 @@ class MailLoad:
             "email_deliver_s": round(delivered, 3),
             "email_cpu_percent": cpu_percent,
             "email_instance_cpu_percent": instance_cpu,
+            # percent of one core (the machine has psutil.cpu_count() of them) per part, over the import
+            "email_cpu_percent_by_part": {part: round(seconds / elapsed * 100, 1) for part, seconds in by_part.items()},
+            "cores": psutil.cpu_count(),
             "email_lost": sum(1 for mid in expected if mid not in seen),
             "email_duplicated": sum(n - 1 for n in shown.values() if n > 1) + sum(n - 1 for n in seen.values() if n > 1),
         }
+
+    def _cpu_by_part(self, cluster: Cluster, database: str) -> dict[int, tuple[str, float]]:
+        """Every process's CPU seconds so far, and what it is: an instance (or its worker), a
+        PostgreSQL backend of the bench's database, this Dovecot, the bench, anything else."""
+        instances = {i.process.pid for i in cluster.alive()}
+        dovecot = self.server.process.pid if self.server.process is not None else -1
+        me = psutil.Process().pid
+        found: dict[int, tuple[str, float]] = {}
+        for process in psutil.process_iter(["pid", "ppid", "cmdline", "cpu_times"]):
+            info = process.info
+            times = info.get("cpu_times")
+            if times is None:
+                continue
+            part = "others"
+            try:
+                lineage = {info["pid"], *(p.pid for p in process.parents())}
+            except psutil.Error:
+                lineage = {info["pid"]}
+            command = " ".join(info.get("cmdline") or [])
+            if lineage & instances:
+                part = "instances"
+            elif dovecot in lineage:
+                part = "dovecot"
+            elif command.startswith("postgres:") and f" {database} " in command:
+                part = "postgres"
+            elif info["pid"] == me:
+                part = "bench"
+            found[info["pid"]] = (part, times.user + times.system)
+        return found
 
     async def _check(self, db: Database, first_entry: int) -> tuple[Counter[str], Counter[str]]:
         """Message-IDs stored (mail rows) and shown on tickets (timeline entries) since the start."""
