@@ -13,10 +13,13 @@ exactly one mailbox, every ``Staging`` is copied into its ``INBOX`` at once (one
 the moment PostgreSQL holds every mail (rows counted by Message-ID). Each instance's
 reader sees the new mail by IDLE, fetches and parses it in batches and commits tickets.
 
-Figures: ``email_per_s`` (all mail / time), each mailbox's time, ``mailbox_owners`` (mailboxes
-per instance: one each), ``cpu_percent`` (the whole machine, all cores, during the import)
-and each instance's CPU (its process and its parse worker) as a share of one core, to tell
-a latency-bound reader from a CPU-bound one; ``lost`` (a Message-ID never imported) and
+Figures: ``email_per_s`` (all mail / time), each mailbox's rate, ``mailbox_owners`` (mailboxes
+per instance: one each), ``email_cpu_percent`` (the whole machine, all cores, during the
+import), each instance's CPU (its process and its workers) and the CPU of each part (the
+instances, the bench database's PostgreSQL backends, Dovecot, the bench, everything else),
+in percent of one core, to tell a latency-bound reader from a CPU-starved one;
+``email_per_cpu_s`` (mails per CPU-second of the instances, PostgreSQL and Dovecot: what a
+mail costs, whatever else runs on the machine); ``lost`` (a Message-ID never imported) and
 ``duplicated`` (one shown twice on a ticket).
 """
 
@@ -161,6 +164,9 @@ class MailLoad:
             # percent of one core (the machine has psutil.cpu_count() of them) per part, over the import
             "email_cpu_percent_by_part": {part: round(seconds / elapsed * 100, 1) for part, seconds in by_part.items()},
             "cores": psutil.cpu_count(),
+            # mails per CPU-second of what imports them (instances, their PostgreSQL backends,
+            # Dovecot): on a shared machine the rate follows the CPU the others leave; this does not
+            "email_per_cpu_s": _per(imported, by_part["instances"] + by_part["postgres"] + by_part["dovecot"]),
             "email_lost": sum(1 for mid in expected if mid not in seen),
             "email_duplicated": sum(n - 1 for n in shown.values() if n > 1) + sum(n - 1 for n in seen.values() if n > 1),
         }
@@ -232,6 +238,10 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
+def _per(mails: int, cpu_seconds: float) -> float | None:
+    return round(mails / cpu_seconds, 1) if cpu_seconds > 0 else None
+
+
 def summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The mail figures of all runs: rate per instance count, and the scaling of the largest
     count over one instance (3 over 1 with the default counts)."""
@@ -243,6 +253,7 @@ def summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "email_per_s": rates,
         "email_scaling": scaling,
+        "email_per_cpu_s": {str(r["instances"]): r.get("email_per_cpu_s") for r in runs if "email_per_cpu_s" in r},
         "email_lost": sum(r.get("email_lost", 0) for r in runs),
         "email_duplicated": sum(r.get("email_duplicated", 0) for r in runs),
     }
