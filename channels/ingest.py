@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -289,6 +289,8 @@ class MailImporter:
         dedup_key = f"mail:{p.message_id or p.content_hash}"[:300]
         accepted = await self.desk.accept(session, contact, EntryKind.EMAIL_IN, payload, dedup_key=dedup_key, flush=False)
         ticket = accepted.ticket
+        if accepted.created:
+            batch.opened.add(id(ticket))
         record = MailMessage(
             direction="in",
             mailbox=self.mailbox.name,
@@ -425,6 +427,8 @@ class BatchContext:
         self.acknowledgements: list[Acknowledgement] = []
         self.results: list[tuple[IngestResult, MailMessage]] = []
         self.tickets: list[Ticket] = []
+        self._loaded: dict[int, Ticket] = {}  # the tickets replies join, by id, as loaded for this batch
+        self.opened: set[int] = set()  # id() of the tickets this batch opened (never merged yet)
 
     async def load(self, session: AsyncSession, mails: Sequence[ParsedMail]) -> None:
         ids = {p.message_id for p in mails if p.message_id}
@@ -457,6 +461,7 @@ class BatchContext:
         joined = {t for t in (*self.ticket_of.values(), *self.replied_by.values()) if isinstance(t, int)}
         if joined:  # the tickets replies join, held here (the identity map holds them weakly)
             self.tickets = list((await session.scalars(select(Ticket).where(Ticket.id.in_(joined)))).unique())
+            self._loaded = {t.id: t for t in self.tickets}
         if self.importer.mailbox.acknowledge:
             since = self.importer.clock.now() - timedelta(hours=24)
             counts = (
@@ -512,18 +517,40 @@ class BatchContext:
 
     async def thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
         """The ticket this mail belongs to, and how we know: references, a reply that came first, the
-        tag; a ticket since merged into another stands for the one it was merged into."""
-        ticket_id, how = await self._thread(session, p)
+        tag; a ticket since merged into another stands for the one it was merged into.
+
+        A ticket this batch opened, or one it loaded that was not merged, stands for itself:
+        no query. (Each such query flushed the batch's pending rows first: a round trip or
+        several per reply, the most of what one mailbox's import waited on.)"""
+        ticket, how = self._threaded_ticket(p)
+        if ticket is None:
+            ticket_id, how = await self._thread_by_tag(session, p)
+        else:
+            ticket_id = await ticket_id_of(session, ticket)
+            if isinstance(ticket, Ticket) and self._stands_for_itself(ticket):
+                return ticket_id, how
         if ticket_id is not None:
-            ticket_id = await survivor(session, ticket_id)
+            loaded = self._loaded.get(ticket_id)
+            if loaded is None or not self._stands_for_itself(loaded):
+                ticket_id = await survivor(session, ticket_id)
         return ticket_id, how
 
-    async def _thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
+    def _stands_for_itself(self, ticket: Ticket) -> bool:
+        """Opened by this batch, or loaded by it and not merged (read without a query)."""
+        if id(ticket) in self.opened:
+            return True
+        known = inspect(ticket).dict
+        return "merged_into_id" in known and known["merged_into_id"] is None
+
+    def _threaded_ticket(self, p: ParsedMail) -> tuple[int | Ticket | None, str | None]:
         for ref in p.thread_refs:  # nearest first: In-Reply-To, then References from the end
             if ref in self.ticket_of:
-                return await ticket_id_of(session, self.ticket_of[ref]), "references"
+                return self.ticket_of[ref], "references"
         if p.message_id and p.message_id in self.replied_by:
-            return await ticket_id_of(session, self.replied_by[p.message_id]), "reply-arrived-first"
+            return self.replied_by[p.message_id], "reply-arrived-first"
+        return None, None
+
+    async def _thread_by_tag(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
         for number in ticket_number_in(p.subject):
             ticket_id = ticket_id_of_number(number)
             if ticket_id is not None and await session.get(Ticket, ticket_id) is not None:

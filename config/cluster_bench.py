@@ -20,6 +20,11 @@ logged in), ``lost`` (dials the agent was told succeeded that never reached the 
 ``duplicated`` (Originates the PBX received more than once; must be 0), and ``refused``
 (dials reported failed to the agent: in flight at the kill, never re-sent). With one
 instance nothing takes over: it shows the baseline without a kill.
+
+Before the kill, unless ``--mails 0``: one mailbox per instance, each pre-filled with
+``--mails`` mails, imported at once (``config.cluster_mail_bench``): ``email_per_s`` per
+instance count, ``email_scaling`` (3 instances over 1), ``email_lost``/``email_duplicated``
+(counted in ``lost``/``duplicated`` too).
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
+from channels.sink import MailSink
 from config.app import build_services
+from config.cluster_mail_bench import MailLoad, summary
 from config.cluster_processes import Cluster, Instance
 from config.settings import load_settings
 from core.migrate import upgrade
@@ -277,16 +284,26 @@ async def _link_up(cluster: Cluster, instance: Instance) -> bool:
 
 
 async def run_one(database_url: str, count: int, traffic_s: float, dial_every: float, workdir: Path,
-                  agents: int = 0, rings: int = 0) -> dict[str, Any]:
+                  agents: int = 0, rings: int = 0, mails: int = 0, mail_batch: int = 200,
+                  mail_timeout: float = 300.0) -> dict[str, Any]:
     pbx = CountingPbx()
     await pbx.start()
     token, bench_agents = await _tokens(database_url, agents * count)
+    load = MailLoad(count, mails, mail_batch) if mails > 0 else None
+    sink: MailSink | None = None
+    if load is not None:
+        await load.prepare()
+        # The acknowledgements are sent once, as to a working MTA (none listening: each would
+        # fail and be built again on every retry, load that a real site does not have).
+        sink = await MailSink().start()
     config = {
         "database_url": database_url,
         "log_level": "WARNING",
         "web": {"secret_key": uuid.uuid4().hex * 2},
         "pbx": [{"name": "bench", "port": pbx.port, "username": "bench", "secret": "bench-secret",
                  "ping_interval": 1.0, "action_timeout": 2.0, "reconnect_max_s": 0.5}],
+        "mailboxes": load.settings() if load is not None else [],
+        **({"smtp": {"host": "127.0.0.1", "port": sink.port}} if sink is not None else {}),
     }
     dials: list[tuple[int, dict[str, Any]]] = []
     # others' work on the machine skews the tails (all instances and the bench share its cores)
@@ -311,6 +328,12 @@ async def run_one(database_url: str, count: int, traffic_s: float, dial_every: f
                         result.update(await _pops(pbx, cluster, owner, sockets, rings))
                     for _agent, _instance, ws in sockets:
                         await ws.close()
+            if load is not None:
+                db = build_services(load_settings(None, database_url=database_url)).db
+                try:
+                    result.update(await load.measure(db, cluster, mail_timeout))
+                finally:
+                    await db.close()
 
             async def traffic() -> None:
                 headers = {"Authorization": f"Bearer {token}"}
@@ -338,25 +361,31 @@ async def run_one(database_url: str, count: int, traffic_s: float, dial_every: f
             await asyncio.sleep(1.0)  # the last Originates reach the PBX
     finally:
         await pbx.close()
+        if load is not None:
+            load.close()
+        if sink is not None:
+            result["email_acknowledgements_sent"] = len(sink.messages)
+            await sink.stop()
     result["load_1m_after"] = round(os.getloadavg()[0], 2)
     told_ok = [body["linkedid"] for status, body in dials if status == 200]
     result.update({
         "dials": len(dials),
         "refused": sum(1 for status, _ in dials if status != 200),
-        "lost": sum(1 for linkedid in told_ok if pbx.originated[linkedid] == 0),
-        "duplicated": sum(1 for n in pbx.originated.values() if n > 1),
+        "lost": sum(1 for linkedid in told_ok if pbx.originated[linkedid] == 0) + result.get("email_lost", 0),
+        "duplicated": sum(1 for n in pbx.originated.values() if n > 1) + result.get("email_duplicated", 0),
     })
     return result
 
 
 async def measure(database_url: str, counts: Sequence[int], traffic_s: float, dial_every: float,
-                  agents: int = 0, rings: int = 0) -> dict[str, Any]:
+                  agents: int = 0, rings: int = 0, mails: int = 0, mail_batch: int = 200) -> dict[str, Any]:
     runs = []
     with tempfile.TemporaryDirectory(prefix="frontdesk-cluster-bench-") as tmp:
         for count in counts:
             workdir = Path(tmp) / f"n{count}"
             workdir.mkdir()
-            runs.append(await run_one(database_url, count, traffic_s, dial_every, workdir, agents, rings))
+            runs.append(await run_one(database_url, count, traffic_s, dial_every, workdir, agents, rings,
+                                      mails, mail_batch))
     failovers = [r["failover_s"] for r in runs if r["failover_s"] is not None]
     cross = [r for r in runs if r.get("cross_instance")]
 
@@ -375,6 +404,7 @@ async def measure(database_url: str, counts: Sequence[int], traffic_s: float, di
         "failover_s": max(failovers) if failovers else None,
         "lost": sum(r["lost"] for r in runs),
         "duplicated": sum(r["duplicated"] for r in runs),
+        **(summary(runs) if mails > 0 else {}),
         "runs": runs,
     }
 
@@ -388,6 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dial-every", type=float, default=0.2, help="seconds between two dials")
     parser.add_argument("--agents", type=int, default=50, help="agents connected to /ws per instance")
     parser.add_argument("--rings", type=int, default=200, help="calls rung one after the other per run (pop latency)")
+    parser.add_argument("--mails", type=int, default=1000,
+                        help="mails per mailbox (one mailbox per instance) for email_per_s; 0 skips the mail part")
+    parser.add_argument("--mail-batch", type=int, default=200, help="the mailboxes' fetch_batch (messages fetched and committed together)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     args = parser.parse_args(list(argv or []))
     if not args.database.startswith("postgresql"):
@@ -395,12 +428,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     counts = [int(x) for x in args.instances.split(",") if x.strip()]
     upgrade(args.database)  # (runs its own event loop)
-    report = asyncio.run(measure(args.database, counts, args.traffic, args.dial_every, args.agents, args.rings))
+    report = asyncio.run(measure(args.database, counts, args.traffic, args.dial_every, args.agents, args.rings,
+                                 args.mails, args.mail_batch))
     if not args.json:
         for run in report["runs"]:
             print(f"{run['instances']} instance(s): {run.get('agents_ws')} agents on /ws, pop p50/p99 "
                   f"{run.get('pop_p50_ms')}/{run.get('pop_p99_ms')} ms (cross instance: {run.get('cross_instance')}), "
                   f"event lag p99 {run.get('event_lag_p99_ms')} ms, failover {run['failover_s']} s, {run['dials']} dials, "
                   f"{run['lost']} lost, {run['duplicated']} duplicated, {run['refused']} refused")
+            if "email_per_s" in run:
+                print(f"    mail: {run['email_per_s']}/s over {run['mailboxes']} mailbox(es) (owners {run['mailbox_owners']}, "
+                      f"per box {run['email_per_s_per_box']}), machine CPU {run['email_cpu_percent']}%, instances' CPU "
+                      f"{run['email_instance_cpu_percent']}% of a core (by part {run['email_cpu_percent_by_part']}), {run['email_lost']} lost, "
+                      f"{run['email_duplicated']} duplicated")
     print(json.dumps(report))
     return 0

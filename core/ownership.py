@@ -21,6 +21,16 @@ On SQLite there is one instance by definition: it owns everything, with no lock.
 ``Ownership.owned(resource, body)`` turns a supervised body into one that runs only while
 this instance owns the resource (standing by, healthy, otherwise) and is cancelled the
 moment the ownership is lost.
+
+Fair share: three mailboxes on three instances should be read by three processes, not all
+by the first one started. Every instance that wants resources is a *member*: it holds a
+shared advisory lock on its lock connection, so PostgreSQL counts the live members
+(``pg_locks``) and forgets a dead one with its session. An instance claims a resource of a
+kind (``mailbox``, ``pbx``) only while it holds fewer than its share of that kind,
+``ceil(wanted / members)``; one holding more than its share (it started first, or a member
+joined) hands one over at a time, cleanly (unlock; the taker continues from the committed
+checkpoint). When a member dies the share grows and the standbys take its resources, so
+fail-over is unchanged.
 """
 
 from __future__ import annotations
@@ -28,7 +38,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import random
+from collections import Counter as Tally
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,6 +57,8 @@ log = logging.getLogger(__name__)
 OWNED = Gauge("frontdesk_owned", "1 while this instance owns the resource (PBX link, mailbox)", ["resource"])
 TAKEOVERS = Counter("frontdesk_ownership_acquired_total", "Times this instance became the owner of a resource", ["resource"])
 LOSSES = Counter("frontdesk_ownership_lost_total", "Times this instance lost a resource it owned (database link lost)", ["resource"])
+HANDOVERS = Counter("frontdesk_ownership_handed_over_total",
+                    "Times this instance gave a resource up for another instance's fair share", ["resource"])
 LOCK_LINK_LOSSES = Counter("frontdesk_ownership_link_lost_total", "Times the advisory-lock connection was lost")
 
 Body = Callable[[SupervisedTask], Awaitable[None]]
@@ -66,6 +80,27 @@ class OwnershipLost(Exception):
 def lock_key(resource: str) -> int:
     """A stable signed 64-bit advisory-lock key for a resource name such as ``mailbox:support``."""
     return int.from_bytes(hashlib.sha256(f"frontdesk-{resource}".encode()).digest()[:8], "big", signed=True)
+
+
+# The members' shared lock, in the two-integer key space (``pg_locks.objsubid = 2``), which
+# never meets the resources' 64-bit keys (``objsubid = 1``). Positive, so it reads the same
+# as ``pg_locks.classid`` (an unsigned oid).
+MEMBERS_KEY = (int.from_bytes(hashlib.sha256(b"frontdesk-members").digest()[:4], "big") & 0x7FFFFFFF, 0)
+MEMBERS_SQL = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+    " AND classid = $1::bigint::oid AND objid = $2::bigint::oid"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def kind_of(resource: str) -> str:
+    """``mailbox`` for ``mailbox:support``: shares are counted per kind of resource."""
+    return resource.split(":", 1)[0]
+
+
+def fair_share(wanted: int, members: int) -> int:
+    """How many of ``wanted`` resources of one kind one of ``members`` instances may hold."""
+    return math.ceil(wanted / max(1, members))
 
 
 class Ownership:
@@ -94,6 +129,10 @@ class Ownership:
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
         self._claimants = 0  # owned bodies running or standing by: the lock connection stays open for them
+        self.wanted: Tally[str] = Tally()  # resource -> owned bodies claiming it (the fair share's count)
+        self.members = 1  # live instances wanting resources, as last counted
+        self._handing_over: set[str] = set()  # resources being given up for another's fair share
+        self.handed_over = 0
 
     @property
     def single_instance(self) -> bool:
@@ -118,6 +157,8 @@ class Ownership:
             url.render_as_string(hide_password=False), timeout=self.ping_timeout_s * 2, server_settings=LOCK_SESSION_SETTINGS
         )
         self._conn.add_termination_listener(lambda _conn: self._link_lost("connection closed"))
+        # A member from now on, for as long as this session lives (the fair share counts it).
+        await self._conn.fetchval("SELECT pg_try_advisory_lock_shared($1::int4, $2::int4)", *MEMBERS_KEY)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._watch(), name="ownership-watchdog")
         return self._conn
@@ -132,6 +173,7 @@ class Ownership:
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             conn.terminate()
+        self._handing_over.clear()
         if not self.held:
             return
         LOCK_LINK_LOSSES.inc()
@@ -144,17 +186,59 @@ class Ownership:
                 OWNED.labels(resource).set(0)
 
     async def _watch(self) -> None:
-        """Ping the lock connection while anything is held; the first failure ends every ownership."""
+        """Ping the lock connection while anything is held; the first failure ends every ownership.
+
+        The ping counts the members: holding more than its share of a kind while the same
+        count was seen twice in a row (not a member passing through a restart), this
+        instance hands one resource of that kind over per tick."""
+        previous = 0
         while not self._closed:
             await asyncio.sleep(self.watch_s)
             if not any(not lost.is_set() for lost in self.held.values()):
+                previous = 0
                 continue
             try:
-                await self._query("SELECT 1")
+                members = await self.count_members()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._link_lost(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                previous = 0
+                continue
+            if members == previous:
+                self._hand_over_surplus(members)
+            previous = members
+
+    async def count_members(self) -> int:
+        """Live instances wanting resources on this database (this one included)."""
+        if self.single_instance:
+            return 1
+        self.members = max(1, int(await self._query(MEMBERS_SQL, *MEMBERS_KEY)))
+        return self.members
+
+    def _owned_of(self, kind: str) -> list[str]:
+        return [r for r, lost in self.held.items() if not lost.is_set() and kind_of(r) == kind]
+
+    def within_share(self, resource: str, members: int) -> bool:
+        """May this instance claim ``resource`` with ``members`` live instances?"""
+        kind = kind_of(resource)
+        wanted = sum(1 for r in self.wanted if kind_of(r) == kind) or 1
+        return len(self._owned_of(kind)) < fair_share(wanted, members)
+
+    def _hand_over_surplus(self, members: int) -> None:
+        """Give up one resource of each kind this instance holds more than its share of."""
+        for kind in sorted({kind_of(r) for r in self.wanted}):
+            owned = self._owned_of(kind)
+            wanted = sum(1 for r in self.wanted if kind_of(r) == kind)
+            if len(owned) <= fair_share(wanted, members):
+                continue
+            resource = owned[-1]  # the last taken: what this instance held longest keeps running
+            log.info("instance %s hands %s over (%d of %d %s resources, %d instances)",
+                     self.instance, resource, len(owned), wanted, kind, members)
+            self._handing_over.add(resource)
+            self.handed_over += 1
+            HANDOVERS.labels(resource).inc()
+            self.held[resource].set()  # the owned body stops, then unlocks (``release``)
 
     # -- claiming --------------------------------------------------------------------------
     async def try_acquire(self, resource: str) -> asyncio.Event | None:
@@ -185,7 +269,9 @@ class Ownership:
         during its backoff (the PBX down) still holds the resource."""
         lost = self.held.pop(resource, None)
         OWNED.labels(resource).set(0)
-        if lost is not None and not lost.is_set() and not self.single_instance:
+        handing_over = resource in self._handing_over
+        self._handing_over.discard(resource)
+        if lost is not None and (not lost.is_set() or handing_over) and not self.single_instance:
             lost.set()
             try:
                 await self._query("SELECT pg_advisory_unlock($1)", lock_key(resource))
@@ -195,11 +281,12 @@ class Ownership:
             await self._disconnect()  # nothing owned or wanted: no connection kept open
 
     async def wait_for(self, resource: str, task: SupervisedTask | None = None) -> asyncio.Event:
-        """Stand by until this instance owns ``resource``, retrying with a short capped backoff."""
+        """Stand by until this instance owns ``resource``, retrying with a short capped backoff;
+        claimed only within this instance's fair share of its kind."""
         delay = self.retry_initial_s
         while True:
             try:
-                lost = await self.try_acquire(resource)
+                lost = await self.try_acquire(resource) if await self._may_claim(resource) else None
             except OwnershipLost as exc:
                 if task is not None:
                     task.unhealthy(str(exc))
@@ -211,25 +298,43 @@ class Ownership:
             await asyncio.sleep(delay * random.uniform(0.8, 1.0))
             delay = min(self.retry_max_s, delay * 2)
 
+    async def _may_claim(self, resource: str) -> bool:
+        if self.single_instance or resource in self.held:
+            return True
+        try:
+            members = await self.count_members()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            self._link_lost(f"{type(exc).__name__}: {exc}")
+            raise OwnershipLost(f"cannot reach the database to claim {resource}: {exc}") from exc
+        return self.within_share(resource, members)
+
     def owned(self, resource: str, body: Body) -> Body:
-        """``body`` run only while this instance owns ``resource``; cancelled when that ends."""
+        """``body`` run only while this instance owns ``resource``; cancelled when that ends.
+        Handed over for another instance's fair share, it stands by again."""
 
         async def run(task: SupervisedTask) -> None:
             self._claimants += 1
+            self.wanted[resource] += 1
             try:
-                lost = await self.wait_for(resource, task)
-                await self._run_owned(resource, lost, body, task)
+                while True:
+                    lost = await self.wait_for(resource, task)
+                    if not await self._run_owned(resource, lost, body, task):
+                        return
             finally:
                 self._claimants -= 1
+                self.wanted[resource] -= 1
+                if self.wanted[resource] <= 0:
+                    del self.wanted[resource]
                 if not self._claimants and not self.held:
                     await self._disconnect()  # nothing owned or wanted: no connection kept open
 
         return run
 
-    async def _run_owned(self, resource: str, lost: asyncio.Event, body: Body, task: SupervisedTask) -> None:
+    async def _run_owned(self, resource: str, lost: asyncio.Event, body: Body, task: SupervisedTask) -> bool:
         """Run ``body`` while owning; a body that fails (the PBX or IMAP server down) keeps the
         ownership through the supervisor's backoff, so instances do not pass a dead link round;
-        it is given up when the ownership is lost or the task is stopped."""
+        it is given up when the ownership is lost or the task is stopped. True: handed over
+        for another instance's fair share (stand by again)."""
         work = asyncio.ensure_future(body(task))
         watch = asyncio.create_task(lost.wait())
         keep = False
@@ -238,7 +343,9 @@ class Ownership:
             if work.done():
                 keep = not lost.is_set()
                 work.result()  # its error, for the supervisor to log and back off
-                return
+                return False
+            if resource in self._handing_over:
+                return True
             raise OwnershipLost(f"lost ownership of {resource}: database link lost")
         finally:
             watch.cancel()

@@ -130,6 +130,75 @@ async def test_kill_9_of_the_owner_moves_the_pbx_link_and_the_mailbox_without_du
     assert len(pbx.originated) <= len(dials)
 
 
+@pytest.mark.postgres_only
+async def test_mailboxes_handed_over_as_an_instance_joins_import_every_mail_once(
+    database_url: str, tmp_path: Path, dovecot: ThrowawayDovecot
+) -> None:
+    """The first instance reads both mailboxes; the second joins while mail keeps arriving and
+    takes one of them over (its fair share): every mail on a ticket, none twice."""
+    from channels.imap import connect
+
+    boxes = []
+    for n in range(2):
+        user = f"share{uuid.uuid4().hex[:8]}"
+        add_imap_user(dovecot, user)
+        boxes.append(dovecot.mailbox(user, name=f"share-{n}", address=f"{user}@example.com", acknowledge=False))
+    config = {
+        "database_url": database_url,
+        "log_level": "WARNING",
+        "web": {"secret_key": "k" * 40},
+        "mailboxes": [{**box.model_dump(mode="json"), "password": "secret"} for box in boxes],
+    }
+    run = uuid.uuid4().hex[:6]
+    per_box = 40
+
+    async def arrive(n: int, box: MailboxSettings) -> None:
+        client = await connect(box)
+        try:
+            for i in range(per_box):
+                assert (await client.append(_mail(n * 1000 + i, run), mailbox=box.folder)).result == "OK"
+                await asyncio.sleep(0.1)
+        finally:
+            await client.logout()
+
+    async with Cluster(config, tmp_path) as cluster:
+        [first] = cluster.start(1)
+        await cluster.wait_ready([first])
+        assert sorted((await cluster.readyz(first) or {}).get("owns", [])) == ["mailbox:share-0", "mailbox:share-1"]
+        arriving = asyncio.gather(*(arrive(n, box) for n, box in enumerate(boxes)))
+        [second] = cluster.start(1)
+        await cluster.wait_ready([second])
+
+        async def one_each() -> bool:
+            owns = [(await cluster.readyz(i) or {}).get("owns", []) for i in (first, second)]
+            return [len(o) for o in owns] == [1, 1]
+
+        await cluster.until(one_each, within=15, what="one mailbox per instance")
+        await arriving
+        db = build_services(load_settings(None, database_url=database_url)).db
+        try:
+            async def imported() -> list[str]:
+                async with db.session() as session:
+                    return [str(mid) for mid in (await session.execute(select(MailMessage.message_id)
+                                                       .where(MailMessage.message_id.like(f"<{run}-%")))).scalars()]
+
+            found = await _until_async(imported, lambda ids: len(ids) >= 2 * per_box)
+            await asyncio.sleep(1.0)  # a mail read twice would show now
+            found = await imported()
+            async with db.session() as session:
+                tickets = (await session.execute(select(func.count()).select_from(Ticket)
+                                                 .where(Ticket.subject.like(f"Order {run}-%")))).scalar()
+        finally:
+            await db.close()
+        async with cluster.http.get(f"{first.url}/metrics") as resp:
+            metrics = await resp.text()
+    assert sorted(found) == sorted(f"<{run}-{n * 1000 + i}@example.net>" for n in range(2) for i in range(per_box))
+    assert tickets == 2 * per_box, "one ticket per mail, none twice"
+    handed = [line for line in metrics.splitlines()
+              if line.startswith('frontdesk_ownership_handed_over_total{resource="mailbox:share-')]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in handed) == 1.0, "one mailbox handed over, once"
+
+
 async def _until_async(read: Any, good: Any, within: float = 30.0) -> Any:
     deadline = time.monotonic() + within
     value = await read()
@@ -224,7 +293,7 @@ def test_bench_cluster_refuses_sqlite_with_the_option_named(capsys: pytest.Captu
 async def test_bench_cluster_pops_on_an_instance_without_the_link_and_fails_over(database_url: str) -> None:
     from config.cluster_bench import measure
 
-    report = await measure(database_url, [2], traffic_s=1.5, dial_every=0.2, agents=3, rings=6)
+    report = await measure(database_url, [2], traffic_s=1.5, dial_every=0.2, agents=3, rings=6, mails=20)
     [run] = report["runs"]
     assert run["agents_ws"] == [3, 3], "three agents answered a ping on each instance"
     assert run["cross_instance"] is True, "the rung agents were on the instance without the PBX link"
@@ -233,6 +302,24 @@ async def test_bench_cluster_pops_on_an_instance_without_the_link_and_fails_over
     assert run["event_lag_count"] > 0 and report["event_lag_p99_ms"] is not None
     assert report["failover_s"] is not None and report["failover_s"] <= FAILOVER_TARGET_S
     assert report["lost"] == 0 and report["duplicated"] == 0
+    # Mail: one mailbox read by each instance, every mail imported once.
+    assert run["mailbox_owners"] == [1, 1], "the two mailboxes spread, one per instance"
+    assert run["email_imported"] == 40 and report["email_per_s"]["2"] > 0
+    assert report["email_lost"] == 0 and report["email_duplicated"] == 0
+    assert run["email_acknowledgements_sent"] > 0, "the outbox delivered acknowledgements to the sink"
+
+
+def test_bench_cluster_reports_the_mail_scaling_of_three_instances_over_one() -> None:
+    from config.cluster_mail_bench import summary
+
+    runs = [{"instances": 1, "email_per_s": 100.0, "email_lost": 0, "email_duplicated": 0},
+            {"instances": 2, "email_per_s": 190.0, "email_lost": 0, "email_duplicated": 0},
+            {"instances": 3, "email_per_s": 260.0, "email_lost": 1, "email_duplicated": 0}]
+    report = summary(runs)
+    assert report["email_per_s"] == {"1": 100.0, "2": 190.0, "3": 260.0}
+    assert report["email_scaling"] == 2.6
+    assert report["email_lost"] == 1
+    assert summary(runs[1:])["email_scaling"] is None, "no one-instance run: nothing to scale against"
 
 
 def test_bench_cluster_reads_the_event_lag_quantile_as_prometheus_does() -> None:

@@ -135,3 +135,61 @@ async def test_a_failing_link_keeps_its_owner_until_the_owner_stops(services: Se
         await owner.close()
         await standby.close()
         await other_db.close()
+
+
+@pytest.mark.postgres_only
+async def test_three_mailboxes_spread_one_per_instance_and_a_dead_instance_s_mailbox_moves(services: Services) -> None:
+    """The first instance started takes all three mailboxes; as two more join it hands two
+    over (one each), never reading one mailbox twice; when one dies, its mailbox moves."""
+    boxes = ["mailbox:a", "mailbox:b", "mailbox:c"]
+    dbs = [services.db, Database(services.db.url), Database(services.db.url)]
+    instances = [Ownership(db, f"i{n}", retry_max_s=0.3, watch_s=0.2) for n, db in enumerate(dbs)]
+    readers: dict[str, list[str]] = {box: [] for box in boxes}  # who reads each mailbox now
+    most = [0]
+
+    def reading(who: str, box: str):  # type: ignore[no-untyped-def]
+        async def body(task: SupervisedTask) -> None:
+            readers[box].append(who)
+            most[0] = max(most[0], len(readers[box]))
+            task.healthy("reading")
+            try:
+                await asyncio.Event().wait()
+            finally:
+                readers[box].remove(who)
+        return body
+
+    def start(n: int) -> list[SupervisedTask]:
+        tasks = [SupervisedTask(box, instances[n].owned(box, reading(f"i{n}", box)), HealthRegistry(), Backoff(0.1, 0.5))
+                 for box in boxes]
+        for task in tasks:
+            task.start()
+        return tasks
+
+    def spread() -> list[int]:
+        return sorted(len(o.owns()) for o in instances)
+
+    tasks = start(0)
+    try:
+        await until(lambda: instances[0].owns() == boxes, within=5.0)
+        tasks += start(1) + start(2)
+        await until(lambda: spread() == [1, 1, 1] and all(len(r) == 1 for r in readers.values()), within=10.0)
+        assert instances[0].handed_over == 2
+        await asyncio.sleep(1.0)
+        assert spread() == [1, 1, 1], "settled: no mailbox passed round"
+        assert instances[0].lost == 0, "handing over is not a loss"
+        # The lock session of instance 2 ends (its process killed): the others share its mailbox.
+        orphan = instances[2].owns()[0]
+        async with services.db.session() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": instances[2].session_pid})
+        for task in tasks[6:]:
+            await task.stop()  # the dead process reads nothing any more
+        await until(lambda: any(orphan in o.owns() for o in instances[:2]), within=5.0)
+        assert sorted(len(o.owns()) for o in instances[:2]) == [1, 2]
+        assert most == [1], "never two readers of one mailbox"
+    finally:
+        for task in tasks:
+            await task.stop()
+        for ownership in instances:
+            await ownership.close()
+        for db in dbs[1:]:
+            await db.close()
