@@ -27,9 +27,9 @@ by the first one started. Every instance that wants resources is a *member*: it 
 shared advisory lock on its lock connection, so PostgreSQL counts the live members
 (``pg_locks``) and forgets a dead one with its session. An instance claims a resource of a
 kind (``mailbox``, ``pbx``) only while it holds fewer than its share of that kind,
-``ceil(wanted / members)``; one holding more than its share (it started first, or a member
-joined) hands one over at a time, cleanly (unlock; the taker continues from the committed
-checkpoint). When a member dies the share grows and the standbys take its resources, so
+``ceil(wanted / members)``; one holding more mailboxes than its share (it started first, or a
+member joined) hands one over at a time, cleanly (unlock; the taker continues from the
+committed checkpoint); PBX links are not handed over (a link would drop). When a member dies the share grows and the standbys take its resources, so
 fail-over is unchanged.
 """
 
@@ -91,6 +91,12 @@ MEMBERS_SQL = (
     " AND classid = $1::bigint::oid AND objid = $2::bigint::oid"
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
+
+
+# Kinds given up to rebalance when a member joins. A mailbox's reader stops cleanly and the
+# taker continues from the committed checkpoint; a PBX link would drop for a second, with the
+# pops of calls ringing meanwhile late, so PBX links are only spread as instances claim them.
+HANDED_OVER_KINDS = frozenset({"mailbox"})
 
 
 def kind_of(resource: str) -> str:
@@ -227,7 +233,7 @@ class Ownership:
 
     def _hand_over_surplus(self, members: int) -> None:
         """Give up one resource of each kind this instance holds more than its share of."""
-        for kind in sorted({kind_of(r) for r in self.wanted}):
+        for kind in sorted({kind_of(r) for r in self.wanted} & HANDED_OVER_KINDS):
             owned = self._owned_of(kind)
             wanted = sum(1 for r in self.wanted if kind_of(r) == kind)
             if len(owned) <= fair_share(wanted, members):
