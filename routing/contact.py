@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from agent_ui.base.i18n import format_number, system_localizer, translate
 
@@ -87,9 +87,9 @@ class Decision:
     slotted: ``start`` sets only what differs from the class's defaults.)
     """
 
-    # ``reasons`` as written so far: text, or (how to write it, from what) not written yet
-    _said: list[Any] = dataclasses.field(default_factory=list, init=False, repr=False, compare=False)
-    _unsaid: bool = dataclasses.field(default=False, init=False, repr=False, compare=False)  # some not written yet
+    # Not fields (nor in ``asdict``): set on the instance through ``vars``.
+    _said: ClassVar[list[Any]]  # ``reasons`` so far: text, or (how to write it, from what) not written yet
+    _unsaid: ClassVar[bool] = False  # some are not written yet
     queue: str
     priority: int
     category: str
@@ -128,7 +128,8 @@ class Decision:
         ``__init__``'s two dozen assignments."""
         decision = cls.__new__(cls)
         decision.queue, decision.priority, decision.category, decision.rule_version = queue, priority, category, rule_version
-        decision._said, decision.rules, decision.tags = [], [], []
+        decision.rules, decision.tags = [], []
+        vars(decision)["_said"] = []
         return decision
 
     def say(self, reason: str) -> None:
@@ -142,20 +143,21 @@ class Decision:
         must not fail: it says what a test that already passed on ``of`` found.
         """
         self._said.append((why, of))
-        self._unsaid = True
+        vars(self)["_unsaid"] = True
 
 
 def _reasons(decision: Decision) -> list[str]:
     said = decision._said
     if decision._unsaid:
         said[:] = [r if isinstance(r, str) else r[0](r[1]) for r in said]
-        decision._unsaid = False
+        vars(decision)["_unsaid"] = False
     return said
 
 
 def _set_reasons(decision: Decision, reasons: list[str]) -> None:
-    decision._said = reasons
-    decision._unsaid = False
+    state = vars(decision)
+    state["_said"] = reasons
+    state["_unsaid"] = False
 
 
 # The dataclass field ``reasons`` (in ``__init__``, equality, ``replace``) read and written through
