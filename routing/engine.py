@@ -57,6 +57,7 @@ class CompiledRule:
     every: tuple[Test, ...] = ()  # ... and all of its tests (every rule tried, without the index)
     reason: str | None = None  # ... and its whole reason, when every condition's is fixed text
     write: Callable[[Facts], str] | None = None  # ... else its reason, written from the contact (``why``)
+    holds: Test | None = None  # ... and ``rest`` as one test (None: nothing left to ask)
 
     staged: bool = False  # one ``all`` group with ticket conditions
     before: tuple[Test, ...] = ()  # ... its other tests, asked before the tickets are read (less the anchor)
@@ -72,6 +73,7 @@ class CompiledRule:
             self.simple = True
             self.every = tuple(tests)
             self.rest = tuple(t for n, t in enumerate(tests) if n != self.anchor)
+            self.holds = _all_of(self.rest)
             if all(isinstance(e, str) for e in self.explains):
                 self.reason = self.prefix + " and ".join(e for e in self.explains if isinstance(e, str))
             else:
@@ -153,6 +155,18 @@ class CompiledRule:
         return self.prefix + (" and ".join([p(facts) or "" for p in saying]) or "every contact")
 
 
+def _all_of(tests: tuple[Test, ...]) -> Test | None:
+    """The tests as one, asked in order (None for none): one call per candidate instead of a loop."""
+    if not tests:
+        return None
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda facts: first(facts) and second(facts)
+    return lambda facts: all(test(facts) for test in tests)
+
+
 def _priority(name: str) -> int:
     return Priority[name.upper()].value
 
@@ -165,7 +179,7 @@ _PLAIN_ACTIONS = ("queue", "category", "skill", "assignee_id", "team", "strategy
 class CompiledActions:
     """A rule's actions as the few assignments they make: nothing to look up per decision."""
 
-    sets: tuple[tuple[str, Any], ...]
+    sets: dict[str, Any]  # field → value (plain fields of the decision: set in one ``update`` of its attributes)
     min_priority: int | None
     tags: frozenset[str] | None
 
@@ -174,12 +188,12 @@ class CompiledActions:
         sets = [(name, getattr(actions, name)) for name in _PLAIN_ACTIONS if getattr(actions, name) is not None]
         if actions.priority is not None:
             sets.append(("priority", _priority(actions.priority)))
-        return cls(tuple(sets), _priority(actions.min_priority) if actions.min_priority is not None else None,
+        return cls(dict(sets), _priority(actions.min_priority) if actions.min_priority is not None else None,
                    frozenset(actions.tags) if actions.tags is not None else None)
 
     def apply(self, decision: Decision) -> None:
-        for name, value in self.sets:
-            setattr(decision, name, value)
+        if self.sets:
+            vars(decision).update(self.sets)
         if self.min_priority is not None and decision.priority < self.min_priority:
             decision.priority = self.min_priority
         if self.tags is not None:
@@ -341,12 +355,8 @@ class RuleEngine:
             found ^= low
             compiled = rules[low.bit_length() - 1]
             if compiled.simple and indexed:  # ``check`` written out for the common shape (every candidate of every contact)
-                held = True
-                for test in compiled.rest:
-                    if not test(facts):
-                        held = False
-                        break
-                if not held:
+                holds = compiled.holds
+                if holds is not None and not holds(facts):
                     continue
                 if explain:
                     if compiled.reason is not None:
