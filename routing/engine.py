@@ -289,6 +289,7 @@ class RuleEngine:
         self._all = (1 << len(self.rules)) - 1
         self._ticket_readers = [_scope(r.rule) for r in self.rules if _reads_tickets(r.rule)]
         self._queues_read_tickets = "last_agent" in settings.queue_strategies.values()
+        self._reads_tickets: dict[tuple[str, bool], bool] = {}  # (channel, known customer) → ``reads_tickets``
         # what every decision reads of the settings, as plain dictionaries
         self._queues = dict(settings.queues)
         self._default_priority = settings.default_priority
@@ -317,13 +318,16 @@ class RuleEngine:
         """
         if self._queues_read_tickets:
             return True
-        channel = contact.channel.casefold()
-        known = contact.customer_id is not None
-        for allowed, excluded, wants_known in self._ticket_readers:
-            if ((allowed is None or channel in allowed) and channel not in excluded
-                    and (wants_known is None or wants_known == known)):
-                return True
-        return False
+        asked = (contact.channel, contact.customer_id is not None)
+        reads = self._reads_tickets.get(asked)
+        if reads is None:  # the answer depends on these two only: worked out once per channel (a handful)
+            channel, known = asked[0].casefold(), asked[1]
+            reads = any((allowed is None or channel in allowed) and channel not in excluded
+                        and (wants_known is None or wants_known == known)
+                        for allowed, excluded, wants_known in self._ticket_readers)
+            if len(self._reads_tickets) < 1000:  # channels are few; never grown without bound by odd input
+                self._reads_tickets[asked] = reads
+        return reads
 
     def base(self, contact: Contact) -> Decision:
         """The decision before any rule: the default queue for the channel (or the PBX/API queue)."""
