@@ -12,9 +12,8 @@ import dataclasses
 import json
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Executable, String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -203,7 +202,7 @@ async def prefetch_addresses(session: AsyncSession, pairs: Collection[tuple[str,
         memo.update({(channel, a): known for a, known in found.items()})
 
 
-def _address_tickets_statement(dialect: str) -> tuple[Select[Any], bool]:
+def _address_tickets_statement(dialect: str) -> tuple[Executable, bool]:
     """The read-ahead's statement for the database, and whether it takes the addresses as a list (else JSON text).
 
     The addresses go as one parameter, so the statement is the same text for every batch
@@ -216,7 +215,7 @@ def _address_tickets_statement(dialect: str) -> tuple[Select[Any], bool]:
     return _ADDRESS_TICKETS_JSON, False
 
 
-def _address_tickets_where(address_is: ColumnElement[bool]) -> Select[Any]:
+def _address_tickets_where(address_is: ColumnElement[bool]) -> Executable:
     return (
         select(RoutedContact.address, Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
                Ticket.updated_at, Ticket.channel, Ticket.subject)
