@@ -72,6 +72,16 @@ def _continues_word(data: bytes, at: int, backwards: bool) -> bool:
     return bool(char) and is_word_char(char)
 
 
+# Up to this many pattern bytes the automaton is built as a DFA: scanning is about 40 % faster than
+# the default NFA's (every routed contact is scanned), for memory that stays small at this size
+# (about 12 MB at 250,000 bytes, against well under 1 MB); past it the default bounds memory.
+DFA_MAX_BYTES = 300_000
+
+
+def _implementation(patterns: list[bytes]) -> ahocorasick_rs.Implementation | None:
+    return ahocorasick_rs.Implementation.DFA if sum(map(len, patterns)) <= DFA_MAX_BYTES else None
+
+
 class KeywordMatcher:
     """Immutable once built; build a new one when templates change.
 
@@ -141,7 +151,7 @@ class KeywordMatcher:
                     continue
                 patterns.append(spelling.encode("utf-8"))
                 self._spelled.append((is_word_char(spelling[0]), is_word_char(spelling[-1]), tuple(keys)))
-            self._automaton = ahocorasick_rs.BytesAhoCorasick(patterns) if patterns else None
+            self._automaton = ahocorasick_rs.BytesAhoCorasick(patterns, implementation=_implementation(patterns)) if patterns else None
         self.forms = len(spellings)
 
     def __len__(self) -> int:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from routing.facts import READERS, Facts, keys_of
+from routing.facts import FOLDED_READERS, READERS, Facts, keys_of
 from routing.rule_keywords import RuleKeywords
 from routing.rules import FIELDS, Condition, Rule
 
@@ -35,8 +35,9 @@ class CandidateIndex:
         self.keywords = False
         self.in_subject: list[int] = []  # automaton key found in a subject → the rules it makes candidates
         self.in_body: list[int] = []
-        self.readers: list[tuple[Callable[[Facts], str | list[str] | None], dict[str, int]]] = []
-        self.flag_readers: list[tuple[Callable[[Facts], Any], dict[Any, int]]] = []
+        self.readers: list[tuple[Callable[[Facts], Any], dict[Any, int]]] = []  # fields of one value (or None) and flags
+        self.list_readers: list[tuple[Callable[[Facts], Any], dict[str, int]]] = []
+        self.prefix_tables: list[tuple[int, dict[str, int]]] = []
 
     @staticmethod
     def _anchor(cond: Condition, keyword_key: int | None) -> list[tuple[str, Any]] | None:
@@ -93,8 +94,12 @@ class CandidateIndex:
 
     def build(self, keywords: RuleKeywords) -> None:
         """Bind each field's reader and map each automaton key straight to the rules it makes candidates."""
-        self.readers = [(keys_of(field), values) for field, values in self.members.items()]
-        self.flag_readers = [(READERS[field], values) for field, values in self.flags.items()]
+        # A field read as one value (or None: no value, no key of any table, so nothing found without
+        # asking) is looked up as it is read; any other field (lists: recipients, tags) value by value.
+        self.readers = [(keys_of(field), values) for field, values in self.members.items() if field in FOLDED_READERS]
+        self.readers += [(READERS[field], values) for field, values in self.flags.items()]
+        self.list_readers = [(keys_of(field), values) for field, values in self.members.items() if field not in FOLDED_READERS]
+        self.prefix_tables = sorted(self.prefixes.items())
         by_key = self.by_key
         self.in_subject = [_bits(by_key.get(("kw", c), 0) for c, _p in pairs) for pairs in keywords.in_subject]
         self.in_body = [_bits(by_key.get(("kw", c), 0) for c, _p in pairs) for pairs in keywords.in_body]
@@ -102,20 +107,18 @@ class CandidateIndex:
     def found(self, facts: Facts, keywords: RuleKeywords) -> int:
         """The rules that may match, as bits (one integer OR per value the contact has)."""
         found = self.always
-        for keys, values in self.readers:
+        for read, values in self.readers:
+            found |= values.get(read(facts), 0)
+        for keys, values in self.list_readers:
             got = keys(facts)
-            if got is None:
-                continue
             if isinstance(got, str):
                 found |= values.get(got, 0)
-            else:
+            elif got:
                 for value in got:
                     found |= values.get(value, 0)
-        for read, flags in self.flag_readers:
-            found |= flags.get(read(facts), 0)
-        if self.prefixes:
+        if self.prefix_tables:
             address = facts.contact.address or ""
-            for length, prefixes in self.prefixes.items():
+            for length, prefixes in self.prefix_tables:
                 found |= prefixes.get(address[:length], 0)
         if self.keywords:
             in_subject, in_body = keywords.found(facts)

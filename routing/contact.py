@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from agent_ui.base.i18n import format_number, system_localizer, translate
 
@@ -76,8 +77,19 @@ class Contact:
     folded: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass
 class Decision:
+    """Where a contact goes and why.
+
+    A rule's reason read from the contact (the keywords found, which of a rule's domains) is
+    written when ``reasons`` is first read (``explain_later``), in its place among the others:
+    the same text, but a decision is not held up writing words before anyone reads them. (Not
+    slotted: ``start`` sets only what differs from the class's defaults.)
+    """
+
+    # Not fields (nor in ``asdict``): set on the instance through ``vars``.
+    _said: ClassVar[list[Any]]  # ``reasons`` so far: text, or (how to write it, from what) not written yet
+    _unsaid: ClassVar[bool] = False  # some are not written yet
     queue: str
     priority: int
     category: str
@@ -108,3 +120,46 @@ class Decision:
         if self.error:
             why["error"] = self.error
         return why
+
+    @classmethod
+    def start(cls, queue: str, priority: int, category: str, rule_version: int) -> Decision:
+        """A decision before any rule (what the engine starts every contact from): the fields
+        given, the lists fresh, every other field the class's default, without the generated
+        ``__init__``'s two dozen assignments."""
+        decision = cls.__new__(cls)
+        decision.queue, decision.priority, decision.category, decision.rule_version = queue, priority, category, rule_version
+        decision.rules, decision.tags = [], []
+        vars(decision)["_said"] = []
+        return decision
+
+    def say(self, reason: str) -> None:
+        """Add a reason, after those before it (written or not yet)."""
+        self._said.append(reason)
+
+    def explain_later(self, why: Callable[[Any], str], of: Any) -> None:
+        """Add the reason ``why(of)``, written when ``reasons`` is first read.
+
+        ``why`` must be pure over ``of`` and whatever never changes (a compiled rule set), and
+        must not fail: it says what a test that already passed on ``of`` found.
+        """
+        self._said.append((why, of))
+        vars(self)["_unsaid"] = True
+
+
+def _reasons(decision: Decision) -> list[str]:
+    said = decision._said
+    if decision._unsaid:
+        said[:] = [r if isinstance(r, str) else r[0](r[1]) for r in said]
+        vars(decision)["_unsaid"] = False
+    return said
+
+
+def _set_reasons(decision: Decision, reasons: list[str]) -> None:
+    state = vars(decision)
+    state["_said"] = reasons
+    state["_unsaid"] = False
+
+
+# The dataclass field ``reasons`` (in ``__init__``, equality, ``replace``) read and written through
+# ``_said``, so a reason explained later is written on first read.
+Decision.reasons = property(_reasons, _set_reasons)  # type: ignore[assignment]

@@ -10,7 +10,7 @@ Each decision says which rules matched, the version, and why.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -56,14 +56,47 @@ class CompiledRule:
     rest: tuple[Test, ...] = ()  # ... and the tests left to ask of a candidate (its anchor is known to hold)
     every: tuple[Test, ...] = ()  # ... and all of its tests (every rule tried, without the index)
     reason: str | None = None  # ... and its whole reason, when every condition's is fixed text
+    write: Callable[[Facts], str] | None = None  # ... else its reason, written from the contact (``why``)
+    holds: Test | None = None  # ... and ``rest`` as one test (None: nothing left to ask)
+
+    staged: bool = False  # one ``all`` group with ticket conditions
+    before: tuple[Test, ...] = ()  # ... its other tests, asked before the tickets are read (less the anchor)
+    after: tuple[Test, ...] = ()  # ... its ticket tests, asked once they are
+    ordered: tuple[Test, ...] = ()  # ... all of them in order (less the anchor), when the tickets are read already
 
     def __post_init__(self) -> None:
-        if len(self.groups) == 1 and self.groups[0][0] == "all" and not any(h for _p, h in self.groups[0][1]):
+        if len(self.groups) != 1 or self.groups[0][0] != "all":
+            return
+        reads = [h for _p, h in self.groups[0][1]]
+        tests = self.tests[0]
+        if not any(reads):
             self.simple = True
-            self.every = tuple(self.tests[0])
-            self.rest = tuple(t for n, t in enumerate(self.tests[0]) if n != self.anchor)
+            self.every = tuple(tests)
+            self.rest = tuple(t for n, t in enumerate(tests) if n != self.anchor)
+            self.holds = _all_of(self.rest)
             if all(isinstance(e, str) for e in self.explains):
                 self.reason = self.prefix + " and ".join(e for e in self.explains if isinstance(e, str))
+            else:
+                self.write = self._writer()
+        else:
+            self.staged = True
+            self.before = tuple(t for n, t in enumerate(tests) if n != self.anchor and not reads[n])
+            self.after = tuple(t for n, t in enumerate(tests) if reads[n])
+            self.ordered = tuple(t for n, t in enumerate(tests) if n != self.anchor)
+
+    def _writer(self) -> Callable[[Facts], str]:
+        """``why`` with the fixed text around its one part read from the contact joined once, here."""
+        explains = self.explains
+        read = [n for n, e in enumerate(explains) if not isinstance(e, str)]
+        if len(read) != 1:
+            return self.why
+        at = read[0]
+        part = explains[at]
+        assert not isinstance(part, str)
+        fixed = [e if isinstance(e, str) else "" for e in explains]
+        head = self.prefix + "".join(e + " and " for e in fixed[:at])
+        tail = "".join(" and " + e for e in fixed[at + 1:])
+        return lambda facts: head + part(facts) + tail
 
     def check(self, facts: Facts, anchored: bool = True, explain: bool = True) -> str | object | None:
         """Why it matches (the reason the timeline shows), None when it does not, ``_NEED_HISTORY`` when
@@ -122,6 +155,18 @@ class CompiledRule:
         return self.prefix + (" and ".join([p(facts) or "" for p in saying]) or "every contact")
 
 
+def _all_of(tests: tuple[Test, ...]) -> Test | None:
+    """The tests as one, asked in order (None for none): one call per candidate instead of a loop."""
+    if not tests:
+        return None
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda facts: first(facts) and second(facts)
+    return lambda facts: all(test(facts) for test in tests)
+
+
 def _priority(name: str) -> int:
     return Priority[name.upper()].value
 
@@ -134,7 +179,7 @@ _PLAIN_ACTIONS = ("queue", "category", "skill", "assignee_id", "team", "strategy
 class CompiledActions:
     """A rule's actions as the few assignments they make: nothing to look up per decision."""
 
-    sets: tuple[tuple[str, Any], ...]
+    sets: dict[str, Any]  # field → value (plain fields of the decision: set in one ``update`` of its attributes)
     min_priority: int | None
     tags: frozenset[str] | None
 
@@ -143,12 +188,12 @@ class CompiledActions:
         sets = [(name, getattr(actions, name)) for name in _PLAIN_ACTIONS if getattr(actions, name) is not None]
         if actions.priority is not None:
             sets.append(("priority", _priority(actions.priority)))
-        return cls(tuple(sets), _priority(actions.min_priority) if actions.min_priority is not None else None,
+        return cls(dict(sets), _priority(actions.min_priority) if actions.min_priority is not None else None,
                    frozenset(actions.tags) if actions.tags is not None else None)
 
     def apply(self, decision: Decision) -> None:
-        for name, value in self.sets:
-            setattr(decision, name, value)
+        if self.sets:
+            vars(decision).update(self.sets)
         if self.min_priority is not None and decision.priority < self.min_priority:
             decision.priority = self.min_priority
         if self.tags is not None:
@@ -244,6 +289,13 @@ class RuleEngine:
         self._all = (1 << len(self.rules)) - 1
         self._ticket_readers = [_scope(r.rule) for r in self.rules if _reads_tickets(r.rule)]
         self._queues_read_tickets = "last_agent" in settings.queue_strategies.values()
+        self._reads_tickets: dict[tuple[str, bool], bool] = {}  # (channel, known customer) → ``reads_tickets``
+        # what every decision reads of the settings, as plain dictionaries
+        self._queues = dict(settings.queues)
+        self._default_priority = settings.default_priority
+        self._queue_strategies: dict[str, str] = dict(settings.queue_strategies)
+        self._weights = dict(settings.weights)
+        self._now: tuple[datetime | None, datetime | None] = (None, None)  # the last ``now`` decided at, and it in UTC
         if keywords is None:
             self._keywords.build()
             self._index.build(self._keywords)
@@ -266,27 +318,30 @@ class RuleEngine:
         """
         if self._queues_read_tickets:
             return True
-        channel = contact.channel.casefold()
-        known = contact.customer_id is not None
-        for allowed, excluded, wants_known in self._ticket_readers:
-            if ((allowed is None or channel in allowed) and channel not in excluded
-                    and (wants_known is None or wants_known == known)):
-                return True
-        return False
+        asked = (contact.channel, contact.customer_id is not None)
+        reads = self._reads_tickets.get(asked)
+        if reads is None:  # the answer depends on these two only: worked out once per channel (a handful)
+            channel, known = asked[0].casefold(), asked[1]
+            reads = any((allowed is None or channel in allowed) and channel not in excluded
+                        and (wants_known is None or wants_known == known)
+                        for allowed, excluded, wants_known in self._ticket_readers)
+            if len(self._reads_tickets) < 1000:  # channels are few; never grown without bound by odd input
+                self._reads_tickets[asked] = reads
+        return reads
 
     def base(self, contact: Contact) -> Decision:
         """The decision before any rule: the default queue for the channel (or the PBX/API queue)."""
-        s = self.settings
-        return Decision(
-            queue=contact.queue_hint or s.queues.get(contact.channel) or contact.channel,
-            priority=s.default_priority,
-            category=contact.category or _OTHER,
-            rule_version=self.version,
-        )
+        return Decision.start(contact.queue_hint or self._queues.get(contact.channel) or contact.channel,
+                              self._default_priority, contact.category or _OTHER, self.version)
 
     async def decide(self, session: AsyncSession, contact: Contact, now: datetime, explain: bool = True) -> Decision:
         """``explain=False`` (replay, which compares outcomes only): the same decision without the rules' reasons."""
-        facts = Facts(contact, as_utc(now))
+        given, utc = self._now
+        if now is not given:  # a batch decides its contacts at one time: converted once
+            utc = as_utc(now)
+            self._now = (now, utc)
+        assert utc is not None
+        facts = Facts(contact, utc)
         if contact.customer_id is not None:
             customer = _held_customer(session, contact.customer_id)
             if customer is None:
@@ -304,14 +359,36 @@ class RuleEngine:
             found ^= low
             compiled = rules[low.bit_length() - 1]
             if compiled.simple and indexed:  # ``check`` written out for the common shape (every candidate of every contact)
+                holds = compiled.holds
+                if holds is not None and not holds(facts):
+                    continue
+                if explain:
+                    if compiled.reason is not None:
+                        decision.say(compiled.reason)
+                    else:  # read from the contact: written when the reasons are read
+                        decision.explain_later(compiled.write, facts)  # type: ignore[arg-type]  # set with ``reason`` None
+            elif compiled.staged and indexed:  # the same, with the tickets read once its other tests hold
                 held = True
-                for test in compiled.rest:
-                    if not test(facts):
-                        held = False
-                        break
+                if facts.history is None:
+                    for test in compiled.before:
+                        if not test(facts):
+                            held = False
+                            break
+                    if held:
+                        facts.history = await self._history(session, contact, facts.now)
+                        for test in compiled.after:
+                            if not test(facts):
+                                held = False
+                                break
+                else:
+                    for test in compiled.ordered:
+                        if not test(facts):
+                            held = False
+                            break
                 if not held:
                     continue
-                verdict = (compiled.reason or compiled.why(facts)) if explain else _HOLDS
+                if explain:
+                    decision.explain_later(compiled.why, facts)
             else:
                 verdict = compiled.check(facts, indexed, explain)
                 if verdict is _NEED_HISTORY:
@@ -319,12 +396,12 @@ class RuleEngine:
                     verdict = compiled.check(facts, indexed, explain)
                 if verdict is None or verdict is _NEED_HISTORY:
                     continue
+                if explain:
+                    decision.say(verdict)  # type: ignore[arg-type]  # a match's verdict is its reason
             compiled.actions.apply(decision)
             rule = compiled.rule
             decision.matched_rule = rule.name
             decision.rules.append(rule.name)
-            if explain:
-                decision.reasons.append(verdict)  # type: ignore[arg-type]  # a match's verdict is its reason
             join = rule.actions.join_open_ticket or join
             if rule.stop:
                 break
@@ -343,7 +420,7 @@ class RuleEngine:
         """Which ticket: the thread, a joined open ticket, the call's own ticket turned callback, or new."""
         if contact.ticket_id is not None:
             decision.join_ticket_id = contact.ticket_id
-            decision.reasons.append("a reply: threaded by the channel onto its ticket")
+            decision.say("a reply: threaded by the channel onto its ticket")
         elif decision.call == "callback" and contact.attributes.get("callback"):
             await self._callback(session, contact, decision, facts)
         elif join is not None or decision.call == "log":
@@ -356,9 +433,9 @@ class RuleEngine:
                 decision.join_ticket_id = await history.ticket_id_of(session, found.ticket)
                 decision.queue = found.queue
                 what = "open callback ticket" if callback_only else "open ticket"
-                decision.reasons.append(f"joins the {what} #{decision.join_ticket_id + TICKET_NUMBER_OFFSET}"
+                decision.say(f"joins the {what} #{decision.join_ticket_id + TICKET_NUMBER_OFFSET}"
                                         + (f" (updated within {window} h)" if window else ""))
-        queue_strategy = self.settings.queue_strategies.get(decision.queue)
+        queue_strategy = self._queue_strategies.get(decision.queue)
         if decision.strategy is None:
             decision.strategy = queue_strategy
         # Pushed: offered by the assigner. "Last agent" is pushed in a queue that pushes work
@@ -371,15 +448,15 @@ class RuleEngine:
             last = facts.history.last_agent
             if last is not None and decision.push:
                 decision.preferred_agent_id = last
-                decision.reasons.append("offered first to the customer's last agent")
+                decision.say("offered first to the customer's last agent")
             elif last is not None:
                 decision.assignee_id = last
-                decision.reasons.append("the customer's last agent")
-        decision.weight = self.settings.weights.get(contact.channel, 1)
+                decision.say("the customer's last agent")
+        decision.weight = self._weights.get(contact.channel, 1)
         wanted = contact.attributes.get("priority")
         if isinstance(wanted, int) and decision.join_ticket_id is None:
             decision.priority = wanted
-            decision.reasons.append("priority as sent")
+            decision.say("priority as sent")
 
     async def _callback(self, session: AsyncSession, contact: Contact, decision: Decision, facts: Facts) -> None:
         """One open callback per customer: their open callback, else this call's own ticket turned into one."""
@@ -389,11 +466,11 @@ class RuleEngine:
         if open_callback is not None:
             decision.join_ticket_id = await history.ticket_id_of(session, open_callback.ticket)
             decision.queue = open_callback.queue
-            decision.reasons.append(f"joins the open callback ticket #{decision.join_ticket_id + TICKET_NUMBER_OFFSET}")
+            decision.say(f"joins the open callback ticket #{decision.join_ticket_id + TICKET_NUMBER_OFFSET}")
             return
         call_ticket = contact.attributes.get("call_ticket_id")
         call_key = contact.attributes.get("call_key")
         if isinstance(call_ticket, int) and isinstance(call_key, str) and await history.opened_by(session, call_ticket, call_key):
             decision.join_ticket_id = call_ticket
             decision.subject = contact.subject
-            decision.reasons.append("the call's own ticket becomes the callback ticket")
+            decision.say("the call's own ticket becomes the callback ticket")

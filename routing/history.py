@@ -9,10 +9,12 @@ ticket the first one opened, exactly as if they had come one by one.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, Executable, String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.records import OPEN_STATUSES, Ticket, TimelineEntry, User
@@ -183,25 +185,52 @@ async def prefetch_addresses(session: AsyncSession, pairs: Collection[tuple[str,
     for channel, address in pairs:
         if (channel, address) not in memo:
             wanted.setdefault(channel, set()).add(address)
+    if not wanted:
+        return
+    if session.sync_session.autoflush:  # as ``session.execute`` would: what this session wrote is read too
+        await session.flush()
+    # Plain rows, read on the session's connection: no ORM bookkeeping per batch.
+    connection = await session.connection()
+    stmt, as_array = _address_tickets_statement(connection.dialect.name)
     for channel, addresses in wanted.items():
         found = {a: CustomerTickets() for a in addresses}
-        params = {"addresses": list(addresses), "channel": channel, "since": now - ADDRESS_LOOKBACK}
-        for row in await session.execute(_ADDRESS_TICKETS, params):
+        params = {"addresses": list(addresses) if as_array else json.dumps(list(addresses)), "channel": channel,
+                  "since": now - ADDRESS_LOOKBACK}
+        for row in await connection.execute(stmt, params):
             if row[0] is not None:
                 found[row[0]].add(*row[1:])
         memo.update({(channel, a): known for a, known in found.items()})
 
 
+def _address_tickets_statement(dialect: str) -> tuple[Executable, bool]:
+    """The read-ahead's statement for the database, and whether it takes the addresses as a list (else JSON text).
+
+    The addresses go as one parameter, so the statement is the same text for every batch
+    (PostgreSQL: ``= ANY`` of an array, prepared once; SQLite: the members of a JSON array):
+    an ``IN`` list is rendered again for each batch, and each length is a new statement to
+    prepare and plan on PostgreSQL.
+    """
+    if dialect == "postgresql":
+        return _ADDRESS_TICKETS_ANY, True
+    return _ADDRESS_TICKETS_JSON, False
+
+
+def _address_tickets_where(address_is: ColumnElement[bool]) -> Executable:
+    return (
+        select(RoutedContact.address, Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
+               Ticket.updated_at, Ticket.channel, Ticket.subject)
+        .join(RoutedContact, RoutedContact.ticket_id == Ticket.id)
+        .outerjoin(User, User.id == Ticket.assignee_id)
+        .where(address_is, RoutedContact.channel == bindparam("channel"),
+               RoutedContact.customer_id.is_(None), RoutedContact.at >= bindparam("since"))
+        .order_by(RoutedContact.address, Ticket.updated_at.desc(), Ticket.id.desc())
+    )
+
+
 # Built once: a batch's read-ahead only binds new values (no statement built and keyed per batch).
-_ADDRESS_TICKETS = (
-    select(RoutedContact.address, Ticket.id, Ticket.queue, Ticket.status, Ticket.assignee_id, User.active,
-           Ticket.updated_at, Ticket.channel, Ticket.subject)
-    .join(RoutedContact, RoutedContact.ticket_id == Ticket.id)
-    .outerjoin(User, User.id == Ticket.assignee_id)
-    .where(RoutedContact.address.in_(bindparam("addresses", expanding=True)), RoutedContact.channel == bindparam("channel"),
-           RoutedContact.customer_id.is_(None), RoutedContact.at >= bindparam("since"))
-    .order_by(RoutedContact.address, Ticket.updated_at.desc(), Ticket.id.desc())
-)
+_ADDRESS_TICKETS_ANY = _address_tickets_where(RoutedContact.address == any_(bindparam("addresses", type_=ARRAY(String))))
+_ADDRESS_TICKETS_JSON = _address_tickets_where(RoutedContact.address.in_(
+    select(func.json_each(bindparam("addresses", type_=String)).table_valued("value").c.value)))
 
 
 def forget(session: AsyncSession) -> None:
