@@ -31,6 +31,7 @@ from alerts.records import Escalation
 from alerts.wiring import build_sla
 from channels.dovecot import ThrowawayDovecot
 from channels.records import MailMessage
+from channels.settings import MailboxSettings
 from config.app import build_services
 from config.settings import load_settings
 from core.records import OutboxMessage, Ticket
@@ -156,7 +157,7 @@ async def test_mailboxes_handed_over_as_an_instance_joins_import_every_mail_once
         client = await connect(box)
         try:
             for i in range(per_box):
-                assert (await client.append(_mail(n * 1000 + i, run), mailbox=box.folder)).result == "OK"
+                assert (await client.append(order_mail(run, n * 1000 + i), mailbox=box.folder)).result == "OK"
                 await asyncio.sleep(0.1)
         finally:
             await client.logout()
