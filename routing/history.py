@@ -13,8 +13,7 @@ import json
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Executable, String, any_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Executable, String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.records import OPEN_STATUSES, Ticket, TimelineEntry, User
@@ -205,13 +204,12 @@ async def prefetch_addresses(session: AsyncSession, pairs: Collection[tuple[str,
 def _address_tickets_statement(dialect: str) -> tuple[Executable, bool]:
     """The read-ahead's statement for the database, and whether it takes the addresses as a list (else JSON text).
 
-    The addresses go as one parameter, so the statement is the same text for every batch
-    (PostgreSQL: ``= ANY`` of an array, prepared once; SQLite: the members of a JSON array):
-    an ``IN`` list is rendered again for each batch, and each length is a new statement to
-    prepare and plan on PostgreSQL.
+    SQLite: the members of one JSON array parameter, so the statement is the same text for
+    every batch. PostgreSQL: an ``IN`` list; one ``= ANY`` array parameter was prepared once
+    but with its generic plan the replay of 100,000 contacts took 6.3 s instead of 4.3–5.0 s.
     """
     if dialect == "postgresql":
-        return _ADDRESS_TICKETS_ANY, True
+        return _ADDRESS_TICKETS_IN, True
     return _ADDRESS_TICKETS_JSON, False
 
 
@@ -228,7 +226,7 @@ def _address_tickets_where(address_is: ColumnElement[bool]) -> Executable:
 
 
 # Built once: a batch's read-ahead only binds new values (no statement built and keyed per batch).
-_ADDRESS_TICKETS_ANY = _address_tickets_where(RoutedContact.address == any_(bindparam("addresses", type_=ARRAY(String))))
+_ADDRESS_TICKETS_IN = _address_tickets_where(RoutedContact.address.in_(bindparam("addresses", expanding=True)))
 _ADDRESS_TICKETS_JSON = _address_tickets_where(RoutedContact.address.in_(
     select(func.json_each(bindparam("addresses", type_=String)).table_valued("value").c.value)))
 
