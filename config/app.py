@@ -27,6 +27,7 @@ from core.migrate import head_revision
 from core.ownership import Ownership
 from core.template_workers import TemplateRenderer
 from core.tier_worker import TierWorker
+from cti.agent_states import latest_agent_states
 from cti.plugin import plugin as cti_plugin
 from integrations.plugin import plugin as webhooks_plugin
 from knowledge.suggestions import TemplateLibrary
@@ -122,7 +123,10 @@ def build_app(settings: Settings, services: Services | None = None) -> web.Appli
     app.cleanup_ctx.insert(2, render_workers)
     policy = services.desk.policy
     if isinstance(policy, RulesPolicy):
-        app.cleanup_ctx.append(routing_plugin(policy, services.desk, services.db, services.bus, services.clock, services.health))
+        # A process that starts late reads the PBX's last word on each agent too (cti's records).
+        pbx_states = latest_agent_states if services.settings.pbx else None
+        app.cleanup_ctx.append(routing_plugin(policy, services.desk, services.db, services.bus, services.clock, services.health,
+                                              pbx_states))
     app.cleanup_ctx.append(email_plugin(services))
     app.cleanup_ctx.append(sla_plugin(services))
     app.cleanup_ctx.append(cti_plugin(services))

@@ -86,6 +86,11 @@ class PresenceChosen(DomainEvent):
     user_ids: tuple[int, ...] = ()
 
 
+def presence_of_pbx_state(state: str) -> str:
+    """The presence an agent has when the PBX reports their lines in ``state``."""
+    return "offline" if state == "logged-out" else state if state in PRESENCE_STATES else "paused"
+
+
 def skill_level(skills: list[object] | None, wanted: str) -> int:
     """An agent's level in a skill written ``billing`` (level 1) or ``billing:3``; 0 without it."""
     best = 0
@@ -126,8 +131,7 @@ class Presence:
         user_id, state = getattr(event, "user_id", None), str(getattr(event, "state", ""))
         if user_id is None:
             return
-        self.set(user_id, "offline" if state == "logged-out" else state if state in PRESENCE_STATES else "paused",
-                 str(getattr(event, "reason", "")))
+        self.set(user_id, presence_of_pbx_state(state), str(getattr(event, "reason", "")))
 
     def ready(self) -> list[int]:
         return [user for user, state in self.states.items() if state == "ready"]

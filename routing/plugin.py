@@ -16,16 +16,16 @@ from routing.assignment import Assignment, OfferEnded, Presence
 from routing.desk import TicketDesk
 from routing.keys import ASSIGNMENT, PRESENCE_BOOK
 from routing.policy import RulesPolicy
-from routing.presence_book import PresenceBook
+from routing.presence_book import PbxStates, PresenceBook
 
 REFRESH_S = 2.0  # how soon a save in another server process is routed with everywhere
 
 
 def plugin(policy: RulesPolicy, desk: TicketDesk, db: Database, bus: EventBus, clock: Clock,
-           health: HealthRegistry) -> Callable[[web.Application], AsyncIterator[None]]:
+           health: HealthRegistry, pbx_states: PbxStates | None = None) -> Callable[[web.Application], AsyncIterator[None]]:
     presence = Presence()
     assignment = Assignment(db, desk, clock, policy.settings, presence)
-    book = PresenceBook(db, bus, clock, presence)
+    book = PresenceBook(db, bus, clock, presence, pbx_states)
 
     async def read_choices() -> None:  # events from other instances may have been missed
         if await book.read():

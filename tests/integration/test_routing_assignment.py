@@ -18,6 +18,8 @@ from core.errors import Conflict, Forbidden
 from core.events import DomainEvent
 from core.records import OPEN_STATUSES, EntryKind, Role, Ticket
 from core.users import add_user
+from cti.agent_states import latest_agent_states
+from cti.records import AgentStateLog
 from routing import Contact, RuleEngine, RulesPolicy, parse_rules
 from routing.assignment import Assignment, OfferEnded, OfferMade, Presence
 from routing.defaults import default_rules
@@ -203,6 +205,28 @@ async def test_a_server_process_started_later_knows_who_chose_ready(site: WebSit
     await agent.api("POST", "/api/v1/me/presence", json={"state": "offline"})
     assert await book.read() >= 1
     assert later.ready() == [] and later.states[site.users["agent"].id] == "offline"
+
+
+async def test_a_server_process_started_later_offers_no_email_to_an_agent_still_on_a_call(site: WebSite) -> None:
+    """The agent chose ready, then the PBX said their phone went off the hook: a process started
+    after that takes the PBX's word (the newer), as the live events left the others."""
+    agent = await site.login("agent")
+    await agent.api("POST", "/api/v1/me/presence", json={"state": "ready"})
+    services, me = site.services, site.users["agent"].id
+    async with services.db.transaction() as session:
+        session.add(AgentStateLog(user_id=me, pbx="main", interface="PJSIP/1001", state="on-call",
+                                  started_at=services.clock.now() + timedelta(seconds=1)))
+    later = Presence()
+    assert await PresenceBook(services.db, services.bus, services.clock, later, latest_agent_states).read() >= 1
+    assert later.states[me] == "on-call" and me not in later.ready()
+    # The PBX's last word is older than the agent's pause from the console: the pause stands.
+    async with services.db.transaction() as session:
+        session.add(AgentStateLog(user_id=me, pbx="main", interface="PJSIP/1001", state="ready",
+                                  started_at=services.clock.now() - timedelta(seconds=10)))
+    await agent.api("POST", "/api/v1/me/presence", json={"state": "paused", "reason": "break"})
+    again = Presence()
+    await PresenceBook(services.db, services.bus, services.clock, again, latest_agent_states).read()
+    assert again.states[me] == "paused" and again.reasons[me] == "break"
 
 
 async def test_the_last_agent_is_offered_first_and_others_after_the_wait(services: Services, clock: ManualClock) -> None:
