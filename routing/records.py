@@ -29,6 +29,8 @@ class RuleVersion(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     diff: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The version a restore brought back (its note is shown in the reader's language from this).
+    restored_from: Mapped[int | None] = mapped_column(Integer)
 
 
 class RoutedContact(Base):

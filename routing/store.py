@@ -9,7 +9,6 @@ version number is unique), not a silent overwrite. YAML in and out, so rules can
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 
 MAX_YAML = 2_000_000  # bytes of an imported rule file
 RESTORED = N_("restored version %(version)s")  # the note of a restore (translated where it is shown)
-_RESTORED_NOTE = re.compile(re.escape(RESTORED).replace(re.escape("%(version)s"), r"(\d+)"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -99,7 +97,7 @@ class RuleStore:
         return RuleEngine(parse_rules(live.rules), live.version, self.settings, await self.calendars(session))
 
     async def save(self, session: AsyncSession, actor: Actor, data: Any, note: str = "",
-                   based_on: int | None = None) -> RuleVersion:
+                   based_on: int | None = None, restored_from: int | None = None) -> RuleVersion:
         """Validate and save as the next version; ``based_on`` refuses a save over someone else's newer one."""
         actor.require(Role.OPS)
         rule_set = parse_rules(data)
@@ -113,7 +111,8 @@ class RuleStore:
                            {"version": live.version})
         new_rules = rules_data(rule_set)
         row = RuleVersion(version=live.version + 1, rules=new_rules, author_id=actor.user_id, note=note.strip()[:500],
-                          diff=describe_diff(live.rules, new_rules), created_at=self.clock.now())
+                          diff=describe_diff(live.rules, new_rules), created_at=self.clock.now(),
+                          restored_from=restored_from)
         session.add(row)
         try:
             await session.flush()
@@ -162,14 +161,14 @@ class RuleStore:
             item = version_dict(row)
             if row.version - 1 in before:
                 item["diff"] = describe_diff(before[row.version - 1], list(row.rules), words)
-            if (restored := _RESTORED_NOTE.fullmatch(row.note)) is not None:
-                item["note"] = words(RESTORED) % {"version": restored.group(1)}
+            if row.restored_from is not None:
+                item["note"] = words(RESTORED) % {"version": row.restored_from}
             shown.append(item)
         return shown
 
     async def restore(self, session: AsyncSession, actor: Actor, version: int) -> RuleVersion:
         old = await self.version(session, actor, version)
-        return await self.save(session, actor, old.rules, note=RESTORED % {"version": version})
+        return await self.save(session, actor, old.rules, note=RESTORED % {"version": version}, restored_from=version)
 
 
 def version_dict(row: RuleVersion, with_rules: bool = False) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from agent_ui.base.i18n import system_localizer
 from alerts.calendar import WEEKDAYS
 from alerts.records import SlaCalendar
 from config.cli import main
@@ -88,6 +89,15 @@ async def test_every_save_is_a_version_with_author_and_diff_and_any_can_be_resto
     async with services.db.transaction() as session:
         v3 = await policy.store.restore(session, people["ops"], 1)
     assert v3.version == 3 and v3.rules == v1.rules and v3.note == "restored version 1"
+    assert v3.restored_from == 1
+    # A note someone typed that reads like a restore's is theirs, shown as typed in every language.
+    async with services.db.transaction() as session:
+        await policy.store.save(session, people["ops"], {"rules": defaults}, note="restored version 2")
+    chinese = system_localizer().translations("zh_CN").gettext
+    async with services.db.session() as session:
+        history = {v["version"]: v["note"] for v in await policy.store.readable_history(session, people["ops"], chinese)}
+    assert history[4] == "restored version 2"
+    assert history[3] != "restored version 1" and "1" in history[3]  # the restore's own note, in Chinese
 
 
 async def test_a_saved_rule_routes_the_next_mail_and_its_timeline_names_rule_and_version(services: Services, people: dict[str, Any]) -> None:
