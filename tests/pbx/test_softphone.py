@@ -83,10 +83,18 @@ async def until_rtp_both_ways(lab: Lab, endpoint: str, within: float = 10.0) -> 
             raise AssertionError(f"RTP of {endpoint} did not flow both ways: {first} then {now}")
 
 
-async def bridged_together(ami: AmiProbe, *interfaces: str) -> bool:
-    channels = {c["Channel"].rsplit("-", 1)[0]: c.get("BridgeId", "") for c in await ami.channels()}
-    bridges = {channels.get(i, "") for i in interfaces}
-    return len(bridges) == 1 and "" not in bridges
+async def bridged_together(ami: AmiProbe, *interfaces: str, within: float = 5.0) -> bool:
+    """Whether these interfaces' channels end up in one bridge within ``within`` seconds: a
+    channel is Up a moment before the queue or the transfer bridges it."""
+    deadline = time.monotonic() + within
+    while True:
+        channels = {c["Channel"].rsplit("-", 1)[0]: c.get("BridgeId", "") for c in await ami.channels()}
+        bridges = {channels.get(i, "") for i in interfaces}
+        if len(bridges) == 1 and "" not in bridges:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
 
 
 async def until_paused(ami: AmiProbe, interface: str, paused: bool, within: float) -> dict[str, str]:
