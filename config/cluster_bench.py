@@ -50,26 +50,12 @@ from sqlalchemy import select
 from channels.sink import MailSink
 from config.app import build_services
 from config.cluster_mail_bench import MailLoad, summary
-from config.cluster_processes import Cluster, Instance
+from config.cluster_processes import Cluster, CountingPbx, Instance
 from config.settings import load_settings
 from core.migrate import upgrade
 from core.records import User
 from core.users import add_user, new_api_token
-from cti.parser import Frame
 from cti.scenarios import QueueCall
-from cti.simulator import AmiSimulator, _Client
-
-
-class CountingPbx(AmiSimulator):
-    """The simulator, counting each Originate by its channel id."""
-
-    def __init__(self) -> None:
-        super().__init__("bench", "bench-secret", queues={"support": ["PJSIP/1001"]}, answer_delay_s=0.05)
-        self.originated: Counter[str] = Counter()
-
-    def _action_originate(self, client: _Client, request: Frame) -> None:
-        self.originated[request.get("ChannelId", "")] += 1
-        super()._action_originate(client, request)
 
 
 @dataclasses.dataclass(slots=True)

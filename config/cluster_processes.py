@@ -16,12 +16,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import yaml
+
+from cti.parser import Frame
+from cti.simulator import AmiSimulator, _Client
 
 # ``frontdesk`` as the console script runs it, but from ``-c``: run from the script file, every
 # template worker (forkserver) would re-import that file as ``__mp_main__`` on start, which on
@@ -169,3 +173,39 @@ class Cluster:
     async def __aexit__(self, *exc: object) -> None:
         with contextlib.suppress(Exception):
             await self.close()
+
+
+class CountingPbx(AmiSimulator):
+    """The AMI simulator, counting each Originate by its channel id and the links logged in at
+    once (``sampling``): what the cluster tests and ``bench cluster`` check fail-over by."""
+
+    def __init__(self, username: str = "bench", secret: str = "bench-secret",
+                 queues: dict[str, Sequence[str]] | None = None) -> None:
+        super().__init__(username, secret, queues=queues or {"support": ["PJSIP/1001"]}, answer_delay_s=0.05)
+        self.originated: Counter[str] = Counter()
+        self.most_links = 0
+
+    def _action_originate(self, client: _Client, request: Frame) -> None:
+        self.originated[request.get("ChannelId", "")] += 1
+        super()._action_originate(client, request)
+
+    def sample(self) -> None:
+        self.most_links = max(self.most_links, len(self.clients))
+
+    @contextlib.asynccontextmanager
+    async def sampling(self) -> AsyncIterator[None]:
+        """Count the links logged in at once every 5 ms while the block runs."""
+        stop = asyncio.Event()
+
+        async def sample() -> None:
+            while not stop.is_set():
+                self.sample()
+                await asyncio.sleep(0.005)
+
+        sampler = asyncio.create_task(sample())
+        try:
+            yield
+        finally:
+            stop.set()
+            await sampler
+

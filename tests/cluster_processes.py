@@ -5,53 +5,21 @@ Here too: what the cluster tests drive them with (a counting PBX, customers' mai
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections import Counter
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 
 from channels.settings import MailboxSettings
-from config.cluster_processes import Cluster, Instance, free_port
-from cti.parser import Frame
-from cti.simulator import AmiSimulator, _Client
+from config.cluster_processes import Cluster, CountingPbx, Instance, free_port
 
-__all__ = ["Cluster", "CountingPbx", "Instance", "append_mail", "cluster_config", "free_port", "order_mail",
+__all__ = ["Cluster", "CountingPbx", "Instance", "append_mail", "cluster_config", "counting_pbx", "free_port", "order_mail",
            "pbx_connected"]
 
 
-class CountingPbx(AmiSimulator):
-    """The AMI simulator, counting each Originate by its channel id and the links logged in at once."""
 
-    def __init__(self) -> None:
-        super().__init__("cti", "s3cret", queues={"support": ["PJSIP/1001", "PJSIP/1002"]}, answer_delay_s=0.05)
-        self.originated: Counter[str] = Counter()
-        self.most_links = 0
+def counting_pbx() -> CountingPbx:
+    """The simulator the tests' settings (``cluster_config``) log in to: two agents in ``support``."""
+    return CountingPbx("cti", "s3cret", queues={"support": ["PJSIP/1001", "PJSIP/1002"]})
 
-    def _action_originate(self, client: _Client, request: Frame) -> None:
-        self.originated[request.get("ChannelId", "")] += 1
-        super()._action_originate(client, request)
-
-    def sample(self) -> None:
-        self.most_links = max(self.most_links, len(self.clients))
-
-    @contextlib.asynccontextmanager
-    async def sampling(self) -> AsyncIterator[None]:
-        """Count the links logged in at once every 5 ms while the block runs."""
-        stop = asyncio.Event()
-
-        async def sample() -> None:
-            while not stop.is_set():
-                self.sample()
-                await asyncio.sleep(0.005)
-
-        sampler = asyncio.create_task(sample())
-        try:
-            yield
-        finally:
-            stop.set()
-            await sampler
 
 
 def cluster_config(database_url: str, pbx: CountingPbx, box: MailboxSettings, **more: Any) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 from cluster_processes import (
     Cluster,
-    CountingPbx,
     append_mail,
     cluster_config,
+    counting_pbx,
     order_mail,
     pbx_connected,
 )
@@ -49,7 +49,7 @@ async def test_kill_9_of_the_owner_moves_the_pbx_link_and_the_mailbox_without_du
     user = f"support{uuid.uuid4().hex[:8]}"
     add_imap_user(dovecot, user)
     box = dovecot.mailbox(user, name="support", address=f"{user}@example.com", poll_interval=0.5)
-    pbx = CountingPbx()
+    pbx = counting_pbx()
     await pbx.start()
     services = build_services(load_settings(None, database_url=database_url))
     async with services.db.transaction() as session:

@@ -26,10 +26,10 @@ import aiohttp
 import pytest
 from cluster_processes import (
     Cluster,
-    CountingPbx,
     Instance,
     append_mail,
     cluster_config,
+    counting_pbx,
     order_mail,
     pbx_connected,
 )
@@ -103,7 +103,7 @@ async def test_every_instance_recovers_from_a_database_restart_under_load_withou
     user = f"support{uuid.uuid4().hex[:8]}"
     add_imap_user(dovecot, user)
     box = dovecot.mailbox(user, name="support", address=f"{user}@example.com", poll_interval=0.5)
-    pbx = CountingPbx()
+    pbx = counting_pbx()
     await pbx.start()
     services = build_services(load_settings(None, database_url=database_url))
     async with services.db.transaction() as session:
