@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.auth import Actor
 from core.clock import Clock, as_utc
 from core.db import Database
 from core.errors import InvalidInput
 from core.events import EventBus
-from core.records import User
+from core.records import Role, User
 from routing.assignment import PRESENCE_CHOICES, Presence, PresenceChosen, presence_of_pbx_state
 
 # Reading again after a resync: what was saved since the last read, with this much overlap
@@ -43,8 +44,12 @@ class PresenceBook:
         self.pbx_states = pbx_states  # given by the composition root when a PBX is connected
         self._read_at: datetime | None = None
 
-    async def choose(self, user_id: int, state: str, reason: str = "") -> None:
+    async def choose(self, actor: Actor, state: str, reason: str = "") -> None:
         """The agent's own choice: saved, then told to every instance's assigner."""
+        actor.require(Role.AGENT)
+        user_id = actor.user_id
+        if user_id is None:
+            raise InvalidInput("a state is kept for people, not for API tokens without a user")
         if state not in PRESENCE_CHOICES:
             raise InvalidInput(f"state must be one of {', '.join(PRESENCE_CHOICES)}", {"state": state})
         reason = reason[:200]
