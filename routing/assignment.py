@@ -48,6 +48,7 @@ BATCH = 200  # waiting items looked at per pass
 PASS_GAP_S = 0.002
 FULL_LOOK_S = 1.0  # how often every ready agent is looked at again, at capacity or not
 EXPIRE_EVERY_S = 0.25
+LOCK_WITHOUT_READ = 16  # agents a pass locks before reading their load; more: read first, lock those with room
 _SQLITE_PASSES: dict[str, asyncio.Lock] = {}  # per database: one assigner pass at a time
 
 
@@ -261,6 +262,15 @@ class Assignment:
         waiting = select(WorkItem.id).where(WorkItem.state == "waiting").limit(1)
         if (await session.execute(waiting)).first() is None:
             return 0
+        if len(roomy) > LOCK_WITHOUT_READ:
+            # Many agents (a full look): read their load first, without locks, and lock only those
+            # with room. Locking hundreds of agents at capacity made the full look the tail of
+            # every offer that waited on it.
+            before = await self.load(session, roomy)
+            self._mark_full(a for a in roomy if before.get(a, 0) + lightest > capacity)
+            roomy = [a for a in roomy if before.get(a, 0) + lightest <= capacity]
+            if not roomy:
+                return 0
         # Lock the agents this pass may offer to; another assigner skips them (PostgreSQL).
         # Their load is read again under the lock: another pass may have offered to them meanwhile.
         agent_rows = (select(User.id, User.skills, User.login).where(User.id.in_(roomy), User.active)

@@ -185,6 +185,7 @@ async def _assignment(db: Database, agents: int, waiting: int, capacity: int, sa
             select(Offer.work_id).where(Offer.outcome.is_(None)).group_by(Offer.work_id).having(func.count() > 1).subquery()))).scalar_one()
         used = await workers[0].load(session, agent_ids)
         offered = (await session.execute(select(func.count()).select_from(WorkItem).where(WorkItem.state == "offered"))).scalar_one()
+    await _analyze(db)  # the offers just made are a bulk load too
     latencies = await _offer_latency(db.url, settings, agent_ids, samples)
     return {"agents": agents, "waiting_tickets": waiting, "offers": offered, "assign_s": round(elapsed, 3),
             "double_offers": int(double), "over_capacity": sum(1 for a in agent_ids if used.get(a, 0) > capacity),

@@ -21,7 +21,7 @@ from core.users import add_user
 from cti.agent_states import latest_agent_states
 from cti.records import AgentStateLog
 from routing import Contact, RuleEngine, RulesPolicy, parse_rules
-from routing.assignment import Assignment, OfferEnded, OfferMade, Presence
+from routing.assignment import LOCK_WITHOUT_READ, Assignment, OfferEnded, OfferMade, Presence
 from routing.defaults import default_rules
 from routing.presence_book import PresenceBook
 from routing.records import Offer, WorkItem
@@ -144,6 +144,25 @@ async def test_higher_priority_and_vip_first_and_no_agent_over_capacity_nor_item
     assert vip[0] in {w.ticket_id for w in offered}  # the VIP went first
     assert all(used <= 2 for used in per_agent.values())
     assert all(count == 1 for _work, count in open_offers)
+
+
+async def test_a_full_look_over_many_agents_offers_only_to_those_with_room(services: Services, clock: ManualClock) -> None:
+    """More agents than a pass locks unread (``LOCK_WITHOUT_READ``): the load is read first and only agents with room are locked."""
+    settings = _push(services, capacity=1)
+    people = await _agents(services, *[f"agent{n:02}" for n in range(LOCK_WITHOUT_READ + 8)])
+    presence = Presence()
+    for actor in people.values():
+        presence.set(actor.user_id or 0, "ready")
+    assignment = Assignment(services.db, services.desk, clock, settings, presence)
+    await _mails(services, *[f"first {n}" for n in range(LOCK_WITHOUT_READ + 4)])
+    assert await assignment.run_once() == LOCK_WITHOUT_READ + 4
+    await _mails(services, *[f"then {n}" for n in range(10)])
+    assert await assignment.run_once(full_look=True) == 4  # the four agents with room, no more
+    assert await assignment.run_once(full_look=True) == 0
+    async with services.db.session() as session:
+        offered = list((await session.execute(select(WorkItem).where(WorkItem.state == "offered"))).scalars())
+    assert sorted(w.offered_to or 0 for w in offered) == sorted(a.user_id or 0 for a in people.values())  # one each
+    assert len(offered) == len(people)
 
 
 async def test_skills_pick_the_agent_with_the_skill(services: Services, clock: ManualClock) -> None:
