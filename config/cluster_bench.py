@@ -24,7 +24,12 @@ instance nothing takes over: it shows the baseline without a kill.
 Before the kill, unless ``--mails 0``: one mailbox per instance, each pre-filled with
 ``--mails`` mails, imported at once (``config.cluster_mail_bench``): ``email_per_s`` per
 instance count, ``email_scaling`` (3 instances over 1), ``email_lost``/``email_duplicated``
-(counted in ``lost``/``duplicated`` too).
+(counted in ``lost``/``duplicated`` too), and ``email_scaling_machine_ceiling``: the most any
+number of instances could gain on this machine's cores, from the share of them one instance took.
+
+``--instance-cpu CORES`` holds each instance to that many cores (``config.cpu_budget``: a
+cgroup CPU quota, as root), as if each ran on its own small machine: with fewer cores than
+instances, the unlimited runs measure the machine, the budgeted ones how the instances share work.
 """
 
 from __future__ import annotations
@@ -48,10 +53,10 @@ import aiohttp
 from sqlalchemy import select
 
 from channels.sink import MailSink
-from config.app import build_services
 from config.cluster_mail_bench import MailLoad, summary
 from config.cluster_processes import Cluster, CountingPbx, Instance
-from config.settings import load_settings
+from config.cpu_budget import CpuBudget, CpuBudgetUnavailable
+from core.db import Database
 from core.migrate import upgrade
 from core.records import User
 from core.users import add_user, new_api_token
@@ -72,9 +77,9 @@ async def _tokens(database_url: str, agents: int) -> tuple[str, list[BenchAgent]
 
     The agents are kept from run to run (rows, not argon2 hashes: nobody signs in with a
     password); each run issues fresh tokens."""
-    services = build_services(load_settings(None, database_url=database_url))
+    db = Database(database_url)
     try:
-        async with services.db.transaction() as session:
+        async with db.transaction() as session:
             user = (await session.execute(select(User).where(User.login == "bench-agent"))).scalar()
             if user is None:
                 user = await add_user(session, "bench-agent", "bench-password", "Bench agent", ["agent"], extension="1001")
@@ -95,7 +100,7 @@ async def _tokens(database_url: str, agents: int) -> tuple[str, list[BenchAgent]
                 out.append(BenchAgent(agent.id, agent.pbx_interface or "", agent_token))
         return token, out
     finally:
-        await services.db.close()
+        await db.close()
 
 
 def _quantile(sorted_ms: Sequence[float], q: float) -> float | None:
@@ -271,7 +276,7 @@ async def _link_up(cluster: Cluster, instance: Instance) -> bool:
 
 async def run_one(database_url: str, count: int, traffic_s: float, dial_every: float, workdir: Path,
                   agents: int = 0, rings: int = 0, mails: int = 0, mail_batch: int = 200,
-                  mail_timeout: float = 300.0) -> dict[str, Any]:
+                  mail_timeout: float = 300.0, budget: CpuBudget | None = None) -> dict[str, Any]:
     pbx = CountingPbx()
     await pbx.start()
     token, bench_agents = await _tokens(database_url, agents * count)
@@ -295,7 +300,7 @@ async def run_one(database_url: str, count: int, traffic_s: float, dial_every: f
     # others' work on the machine skews the tails (all instances and the bench share its cores)
     result: dict[str, Any] = {"instances": count, "load_1m_before": round(os.getloadavg()[0], 2)}
     try:
-        async with Cluster(config, workdir) as cluster:
+        async with Cluster(config, workdir, budget) as cluster:
             started = time.monotonic()
             [first] = cluster.start(1)
             await cluster.wait_ready([first])
@@ -315,7 +320,7 @@ async def run_one(database_url: str, count: int, traffic_s: float, dial_every: f
                     for _agent, _instance, ws in sockets:
                         await ws.close()
             if load is not None:
-                db = build_services(load_settings(None, database_url=database_url)).db
+                db = Database(database_url)
                 try:
                     result.update(await load.measure(db, cluster, mail_timeout))
                 finally:
@@ -364,14 +369,23 @@ async def run_one(database_url: str, count: int, traffic_s: float, dial_every: f
 
 
 async def measure(database_url: str, counts: Sequence[int], traffic_s: float, dial_every: float,
-                  agents: int = 0, rings: int = 0, mails: int = 0, mail_batch: int = 200) -> dict[str, Any]:
+                  agents: int = 0, rings: int = 0, mails: int = 0, mail_batch: int = 200,
+                  instance_cpu: float = 0.0) -> dict[str, Any]:
     runs = []
     with tempfile.TemporaryDirectory(prefix="frontdesk-cluster-bench-") as tmp:
         for count in counts:
             workdir = Path(tmp) / f"n{count}"
             workdir.mkdir()
-            runs.append(await run_one(database_url, count, traffic_s, dial_every, workdir, agents, rings,
-                                      mails, mail_batch))
+            budget = CpuBudget(instance_cpu) if instance_cpu else None
+            try:
+                run = await run_one(database_url, count, traffic_s, dial_every, workdir, agents, rings,
+                                    mails, mail_batch, budget=budget)
+                if budget is not None:  # seconds the instances wanted more CPU than their budget
+                    run.update({"instance_cpu": instance_cpu, "throttled_s": budget.throttled_s()})
+            finally:
+                if budget is not None:
+                    budget.close()
+            runs.append(run)
     failovers = [r["failover_s"] for r in runs if r["failover_s"] is not None]
     cross = [r for r in runs if r.get("cross_instance")]
 
@@ -381,6 +395,7 @@ async def measure(database_url: str, counts: Sequence[int], traffic_s: float, di
 
     return {
         "instances": list(counts),
+        "instance_cpu": instance_cpu or None,  # cores each instance was held to (None: unlimited, sharing the machine)
         "agents_ws": agents,
         "pop_p50_ms_cross_instance": worst("pop_p50_ms"),
         "pop_p99_ms_cross_instance": worst("pop_p99_ms"),
@@ -407,15 +422,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mails", type=int, default=1000,
                         help="mails per mailbox (one mailbox per instance) for email_per_s; 0 skips the mail part")
     parser.add_argument("--mail-batch", type=int, default=200, help="the mailboxes' fetch_batch (messages fetched and committed together)")
+    parser.add_argument("--instance-cpu", type=float, default=0.0,
+                        help="hold each instance to this many cores (a cgroup CPU quota, as root), e.g. 0.5: "
+                             "scaling as if each instance had its own share of a machine; 0: unlimited")
     parser.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     args = parser.parse_args(list(argv or []))
+    if args.instance_cpu:
+        try:
+            CpuBudget(args.instance_cpu)
+        except CpuBudgetUnavailable as exc:
+            print(f"--instance-cpu: {exc}", file=sys.stderr)
+            return 2
     if not args.database.startswith("postgresql"):
         print("bench cluster needs a PostgreSQL database: --database postgresql+asyncpg://user@host/db", file=sys.stderr)
         return 2
     counts = [int(x) for x in args.instances.split(",") if x.strip()]
     upgrade(args.database)  # (runs its own event loop)
     report = asyncio.run(measure(args.database, counts, args.traffic, args.dial_every, args.agents, args.rings,
-                                 args.mails, args.mail_batch))
+                                 args.mails, args.mail_batch, args.instance_cpu))
     if not args.json:
         for run in report["runs"]:
             print(f"{run['instances']} instance(s): {run.get('agents_ws')} agents on /ws, pop p50/p99 "

@@ -250,9 +250,15 @@ def summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     scaling = None
     if largest is not None and largest > 1 and rates.get("1"):
         scaling = round(rates[str(largest)] / rates["1"], 2)
+    # What the machine could give at all: one instance (with its share of PostgreSQL, Dovecot and
+    # the bench) took this fraction of every core, so no number of instances sharing those cores
+    # can import more than 1/fraction times as fast, however well they share the work.
+    one = next((r for r in runs if r["instances"] == 1 and r.get("email_cpu_percent")), None)
+    ceiling = round(100 / one["email_cpu_percent"], 2) if one is not None else None
     return {
         "email_per_s": rates,
         "email_scaling": scaling,
+        "email_scaling_machine_ceiling": ceiling,
         "email_per_cpu_s": {str(r["instances"]): r.get("email_per_cpu_s") for r in runs if "email_per_cpu_s" in r},
         "email_lost": sum(r.get("email_lost", 0) for r in runs),
         "email_duplicated": sum(r.get("email_duplicated", 0) for r in runs),

@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from config.cpu_budget import CpuBudget
 from cti.parser import Frame
 from cti.simulator import AmiSimulator, _Client
 
@@ -58,8 +59,9 @@ class Instance:
 class Cluster:
     """N instances of one configuration; ``config`` is the YAML settings as a dict."""
 
-    def __init__(self, config: dict[str, Any], workdir: Path) -> None:
+    def __init__(self, config: dict[str, Any], workdir: Path, budget: CpuBudget | None = None) -> None:
         self.workdir = workdir
+        self.budget = budget  # each instance held to a CPU quota of its own (bench cluster --instance-cpu)
         self.config_path = workdir / "frontdesk.yaml"
         self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.instances: list[Instance] = []
@@ -80,11 +82,11 @@ class Cluster:
             log = self.workdir / f"instance-{index}.log"
             env = {**os.environ, "FRONTDESK_CONFIG": str(self.config_path), "PYTHONUNBUFFERED": "1"}
             env.pop("FRONTDESK_DATABASE_URL", None)
+            argv = [*FRONTDESK, "-c", str(self.config_path), "serve", "--host", "127.0.0.1", "--port", str(port)]
+            if self.budget is not None:
+                argv = self.budget.command(index, argv)
             with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [*FRONTDESK, "-c", str(self.config_path), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                    stdout=out, stderr=subprocess.STDOUT, env=env,
-                )
+                process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
             instance = Instance(index, port, process, log)
             self.instances.append(instance)
             started.append(instance)

@@ -313,14 +313,16 @@ async def test_bench_cluster_pops_on_an_instance_without_the_link_and_fails_over
 def test_bench_cluster_reports_the_mail_scaling_of_three_instances_over_one() -> None:
     from config.cluster_mail_bench import summary
 
-    runs = [{"instances": 1, "email_per_s": 100.0, "email_lost": 0, "email_duplicated": 0},
+    runs = [{"instances": 1, "email_per_s": 100.0, "email_lost": 0, "email_duplicated": 0, "email_cpu_percent": 40.0},
             {"instances": 2, "email_per_s": 190.0, "email_lost": 0, "email_duplicated": 0},
             {"instances": 3, "email_per_s": 260.0, "email_lost": 1, "email_duplicated": 0}]
     report = summary(runs)
     assert report["email_per_s"] == {"1": 100.0, "2": 190.0, "3": 260.0}
     assert report["email_scaling"] == 2.6
     assert report["email_lost"] == 1
+    assert report["email_scaling_machine_ceiling"] == 2.5, "one instance took 40 % of the machine: at most 2.5× on it"
     assert summary(runs[1:])["email_scaling"] is None, "no one-instance run: nothing to scale against"
+    assert summary(runs[1:])["email_scaling_machine_ceiling"] is None
 
 
 def test_bench_cluster_reads_the_event_lag_quantile_as_prometheus_does() -> None:
