@@ -26,11 +26,12 @@ from core.auth import Actor
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.events import DomainEvent
 from core.records import Role
+from cti.calls import Call
 from cti.directory import AgentDirectory
 from cti.link import AmiLink
 from cti.relay import PbxCommandRelay
 from cti.settings import PbxSettings
-from cti.tracker import Call, CallTracker
+from cti.tracker import CallTracker
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +284,7 @@ class CallControl:
         lines = []
         calls: list[dict[str, Any]] = []
         for name, line in self.lines.items():
-            agent_line = line.tracker.lines.get(interface or "")
+            agent_line = line.tracker.agents.lines.get(interface or "")
             up = line.link.up
             lines.append({
                 "pbx": name, "up": up,

@@ -76,7 +76,7 @@ class SoftphonePresence:
         for extension in await self._softphone_extensions():
             key = (line.settings.name, extension)
             self.contacts[key] = registered.get(extension, set())
-            agent = line.tracker.lines.get(f"PJSIP/{extension}")
+            agent = line.tracker.agents.lines.get(f"PJSIP/{extension}")
             if self.contacts[key]:
                 await self._online(line, extension)
             elif agent is not None and agent.memberships and key not in self._timers:
@@ -116,7 +116,7 @@ class SoftphonePresence:
         await asyncio.sleep(line.settings.softphone_offline_grace_s)
         self._timers.pop((line.settings.name, aor), None)  # past the grace: a new event starts its own clock
         interface = f"PJSIP/{aor}"
-        agent = line.tracker.lines.get(interface)
+        agent = line.tracker.agents.lines.get(interface)
         if agent is not None and any(paused for paused, _reason in agent.memberships.values()):
             return  # already paused (a break, wrap-up): that reason stays, and is not lifted on return
         if await self._pause(line, interface, True):
@@ -126,7 +126,7 @@ class SoftphonePresence:
     async def _online(self, line: PbxLine, interface_aor: str) -> None:
         interface = f"PJSIP/{interface_aor}"
         key = (line.settings.name, interface)
-        agent = line.tracker.lines.get(interface)
+        agent = line.tracker.agents.lines.get(interface)
         ours = key in self.paused or (agent is not None and agent.reason == PHONE_OFFLINE)
         if ours and await self._pause(line, interface, False):
             self.paused.discard(key)

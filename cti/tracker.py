@@ -1,4 +1,4 @@
-"""Calls and agent lines as the PBX reports them, keyed by Linkedid (one call across transfers).
+"""Calls as the PBX reports them, keyed by Linkedid (one call across transfers).
 
 A synchronous state machine: ``apply(frame)`` and ``apply_snapshot(snapshot)`` return the
 domain events they cause; the caller publishes them. No I/O here, so the tracker keeps
@@ -8,8 +8,9 @@ Things real Asterisk does that the tracker accounts for: a queue TIMEOUT is repo
 ``QueueCallerAbandon`` like a caller hang-up, only ``VarSet QUEUESTATUS=TIMEOUT`` tells
 them apart; cancelled legs and abandoned callers hang up with cause 0; ringall sends
 ``DialEnd`` twice per cancelled member; the caller's number is only in ``CallerIDNum``
-(customer channels are ``PJSIP/customer-XXXX``); ``QueuePause`` without a queue and
-``QueueMemberStatus`` fan out one event per membership (state changes are de-duplicated).
+(customer channels are ``PJSIP/customer-XXXX``). Each agent's line (queues, pauses, the
+state they add up to) is kept by ``cti.agent_lines.AgentLines``, which the tracker owns,
+feeds its member frames and tells when an agent's calls change.
 
 Transfers and click-to-dial, as a live Asterisk 22 showed them: during an attended
 transfer the consulted agent answers a ``Local/`` leg on the same Linkedid while the
@@ -23,15 +24,14 @@ moment, not at reconnect, marked as ended during the outage.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 from collections.abc import Callable
 from datetime import datetime
 
 from core.clock import Clock, SystemClock
 from core.events import DomainEvent
+from cti.agent_lines import AgentLines, interface_of
+from cti.calls import Call, Consultation, Outcome, Segment
 from cti.events import (
-    AgentStateChanged,
     CallAbandoned,
     CallAgentLeft,
     CallAnswered,
@@ -61,134 +61,9 @@ def wants(frame: Frame) -> bool:
     return event in TRACKED_EVENTS
 
 
-class Outcome(enum.StrEnum):
-    ANSWERED = "answered"
-    ABANDONED = "abandoned"
-    TIMEOUT = "timeout"
-    NO_ANSWER = "no-answer"
-    BUSY = "busy"  # a click-to-dial whose customer was busy
-    FAILED = "failed"
-
-
-class AgentState(enum.StrEnum):
-    READY = "ready"
-    ON_CALL = "on-call"
-    WRAP_UP = "wrap-up"
-    PAUSED = "paused"
-    LOGGED_OUT = "logged-out"
-    UNKNOWN = "unknown"  # the link to the PBX is down: nobody knows what the phone does
-
-
-WRAP_UP_REASON = "wrap-up"
-
-
-def interface_of(channel: str) -> str:
-    """``PJSIP/1001-0000001c`` → ``PJSIP/1001``."""
-    base, dash, _suffix = channel.rpartition("-")
-    return base if dash and base else channel
-
-
 # OriginateResponse Reason codes (Asterisk's AST_CONTROL_*) for the agent's own leg.
 _ORIGINATE_STEPS = {"3": "dial-agent-no-answer", "5": "dial-agent-busy", "1": "dial-agent-no-answer"}
 _CUSTOMER_STEPS = {"BUSY": "dial-customer-busy", "NOANSWER": "dial-customer-no-answer", "CANCEL": "dial-cancelled"}
-
-
-@dataclasses.dataclass(slots=True)
-class Segment:
-    """One agent's part of a call, from answering (or taking it over) to leaving it."""
-
-    interface: str
-    user_id: int | None
-    started_at: datetime
-    ended_at: datetime | None = None
-    talk_s: float | None = None  # the PBX's own figure (AgentComplete TalkTime) when it gave one
-
-    def as_dict(self) -> dict[str, object]:
-        return {"interface": self.interface, "agent_user_id": self.user_id, "started_at": _iso(self.started_at),
-                "ended_at": _iso(self.ended_at), "talk_s": round(self.talk, 3)}
-
-    @property
-    def talk(self) -> float:
-        if self.talk_s is not None:
-            return self.talk_s
-        return max(0.0, (self.ended_at - self.started_at).total_seconds()) if self.ended_at else 0.0
-
-
-@dataclasses.dataclass(slots=True)
-class Consultation:
-    """An attended transfer under way: the transferring agent keeps the call until ``AttendedTransfer``."""
-
-    by: str  # interface of the transferring agent
-    user_id: int | None  # who is told how it goes
-    target: str  # what was dialled
-    token: int = 0  # tells a requested transfer from a later one (the timeout of the first must not end the second)
-    started: bool = False  # the PBX placed the consultation leg
-    leg: str | None = None  # its Local/ channel pair, without the ;1/;2 (its hang-up ends the consultation)
-    ringing: set[str] = dataclasses.field(default_factory=set)  # agents it rings (several for a queue)
-    interface: str | None = None  # the consulted agent who answered
-    answered: bool = False
-    cancelling: bool = False
-    completing: bool = False  # AttendedTransfer came while the consulted phone still rang
-
-
-@dataclasses.dataclass(slots=True)
-class Call:
-    pbx: str
-    linkedid: str
-    direction: str  # inbound | outbound
-    number: str
-    caller_name: str
-    started_at: datetime
-    customer_channel: str | None = None
-    queue: str | None = None
-    joined_at: datetime | None = None
-    ringing_at: datetime | None = None
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
-    agent: str | None = None  # interface of the agent on the call
-    agent_user_id: int | None = None
-    agent_channel: str | None = None
-    ringing: dict[str, str] = dataclasses.field(default_factory=dict)  # interface -> channel
-    channels: set[str] = dataclasses.field(default_factory=set)
-    queue_status: str | None = None
-    abandoned: bool = False
-    dial_status: str | None = None
-    outcome: str | None = None
-    talk_s: float = 0.0
-    requested_by: int | None = None  # the user who placed it from the console
-    agent_up: bool = False  # click-to-dial: the agent picked up their own phone
-    originate_reason: str | None = None  # click-to-dial: OriginateResponse Reason when the agent's leg failed
-    consult: Consultation | None = None
-    segments: list[Segment] = dataclasses.field(default_factory=list)
-    ended_during_outage: bool = False
-
-    @property
-    def wait_s(self) -> float:
-        start = self.joined_at or self.started_at
-        end = self.answered_at or self.ended_at
-        return max(0.0, (end - start).total_seconds()) if end else 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "pbx": self.pbx, "linkedid": self.linkedid, "direction": self.direction,
-            "number": self.number, "caller_name": self.caller_name, "queue": self.queue,
-            "agent": self.agent, "agent_user_id": self.agent_user_id,
-            "customer_channel": self.customer_channel,
-            "started_at": self.started_at.isoformat(),
-            "answered_at": self.answered_at.isoformat() if self.answered_at else None,
-            "ringing": sorted(self.ringing),
-            "transfer": ({"target": self.consult.target, "answered": self.consult.answered}
-                         if self.consult is not None else None),
-        }
-
-
-@dataclasses.dataclass(slots=True)
-class AgentLine:
-    interface: str
-    memberships: dict[str, tuple[bool, str]] = dataclasses.field(default_factory=dict)  # queue -> (paused, reason)
-    device: str = "UNKNOWN"
-    state: str = AgentState.LOGGED_OUT.value
-    reason: str = ""
 
 
 class CallTracker:
@@ -198,7 +73,7 @@ class CallTracker:
         self.clock = clock or SystemClock()
         self.calls: dict[str, Call] = {}
         self.channel_call: dict[str, str] = {}  # channel -> linkedid
-        self.lines: dict[str, AgentLine] = {}
+        self.agents = AgentLines(pbx, user_for, self._in_call)
         self.queue_entries: dict[str, str] = {}  # caller channel -> queue (from QueueStatus)
         self.outbound: dict[str, tuple[str, int | None]] = {}  # expected linkedid -> (number, user)
         self.applied = 0
@@ -207,6 +82,7 @@ class CallTracker:
         self._handlers: dict[str, Callable[[Frame, list[DomainEvent]], None]] = {
             name: getattr(self, "_on_" + name) for name in TRACKED_EVENTS if hasattr(self, "_on_" + name)
         }
+        self._handlers.update(self.agents.handlers())
 
     # -- entry points --------------------------------------------------------------------
     def apply(self, item: QueueItem) -> list[DomainEvent]:
@@ -267,10 +143,11 @@ class CallTracker:
         """The customer's channel: the inbound caller, or the far end of an outbound call."""
         if call.customer_channel in call.channels:
             return call.customer_channel
-        return next((c for c in sorted(call.channels) if c != call.agent_channel and not self.is_agent(interface_of(c))), None)
+        return next((c for c in sorted(call.channels) if c != call.agent_channel and not self.agents.is_agent(interface_of(c))), None)
 
-    def is_agent(self, interface: str) -> bool:
-        return interface in self.lines or self.user_for(interface) is not None
+    def _in_call(self, interface: str) -> bool:
+        """On a call, for the agent's line: answered, or (click-to-dial) picked up their own phone."""
+        return any(c.agent == interface and (c.answered_at is not None or c.agent_up) for c in self.calls.values())
 
     # -- calls --------------------------------------------------------------------------
     def _call_for(self, frame: Frame, create: bool = True) -> Call | None:
@@ -285,7 +162,7 @@ class CallTracker:
         channel = frame.get("Channel", "")
         now = self.clock.now()
         expected = self.outbound.pop(linkedid, None)
-        agent_side = self.is_agent(interface_of(channel))
+        agent_side = self.agents.is_agent(interface_of(channel))
         if expected is not None or agent_side:
             exten = frame.get("Exten", "")
             number = expected[0] if expected else ("" if exten in ("s", "") else exten)
@@ -321,7 +198,7 @@ class CallTracker:
             return
         if interface_of(frame.get("Channel", "")) == call.agent:
             call.agent_up = True
-            self._line_changed(call.agent, out)
+            self.agents.changed(call.agent, out)
 
     def _on_QueueCallerJoin(self, frame: Frame, out: list[DomainEvent]) -> None:
         call = self._call_for(frame)
@@ -372,7 +249,7 @@ class CallTracker:
         call.channels.add(dest)
         self.channel_call[dest] = call.linkedid
         interface = interface_of(dest)
-        if self.is_agent(interface):
+        if self.agents.is_agent(interface):
             if call.answered_at is not None and frame.get("Channel", "").startswith("Local/") and interface != call.agent:
                 self._consult_ring(call, frame, interface)
             if call.direction == "inbound" or interface != call.agent:
@@ -407,7 +284,7 @@ class CallTracker:
             step = "dial-connected" if status == "ANSWER" else _CUSTOMER_STEPS.get(status, "dial-customer-unreachable")
             out.append(CallProgress((call.requested_by,), self.pbx, call.linkedid, step, {"number": call.number}))
         if status == "ANSWER":
-            if interface in call.ringing or self.is_agent(interface):
+            if interface in call.ringing or self.agents.is_agent(interface):
                 self._answer(call, interface, out)
             elif call.direction == "outbound":
                 self._answer(call, call.agent or interface, out)  # the customer picked up
@@ -456,14 +333,14 @@ class CallTracker:
         if call.segments and call.segments[-1].ended_at is None:
             call.segments[-1].ended_at = now
         if previous is not None:
-            self._line_changed(previous, out)
+            self.agents.changed(previous, out)
         call.agent_user_id = self.user_for(interface) if call.direction == "inbound" or previous else (call.agent_user_id or self.user_for(interface))
         call.segments.append(Segment(interface, call.agent_user_id, now))
         for other in list(call.ringing):
             self._stop_ring(call, other, "answered-elsewhere", out)
         out.append(CallAnswered(self.pbx, call.linkedid, call.direction, call.number, call.queue, interface,
                                 call.agent_user_id, call.wait_s, _to(call.agent_user_id)))
-        self._line_changed(interface, out)
+        self.agents.changed(interface, out)
 
     def _on_AgentConnect(self, frame: Frame, out: list[DomainEvent]) -> None:
         call = self._call_for(frame)
@@ -477,7 +354,7 @@ class CallTracker:
         if call is None or call.answered_at is not None:
             return
         channel = frame.get("Channel", "")
-        if call.direction == "outbound" and not self.is_agent(interface_of(channel)):
+        if call.direction == "outbound" and not self.agents.is_agent(interface_of(channel)):
             self._answer(call, call.agent or "", out)
 
     def _on_AgentComplete(self, frame: Frame, out: list[DomainEvent]) -> None:
@@ -599,61 +476,7 @@ class CallTracker:
                              _iso(call.answered_at), _iso(call.ended_at), _to(call.agent_user_id),
                              tuple(s.as_dict() for s in call.segments), call.ended_during_outage, customer_dialled))
         if call.agent:
-            self._line_changed(call.agent, out)
-
-    # -- agent lines ----------------------------------------------------------------------
-    def _line(self, interface: str) -> AgentLine:
-        line = self.lines.get(interface)
-        if line is None:
-            line = self.lines[interface] = AgentLine(interface)
-        return line
-
-    def _derive(self, line: AgentLine) -> tuple[str, str]:
-        if any(c.agent == line.interface and (c.answered_at is not None or c.agent_up) for c in self.calls.values()):
-            return AgentState.ON_CALL.value, ""
-        if not line.memberships:
-            return AgentState.LOGGED_OUT.value, ""
-        paused = [reason for p, reason in line.memberships.values() if p]
-        if paused and len(paused) == len(line.memberships):
-            reason = paused[0]
-            if reason.lower() == WRAP_UP_REASON:
-                return AgentState.WRAP_UP.value, ""
-            return AgentState.PAUSED.value, reason
-        return AgentState.READY.value, ""
-
-    def _line_changed(self, interface: str, out: list[DomainEvent]) -> None:
-        line = self._line(interface)
-        state, reason = self._derive(line)
-        if (state, reason) == (line.state, line.reason):
-            return
-        line.state, line.reason = state, reason
-        user = self.user_for(interface)
-        out.append(AgentStateChanged(self.pbx, interface, user, state, reason, tuple(sorted(line.memberships)), _to(user)))
-
-    def _member(self, frame: Frame, out: list[DomainEvent]) -> None:
-        interface = frame.get("Interface") or frame.get("Location", "")
-        queue = frame.get("Queue", "")
-        if not interface or not queue:
-            return
-        line = self._line(interface)
-        line.memberships[queue] = (frame.get("Paused") == "1", frame.get("PausedReason", ""))
-        self._line_changed(interface, out)
-
-    _on_QueueMemberStatus = _member
-    _on_QueueMemberPause = _member
-    _on_QueueMemberAdded = _member
-
-    def _on_QueueMemberRemoved(self, frame: Frame, out: list[DomainEvent]) -> None:
-        interface = frame.get("Interface", "")
-        line = self.lines.get(interface)
-        if line is not None:
-            line.memberships.pop(frame.get("Queue", ""), None)
-            self._line_changed(interface, out)
-
-    def _on_DeviceStateChange(self, frame: Frame, out: list[DomainEvent]) -> None:
-        line = self.lines.get(frame.get("Device", ""))
-        if line is not None:
-            line.device = frame.get("State", line.device)
+            self.agents.changed(call.agent, out)
 
     def _on_FullyBooted(self, frame: Frame, out: list[DomainEvent]) -> None:
         pass  # the link asks for a resync; its snapshot arrives through this same queue
@@ -662,11 +485,7 @@ class CallTracker:
     def _link_lost(self, item: LinkLost, out: list[DomainEvent]) -> None:
         """Nothing the PBX does is seen now: every phone's state is unknown until the resync."""
         self.lost_at = self.lost_at or item.at
-        for line in self.lines.values():
-            if line.state != AgentState.UNKNOWN:
-                line.state, line.reason = AgentState.UNKNOWN.value, ""
-                user = self.user_for(line.interface)
-                out.append(AgentStateChanged(self.pbx, line.interface, user, line.state, "", tuple(sorted(line.memberships)), _to(user)))
+        self.agents.link_lost(out)
 
     def _apply_snapshot(self, snapshot: Snapshot, out: list[DomainEvent]) -> None:
         if snapshot.action == "QueueStatus":
@@ -675,19 +494,11 @@ class CallTracker:
             self._channel_snapshot(snapshot.items, out)
 
     def _queue_snapshot(self, items: list[Frame], out: list[DomainEvent]) -> None:
-        members: dict[str, dict[str, tuple[bool, str]]] = {}
         self.queue_entries = {}
         for item in items:
-            event = item.get("Event")
-            if event == "QueueMember":
-                interface = item.get("StateInterface") or item.get("Location", "")
-                members.setdefault(item.get("Location") or interface, {})[item.get("Queue", "")] = (
-                    item.get("Paused") == "1", item.get("PausedReason", ""))
-            elif event == "QueueEntry":
+            if item.get("Event") == "QueueEntry":
                 self.queue_entries[item.get("Channel", "")] = item.get("Queue", "")
-        for interface in set(self.lines) | set(members):
-            self._line(interface).memberships = members.get(interface, {})
-            self._line_changed(interface, out)
+        self.agents.queue_snapshot(items, out)
 
     def _channel_snapshot(self, items: list[Frame], out: list[DomainEvent]) -> None:
         by_call: dict[str, list[Frame]] = {}
@@ -722,7 +533,7 @@ class CallTracker:
                     call.queue = self.queue_entries[channel]
                     call.joined_at = call.joined_at or call.started_at
                 interface = interface_of(channel)
-                if channel == call.customer_channel or not self.is_agent(interface) or call.direction == "outbound":
+                if channel == call.customer_channel or not self.agents.is_agent(interface) or call.direction == "outbound":
                     continue
                 state = item.get("ChannelState")
                 if state == "5":

@@ -42,7 +42,7 @@ async def test_attended_transfer_keeps_the_call_with_me_until_i_hang_up(phone_si
     tracker = site.server.app[CTI].lines["sim"].tracker
     call = tracker.calls[linkedid]
     assert call.agent_user_id == site.users["agent"].id  # Bob talks to Alice; the call is still hers
-    assert tracker.lines["PJSIP/1001"].state == "on-call"
+    assert tracker.agents.lines["PJSIP/1001"].state == "on-call"
     await no_event(ws2, "cti.call_panel", within=0.3)
     # Alice hangs up: that is what completes an attended transfer.
     await agent.api("POST", f"/api/v1/cti/calls/{linkedid}/hangup", json={})

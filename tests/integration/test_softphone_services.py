@@ -18,13 +18,14 @@ from config.settings import Settings
 from core.auth import Actor
 from core.records import User
 from core.users import add_user
+from cti.agent_lines import AgentLine
 from cti.control import PbxLine
 from cti.errors import PbxRefused
 from cti.link import ActionResult
 from cti.settings import PbxSettings
 from cti.softphone import SoftphoneCredentialService
 from cti.softphone_presence import PHONE_OFFLINE, SoftphonePresence
-from cti.tracker import AgentLine, CallTracker
+from cti.tracker import CallTracker
 
 
 class RecordingLink:
@@ -129,7 +130,7 @@ async def test_an_unregistered_browser_phone_pauses_its_agent_after_the_grace_an
     # Desk phones and agents already on a break are left alone.
     link.actions.clear()
     await presence.contact_changed(line, _contact("Removed", aor="1001"))
-    line.tracker.lines["PJSIP/1006"] = AgentLine("PJSIP/1006", {"support": (True, "Lunch")}, state="paused", reason="Lunch")
+    line.tracker.agents.lines["PJSIP/1006"] = AgentLine("PJSIP/1006", {"support": (True, "Lunch")}, state="paused", reason="Lunch")
     await presence.contact_changed(line, _contact("Removed", "sip:back@127.0.0.1;transport=ws"))
     await asyncio.sleep(0.4)
     await presence.contact_changed(line, _contact("Created", "sip:again@127.0.0.1;transport=ws"))
@@ -141,13 +142,13 @@ async def test_after_a_reconnect_a_queue_member_whose_browser_phone_is_gone_is_p
     line, link = _line()
     presence = SoftphonePresence(services.db)
     await _people(services)
-    line.tracker.lines["PJSIP/1006"] = AgentLine("PJSIP/1006", {"support": (False, "")}, state="ready")
+    line.tracker.agents.lines["PJSIP/1006"] = AgentLine("PJSIP/1006", {"support": (False, "")}, state="ready")
     link.contacts = [{"ObjectName": "1001;@x", "Uri": "sip:1001@127.0.0.1:5062", "Status": "NonQualified"}]
     await presence.resync(line)
     await asyncio.sleep(0.4)
     assert link.named("QueuePause") == [{"Interface": "PJSIP/1006", "Paused": "true", "Reason": PHONE_OFFLINE}]
 
-    line.tracker.lines["PJSIP/1006"] = AgentLine("PJSIP/1006", {"support": (True, PHONE_OFFLINE)}, state="paused", reason=PHONE_OFFLINE)
+    line.tracker.agents.lines["PJSIP/1006"] = AgentLine("PJSIP/1006", {"support": (True, PHONE_OFFLINE)}, state="paused", reason=PHONE_OFFLINE)
     link.contacts.append({"ObjectName": "1006;@y", "Aor": "1006", "Uri": "sip:z@127.0.0.1;transport=ws", "Status": "Reachable"})
     await presence.resync(line)  # registered again while the server was away
     assert link.named("QueuePause")[-1] == {"Interface": "PJSIP/1006", "Paused": "false"}

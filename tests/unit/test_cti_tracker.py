@@ -160,7 +160,7 @@ def test_attended_transfer_hands_the_call_over_only_on_attended_transfer() -> No
             call = tracker.calls[linkedid]
             assert (call.agent, call.agent_user_id) == ("PJSIP/1001", 1)
             assert call.agent_channel is not None and call.agent_channel.startswith("PJSIP/1001-")
-            assert tracker.lines["PJSIP/1001"].state == "on-call"
+            assert tracker.agents.lines["PJSIP/1001"].state == "on-call"
             assert not [e for e in of(seen, CallAgentLeft) if e.user_ids == (1,)]
             assert steps(seen, 1) == ["consulting", "consult-answered"]
         if wants(step.frame):
