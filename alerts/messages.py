@@ -22,7 +22,7 @@ from alerts.sms.text import fit
 from core.errors import InvalidInput
 from core.records import Ticket
 from core.template_workers import TemplateJob, TemplateRenderer
-from routing.desk import ticket_dict
+from routing.ticket_listing import ticket_dict
 
 log = logging.getLogger(__name__)
 

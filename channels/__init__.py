@@ -1,6 +1,7 @@
 """Email in (IMAP) and out (SMTP), MIME parsing and threading, the outbox."""
 
-from channels.ingest import FetchedMail, IngestResult, MailImporter
+from channels.ingest import FetchedMail, MailImporter
+from channels.mail_batch import IngestResult
 from channels.mime import ParsedMail, UnparseableMail, parse_message
 from channels.outbox import OutboxWorker, PermanentFailure, TemporaryFailure
 from channels.quarantine import QuarantineDesk

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any, Protocol, Self, TypeVar
 
-from channels.ingest import IngestResult
+from channels.mail_batch import IngestResult
 from channels.plugin import EmailChannel, EmailServices
 from channels.samples import demo_mails
 from channels.settings import MailboxSettings, SmtpSettings

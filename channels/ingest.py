@@ -8,6 +8,9 @@ acknowledgement, and advance the mailbox checkpoint — all committed together, 
 the checkpoint never runs ahead of the tickets. If the batch fails as a whole it
 is replayed one message per transaction, and a message that still fails alone is
 quarantined with its error: it never blocks the mail behind it.
+
+What the messages of one batch share, and the rows it writes at its end, is
+``channels.mail_batch.BatchContext``.
 """
 
 from __future__ import annotations
@@ -15,19 +18,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import traceback
-from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from agent_ui.base.i18n import guess_language, translate
 from channels.charsets import without_lone_surrogates
+from channels.mail_batch import Acknowledgement, BatchContext, IngestResult
 from channels.mime import ParsedMail, UnparseableMail, content_hash, html_to_text, parse_message
-from channels.outgoing import MailServices, compose_outgoing, ticket_number_in
+from channels.outgoing import MailServices, compose_outgoing
 from channels.parsing import MailParser, Parsed
 from channels.records import (
     MailAttachment,
@@ -38,53 +39,20 @@ from channels.records import (
     QuarantineStatus,
 )
 from channels.settings import DEFAULT_ACK_BODY, DEFAULT_ACK_SUBJECT, MailboxSettings
-from core.records import (
-    AuditLog,
-    Customer,
-    CustomerEmail,
-    EntryKind,
-    OutboxMessage,
-    Ticket,
-    Tier,
-    ticket_id_of_number,
-)
+from core.records import Customer, EntryKind, Ticket
 from core.template_workers import TemplateJob
 from knowledge.records import ReplyTemplate
 from knowledge.templates import template_in_language
-from routing import Contact, ticket_id_of
+from routing import Contact
 from routing.contact import suggested_template
-from routing.merging import survivor
 
 log = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass(slots=True)
 class FetchedMail:
     uid: int | None
     raw: bytes
-
-
-@dataclasses.dataclass(slots=True)
-class IngestResult:
-    uid: int | None
-    outcome: str  # imported | duplicate | quarantined
-    ticket_id: int | None = None
-    entry_id: int | None = None
-    message_row_id: int | None = None
-    quarantine_id: int | None = None
-    acknowledged: bool = False
-
-
-
-
-@dataclasses.dataclass(slots=True)
-class Acknowledgement:
-    """A new ticket to acknowledge, and with what: ``template`` is the reply template a routing
-    rule named (rendered in the customer's language), None for the mailbox's own texts."""
-
-    ticket: Ticket
-    customer: Customer
-    mail: ParsedMail
-    template: str | None = None
 
 
 class MailImporter:
@@ -134,6 +102,11 @@ class MailImporter:
                 cp.uidvalidity, cp.last_uid, cp.updated_at = uidvalidity, last_uid, self.clock.now()
 
     # -- the batch -----------------------------------------------------------------------
+    def new_batch(self) -> BatchContext:
+        """What one batch shares, read through this importer's desk for its mailbox; its new
+        tickets are acknowledged by ``acknowledgements``."""
+        return BatchContext(self.desk, self.mailbox, self.clock, self.acknowledgements)
+
     async def ingest(
         self, uidvalidity: int | None, mails: Sequence[FetchedMail], parsed: Sequence[Parsed] | None = None
     ) -> list[IngestResult]:
@@ -149,7 +122,7 @@ class MailImporter:
         last_uid = max((m.uid for m in mails if m.uid is not None), default=None)
         try:
             async with self.db.session() as session:
-                batch = BatchContext(self)
+                batch = self.new_batch()
                 await batch.load(session, [p for p in parsed if isinstance(p, ParsedMail)])
                 results = [await self._import_one(session, uidvalidity, m, p, batch) for m, p in zip(mails, parsed, strict=True)]
                 await batch.finish(session)
@@ -171,7 +144,7 @@ class MailImporter:
     async def _ingest_alone(self, uidvalidity: int | None, mail: FetchedMail, parsed: Parsed) -> list[IngestResult]:
         try:
             async with self.db.session() as session:
-                batch = BatchContext(self)
+                batch = self.new_batch()
                 if isinstance(parsed, ParsedMail):
                     await batch.load(session, [parsed])
                 result = await self._import_one(session, uidvalidity, mail, parsed, batch)
@@ -407,191 +380,6 @@ def _plain_ack(context: dict[str, Any], subject: bool) -> str:
     return f"[{tag}] {context['subject']}" if subject else f"Your message is now ticket {tag}.\n"
 
 
-class BatchContext:
-    """What a batch needs to know, read in a few queries up front instead of several per mail.
-
-    It also remembers the batch's own mail, so a reply and its original in one batch
-    (in either order) meet on one ticket, and a mail twice in a batch counts once.
-    """
-
-    def __init__(self, importer: MailImporter) -> None:
-        self.importer = importer
-        self.known_ids: set[str] = set()
-        self.known_hashes: set[str] = set()
-        # Message-ID -> ticket, for mail we hold; a Ticket opened in this batch has no id until written.
-        self.ticket_of: dict[str, int | Ticket] = {}
-        self.replied_by: dict[str, int | Ticket] = {}  # a Message-ID we have not seen -> ticket of a reply to it
-        self.customers: dict[str, Customer] = {}
-        self.auto_replies: Counter[str] = Counter()
-        self.pending: list[Any] = []
-        self.acknowledgements: list[Acknowledgement] = []
-        self.results: list[tuple[IngestResult, MailMessage]] = []
-        self.tickets: list[Ticket] = []
-        self._loaded: dict[int, Ticket] = {}  # the tickets replies join, by id, as loaded for this batch
-        self.opened: set[int] = set()  # id() of the tickets this batch opened (never merged yet)
-
-    async def load(self, session: AsyncSession, mails: Sequence[ParsedMail]) -> None:
-        ids = {p.message_id for p in mails if p.message_id}
-        hashes = {p.content_hash for p in mails}
-        refs = {r for p in mails for r in p.thread_refs}
-        if ids or hashes:
-            known = select(MailMessage.message_id, MailMessage.content_hash).where(
-                MailMessage.message_id.in_(ids) | MailMessage.content_hash.in_(hashes)
-            )
-            for mid, digest in (await session.execute(known)).all():
-                if mid:
-                    self.known_ids.add(mid)
-                if digest:
-                    self.known_hashes.add(digest)
-        if refs:
-            threads = select(MailMessage.message_id, MailMessage.ticket_id).where(
-                MailMessage.message_id.in_(refs), MailMessage.ticket_id.is_not(None)
-            )
-            self.ticket_of.update({mid: tid for mid, tid in (await session.execute(threads)).all() if mid and tid})
-        if ids:
-            replies = (
-                select(MailReference.ref, MailMessage.ticket_id)
-                .join(MailMessage, MailReference.message_row_id == MailMessage.id)
-                .where(MailReference.ref.in_(ids), MailMessage.ticket_id.is_not(None))
-                .order_by(MailMessage.id.desc())
-            )
-            self.replied_by.update({ref: tid for ref, tid in (await session.execute(replies)).all() if tid})
-        await self._load_customers(session, {p.sender: p.sender_name for p in mails})
-        await self.importer.desk.prefetch(session, [c.id for c in self.customers.values()])
-        joined = {t for t in (*self.ticket_of.values(), *self.replied_by.values()) if isinstance(t, int)}
-        if joined:  # the tickets replies join, held here (the identity map holds them weakly)
-            self.tickets = list((await session.scalars(select(Ticket).where(Ticket.id.in_(joined)))).unique())
-            self._loaded = {t.id: t for t in self.tickets}
-        if self.importer.mailbox.acknowledge:
-            since = self.importer.clock.now() - timedelta(hours=24)
-            counts = (
-                select(OutboxMessage.recipient, func.count())
-                .where(
-                    OutboxMessage.recipient.in_(list(self.customers)),
-                    OutboxMessage.dedup_key.like("ack:%"),
-                    OutboxMessage.created_at >= since,
-                )
-                .group_by(OutboxMessage.recipient)
-            )
-            self.auto_replies.update({r: n for r, n in (await session.execute(counts)).all()})
-
-    async def _load_customers(self, session: AsyncSession, senders: dict[str, str]) -> None:
-        """Known customers by address; the others created together, tier "new", audited as the system."""
-        known = select(CustomerEmail.address, Customer).join(Customer, Customer.id == CustomerEmail.customer_id).where(
-            CustomerEmail.address.in_(list(senders))
-        )
-        self.customers.update({address: customer for address, customer in (await session.execute(known)).all()})
-        new = {
-            address: Customer(name=(name or address.split("@", 1)[0])[:200], tier=Tier.NEW.value, tags=[], notes="")
-            for address, name in senders.items()
-            if address not in self.customers
-        }
-        if not new:
-            return
-        for customer in new.values():  # nothing to load later in this batch
-            set_committed_value(customer, "phones", [])
-            set_committed_value(customer, "emails", [])
-        session.add_all(new.values())
-        await session.flush()
-        self.customers.update(new)
-        now = self.importer.clock.now()
-        await session.execute(insert(CustomerEmail), [{"customer_id": c.id, "address": a} for a, c in new.items()])
-        await session.execute(
-            insert(AuditLog),
-            [
-                {
-                    "actor_id": None,
-                    "action": "customer.create",
-                    "entity": "customer",
-                    "entity_id": str(c.id),
-                    "before": None,
-                    "after": {"id": c.id, "name": c.name, "tier": c.tier, "emails": [a], "source": "email"},
-                    "at": now,
-                }
-                for a, c in new.items()
-            ],
-        )
-
-    def is_duplicate(self, p: ParsedMail) -> bool:
-        return (p.message_id is not None and p.message_id in self.known_ids) or p.content_hash in self.known_hashes
-
-    async def thread(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
-        """The ticket this mail belongs to, and how we know: references, a reply that came first, the
-        tag; a ticket since merged into another stands for the one it was merged into.
-
-        A ticket this batch opened, or one it loaded that was not merged, stands for itself:
-        no query. (Each such query flushed the batch's pending rows first: a round trip or
-        several per reply, the most of what one mailbox's import waited on.)"""
-        ticket, how = self._threaded_ticket(p)
-        if ticket is None:
-            ticket_id, how = await self._thread_by_tag(session, p)
-        else:
-            ticket_id = await ticket_id_of(session, ticket)
-            if isinstance(ticket, Ticket) and self._stands_for_itself(ticket):
-                return ticket_id, how
-        if ticket_id is not None:
-            loaded = self._loaded.get(ticket_id)
-            if loaded is None or not self._stands_for_itself(loaded):
-                ticket_id = await survivor(session, ticket_id)
-        return ticket_id, how
-
-    def _stands_for_itself(self, ticket: Ticket) -> bool:
-        """Opened by this batch, or loaded by it and not merged (read without a query)."""
-        if id(ticket) in self.opened:
-            return True
-        known = inspect(ticket).dict
-        return "merged_into_id" in known and known["merged_into_id"] is None
-
-    def _threaded_ticket(self, p: ParsedMail) -> tuple[int | Ticket | None, str | None]:
-        for ref in p.thread_refs:  # nearest first: In-Reply-To, then References from the end
-            if ref in self.ticket_of:
-                return self.ticket_of[ref], "references"
-        if p.message_id and p.message_id in self.replied_by:
-            return self.replied_by[p.message_id], "reply-arrived-first"
-        return None, None
-
-    async def _thread_by_tag(self, session: AsyncSession, p: ParsedMail) -> tuple[int | None, str | None]:
-        for number in ticket_number_in(p.subject):
-            ticket_id = ticket_id_of_number(number)
-            if ticket_id is not None and await session.get(Ticket, ticket_id) is not None:
-                return ticket_id, "subject-tag"
-        return None, None
-
-    def imported(self, record: MailMessage, p: ParsedMail, result: IngestResult) -> None:
-        self.pending.append(record)
-        self.results.append((result, record))
-        self.known_hashes.add(p.content_hash)
-        ticket = record.ticket
-        if p.message_id:
-            self.known_ids.add(p.message_id)
-            if ticket is not None:
-                self.ticket_of[p.message_id] = ticket
-        for ref in p.thread_refs:
-            if ticket is not None and ref not in self.ticket_of:
-                self.replied_by.setdefault(ref, ticket)
-
-    def may_auto_reply(self, sender: str) -> bool:
-        if self.auto_replies[sender] >= self.importer.mailbox.auto_replies_per_day:
-            log.info("mailbox %s: no acknowledgement to %s (cap reached)", self.importer.mailbox.name, sender)
-            return False
-        self.auto_replies[sender] += 1
-        return True
-
-    async def finish(self, session: AsyncSession) -> None:
-        """Write the batch's rows together: tickets, entries, messages (one INSERT per table),
-        then the acknowledgements, which name the new tickets' numbers."""
-        session.add_all(self.pending)
-        self.pending = []
-        await session.flush()
-        for result, record in self.results:
-            result.ticket_id, result.entry_id, result.message_row_id = record.ticket_id, record.entry_id, record.id
-        self.results = []
-        if self.acknowledgements:
-            session.add_all(await self.importer.acknowledgements(session, self.acknowledgements))
-            self.acknowledgements = []
-            await session.flush()
-
-
 async def retry_quarantined(importer: MailImporter, session: AsyncSession, row: QuarantinedMail) -> IngestResult:
     """Parse a held message again (without the size limit: ops chose to let it in) and import it."""
     try:
@@ -600,7 +388,7 @@ async def retry_quarantined(importer: MailImporter, session: AsyncSession, row: 
         row.attempts += 1
         row.error = str(exc)[:4000]
         return IngestResult(row.uid, "quarantined", quarantine_id=row.id)
-    batch = BatchContext(importer)
+    batch = importer.new_batch()
     await batch.load(session, [parsed])
     result = await importer.import_parsed(session, row.uidvalidity, FetchedMail(row.uid, row.raw), parsed, batch)
     await batch.finish(session)

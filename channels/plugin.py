@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.customer_requests import CustomerRequests
 from channels.customer_sign_in import CustomerSignIn
 from channels.imap import ImapIngest
-from channels.ingest import FetchedMail, IngestResult, MailImporter
+from channels.ingest import FetchedMail, MailImporter
+from channels.mail_batch import IngestResult
 from channels.outbox import OutboxWorker
 from channels.outgoing import MailServices
 from channels.parsing import MailParser

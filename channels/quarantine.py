@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.ingest import IngestResult, MailImporter, retry_quarantined
+from channels.ingest import MailImporter, retry_quarantined
+from channels.mail_batch import IngestResult
 from channels.records import QuarantinedMail, QuarantineStatus
 from core.auth import Actor
 from core.db import Database

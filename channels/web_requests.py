@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.ingest import Acknowledgement, MailImporter
+from channels.ingest import MailImporter
+from channels.mail_batch import Acknowledgement
 from channels.mime import ParsedAttachment, ParsedMail
 from channels.outgoing import MailServices
 from channels.records import MailAttachment, MailMessage

@@ -30,8 +30,8 @@ from cti.events import CallAnswered, CallEnded, CallRinging
 from integrations.customer_watch import CustomerCreated, CustomerUpdated
 from integrations.deliveries import enabled_subscriptions, queue_event, stable_event_id
 from integrations.records import WebhookSubscription
-from routing.desk import ticket_dict
 from routing.records import TicketRating
+from routing.ticket_listing import ticket_dict
 
 log = logging.getLogger(__name__)
 

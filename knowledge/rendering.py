@@ -16,7 +16,7 @@ from core.customers import customer_dict
 from core.records import Customer, Ticket, User
 from core.template_workers import TemplateJob, TemplateRenderer
 from core.users import user_dict
-from routing.desk import ticket_dict
+from routing.ticket_listing import ticket_dict
 
 CONTEXT_NAMES = ("customer", "ticket", "agent")
 

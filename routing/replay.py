@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import as_utc
 from core.db import Database, is_sqlite
-from core.records import Customer, Priority
+from core.records import Customer, Priority, Ticket
 from routing import history
 from routing.contact import Contact, Decision
 from routing.engine import RuleEngine
@@ -48,8 +48,29 @@ BATCH = 5000
 YIELD_EVERY = 100  # contacts decided between turns of the event loop: a long replay never stalls it
 
 
+SNAPSHOT_ATTRIBUTES = ("mailbox", "to", "dialled", "callback", "automatic", "join", "template", "template_category")
+
+
+def snapshot(contact: Contact, decision: Decision, ticket: Ticket, created: bool, now: datetime) -> RoutedContact:
+    """The compact copy of a routed contact that replay runs drafts over (a few hundred bytes).
+
+    The desk writes one per contact it accepts; ``contact_of`` reads it back, so what is kept
+    and what is read stay side by side."""
+    kept = {k: contact.attributes[k] for k in SNAPSHOT_ATTRIBUTES if k in contact.attributes}
+    data: dict[str, Any] = {
+        "tier": contact.customer_tier, "subject": (contact.subject or "")[:300], "body": (contact.body or "")[:500],
+        "queue_hint": contact.queue_hint, "category": contact.category, "reply": contact.ticket_id is not None,
+        "attributes": kept,
+    }
+    return RoutedContact(
+        at=now, channel=contact.channel, customer_id=contact.customer_id, address=(contact.address or None) and contact.address[:320],
+        ticket=ticket, created=created, version=decision.rule_version, rule=(decision.matched_rule or None) and (decision.matched_rule or "")[:100],
+        queue=decision.queue[:80], priority=decision.priority, assignee_id=decision.assignee_id, contact=data,
+    )
+
+
 def contact_of(row: RoutedContact | Row[*tuple[Any, ...]]) -> Contact:
-    """The contact as routing saw it, from its snapshot (see ``routing.desk.snapshot``)."""
+    """The contact as routing saw it, from its snapshot (see ``snapshot``)."""
     data = row.contact or {}
     return Contact(
         channel=row.channel,

@@ -25,7 +25,7 @@ from core.errors import InvalidInput
 from core.records import Customer, Role, SearchDocument, Ticket
 from core.search_index import match_source
 from core.search_terms import Query, Segment, parse_query, snippet
-from routing.desk import TicketFilter, ticket_conditions, ticket_dict
+from routing.ticket_listing import TicketFilter, ticket_conditions, ticket_dict
 
 MAX_OFFSET = 5_000
 MAX_LIMIT = 50

@@ -28,13 +28,13 @@ from agent_ui.base.keys import LOCALIZER, SERVICES
 from agent_ui.base.rendering import render, request_language
 from core.errors import InvalidInput, Unavailable
 from core.records import Category, Role
-from routing.desk import ticket_dict
 from routing.keys import ASSIGNMENT, PRESENCE_BOOK
 from routing.policy import RulesPolicy
 from routing.references import known_names
 from routing.replay import replay_draft
 from routing.rules import CALL_ACTIONS, FIELDS, PRIORITIES, STRATEGIES
 from routing.store import export_yaml, parse_yaml, version_dict
+from routing.ticket_listing import ticket_dict
 
 
 def _policy(request: web.Request) -> RulesPolicy:

@@ -13,7 +13,7 @@ from agent_ui.base.keys import SERVICES
 from agent_ui.base.rendering import render
 from agent_ui.mail.reply_upload import read_reply_upload
 from channels.attachments import attachment_download
-from channels.ingest import IngestResult
+from channels.mail_batch import IngestResult
 from channels.plugin import EMAIL_CHANNEL, EmailChannel
 from channels.quarantine import quarantine_dict
 from channels.replies import ReplyDraft

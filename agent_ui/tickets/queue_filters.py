@@ -11,9 +11,9 @@ from core.auth import Actor
 from core.errors import InvalidInput
 from core.records import Channel, TicketStatus
 from routing import TicketFilter
-from routing.desk import SORTS
 from routing.rules import COMPLAINT_KEY
 from routing.tags import tidy_tag
+from routing.ticket_listing import SORTS
 
 STATUS_CHOICES = ("open", "all", *(s.value for s in TicketStatus))
 # A custom field filter is ``cf_<key>=<value>`` in the query string (``?cf_order_ref=A-42``).
