@@ -12,13 +12,12 @@ renumbered per pass, at any rate), and faults (``drop_links``, ``restart`` as th
 Asterisk restarts, ``crash``, ``hold_replies``). Counters (``actions``) let tests check e.g. that an Originate was
 received exactly once.
 
-``frontdesk ami-sim --port 5038 --demo`` runs it standalone; ``start_demo_simulator``
-is what ``make demo`` uses.
+``frontdesk ami-sim --port 5038`` runs it standalone and ``make demo`` runs it with
+simulated customers calling (both in ``cti.demo_pbx``).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import contextlib
@@ -37,6 +36,7 @@ from cti.scenarios import (
     QueueCall,
     Step,
     encode_event,
+    load_template,
     read_transcript,
     renumber,
     transcript_events,
@@ -45,7 +45,6 @@ from cti.scenarios import (
 log = logging.getLogger(__name__)
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami"
 
 
 @dataclasses.dataclass(slots=True)
@@ -712,106 +711,4 @@ class AmiSimulator:
             self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": bridge, "BridgeType": "basic", **ch})
 
 
-# -- the load template ----------------------------------------------------------------------
-@dataclasses.dataclass(slots=True)
-class LoadTemplate:
-    data: bytes  # events only, each ending in a blank line
-    events: int
-    frames: list[bytes]  # ``data`` split into its events, without their blank lines
-
-
-_templates: dict[str, LoadTemplate] = {}
-
-
-def load_template(path: str | Path | None = None) -> LoadTemplate:
-    key = str(path or FIXTURES / "load" / "load_10cps.ami.gz")
-    if key not in _templates:
-        encoded = [encode_event(s.frame) for s in transcript_events(read_transcript(key))]
-        _templates[key] = LoadTemplate(b"".join(encoded), len(encoded), [e[:-4] for e in encoded])
-    return _templates[key]
-
-
-# -- make demo ----------------------------------------------------------------------------
-@dataclasses.dataclass(slots=True)
-class DemoHandle:
-    simulator: AmiSimulator
-    task: asyncio.Task[None]
-
-    async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        await self.simulator.close()
-
-
-async def start_demo_simulator(
-    host: str,
-    port: int,
-    username: str,
-    secret: str,
-    *,
-    interval_s: float,
-    callers: list[str],
-    agent_interfaces: list[str],
-    queue: str = "support",
-) -> DemoHandle:
-    """A PBX for ``make demo``: every ``interval_s`` a caller from ``callers`` rings the
-    demo agents through ``queue``; one answers after a few seconds and talks a while.
-    Console actions (click-to-dial, transfer, hang-up, pause) get plausible answers."""
-    sim = AmiSimulator(username, secret, queues={queue: agent_interfaces, "sales": []}, endpoints=agent_interfaces, answer_delay_s=1.5)
-    await sim.start(host, port)
-
-    async def loop() -> None:
-        for n in itertools.count():
-            await asyncio.sleep(interval_s if n else min(interval_s, 5.0))  # the first call comes soon
-            caller = callers[n % len(callers)] if callers else f"+1415555{n % 10000:04d}"
-            free = [i for i in agent_interfaces if not any(ch["Channel"].startswith(i + "-") for ch in sim.pbx.channels.values())]
-            if not free:
-                continue
-            call = QueueCall(caller, queue=queue, ring=free, answered_by=random.choice(free) if n % 4 != 3 else None,
-                             ring_s=6.0, talk_s=20.0, abandon_s=12.0)
-            sim.spawn(sim.play(call.steps()))
-
-    return DemoHandle(sim, asyncio.create_task(loop()))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="frontdesk ami-sim", description="AMI simulator speaking the real wire protocol")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5038)
-    parser.add_argument("--username", default="cti")
-    parser.add_argument("--secret", default="ctisecret")
-    parser.add_argument("--replay", action="append", default=[], help="transcript (.ami/.ami.gz) to play; repeatable")
-    parser.add_argument("--speed", type=float, default=1.0, help="replay speed factor, 0 = as fast as possible")
-    parser.add_argument("--caller", action="append", default=[], help="caller number for generated calls")
-    parser.add_argument("--agent", action="append", default=[], help="agent interface, e.g. PJSIP/1001")
-    parser.add_argument("--interval", type=float, default=20.0, help="seconds between generated calls")
-    parser.add_argument("--load", type=float, default=0.0, help="background events per second (recorded mix)")
-    parser.add_argument("--calls-per-s", type=float, default=0.0, help="generated queue calls per second through --agent")
-    parser.add_argument("--duration", type=float, default=3600.0)
-    args = parser.parse_args(list(argv or []))
-    logging.basicConfig(level=logging.INFO)
-
-    async def run() -> None:
-        agents = args.agent or [f"PJSIP/100{n}" for n in range(1, 6)]
-        handle = await start_demo_simulator(args.host, args.port, args.username, args.secret, interval_s=args.interval,
-                                            callers=args.caller or [f"+1415555{n:04d}" for n in range(100)], agent_interfaces=agents)
-        print(f"AMI simulator listening on {args.host}:{handle.simulator.port}", flush=True)
-        try:
-            for path in args.replay:
-                await handle.simulator.play_transcript(path, args.speed)
-            jobs = []
-            if args.load:
-                jobs.append(handle.simulator.play_load(args.load, args.duration))
-            if args.calls_per_s:
-                jobs.append(handle.simulator.play_calls(args.calls_per_s, agents, args.duration, callers=args.caller))
-            await asyncio.gather(*jobs) if jobs else await asyncio.sleep(args.duration)
-        finally:
-            await handle.close()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
-    return 0
-
-
-__all__ = ["AmiSimulator", "DemoHandle", "QueueCall", "main", "start_demo_simulator"]
+__all__ = ["AmiSimulator", "QueueCall"]
