@@ -108,7 +108,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_ami_sim(args: argparse.Namespace) -> int:
-    module = importlib.import_module("cti.simulator")
+    module = importlib.import_module("cti.demo_pbx")
     result: int = module.main(args.rest)
     return result
 

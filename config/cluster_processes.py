@@ -188,8 +188,9 @@ class CountingPbx(AmiSimulator):
         self.most_links = 0
 
     def _action_originate(self, client: _Client, request: Frame) -> None:
+        """Dispatched before the PBX's own ``action_originate``, which it hands the call to."""
         self.originated[request.get("ChannelId", "")] += 1
-        super()._action_originate(client, request)
+        self.pbx.action_originate(client, request)
 
     def sample(self) -> None:
         self.most_links = max(self.most_links, len(self.clients))

@@ -109,8 +109,8 @@ async def _demo_pbx(settings: Settings, stack: AsyncExitStack) -> Settings:
     """No PBX configured: a simulated one on loopback calls the demo agents every 30 s."""
     if settings.pbx:
         return settings
+    from cti.demo_pbx import start_demo_simulator
     from cti.settings import PbxSettings
-    from cti.simulator import start_demo_simulator
 
     # The sample customers' numbers, and one unknown caller (the pop offers "create customer").
     callers = [phone for draft in DEMO_CUSTOMERS for phone in draft.phones] + ["+8613700001111"]

@@ -48,8 +48,8 @@ from agent_ui.base.sessions import COOKIE_NAME
 from core.measure import percentile, rounded
 from cti.bench_consoles import open_consoles
 from cti.parser import parse_frames
-from cti.scenarios import Step
-from cti.simulator import AmiSimulator, QueueCall, load_template
+from cti.scenarios import QueueCall, Step, load_template
+from cti.simulator import AmiSimulator
 
 
 def _progress(message: str) -> None:

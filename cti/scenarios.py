@@ -5,6 +5,8 @@ Transcripts are the ``*.ami`` files recorded from a real Asterisk 22 (see
 followed by the bytes of one message. Only the PBX's own events are replayed; replies
 to the recorder's actions and its login are not (the simulator answers actions itself).
 Generated calls produce the same event sequence and fields a real queue call does.
+``load_template`` is the recorded 10 calls/s mix, encoded once: the simulator's background
+load (``AmiSimulator.play_load``) and what the AMI benchmark parses.
 """
 
 from __future__ import annotations
@@ -79,6 +81,28 @@ def renumber(data: bytes, generation: int) -> bytes:
 
 def encode_event(frame: Frame) -> bytes:
     return ("".join(f"{k}: {v}\r\n" for k, v in frame.items()) + "\r\n").encode("utf-8")
+
+
+# -- the load template ----------------------------------------------------------------------
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami"
+
+
+@dataclasses.dataclass(slots=True)
+class LoadTemplate:
+    data: bytes  # events only, each ending in a blank line
+    events: int
+    frames: list[bytes]  # ``data`` split into its events, without their blank lines
+
+
+_templates: dict[str, LoadTemplate] = {}
+
+
+def load_template(path: str | Path | None = None) -> LoadTemplate:
+    key = str(path or FIXTURES / "load" / "load_10cps.ami.gz")
+    if key not in _templates:
+        encoded = [encode_event(s.frame) for s in transcript_events(read_transcript(key))]
+        _templates[key] = LoadTemplate(b"".join(encoded), len(encoded), [e[:-4] for e in encoded])
+    return _templates[key]
 
 
 # -- generated calls ---------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 It writes the banner (without a blank line, as Asterisk does), accepts ``Login`` in clear
 or after an MD5 ``Challenge``, answers actions with their ActionID (lists as
-``EventList: start`` … ``Complete``), and keeps a small PBX state — channels, bridges,
-queue members, waiting callers — that it updates from every event it emits, so
-``CoreShowChannels`` and ``QueueStatus`` always agree with what was played.
+``EventList: start`` … ``Complete``), and hands the actions that change calls and queues
+to the PBX behind it (``pbx``, a ``cti.simulated_pbx.SimPbx``). That PBX sees every event
+emitted, so ``CoreShowChannels`` and ``QueueStatus`` always agree with what was played.
 
 Scenarios: replay of recorded transcripts (``play_transcript``), generated queue calls
 (``play``/``QueueCall``), background load (``play_load``: the recorded 10 calls/s mix,
@@ -12,17 +12,15 @@ renumbered per pass, at any rate), and faults (``drop_links``, ``restart`` as th
 Asterisk restarts, ``crash``, ``hold_replies``). Counters (``actions``) let tests check e.g. that an Originate was
 received exactly once.
 
-``frontdesk ami-sim --port 5038 --demo`` runs it standalone; ``start_demo_simulator``
-is what ``make demo`` uses.
+``frontdesk ami-sim --port 5038`` runs it standalone and ``make demo`` runs it with
+simulated customers calling (both in ``cti.demo_pbx``).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import contextlib
-import dataclasses
 import hashlib
 import itertools
 import logging
@@ -37,95 +35,16 @@ from cti.scenarios import (
     QueueCall,
     Step,
     encode_event,
+    load_template,
     read_transcript,
     renumber,
     transcript_events,
 )
+from cti.simulated_pbx import SimPbx
 
 log = logging.getLogger(__name__)
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami"
-
-
-@dataclasses.dataclass(slots=True)
-class Member:
-    queue: str
-    interface: str
-    name: str
-    dynamic: bool
-    paused: bool = False
-    reason: str = ""
-
-    def fields(self) -> Frame:
-        return {
-            "Queue": self.queue, "MemberName": self.name, "Interface": self.interface,
-            "StateInterface": self.interface, "Membership": "dynamic" if self.dynamic else "static",
-            "Penalty": "0", "CallsTaken": "0", "LastCall": "0", "LastPause": "0", "LoginTime": "0",
-            "InCall": "0", "Status": "1", "Paused": "1" if self.paused else "0",
-            "PausedReason": self.reason, "Ringinuse": "0", "Wrapuptime": "0",
-        }
-
-
-@dataclasses.dataclass(slots=True)
-class Consult:
-    """An attended transfer in the simulator, in the order a live Asterisk 22 runs it."""
-
-    transferer: str
-    customer: str
-    bridge: str  # the customer's bridge, where the customer waits on hold
-    local1: str = ""
-    local2: str = ""
-    target: str = ""  # the consulted agent's channel
-    answered: bool = False
-    cancelled: bool = False
-
-
-class SimPbx:
-    """The state a real PBX would report, kept from the events the simulator emits."""
-
-    def __init__(self, queues: dict[str, Sequence[str]], endpoints: Iterable[str]) -> None:
-        self.channels: dict[str, Frame] = {}
-        self.members: dict[tuple[str, str], Member] = {}
-        self.entries: dict[str, Frame] = {}  # caller channel -> QueueCallerJoin fields
-        self.queues = set(queues)
-        self.endpoints = set(endpoints)
-        for queue, interfaces in queues.items():
-            for interface in interfaces:
-                self.endpoints.add(interface)
-                self.members[(queue, interface)] = Member(queue, interface, f"Agent {interface.rsplit('/', 1)[-1]}", False)
-
-    def observe(self, frame: Frame) -> None:
-        event = frame.get("Event")
-        channel = frame.get("Channel", "")
-        if event in ("Newchannel", "Newstate", "NewConnectedLine"):
-            self.channels[channel] = {**self.channels.get(channel, {}), **_channel_only(frame)}
-        elif event == "Hangup":
-            self.channels.pop(channel, None)
-            self.entries.pop(channel, None)
-        elif event == "BridgeEnter" and channel in self.channels:
-            self.channels[channel]["BridgeId"] = frame.get("BridgeUniqueid", "")
-        elif event == "BridgeLeave" and channel in self.channels:
-            self.channels[channel].pop("BridgeId", None)
-        elif event == "QueueCallerJoin":
-            self.entries[channel] = frame
-        elif event == "QueueCallerLeave":
-            self.entries.pop(channel, None)
-
-    def bridged_with(self, channel: str) -> list[str]:
-        bridge = self.channels.get(channel, {}).get("BridgeId")
-        if not bridge:
-            return []
-        return [name for name, ch in self.channels.items() if name != channel and ch.get("BridgeId") == bridge]
-
-
-_CHANNEL_KEYS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
-                 "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
-                 "Exten", "Priority", "Uniqueid", "Linkedid")
-
-
-def _channel_only(frame: Frame) -> Frame:
-    return {k: frame[k] for k in _CHANNEL_KEYS if k in frame}
 
 
 class _Client:
@@ -140,6 +59,20 @@ class _Client:
         if not self.writer.is_closing():
             self.writer.write(data)
 
+    def reply(self, request: Frame, response: str = "Success", **fields: str) -> None:
+        frame: Frame = {"Response": response}
+        if "ActionID" in request:
+            frame["ActionID"] = request["ActionID"]
+        frame.update(fields)
+        self.send(encode_event(frame))
+
+    def send_list(self, request: Frame, message: str, items: list[Frame], complete: str) -> None:
+        self.reply(request, EventList="start", Message=message)
+        action_id = {"ActionID": request["ActionID"]} if "ActionID" in request else {}
+        out = [encode_event({**item, **action_id}) for item in items]
+        out.append(encode_event({"Event": complete, **action_id, "EventList": "Complete", "ListItems": str(len(items))}))
+        self.send(b"".join(out))
+
 
 class AmiSimulator:
     def __init__(
@@ -152,10 +85,8 @@ class AmiSimulator:
     ) -> None:
         self.username = username
         self.secret = secret
-        self._queues: dict[str, Sequence[str]] = queues if queues is not None else {"support": [f"PJSIP/100{n}" for n in range(1, 6)], "sales": []}
-        self._endpoints = list(endpoints)
-        self.pbx = SimPbx(self._queues, self._endpoints)
-        self.answer_delay_s = answer_delay_s
+        default_queues: dict[str, Sequence[str]] = {"support": [f"PJSIP/100{n}" for n in range(1, 6)], "sales": []}
+        self.pbx = SimPbx(self, queues if queues is not None else default_queues, endpoints, answer_delay_s)
         self.actions: collections.Counter[str] = collections.Counter()
         self.emitted = 0
         self.clients: list[_Client] = []
@@ -164,11 +95,6 @@ class AmiSimulator:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._seq = itertools.count(1)
-        self.consults: dict[str, Consult] = {}  # transferring agent's channel -> its attended transfer
-        self.no_answer: set[str] = set()  # endpoints whose phones ring but are never picked up
-        self.no_answer_after_s = 0.5  # how long such a phone rings before an Originate gives up (real: its Timeout)
-        self.busy: set[str] = set()  # customer numbers that answer busy
 
     # -- server lifecycle -------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -215,22 +141,22 @@ class AmiSimulator:
         bridged = {name for name, ch in self.pbx.channels.items() if ch.get("BridgeId")}
         for channel in list(self.pbx.channels):
             if channel in bridged:
-                self._hangup(channel, "16", "Normal Clearing")
+                self.pbx.hang_up(channel, "16", "Normal Clearing")
             else:
-                self._hangup(channel, "0", "Unknown")
+                self.pbx.hang_up(channel, "0", "Unknown")
         self.emit({"Event": "Shutdown", "Privilege": "system,all", "Shutdown": "Cleanly", "Restart": "True"})
         await self.drain()
         for client in self.clients:
             client.writer.close()  # unlike a crash, what was sent is flushed first
         self.clients.clear()
-        self.pbx = SimPbx(queues if queues is not None else self._queues, self._endpoints)
+        self.pbx.reset(queues)
 
     def crash(self, queues: dict[str, Sequence[str]] | None = None) -> None:
         """A PBX crash (kill -9): links dropped without a word, every call gone, scenarios stopped."""
         for task in list(self._tasks):
             task.cancel()
         self.drop_links()
-        self.pbx = SimPbx(queues if queues is not None else self._queues, self._endpoints)
+        self.pbx.reset(queues)
 
     async def go_down(self) -> None:
         """kill -9 and stay down: links dropped without a word, every call gone, and nothing
@@ -360,27 +286,13 @@ class AmiSimulator:
                 self.clients.remove(client)
             writer.close()
 
-    def _reply(self, client: _Client, request: Frame, response: str = "Success", **fields: str) -> None:
-        frame: Frame = {"Response": response}
-        if "ActionID" in request:
-            frame["ActionID"] = request["ActionID"]
-        frame.update(fields)
-        client.send(encode_event(frame))
-
-    def _list(self, client: _Client, request: Frame, message: str, items: list[Frame], complete: str) -> None:
-        self._reply(client, request, EventList="start", Message=message)
-        action_id = {"ActionID": request["ActionID"]} if "ActionID" in request else {}
-        out = [encode_event({**item, **action_id}) for item in items]
-        out.append(encode_event({"Event": complete, **action_id, "EventList": "Complete", "ListItems": str(len(items))}))
-        client.send(b"".join(out))
-
     async def _handle(self, client: _Client, request: Frame) -> None:
         action = request["Action"].strip()
         name = action.lower()
         self.actions[action] += 1
         if name == "challenge":
             client.challenge = str(random.randint(100000000, 999999999))
-            self._reply(client, request, Challenge=client.challenge)
+            client.reply(request, Challenge=client.challenge)
             return
         if name == "login":
             ok = request.get("Username") == self.username and (
@@ -392,426 +304,39 @@ class AmiSimulator:
                 )
             )
             if not ok:
-                self._reply(client, request, "Error", Message="Authentication failed")
+                client.reply(request, "Error", Message="Authentication failed")
                 return
             client.logged_in = True
             client.events = request.get("Events", "on").lower() != "off"
-            self._reply(client, request, Message="Authentication accepted")
+            client.reply(request, Message="Authentication accepted")
             client.send(encode_event({"Event": "FullyBooted", "Privilege": "system,all", "Uptime": "4", "LastReload": "4", "Status": "Fully Booted"}))
             return
         if not client.logged_in:
-            self._reply(client, request, "Error", Message="Permission denied")
+            client.reply(request, "Error", Message="Permission denied")
             return
         if action in self.hold:
             return
-        handler = getattr(self, f"_action_{name}", None)
+        # The server's own actions first: a subclass can wrap one of the PBX's (e.g. count Originates).
+        handler = getattr(self, f"_action_{name}", None) or getattr(self.pbx, f"action_{name}", None)
         if handler is None:
-            self._reply(client, request, "Error", Message="Invalid/unknown command")
+            client.reply(request, "Error", Message="Invalid/unknown command")
             return
         handler(client, request)
 
     # -- actions ---------------------------------------------------------------------------
     def _action_ping(self, client: _Client, request: Frame) -> None:
-        self._reply(client, request, Ping="Pong", Timestamp=f"{time.time():.6f}")
+        client.reply(request, Ping="Pong", Timestamp=f"{time.time():.6f}")
 
     def _action_logoff(self, client: _Client, request: Frame) -> None:
-        self._reply(client, request, "Goodbye", Message="Thanks for all the fish.")
+        client.reply(request, "Goodbye", Message="Thanks for all the fish.")
         client.writer.close()
 
     def _action_events(self, client: _Client, request: Frame) -> None:
         client.events = request.get("EventMask", "on").lower() != "off"
-        self._reply(client, request, Events="On" if client.events else "Off")
+        client.reply(request, Events="On" if client.events else "Off")
 
     def _action_filter(self, client: _Client, request: Frame) -> None:
-        self._reply(client, request, Message="Filter Added Successfully")
-
-    def _action_coreshowchannels(self, client: _Client, request: Frame) -> None:
-        items = [{"Event": "CoreShowChannel", **ch, "Application": "", "ApplicationData": "", "Duration": "00:00:01"}
-                 for ch in self.pbx.channels.values()]
-        self._list(client, request, "Channels will follow", items, "CoreShowChannelsComplete")
-
-    def _action_queuestatus(self, client: _Client, request: Frame) -> None:
-        wanted = request.get("Queue")
-        items: list[Frame] = []
-        for queue in sorted(self.pbx.queues):
-            if wanted and queue != wanted:
-                continue
-            items.append({"Event": "QueueParams", "Queue": queue, "Max": "0", "Strategy": "ringall", "Calls": "0"})
-            for m in self.pbx.members.values():
-                if m.queue == queue:
-                    f = m.fields()
-                    items.append({"Event": "QueueMember", "Queue": queue, "Name": m.name, "Location": m.interface,
-                                  **{k: v for k, v in f.items() if k not in ("Queue", "MemberName", "Interface")}})
-            for n, entry in enumerate(e for e in self.pbx.entries.values() if e.get("Queue") == queue):
-                items.append({"Event": "QueueEntry", "Queue": queue, "Position": str(n + 1),
-                              **_channel_only(entry), "Wait": "1", "Priority": "0"})
-        self._list(client, request, "Queue status will follow", items, "QueueStatusComplete")
-
-    def _action_queueadd(self, client: _Client, request: Frame) -> None:
-        queue, interface = request.get("Queue", ""), request.get("Interface", "")
-        if queue not in self.pbx.queues:
-            self._reply(client, request, "Error", Message="Unable to add interface to queue: No such queue")
-            return
-        if (queue, interface) in self.pbx.members:
-            self._reply(client, request, "Error", Message="Unable to add interface: Already there")
-            return
-        paused = request.get("Paused", "false").lower() in ("1", "true", "yes")
-        member = Member(queue, interface, request.get("MemberName") or interface, True, paused, request.get("Reason", ""))
-        self.pbx.members[(queue, interface)] = member
-        self._reply(client, request, Message="Added interface to queue")
-        self.emit({"Event": "QueueMemberAdded", "Privilege": "agent,all", **member.fields()})
-
-    def _action_queueremove(self, client: _Client, request: Frame) -> None:
-        key = (request.get("Queue", ""), request.get("Interface", ""))
-        member = self.pbx.members.get(key)
-        if member is None:
-            self._reply(client, request, "Error", Message="Unable to remove interface: Not there")
-            return
-        if not member.dynamic:
-            self._reply(client, request, "Error", Message="Member not dynamic")
-            return
-        del self.pbx.members[key]
-        self._reply(client, request, Message="Removed interface from queue")
-        self.emit({"Event": "QueueMemberRemoved", "Privilege": "agent,all", **member.fields()})
-
-    def _action_queuepause(self, client: _Client, request: Frame) -> None:
-        interface, queue = request.get("Interface", ""), request.get("Queue")
-        paused = request.get("Paused", "true").lower() in ("1", "true", "yes")
-        members = [m for m in self.pbx.members.values() if m.interface == interface and (not queue or m.queue == queue)]
-        if not members:
-            self._reply(client, request, "Error", Message="Interface not found")
-            return
-        self._reply(client, request, Message="Interface paused successfully" if paused else "Interface unpaused successfully")
-        for m in members:
-            m.paused = paused
-            m.reason = request.get("Reason", "") if paused else ""
-            self.emit({"Event": "QueueMemberPause", "Privilege": "agent,all", **m.fields()})
-
-    def _action_hangup(self, client: _Client, request: Frame) -> None:
-        channel = request.get("Channel", "")
-        if channel not in self.pbx.channels:
-            self._reply(client, request, "Error", Message="No such channel")
-            return
-        self._reply(client, request, Message="Channel Hungup")
-        consult = self.consults.pop(channel, None)
-        if consult is not None:
-            self._end_consult(consult, complete=True)
-            return
-        for name in [channel, *self.pbx.bridged_with(channel)]:
-            self._hangup(name, "16", "Normal Clearing")
-
-    def _hangup(self, channel: str, cause: str, text: str) -> None:
-        ch = self.pbx.channels.get(channel)
-        if ch is None:
-            return
-        bridge = ch.get("BridgeId")
-        if bridge:
-            self.emit({"Event": "BridgeLeave", "Privilege": "call,all", "BridgeUniqueid": bridge, **ch})
-        self.emit({"Event": "Hangup", "Privilege": "call,all", **ch, "Cause": cause, "Cause-txt": text})
-
-    def _new_channel(self, interface: str, state: int, num: str, name: str, linkedid: str, cl_num: str = "<unknown>",
-                     uniqueid: str = "", suffix: str = "") -> Frame:
-        seq = next(self._seq)
-        frame = {
-            "Channel": f"{interface}-{0x2000 + seq:08x}{suffix}", "ChannelState": str(state),
-            "ChannelStateDesc": {0: "Down", 5: "Ringing", 6: "Up"}.get(state, "Down"),
-            "CallerIDNum": num, "CallerIDName": name, "ConnectedLineNum": cl_num,
-            "ConnectedLineName": "<unknown>", "Language": "en", "AccountCode": "", "Context": "agents",
-            "Exten": "s", "Priority": "1", "Uniqueid": uniqueid or f"1900000000.{seq}", "Linkedid": linkedid or uniqueid or f"1900000000.{seq}",
-        }
-        self.emit({"Event": "Newchannel", "Privilege": "call,all", **frame})
-        return frame
-
-    def _set_state(self, frame: Frame, state: int) -> Frame:
-        frame = {**frame, "ChannelState": str(state), "ChannelStateDesc": {5: "Ringing", 6: "Up"}.get(state, "Down")}
-        self.emit({"Event": "Newstate", "Privilege": "call,all", **frame})
-        return frame
-
-    def _action_originate(self, client: _Client, request: Frame) -> None:
-        self._reply(client, request, Message="Originate successfully queued")
-        self.spawn(self._originate(client, request))
-
-    async def _originate(self, client: _Client, request: Frame) -> None:
-        channel = request.get("Channel", "")
-        interface = channel.split("@")[0]
-        action_id = request.get("ActionID", "")
-
-        def response(ok: bool, reason: str, uniqueid: str = "<unknown>") -> None:
-            client.send(encode_event({
-                "Event": "OriginateResponse", "Privilege": "call,all", "ActionID": action_id,
-                "Response": "Success" if ok else "Failure", "Channel": channel,
-                "Context": request.get("Context", ""), "Exten": request.get("Exten", ""),
-                "Reason": reason, "Uniqueid": uniqueid, "CallerIDNum": "<unknown>", "CallerIDName": "<unknown>",
-            }))
-
-        if interface not in self.pbx.endpoints:
-            await asyncio.sleep(0.01)
-            response(False, "0")
-            return
-        uniqueid = request.get("ChannelId") or ""
-        agent = self._new_channel(interface, 0, interface.rsplit("/", 1)[-1], "Click2Dial", uniqueid, uniqueid=uniqueid)
-        agent = self._set_state(agent, 5)
-        if interface in self.no_answer:  # as Asterisk: OriginateResponse Failure Reason 3, then the Hangup (cause 19)
-            await asyncio.sleep(min(float(request.get("Timeout", "30000")) / 1000, self.no_answer_after_s))
-            response(False, "3")
-            self._hangup(agent["Channel"], "19", "User alerting, no answer")
-            return
-        await asyncio.sleep(self.answer_delay_s)
-        if agent["Channel"] not in self.pbx.channels:
-            response(False, "1")
-            return
-        agent = self._set_state(agent, 6)
-        response(True, "4", agent["Uniqueid"])
-        exten = request.get("Exten")
-        if not exten:
-            return
-        linkedid = agent["Linkedid"]
-        target = f"PJSIP/{exten}" if f"PJSIP/{exten}" in self.pbx.endpoints else "PJSIP/customer"
-        other = self._new_channel(target, 0, exten, "", linkedid, agent["CallerIDNum"], uniqueid=f"{linkedid};2")
-        self.emit({"Event": "DialBegin", "Privilege": "call,all", **agent, **{"Dest" + k: v for k, v in other.items()}, "DialString": exten})
-        if exten in self.busy or exten.lstrip("+") in self.busy:  # the customer's phone answers 486 Busy Here
-            self.emit({"Event": "DialEnd", "Privilege": "call,all", **agent, **{"Dest" + k: v for k, v in other.items()}, "DialStatus": "BUSY"})
-            self._hangup(other["Channel"], "17", "User busy")
-            self._hangup(agent["Channel"], "17", "User busy")
-            return
-        other = self._set_state(other, 5)
-        await asyncio.sleep(self.answer_delay_s)
-        if other["Channel"] not in self.pbx.channels or agent["Channel"] not in self.pbx.channels:
-            return
-        other = self._set_state(other, 6)
-        self.emit({"Event": "DialEnd", "Privilege": "call,all", **agent, **{"Dest" + k: v for k, v in other.items()}, "DialStatus": "ANSWER"})
-        bridge = f"bridge-{linkedid}"
-        for ch in (agent, other):
-            self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": bridge, "BridgeType": "basic", **ch})
-
-    def _action_redirect(self, client: _Client, request: Frame) -> None:
-        channel = request.get("Channel", "")
-        if channel not in self.pbx.channels:
-            self._reply(client, request, "Error", Message="No such channel")
-            return
-        self._reply(client, request, Message="Redirect successful")
-        self.spawn(self._transfer(channel, request.get("Exten", ""), attended=False))
-
-    def _action_atxfer(self, client: _Client, request: Frame) -> None:
-        channel = request.get("Channel", "")
-        if channel not in self.pbx.channels:
-            self._reply(client, request, "Error", Message="No such channel")
-            return
-        self._reply(client, request, Message="Atxfer successfully queued")
-        peers = self.pbx.bridged_with(channel)
-        if peers and channel not in self.consults:
-            bridge = self.pbx.channels[channel].get("BridgeId", "")
-            consult = self.consults[channel] = Consult(channel, peers[0], bridge)
-            self.spawn(self._consult(consult, request.get("Exten", "")))
-
-    def _action_cancelatxfer(self, client: _Client, request: Frame) -> None:
-        consult = self.consults.pop(request.get("Channel", ""), None)
-        if consult is None:
-            self._reply(client, request, "Error", Message="No attended transfer to cancel")
-            return
-        self._reply(client, request, Message="CancelAtxfer successfully queued")
-        consult.cancelled = True
-        self._end_consult(consult, complete=False)
-
-    async def _consult(self, consult: Consult, exten: str) -> None:
-        """As Asterisk does it: the transferrer is put on hold, a ``Local/`` leg dials the
-        target on the same Linkedid, and the call changes hands only when the transferrer
-        hangs up (``AttendedTransfer``); ``CancelAtxfer`` or no answer gives it back."""
-        agent = self.pbx.channels.get(consult.transferer)
-        if agent is None:
-            return
-        linkedid = agent["Linkedid"]
-        self.emit({"Event": "Hold", "Privilege": "call,all", **agent})
-        await asyncio.sleep(self.answer_delay_s)  # the pbx-transfer prompt and the digit timeout
-        interface = f"PJSIP/{exten}"
-        if consult.cancelled or interface not in self.pbx.endpoints:
-            self.consults.pop(consult.transferer, None)
-            self.emit({"Event": "Unhold", "Privilege": "call,all", **agent})
-            return
-        local = f"Local/{exten}@agents"
-        local1 = self._new_channel(local, 0, exten, "", linkedid, suffix=";1")
-        local2 = self._new_channel(local, 4, exten, "", linkedid, suffix=";2")
-        consult.local1, consult.local2 = local1["Channel"], local2["Channel"]
-        leg = self._new_channel(interface, 0, exten, f"Agent {exten}", linkedid, agent.get("CallerIDNum", ""))
-        consult.target = leg["Channel"]
-        self.emit({"Event": "DialBegin", "Privilege": "call,all", **local2, **{"Dest" + k: v for k, v in leg.items()}, "DialString": exten})
-        side = f"consult-{consult.transferer}"
-        self.emit({"Event": "BridgeLeave", "Privilege": "call,all", "BridgeUniqueid": consult.bridge, **agent})
-        for ch in (local1, agent):
-            self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": side, "BridgeType": "basic", **ch})
-        leg = self._set_state(leg, 5)
-        await asyncio.sleep(self.answer_delay_s)
-        if consult.cancelled or consult.target not in self.pbx.channels or interface in self.no_answer:
-            return  # CancelAtxfer (or the transferrer hanging up) already ended it; a phone nobody picks up rings on
-        leg = self._set_state(leg, 6)
-        self.emit({"Event": "DialEnd", "Privilege": "call,all", **local2, **{"Dest" + k: v for k, v in leg.items()}, "DialStatus": "ANSWER"})
-        for ch in (leg, local2):
-            self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": f"{side}-far", "BridgeType": "basic", **ch})
-        consult.answered = True
-
-    def _end_consult(self, consult: Consult, complete: bool) -> None:
-        agent = self.pbx.channels.get(consult.transferer, {})
-        customer = self.pbx.channels.get(consult.customer, {})
-        if complete and consult.answered:
-            self.emit({"Event": "AttendedTransfer", "Privilege": "call,all", "Result": "Success",
-                       "OrigTransfererChannel": consult.transferer, "OrigTransfererLinkedid": agent.get("Linkedid", ""),
-                       "TransfereeChannel": consult.customer, "TransfereeLinkedid": customer.get("Linkedid", ""),
-                       "TransferTargetChannel": consult.local1, "DestType": "Bridge"})
-            self._hangup(consult.transferer, "16", "Normal Clearing")
-            for name in (consult.local1, consult.local2):  # the Local/ pair optimises away
-                self._hangup(name, "16", "Normal Clearing")
-            target = self.pbx.channels.get(consult.target)
-            if target is not None:
-                self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": consult.bridge, "BridgeType": "basic", **target})
-            return
-        if consult.target in self.pbx.channels and not consult.answered:
-            leg = self.pbx.channels[consult.target]
-            local2 = self.pbx.channels.get(consult.local2, {})
-            self.emit({"Event": "DialEnd", "Privilege": "call,all", **local2, **{"Dest" + k: v for k, v in leg.items()}, "DialStatus": "CANCEL"})
-        for name in (consult.local1, consult.local2, consult.target):
-            self._hangup(name, "16", "Normal Clearing")
-        if complete:  # hung up before the consulted agent answered: the call ends with them
-            self._hangup(consult.transferer, "16", "Normal Clearing")
-            self._hangup(consult.customer, "16", "Normal Clearing")
-            return
-        if agent:
-            self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": consult.bridge, "BridgeType": "basic", **agent})
-            self.emit({"Event": "Unhold", "Privilege": "call,all", **agent})
-
-    async def _transfer(self, channel: str, exten: str, attended: bool, transferer: str | None = None) -> None:
-        """Move ``channel`` (the customer) to ``exten``: the old agent leg leaves, the new one rings.
-
-        A blind transfer (AMI ``Redirect``) in the live Asterisk's order
-        (tests/fixtures/ami/live_blind_transfer.ami): the customer leaves the bridge, then the
-        agent, who hangs up (cause 16); the new leg is dialled and, answered, enters the new
-        bridge before the customer. Asterisk sends no ``BlindTransfer`` for a Redirect."""
-        customer = self.pbx.channels.get(channel)
-        if customer is None:
-            return
-        peers = [transferer] if transferer else self.pbx.bridged_with(channel)
-        if not attended and customer.get("BridgeId"):
-            self.emit({"Event": "BridgeLeave", "Privilege": "call,all", "BridgeUniqueid": customer["BridgeId"], **customer})
-            customer = self.pbx.channels.get(channel, customer)
-        for peer in peers:
-            if peer:
-                self._hangup(peer, "16", "Normal Clearing")
-        interface = f"PJSIP/{exten}"
-        if interface not in self.pbx.endpoints:
-            return
-        leg = self._new_channel(interface, 0, exten, f"Agent {exten}", customer["Linkedid"], customer.get("CallerIDNum", ""))
-        self.emit({"Event": "DialBegin", "Privilege": "call,all", **customer, **{"Dest" + k: v for k, v in leg.items()}, "DialString": interface})
-        leg = self._set_state(leg, 5)
-        await asyncio.sleep(self.answer_delay_s)
-        leg = self._set_state(leg, 6)
-        self.emit({"Event": "DialEnd", "Privilege": "call,all", **customer, **{"Dest" + k: v for k, v in leg.items()}, "DialStatus": "ANSWER"})
-        if attended:
-            self.emit({"Event": "AttendedTransfer", "Privilege": "call,all", "Result": "Success", "TransfereeChannel": channel,
-                       "TransfereeLinkedid": customer["Linkedid"], "Extension": exten})
-        bridge = f"bridge-{customer['Linkedid']}-{exten}"
-        for ch in (leg, customer) if not attended else (customer, leg):
-            self.emit({"Event": "BridgeEnter", "Privilege": "call,all", "BridgeUniqueid": bridge, "BridgeType": "basic", **ch})
+        client.reply(request, Message="Filter Added Successfully")
 
 
-# -- the load template ----------------------------------------------------------------------
-@dataclasses.dataclass(slots=True)
-class LoadTemplate:
-    data: bytes  # events only, each ending in a blank line
-    events: int
-    frames: list[bytes]  # ``data`` split into its events, without their blank lines
-
-
-_templates: dict[str, LoadTemplate] = {}
-
-
-def load_template(path: str | Path | None = None) -> LoadTemplate:
-    key = str(path or FIXTURES / "load" / "load_10cps.ami.gz")
-    if key not in _templates:
-        encoded = [encode_event(s.frame) for s in transcript_events(read_transcript(key))]
-        _templates[key] = LoadTemplate(b"".join(encoded), len(encoded), [e[:-4] for e in encoded])
-    return _templates[key]
-
-
-# -- make demo ----------------------------------------------------------------------------
-@dataclasses.dataclass(slots=True)
-class DemoHandle:
-    simulator: AmiSimulator
-    task: asyncio.Task[None]
-
-    async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        await self.simulator.close()
-
-
-async def start_demo_simulator(
-    host: str,
-    port: int,
-    username: str,
-    secret: str,
-    *,
-    interval_s: float,
-    callers: list[str],
-    agent_interfaces: list[str],
-    queue: str = "support",
-) -> DemoHandle:
-    """A PBX for ``make demo``: every ``interval_s`` a caller from ``callers`` rings the
-    demo agents through ``queue``; one answers after a few seconds and talks a while.
-    Console actions (click-to-dial, transfer, hang-up, pause) get plausible answers."""
-    sim = AmiSimulator(username, secret, queues={queue: agent_interfaces, "sales": []}, endpoints=agent_interfaces, answer_delay_s=1.5)
-    await sim.start(host, port)
-
-    async def loop() -> None:
-        for n in itertools.count():
-            await asyncio.sleep(interval_s if n else min(interval_s, 5.0))  # the first call comes soon
-            caller = callers[n % len(callers)] if callers else f"+1415555{n % 10000:04d}"
-            free = [i for i in agent_interfaces if not any(ch["Channel"].startswith(i + "-") for ch in sim.pbx.channels.values())]
-            if not free:
-                continue
-            call = QueueCall(caller, queue=queue, ring=free, answered_by=random.choice(free) if n % 4 != 3 else None,
-                             ring_s=6.0, talk_s=20.0, abandon_s=12.0)
-            sim.spawn(sim.play(call.steps()))
-
-    return DemoHandle(sim, asyncio.create_task(loop()))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="frontdesk ami-sim", description="AMI simulator speaking the real wire protocol")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5038)
-    parser.add_argument("--username", default="cti")
-    parser.add_argument("--secret", default="ctisecret")
-    parser.add_argument("--replay", action="append", default=[], help="transcript (.ami/.ami.gz) to play; repeatable")
-    parser.add_argument("--speed", type=float, default=1.0, help="replay speed factor, 0 = as fast as possible")
-    parser.add_argument("--caller", action="append", default=[], help="caller number for generated calls")
-    parser.add_argument("--agent", action="append", default=[], help="agent interface, e.g. PJSIP/1001")
-    parser.add_argument("--interval", type=float, default=20.0, help="seconds between generated calls")
-    parser.add_argument("--load", type=float, default=0.0, help="background events per second (recorded mix)")
-    parser.add_argument("--calls-per-s", type=float, default=0.0, help="generated queue calls per second through --agent")
-    parser.add_argument("--duration", type=float, default=3600.0)
-    args = parser.parse_args(list(argv or []))
-    logging.basicConfig(level=logging.INFO)
-
-    async def run() -> None:
-        agents = args.agent or [f"PJSIP/100{n}" for n in range(1, 6)]
-        handle = await start_demo_simulator(args.host, args.port, args.username, args.secret, interval_s=args.interval,
-                                            callers=args.caller or [f"+1415555{n:04d}" for n in range(100)], agent_interfaces=agents)
-        print(f"AMI simulator listening on {args.host}:{handle.simulator.port}", flush=True)
-        try:
-            for path in args.replay:
-                await handle.simulator.play_transcript(path, args.speed)
-            jobs = []
-            if args.load:
-                jobs.append(handle.simulator.play_load(args.load, args.duration))
-            if args.calls_per_s:
-                jobs.append(handle.simulator.play_calls(args.calls_per_s, agents, args.duration, callers=args.caller))
-            await asyncio.gather(*jobs) if jobs else await asyncio.sleep(args.duration)
-        finally:
-            await handle.close()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
-    return 0
-
-
-__all__ = ["AmiSimulator", "DemoHandle", "QueueCall", "main", "start_demo_simulator"]
+__all__ = ["AmiSimulator", "QueueCall"]

@@ -53,7 +53,7 @@ async def test_the_agent_consults_cancels_and_is_told_when_their_own_phone_was_n
     phone_site: tuple[WebSite, AmiSimulator], browser: Any
 ) -> None:
     site, sim = phone_site
-    sim.no_answer.add("PJSIP/1002")  # Bob lets the consultation ring
+    sim.pbx.no_answer.add("PJSIP/1002")  # Bob lets the consultation ring
     page = await console_page(site, browser, "agent")
     await page.wait_for_selector("#live-state[data-state=open]")
     call = QueueCall("+8613800138000", "Zhang Wei", ring=["PJSIP/1001"], answered_by="PJSIP/1001", ring_s=0.3, talk_s=60)
@@ -74,7 +74,7 @@ async def test_the_agent_consults_cancels_and_is_told_when_their_own_phone_was_n
 
     await page.click("#cti-hangup")
     await page.locator("#cti-call").wait_for(state="hidden", timeout=10_000)
-    sim.no_answer.add("PJSIP/1001")  # now Alice does not pick up her own phone
+    sim.pbx.no_answer.add("PJSIP/1001")  # now Alice does not pick up her own phone
     await page.fill("#cti-dial-number", "+14155550123")
     await page.click("#cti-dial button[type=submit]")
     message = page.locator("#cti-message[data-bad='1']")

@@ -152,8 +152,8 @@ async def test_a_link_whose_pings_go_unanswered_is_dropped_and_reconnected(sim: 
 
 
 async def test_the_demo_pbx_rings_the_demo_agents_with_the_callers_numbers() -> None:
+    from cti.demo_pbx import start_demo_simulator
     from cti.link import AmiSession, FrameQueue
-    from cti.simulator import start_demo_simulator
 
     demo = await start_demo_simulator("127.0.0.1", 0, "demo", "demo-secret", interval_s=0.1,
                                       callers=["+8613800138000"], agent_interfaces=["PJSIP/1001", "PJSIP/1002"])

@@ -70,7 +70,7 @@ async def test_attended_transfer_keeps_the_call_with_me_until_i_hang_up(phone_si
 
 async def test_cancelling_a_consultation_gives_me_the_customer_back(phone_site: tuple[WebSite, AmiSimulator]) -> None:
     site, sim = phone_site
-    sim.no_answer.add("PJSIP/1002")  # Bob's phone rings on
+    sim.pbx.no_answer.add("PJSIP/1002")  # Bob's phone rings on
     agent, agent2 = await site.login("agent"), await site.login("agent2")
     ws1, ws2 = await ws_of(agent), await ws_of(agent2)
     linkedid = await alices_call(site, sim, ws1)
@@ -110,7 +110,7 @@ async def test_an_attended_transfer_the_pbx_drops_is_reported_failed(phone_site:
 
 async def test_click_to_dial_i_do_not_pick_up_answers_at_once_and_records_nothing(phone_site: tuple[WebSite, AmiSimulator]) -> None:
     site, sim = phone_site
-    sim.no_answer.add("PJSIP/1001")
+    sim.pbx.no_answer.add("PJSIP/1001")
     agent = await site.login("agent")
     ws = await ws_of(agent)
     result = await agent.api("POST", "/api/v1/cti/dial", json={"number": "+14155550123"})
@@ -135,7 +135,7 @@ async def test_click_to_dial_i_do_not_pick_up_answers_at_once_and_records_nothin
 
 async def test_click_to_dial_a_busy_customer_is_reported_busy(phone_site: tuple[WebSite, AmiSimulator]) -> None:
     site, sim = phone_site
-    sim.busy.add("14155550123")
+    sim.pbx.busy.add("14155550123")
     agent = await site.login("agent")
     ws = await ws_of(agent)
     await agent.api("POST", "/api/v1/cti/dial", json={"number": "+14155550123"})

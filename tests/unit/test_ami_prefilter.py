@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cti.parser import FrameReader, parse_frames
 from cti.prefilter import RawEventFilter
-from cti.simulator import load_template
+from cti.scenarios import load_template
 from cti.tracker import TRACKED_EVENTS, TRACKED_VARIABLES, wants
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
