@@ -30,6 +30,9 @@ number of instances could gain on this machine's cores, from the share of them o
 ``--instance-cpu CORES`` holds each instance to that many cores (``config.cpu_budget``: a
 cgroup CPU quota, as root), as if each ran on its own small machine: with fewer cores than
 instances, the unlimited runs measure the machine, the budgeted ones how the instances share work.
+Read the mail figures of a budgeted run: its pop tails show the quota's pauses (an instance
+that spent its share of a 100 ms period waits for the next; a 10 ms period was tried and made
+both the pauses and the mail rate worse, the instance's template workers sharing its quota).
 """
 
 from __future__ import annotations
