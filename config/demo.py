@@ -32,12 +32,16 @@ from knowledge import import_samples
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "frontdesk-demo"
+# Staff with addresses and (fictional, 555-01xx) mobiles: the demo's SLA escalations reach them,
+# as email to the demo's mail sink and SMS to its SMS sink, and the tickets' timelines say so.
 DEMO_USERS: list[dict[str, Any]] = [
     {
         "login": "alice",
         "display_name": "Alice Chen",
         "roles": ["agent"],
         "extension": "1001",
+        "email": "alice@staff.example",
+        "mobile": "+15555550101",
         "language": "en",
     },
     {
@@ -45,6 +49,8 @@ DEMO_USERS: list[dict[str, Any]] = [
         "display_name": "Bob Li",
         "roles": ["agent"],
         "extension": "1002",
+        "email": "bob@staff.example",
+        "mobile": "+15555550102",
         "language": "zh_CN",
     },
     {
@@ -52,6 +58,8 @@ DEMO_USERS: list[dict[str, Any]] = [
         "display_name": "Carol Díaz",
         "roles": ["agent"],
         "extension": "1003",
+        "email": "carol@staff.example",
+        "mobile": "+15555550103",
         "language": "en",
     },
     {
@@ -59,9 +67,11 @@ DEMO_USERS: list[dict[str, Any]] = [
         "display_name": "Sue Wang",
         "roles": ["supervisor"],
         "extension": "1004",
+        "email": "sue@staff.example",
+        "mobile": "+15555550104",
         "language": "en",
     },
-    {"login": "otto", "display_name": "Otto Ops", "roles": ["ops", "admin"], "language": "en"},
+    {"login": "otto", "display_name": "Otto Ops", "roles": ["ops", "admin"], "language": "en", "email": "otto@staff.example"},
 ]
 DEMO_CUSTOMERS: list[CustomerDraft] = [
     CustomerDraft(
