@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -102,6 +103,8 @@ class SimPbx:
         self.no_answer: set[str] = set()  # endpoints whose phones ring but are never picked up
         self.no_answer_after_s = 0.5  # how long such a phone rings before an Originate gives up (real: its Timeout)
         self.busy: set[str] = set()  # customer numbers that answer busy
+        # AOR -> registered contact URIs; kept over a restart, as Asterisk keeps contacts in its AstDB
+        self.contacts: dict[str, set[str]] = {}
         self.reset()
 
     def reset(self, queues: dict[str, Sequence[str]] | None = None) -> None:
@@ -141,7 +144,32 @@ class SimPbx:
             return []
         return [name for name, ch in self.channels.items() if name != channel and ch.get("BridgeId") == bridge]
 
+    def register(self, aor: str, uri: str) -> None:
+        """A phone registers (a browser softphone, say): announced as Asterisk 22 does, listed by ``PJSIPShowContacts``."""
+        self.contacts.setdefault(aor, set()).add(uri)
+        self._server.emit({"Event": "ContactStatus", "URI": uri, "ContactStatus": "Created", "AOR": aor,
+                           "EndpointName": aor})
+
+    def unregister(self, aor: str, uri: str) -> None:
+        self.contacts.get(aor, set()).discard(uri)
+        self._server.emit({"Event": "ContactStatus", "URI": uri, "ContactStatus": "Removed", "AOR": aor,
+                           "EndpointName": aor})
+
     # -- actions ---------------------------------------------------------------------------
+    def action_pjsipshowcontacts(self, client: AmiConnection, request: Frame) -> None:
+        """As res_pjsip answers: an error when nothing is registered, else one ``ContactList`` per contact."""
+        items: list[Frame] = [
+            {"Event": "ContactList", "ObjectType": "contact",
+             "ObjectName": f"{aor};@{hashlib.md5(uri.encode(), usedforsecurity=False).hexdigest()}",
+             "Uri": uri, "Aor": aor, "Endpoint": aor, "Status": "Reachable", "RoundtripUsec": "0"}
+            for aor in sorted(self.contacts) for uri in sorted(self.contacts[aor])
+        ]
+        if not items:
+            client.reply(request, "Error", Message="No Contacts found")
+            return
+        client.send_list(request, "A listing of Contacts follows, presented as ContactList events", items,
+                         "ContactListComplete")
+
     def action_coreshowchannels(self, client: AmiConnection, request: Frame) -> None:
         items = [{"Event": "CoreShowChannel", **ch, "Application": "", "ApplicationData": "", "Duration": "00:00:01"}
                  for ch in self.channels.values()]

@@ -121,3 +121,40 @@ async def test_a_redirect_moves_the_customer_in_the_live_pbx_order(sim: tuple[Am
     recorded = transfer(live("live_blind_transfer.ami"))
     assert transfer(listener.frames[mark:]) == recorded
     assert recorded[:3] == [("BridgeLeave", "customer", ""), ("BridgeLeave", "agent", ""), ("Hangup", "agent", "16")]
+
+
+async def _answer(port: int, action: str, last: str) -> list[Frame]:
+    """Every frame of one action's answer (its response, and its list up to ``last``), on a link of its own."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"Action: Login\r\nUsername: cti\r\nSecret: s3cret\r\nActionID: 1\r\n\r\n"
+                 + f"Action: {action}\r\nActionID: 2\r\n\r\n".encode())
+    frames, answer = FrameReader(), []
+    try:
+        while data := await asyncio.wait_for(reader.read(65536), 5):
+            answer += [f for f in frames.feed(data).frames if f.get("ActionID") == "2"]
+            if answer and (answer[0].get("Response") == "Error" or answer[-1].get("Event") == last):
+                return answer
+    finally:
+        writer.close()
+    raise AssertionError(f"the link closed before {action} was answered: {answer}")
+
+
+async def test_registered_phones_are_listed_and_announced_as_res_pjsip_does(sim: tuple[AmiSimulator, Listener]) -> None:
+    simulator, listener = sim
+    [refused] = await _answer(simulator.port, "PJSIPShowContacts", "ContactListComplete")
+    assert refused["Response"] == "Error" and refused["Message"] == "No Contacts found"  # Asterisk's words with none
+
+    simulator.pbx.register("1006", "sip:x1@127.0.0.1:5070;transport=ws")
+    await until(lambda: any(f.get("Event") == "ContactStatus" for f in listener.frames))
+    [created] = [f for f in listener.frames if f.get("Event") == "ContactStatus"]
+    assert (created["AOR"], created["ContactStatus"], created["URI"]) == ("1006", "Created", "sip:x1@127.0.0.1:5070;transport=ws")
+
+    response, contact, complete = await _answer(simulator.port, "PJSIPShowContacts", "ContactListComplete")
+    assert response["Response"] == "Success" and response["EventList"] == "start"
+    assert (contact["Event"], contact["Aor"], contact["Status"]) == ("ContactList", "1006", "Reachable")
+    assert contact["ObjectName"].startswith("1006;@") and contact["Uri"] == "sip:x1@127.0.0.1:5070;transport=ws"
+    assert complete["ListItems"] == "1"
+
+    simulator.pbx.unregister("1006", "sip:x1@127.0.0.1:5070;transport=ws")
+    [refused] = await _answer(simulator.port, "PJSIPShowContacts", "ContactListComplete")
+    assert refused["Message"] == "No Contacts found"
