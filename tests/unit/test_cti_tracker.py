@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
+
+from transcript_replay import AGENTS, FIXTURES, of, replay
 
 from core.clock import ManualClock
 from core.events import DomainEvent
@@ -19,25 +20,6 @@ from cti.events import (
 from cti.link import LinkLost, Snapshot
 from cti.scenarios import read_transcript, transcript_events
 from cti.tracker import CallTracker, wants
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
-AGENTS = {f"PJSIP/100{n}": n for n in range(1, 6)}  # user n sits at extension 100n
-
-
-def replay(name: str) -> tuple[CallTracker, list[DomainEvent]]:
-    clock = ManualClock()
-    start = clock.now()
-    tracker = CallTracker("pbx", AGENTS.get, clock)
-    events: list[DomainEvent] = []
-    for step in transcript_events(read_transcript(FIXTURES / name)):
-        clock.advance(start + timedelta(seconds=step.at) - clock.now())
-        if wants(step.frame):
-            events += tracker.apply(step.frame)
-    return tracker, events
-
-
-def of(events: list[DomainEvent], kind: type) -> list:
-    return [e for e in events if isinstance(e, kind)]
 
 
 def test_queue_call_rings_all_five_agents_and_bob_answers() -> None:
