@@ -45,6 +45,7 @@ Extension points for a feature package:
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -73,13 +74,21 @@ from agent_ui.base.client_address import client_address_middleware, parse_networ
 from agent_ui.base.error_middleware import error_middleware
 from agent_ui.base.i18n import Localizer
 from agent_ui.base.identity import identity_middleware
-from agent_ui.base.keys import FEATURE_SCRIPTS, FEATURE_STYLES, LOCALIZER, SERVICES, SESSIONS
+from agent_ui.base.keys import (
+    FEATURE_SCRIPTS,
+    FEATURE_STYLES,
+    LOCALIZER,
+    SERVICES,
+    SESSIONS,
+    SIGNING_KEY,
+)
 from agent_ui.base.rendering import setup_rendering
 from agent_ui.base.security_headers import add_security_headers
 from agent_ui.base.services import WebServices
-from agent_ui.base.sessions import SessionStore, secret_from_settings
+from agent_ui.base.sessions import SessionStore
 from agent_ui.base.static_files import StaticFiles
 from agent_ui.base.web_metrics import metrics_middleware
+from core.signing_key import SigningKey
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +110,14 @@ def asset_dirs(kind: str) -> list[Path]:
     return [folder for folder in folders if folder.is_dir()]
 
 
+def _signing_key(services: WebServices, key: SigningKey) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def load(_app: web.Application) -> AsyncIterator[None]:
+        await key.load(services.db)
+        yield
+
+    return load
+
+
 def create_app(services: WebServices) -> web.Application:
     web_settings = services.settings.web
     app = web.Application(
@@ -113,8 +130,13 @@ def create_app(services: WebServices) -> web.Application:
         ],
     )
     app[SERVICES] = services
+    key = SigningKey(web_settings.secret_key.get_secret_value())
+    app[SIGNING_KEY] = key
+    # First of the app's own start-up steps (after the composition root's database check):
+    # nothing signs a cookie, a rating link or a form token before the key is read.
+    app.cleanup_ctx.append(_signing_key(services, key))
     app[SESSIONS] = SessionStore(
-        secret_from_settings(web_settings.secret_key.get_secret_value()),
+        key,
         services.clock,
         timedelta(hours=web_settings.session_hours),
         web_settings.cookie_secure,

@@ -12,17 +12,18 @@ import hmac
 from datetime import datetime, timedelta
 
 from core.errors import NotFound
+from core.signing_key import SigningKey
 
 LINK_DAYS = 14
 
 
 class RatingLinks:
-    def __init__(self, secret: str) -> None:
-        self._secret = secret.encode()
+    def __init__(self, key: SigningKey) -> None:
+        self._key = key
 
     def _sign(self, ticket_id: int, rating: str, expires: int) -> str:
         message = f"rating:{ticket_id}:{rating}:{expires}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key.value, message, hashlib.sha256).hexdigest()[:32]
 
     def path(self, ticket_id: int, rating: str, now: datetime) -> str:
         expires = int((now + timedelta(days=LINK_DAYS)).timestamp())

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from core.clock import Clock
 from core.errors import FrontdeskError
+from core.signing_key import SigningKey
 
 # The name of the hidden field; a person never sees it, so any value means a robot.
 HONEYPOT_FIELD = "website"
@@ -41,7 +42,7 @@ class RequestGuard:
 
     def __init__(
         self,
-        secret: str,
+        key: SigningKey,
         clock: Clock,
         min_age: timedelta = timedelta(seconds=2),
         max_age: timedelta = timedelta(hours=4),
@@ -49,7 +50,7 @@ class RequestGuard:
         per_ip: int = 10,
         window: timedelta = timedelta(hours=1),
     ) -> None:
-        self._secret = secret.encode()
+        self._key = key
         self._clock = clock
         self.min_age = min_age
         self.max_age = max_age
@@ -59,7 +60,7 @@ class RequestGuard:
         self._recent: dict[str, deque[float]] = defaultdict(deque)
 
     def _sign(self, issued: str) -> str:
-        return hmac.new(self._secret, f"web-request:{issued}".encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key.value, f"web-request:{issued}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def issue(self) -> str:
         """A token for a form shown now."""

@@ -76,9 +76,6 @@ def build_bus(settings: Settings, health: HealthRegistry) -> EventBus:
         transport = PostgresNotify(settings.database_url, cluster.instance_id, cluster.keepalive_s, cluster.channel)
     else:
         return InProcessBus()
-    if not settings.web.secret_key.get_secret_value():
-        log.warning("cluster bus over %s but web.secret_key is not set: a browser sent to another instance "
-                    "must log in again; give every instance the same web.secret_key", backend)
     return ClusterBus(cluster.instance_id, transport, health)
 
 

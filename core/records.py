@@ -215,6 +215,17 @@ class PasswordReset(Base):
     used_at: Mapped[datetime | None]
 
 
+class ServerKey(Base):
+    """A key the server made itself at its first start (``core.signing_key``), shared by every
+    instance on this database and kept over restarts."""
+
+    __tablename__ = "server_keys"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WebSession(Base):
     """A browser's login: the cookie holds a token whose hash is the key, so a leaked table grants nothing."""
 

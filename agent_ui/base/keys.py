@@ -12,10 +12,13 @@ from aiohttp import web
 from agent_ui.base.i18n import Localizer
 from agent_ui.base.services import WebServices
 from agent_ui.base.sessions import SessionStore
+from core.signing_key import SigningKey
 
 SERVICES: web.AppKey[WebServices] = web.AppKey("services")
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions", SessionStore)
 LOCALIZER: web.AppKey[Localizer] = web.AppKey("localizer", Localizer)
+# What signs cookies, customers' rating links and form tokens (read from the database at start-up).
+SIGNING_KEY: web.AppKey[SigningKey] = web.AppKey("signing_key", SigningKey)
 # Scripts and stylesheets under /static/ that every console page loads, in order.
 FEATURE_SCRIPTS: web.AppKey[list[str]] = web.AppKey("feature_scripts")
 FEATURE_STYLES: web.AppKey[list[str]] = web.AppKey("feature_styles")

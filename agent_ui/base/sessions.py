@@ -2,14 +2,13 @@
 
 The table stores only the token's hash, so the cookie is the only key; logging out
 deletes the row, so a copied cookie stops working at once. The signature (HMAC with
-``web.secret_key``) lets a forged cookie be refused without a database read.
+``core.signing_key``: ``web.secret_key`` or the key kept in the database) lets a forged cookie be refused without a database read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
 from datetime import timedelta
 
@@ -19,29 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock, as_utc
 from core.records import User, WebSession
-
-log = logging.getLogger(__name__)
+from core.signing_key import SigningKey
 
 COOKIE_NAME = "frontdesk_session"
 
 
-def secret_from_settings(configured: str) -> str:
-    """The configured key, or a random one for this process (sessions then end on restart)."""
-    if configured:
-        return configured
-    log.warning("web.secret_key is not set: using a random key; everyone logs in again after a restart")
-    return secrets.token_urlsafe(48)
-
-
 class SessionStore:
-    def __init__(self, secret: str, clock: Clock, lifetime: timedelta, cookie_secure: bool) -> None:
-        self._secret = secret.encode()
+    def __init__(self, key: SigningKey, clock: Clock, lifetime: timedelta, cookie_secure: bool) -> None:
+        self._signing = key
         self._clock = clock
         self._lifetime = lifetime
         self._cookie_secure = cookie_secure
 
     def _sign(self, token: str) -> str:
-        return hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._signing.value, token.encode(), hashlib.sha256).hexdigest()[:32]
 
     @staticmethod
     def _key(token: str) -> str:

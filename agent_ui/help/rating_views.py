@@ -7,9 +7,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_ui.base.inputs import form_of, path_int
-from agent_ui.base.keys import SERVICES
+from agent_ui.base.keys import SERVICES, SIGNING_KEY
 from agent_ui.base.rendering import render
-from agent_ui.base.sessions import secret_from_settings
 from agent_ui.help.views import help_language
 from channels.plugin import EMAIL_CHANNEL
 from channels.rating_links import RatingLinks
@@ -62,8 +61,7 @@ async def _ask_for_ratings(app: web.Application) -> None:
 
 
 def setup_routes(app: web.Application) -> None:
-    web_settings = app[SERVICES].settings.web
-    app[RATING_LINKS] = RatingLinks(secret_from_settings(web_settings.secret_key.get_secret_value()))
+    app[RATING_LINKS] = RatingLinks(app[SIGNING_KEY])
     app.on_startup.append(_ask_for_ratings)
     app.router.add_get(r"/help/rate/{id:\d+}/{rating}", rate)
     app.router.add_post(r"/help/rate/{id:\d+}/{rating}", comment)

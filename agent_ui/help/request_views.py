@@ -14,9 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from agent_ui.base.inputs import form_of, path_int
-from agent_ui.base.keys import SERVICES
+from agent_ui.base.keys import SERVICES, SIGNING_KEY
 from agent_ui.base.rendering import render
-from agent_ui.base.sessions import secret_from_settings
 from agent_ui.help.views import help_language
 from channels.mime import ParsedAttachment
 from channels.plugin import EMAIL_CHANNEL
@@ -89,8 +88,7 @@ async def solved_by_article(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     services = app[SERVICES]
-    app[REQUEST_GUARD] = RequestGuard(secret_from_settings(services.settings.web.secret_key.get_secret_value()),
-                                      services.clock)
+    app[REQUEST_GUARD] = RequestGuard(app[SIGNING_KEY], services.clock)
     app.router.add_get("/help/new", request_form)
     app.router.add_post("/help/new", submit_request)
     app.router.add_post(r"/help/{id:\d+}/solved", solved_by_article)

@@ -20,6 +20,7 @@ from core.clock import ManualClock
 from core.customers import CustomerDraft, create_customer
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.records import EntryKind, OutboxMessage, Role, Ticket, TimelineEntry
+from core.signing_key import SigningKey
 from core.users import add_user
 from cti.records import CallRecord
 from routing import Contact, parse_rules
@@ -138,7 +139,7 @@ async def test_the_wrap_up_of_a_call_and_a_bad_rating_make_complaints(services: 
 async def test_a_solved_ticket_mails_the_rating_links_once_in_the_customers_language(
     services: Services, clock: ManualClock
 ) -> None:
-    links = RatingLinks("a secret")
+    links = RatingLinks(SigningKey("a secret"))
     channel = EmailChannel(services)  # type: ignore[arg-type]
     channel.ask_for_ratings(links, "https://help.example.com/")
     desk = services.desk
