@@ -68,15 +68,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from config.access_log import RedactingAccessLogger
     from config.app import build_app
+    from config.bind_errors import bind_refused
+    from core.db import database_unreachable
+    from core.errors import Unavailable
 
     settings = _settings(args)
     _logging(settings)
     host = args.host or settings.web.host
     port = args.port if args.port is not None else settings.web.port
-    web.run_app(
-        build_app(settings), host=host, port=port, print=lambda msg: print(msg, flush=True),
-        access_log_class=RedactingAccessLogger,
-    )
+    try:
+        web.run_app(
+            build_app(settings), host=host, port=port, print=lambda msg: print(msg, flush=True),
+            access_log_class=RedactingAccessLogger,
+        )
+    except Unavailable as exc:  # e.g. a database not migrated yet: the message says what to run
+        print(f"frontdesk serve: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if database_unreachable(exc):
+            print(f"frontdesk serve: the database cannot be reached ({type(exc).__name__}: {exc}); "
+                  "check database_url and that the server is up", file=sys.stderr)
+            return 2
+        refused = bind_refused(exc, host, port, "frontdesk serve") if isinstance(exc, OSError) else None
+        if refused is None:
+            raise
+        print(refused, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -20,6 +20,7 @@ from alerts.demo import with_sla_demo
 from channels.demo import ingest_samples, start_demo_mail
 from config.access_log import RedactingAccessLogger
 from config.app import build_app, build_services
+from config.bind_errors import bind_refused
 from config.services import Services
 from config.settings import ConfigError, Settings, load_settings
 from core.auth import Actor
@@ -160,15 +161,21 @@ async def _serve(args: argparse.Namespace) -> None:
         app = build_app(settings, services)
         runner = web.AppRunner(app, access_log_class=RedactingAccessLogger)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", args.port)
-        await site.start()
-        print(f"\nFrontdesk demo is running at http://127.0.0.1:{args.port}/", flush=True)
-        print(
-            f"Log in as alice (agent), sue (supervisor) or otto (ops), password: {DEMO_PASSWORD}",
-            flush=True,
-        )
-        print("Press Ctrl+C to stop.\n", flush=True)
         try:
+            site = web.TCPSite(runner, "127.0.0.1", args.port)
+            try:
+                await site.start()
+            except OSError as exc:
+                refused = bind_refused(exc, "127.0.0.1", args.port, "frontdesk demo")
+                if refused is None:
+                    raise
+                raise SystemExit(refused) from None
+            print(f"\nFrontdesk demo is running at http://127.0.0.1:{args.port}/", flush=True)
+            print(
+                f"Log in as alice (agent), sue (supervisor) or otto (ops), password: {DEMO_PASSWORD}",
+                flush=True,
+            )
+            print("Press Ctrl+C to stop.\n", flush=True)
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()

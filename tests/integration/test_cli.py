@@ -47,3 +47,38 @@ async def test_server_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match="frontdesk migrate"):
         await check_schema(services)
     await services.db.close()
+
+
+def test_serve_on_an_unmigrated_database_says_what_to_run_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    assert main(["serve", "--host", "127.0.0.1", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "run 'frontdesk migrate'" in err and "Traceback" not in err
+
+
+def test_serve_on_a_port_in_use_names_the_port_and_the_option(
+        database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--host", "127.0.0.1", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port} is already in use" in err and f"--port {port + 1}" in err
+
+
+def test_the_demo_on_a_port_in_use_names_the_port_and_the_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.chdir(tmp_path)  # the demo's own database and sinks, nothing of the project's
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_:
+            main(["demo", "--port", str(port), "--database", f"sqlite+aiosqlite:///{tmp_path}/demo.db"])
+    assert f"127.0.0.1:{port} is already in use" in str(exit_.value.code)
