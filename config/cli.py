@@ -68,9 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from config.access_log import RedactingAccessLogger
     from config.app import build_app
-    from config.bind_errors import bind_refused
-    from core.db import database_unreachable
-    from core.errors import Unavailable
+    from config.startup_errors import bind_refused
 
     settings = _settings(args)
     _logging(settings)
@@ -81,15 +79,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             build_app(settings), host=host, port=port, print=lambda msg: print(msg, flush=True),
             access_log_class=RedactingAccessLogger,
         )
-    except Unavailable as exc:  # e.g. a database not migrated yet: the message says what to run
-        print(f"frontdesk serve: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        if database_unreachable(exc):
-            print(f"frontdesk serve: the database cannot be reached ({type(exc).__name__}: {exc}); "
-                  "check database_url and that the server is up", file=sys.stderr)
-            return 2
-        refused = bind_refused(exc, host, port, "frontdesk serve") if isinstance(exc, OSError) else None
+    except OSError as exc:
+        refused = bind_refused(exc, host, port, "frontdesk serve")
         if refused is None:
             raise
         print(refused, file=sys.stderr)
@@ -260,7 +251,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest and not getattr(args, "delegates", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except Exception as exc:
+        from config.startup_errors import database_problem
+
+        problem = database_problem(exc)
+        if problem is None:
+            raise
+        print(f"frontdesk {args.command}: {problem}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -20,9 +20,9 @@ from alerts.demo import with_sla_demo
 from channels.demo import ingest_samples, start_demo_mail
 from config.access_log import RedactingAccessLogger
 from config.app import build_app, build_services
-from config.bind_errors import bind_refused
 from config.services import Services
 from config.settings import ConfigError, Settings, load_settings
+from config.startup_errors import bind_refused
 from core.auth import Actor
 from core.customers import CustomerDraft, create_customer
 from core.migrate import upgrade

@@ -82,3 +82,22 @@ def test_the_demo_on_a_port_in_use_names_the_port_and_the_option(tmp_path: Path,
         with pytest.raises(SystemExit) as exit_:
             main(["demo", "--port", str(port), "--database", f"sqlite+aiosqlite:///{tmp_path}/demo.db"])
     assert f"127.0.0.1:{port} is already in use" in str(exit_.value.code)
+
+
+def test_a_command_before_migrate_says_to_migrate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    assert main(["user", "add", "bob", "--password", "s3cret-pass"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("frontdesk user: ") and "run 'frontdesk migrate'" in err and "Traceback" not in err
+
+
+def test_migrate_against_a_database_that_is_not_there_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:{port}/frontdesk")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "the database cannot be reached" in err and "database_url" in err
