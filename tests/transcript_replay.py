@@ -3,11 +3,13 @@ on recordings from a real Asterisk 22 and from the live-PBX suite share it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 from core.clock import ManualClock
 from core.events import DomainEvent
+from cti.parser import Frame
 from cti.scenarios import read_transcript, transcript_events
 from cti.tracker import CallTracker, wants
 
@@ -15,17 +17,33 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ami"
 AGENTS = {f"PJSIP/100{n}": n for n in range(1, 6)}  # user n sits at extension 100n
 
 
-def replay(name: str) -> tuple[CallTracker, list[DomainEvent]]:
+class Replay:
+    """A tracker on a manual clock; ``frames`` walks a transcript with the clock at each frame's
+    time, so a test can act (a console's request) or look before ``apply`` feeds the frame."""
+
+    def __init__(self) -> None:
+        self.clock = ManualClock()
+        self.start = self.clock.now()
+        self.tracker = CallTracker("pbx", AGENTS.get, self.clock)
+        self.events: list[DomainEvent] = []
+
+    def frames(self, name: str, keep: frozenset[str] = frozenset(), timed: bool = True) -> Iterator[Frame]:
+        for step in transcript_events(read_transcript(FIXTURES / name), keep=keep):
+            if timed:
+                self.clock.advance(self.start + timedelta(seconds=step.at) - self.clock.now())
+            yield step.frame
+
+    def apply(self, frame: Frame) -> None:
+        if wants(frame):
+            self.events += self.tracker.apply(frame)
+
+
+def replay(name: str, keep: frozenset[str] = frozenset()) -> tuple[CallTracker, list[DomainEvent]]:
     """The tracker after every tracked frame of ``tests/fixtures/ami/NAME``, and the events it gave, in order."""
-    clock = ManualClock()
-    start = clock.now()
-    tracker = CallTracker("pbx", AGENTS.get, clock)
-    events: list[DomainEvent] = []
-    for step in transcript_events(read_transcript(FIXTURES / name)):
-        clock.advance(start + timedelta(seconds=step.at) - clock.now())
-        if wants(step.frame):
-            events += tracker.apply(step.frame)
-    return tracker, events
+    run = Replay()
+    for frame in run.frames(name, keep):
+        run.apply(frame)
+    return run.tracker, run.events
 
 
 def of(events: list[DomainEvent], kind: type) -> list:

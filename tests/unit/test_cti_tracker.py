@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from transcript_replay import AGENTS, FIXTURES, of, replay
+from transcript_replay import AGENTS, Replay, of, replay
 
 from core.clock import ManualClock
 from core.events import DomainEvent
@@ -18,8 +18,7 @@ from cti.events import (
     CallRinging,
 )
 from cti.link import LinkLost, Snapshot
-from cti.scenarios import read_transcript, transcript_events
-from cti.tracker import CallTracker, wants
+from cti.tracker import CallTracker
 
 
 def test_queue_call_rings_all_five_agents_and_bob_answers() -> None:
@@ -104,16 +103,11 @@ def test_snapshot_ends_ghost_calls_and_pops_calls_ringing_now() -> None:
 
 def replay_with_responses(name: str) -> tuple[CallTracker, list[DomainEvent]]:
     """Like ``replay``, with the OriginateResponse an asynchronous Originate gets later."""
-    clock = ManualClock()
-    start = clock.now()
-    tracker = CallTracker("pbx", AGENTS.get, clock)
-    tracker.expect_outbound("fd-c2d-0000000001", "+8613800138000", 1)
-    events: list[DomainEvent] = []
-    for step in transcript_events(read_transcript(FIXTURES / name), keep=frozenset({"OriginateResponse"})):
-        clock.advance(start + timedelta(seconds=step.at) - clock.now())
-        if wants(step.frame):
-            events += tracker.apply(step.frame)
-    return tracker, events
+    run = Replay()
+    run.tracker.expect_outbound("fd-c2d-0000000001", "+8613800138000", 1)
+    for frame in run.frames(name, keep=frozenset({"OriginateResponse"})):
+        run.apply(frame)
+    return run.tracker, run.events
 
 
 def steps(events: list[DomainEvent], user: int) -> list[str]:
@@ -125,19 +119,15 @@ def states(events: list[DomainEvent], user: int) -> list[str]:
 
 
 def test_attended_transfer_hands_the_call_over_only_on_attended_transfer() -> None:
-    clock = ManualClock()
-    start = clock.now()
-    tracker = CallTracker("pbx", AGENTS.get, clock)
-    timeline = transcript_events(read_transcript(FIXTURES / "attended_transfer_completed.ami"))
+    run = Replay()
+    tracker, seen = run.tracker, run.events
     linkedid = "1796473158.0"
-    seen: list[DomainEvent] = []
     requested = False
-    for step in timeline:
-        clock.advance(start + timedelta(seconds=step.at) - clock.now())
-        if step.frame.get("Event") == "Hold" and not requested:  # the console's Atxfer went out just before
+    for frame in run.frames("attended_transfer_completed.ami"):
+        if frame.get("Event") == "Hold" and not requested:  # the console's Atxfer went out just before
             tracker.request_transfer(linkedid, "1002", 1)
             requested = True
-        if step.frame.get("Event") == "AttendedTransfer":
+        if frame.get("Event") == "AttendedTransfer":
             # Bob has answered the consultation: Alice still owns the call and is on it.
             call = tracker.calls[linkedid]
             assert (call.agent, call.agent_user_id) == ("PJSIP/1001", 1)
@@ -145,8 +135,7 @@ def test_attended_transfer_hands_the_call_over_only_on_attended_transfer() -> No
             assert tracker.agents.lines["PJSIP/1001"].state == "on-call"
             assert not [e for e in of(seen, CallAgentLeft) if e.user_ids == (1,)]
             assert steps(seen, 1) == ["consulting", "consult-answered"]
-        if wants(step.frame):
-            seen += tracker.apply(step.frame)
+        run.apply(frame)
     assert steps(seen, 1) == ["consulting", "consult-answered", "transfer-done"]
     assert [e.reason for e in of(seen, CallAgentLeft) if e.user_ids == (1,)] == ["transferred"]
     assert [e.agent_user_id for e in of(seen, CallAnswered)] == [1, 2]
@@ -163,17 +152,13 @@ def test_attended_transfer_hands_the_call_over_only_on_attended_transfer() -> No
 def test_cancelled_or_unanswered_consultation_leaves_the_call_with_the_first_agent() -> None:
     for name, linkedid, expected in (("attended_transfer_cancelled.ami", "1796473177.5", "transfer-cancelled"),
                                      ("attended_transfer_no_answer.ami", "1796473237.15", "transfer-declined")):
-        clock = ManualClock()
-        start = clock.now()
-        tracker = CallTracker("pbx", AGENTS.get, clock)
-        seen: list[DomainEvent] = []
-        for step in transcript_events(read_transcript(FIXTURES / name)):
-            clock.advance(start + timedelta(seconds=step.at) - clock.now())
-            if step.frame.get("Event") == "Hold":
+        run = Replay()
+        tracker, seen = run.tracker, run.events
+        for frame in run.frames(name):
+            if frame.get("Event") == "Hold":
                 tracker.request_transfer(linkedid, "1002", 1)
-            if wants(step.frame):
-                seen += tracker.apply(step.frame)
-            if expected == "transfer-cancelled" and step.frame.get("Event") == "DialBegin":
+            run.apply(frame)
+            if expected == "transfer-cancelled" and frame.get("Event") == "DialBegin":
                 tracker.cancelling_transfer(linkedid)  # the agent pressed "cancel" while Bob's phone rang
         assert steps(seen, 1) == ["consulting", expected], name
         assert [e.user_ids for e in of(seen, CallRinging)][-1] == (2,)  # Bob's phone rang with the caller shown
@@ -183,15 +168,13 @@ def test_cancelled_or_unanswered_consultation_leaves_the_call_with_the_first_age
 
 
 def test_atxfer_the_pbx_silently_drops_is_reported_failed_after_the_timeout() -> None:
-    clock = ManualClock()
-    tracker = CallTracker("pbx", AGENTS.get, clock)
+    run = Replay()
+    tracker, seen = run.tracker, run.events
     linkedid = "1796473191.10"
     token = None
-    seen: list[DomainEvent] = []
-    for step in transcript_events(read_transcript(FIXTURES / "attended_transfer_failed_no_t_option.ami")):
-        if wants(step.frame):
-            seen += tracker.apply(step.frame)
-        if step.frame.get("Event") == "AgentConnect":
+    for frame in run.frames("attended_transfer_failed_no_t_option.ami", timed=False):
+        run.apply(frame)
+        if frame.get("Event") == "AgentConnect":
             token = tracker.request_transfer(linkedid, "1002", 1)
             assert tracker.transfer_overdue(linkedid, token + 1) == []  # another request's timer
             overdue = of(tracker.transfer_overdue(linkedid, token), CallProgress)
@@ -250,18 +233,15 @@ def test_pbx_crash_ends_live_calls_when_the_link_was_lost_and_phone_states_are_u
 
 
 def test_a_resync_during_a_consultation_does_not_hand_the_call_over() -> None:
-    clock = ManualClock()
-    start = clock.now()
-    tracker = CallTracker("pbx", AGENTS.get, clock)
+    run = Replay()
+    tracker = run.tracker
     linkedid = "1796473158.0"
-    for step in transcript_events(read_transcript(FIXTURES / "attended_transfer_completed.ami")):
-        clock.advance(start + timedelta(seconds=step.at) - clock.now())
-        if step.frame.get("Event") == "Hold":
+    for frame in run.frames("attended_transfer_completed.ami"):
+        if frame.get("Event") == "Hold":
             tracker.request_transfer(linkedid, "1002", 1)
-        if step.frame.get("Event") == "BridgeMerge":
+        if frame.get("Event") == "BridgeMerge":
             break  # Bob has answered the consultation; Alice has not hung up yet
-        if wants(step.frame):
-            tracker.apply(step.frame)
+        run.apply(frame)
     call = tracker.calls[linkedid]
     live = [{"Event": "CoreShowChannel", "Channel": name, "Linkedid": linkedid, "ChannelState": "6", "BridgeId": "b"}
             for name in sorted(call.channels)]
@@ -272,21 +252,17 @@ def test_a_resync_during_a_consultation_does_not_hand_the_call_over() -> None:
 
 def test_consulting_a_queue_keeps_the_call_until_attended_transfer_and_bobs_segment_is_his() -> None:
     """Atxfer to 8000 (queue support): the Local/ leg joins the queue, Bob is AgentCalled/AgentConnect'ed."""
-    clock = ManualClock()
-    start = clock.now()
-    tracker = CallTracker("pbx", AGENTS.get, clock)
+    run = Replay()
+    tracker, seen = run.tracker, run.events
     linkedid = "1796476727.0"
-    seen: list[DomainEvent] = []
-    for step in transcript_events(read_transcript(FIXTURES / "attended_transfer_to_queue.ami")):
-        clock.advance(start + timedelta(seconds=step.at) - clock.now())
-        if step.frame.get("Event") == "Hold":
+    for frame in run.frames("attended_transfer_to_queue.ami"):
+        if frame.get("Event") == "Hold":
             tracker.request_transfer(linkedid, "8000", 1)
-        if step.frame.get("Event") == "AttendedTransfer":
+        if frame.get("Event") == "AttendedTransfer":
             call = tracker.calls[linkedid]
             assert call.agent_user_id == 1 and call.customer_channel == "PJSIP/customer-00000000"
             assert steps(seen, 1) == ["consulting", "consult-answered"]
-        if wants(step.frame):
-            seen += tracker.apply(step.frame)
+        run.apply(frame)
     assert steps(seen, 1) == ["consulting", "consult-answered", "transfer-done"]
     assert [e.agent_user_id for e in of(seen, CallAnswered)] == [1, 2]
     [ended] = of(seen, CallEnded)
