@@ -31,7 +31,8 @@ from cti.events import (
     ScreenPopWithdrawn,
 )
 from cti.worker import EventWorker
-from routing.desk import TicketDesk, customer_history_query
+from routing.desk import TicketDesk
+from routing.ticket_listing import customer_history_query
 
 log = logging.getLogger(__name__)
 

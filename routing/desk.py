@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record_change
@@ -39,7 +39,7 @@ from routing.policy import RoutingPolicy
 from routing.records import WorkItem
 from routing.replay import snapshot
 from routing.tags import tag_routed
-from routing.ticket_listing import TicketFilter, ticket_list_query
+from routing.ticket_listing import TicketFilter, customer_history_query, ticket_list_query
 
 # The key of a ticket's ``sla_state`` naming the SLA policy a routing rule chose: the SLA clock
 # (``alerts.sla_clock``) uses that policy instead of the first one whose match fits.
@@ -501,18 +501,4 @@ class TicketDesk:
         return {status: n for status, n in (await session.execute(stmt)).all()}
 
 
-def customer_history_query(customer_id: int, limit: int) -> Select[TimelineEntry, Ticket]:
-    """The customer's last ``limit`` messages, calls and notes, newest first, with their tickets."""
-    return (
-        select(TimelineEntry, Ticket)
-        .join(Ticket, Ticket.id == TimelineEntry.ticket_id)
-        .where(
-            Ticket.customer_id == customer_id,
-            TimelineEntry.kind.in_([EntryKind.EMAIL_IN, EntryKind.EMAIL_OUT, EntryKind.CALL, EntryKind.NOTE]),
-        )
-        .order_by(TimelineEntry.created_at.desc())
-        .limit(limit)
-    )
-
-
-__all__ = ["Accepted", "TicketChange", "TicketDesk", "TicketHook", "customer_history_query"]
+__all__ = ["Accepted", "TicketChange", "TicketDesk", "TicketHook"]

@@ -16,6 +16,7 @@ from sqlalchemy import Select, exists, func, select
 from core.records import (
     OPEN_STATUSES,
     CustomField,
+    EntryKind,
     Priority,
     Ticket,
     TicketFieldValue,
@@ -145,3 +146,17 @@ def ticket_list_query(flt: TicketFilter) -> Select[Ticket]:
 
 
 __all__ = ["SORTS", "TicketFilter", "entry_dict", "ticket_conditions", "ticket_dict", "ticket_list_query"]
+
+
+def customer_history_query(customer_id: int, limit: int) -> Select[TimelineEntry, Ticket]:
+    """The customer's last ``limit`` messages, calls and notes, newest first, with their tickets."""
+    return (
+        select(TimelineEntry, Ticket)
+        .join(Ticket, Ticket.id == TimelineEntry.ticket_id)
+        .where(
+            Ticket.customer_id == customer_id,
+            TimelineEntry.kind.in_([EntryKind.EMAIL_IN, EntryKind.EMAIL_OUT, EntryKind.CALL, EntryKind.NOTE]),
+        )
+        .order_by(TimelineEntry.created_at.desc())
+        .limit(limit)
+    )
