@@ -185,6 +185,9 @@ def run_demo(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The local mail sink's server logs a dozen lines per SMTP command; the sink itself logs
+    # one line per mail (to, subject), which is what someone trying the demo wants to see.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     settings = demo_settings(args)
     upgrade(settings.database_url)
     try:
