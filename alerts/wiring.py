@@ -24,11 +24,7 @@ class WebAddress(Protocol):
     """Where the console is served: alert messages link to its tickets."""
 
     @property
-    def base_url(self) -> str | None: ...
-    @property
-    def host(self) -> str: ...
-    @property
-    def port(self) -> int: ...
+    def public_url(self) -> str: ...
 
 
 class SlaAppSettings(Protocol):
@@ -53,14 +49,6 @@ class SlaServices(CoreServices, Protocol):
     def desk(self) -> TicketDesk: ...
 
 
-def base_url(services: SlaServices) -> str:
-    web = services.settings.web
-    if web.base_url:
-        return web.base_url.rstrip("/")
-    host = "localhost" if web.host in ("0.0.0.0", "::", "") else web.host
-    return f"http://{host}:{web.port}"
-
-
 @dataclasses.dataclass(slots=True)
 class SlaParts:
     settings: SlaSettings
@@ -79,7 +67,7 @@ def build_sla(services: SlaServices, gateway: SmsGateway | None = None) -> SlaPa
     """Everything the SLA feature needs; registers the SLA clock as a ticket hook."""
     settings = services.settings.sla
     region = services.settings.phone_region
-    messages = AlertMessages(services.renderer, base_url(services), settings.sms.max_segments)
+    messages = AlertMessages(services.renderer, services.settings.web.public_url, settings.sms.max_segments)
     store = PolicyStore(settings, services.settings.timezone, services.clock, check_level=messages.check_level)
     sla_clock = SlaClock(store, services.clock)
     services.desk.hooks.append(sla_clock)

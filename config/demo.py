@@ -153,6 +153,8 @@ def demo_settings(args: argparse.Namespace) -> Settings:
 
 async def _serve(args: argparse.Namespace) -> None:
     settings = demo_settings(args)
+    # Links in the demo's alerts and mails point at where it listens (unless base_url says otherwise).
+    settings = settings.model_copy(update={"web": settings.web.model_copy(update={"host": "127.0.0.1", "port": args.port})})
     async with AsyncExitStack() as stack:
         settings = await demo_extras(settings, stack)
         services = build_services(settings)

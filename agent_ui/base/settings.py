@@ -30,7 +30,8 @@ class WebSettings(Section):
     port: int = Field(8080, ge=0, le=65535)
     base_url: str = Field("", description="public URL used in links (alerts, emails); derived when empty")
     secret_key: SecretStr = Field(
-        SecretStr(""), description="signs session cookies; at least 32 characters; generated when empty"
+        SecretStr(""), description="signs session cookies, customers' rating links and form tokens; at least 32 "
+                                   "characters; when empty, a key made at the first start and kept in the database"
     )
     cookie_secure: bool = Field(
         False, description="set behind TLS; on by default when base_url is https://"
@@ -52,6 +53,15 @@ class WebSettings(Section):
         description="reverse proxies (addresses or CIDR) whose X-Forwarded-For names the client",
     )
 
+    @property
+    def public_url(self) -> str:
+        """``base_url``, else the address this server listens on (a wildcard host read as
+        localhost): what links in alerts and mails start with."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
     @field_validator("crm_url")
     @classmethod
     def _crm_link(cls, value: str | None) -> str | None:
@@ -61,7 +71,7 @@ class WebSettings(Section):
     @classmethod
     def _long_enough(cls, value: SecretStr) -> SecretStr:
         if value.get_secret_value() and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (or empty to generate one at start-up)")
+            raise ValueError("must be at least 32 characters (or empty: a key is then made and kept in the database)")
         return value
 
     @field_validator("trusted_proxies")

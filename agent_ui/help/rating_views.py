@@ -55,9 +55,7 @@ async def _ask_for_ratings(app: web.Application) -> None:
     get these links by mail, signed with the key this page checks."""
     channel = app.get(EMAIL_CHANNEL)
     if channel is not None:
-        settings = app[SERVICES].settings.web
-        base = settings.base_url or f"http://{'localhost' if settings.host in ('0.0.0.0', '::', '') else settings.host}:{settings.port}"
-        channel.ask_for_ratings(app[RATING_LINKS], base)
+        channel.ask_for_ratings(app[RATING_LINKS], app[SERVICES].settings.web.public_url)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -48,3 +48,11 @@ def test_check_config_reports_broken_yaml(tmp_path: Path, capsys: pytest.Capture
 def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "frontdesk.example.yaml"
     assert main(["check-config", str(example)]) == 0
+
+
+def test_links_start_with_the_public_url_or_where_the_server_listens() -> None:
+    from agent_ui.base.settings import WebSettings
+
+    assert WebSettings.model_validate({"base_url": "https://support.example.com/"}).public_url == "https://support.example.com"
+    assert WebSettings.model_validate({"host": "0.0.0.0", "port": 8097}).public_url == "http://localhost:8097"
+    assert WebSettings.model_validate({"host": "10.0.0.5", "port": 9000}).public_url == "http://10.0.0.5:9000"
