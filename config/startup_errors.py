@@ -16,6 +16,10 @@ from core.db import database_unreachable
 from core.errors import Unavailable
 
 
+class CannotListen(Exception):
+    """The server's port could not be had; the message says which and what to do."""
+
+
 def bind_refused(exc: OSError, host: str, port: int, command: str) -> str | None:
     """A one-paragraph answer when ``exc`` is the listening socket refused, else None (not ours to explain)."""
     if exc.errno == errno.EADDRINUSE:
