@@ -29,7 +29,6 @@ class SigningKey:
     """Made when the app is built, read from the database at start-up (``load``) unless configured."""
 
     def __init__(self, configured: str) -> None:
-        self.configured = bool(configured)
         self._value: bytes | None = configured.encode() if configured else None
 
     @property

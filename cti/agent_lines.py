@@ -13,7 +13,7 @@ import enum
 from collections.abc import Callable
 
 from core.events import DomainEvent
-from cti.events import AgentStateChanged
+from cti.events import AgentStateChanged, to_user
 from cti.parser import Frame
 
 
@@ -69,7 +69,7 @@ class AgentLines:
             return
         line.state, line.reason = state, reason
         user = self.user_for(interface)
-        out.append(AgentStateChanged(self.pbx, interface, user, state, reason, tuple(sorted(line.memberships)), _to(user)))
+        out.append(AgentStateChanged(self.pbx, interface, user, state, reason, tuple(sorted(line.memberships)), to_user(user)))
 
     def link_lost(self, out: list[DomainEvent]) -> None:
         """Nothing the PBX does is seen now: every phone's state is unknown until the resync."""
@@ -77,7 +77,7 @@ class AgentLines:
             if line.state != AgentState.UNKNOWN:
                 line.state, line.reason = AgentState.UNKNOWN.value, ""
                 user = self.user_for(line.interface)
-                out.append(AgentStateChanged(self.pbx, line.interface, user, line.state, "", tuple(sorted(line.memberships)), _to(user)))
+                out.append(AgentStateChanged(self.pbx, line.interface, user, line.state, "", tuple(sorted(line.memberships)), to_user(user)))
 
     def queue_snapshot(self, items: list[Frame], out: list[DomainEvent]) -> None:
         """A ``QueueStatus`` answer lists every membership: lines it leaves out are in no queue."""
@@ -131,6 +131,3 @@ class AgentLines:
         if line is not None:
             line.device = frame.get("State", line.device)
 
-
-def _to(user_id: int | None) -> tuple[int, ...]:
-    return (user_id,) if user_id is not None else ()

@@ -38,6 +38,7 @@ from cti.events import (
     CallEnded,
     CallProgress,
     CallRinging,
+    to_user,
 )
 from cti.link import LinkLost, QueueItem, Snapshot
 from cti.parser import Frame
@@ -126,7 +127,7 @@ class CallTracker:
         if call is None or call.consult is None or call.consult.token != token or call.consult.started:
             return []
         consult, call.consult = call.consult, None
-        return [CallProgress(_to(consult.user_id), self.pbx, linkedid, "transfer-failed", {"target": consult.target})]
+        return [CallProgress(to_user(consult.user_id), self.pbx, linkedid, "transfer-failed", {"target": consult.target})]
 
     def cancelling_transfer(self, linkedid: str) -> Consultation | None:
         call = self.calls.get(linkedid)
@@ -187,7 +188,7 @@ class CallTracker:
         if consult is not None and not consult.started and channel.startswith("Local/"):
             consult.started = True
             consult.leg = channel.rpartition(";")[0]
-            out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "consulting", {"target": consult.target}))
+            out.append(CallProgress(to_user(consult.user_id), self.pbx, call.linkedid, "consulting", {"target": consult.target}))
 
     def _on_Newstate(self, frame: Frame, out: list[DomainEvent]) -> None:
         """Only the click-to-dial agent's own leg matters here: on call once they pick up, not while it rings."""
@@ -301,9 +302,9 @@ class CallTracker:
             if consult.completing:  # the transferrer already hung up: the consulted agent takes it now
                 call.consult = None
                 self._answer(call, interface, out)
-                out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "transfer-done", {"target": consult.target}))
+                out.append(CallProgress(to_user(consult.user_id), self.pbx, call.linkedid, "transfer-done", {"target": consult.target}))
             else:
-                out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "consult-answered", {"target": consult.target}))
+                out.append(CallProgress(to_user(consult.user_id), self.pbx, call.linkedid, "consult-answered", {"target": consult.target}))
             return
         # This phone is done ringing; the consultation itself ends with its Local/ leg (a queue may ring others).
         self._stop_ring(call, interface, "cancelled" if consult.cancelling else "no-answer", out)
@@ -316,7 +317,7 @@ class CallTracker:
         if consult.interface is not None:
             self._stop_ring(call, consult.interface, "cancelled", out)
         step = "transfer-cancelled" if consult.cancelling else "transfer-declined"
-        out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, step, {"target": consult.target}))
+        out.append(CallProgress(to_user(consult.user_id), self.pbx, call.linkedid, step, {"target": consult.target}))
 
     def _answer(self, call: Call, interface: str, out: list[DomainEvent]) -> None:
         now = self.clock.now()
@@ -339,7 +340,7 @@ class CallTracker:
         for other in list(call.ringing):
             self._stop_ring(call, other, "answered-elsewhere", out)
         out.append(CallAnswered(self.pbx, call.linkedid, call.direction, call.number, call.queue, interface,
-                                call.agent_user_id, call.wait_s, _to(call.agent_user_id)))
+                                call.agent_user_id, call.wait_s, to_user(call.agent_user_id)))
         self.agents.changed(interface, out)
 
     def _on_AgentConnect(self, frame: Frame, out: list[DomainEvent]) -> None:
@@ -396,11 +397,11 @@ class CallTracker:
         consult = call.consult
         if frame.get("Result") != "Success":
             call.consult = None
-            out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "transfer-failed", {"target": consult.target}))
+            out.append(CallProgress(to_user(consult.user_id), self.pbx, call.linkedid, "transfer-failed", {"target": consult.target}))
         elif consult.answered and consult.interface is not None:
             call.consult = None
             self._answer(call, consult.interface, out)
-            out.append(CallProgress(_to(consult.user_id), self.pbx, call.linkedid, "transfer-done", {"target": consult.target}))
+            out.append(CallProgress(to_user(consult.user_id), self.pbx, call.linkedid, "transfer-done", {"target": consult.target}))
         else:
             consult.completing = True
 
@@ -473,7 +474,7 @@ class CallTracker:
         out.append(CallEnded(self.pbx, call.linkedid, call.direction, call.number, call.queue, call.outcome,
                              call.agent_user_id, call.talk_s, call.wait_s, call.caller_name, call.agent,
                              _iso(call.started_at), _iso(call.joined_at), _iso(call.ringing_at),
-                             _iso(call.answered_at), _iso(call.ended_at), _to(call.agent_user_id),
+                             _iso(call.answered_at), _iso(call.ended_at), to_user(call.agent_user_id),
                              tuple(s.as_dict() for s in call.segments), call.ended_during_outage, customer_dialled))
         if call.agent:
             self.agents.changed(call.agent, out)
@@ -543,9 +544,6 @@ class CallTracker:
                     # a consultation, not a new owner: only AttendedTransfer hands it over)
                     self._answer(call, interface, out)
 
-
-def _to(user_id: int | None) -> tuple[int, ...]:
-    return (user_id,) if user_id is not None else ()
 
 
 def _iso(value: datetime | None) -> str | None:
