@@ -68,23 +68,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from config.access_log import RedactingAccessLogger
     from config.app import build_app
-    from config.startup_errors import bind_refused
+    from config.startup_errors import listening
 
     settings = _settings(args)
     _logging(settings)
     host = args.host or settings.web.host
     port = args.port if args.port is not None else settings.web.port
-    try:
+    with listening(host, port, "frontdesk serve"):
         web.run_app(
             build_app(settings), host=host, port=port, print=lambda msg: print(msg, flush=True),
             access_log_class=RedactingAccessLogger,
         )
-    except OSError as exc:
-        refused = bind_refused(exc, host, port, "frontdesk serve")
-        if refused is None:
-            raise
-        print(refused, file=sys.stderr)
-        return 2
     return 0
 
 
@@ -254,9 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
     except Exception as exc:
-        from config.startup_errors import database_problem
+        from config.startup_errors import startup_problem
 
-        problem = database_problem(exc)
+        problem = startup_problem(exc)
         if problem is None:
             raise
         print(f"frontdesk {args.command}: {problem}", file=sys.stderr)

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import logging
 import os
-import sys
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -23,7 +22,7 @@ from config.access_log import RedactingAccessLogger
 from config.app import build_app, build_services
 from config.services import Services
 from config.settings import ConfigError, Settings, load_settings
-from config.startup_errors import CannotListen, bind_refused
+from config.startup_errors import listening
 from core.auth import Actor
 from core.customers import CustomerDraft, create_customer
 from core.migrate import upgrade
@@ -166,15 +165,8 @@ async def _serve(args: argparse.Namespace) -> None:
         await runner.setup()
         try:
             site = web.TCPSite(runner, "127.0.0.1", args.port)
-            try:
+            with listening("127.0.0.1", args.port, "frontdesk demo"):
                 await site.start()
-            except OSError as exc:
-                refused = bind_refused(exc, "127.0.0.1", args.port, "frontdesk demo")
-                if refused is None:
-                    raise
-                # An ordinary exception, so the clean-up below runs in this task: SystemExit
-                # raised in a task stops the loop at once and leaves the clean-up to hang.
-                raise CannotListen(refused) from None
             print(f"\nFrontdesk demo is running at http://127.0.0.1:{args.port}/", flush=True)
             print(
                 f"Log in as alice (agent), sue (supervisor) or otto (ops), password: {DEMO_PASSWORD}",
@@ -199,7 +191,4 @@ def run_demo(args: argparse.Namespace) -> int:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
         pass
-    except CannotListen as exc:
-        print(exc, file=sys.stderr)
-        return 2
     return 0

@@ -8,7 +8,9 @@ who ran ``frontdesk user add`` before ``frontdesk migrate``, got a page of trace
 
 from __future__ import annotations
 
+import contextlib
 import errno
+from collections.abc import Iterator
 
 from sqlalchemy.exc import DBAPIError
 
@@ -20,7 +22,20 @@ class CannotListen(Exception):
     """The server's port could not be had; the message says which and what to do."""
 
 
-def bind_refused(exc: OSError, host: str, port: int, command: str) -> str | None:
+@contextlib.contextmanager
+def listening(host: str, port: int, command: str) -> Iterator[None]:
+    """Around opening the server's socket: a refusal we can explain becomes ``CannotListen``
+    (an ordinary exception, so a task's clean-up still runs before ``main`` says it)."""
+    try:
+        yield
+    except OSError as exc:
+        refused = _bind_refused(exc, host, port, command)
+        if refused is None:
+            raise
+        raise CannotListen(refused) from None
+
+
+def _bind_refused(exc: OSError, host: str, port: int, command: str) -> str | None:
     """A one-paragraph answer when ``exc`` is the listening socket refused, else None (not ours to explain)."""
     if exc.errno == errno.EADDRINUSE:
         return (f"{host}:{port} is already in use (another Frontdesk still running, or another server): "
@@ -32,8 +47,10 @@ def bind_refused(exc: OSError, host: str, port: int, command: str) -> str | None
     return None
 
 
-def database_problem(exc: BaseException) -> str | None:
-    """One line when ``exc`` means the database is not there or not ready, else None."""
+def startup_problem(exc: BaseException) -> str | None:
+    """One line when ``exc`` means the port or the database is not there or not ready, else None."""
+    if isinstance(exc, CannotListen):
+        return str(exc)
     if isinstance(exc, Unavailable):  # e.g. the server's own schema check: it says what to run
         return str(exc)
     if database_unreachable(exc):
