@@ -147,13 +147,14 @@ class SimPbx:
     def register(self, aor: str, uri: str) -> None:
         """A phone registers (a browser softphone, say): announced as Asterisk 22 does, listed by ``PJSIPShowContacts``."""
         self.contacts.setdefault(aor, set()).add(uri)
-        self._server.emit({"Event": "ContactStatus", "URI": uri, "ContactStatus": "Created", "AOR": aor,
-                           "EndpointName": aor})
+        self._contact_status(aor, uri, "Created")
 
     def unregister(self, aor: str, uri: str) -> None:
         self.contacts.get(aor, set()).discard(uri)
-        self._server.emit({"Event": "ContactStatus", "URI": uri, "ContactStatus": "Removed", "AOR": aor,
-                           "EndpointName": aor})
+        self._contact_status(aor, uri, "Removed")
+
+    def _contact_status(self, aor: str, uri: str, status: str) -> None:
+        self._server.emit({"Event": "ContactStatus", "URI": uri, "ContactStatus": status, "AOR": aor, "EndpointName": aor})
 
     # -- actions ---------------------------------------------------------------------------
     def action_pjsipshowcontacts(self, client: AmiConnection, request: Frame) -> None:

@@ -27,10 +27,9 @@ class Replay:
         self.tracker = CallTracker("pbx", AGENTS.get, self.clock)
         self.events: list[DomainEvent] = []
 
-    def frames(self, name: str, keep: frozenset[str] = frozenset(), timed: bool = True) -> Iterator[Frame]:
+    def frames(self, name: str, keep: frozenset[str] = frozenset()) -> Iterator[Frame]:
         for step in transcript_events(read_transcript(FIXTURES / name), keep=keep):
-            if timed:
-                self.clock.advance(self.start + timedelta(seconds=step.at) - self.clock.now())
+            self.clock.advance(self.start + timedelta(seconds=step.at) - self.clock.now())
             yield step.frame
 
     def apply(self, frame: Frame) -> None:

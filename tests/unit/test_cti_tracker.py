@@ -172,7 +172,7 @@ def test_atxfer_the_pbx_silently_drops_is_reported_failed_after_the_timeout() ->
     tracker, seen = run.tracker, run.events
     linkedid = "1796473191.10"
     token = None
-    for frame in run.frames("attended_transfer_failed_no_t_option.ami", timed=False):
+    for frame in run.frames("attended_transfer_failed_no_t_option.ami"):
         run.apply(frame)
         if frame.get("Event") == "AgentConnect":
             token = tracker.request_transfer(linkedid, "1002", 1)
