@@ -167,6 +167,8 @@ class ImapIngest:
                 await client.create(self.mailbox.processed_folder)  # "already exists" is fine
                 await self._move_committed(client)
             while True:
+                if self.watch.lost.is_set():  # noticed while a command was answered: do not wait on a dead link
+                    raise ImapError("connection lost")
                 self.watch.arrived = False
                 found = await self.catch_up(client)
                 task.healthy(self.describe())
@@ -183,6 +185,8 @@ class ImapIngest:
                 except Exception:  # the link may be gone without our noticing yet
                     pass
             close_transport(client)
+            for pending in list(client.tasks):  # an IDLE the server never answered
+                pending.cancel()
 
     def describe(self) -> str:
         imp = self.importer
@@ -282,9 +286,16 @@ class ImapIngest:
 
     async def _idle(self, client: aioimaplib.IMAP4) -> None:
         assert self.watch is not None
-        idle = await client.idle_start(timeout=IDLE_RENEW_SECONDS)
         lost = asyncio.create_task(self.watch.lost.wait())
         try:
+            # aioimaplib waits for the server's "+ idling" without a timeout: a link lost
+            # just before or as IDLE is sent (a server restart) would leave it waiting forever.
+            starting = asyncio.create_task(client.idle_start(timeout=IDLE_RENEW_SECONDS))
+            await asyncio.wait({starting, lost}, timeout=self.mailbox.timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                raise ImapError("connection lost as IDLE started" if lost.done() else "IDLE was not acknowledged")
+            idle = starting.result()
             while True:
                 push = asyncio.create_task(client.wait_server_push(timeout=IDLE_RENEW_SECONDS + 60))
                 await asyncio.wait({push, lost}, return_when=asyncio.FIRST_COMPLETED)

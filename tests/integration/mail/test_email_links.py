@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from mail_fixtures import need_dovecot
@@ -74,6 +76,58 @@ async def test_the_ingest_reconnects_after_the_imap_server_restarts(
         assert channel.tasks[0].restarts >= 1
     finally:
         await channel.stop()
+
+
+@contextlib.asynccontextmanager
+async def link_dropped_at_first_idle(port: int) -> AsyncIterator[int]:
+    """A loopback relay to the IMAP server that ends the first session as its client sends IDLE,
+    before the server can answer (a server going away at that moment); later sessions pass."""
+    sessions = 0
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sessions
+        sessions += 1
+        drop_at_idle = sessions == 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, watch: bool) -> None:
+            while data := await source.read(65536):
+                if watch and b" IDLE\r\n" in data:
+                    break
+                sink.write(data)
+                await sink.drain()
+
+        pumps = [asyncio.create_task(pump(reader, up_writer, drop_at_idle)), asyncio.create_task(pump(up_reader, writer, False))]
+        await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        for task in pumps:
+            task.cancel()
+        writer.close()
+        up_writer.close()
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_a_link_lost_as_idle_starts_is_noticed_and_reconnected(
+    own_dovecot: ThrowawayDovecot, mail_services: Services
+) -> None:
+    box = own_dovecot.mailbox("support")
+    await append(box, compose(sender="before@example.com", subject="read before IDLE"))
+    async with link_dropped_at_first_idle(box.port) as relay_port:
+        mail_services.settings.mailboxes[:] = [box.model_copy(update={"port": relay_port})]
+        channel = EmailChannel(mail_services)
+        channel.start(outbox=False)
+        try:
+            await eventually(lambda: _has(mail_services, 1))
+            await append(box, compose(sender="after@example.com", subject="sent while the new link idles"))
+            await eventually(lambda: _has(mail_services, 2))
+            assert await senders(mail_services) == ["before@example.com", "after@example.com"]
+            assert channel.tasks[0].restarts == 1
+        finally:
+            await channel.stop()
 
 
 @pytest.mark.postgres_only  # one process per SQLite database: the reader lock is PostgreSQL's
