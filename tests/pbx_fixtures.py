@@ -213,6 +213,12 @@ class Pbx:
             capture_output=True, text=True, timeout=BOOT_TIMEOUT_S + 120, env=env,
         )
         if done.returncode != 0:
+            if "Illegal instruction" in done.stderr:
+                raise RuntimeError(
+                    f"the Asterisk build of {self.home} does not run on this CPU: it was compiled for instructions "
+                    "this machine lacks (BUILD_NATIVE on a newer CPU). Rebuild it here as its README's "
+                    "'How it was built' says, with BUILD_NATIVE disabled in menuselect."
+                )
             raise RuntimeError(f"start-asterisk failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
         self.pid = int(done.stdout.strip().splitlines()[-1])
         self._wait_for_ami()
