@@ -19,6 +19,7 @@ def to_user(user_id: int | None) -> tuple[int, ...]:
     """The ``user_ids`` of an event for one agent, or for nobody when the line has no agent."""
     return (user_id,) if user_id is not None else ()
 
+
 @dataclasses.dataclass(frozen=True)
 class CallRinging(DomainEvent):
     """An agent's phone rings for a call (queue ``AgentCalled`` or a direct ``DialBegin``)."""
