@@ -145,9 +145,6 @@ def ticket_list_query(flt: TicketFilter) -> Select[Ticket]:
     return stmt.order_by(*_ordering(flt)).offset(max(flt.offset, 0)).limit(min(max(flt.limit, 1), 1000))
 
 
-__all__ = ["SORTS", "TicketFilter", "entry_dict", "ticket_conditions", "ticket_dict", "ticket_list_query"]
-
-
 def customer_history_query(customer_id: int, limit: int) -> Select[TimelineEntry, Ticket]:
     """The customer's last ``limit`` messages, calls and notes, newest first, with their tickets."""
     return (
@@ -160,3 +157,9 @@ def customer_history_query(customer_id: int, limit: int) -> Select[TimelineEntry
         .order_by(TimelineEntry.created_at.desc())
         .limit(limit)
     )
+
+
+__all__ = [
+    "SORTS", "TicketFilter", "customer_history_query", "entry_dict", "ticket_conditions", "ticket_dict",
+    "ticket_list_query",
+]
